@@ -1,0 +1,36 @@
+//! API wire types (SPEC §3, §14). Used unchanged by the server, the SDK, `--output json` and the
+//! console (STYLE rule 4). Optional fields added after 0.9 carry `#[serde(default)]` (rule 5).
+
+mod event;
+mod list;
+mod namespace;
+mod pipeline;
+mod system;
+
+pub use event::*;
+pub use list::*;
+pub use namespace::*;
+pub use pipeline::*;
+pub use system::*;
+
+use serde::{Deserialize, Serialize};
+
+/// The one error body every failed request answers with (SPEC §14.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub request_id: String,
+    pub message: String,
+}
+
+/// `{reason, description}` as used by deployments, runs and task executions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReason<K> {
+    pub reason: K,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The header every client sends and the server checks (SPEC §11.1).
+pub const API_VERSION_HEADER: &str = "gofer-api-version";
+/// The only API version there is.
+pub const API_VERSION: &str = "v0";

@@ -1,0 +1,361 @@
+use super::{Event, StatusReason};
+use crate::enums::*;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Pipeline metadata (SPEC §3.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub created: u64,
+    #[serde(default)]
+    pub modified: u64,
+    pub state: PipelineState,
+}
+
+/// `{metadata, config}` as answered by config registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub metadata: Metadata,
+    pub config: Config,
+}
+
+/// One immutable config version (SPEC §3.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub version: u64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub parallelism: u64,
+    #[serde(default)]
+    pub timeout: u64,
+    pub tasks: BTreeMap<String, Task>,
+    pub state: ConfigState,
+    pub registered: u64,
+    #[serde(default)]
+    pub deprecated: u64,
+}
+
+/// A task of a config version (SPEC §3.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    pub image: String,
+    #[serde(default)]
+    pub registry_auth: Option<RegistryAuth>,
+    #[serde(default)]
+    pub depends_on: BTreeMap<String, RequiredParentStatus>,
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub inject_api_token: bool,
+    #[serde(default)]
+    pub always_pull_newest_image: bool,
+    #[serde(default)]
+    pub timeout: u64,
+    #[serde(default)]
+    pub retries: Retries,
+}
+
+impl Task {
+    /// The task as the API shows it: a literal registry password is replaced by `********`; a secret
+    /// reference is shown as written (SPEC §3.5).
+    pub fn redacted(&self) -> Task {
+        let mut task = self.clone();
+        if let Some(auth) = task.registry_auth.as_mut()
+            && !crate::validate::is_reference(&auth.pass)
+        {
+            auth.pass = "********".to_string();
+        }
+        task
+    }
+}
+
+impl Config {
+    /// The config as the API shows it (registry passwords redacted).
+    pub fn redacted(&self) -> Config {
+        let mut config = self.clone();
+        for task in config.tasks.values_mut() {
+            *task = task.redacted();
+        }
+        config
+    }
+}
+
+/// `{key, value, source}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variable {
+    pub key: String,
+    pub value: String,
+    #[serde(default)]
+    pub source: VariableSource,
+}
+
+/// Credentials for a private registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryAuth {
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub pass: String,
+}
+
+/// Extra attempts and the delay between them (SPEC §3.5, §5.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retries {
+    #[serde(default)]
+    pub count: u64,
+    #[serde(default = "default_backoff")]
+    pub backoff: u64,
+}
+
+fn default_backoff() -> u64 {
+    10
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            count: 0,
+            backoff: default_backoff(),
+        }
+    }
+}
+
+/// Deployment record (SPEC §3.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub deployment_id: u64,
+    pub start_version: u64,
+    pub end_version: u64,
+    pub started: u64,
+    #[serde(default)]
+    pub ended: u64,
+    pub state: DeploymentState,
+    pub status: DeploymentStatus,
+    #[serde(default)]
+    pub status_reason: Option<StatusReason<DeploymentStatusReasonKind>>,
+    #[serde(default)]
+    pub logs: Vec<Event>,
+}
+
+// ---- requests ---------------------------------------------------------------------------------
+
+/// `POST P/configs` body (SPEC §4.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterConfigRequest {
+    pub config: PipelineConfigInput,
+}
+
+/// The config as SDKs send it. Fields the validator checks for presence default to empty here so
+/// that a missing one is reported by [`crate::validate`] with its field name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineConfigInput {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub description: String,
+    #[serde(default)]
+    pub parallelism: u64,
+    #[serde(default)]
+    pub timeout: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tasks: Vec<TaskInput>,
+}
+
+/// A task as SDKs send it. `depends_on` keeps raw condition strings so that an invalid one is
+/// reported by the validator with the task and parent named (SPEC §4.2 rule 7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInput {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub description: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub image: String,
+    #[serde(default)]
+    pub registry_auth: Option<RegistryAuth>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub depends_on: OrderedMap,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub variables: OrderedMap,
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub inject_api_token: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub always_pull_newest_image: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub timeout: u64,
+    #[serde(default)]
+    pub retries: Option<RetriesInput>,
+}
+
+/// `retries` as sent: both fields optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetriesInput {
+    #[serde(default)]
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<u64>,
+}
+
+/// `{"<p>": {state}}` for `PATCH P`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdatePipelineRequest {
+    pub state: PipelineState,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A JSON object of string values that keeps its input order (task variables are kept "in input
+/// order", SPEC §3.5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderedMap(pub Vec<(String, String)>);
+
+impl OrderedMap {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for OrderedMap {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        OrderedMap(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+impl Serialize for OrderedMap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderedMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedMap;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedMap, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedMap(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+// ---- responses --------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineResponse {
+    pub pipeline: Metadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelinesResponse {
+    pub pipelines: Vec<Metadata>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterConfigResponse {
+    pub pipeline: Pipeline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigResponse {
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigsResponse {
+    pub configs: Vec<Config>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentResponse {
+    pub deployment: Deployment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentsResponse {
+    pub deployments: Vec<Deployment>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_example_parses() {
+        let body = r#"{"config": {
+          "id": "simple", "name": "Simple Pipeline", "description": null, "parallelism": 0, "timeout": 3600,
+          "tasks": [{
+            "id": "build", "description": null, "image": "ubuntu:latest",
+            "registry_auth": {"user": "u", "pass": "pipeline_secret{{registry_pass}}"},
+            "depends_on": {"checkout": "Success"},
+            "variables": {"Z": "1", "A": "2"},
+            "entrypoint": null, "command": ["bash", "-c", "make"],
+            "inject_api_token": false, "always_pull_newest_image": true,
+            "timeout": 600, "retries": {"count": 2, "backoff": 10}
+          }]
+        }}"#;
+        let req: RegisterConfigRequest = serde_json::from_str(body).unwrap();
+        let task = &req.config.tasks[0];
+        assert_eq!(task.variables.0[0].0, "Z", "input order kept");
+        assert_eq!(task.depends_on.0[0], ("checkout".into(), "Success".into()));
+        assert_eq!(task.retries.unwrap().count, 2);
+    }
+
+    #[test]
+    fn registry_password_redacted_unless_reference() {
+        let mut task = Task {
+            id: "t".into(),
+            description: String::new(),
+            image: "i".into(),
+            registry_auth: Some(RegistryAuth { user: "u".into(), pass: "hunter2".into() }),
+            depends_on: Default::default(),
+            variables: vec![],
+            entrypoint: None,
+            command: None,
+            inject_api_token: false,
+            always_pull_newest_image: false,
+            timeout: 0,
+            retries: Retries::default(),
+        };
+        assert_eq!(task.redacted().registry_auth.unwrap().pass, "********");
+        task.registry_auth.as_mut().unwrap().pass = "pipeline_secret{{p}}".into();
+        assert_eq!(task.redacted().registry_auth.unwrap().pass, "pipeline_secret{{p}}");
+    }
+}

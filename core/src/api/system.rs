@@ -1,0 +1,31 @@
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `GET /api/system/metadata` (SPEC §3.15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemMetadata {
+    pub commit: String,
+    pub semver: String,
+}
+
+/// `GET /api/system` and the answer of `PATCH /api/system`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct System {
+    pub bootstrap_token_created: bool,
+    pub ignore_pipeline_run_events: bool,
+}
+
+/// `PATCH /api/system`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateSystemRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_pipeline_run_events: Option<bool>,
+}
+
+/// `GET /api/health` (SPEC §14.10): `status` is `ok` or `error`; each check is `ok` or
+/// `error: <message>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub checks: BTreeMap<String, String>,
+}

@@ -1,0 +1,277 @@
+//! Server configuration schema (SPEC §17). Defaults are compiled in from
+//! `assets/gofer_web.toml`, which is also what `gofer service init-config` prints, so the sample
+//! and the defaults cannot drift apart.
+
+use crate::layered;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use toml::Table;
+
+/// The commented default configuration.
+pub const DEFAULT_SERVER_TOML: &str = include_str!("../../assets/gofer_web.toml");
+/// The well-known development encryption key (the server warns loudly when it is in use).
+pub const DEFAULT_ENCRYPTION_KEY: &str = "changemechangemechangemechangeme";
+/// Environment prefix of server settings.
+pub const ENV_PREFIX: &str = "GOFER_WEB_";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerConfig {
+    pub api: ApiConfig,
+    pub server: ServerSection,
+    pub development: DevelopmentConfig,
+    pub extensions: ExtensionsConfig,
+    pub external_events: ExternalEventsConfig,
+    pub scheduler: SchedulerConfig,
+    pub object_store: ObjectStoreConfig,
+    pub secret_store: SecretStoreConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiConfig {
+    pub log_level: String,
+    pub run_parallelism_limit: u64,
+    pub global_run_concurrency_limit: u64,
+    pub event_log_retention: u64,
+    pub event_prune_interval: u64,
+    pub task_execution_log_retention: u64,
+    pub task_execution_stop_timeout: u64,
+    pub run_token_expiry: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSection {
+    pub bind_address: String,
+    pub extension_address: String,
+    pub data_dir: String,
+    pub use_tls: bool,
+    pub tls_cert_path: String,
+    pub tls_key_path: String,
+    pub shutdown_timeout: u64,
+    pub max_request_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevelopmentConfig {
+    pub bypass_auth: bool,
+    pub pretty_logging: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtensionsConfig {
+    pub install_std_extensions: bool,
+    pub start_timeout: u64,
+    pub health_check_interval: u64,
+    pub restart_backoff_max: u64,
+    pub stop_timeout: u64,
+    pub use_tls: bool,
+    pub tls_cert_path: String,
+    pub tls_key_path: String,
+    pub verify_certs: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalEventsConfig {
+    pub enable: bool,
+    pub bind_address: String,
+    pub use_tls: bool,
+    pub tls_cert_path: String,
+    pub tls_key_path: String,
+    pub max_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerConfig {
+    pub engine: String,
+    pub docker: DockerConfig,
+    pub swarm: SwarmConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DockerConfig {
+    pub host: String,
+    pub prune: bool,
+    pub prune_interval: u64,
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwarmConfig {
+    pub host: String,
+    pub network: String,
+    pub constraints: Vec<String>,
+    pub prune: bool,
+    pub prune_interval: u64,
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectStoreConfig {
+    pub pipeline_object_limit: u64,
+    pub run_object_expiry: u64,
+    pub max_object_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretStoreConfig {
+    pub encryption_key: String,
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The result of layering: the config and the unknown keys that were ignored.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: ServerConfig,
+    pub unknown_keys: Vec<String>,
+}
+
+fn defaults_table() -> Table {
+    DEFAULT_SERVER_TOML
+        .parse()
+        .expect("assets/gofer_web.toml is valid TOML (checked by a test)")
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        defaults_table()
+            .try_into()
+            .expect("assets/gofer_web.toml matches ServerConfig (checked by a test)")
+    }
+}
+
+impl ServerConfig {
+    /// Layers defaults, then `file` (TOML text; `file_name` is used in messages), then environment
+    /// variables `GOFER_WEB_…`, and validates the result.
+    pub fn load<'a>(
+        file: Option<(&str, &str)>,
+        env: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Loaded, ConfigError> {
+        let known = defaults_table();
+        let mut merged = known.clone();
+        let mut unknown = Vec::new();
+        let mut overlays = Vec::new();
+        if let Some((file_name, text)) = file {
+            let table: Table = text
+                .parse()
+                .map_err(|e| ConfigError(format!("{file_name}: not valid TOML: {e}")))?;
+            overlays.push(table);
+        }
+        overlays.push(layered::env_overlay(ENV_PREFIX, env));
+        for mut overlay in overlays {
+            // Accepted alias (SPEC §17.2).
+            if let Some(api) = overlay.get_mut("api").and_then(|v| v.as_table_mut())
+                && let Some(v) = api.remove("pipeline_run_concurrency_limit")
+            {
+                api.insert("run_parallelism_limit".into(), v);
+            }
+            unknown.extend(layered::unknown_keys(&known, &overlay));
+            layered::retain_known(&known, &mut overlay);
+            layered::check_types(&known, &overlay, "").map_err(ConfigError)?;
+            layered::merge(&mut merged, overlay);
+        }
+        let config: ServerConfig = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(format!("invalid configuration: {}", e.message())))?;
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            unknown_keys: unknown,
+        })
+    }
+
+    /// Checks values that the types alone do not (SPEC §17.1).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let addr = |key: &str, v: &str| {
+            v.parse::<SocketAddr>()
+                .map(|_| ())
+                .map_err(|_| ConfigError(format!("{key}: '{v}' is not an ip:port address")))
+        };
+        addr("server.bind_address", &self.server.bind_address)?;
+        addr("external_events.bind_address", &self.external_events.bind_address)?;
+        if self.server.extension_address.is_empty() {
+            return Err(ConfigError("server.extension_address: must be host:port".into()));
+        }
+        if !matches!(self.api.log_level.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+            return Err(ConfigError(format!(
+                "api.log_level: '{}' is not one of trace, debug, info, warn, error",
+                self.api.log_level
+            )));
+        }
+        if !matches!(self.scheduler.engine.as_str(), "docker" | "swarm") {
+            return Err(ConfigError(format!(
+                "scheduler.engine: '{}' is not one of docker, swarm",
+                self.scheduler.engine
+            )));
+        }
+        let key_len = self.secret_store.encryption_key.len();
+        if key_len != 32 {
+            return Err(ConfigError(format!(
+                "secret_store.encryption_key: must be exactly 32 bytes (it is {key_len})"
+            )));
+        }
+        for (on, section, cert, key) in [
+            (self.server.use_tls, "server", &self.server.tls_cert_path, &self.server.tls_key_path),
+            (
+                self.external_events.use_tls,
+                "external_events",
+                &self.external_events.tls_cert_path,
+                &self.external_events.tls_key_path,
+            ),
+            (
+                self.extensions.use_tls,
+                "extensions",
+                &self.extensions.tls_cert_path,
+                &self.extensions.tls_key_path,
+            ),
+        ] {
+            if on && (cert.is_empty() || key.is_empty()) {
+                return Err(ConfigError(format!(
+                    "{section}.tls_cert_path and {section}.tls_key_path: required when {section}.use_tls is true"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_match_spec() {
+        let c = ServerConfig::default();
+        assert_eq!(c.server.bind_address, "0.0.0.0:8080");
+        assert_eq!(c.api.run_parallelism_limit, 200);
+        assert!(c.development.bypass_auth);
+        assert_eq!(c.secret_store.encryption_key, DEFAULT_ENCRYPTION_KEY);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn file_env_and_unknown_keys() {
+        let file = "[api]\nlog_level = \"debug\"\npipeline_run_concurrency_limit = 3\n[server]\nbogus = 1\n";
+        let loaded = ServerConfig::load(
+            Some(("gofer.toml", file)),
+            [("GOFER_WEB_SCHEDULER__DOCKER__PRUNE", "false"), ("GOFER_WEB_NOPE__X", "1")],
+        )
+        .unwrap();
+        assert_eq!(loaded.config.api.log_level, "debug");
+        assert_eq!(loaded.config.api.run_parallelism_limit, 3);
+        assert!(!loaded.config.scheduler.docker.prune);
+        assert_eq!(loaded.unknown_keys, vec!["server.bogus".to_string(), "nope".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = ServerConfig::load(Some(("f", "[secret_store]\nencryption_key = \"short\"")), []).unwrap_err();
+        assert!(e.0.starts_with("secret_store.encryption_key"), "{e}");
+        let e = ServerConfig::load(None, [("GOFER_WEB_SERVER__BIND_ADDRESS", "nope")]).unwrap_err();
+        assert!(e.0.starts_with("server.bind_address"), "{e}");
+        let e = ServerConfig::load(Some(("f", "[api]\nrun_parallelism_limit = \"x\"")), []).unwrap_err();
+        assert!(e.0.contains("run_parallelism_limit"), "{e}");
+    }
+}

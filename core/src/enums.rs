@@ -1,0 +1,164 @@
+//! Every enumeration of SPEC §3.1. Values from clients match case-insensitively; the server always
+//! emits lowercase snake_case (SPEC conventions).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Declares a string enum that serialises as snake_case and deserialises case-insensitively.
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub enum $name {
+            #[default]
+            $($variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Case-insensitive parse of the wire spelling.
+            pub fn parse(value: &str) -> Option<Self> {
+                $(if value.eq_ignore_ascii_case($text) { return Some($name::$variant); })+
+                None
+            }
+
+            /// The accepted spellings joined for error messages.
+            pub fn expected() -> String {
+                [$($text),+].join(", ")
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::parse(s).ok_or_else(|| format!("unknown value '{s}'; expected one of: {}", Self::expected()))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<str>::deserialize(d)?;
+                Self::parse(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "unknown value '{text}'; expected one of: {}",
+                        Self::expected()
+                    ))
+                })
+            }
+        }
+    };
+}
+
+
+wire_enum!(
+    /// Pipeline metadata state.
+    PipelineState { Unknown => "unknown", Active => "active", Disabled => "disabled" }
+);
+wire_enum!(
+    /// Config version state (SPEC §10).
+    ConfigState { Unknown => "unknown", Unreleased => "unreleased", Live => "live", Deprecated => "deprecated" }
+);
+wire_enum!(
+    /// Deployment state.
+    DeploymentState { Unknown => "unknown", Running => "running", Complete => "complete" }
+);
+wire_enum!(
+    /// Deployment status.
+    DeploymentStatus { Unknown => "unknown", Failed => "failed", Successful => "successful" }
+);
+wire_enum!(
+    /// Deployment status reason.
+    DeploymentStatusReasonKind { Unknown => "unknown" }
+);
+wire_enum!(
+    /// Run state.
+    RunState { Unknown => "unknown", Pending => "pending", Running => "running", Complete => "complete" }
+);
+wire_enum!(
+    /// Run status.
+    RunStatus { Unknown => "unknown", Failed => "failed", Successful => "successful", Cancelled => "cancelled" }
+);
+wire_enum!(
+    /// Why a run ended the way it did.
+    RunStatusReasonKind {
+        Unknown => "unknown", AbnormalExit => "abnormal_exit", SchedulerError => "scheduler_error",
+        FailedPrecondition => "failed_precondition", UserCancelled => "user_cancelled",
+        AdminCancelled => "admin_cancelled", Timeout => "timeout"
+    }
+);
+wire_enum!(
+    /// Task execution state.
+    TaskExecutionState {
+        Unknown => "unknown", Processing => "processing", Waiting => "waiting", Running => "running",
+        Complete => "complete"
+    }
+);
+wire_enum!(
+    /// Task execution status.
+    TaskExecutionStatus {
+        Unknown => "unknown", Failed => "failed", Successful => "successful", Cancelled => "cancelled",
+        Skipped => "skipped"
+    }
+);
+wire_enum!(
+    /// Why a task execution ended the way it did.
+    TaskExecutionStatusReasonKind {
+        Unknown => "unknown", AbnormalExit => "abnormal_exit", SchedulerError => "scheduler_error",
+        FailedPrecondition => "failed_precondition", Cancelled => "cancelled", Orphaned => "orphaned",
+        Timeout => "timeout"
+    }
+);
+wire_enum!(
+    /// A `depends_on` condition (SPEC §5.5). `unknown` exists in the type but is rejected at registration.
+    RequiredParentStatus { Unknown => "unknown", Any => "any", Success => "success", Failure => "failure" }
+);
+wire_enum!(
+    /// Where a variable came from (SPEC §6.1).
+    VariableSource {
+        Unknown => "unknown", PipelineConfig => "pipeline_config", System => "system",
+        RunOptions => "run_options", Extension => "extension"
+    }
+);
+wire_enum!(
+    /// Permission action (SPEC §11.3).
+    Action { Read => "read", Write => "write", Delete => "delete" }
+);
+wire_enum!(
+    /// `--output` format of the CLI (SPEC §15.1).
+    OutputFormat { Plain => "plain", Json => "json" }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_in_lowercase_out() {
+        for text in ["\"Success\"", "\"success\"", "\"SUCCESS\""] {
+            let v: RequiredParentStatus = serde_json::from_str(text).unwrap();
+            assert_eq!(v, RequiredParentStatus::Success);
+            assert_eq!(serde_json::to_string(&v).unwrap(), "\"success\"");
+        }
+        let err = serde_json::from_str::<RunState>("\"sleepy\"").unwrap_err();
+        assert!(err.to_string().contains("unknown value 'sleepy'"), "{err}");
+    }
+}

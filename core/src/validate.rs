@@ -1,0 +1,368 @@
+//! Pipeline config validation (SPEC §4.2). One validator, two callers: the server's registration
+//! route and the SDK's `Pipeline::finish()` (issue 5), so both report the same message.
+
+use crate::api::{Config, PipelineConfigInput, Retries, Task, Variable};
+use crate::dag::Dag;
+use crate::enums::{ConfigState, RequiredParentStatus, VariableSource};
+use crate::id::{self, IdKind};
+use std::collections::BTreeMap;
+
+/// A 400-class problem with a message that starts with the offending field (SPEC §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValidationError(pub String);
+
+impl From<id::IdError> for ValidationError {
+    fn from(e: id::IdError) -> Self {
+        ValidationError(e.to_string())
+    }
+}
+
+/// Longest name (SPEC §2.1 "other field limits").
+pub const MAX_NAME: usize = 128;
+/// Longest description.
+pub const MAX_DESCRIPTION: usize = 4096;
+/// Most retries a task may ask for.
+pub const MAX_RETRIES: u64 = 10;
+
+/// Checks a name: 1–128 characters.
+pub fn check_name(field: &str, name: &str) -> Result<(), ValidationError> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_NAME {
+        return Err(ValidationError(format!("{field}: must be 1-{MAX_NAME} characters")));
+    }
+    Ok(())
+}
+
+/// Checks a description: at most 4096 characters.
+pub fn check_description(field: &str, description: &str) -> Result<(), ValidationError> {
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(ValidationError(format!(
+            "{field}: must be at most {MAX_DESCRIPTION} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A config that passed every rule, with its DAG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidConfig {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub parallelism: u64,
+    pub timeout: u64,
+    pub tasks: BTreeMap<String, Task>,
+    pub dag: Dag,
+}
+
+impl ValidConfig {
+    /// The stored form of this config as version `version` of `namespace_id`.
+    pub fn into_config(self, namespace_id: &str, version: u64, registered: u64) -> Config {
+        Config {
+            namespace_id: namespace_id.to_string(),
+            pipeline_id: self.id,
+            version,
+            name: self.name,
+            description: self.description,
+            parallelism: self.parallelism,
+            timeout: self.timeout,
+            tasks: self.tasks,
+            state: ConfigState::Unreleased,
+            registered,
+            deprecated: 0,
+        }
+    }
+}
+
+/// Validates a registration for pipeline `path_pipeline_id` (SPEC §4.2, rules in order; the first
+/// failure is reported).
+pub fn validate_config(
+    path_pipeline_id: &str,
+    input: &PipelineConfigInput,
+) -> Result<ValidConfig, ValidationError> {
+    // 1. id
+    id::check("config.id", IdKind::Entity, &input.id)?;
+    if input.id != path_pipeline_id {
+        return Err(ValidationError(format!(
+            "config.id: must equal the pipeline id in the path ('{path_pipeline_id}')"
+        )));
+    }
+    // 2. name (parallelism and timeout are unsigned integers by type; the JSON decoder rejects
+    // negatives and non-integers naming the field)
+    check_name("config.name", &input.name)?;
+    check_description("config.description", &input.description)?;
+    // 3. tasks
+    if input.tasks.is_empty() {
+        return Err(ValidationError("config.tasks: must contain at least one task".into()));
+    }
+    // 4. task ids
+    for t in &input.tasks {
+        if !IdKind::Task.accepts(&t.id) {
+            return Err(ValidationError(format!(
+                "task '{}': invalid id ({})",
+                t.id,
+                IdKind::Task.rule()
+            )));
+        }
+    }
+    // 5. duplicates
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &input.tasks {
+        if !seen.insert(t.id.as_str()) {
+            return Err(ValidationError(format!("task '{}': duplicate task id", t.id)));
+        }
+    }
+    // 6. images
+    for t in &input.tasks {
+        if t.image.trim().is_empty() {
+            return Err(ValidationError(format!("task '{}': image must not be empty", t.id)));
+        }
+        if t.image.len() > 512 || t.image.chars().any(char::is_whitespace) {
+            return Err(ValidationError(format!(
+                "task '{}': image must be 1-512 characters without whitespace",
+                t.id
+            )));
+        }
+    }
+    // 7. depends_on conditions, self and unknown references
+    let mut graph = Vec::with_capacity(input.tasks.len());
+    for t in &input.tasks {
+        let mut deps = BTreeMap::new();
+        for (parent, cond) in t.depends_on.iter() {
+            let status = RequiredParentStatus::parse(cond)
+                .filter(|s| *s != RequiredParentStatus::Unknown)
+                .ok_or_else(|| {
+                    ValidationError(format!(
+                        "task '{}': depends_on '{parent}' has invalid condition '{cond}' (expected any, success or failure)",
+                        t.id
+                    ))
+                })?;
+            deps.insert(parent.to_string(), status);
+        }
+        graph.push((t.id.clone(), deps));
+    }
+    // 7 and 8: self, unknown, cycle (Dag::new checks in that order)
+    let dag = Dag::new(graph.clone()).map_err(|e| ValidationError(e.to_string()))?;
+    // 9. per-task fields
+    let mut tasks = BTreeMap::new();
+    for (t, (_, deps)) in input.tasks.iter().zip(graph) {
+        let prefix = format!("task '{}'", t.id);
+        check_description(&format!("{prefix}: description"), &t.description)?;
+        let mut variables = Vec::with_capacity(t.variables.0.len());
+        for (key, value) in t.variables.iter() {
+            if let Some(problem) = id::variable_key_problem(key) {
+                return Err(ValidationError(format!("{prefix}: variables.{key}: {problem}")));
+            }
+            if let Some(Reference { kind: RefKind::TaskResult, key: ref_task }) = parse_reference(value)
+                && !dag.is_ancestor(&ref_task, &t.id)
+            {
+                return Err(ValidationError(format!(
+                    "{prefix}: variables.{key}: task_result{{{{{ref_task}}}}} must name an ancestor of the task"
+                )));
+            }
+            variables.push(Variable {
+                key: key.to_string(),
+                value: value.to_string(),
+                source: VariableSource::PipelineConfig,
+            });
+        }
+        if let Some(auth) = &t.registry_auth
+            && (auth.user.is_empty() || auth.pass.is_empty())
+        {
+            return Err(ValidationError(format!(
+                "{prefix}: registry_auth: user and pass must both be non-empty"
+            )));
+        }
+        let retries = match t.retries {
+            None => Retries::default(),
+            Some(r) => {
+                if r.count > MAX_RETRIES {
+                    return Err(ValidationError(format!(
+                        "{prefix}: retries.count: must be between 0 and {MAX_RETRIES}"
+                    )));
+                }
+                Retries {
+                    count: r.count,
+                    backoff: r.backoff.unwrap_or(Retries::default().backoff),
+                }
+            }
+        };
+        tasks.insert(
+            t.id.clone(),
+            Task {
+                id: t.id.clone(),
+                description: t.description.clone(),
+                image: t.image.clone(),
+                registry_auth: t.registry_auth.clone(),
+                depends_on: deps,
+                variables,
+                entrypoint: t.entrypoint.clone(),
+                command: t.command.clone(),
+                inject_api_token: t.inject_api_token,
+                always_pull_newest_image: t.always_pull_newest_image,
+                timeout: t.timeout,
+                retries,
+            },
+        );
+    }
+    Ok(ValidConfig {
+        id: input.id.clone(),
+        name: input.name.clone(),
+        description: input.description.clone(),
+        parallelism: input.parallelism,
+        timeout: input.timeout,
+        tasks,
+        dag,
+    })
+}
+
+/// Kinds of substitution reference (SPEC §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    PipelineSecret,
+    GlobalSecret,
+    PipelineObject,
+    RunObject,
+    TaskResult,
+}
+
+impl RefKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RefKind::PipelineSecret => "pipeline_secret",
+            RefKind::GlobalSecret => "global_secret",
+            RefKind::PipelineObject => "pipeline_object",
+            RefKind::RunObject => "run_object",
+            RefKind::TaskResult => "task_result",
+        }
+    }
+}
+
+/// A parsed `<kind>{{<key>}}` reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub kind: RefKind,
+    pub key: String,
+}
+
+/// Parses a value as a reference: after trimming, the whole value is `<kind>{{<key>}}` with a
+/// case-insensitive kind and a non-empty trimmed key. Anything else is a literal (`None`).
+pub fn parse_reference(value: &str) -> Option<Reference> {
+    let v = value.trim();
+    let open = v.find("{{")?;
+    let inner = v[open + 2..].strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") {
+        return None;
+    }
+    let kind = match v[..open].to_ascii_lowercase().as_str() {
+        "pipeline_secret" => RefKind::PipelineSecret,
+        "global_secret" => RefKind::GlobalSecret,
+        "pipeline_object" => RefKind::PipelineObject,
+        "run_object" => RefKind::RunObject,
+        "task_result" => RefKind::TaskResult,
+        _ => return None,
+    };
+    let key = inner.trim();
+    (!key.is_empty()).then(|| Reference {
+        kind,
+        key: key.to_string(),
+    })
+}
+
+/// Whether a value is a substitution reference.
+pub fn is_reference(value: &str) -> bool {
+    parse_reference(value).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{RetriesInput, TaskInput};
+
+    fn base() -> PipelineConfigInput {
+        PipelineConfigInput {
+            id: "simple".into(),
+            name: "Simple".into(),
+            tasks: vec![
+                TaskInput { id: "a".into(), image: "busybox".into(), ..Default::default() },
+                TaskInput {
+                    id: "b".into(),
+                    image: "busybox".into(),
+                    depends_on: [("a", "Success")].into_iter().collect(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn err(f: impl FnOnce(&mut PipelineConfigInput)) -> String {
+        let mut c = base();
+        f(&mut c);
+        validate_config("simple", &c).unwrap_err().0
+    }
+
+    #[test]
+    fn valid_config_normalises() {
+        let v = validate_config("simple", &base()).unwrap();
+        assert_eq!(v.tasks["b"].depends_on["a"], RequiredParentStatus::Success);
+        assert_eq!(v.tasks["a"].retries, Retries { count: 0, backoff: 10 });
+    }
+
+    #[test]
+    fn every_rule_names_its_field() {
+        assert_eq!(err(|c| c.id = "x".into()), "config.id: must be 3-32 characters of [a-zA-Z0-9_-]");
+        assert_eq!(
+            err(|c| c.id = "other".into()),
+            "config.id: must equal the pipeline id in the path ('simple')"
+        );
+        assert_eq!(err(|c| c.name.clear()), "config.name: must be 1-128 characters");
+        assert_eq!(err(|c| c.tasks.clear()), "config.tasks: must contain at least one task");
+        assert!(err(|c| c.tasks[0].id = "bad id".into()).starts_with("task 'bad id': invalid id"));
+        assert_eq!(err(|c| c.tasks[1].id = "a".into()), "task 'a': duplicate task id");
+        assert_eq!(err(|c| c.tasks[0].image.clear()), "task 'a': image must not be empty");
+        assert_eq!(
+            err(|c| c.tasks[1].depends_on = [("tests", "success")].into_iter().collect()),
+            "task 'b': depends_on references unknown task 'tests'"
+        );
+        assert_eq!(
+            err(|c| c.tasks[0].depends_on = [("a", "any")].into_iter().collect()),
+            "task 'a': cannot depend on itself"
+        );
+        assert!(
+            err(|c| c.tasks[1].depends_on = [("a", "sometimes")].into_iter().collect())
+                .starts_with("task 'b': depends_on 'a' has invalid condition 'sometimes'")
+        );
+        assert!(
+            err(|c| c.tasks[1].depends_on = [("a", "unknown")].into_iter().collect())
+                .starts_with("task 'b': depends_on 'a' has invalid condition 'unknown'")
+        );
+        assert_eq!(
+            err(|c| c.tasks[0].depends_on = [("b", "any")].into_iter().collect()),
+            "task 'a': dependency cycle a -> b -> a"
+        );
+        assert_eq!(
+            err(|c| c.tasks[0].variables = [("MY KEY", "v")].into_iter().collect()),
+            "task 'a': variables.MY KEY: keys must not contain whitespace"
+        );
+        assert_eq!(
+            err(|c| c.tasks[0].retries = Some(RetriesInput { count: 11, backoff: None })),
+            "task 'a': retries.count: must be between 0 and 10"
+        );
+        assert!(
+            err(|c| c.tasks[0].variables = [("R", "task_result{{b}}")].into_iter().collect())
+                .contains("must name an ancestor")
+        );
+    }
+
+    #[test]
+    fn references() {
+        let r = parse_reference("  Pipeline_Secret{{ key }} ").unwrap();
+        assert_eq!(r, Reference { kind: RefKind::PipelineSecret, key: "key".into() });
+        assert!(parse_reference("x pipeline_secret{{k}}").is_none());
+        assert!(parse_reference("pipeline_secret{{ }}").is_none());
+        assert!(parse_reference("nope{{k}}").is_none());
+        assert!(parse_reference("plain").is_none());
+    }
+}
