@@ -1,0 +1,161 @@
+//! Storage behind a small domain trait (STYLE rule 13). One write transaction per logical
+//! operation; every event an operation emits is written in that same transaction (SPEC §8.1).
+//! Implementations are synchronous; [`StoreHandle`] moves every call off the async threads with
+//! `spawn_blocking` (STYLE rule 11). Only the server process opens the database file.
+
+use gofer_core::api::{Config, Deployment, Event, Metadata, Namespace, Page, Pipeline, System};
+use gofer_core::enums::PipelineState;
+use gofer_core::validate::ValidConfig;
+use std::sync::Arc;
+
+/// Errors at the storage boundary. Every redb error becomes `Internal` inside the adapter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The named entity does not exist; the message reads as a sentence fragment, e.g.
+    /// `namespace 'team-a' not found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// The operation conflicts with stored state, e.g. `namespace 'team-a' already exists`.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database file is held by another process.
+    #[error("{0}")]
+    Locked(String),
+    /// Anything else: I/O, corruption, a value that does not decode.
+    #[error("storage: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The domain operations of the foundation (SPEC §3, §4, §10). Run, task execution, token,
+/// secret and object operations are added by the issues that introduce them.
+///
+/// Ordering: lists honour [`Page`] (`offset`, `limit`, `reverse`) applied to the default order
+/// stated on each method. Missing parents are `NotFound` naming the parent.
+pub trait Store: Send + Sync + 'static {
+    // ---- system --------------------------------------------------------------------------
+    /// The server instance id (a UUID created at first open and stored, SPEC §5.11).
+    fn instance_id(&self) -> StoreResult<String>;
+    fn system(&self) -> StoreResult<System>;
+    /// Sets `ignore_pipeline_run_events` when `Some`; returns the new state.
+    fn update_system(&self, ignore_pipeline_run_events: Option<bool>) -> StoreResult<System>;
+
+    // ---- namespaces ----------------------------------------------------------------------
+    /// Ordered by id ascending.
+    fn list_namespaces(&self, page: Page) -> StoreResult<Vec<Namespace>>;
+    fn get_namespace(&self, id: &str) -> StoreResult<Namespace>;
+    /// Stores a new namespace and emits `created_namespace`. `Conflict` when the id exists.
+    fn create_namespace(&self, namespace: Namespace) -> StoreResult<Namespace>;
+    /// Updates name and/or description, sets `modified = now`.
+    fn update_namespace(
+        &self,
+        id: &str,
+        name: Option<String>,
+        description: Option<String>,
+        now: u64,
+    ) -> StoreResult<Namespace>;
+    /// Deletes the namespace and everything beneath it (SPEC §3.16), emitting `deleted_pipeline`
+    /// for each pipeline, then `deleted_namespace`.
+    fn delete_namespace(&self, id: &str) -> StoreResult<()>;
+
+    // ---- pipelines -----------------------------------------------------------------------
+    /// Ordered by pipeline id ascending. `NotFound` when the namespace is missing.
+    fn list_pipelines(&self, namespace: &str, page: Page) -> StoreResult<Vec<Metadata>>;
+    fn get_pipeline(&self, namespace: &str, pipeline: &str) -> StoreResult<Metadata>;
+    /// Sets the state and `modified = now`; emits `enabled_pipeline`/`disabled_pipeline` only when
+    /// the state changes.
+    fn set_pipeline_state(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        state: PipelineState,
+        now: u64,
+    ) -> StoreResult<Metadata>;
+    /// Deletes the pipeline with its configs, deployments and counters; emits `deleted_pipeline`.
+    fn delete_pipeline(&self, namespace: &str, pipeline: &str) -> StoreResult<()>;
+
+    // ---- configs and deployments ---------------------------------------------------------
+    /// Stores `config` as the next version (1 + highest ever registered, never reused) with state
+    /// `unreleased`; creates the pipeline metadata (state `active`) and emits `created_pipeline` on
+    /// the first registration. `NotFound` when the namespace is missing. Concurrent calls get
+    /// distinct consecutive versions.
+    fn register_config(&self, namespace: &str, config: ValidConfig, now: u64) -> StoreResult<Pipeline>;
+    /// Ordered by version descending.
+    fn list_configs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Config>>;
+    /// `version == 0` means the highest registered version.
+    fn get_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<Config>;
+    /// The live config, if any.
+    fn live_config(&self, namespace: &str, pipeline: &str) -> StoreResult<Option<Config>>;
+    /// `Conflict` (`cannot delete the live version`) when it is live.
+    fn delete_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<()>;
+    /// Makes `version` live in one transaction (SPEC §10): deployment record, `started_deployment`,
+    /// states and `deprecated` times, `completed_deployment`; returns the final deployment.
+    /// `Conflict` (`version <n> is already live`) when it already is.
+    fn deploy(&self, namespace: &str, pipeline: &str, version: u64, now: u64) -> StoreResult<Deployment>;
+    /// Ordered by deployment id ascending.
+    fn list_deployments(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Deployment>>;
+    fn get_deployment(&self, namespace: &str, pipeline: &str, id: u64) -> StoreResult<Deployment>;
+
+    // ---- events --------------------------------------------------------------------------
+    /// Events with id strictly greater than `after` (all when `None`), oldest first, at most `limit`.
+    fn events_after(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Event>>;
+    /// Events with id strictly less than `before` (from the newest when `None`), newest first.
+    fn events_before(&self, before: Option<&str>, limit: usize) -> StoreResult<Vec<Event>>;
+    /// The id of the newest stored event.
+    fn last_event_id(&self) -> StoreResult<Option<String>>;
+    fn get_event(&self, id: &str) -> StoreResult<Event>;
+    fn delete_event(&self, id: &str) -> StoreResult<()>;
+    /// Deletes, in id order, every event emitted before `cutoff` (ms); returns how many.
+    fn prune_events(&self, cutoff: u64) -> StoreResult<u64>;
+}
+
+/// Async front of a [`Store`]: runs each call on the blocking pool and wakes event subscribers
+/// after writes.
+#[derive(Clone)]
+pub struct StoreHandle {
+    inner: Arc<dyn Store>,
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl StoreHandle {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        StoreHandle {
+            inner: store,
+            changed: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+
+    /// Runs a read on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        let store = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
+    }
+
+    /// Runs a write on the blocking pool, then wakes everyone waiting for new events.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        let result = self.read(f).await;
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        result
+    }
+
+    /// A receiver that changes after every write (a wake-up signal only; readers read the store).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The store itself, for synchronous use at boot.
+    pub fn blocking(&self) -> &dyn Store {
+        self.inner.as_ref()
+    }
+}
