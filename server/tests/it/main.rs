@@ -1,0 +1,3 @@
+//! The server's one integration-test binary (STYLE rule 25): one module per area.
+
+mod store;
