@@ -68,7 +68,6 @@ macro_rules! wire_enum {
     };
 }
 
-
 wire_enum!(
     /// Pipeline metadata state.
     PipelineState { Unknown => "unknown", Active => "active", Disabled => "disabled" }

@@ -246,7 +246,11 @@ impl OrderedMap {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for OrderedMap {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        OrderedMap(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        OrderedMap(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -344,7 +348,10 @@ mod tests {
             id: "t".into(),
             description: String::new(),
             image: "i".into(),
-            registry_auth: Some(RegistryAuth { user: "u".into(), pass: "hunter2".into() }),
+            registry_auth: Some(RegistryAuth {
+                user: "u".into(),
+                pass: "hunter2".into(),
+            }),
             depends_on: Default::default(),
             variables: vec![],
             entrypoint: None,
@@ -356,6 +363,9 @@ mod tests {
         };
         assert_eq!(task.redacted().registry_auth.unwrap().pass, "********");
         task.registry_auth.as_mut().unwrap().pass = "pipeline_secret{{p}}".into();
-        assert_eq!(task.redacted().registry_auth.unwrap().pass, "pipeline_secret{{p}}");
+        assert_eq!(
+            task.redacted().registry_auth.unwrap().pass,
+            "pipeline_secret{{p}}"
+        );
     }
 }
