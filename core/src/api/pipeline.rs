@@ -239,6 +239,10 @@ where
 pub struct OrderedMap(pub Vec<(String, String)>);
 
 impl OrderedMap {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
