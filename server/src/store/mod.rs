@@ -91,9 +91,15 @@ pub trait Store: Send + Sync + 'static {
     /// `unreleased`; creates the pipeline metadata (state `active`) and emits `created_pipeline` on
     /// the first registration. `NotFound` when the namespace is missing. Concurrent calls get
     /// distinct consecutive versions.
-    fn register_config(&self, namespace: &str, config: ValidConfig, now: u64) -> StoreResult<Pipeline>;
+    fn register_config(
+        &self,
+        namespace: &str,
+        config: ValidConfig,
+        now: u64,
+    ) -> StoreResult<Pipeline>;
     /// Ordered by version descending.
-    fn list_configs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Config>>;
+    fn list_configs(&self, namespace: &str, pipeline: &str, page: Page)
+    -> StoreResult<Vec<Config>>;
     /// `version == 0` means the highest registered version that still exists (`NotFound` when
     /// every version was deleted).
     fn get_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<Config>;
@@ -105,9 +111,20 @@ pub trait Store: Send + Sync + 'static {
     /// states and `deprecated` times, `completed_deployment`; returns the final deployment.
     /// `Conflict` (`version <n> is already live`) when it already is; `NotFound` for a missing
     /// version. A refused deploy changes nothing and consumes no deployment id.
-    fn deploy(&self, namespace: &str, pipeline: &str, version: u64, now: u64) -> StoreResult<Deployment>;
+    fn deploy(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        version: u64,
+        now: u64,
+    ) -> StoreResult<Deployment>;
     /// Ordered by deployment id ascending.
-    fn list_deployments(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Deployment>>;
+    fn list_deployments(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        page: Page,
+    ) -> StoreResult<Vec<Deployment>>;
     fn get_deployment(&self, namespace: &str, pipeline: &str, id: u64) -> StoreResult<Deployment>;
 
     // ---- events --------------------------------------------------------------------------
