@@ -1,5 +1,6 @@
 //! The Gofer server as a library: `serve(config, listener, shutdown)` (STYLE rule 9).
 
+pub mod scheduler;
 pub mod store;
 
 use gofer_core::config::ServerConfig;
