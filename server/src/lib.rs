@@ -2,6 +2,8 @@
 
 pub mod scheduler;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use gofer_core::config::ServerConfig;
 use std::future::Future;
