@@ -252,6 +252,22 @@ async fn followed_logs_arrive_while_the_container_runs_and_end_at_exit() {
 }
 
 #[tokio::test]
+async fn followed_logs_outlive_the_request_timeout() {
+    // The engine answers a log request at once and then streams: a silence longer than the
+    // request timeout must not end the stream.
+    let Some(docker) = require_docker_with_timeout(1).await else {
+        return;
+    };
+    let Some(f) = fixture_with(docker).await else {
+        return;
+    };
+    let request = f.task("quiet", "sleep 2; echo late");
+    f.docker.start(&request).await.expect("start");
+    let log = read_all(f.docker.logs(&request.name, true), Duration::from_secs(10)).await;
+    assert_eq!(log, b"late\n");
+}
+
+#[tokio::test]
 async fn stop_sends_sigkill_after_the_grace_period() {
     // A request timeout shorter than the grace period: neither the stop nor the wait may be
     // cut off by it.
