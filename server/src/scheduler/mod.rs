@@ -155,7 +155,7 @@ pub enum SchedulerError {
     )]
     NameConflict { name: String, owner: String },
     /// A container with the target name is ours but already past `created`.
-    #[error("start container '{name}': it already exists and is {state}")]
+    #[error("start container '{name}': it already exists ({state})")]
     AlreadyStarted { name: String, state: ContainerState },
     /// The container does not exist.
     #[error("{op} container '{name}': no such container")]
