@@ -2,7 +2,10 @@
 //! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
 pub mod http;
+pub mod scheduler;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use gofer_core::api::Namespace;
 use gofer_core::config::{DEFAULT_ENCRYPTION_KEY, ServerConfig};

@@ -1,5 +1,6 @@
 //! The server's one integration-test binary (STYLE rule 25): one module per area.
 
 mod api;
+mod scheduler;
 mod store;
 mod support;
