@@ -259,3 +259,135 @@ mod tests {
         );
     }
 }
+
+/// Requests against a canned HTTP responder: what the client sends and how it reads answers.
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// Answers one connection with `status`, extra `headers` and `body`, and hands back the
+    /// request head it received.
+    fn respond_once(status: &str, headers: &str, body: &str) -> (String, mpsc::Receiver<String>) {
+        let response = format!(
+            "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            stream.write_all(response.as_bytes()).unwrap();
+            let _ = tx.send(String::from_utf8(head).unwrap());
+        });
+        (url, rx)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn sends_version_and_bearer_headers_and_page_query() {
+        let (url, head) = respond_once(
+            "200 OK",
+            "content-type: application/json\r\n",
+            r#"{"namespaces":[]}"#,
+        );
+        let client = Client::new(&url, Some("s3cret".into())).unwrap();
+        let page = Page {
+            limit: 5,
+            offset: 10,
+            reverse: true,
+        };
+        let namespaces = runtime()
+            .block_on(client.list_namespaces(Some(page)))
+            .unwrap();
+        assert!(namespaces.is_empty());
+        let head = head.recv().unwrap().to_ascii_lowercase();
+        assert!(
+            head.starts_with("get /api/namespaces?limit=5&offset=10&reverse=true http/1.1"),
+            "{head}"
+        );
+        assert!(head.contains("gofer-api-version: v0\r\n"), "{head}");
+        assert!(head.contains("authorization: bearer s3cret\r\n"), "{head}");
+    }
+
+    #[test]
+    fn no_token_no_authorization_header() {
+        let (url, head) = respond_once("204 No Content", "", "");
+        let client = Client::new(&url, None).unwrap();
+        runtime()
+            .block_on(client.delete_namespace("team-a"))
+            .unwrap();
+        let head = head.recv().unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("delete /api/namespaces/team-a "), "{head}");
+        assert!(!head.contains("authorization"), "{head}");
+    }
+
+    #[test]
+    fn error_bodies_decode_and_fall_back() {
+        let (url, _) = respond_once(
+            "404 Not Found",
+            "content-type: application/json\r\n",
+            r#"{"request_id":"r-1","message":"namespace 'x' not found"}"#,
+        );
+        let client = Client::new(&url, None).unwrap();
+        let err = runtime().block_on(client.get_namespace("x")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Api { status: 404, message, request_id } if message == "namespace 'x' not found" && request_id == "r-1"),
+            "{err:?}"
+        );
+
+        let (url, _) = respond_once(
+            "502 Bad Gateway",
+            "x-request-id: r-2\r\n",
+            "<html></html>\n",
+        );
+        let client = Client::new(&url, None).unwrap();
+        let err = runtime().block_on(client.system()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Api { status: 502, message, request_id } if message == "http 502: <html></html>" && request_id == "r-2"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn bad_success_bodies_are_decode_errors_and_refused_connections_unreachable() {
+        let (url, _) = respond_once("200 OK", "", "[]");
+        let client = Client::new(&url, None).unwrap();
+        let err = runtime().block_on(client.system_metadata()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Decode { request, .. } if request == "GET /api/system/metadata"),
+            "{err:?}"
+        );
+
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let url = format!("http://{addr}");
+        let client = Client::new(&url, None).unwrap();
+        let err = runtime().block_on(client.health()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unreachable { url: u, .. } if *u == url),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot reach the Gofer server at {url}: ")),
+            "{err}"
+        );
+    }
+}
