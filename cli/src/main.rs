@@ -87,6 +87,7 @@ fn dispatch(settings: Settings, command: Command) -> anyhow::Result<()> {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("gofer_sdk=debug"))
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
     if let Command::Config(command) = command {

@@ -126,7 +126,9 @@ fn init_tracing(config: &ServerConfig) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if config.development.pretty_logging {
-        builder.init();
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
     } else {
         builder.json().init();
     }
