@@ -172,9 +172,9 @@ impl ServerConfig {
             layered::check_types(&known, &overlay, "").map_err(ConfigError)?;
             layered::merge(&mut merged, overlay);
         }
-        let config: ServerConfig = merged
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError(format!("invalid configuration: {}", e.message())))?;
+        let config: ServerConfig = merged.try_into().map_err(|e: toml::de::Error| {
+            ConfigError(format!("invalid configuration: {}", e.message()))
+        })?;
         config.validate()?;
         Ok(Loaded {
             config,
@@ -190,11 +190,19 @@ impl ServerConfig {
                 .map_err(|_| ConfigError(format!("{key}: '{v}' is not an ip:port address")))
         };
         addr("server.bind_address", &self.server.bind_address)?;
-        addr("external_events.bind_address", &self.external_events.bind_address)?;
+        addr(
+            "external_events.bind_address",
+            &self.external_events.bind_address,
+        )?;
         if self.server.extension_address.is_empty() {
-            return Err(ConfigError("server.extension_address: must be host:port".into()));
+            return Err(ConfigError(
+                "server.extension_address: must be host:port".into(),
+            ));
         }
-        if !matches!(self.api.log_level.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+        if !matches!(
+            self.api.log_level.as_str(),
+            "trace" | "debug" | "info" | "warn" | "error"
+        ) {
             return Err(ConfigError(format!(
                 "api.log_level: '{}' is not one of trace, debug, info, warn, error",
                 self.api.log_level
@@ -213,7 +221,12 @@ impl ServerConfig {
             )));
         }
         for (on, section, cert, key) in [
-            (self.server.use_tls, "server", &self.server.tls_cert_path, &self.server.tls_key_path),
+            (
+                self.server.use_tls,
+                "server",
+                &self.server.tls_cert_path,
+                &self.server.tls_key_path,
+            ),
             (
                 self.external_events.use_tls,
                 "external_events",
@@ -256,22 +269,33 @@ mod tests {
         let file = "[api]\nlog_level = \"debug\"\npipeline_run_concurrency_limit = 3\n[server]\nbogus = 1\n";
         let loaded = ServerConfig::load(
             Some(("gofer.toml", file)),
-            [("GOFER_WEB_SCHEDULER__DOCKER__PRUNE", "false"), ("GOFER_WEB_NOPE__X", "1")],
+            [
+                ("GOFER_WEB_SCHEDULER__DOCKER__PRUNE", "false"),
+                ("GOFER_WEB_NOPE__X", "1"),
+            ],
         )
         .unwrap();
         assert_eq!(loaded.config.api.log_level, "debug");
         assert_eq!(loaded.config.api.run_parallelism_limit, 3);
         assert!(!loaded.config.scheduler.docker.prune);
-        assert_eq!(loaded.unknown_keys, vec!["server.bogus".to_string(), "nope".to_string()]);
+        assert_eq!(
+            loaded.unknown_keys,
+            vec!["server.bogus".to_string(), "nope".to_string()]
+        );
     }
 
     #[test]
     fn bad_values_name_the_key() {
-        let e = ServerConfig::load(Some(("f", "[secret_store]\nencryption_key = \"short\"")), []).unwrap_err();
+        let e = ServerConfig::load(
+            Some(("f", "[secret_store]\nencryption_key = \"short\"")),
+            [],
+        )
+        .unwrap_err();
         assert!(e.0.starts_with("secret_store.encryption_key"), "{e}");
         let e = ServerConfig::load(None, [("GOFER_WEB_SERVER__BIND_ADDRESS", "nope")]).unwrap_err();
         assert!(e.0.starts_with("server.bind_address"), "{e}");
-        let e = ServerConfig::load(Some(("f", "[api]\nrun_parallelism_limit = \"x\"")), []).unwrap_err();
+        let e = ServerConfig::load(Some(("f", "[api]\nrun_parallelism_limit = \"x\"")), [])
+            .unwrap_err();
         assert!(e.0.contains("run_parallelism_limit"), "{e}");
     }
 }

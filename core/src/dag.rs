@@ -56,11 +56,16 @@ impl Dag {
         if let Some(path) = find_cycle(&parents) {
             return Err(DagError::Cycle { path });
         }
-        let mut children: BTreeMap<String, BTreeSet<String>> =
-            parents.keys().map(|k| (k.clone(), BTreeSet::new())).collect();
+        let mut children: BTreeMap<String, BTreeSet<String>> = parents
+            .keys()
+            .map(|k| (k.clone(), BTreeSet::new()))
+            .collect();
         for (id, deps) in &parents {
             for parent in deps.keys() {
-                children.get_mut(parent).expect("parent checked above").insert(id.clone());
+                children
+                    .get_mut(parent)
+                    .expect("parent checked above")
+                    .insert(id.clone());
             }
         }
         let order = topological_order(&parents, &children);
@@ -140,14 +145,17 @@ fn topological_order(
 }
 
 /// Iterative depth-first search over `depends_on` edges; returns one cycle as `a -> b -> … -> a`.
-fn find_cycle(parents: &BTreeMap<String, BTreeMap<String, RequiredParentStatus>>) -> Option<Vec<String>> {
+fn find_cycle(
+    parents: &BTreeMap<String, BTreeMap<String, RequiredParentStatus>>,
+) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         White,
         Grey,
         Black,
     }
-    let mut mark: BTreeMap<&str, Mark> = parents.keys().map(|k| (k.as_str(), Mark::White)).collect();
+    let mut mark: BTreeMap<&str, Mark> =
+        parents.keys().map(|k| (k.as_str(), Mark::White)).collect();
     for start in parents.keys() {
         if mark[start.as_str()] != Mark::White {
             continue;
@@ -159,8 +167,12 @@ fn find_cycle(parents: &BTreeMap<String, BTreeMap<String, RequiredParentStatus>>
             match edges.next() {
                 Some(parent) => match mark[parent.as_str()] {
                     Mark::Grey => {
-                        let from = path.iter().position(|t| *t == parent).expect("grey is on path");
-                        let mut cycle: Vec<String> = path[from..].iter().map(|s| s.to_string()).collect();
+                        let from = path
+                            .iter()
+                            .position(|t| *t == parent)
+                            .expect("grey is on path");
+                        let mut cycle: Vec<String> =
+                            path[from..].iter().map(|s| s.to_string()).collect();
                         cycle.push(parent.clone());
                         return Some(cycle);
                     }
@@ -184,11 +196,14 @@ fn find_cycle(parents: &BTreeMap<String, BTreeMap<String, RequiredParentStatus>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use RequiredParentStatus::Success;
+    use proptest::prelude::*;
 
     fn task(id: &str, deps: &[&str]) -> (String, BTreeMap<String, RequiredParentStatus>) {
-        (id.to_string(), deps.iter().map(|d| (d.to_string(), Success)).collect())
+        (
+            id.to_string(),
+            deps.iter().map(|d| (d.to_string(), Success)).collect(),
+        )
     }
 
     #[test]
@@ -196,7 +211,10 @@ mod tests {
         let e = Dag::new([task("a", &["a"])]).unwrap_err();
         assert_eq!(e.to_string(), "task 'a': cannot depend on itself");
         let e = Dag::new([task("a", &["x"])]).unwrap_err();
-        assert_eq!(e.to_string(), "task 'a': depends_on references unknown task 'x'");
+        assert_eq!(
+            e.to_string(),
+            "task 'a': depends_on references unknown task 'x'"
+        );
         let e = Dag::new([task("a", &[]), task("a", &[])]).unwrap_err();
         assert_eq!(e.to_string(), "task 'a': duplicate task id");
         let e = Dag::new([task("a", &["b"]), task("b", &["c"]), task("c", &["a"])]).unwrap_err();
@@ -205,7 +223,13 @@ mod tests {
 
     #[test]
     fn ancestors() {
-        let dag = Dag::new([task("a", &[]), task("b", &["a"]), task("c", &["b"]), task("d", &[])]).unwrap();
+        let dag = Dag::new([
+            task("a", &[]),
+            task("b", &["a"]),
+            task("c", &["b"]),
+            task("d", &[]),
+        ])
+        .unwrap();
         assert!(dag.is_ancestor("a", "c"));
         assert!(!dag.is_ancestor("c", "a"));
         assert!(!dag.is_ancestor("d", "c"));
@@ -216,7 +240,8 @@ mod tests {
     fn acyclic() -> impl Strategy<Value = Vec<(String, BTreeMap<String, RequiredParentStatus>)>> {
         (1usize..30)
             .prop_flat_map(|n| {
-                let edges = proptest::collection::vec(proptest::collection::vec(any::<bool>(), n), n);
+                let edges =
+                    proptest::collection::vec(proptest::collection::vec(any::<bool>(), n), n);
                 (Just(n), edges)
             })
             .prop_map(|(n, edges)| {

@@ -1,9 +1,6 @@
 //! Every enumeration of SPEC §3.1. Values from clients match case-insensitively; the server always
 //! emits lowercase snake_case (SPEC conventions).
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-
 /// Declares a string enum that serialises as snake_case and deserialises case-insensitively.
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -35,8 +32,8 @@ macro_rules! wire_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
@@ -48,17 +45,17 @@ macro_rules! wire_enum {
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = std::borrow::Cow::<str>::deserialize(d)?;
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <::std::borrow::Cow::<str> as ::serde::Deserialize>::deserialize(d)?;
                 Self::parse(&text).ok_or_else(|| {
-                    serde::de::Error::custom(format!(
+                    ::serde::de::Error::custom(format!(
                         "unknown value '{text}'; expected one of: {}",
                         Self::expected()
                     ))
@@ -68,6 +65,7 @@ macro_rules! wire_enum {
     };
 }
 
+pub(crate) use wire_enum;
 
 wire_enum!(
     /// Pipeline metadata state.

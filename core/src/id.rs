@@ -137,7 +137,16 @@ mod tests {
         for ok in ["abc", "a_b-c", "ABC123", &"x".repeat(32)] {
             assert!(IdKind::Entity.accepts(ok), "{ok}");
         }
-        for bad in ["ab", "", "a.b", "a b", "ümlaut", &"x".repeat(33), "a/b", "../x"] {
+        for bad in [
+            "ab",
+            "",
+            "a.b",
+            "a b",
+            "ümlaut",
+            &"x".repeat(33),
+            "a/b",
+            "../x",
+        ] {
             assert!(!IdKind::Entity.accepts(bad), "{bad}");
         }
     }
@@ -156,13 +165,22 @@ mod tests {
     #[test]
     fn error_names_field_and_rule() {
         let err = NamespaceId::parse("id", "x").unwrap_err();
-        assert_eq!(err.to_string(), "id: must be 3-32 characters of [a-zA-Z0-9_-]");
+        assert_eq!(
+            err.to_string(),
+            "id: must be 3-32 characters of [a-zA-Z0-9_-]"
+        );
     }
 
     #[test]
     fn variable_keys() {
-        assert_eq!(variable_key_problem("MY KEY"), Some("keys must not contain whitespace"));
-        assert_eq!(variable_key_problem("A=B"), Some("keys must not contain '='"));
+        assert_eq!(
+            variable_key_problem("MY KEY"),
+            Some("keys must not contain whitespace")
+        );
+        assert_eq!(
+            variable_key_problem("A=B"),
+            Some("keys must not contain '='")
+        );
         assert_eq!(variable_key_problem(""), Some("keys must be 1-256 bytes"));
         assert_eq!(variable_key_problem("GOAL"), None);
     }

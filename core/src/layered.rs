@@ -20,7 +20,9 @@ pub fn merge(base: &mut Table, overlay: Table) {
 /// otherwise takes it as a string.
 pub fn parse_env_value(raw: &str) -> Value {
     match format!("v = {raw}").parse::<Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(raw.to_string())),
         Err(_) => Value::String(raw.to_string()),
     }
 }
@@ -79,11 +81,19 @@ fn walk(known: &Table, actual: &Table, prefix: &str, out: &mut Vec<String>) {
 /// string`.
 pub fn check_types(known: &Table, actual: &Table, prefix: &str) -> Result<(), String> {
     for (key, value) in actual {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match (known.get(key), value) {
             (Some(Value::Table(k)), Value::Table(a)) => check_types(k, a, &path)?,
             (Some(k), a) if k.type_str() != a.type_str() => {
-                return Err(format!("{path}: expected {}, got {}", k.type_str(), a.type_str()));
+                return Err(format!(
+                    "{path}: expected {}, got {}",
+                    k.type_str(),
+                    a.type_str()
+                ));
             }
             _ => {}
         }
@@ -116,7 +126,11 @@ mod tests {
         merge(&mut base, file);
         let env = env_overlay(
             "GOFER_WEB_",
-            [("GOFER_WEB_B__C__Z", "false"), ("GOFER_WEB_A__Y", "plain text"), ("OTHER", "1")],
+            [
+                ("GOFER_WEB_B__C__Z", "false"),
+                ("GOFER_WEB_A__Y", "plain text"),
+                ("OTHER", "1"),
+            ],
         );
         merge(&mut base, env);
         retain_known(&known, &mut base);
@@ -129,7 +143,13 @@ mod tests {
     #[test]
     fn env_values() {
         assert_eq!(parse_env_value("42").as_integer(), Some(42));
-        assert_eq!(parse_env_value("[\"a\",\"b\"]").as_array().unwrap().len(), 2);
-        assert_eq!(parse_env_value("0.0.0.0:8080").as_str(), Some("0.0.0.0:8080"));
+        assert_eq!(
+            parse_env_value("[\"a\",\"b\"]").as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(
+            parse_env_value("0.0.0.0:8080").as_str(),
+            Some("0.0.0.0:8080")
+        );
     }
 }

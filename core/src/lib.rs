@@ -2,10 +2,10 @@
 //! DAG logic, and the configuration schemas. This crate does no I/O (see ARCHITECTURE.md).
 
 pub mod api;
+pub mod config;
 pub mod dag;
 pub mod enums;
 pub mod id;
-pub mod config;
 pub mod layered;
 pub mod validate;
 

@@ -29,7 +29,9 @@ pub const MAX_RETRIES: u64 = 10;
 pub fn check_name(field: &str, name: &str) -> Result<(), ValidationError> {
     let n = name.chars().count();
     if n == 0 || n > MAX_NAME {
-        return Err(ValidationError(format!("{field}: must be 1-{MAX_NAME} characters")));
+        return Err(ValidationError(format!(
+            "{field}: must be 1-{MAX_NAME} characters"
+        )));
     }
     Ok(())
 }
@@ -94,7 +96,9 @@ pub fn validate_config(
     check_description("config.description", &input.description)?;
     // 3. tasks
     if input.tasks.is_empty() {
-        return Err(ValidationError("config.tasks: must contain at least one task".into()));
+        return Err(ValidationError(
+            "config.tasks: must contain at least one task".into(),
+        ));
     }
     // 4. task ids
     for t in &input.tasks {
@@ -110,13 +114,19 @@ pub fn validate_config(
     let mut seen = std::collections::BTreeSet::new();
     for t in &input.tasks {
         if !seen.insert(t.id.as_str()) {
-            return Err(ValidationError(format!("task '{}': duplicate task id", t.id)));
+            return Err(ValidationError(format!(
+                "task '{}': duplicate task id",
+                t.id
+            )));
         }
     }
     // 6. images
     for t in &input.tasks {
         if t.image.trim().is_empty() {
-            return Err(ValidationError(format!("task '{}': image must not be empty", t.id)));
+            return Err(ValidationError(format!(
+                "task '{}': image must not be empty",
+                t.id
+            )));
         }
         if t.image.len() > 512 || t.image.chars().any(char::is_whitespace) {
             return Err(ValidationError(format!(
@@ -152,9 +162,14 @@ pub fn validate_config(
         let mut variables = Vec::with_capacity(t.variables.0.len());
         for (key, value) in t.variables.iter() {
             if let Some(problem) = id::variable_key_problem(key) {
-                return Err(ValidationError(format!("{prefix}: variables.{key}: {problem}")));
+                return Err(ValidationError(format!(
+                    "{prefix}: variables.{key}: {problem}"
+                )));
             }
-            if let Some(Reference { kind: RefKind::TaskResult, key: ref_task }) = parse_reference(value)
+            if let Some(Reference {
+                kind: RefKind::TaskResult,
+                key: ref_task,
+            }) = parse_reference(value)
                 && !dag.is_ancestor(&ref_task, &t.id)
             {
                 return Err(ValidationError(format!(
@@ -285,7 +300,11 @@ mod tests {
             id: "simple".into(),
             name: "Simple".into(),
             tasks: vec![
-                TaskInput { id: "a".into(), image: "busybox".into(), ..Default::default() },
+                TaskInput {
+                    id: "a".into(),
+                    image: "busybox".into(),
+                    ..Default::default()
+                },
                 TaskInput {
                     id: "b".into(),
                     image: "busybox".into(),
@@ -307,21 +326,42 @@ mod tests {
     fn valid_config_normalises() {
         let v = validate_config("simple", &base()).unwrap();
         assert_eq!(v.tasks["b"].depends_on["a"], RequiredParentStatus::Success);
-        assert_eq!(v.tasks["a"].retries, Retries { count: 0, backoff: 10 });
+        assert_eq!(
+            v.tasks["a"].retries,
+            Retries {
+                count: 0,
+                backoff: 10
+            }
+        );
     }
 
     #[test]
     fn every_rule_names_its_field() {
-        assert_eq!(err(|c| c.id = "x".into()), "config.id: must be 3-32 characters of [a-zA-Z0-9_-]");
+        assert_eq!(
+            err(|c| c.id = "x".into()),
+            "config.id: must be 3-32 characters of [a-zA-Z0-9_-]"
+        );
         assert_eq!(
             err(|c| c.id = "other".into()),
             "config.id: must equal the pipeline id in the path ('simple')"
         );
-        assert_eq!(err(|c| c.name.clear()), "config.name: must be 1-128 characters");
-        assert_eq!(err(|c| c.tasks.clear()), "config.tasks: must contain at least one task");
+        assert_eq!(
+            err(|c| c.name.clear()),
+            "config.name: must be 1-128 characters"
+        );
+        assert_eq!(
+            err(|c| c.tasks.clear()),
+            "config.tasks: must contain at least one task"
+        );
         assert!(err(|c| c.tasks[0].id = "bad id".into()).starts_with("task 'bad id': invalid id"));
-        assert_eq!(err(|c| c.tasks[1].id = "a".into()), "task 'a': duplicate task id");
-        assert_eq!(err(|c| c.tasks[0].image.clear()), "task 'a': image must not be empty");
+        assert_eq!(
+            err(|c| c.tasks[1].id = "a".into()),
+            "task 'a': duplicate task id"
+        );
+        assert_eq!(
+            err(|c| c.tasks[0].image.clear()),
+            "task 'a': image must not be empty"
+        );
         assert_eq!(
             err(|c| c.tasks[1].depends_on = [("tests", "success")].into_iter().collect()),
             "task 'b': depends_on references unknown task 'tests'"
@@ -347,7 +387,10 @@ mod tests {
             "task 'a': variables.MY KEY: keys must not contain whitespace"
         );
         assert_eq!(
-            err(|c| c.tasks[0].retries = Some(RetriesInput { count: 11, backoff: None })),
+            err(|c| c.tasks[0].retries = Some(RetriesInput {
+                count: 11,
+                backoff: None
+            })),
             "task 'a': retries.count: must be between 0 and 10"
         );
         assert!(
@@ -359,7 +402,13 @@ mod tests {
     #[test]
     fn references() {
         let r = parse_reference("  Pipeline_Secret{{ key }} ").unwrap();
-        assert_eq!(r, Reference { kind: RefKind::PipelineSecret, key: "key".into() });
+        assert_eq!(
+            r,
+            Reference {
+                kind: RefKind::PipelineSecret,
+                key: "key".into()
+            }
+        );
         assert!(parse_reference("x pipeline_secret{{k}}").is_none());
         assert!(parse_reference("pipeline_secret{{ }}").is_none());
         assert!(parse_reference("nope{{k}}").is_none());

@@ -1,16 +1,27 @@
-//! The Gofer server as a library: `serve(config, listener, shutdown)` (STYLE rule 9).
+//! The Gofer server as a library: `serve(config, listener, shutdown)` (STYLE rule 9). `main` (in
+//! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
+pub mod http;
 pub mod store;
 
-use gofer_core::config::ServerConfig;
+use gofer_core::api::Namespace;
+use gofer_core::config::{DEFAULT_ENCRYPTION_KEY, ServerConfig};
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{RedbStore, StoreError, StoreHandle};
+
+/// The commit this binary was built from.
+pub const COMMIT: &str = env!("GOFER_COMMIT");
+/// The version of this binary.
+pub const SEMVER: &str = env!("CARGO_PKG_VERSION");
 
 /// Why the server could not start or stopped with an error. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("{0}")]
-    Store(#[from] store::StoreError),
+    Store(#[from] StoreError),
     #[error("{0}")]
     Startup(String),
 }
@@ -36,6 +47,89 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let _ = (config, listener, shutdown);
-    Err(ServerError::Startup("the HTTP API is being written (next commit)".into()))
+    config
+        .validate()
+        .map_err(|e| ServerError::Startup(format!("invalid configuration: {e}")))?;
+    let data_dir = resolve_data_dir(&config);
+    std::fs::create_dir_all(&data_dir).map_err(|e| {
+        ServerError::Startup(format!(
+            "cannot create the data directory '{}': {e}; set server.data_dir to a writable directory",
+            data_dir.display()
+        ))
+    })?;
+    let db_path = data_dir.join("gofer.redb");
+    let store = tokio::task::spawn_blocking(move || RedbStore::open(&db_path))
+        .await
+        .map_err(|e| ServerError::Startup(format!("opening the store failed: {e}")))??;
+    let store = StoreHandle::new(Arc::new(store));
+    boot(&store, &config).await?;
+
+    let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout);
+    let state = Arc::new(http::AppState {
+        store,
+        config: Arc::new(config),
+        routes: http::routes::all(),
+    });
+
+    // One shutdown signal, two listeners: warp's graceful drain and our drain deadline.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let server = warp::serve(http::filter(state))
+        .incoming(listener)
+        .graceful(stopped(stop_rx.clone()))
+        .run();
+    let deadline = {
+        let stopped = stopped(stop_rx);
+        async move {
+            stopped.await;
+            tracing::info!(
+                timeout_secs = shutdown_timeout.as_secs(),
+                "shutting down: draining requests"
+            );
+            tokio::time::sleep(shutdown_timeout).await;
+        }
+    };
+    tokio::select! {
+        () = server => {}
+        () = deadline => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Boot steps that need the store (SPEC §17.3): warnings about development defaults and the
+/// `default` namespace.
+async fn boot(store: &StoreHandle, config: &ServerConfig) -> Result<(), ServerError> {
+    if config.secret_store.encryption_key == DEFAULT_ENCRYPTION_KEY {
+        tracing::warn!(
+            "secret_store.encryption_key is the well-known development default; anyone can decrypt \
+             stored secrets. Set your own 32-byte key before storing real secrets"
+        );
+    }
+    if config.development.bypass_auth {
+        tracing::warn!(
+            "development.bypass_auth is on: requests from loopback without a token act as admin. \
+             A reverse proxy on this host would make all traffic look local; set \
+             development.bypass_auth = false in production"
+        );
+    }
+    let default = Namespace {
+        id: "default".into(),
+        name: "Default".into(),
+        description: "Default namespace created by Gofer.".into(),
+        created: gofer_core::now_millis(),
+        modified: 0,
+    };
+    match store.write(move |s| s.create_namespace(default)).await {
+        Ok(_) => tracing::info!("created the default namespace"),
+        Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }

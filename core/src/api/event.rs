@@ -13,19 +13,67 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    CreatedNamespace { namespace_id: String },
-    DeletedNamespace { namespace_id: String },
-    CreatedPipeline { namespace_id: String, pipeline_id: String },
-    DeletedPipeline { namespace_id: String, pipeline_id: String },
-    EnabledPipeline { namespace_id: String, pipeline_id: String },
-    DisabledPipeline { namespace_id: String, pipeline_id: String },
-    StartedDeployment { namespace_id: String, pipeline_id: String, start_version: u64, end_version: u64 },
-    CompletedDeployment { namespace_id: String, pipeline_id: String, start_version: u64, end_version: u64 },
-    QueuedRun { namespace_id: String, pipeline_id: String, run_id: u64 },
-    StartedRun { namespace_id: String, pipeline_id: String, run_id: u64 },
-    CompletedRun { namespace_id: String, pipeline_id: String, run_id: u64, status: RunStatus },
-    StartedRunCancellation { namespace_id: String, pipeline_id: String, run_id: u64 },
-    CreatedTaskExecution { namespace_id: String, pipeline_id: String, run_id: u64, task_execution_id: String },
+    CreatedNamespace {
+        namespace_id: String,
+    },
+    DeletedNamespace {
+        namespace_id: String,
+    },
+    CreatedPipeline {
+        namespace_id: String,
+        pipeline_id: String,
+    },
+    DeletedPipeline {
+        namespace_id: String,
+        pipeline_id: String,
+    },
+    EnabledPipeline {
+        namespace_id: String,
+        pipeline_id: String,
+    },
+    DisabledPipeline {
+        namespace_id: String,
+        pipeline_id: String,
+    },
+    StartedDeployment {
+        namespace_id: String,
+        pipeline_id: String,
+        start_version: u64,
+        end_version: u64,
+    },
+    CompletedDeployment {
+        namespace_id: String,
+        pipeline_id: String,
+        start_version: u64,
+        end_version: u64,
+    },
+    QueuedRun {
+        namespace_id: String,
+        pipeline_id: String,
+        run_id: u64,
+    },
+    StartedRun {
+        namespace_id: String,
+        pipeline_id: String,
+        run_id: u64,
+    },
+    CompletedRun {
+        namespace_id: String,
+        pipeline_id: String,
+        run_id: u64,
+        status: RunStatus,
+    },
+    StartedRunCancellation {
+        namespace_id: String,
+        pipeline_id: String,
+        run_id: u64,
+    },
+    CreatedTaskExecution {
+        namespace_id: String,
+        pipeline_id: String,
+        run_id: u64,
+        task_execution_id: String,
+    },
     StartedTaskExecution {
         namespace_id: String,
         pipeline_id: String,
@@ -50,10 +98,22 @@ pub enum EventKind {
         task_execution_id: String,
         timeout: u64,
     },
-    InstalledExtension { id: String, image: String },
-    UninstalledExtension { id: String, image: String },
-    EnabledExtension { id: String, image: String },
-    DisabledExtension { id: String, image: String },
+    InstalledExtension {
+        id: String,
+        image: String,
+    },
+    UninstalledExtension {
+        id: String,
+        image: String,
+    },
+    EnabledExtension {
+        id: String,
+        image: String,
+    },
+    DisabledExtension {
+        id: String,
+        image: String,
+    },
     PipelineExtensionSubscriptionRegistered {
         namespace_id: String,
         pipeline_id: String,
@@ -66,8 +126,12 @@ pub enum EventKind {
         extension_id: String,
         subscription_id: String,
     },
-    CreatedRole { role_id: String },
-    DeletedRole { role_id: String },
+    CreatedRole {
+        role_id: String,
+    },
+    DeletedRole {
+        role_id: String,
+    },
 }
 
 /// Every kind name, for `kinds` filters (SPEC §8.3).
@@ -123,7 +187,9 @@ impl EventKind {
             UninstalledExtension { .. } => "uninstalled_extension",
             EnabledExtension { .. } => "enabled_extension",
             DisabledExtension { .. } => "disabled_extension",
-            PipelineExtensionSubscriptionRegistered { .. } => "pipeline_extension_subscription_registered",
+            PipelineExtensionSubscriptionRegistered { .. } => {
+                "pipeline_extension_subscription_registered"
+            }
             PipelineExtensionSubscriptionUnregistered { .. } => {
                 "pipeline_extension_subscription_unregistered"
             }
@@ -139,24 +205,82 @@ impl EventKind {
             CreatedNamespace { namespace_id } | DeletedNamespace { namespace_id } => {
                 (Some(namespace_id), None)
             }
-            CreatedPipeline { namespace_id, pipeline_id }
-            | DeletedPipeline { namespace_id, pipeline_id }
-            | EnabledPipeline { namespace_id, pipeline_id }
-            | DisabledPipeline { namespace_id, pipeline_id }
-            | StartedDeployment { namespace_id, pipeline_id, .. }
-            | CompletedDeployment { namespace_id, pipeline_id, .. }
-            | QueuedRun { namespace_id, pipeline_id, .. }
-            | StartedRun { namespace_id, pipeline_id, .. }
-            | CompletedRun { namespace_id, pipeline_id, .. }
-            | StartedRunCancellation { namespace_id, pipeline_id, .. }
-            | CreatedTaskExecution { namespace_id, pipeline_id, .. }
-            | StartedTaskExecution { namespace_id, pipeline_id, .. }
-            | CompletedTaskExecution { namespace_id, pipeline_id, .. }
-            | StartedTaskExecutionCancellation { namespace_id, pipeline_id, .. }
-            | PipelineExtensionSubscriptionRegistered { namespace_id, pipeline_id, .. }
-            | PipelineExtensionSubscriptionUnregistered { namespace_id, pipeline_id, .. } => {
-                (Some(namespace_id), Some(pipeline_id))
+            CreatedPipeline {
+                namespace_id,
+                pipeline_id,
             }
+            | DeletedPipeline {
+                namespace_id,
+                pipeline_id,
+            }
+            | EnabledPipeline {
+                namespace_id,
+                pipeline_id,
+            }
+            | DisabledPipeline {
+                namespace_id,
+                pipeline_id,
+            }
+            | StartedDeployment {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | CompletedDeployment {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | QueuedRun {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | StartedRun {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | CompletedRun {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | StartedRunCancellation {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | CreatedTaskExecution {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | StartedTaskExecution {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | CompletedTaskExecution {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | StartedTaskExecutionCancellation {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | PipelineExtensionSubscriptionRegistered {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | PipelineExtensionSubscriptionUnregistered {
+                namespace_id,
+                pipeline_id,
+                ..
+            } => (Some(namespace_id), Some(pipeline_id)),
             InstalledExtension { .. }
             | UninstalledExtension { .. }
             | EnabledExtension { .. }

@@ -30,7 +30,9 @@ impl Page {
                         .parse::<u64>()
                         .ok()
                         .filter(|l| *l <= MAX_LIMIT)
-                        .ok_or_else(|| format!("limit: must be an integer between 0 and {MAX_LIMIT}"))?;
+                        .ok_or_else(|| {
+                            format!("limit: must be an integer between 0 and {MAX_LIMIT}")
+                        })?;
                     page.limit = if limit == 0 { default_limit } else { limit };
                 }
                 "offset" => {
@@ -74,7 +76,14 @@ mod tests {
     #[test]
     fn defaults_and_bounds() {
         let p = Page::from_query([], 200).unwrap();
-        assert_eq!(p, Page { limit: 200, offset: 0, reverse: false });
+        assert_eq!(
+            p,
+            Page {
+                limit: 200,
+                offset: 0,
+                reverse: false
+            }
+        );
         let p = Page::from_query([("limit", "0"), ("reverse", "true")], 50).unwrap();
         assert_eq!(p.limit, 50);
         assert!(p.reverse);
@@ -89,7 +98,11 @@ mod tests {
 
     #[test]
     fn apply_pages() {
-        let p = Page { limit: 2, offset: 1, reverse: true };
+        let p = Page {
+            limit: 2,
+            offset: 1,
+            reverse: true,
+        };
         assert_eq!(p.apply(vec![1, 2, 3, 4]), vec![3, 2]);
     }
 }

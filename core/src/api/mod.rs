@@ -5,12 +5,14 @@ mod event;
 mod list;
 mod namespace;
 mod pipeline;
+mod run;
 mod system;
 
 pub use event::*;
 pub use list::*;
 pub use namespace::*;
 pub use pipeline::*;
+pub use run::*;
 pub use system::*;
 
 use serde::{Deserialize, Serialize};

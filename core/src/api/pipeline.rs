@@ -239,6 +239,10 @@ where
 pub struct OrderedMap(pub Vec<(String, String)>);
 
 impl OrderedMap {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
@@ -246,7 +250,11 @@ impl OrderedMap {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for OrderedMap {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        OrderedMap(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        OrderedMap(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -344,7 +352,10 @@ mod tests {
             id: "t".into(),
             description: String::new(),
             image: "i".into(),
-            registry_auth: Some(RegistryAuth { user: "u".into(), pass: "hunter2".into() }),
+            registry_auth: Some(RegistryAuth {
+                user: "u".into(),
+                pass: "hunter2".into(),
+            }),
             depends_on: Default::default(),
             variables: vec![],
             entrypoint: None,
@@ -356,6 +367,9 @@ mod tests {
         };
         assert_eq!(task.redacted().registry_auth.unwrap().pass, "********");
         task.registry_auth.as_mut().unwrap().pass = "pipeline_secret{{p}}".into();
-        assert_eq!(task.redacted().registry_auth.unwrap().pass, "pipeline_secret{{p}}");
+        assert_eq!(
+            task.redacted().registry_auth.unwrap().pass,
+            "pipeline_secret{{p}}"
+        );
     }
 }

@@ -8,6 +8,11 @@ use gofer_core::enums::PipelineState;
 use gofer_core::validate::ValidConfig;
 use std::sync::Arc;
 
+mod redb_store;
+mod tables;
+
+pub use redb_store::RedbStore;
+
 /// Errors at the storage boundary. Every redb error becomes `Internal` inside the adapter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +38,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///
 /// Ordering: lists honour [`Page`] (`offset`, `limit`, `reverse`) applied to the default order
 /// stated on each method. Missing parents are `NotFound` naming the parent.
+///
+/// Times: the `now` arguments stamp the entities (`created`, `modified`, `registered`,
+/// `deprecated`, a deployment's `started`/`ended`). An event's `emitted` comes from the store's own
+/// clock under the write lock, because it must never decrease in id order (SPEC §8.1).
 pub trait Store: Send + Sync + 'static {
     // ---- system --------------------------------------------------------------------------
     /// The server instance id (a UUID created at first open and stored, SPEC §5.11).
@@ -73,6 +82,8 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
     ) -> StoreResult<Metadata>;
     /// Deletes the pipeline with its configs, deployments and counters; emits `deleted_pipeline`.
+    /// A pipeline registered later under the same id is a new pipeline: versions and deployment
+    /// ids start again at 1.
     fn delete_pipeline(&self, namespace: &str, pipeline: &str) -> StoreResult<()>;
 
     // ---- configs and deployments ---------------------------------------------------------
@@ -80,21 +91,40 @@ pub trait Store: Send + Sync + 'static {
     /// `unreleased`; creates the pipeline metadata (state `active`) and emits `created_pipeline` on
     /// the first registration. `NotFound` when the namespace is missing. Concurrent calls get
     /// distinct consecutive versions.
-    fn register_config(&self, namespace: &str, config: ValidConfig, now: u64) -> StoreResult<Pipeline>;
+    fn register_config(
+        &self,
+        namespace: &str,
+        config: ValidConfig,
+        now: u64,
+    ) -> StoreResult<Pipeline>;
     /// Ordered by version descending.
-    fn list_configs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Config>>;
-    /// `version == 0` means the highest registered version.
+    fn list_configs(&self, namespace: &str, pipeline: &str, page: Page)
+    -> StoreResult<Vec<Config>>;
+    /// `version == 0` means the highest registered version that still exists (`NotFound` when
+    /// every version was deleted).
     fn get_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<Config>;
     /// The live config, if any.
     fn live_config(&self, namespace: &str, pipeline: &str) -> StoreResult<Option<Config>>;
-    /// `Conflict` (`cannot delete the live version`) when it is live.
+    /// `Conflict` (`cannot delete the live version`) when it is live. Emits no event.
     fn delete_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<()>;
     /// Makes `version` live in one transaction (SPEC §10): deployment record, `started_deployment`,
     /// states and `deprecated` times, `completed_deployment`; returns the final deployment.
-    /// `Conflict` (`version <n> is already live`) when it already is.
-    fn deploy(&self, namespace: &str, pipeline: &str, version: u64, now: u64) -> StoreResult<Deployment>;
+    /// `Conflict` (`version <n> is already live`) when it already is; `NotFound` for a missing
+    /// version. A refused deploy changes nothing and consumes no deployment id.
+    fn deploy(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        version: u64,
+        now: u64,
+    ) -> StoreResult<Deployment>;
     /// Ordered by deployment id ascending.
-    fn list_deployments(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Deployment>>;
+    fn list_deployments(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        page: Page,
+    ) -> StoreResult<Vec<Deployment>>;
     fn get_deployment(&self, namespace: &str, pipeline: &str, id: u64) -> StoreResult<Deployment>;
 
     // ---- events --------------------------------------------------------------------------
@@ -102,11 +132,12 @@ pub trait Store: Send + Sync + 'static {
     fn events_after(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Event>>;
     /// Events with id strictly less than `before` (from the newest when `None`), newest first.
     fn events_before(&self, before: Option<&str>, limit: usize) -> StoreResult<Vec<Event>>;
-    /// The id of the newest stored event.
+    /// The id of the newest stored event (deleted and pruned events are not considered; ids
+    /// issued later are still greater than theirs).
     fn last_event_id(&self) -> StoreResult<Option<String>>;
     fn get_event(&self, id: &str) -> StoreResult<Event>;
     fn delete_event(&self, id: &str) -> StoreResult<()>;
-    /// Deletes, in id order, every event emitted before `cutoff` (ms); returns how many.
+    /// Deletes, in id order, every event emitted before `cutoff` (ms, exclusive); returns how many.
     fn prune_events(&self, cutoff: u64) -> StoreResult<u64>;
 }
 

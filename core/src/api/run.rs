@@ -1,0 +1,135 @@
+//! Runs and task executions (SPEC §3.7, §3.8, §5.1, §5.13).
+
+use super::{OrderedMap, StatusReason, Task, Variable};
+use crate::enums::*;
+use serde::{Deserialize, Serialize};
+
+crate::enums::wire_enum!(
+    /// How a run was started (SPEC §3.7).
+    InitiatorKind { Api => "api", Extension => "extension", OneOff => "one_off", CliExec => "cli_exec" }
+);
+
+/// Who started a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Initiator {
+    pub id: String,
+    pub user: String,
+    #[serde(default)]
+    pub kind: InitiatorKind,
+}
+
+/// One execution of a pipeline (SPEC §3.7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub pipeline_config_version: u64,
+    pub run_id: u64,
+    #[serde(default)]
+    pub queued: u64,
+    #[serde(default)]
+    pub started: u64,
+    #[serde(default)]
+    pub ended: u64,
+    pub state: RunState,
+    pub status: RunStatus,
+    #[serde(default)]
+    pub status_reason: Option<StatusReason<RunStatusReasonKind>>,
+    pub initiator: Initiator,
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    #[serde(default)]
+    pub token_id: Option<String>,
+    #[serde(default)]
+    pub store_objects_expired: bool,
+    #[serde(default)]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub payload: Option<serde_json::Value>,
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+    #[serde(default)]
+    pub command_override: Option<Vec<String>>,
+}
+
+/// One container launch of a task execution (SPEC §3.8, new).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAttempt {
+    pub attempt: u64,
+    #[serde(default)]
+    pub started: u64,
+    #[serde(default)]
+    pub ended: u64,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    pub status: TaskExecutionStatus,
+    #[serde(default)]
+    pub status_reason: Option<StatusReason<TaskExecutionStatusReasonKind>>,
+    #[serde(default)]
+    pub log_offset: u64,
+}
+
+/// The record of one task within one run (SPEC §3.8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskExecution {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub run_id: u64,
+    pub task_id: String,
+    #[serde(default)]
+    pub created: u64,
+    #[serde(default)]
+    pub started: u64,
+    #[serde(default)]
+    pub ended: u64,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub logs_expired: bool,
+    #[serde(default)]
+    pub logs_removed: bool,
+    pub state: TaskExecutionState,
+    pub status: TaskExecutionStatus,
+    #[serde(default)]
+    pub status_reason: Option<StatusReason<TaskExecutionStatusReasonKind>>,
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    pub task: Task,
+    #[serde(default)]
+    pub attempts: Vec<TaskAttempt>,
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+}
+
+/// `POST P/runs` body; every field optional (SPEC §5.1, §5.13).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartRunRequest {
+    #[serde(default, skip_serializing_if = "OrderedMap::is_empty")]
+    pub variables: OrderedMap,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_override: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResponse {
+    pub run: Run,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunsResponse {
+    pub runs: Vec<Run>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskExecutionResponse {
+    pub task_execution: TaskExecution,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskExecutionsResponse {
+    pub task_executions: Vec<TaskExecution>,
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Foundation API benchmark (docs/benchmarks.md): wrk against the single-pipeline GET and the
+# pipeline list, plus the server's idle RSS. Needs Debian's `wrk`. Usage: docs/bench/api.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+
+DURATION=${DURATION:-10s}
+PORT=${PORT:-18080}
+cargo build --release -q -p gofer
+BIN=target/release/gofer
+DATA=$(mktemp -d)
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+
+GOFER_WEB_SERVER__BIND_ADDRESS=127.0.0.1:$PORT GOFER_WEB_SERVER__DATA_DIR=$DATA \
+  GOFER_WEB_API__LOG_LEVEL=info GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false \
+  "$BIN" service start >"$DATA/server.log" 2>&1 &
+PID=$!
+BASE=http://127.0.0.1:$PORT
+for _ in $(seq 1 100); do curl -sf "$BASE/api/health" >/dev/null && break; sleep 0.1; done
+
+for p in $(seq -w 1 20); do
+  curl -sf -X POST "$BASE/api/namespaces/default/pipelines/bench$p/configs" -H 'content-type: application/json' \
+    -d "{\"config\":{\"id\":\"bench$p\",\"name\":\"Bench $p\",\"tasks\":[{\"id\":\"a\",\"image\":\"busybox\"},{\"id\":\"b\",\"image\":\"busybox\",\"depends_on\":{\"a\":\"success\"}}]}}" >/dev/null
+  curl -sf -X POST "$BASE/api/namespaces/default/pipelines/bench$p/configs/1" >/dev/null
+done
+sleep 1
+echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"
+
+run() {
+  echo "== $1"
+  wrk -t2 -c32 -d"$DURATION" --latency "$BASE$1" | grep -E 'Requests/sec|^ +(50|99)%|Non-2xx|Socket errors'
+}
+run /api/namespaces/default/pipelines/bench01
+run /api/namespaces/default/pipelines
+echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"

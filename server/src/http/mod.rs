@@ -1,0 +1,495 @@
+//! The HTTP API. One warp filter takes every request, finds its row in the route table
+//! ([`routes::all`]), runs the request pipeline of SPEC §11.1 in order — version header,
+//! authentication, authorization — and calls the handler. Handlers only parse, call the store and
+//! reply (STYLE rule 10).
+
+pub mod reply;
+pub mod router;
+pub mod routes;
+
+use crate::store::StoreHandle;
+use bytes::{Buf, Bytes};
+use futures_util::stream::{BoxStream, StreamExt};
+use gofer_core::api::{API_VERSION, API_VERSION_HEADER, Page};
+use gofer_core::config::ServerConfig;
+use gofer_core::id::IdKind;
+use reply::ApiError;
+use router::{Access, Match, Params, Route};
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use warp::Filter;
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+
+/// Everything a handler may need, shared by all requests.
+pub struct AppState {
+    pub store: StoreHandle,
+    pub config: Arc<ServerConfig>,
+    pub routes: Vec<Route>,
+}
+
+/// Who is calling (see [`authorize`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub token_id: String,
+    pub user: String,
+}
+
+/// A request body as a stream of chunks.
+pub type BodyStream = BoxStream<'static, Result<Bytes, warp::Error>>;
+
+/// The request context handed to a handler.
+pub struct Cx {
+    pub state: Arc<AppState>,
+    pub params: Params,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Option<BodyStream>,
+    pub ws: Option<warp::ws::Ws>,
+    pub caller: Caller,
+    pub remote: Option<SocketAddr>,
+    pub request_id: String,
+}
+
+impl Cx {
+    /// A path parameter by template name.
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name).unwrap_or_default()
+    }
+
+    /// A path id that must satisfy `kind`. A path id that breaks its rule can never name an
+    /// existing entity, so it is 404 (SPEC §2.1), worded like any other miss.
+    pub fn id(&self, name: &str, kind: IdKind, what: &str) -> Result<String, ApiError> {
+        let value = self.param(name);
+        if kind.accepts(value) {
+            Ok(value.to_string())
+        } else {
+            Err(ApiError::not_found(format!("{what} '{value}' not found")))
+        }
+    }
+
+    /// `{ns}`, validated.
+    pub fn ns(&self) -> Result<String, ApiError> {
+        self.id("ns", IdKind::Entity, "namespace")
+    }
+
+    /// `{p}`, validated.
+    pub fn pipeline(&self) -> Result<String, ApiError> {
+        self.id("p", IdKind::Entity, "pipeline")
+    }
+
+    /// A numeric path id (run id, version, deployment id): a decimal u64; `min` is the smallest
+    /// accepted value. Anything else is 404.
+    pub fn number(&self, name: &str, min: u64, what: &str) -> Result<u64, ApiError> {
+        let value = self.param(name);
+        value
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= min && !value.starts_with('+'))
+            .ok_or_else(|| ApiError::not_found(format!("{what} '{value}' not found")))
+    }
+
+    /// Decoded query pairs.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        parse_query(&self.query)
+    }
+
+    /// Pagination parameters (SPEC §14.1).
+    pub fn page(&self, default_limit: u64) -> Result<Page, ApiError> {
+        let pairs = self.query_pairs();
+        Page::from_query(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            default_limit,
+        )
+        .map_err(ApiError::invalid)
+    }
+
+    /// Reads the whole body, refusing more than `server.max_request_body_bytes` with 413.
+    pub async fn body_bytes(&mut self) -> Result<Bytes, ApiError> {
+        let limit = self.state.config.server.max_request_body_bytes;
+        let Some(mut body) = self.body.take() else {
+            return Ok(Bytes::new());
+        };
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(ApiError::too_large(format!(
+                    "body: larger than {limit} bytes"
+                )));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Parses a JSON body; errors name the field (SPEC §2.2), e.g.
+    /// `config.tasks[0].image: invalid type: integer, expected a string`.
+    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.body_bytes().await?;
+        parse_json(&bytes)
+    }
+
+    /// Like [`Cx::json`], but an empty body is `T::default()`.
+    pub async fn json_or_default<T: DeserializeOwned + Default>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.body_bytes().await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        parse_json(&bytes)
+    }
+}
+
+/// Decodes JSON with the path of a failure in the message.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        let mut message = inner.to_string();
+        if let Some(at) = message.rfind(" at line ") {
+            message.truncate(at);
+        }
+        if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
+            ApiError::invalid(format!("body: {message}"))
+        } else {
+            ApiError::invalid(format!("{path}: {message}"))
+        }
+    })
+}
+
+/// `application/x-www-form-urlencoded` query decoding.
+pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| {
+                let s = s.replace('+', " ");
+                router::percent_decode(&s).unwrap_or(s)
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+/// The single filter that serves the API.
+pub fn filter(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let ws = warp::ws().map(Some).or(warp::any().map(|| None)).unify();
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(ws)
+        .and(warp::body::stream().map(box_body))
+        .then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: HeaderMap,
+                  remote: Option<SocketAddr>,
+                  ws: Option<warp::ws::Ws>,
+                  body: BodyStream| {
+                dispatch(
+                    state.clone(),
+                    method,
+                    path,
+                    query,
+                    headers,
+                    remote,
+                    ws,
+                    body,
+                )
+            },
+        )
+        .recover(|_rejection: warp::Rejection| async {
+            // Nothing above rejects; this keeps the error body uniform should that change.
+            Ok::<_, Infallible>(
+                ApiError::new(StatusCode::BAD_REQUEST, "request could not be read")
+                    .into_response(""),
+            )
+        })
+        .unify()
+}
+
+fn box_body<S, B>(body: S) -> BodyStream
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: Buf,
+{
+    body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())))
+        .boxed()
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one request, handed over once"
+)]
+async fn dispatch(
+    state: Arc<AppState>,
+    method: Method,
+    path: warp::path::FullPath,
+    query: String,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    ws: Option<warp::ws::Ws>,
+    body: BodyStream,
+) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (template, mut response) = match router::find(&state.routes, &method, path.as_str()) {
+        Match::NotFound => (
+            "",
+            ApiError::not_found(format!("no route for {method} {}", path.as_str()))
+                .into_response(&request_id),
+        ),
+        Match::WrongMethod => (
+            "",
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} is not allowed on {}", path.as_str()),
+            )
+            .into_response(&request_id),
+        ),
+        Match::Found(route, params) => {
+            let handled = async {
+                check_version(route.access, &headers)?;
+                let caller = authorize(&state, route, &params, &headers, remote)?;
+                let cx = Cx {
+                    state: state.clone(),
+                    params,
+                    query,
+                    headers,
+                    body: Some(body),
+                    ws,
+                    caller,
+                    remote,
+                    request_id: request_id.clone(),
+                };
+                (route.handler)(cx).await
+            }
+            .await;
+            let response = handled.unwrap_or_else(|e| e.into_response(&request_id));
+            (route.template, response)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    tracing::debug!(
+        method = %method,
+        route = template,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        request_id = %request_id,
+        "request"
+    );
+    response
+}
+
+/// Step 1 of SPEC §11.1: `gofer-api-version` absent or `v0`.
+fn check_version(access: Access, headers: &HeaderMap) -> Result<(), ApiError> {
+    if access == Access::Open {
+        return Ok(());
+    }
+    match headers.get(API_VERSION_HEADER) {
+        None => Ok(()),
+        Some(v) if v.as_bytes() == API_VERSION.as_bytes() => Ok(()),
+        Some(v) => Err(ApiError::invalid(format!(
+            "{API_VERSION_HEADER}: unsupported version '{}'; supported: {API_VERSION}",
+            String::from_utf8_lossy(v.as_bytes())
+        ))),
+    }
+}
+
+/// Steps 2 and 3 of SPEC §11.1: authentication and authorization against the route's declared
+/// [`Access`]. This is the one place they happen.
+///
+/// Tokens and roles arrive with the auth issue. Until then the only identities are the dev-mode
+/// loopback bypass (SPEC §11.7) and the anonymous role (§11.6: read pipelines and runs of
+/// `default`); everything else is 401, so a server bound to a public address exposes nothing.
+fn authorize(
+    state: &AppState,
+    route: &Route,
+    params: &Params,
+    headers: &HeaderMap,
+    remote: Option<SocketAddr>,
+) -> Result<Caller, ApiError> {
+    if matches!(route.access, Access::Open | Access::Public) {
+        return Ok(Caller::anonymous());
+    }
+    let has_token = headers.contains_key(warp::http::header::AUTHORIZATION);
+    let loopback = remote.is_some_and(|a| a.ip().is_loopback());
+    if !has_token && loopback && state.config.development.bypass_auth {
+        return Ok(Caller::dev_bypass());
+    }
+    if has_token {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid token"));
+    }
+    if let Access::Perm {
+        action: gofer_core::enums::Action::Read,
+        anonymous: true,
+        ..
+    } = route.access
+        && params.get("ns") == Some("default")
+    {
+        return Ok(Caller::anonymous());
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "authorization header missing",
+    ))
+}
+
+impl Caller {
+    /// The dev-mode identity (SPEC §11.7).
+    pub fn dev_bypass() -> Caller {
+        Caller {
+            token_id: "0".into(),
+            user: "dev_bypass".into(),
+        }
+    }
+
+    /// A caller without a token on a route that allows that.
+    pub fn anonymous() -> Caller {
+        Caller {
+            token_id: String::new(),
+            user: "anonymous".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_name_the_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            image: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            tasks: Vec<Inner>,
+        }
+        let e = parse_json::<Outer>(br#"{"tasks":[{"image":1}]}"#).unwrap_err();
+        assert_eq!(
+            e.message,
+            "tasks[0].image: invalid type: integer `1`, expected a string"
+        );
+        let e = parse_json::<Outer>(b"{not json").unwrap_err();
+        assert!(e.message.starts_with("body: "), "{}", e.message);
+        let e = parse_json::<Outer>(b"{}").unwrap_err();
+        assert_eq!(e.message, "body: missing field `tasks`");
+    }
+
+    fn state(bypass: bool) -> AppState {
+        let mut config = ServerConfig::default();
+        config.development.bypass_auth = bypass;
+        AppState {
+            store: crate::store::StoreHandle::new(std::sync::Arc::new(
+                crate::store::RedbStore::in_memory().expect("in-memory store"),
+            )),
+            config: Arc::new(config),
+            routes: routes::all(),
+        }
+    }
+
+    fn check(
+        state: &AppState,
+        method: Method,
+        path: &str,
+        peer: &str,
+        token: bool,
+    ) -> Result<Caller, u16> {
+        let Match::Found(route, params) = router::find(&state.routes, &method, path) else {
+            panic!("no route {method} {path}");
+        };
+        let mut headers = HeaderMap::new();
+        if token {
+            headers.insert("authorization", HeaderValue::from_static("Bearer nope"));
+        }
+        authorize(state, route, &params, &headers, Some(peer.parse().unwrap()))
+            .map_err(|e| e.status.as_u16())
+    }
+
+    #[test]
+    fn only_loopback_without_token_bypasses() {
+        let s = state(true);
+        let local = "127.0.0.1:5000";
+        let remote = "172.17.0.2:5000";
+        assert_eq!(
+            check(&s, Method::POST, "/api/namespaces", local, false),
+            Ok(Caller::dev_bypass())
+        );
+        assert_eq!(
+            check(&s, Method::POST, "/api/namespaces", "[::1]:1", false),
+            Ok(Caller::dev_bypass())
+        );
+        assert_eq!(
+            check(&s, Method::POST, "/api/namespaces", remote, false),
+            Err(401)
+        );
+        assert_eq!(
+            check(&s, Method::POST, "/api/namespaces", local, true),
+            Err(401)
+        );
+        // Anonymous reads of the default namespace's pipelines only.
+        assert_eq!(
+            check(
+                &s,
+                Method::GET,
+                "/api/namespaces/default/pipelines",
+                remote,
+                false
+            ),
+            Ok(Caller::anonymous())
+        );
+        assert_eq!(
+            check(
+                &s,
+                Method::GET,
+                "/api/namespaces/other/pipelines",
+                remote,
+                false
+            ),
+            Err(401)
+        );
+        assert_eq!(
+            check(&s, Method::GET, "/api/namespaces/default", remote, false),
+            Err(401)
+        );
+        // Open and public routes need nothing.
+        assert!(check(&s, Method::GET, "/api/health", remote, false).is_ok());
+        assert!(check(&s, Method::GET, "/api/system/metadata", remote, false).is_ok());
+        // Without the bypass, loopback is like anywhere else.
+        let s = state(false);
+        assert_eq!(
+            check(&s, Method::POST, "/api/namespaces", local, false),
+            Err(401)
+        );
+    }
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query("a=1&b=x+y&c=%2e&d"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), ".".into()),
+                ("d".into(), "".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,100 @@
+use crate::http::Cx;
+use crate::http::reply::{ApiError, created, no_content, ok};
+use gofer_core::api::{
+    ConfigResponse, ConfigsResponse, DeploymentResponse, DeploymentsResponse, Pipeline,
+    RegisterConfigRequest, RegisterConfigResponse,
+};
+use gofer_core::validate::validate_config;
+use warp::reply::Response;
+
+pub async fn list(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let page = cx.page(200)?;
+    let configs = cx
+        .state
+        .store
+        .read(move |s| s.list_configs(&ns, &p, page))
+        .await?;
+    let configs = configs.iter().map(|c| c.redacted()).collect();
+    Ok(ok(&ConfigsResponse { configs }))
+}
+
+/// `POST P/configs` (SPEC §4). The `{p}` segment is checked by the `config.id` rule, so a bad
+/// pipeline id here is 400, not 404 (SPEC §2.1: registration creates the pipeline).
+pub async fn register(mut cx: Cx) -> Result<Response, ApiError> {
+    let ns = cx.ns()?;
+    let path_pipeline = cx.param("p").to_string();
+    let req: RegisterConfigRequest = cx.json().await?;
+    let valid = validate_config(&path_pipeline, &req.config)?;
+    let now = gofer_core::now_millis();
+    let Pipeline { metadata, config } = cx
+        .state
+        .store
+        .write(move |s| s.register_config(&ns, valid, now))
+        .await?;
+    Ok(created(&RegisterConfigResponse {
+        pipeline: Pipeline {
+            metadata,
+            config: config.redacted(),
+        },
+    }))
+}
+
+/// `GET P/configs/{version}`; `0` is the latest version.
+pub async fn get(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let version = cx.number("version", 0, "config version")?;
+    let config = cx
+        .state
+        .store
+        .read(move |s| s.get_config(&ns, &p, version))
+        .await?;
+    Ok(ok(&ConfigResponse {
+        config: config.redacted(),
+    }))
+}
+
+/// `POST P/configs/{version}` deploys (SPEC §10).
+pub async fn deploy(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let version = cx.number("version", 1, "config version")?;
+    let now = gofer_core::now_millis();
+    let deployment = cx
+        .state
+        .store
+        .write(move |s| s.deploy(&ns, &p, version, now))
+        .await?;
+    Ok(created(&DeploymentResponse { deployment }))
+}
+
+pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let version = cx.number("version", 1, "config version")?;
+    cx.state
+        .store
+        .write(move |s| s.delete_config(&ns, &p, version))
+        .await?;
+    Ok(no_content())
+}
+
+pub async fn list_deployments(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let page = cx.page(200)?;
+    let deployments = cx
+        .state
+        .store
+        .read(move |s| s.list_deployments(&ns, &p, page))
+        .await?;
+    Ok(ok(&DeploymentsResponse { deployments }))
+}
+
+pub async fn get_deployment(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let id = cx.number("deployment_id", 1, "deployment")?;
+    let deployment = cx
+        .state
+        .store
+        .read(move |s| s.get_deployment(&ns, &p, id))
+        .await?;
+    Ok(ok(&DeploymentResponse { deployment }))
+}

@@ -1,0 +1,80 @@
+//! The route table (SPEC §14) with each route's access requirement (SPEC §11.8). Later issues add
+//! their rows here; tests enumerate [`all`] so no route can miss a permission-matrix row.
+
+mod configs;
+mod events;
+mod namespaces;
+mod pipelines;
+mod system;
+
+use super::router::{Access, Res, Route};
+use gofer_core::enums::Action;
+use warp::http::Method;
+
+/// Builds a [`Route`] from an async handler function.
+macro_rules! route {
+    ($method:ident $template:literal, $access:expr, $handler:path) => {
+        Route {
+            method: Method::$method,
+            template: $template,
+            access: $access,
+            handler: |cx| Box::pin($handler(cx)),
+        }
+    };
+}
+
+const fn perm(action: Action, resources: &'static [Res]) -> Access {
+    Access::Perm {
+        action,
+        resources,
+        anonymous: false,
+    }
+}
+
+const fn anonymous_read(resources: &'static [Res]) -> Access {
+    Access::Perm {
+        action: Action::Read,
+        resources,
+        anonymous: true,
+    }
+}
+
+use Action::{Delete, Read, Write};
+use Res::*;
+
+const NS_P: &[Res] = &[Namespace, Pipeline];
+const NS_P_CONFIGS: &[Res] = &[Namespace, Pipeline, Configs];
+const NS_P_DEPLOYMENTS: &[Res] = &[Namespace, Pipeline, Deployments];
+
+/// Every API route, in the order of SPEC §14.
+pub fn all() -> Vec<Route> {
+    vec![
+        // §14.2 events
+        route!(GET "/api/events/{event_id}", perm(Read, &[Events]), events::get),
+        route!(DELETE "/api/events/{event_id}", Access::Admin, events::delete),
+        // §14.4 namespaces and pipelines
+        route!(GET "/api/namespaces", perm(Read, &[Namespaces]), namespaces::list),
+        route!(POST "/api/namespaces", Access::Admin, namespaces::create),
+        route!(GET "/api/namespaces/{ns}", perm(Read, &[Namespace]), namespaces::get),
+        route!(DELETE "/api/namespaces/{ns}", Access::Admin, namespaces::delete),
+        route!(PATCH "/api/namespaces/{ns}", Access::Admin, namespaces::update),
+        route!(GET "/api/namespaces/{ns}/pipelines", anonymous_read(&[Namespace, Pipelines]), pipelines::list),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}", anonymous_read(NS_P), pipelines::get),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}", perm(Delete, NS_P), pipelines::delete),
+        route!(PATCH "/api/namespaces/{ns}/pipelines/{p}", perm(Write, NS_P), pipelines::update),
+        // §14.5 configs and deployments
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/configs", perm(Read, NS_P_CONFIGS), configs::list),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/configs", perm(Write, NS_P_CONFIGS), configs::register),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Read, NS_P_CONFIGS), configs::get),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Write, NS_P_DEPLOYMENTS), configs::deploy),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Delete, NS_P_CONFIGS), configs::delete),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}", perm(Read, NS_P_DEPLOYMENTS), configs::get_deployment),
+        // §14.9 system
+        route!(GET "/api/system", Access::Admin, system::get),
+        route!(PATCH "/api/system", Access::Admin, system::update),
+        route!(GET "/api/system/metadata", Access::Public, system::metadata),
+        // §14.10 operational
+        route!(GET "/api/health", Access::Open, system::health),
+    ]
+}

@@ -1,0 +1,79 @@
+use crate::http::Cx;
+use crate::http::reply::{ApiError, created, no_content, ok};
+use gofer_core::api::{
+    CreateNamespaceRequest, Namespace, NamespaceResponse, NamespacesResponse,
+    UpdateNamespaceRequest,
+};
+use gofer_core::id::{self, IdKind};
+use gofer_core::validate::{check_description, check_name};
+use warp::reply::Response;
+
+pub async fn list(cx: Cx) -> Result<Response, ApiError> {
+    let page = cx.page(200)?;
+    let namespaces = cx
+        .state
+        .store
+        .read(move |s| s.list_namespaces(page))
+        .await?;
+    Ok(ok(&NamespacesResponse { namespaces }))
+}
+
+pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
+    let req: CreateNamespaceRequest = cx.json().await?;
+    id::check("id", IdKind::Entity, &req.id)?;
+    let name = req.name.unwrap_or_else(|| req.id.clone());
+    check_name("name", &name)?;
+    let description = req.description.unwrap_or_default();
+    check_description("description", &description)?;
+    let namespace = Namespace {
+        id: req.id,
+        name,
+        description,
+        created: gofer_core::now_millis(),
+        modified: 0,
+    };
+    let namespace = cx
+        .state
+        .store
+        .write(move |s| s.create_namespace(namespace))
+        .await?;
+    Ok(created(&NamespaceResponse { namespace }))
+}
+
+pub async fn get(cx: Cx) -> Result<Response, ApiError> {
+    let ns = cx.ns()?;
+    let namespace = cx.state.store.read(move |s| s.get_namespace(&ns)).await?;
+    Ok(ok(&NamespaceResponse { namespace }))
+}
+
+pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
+    let ns = cx.ns()?;
+    let req: UpdateNamespaceRequest = cx.json_or_default().await?;
+    if req.name.is_none() && req.description.is_none() {
+        return Err(ApiError::invalid(
+            "body: at least one of name, description is required",
+        ));
+    }
+    if let Some(name) = &req.name {
+        check_name("name", name)?;
+    }
+    if let Some(description) = &req.description {
+        check_description("description", description)?;
+    }
+    let now = gofer_core::now_millis();
+    let namespace = cx
+        .state
+        .store
+        .write(move |s| s.update_namespace(&ns, req.name, req.description, now))
+        .await?;
+    Ok(ok(&NamespaceResponse { namespace }))
+}
+
+pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
+    let ns = cx.ns()?;
+    cx.state
+        .store
+        .write(move |s| s.delete_namespace(&ns))
+        .await?;
+    Ok(no_content())
+}

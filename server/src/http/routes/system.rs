@@ -1,0 +1,56 @@
+use crate::http::Cx;
+use crate::http::reply::{ApiError, json_response, ok};
+use gofer_core::api::{Health, SystemMetadata, UpdateSystemRequest};
+use std::collections::BTreeMap;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// `GET /api/health` (SPEC §14.10): 200 when every check passes, else 503 with the same shape.
+pub async fn health(cx: Cx) -> Result<Response, ApiError> {
+    let storage = match cx.state.store.read(|s| s.system()).await {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    let checks = BTreeMap::from([("storage".to_string(), storage)]);
+    let healthy = checks.values().all(|v| v == "ok");
+    let body = Health {
+        status: if healthy { "ok" } else { "error" }.into(),
+        checks,
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(json_response(status, &body))
+}
+
+/// `GET /api/system/metadata`.
+pub async fn metadata(_cx: Cx) -> Result<Response, ApiError> {
+    Ok(ok(&SystemMetadata {
+        commit: crate::COMMIT.to_string(),
+        semver: crate::SEMVER.to_string(),
+    }))
+}
+
+/// `GET /api/system`.
+pub async fn get(cx: Cx) -> Result<Response, ApiError> {
+    let system = cx.state.store.read(|s| s.system()).await?;
+    Ok(ok(&system))
+}
+
+/// `PATCH /api/system` (SPEC §14.9 op 69).
+pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
+    let req: UpdateSystemRequest = cx.json_or_default().await?;
+    if req.ignore_pipeline_run_events.is_none() {
+        return Err(ApiError::invalid(
+            "body: at least one field is required (ignore_pipeline_run_events)",
+        ));
+    }
+    let system = cx
+        .state
+        .store
+        .write(move |s| s.update_system(req.ignore_pipeline_run_events))
+        .await?;
+    Ok(ok(&system))
+}

@@ -1,0 +1,921 @@
+//! The redb implementation of [`Store`] (STYLE rule 13).
+//!
+//! * One write transaction per logical operation; the events an operation emits are written in
+//!   that transaction (SPEC §8.1), so a reader that sees an event can read the new state.
+//! * Event ids are UUIDv7 strings issued under the write lock: a fresh id from the current
+//!   millisecond when the clock has advanced past the previous event, else the previous id + 1
+//!   (as a `u128`), with `emitted` held at the previous value. Ids therefore strictly increase in
+//!   commit order and `emitted` never decreases, whatever the clock does.
+//! * Every value is `VALUE_VERSION` followed by JSON (see [`super::tables`]); every redb error
+//!   becomes [`StoreError::Internal`] here and nowhere else.
+
+use super::tables::*;
+use super::{Store, StoreError, StoreResult};
+use gofer_core::api::{
+    Config, Deployment, Event, EventKind, Metadata, Namespace, Page, Pipeline, System,
+};
+use gofer_core::enums::{ConfigState, DeploymentState, DeploymentStatus, PipelineState};
+use gofer_core::validate::ValidConfig;
+use redb::backends::InMemoryBackend;
+use redb::{
+    AccessGuard, Database, DatabaseError, Key, ReadTransaction, ReadableDatabase, ReadableTable,
+    StorageError, WriteTransaction,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Source of "now" (Unix ms) for event timestamps. Replaceable so tests can pin the clock.
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The Gofer store on a redb database: a file (`<data_dir>/gofer.redb`) or memory.
+pub struct RedbStore {
+    db: Database,
+    instance_id: String,
+    clock: Clock,
+}
+
+/// Per-pipeline counters, stored next to the pipeline row and deleted with it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct PipelineCounters {
+    /// Highest config version ever registered (versions are never reused, SPEC §3.4).
+    last_version: u64,
+    /// Highest deployment id ever issued.
+    last_deployment: u64,
+    /// The live version, 0 when none; kept in step with the configs' `state` by `deploy`.
+    live_version: u64,
+}
+
+/// The newest event id ever issued and its `emitted`; survives deletion of that event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LastEvent {
+    id: String,
+    emitted: u64,
+}
+
+// ---- error and value boundary ------------------------------------------------------------------
+
+/// Converts every redb error (and I/O error) into [`StoreError::Internal`].
+trait OrInternal<T> {
+    fn or_internal(self) -> StoreResult<T>;
+}
+
+impl<T, E: Into<redb::Error>> OrInternal<T> for Result<T, E> {
+    fn or_internal(self) -> StoreResult<T> {
+        self.map_err(|e| StoreError::Internal(format!("redb: {}", e.into())))
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    let mut bytes = vec![VALUE_VERSION];
+    serde_json::to_writer(&mut bytes, value)
+        .map_err(|e| StoreError::Internal(format!("cannot encode a stored value: {e}")))?;
+    Ok(bytes)
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StoreResult<T> {
+    match bytes.split_first() {
+        Some((&VALUE_VERSION, json)) => serde_json::from_slice(json)
+            .map_err(|e| StoreError::Internal(format!("cannot decode stored {what}: {e}"))),
+        Some((tag, _)) => Err(StoreError::Internal(format!(
+            "cannot decode stored {what}: unknown value version {tag}"
+        ))),
+        None => Err(StoreError::Internal(format!(
+            "cannot decode stored {what}: empty value"
+        ))),
+    }
+}
+
+/// Looks a key up and decodes its value.
+fn get<'k, K, T>(
+    table: &impl ReadableTable<K, Bytes>,
+    key: impl Borrow<K::SelfType<'k>>,
+    what: &str,
+) -> StoreResult<Option<T>>
+where
+    K: Key + 'static,
+    T: DeserializeOwned,
+{
+    match table.get(key).or_internal()? {
+        Some(guard) => decode(what, guard.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+type Entry<'a, K> = Result<(AccessGuard<'a, K>, AccessGuard<'a, Bytes>), StorageError>;
+
+/// Applies `page` to a range whose natural (key) order is ascending. `descending` says whether the
+/// list's default order is the reverse of key order.
+fn page_of<'a, K, T>(
+    range: redb::Range<'a, K, Bytes>,
+    page: Page,
+    descending: bool,
+    what: &str,
+) -> StoreResult<Vec<T>>
+where
+    K: Key + 'static,
+    T: DeserializeOwned,
+{
+    fn collect<'a, K: Key + 'static, T: DeserializeOwned>(
+        entries: impl Iterator<Item = Entry<'a, K>>,
+        page: Page,
+        what: &str,
+    ) -> StoreResult<Vec<T>> {
+        let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        entries
+            .skip(offset)
+            .take(limit)
+            .map(|entry| {
+                let (_, value) = entry.or_internal()?;
+                decode(what, value.value())
+            })
+            .collect()
+    }
+    if page.reverse != descending {
+        collect(range.rev(), page, what)
+    } else {
+        collect(range, page, what)
+    }
+}
+
+// ---- messages ----------------------------------------------------------------------------------
+
+fn namespace_not_found(ns: &str) -> StoreError {
+    StoreError::NotFound(format!("namespace '{ns}' not found"))
+}
+
+fn config_not_found(p: &str, version: u64) -> StoreError {
+    StoreError::NotFound(format!(
+        "config version {version} of pipeline '{p}' not found"
+    ))
+}
+
+/// The NotFound for a missing pipeline names the missing parent when it is the namespace that is
+/// missing (trait contract: "missing parents are NotFound naming the parent").
+fn pipeline_not_found(
+    namespaces: &impl ReadableTable<&'static str, Bytes>,
+    ns: &str,
+    p: &str,
+) -> StoreError {
+    match namespaces.get(ns) {
+        Ok(Some(_)) => StoreError::NotFound(format!("pipeline '{p}' not found")),
+        Ok(None) => namespace_not_found(ns),
+        Err(e) => StoreError::Internal(format!("redb: {}", redb::Error::from(e))),
+    }
+}
+
+/// The smallest string greater than `s`, so `(s, "")..(upper(s), "")` covers exactly the tuple
+/// keys whose first component is `s`.
+fn upper(s: &str) -> String {
+    format!("{s}\0")
+}
+
+// ---- event ids ---------------------------------------------------------------------------------
+
+/// The id and `emitted` of the next event, given the previous one and the clock (SPEC §8.1).
+fn next_event_id(last: Option<&LastEvent>, now: u64) -> StoreResult<(String, u64)> {
+    if let Some(last) = last.filter(|last| now <= last.emitted) {
+        let previous = Uuid::parse_str(&last.id).map_err(|e| {
+            StoreError::Internal(format!("stored last event id '{}': {e}", last.id))
+        })?;
+        let next = previous
+            .as_u128()
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Internal("event id space exhausted".into()))?;
+        return Ok((Uuid::from_u128(next).hyphenated().to_string(), last.emitted));
+    }
+    let random = Uuid::new_v4().into_bytes();
+    let mut counter_random = [0u8; 10];
+    counter_random.copy_from_slice(&random[..10]);
+    // Clear the top bit after the variant so that `+ 1` within one millisecond has 2^61 steps
+    // of headroom before it could carry into the variant or timestamp bits.
+    counter_random[2] &= !0x20;
+    let id = uuid::Builder::from_unix_timestamp_millis(now, &counter_random).into_uuid();
+    Ok((id.hyphenated().to_string(), now))
+}
+
+// ---- transactions ------------------------------------------------------------------------------
+
+/// A write transaction plus what emitting events needs.
+struct Tx<'a> {
+    txn: &'a WriteTransaction,
+    clock: &'a Clock,
+}
+
+impl Tx<'_> {
+    /// Writes an event in this transaction. Callers must not hold `META` or `EVENTS` open.
+    fn emit(&self, kind: EventKind) -> StoreResult<Event> {
+        let mut meta = self.txn.open_table(META).or_internal()?;
+        let last: Option<LastEvent> = get(&meta, META_LAST_EVENT, "last event")?;
+        let (id, emitted) = next_event_id(last.as_ref(), (self.clock)())?;
+        let event = Event { id, kind, emitted };
+        let last = LastEvent {
+            id: event.id.clone(),
+            emitted,
+        };
+        meta.insert(META_LAST_EVENT, encode(&last)?.as_slice())
+            .or_internal()?;
+        drop(meta);
+        let mut events = self.txn.open_table(EVENTS).or_internal()?;
+        events
+            .insert(event.id.as_str(), encode(&event)?.as_slice())
+            .or_internal()?;
+        Ok(event)
+    }
+
+    fn require_namespace(&self, ns: &str) -> StoreResult<Namespace> {
+        let namespaces = self.txn.open_table(NAMESPACES).or_internal()?;
+        get(&namespaces, ns, "namespace")?.ok_or_else(|| namespace_not_found(ns))
+    }
+
+    fn require_pipeline(&self, ns: &str, p: &str) -> StoreResult<Metadata> {
+        let pipelines = self.txn.open_table(PIPELINES).or_internal()?;
+        match get(&pipelines, (ns, p), "pipeline")? {
+            Some(metadata) => Ok(metadata),
+            None => Err(pipeline_not_found(
+                &self.txn.open_table(NAMESPACES).or_internal()?,
+                ns,
+                p,
+            )),
+        }
+    }
+
+    /// The counters of an existing pipeline; a missing row means the file is inconsistent.
+    fn counters(&self, ns: &str, p: &str) -> StoreResult<PipelineCounters> {
+        let counters = self.txn.open_table(PIPELINE_COUNTERS).or_internal()?;
+        get(&counters, (ns, p), "pipeline counters")?
+            .ok_or_else(|| StoreError::Internal(format!("pipeline '{ns}/{p}' has no counters row")))
+    }
+
+    fn put_counters(&self, ns: &str, p: &str, counters: &PipelineCounters) -> StoreResult<()> {
+        let mut table = self.txn.open_table(PIPELINE_COUNTERS).or_internal()?;
+        table
+            .insert((ns, p), encode(counters)?.as_slice())
+            .or_internal()?;
+        Ok(())
+    }
+
+    fn put_config(&self, config: &Config) -> StoreResult<()> {
+        let mut configs = self.txn.open_table(CONFIGS).or_internal()?;
+        let key = (
+            config.namespace_id.as_str(),
+            config.pipeline_id.as_str(),
+            config.version,
+        );
+        configs
+            .insert(key, encode(config)?.as_slice())
+            .or_internal()?;
+        Ok(())
+    }
+
+    /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far) and
+    /// emits `deleted_pipeline`.
+    fn delete_pipeline_rows(&self, ns: &str, p: &str) -> StoreResult<()> {
+        let all = (ns, p, 0)..=(ns, p, u64::MAX);
+        self.txn
+            .open_table(CONFIGS)
+            .or_internal()?
+            .retain_in(all.clone(), |_, _| false)
+            .or_internal()?;
+        self.txn
+            .open_table(DEPLOYMENTS)
+            .or_internal()?
+            .retain_in(all, |_, _| false)
+            .or_internal()?;
+        self.txn
+            .open_table(PIPELINE_COUNTERS)
+            .or_internal()?
+            .remove((ns, p))
+            .or_internal()?;
+        self.txn
+            .open_table(PIPELINES)
+            .or_internal()?
+            .remove((ns, p))
+            .or_internal()?;
+        self.emit(EventKind::DeletedPipeline {
+            namespace_id: ns.to_string(),
+            pipeline_id: p.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+/// Read-side lookups shared by several read operations.
+fn read_pipeline(txn: &ReadTransaction, ns: &str, p: &str) -> StoreResult<Metadata> {
+    let pipelines = txn.open_table(PIPELINES).or_internal()?;
+    match get(&pipelines, (ns, p), "pipeline")? {
+        Some(metadata) => Ok(metadata),
+        None => Err(pipeline_not_found(
+            &txn.open_table(NAMESPACES).or_internal()?,
+            ns,
+            p,
+        )),
+    }
+}
+
+impl RedbStore {
+    /// Creates or opens the database file at `path` (the server passes `<data_dir>/gofer.redb`).
+    /// `Locked` when another process or another handle in this process holds the file.
+    pub fn open(path: &Path) -> StoreResult<RedbStore> {
+        match Database::builder().create(path) {
+            Ok(db) => Self::init(db),
+            Err(DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch) => {
+                let dir = match path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+                    _ => ".".to_string(),
+                };
+                Err(StoreError::Locked(format!(
+                    "the data directory '{dir}' is in use by another Gofer server ({} is locked); \
+                     stop that server or set server.data_dir to another directory",
+                    path.display()
+                )))
+            }
+            Err(e) => Err(StoreError::Internal(format!(
+                "cannot open the database {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// A database that lives in memory only (tests, and the conformance suite's second backend).
+    pub fn in_memory() -> StoreResult<RedbStore> {
+        let db = Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .or_internal()?;
+        Self::init(db)
+    }
+
+    /// Replaces the clock used for event timestamps (Unix ms). For tests of id and `emitted`
+    /// ordering under a clock that stalls or goes backwards, and of retention.
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> RedbStore {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Creates every table and the instance id on first open; reads the instance id.
+    fn init(db: Database) -> StoreResult<RedbStore> {
+        let txn = db.begin_write().or_internal()?;
+        let instance_id = {
+            txn.open_table(NAMESPACES).or_internal()?;
+            txn.open_table(PIPELINES).or_internal()?;
+            txn.open_table(PIPELINE_COUNTERS).or_internal()?;
+            txn.open_table(CONFIGS).or_internal()?;
+            txn.open_table(DEPLOYMENTS).or_internal()?;
+            txn.open_table(EVENTS).or_internal()?;
+            let mut meta = txn.open_table(META).or_internal()?;
+            match get::<_, String>(&meta, META_INSTANCE_ID, "instance id")? {
+                Some(id) => id,
+                None => {
+                    let id = Uuid::new_v4().hyphenated().to_string();
+                    meta.insert(META_INSTANCE_ID, encode(&id)?.as_slice())
+                        .or_internal()?;
+                    id
+                }
+            }
+        };
+        txn.commit().or_internal()?;
+        Ok(RedbStore {
+            db,
+            instance_id,
+            clock: Arc::new(gofer_core::now_millis),
+        })
+    }
+
+    /// Runs `op` in one write transaction: committed when it succeeds, aborted when it fails.
+    fn write<T>(&self, op: impl FnOnce(&Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let txn = self.db.begin_write().or_internal()?;
+        let result = op(&Tx {
+            txn: &txn,
+            clock: &self.clock,
+        });
+        match result {
+            Ok(value) => {
+                txn.commit().or_internal()?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(abort) = txn.abort() {
+                    tracing::warn!(error = %abort, "aborting a failed write transaction failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `op` in one read transaction (a consistent snapshot).
+    fn read<T>(&self, op: impl FnOnce(&ReadTransaction) -> StoreResult<T>) -> StoreResult<T> {
+        let txn = self.db.begin_read().or_internal()?;
+        op(&txn)
+    }
+}
+
+impl Store for RedbStore {
+    // ---- system ----------------------------------------------------------------------------
+
+    fn instance_id(&self) -> StoreResult<String> {
+        Ok(self.instance_id.clone())
+    }
+
+    fn system(&self) -> StoreResult<System> {
+        self.read(|txn| {
+            let meta = txn.open_table(META).or_internal()?;
+            Ok(get(&meta, META_SYSTEM, "system")?.unwrap_or_default())
+        })
+    }
+
+    fn update_system(&self, ignore_pipeline_run_events: Option<bool>) -> StoreResult<System> {
+        self.write(|tx| {
+            let mut meta = tx.txn.open_table(META).or_internal()?;
+            let mut system: System = get(&meta, META_SYSTEM, "system")?.unwrap_or_default();
+            if let Some(ignore) = ignore_pipeline_run_events {
+                system.ignore_pipeline_run_events = ignore;
+            }
+            meta.insert(META_SYSTEM, encode(&system)?.as_slice())
+                .or_internal()?;
+            Ok(system)
+        })
+    }
+
+    // ---- namespaces ------------------------------------------------------------------------
+
+    fn list_namespaces(&self, page: Page) -> StoreResult<Vec<Namespace>> {
+        self.read(|txn| {
+            let namespaces = txn.open_table(NAMESPACES).or_internal()?;
+            page_of(namespaces.iter().or_internal()?, page, false, "namespace")
+        })
+    }
+
+    fn get_namespace(&self, id: &str) -> StoreResult<Namespace> {
+        self.read(|txn| {
+            let namespaces = txn.open_table(NAMESPACES).or_internal()?;
+            get(&namespaces, id, "namespace")?.ok_or_else(|| namespace_not_found(id))
+        })
+    }
+
+    fn create_namespace(&self, namespace: Namespace) -> StoreResult<Namespace> {
+        self.write(|tx| {
+            {
+                let mut namespaces = tx.txn.open_table(NAMESPACES).or_internal()?;
+                if namespaces
+                    .get(namespace.id.as_str())
+                    .or_internal()?
+                    .is_some()
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "namespace '{}' already exists",
+                        namespace.id
+                    )));
+                }
+                namespaces
+                    .insert(namespace.id.as_str(), encode(&namespace)?.as_slice())
+                    .or_internal()?;
+            }
+            tx.emit(EventKind::CreatedNamespace {
+                namespace_id: namespace.id.clone(),
+            })?;
+            Ok(namespace)
+        })
+    }
+
+    fn update_namespace(
+        &self,
+        id: &str,
+        name: Option<String>,
+        description: Option<String>,
+        now: u64,
+    ) -> StoreResult<Namespace> {
+        self.write(|tx| {
+            let mut namespace = tx.require_namespace(id)?;
+            if let Some(name) = name {
+                namespace.name = name;
+            }
+            if let Some(description) = description {
+                namespace.description = description;
+            }
+            namespace.modified = now;
+            let mut namespaces = tx.txn.open_table(NAMESPACES).or_internal()?;
+            namespaces
+                .insert(id, encode(&namespace)?.as_slice())
+                .or_internal()?;
+            Ok(namespace)
+        })
+    }
+
+    fn delete_namespace(&self, id: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.require_namespace(id)?;
+            let pipeline_ids = {
+                let pipelines = tx.txn.open_table(PIPELINES).or_internal()?;
+                let end = upper(id);
+                let range = pipelines
+                    .range((id, "")..(end.as_str(), ""))
+                    .or_internal()?;
+                range
+                    .map(|entry| {
+                        let (key, _) = entry.or_internal()?;
+                        Ok(key.value().1.to_string())
+                    })
+                    .collect::<StoreResult<Vec<String>>>()?
+            };
+            for p in &pipeline_ids {
+                tx.delete_pipeline_rows(id, p)?;
+            }
+            tx.txn
+                .open_table(NAMESPACES)
+                .or_internal()?
+                .remove(id)
+                .or_internal()?;
+            tx.emit(EventKind::DeletedNamespace {
+                namespace_id: id.to_string(),
+            })?;
+            Ok(())
+        })
+    }
+
+    // ---- pipelines -------------------------------------------------------------------------
+
+    fn list_pipelines(&self, namespace: &str, page: Page) -> StoreResult<Vec<Metadata>> {
+        self.read(|txn| {
+            let namespaces = txn.open_table(NAMESPACES).or_internal()?;
+            if namespaces.get(namespace).or_internal()?.is_none() {
+                return Err(namespace_not_found(namespace));
+            }
+            let pipelines = txn.open_table(PIPELINES).or_internal()?;
+            let end = upper(namespace);
+            let range = pipelines
+                .range((namespace, "")..(end.as_str(), ""))
+                .or_internal()?;
+            page_of(range, page, false, "pipeline")
+        })
+    }
+
+    fn get_pipeline(&self, namespace: &str, pipeline: &str) -> StoreResult<Metadata> {
+        // One read transaction, one lookup on the hit path; the miss path looks at the
+        // namespace only to name what is missing.
+        self.read(|txn| read_pipeline(txn, namespace, pipeline))
+    }
+
+    fn set_pipeline_state(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        state: PipelineState,
+        now: u64,
+    ) -> StoreResult<Metadata> {
+        self.write(|tx| {
+            let mut metadata = tx.require_pipeline(namespace, pipeline)?;
+            let changed = metadata.state != state;
+            metadata.state = state;
+            metadata.modified = now;
+            tx.txn
+                .open_table(PIPELINES)
+                .or_internal()?
+                .insert((namespace, pipeline), encode(&metadata)?.as_slice())
+                .or_internal()?;
+            let (namespace_id, pipeline_id) = (namespace.to_string(), pipeline.to_string());
+            match state {
+                _ if !changed => {}
+                PipelineState::Active => {
+                    tx.emit(EventKind::EnabledPipeline {
+                        namespace_id,
+                        pipeline_id,
+                    })?;
+                }
+                PipelineState::Disabled => {
+                    tx.emit(EventKind::DisabledPipeline {
+                        namespace_id,
+                        pipeline_id,
+                    })?;
+                }
+                PipelineState::Unknown => {}
+            }
+            Ok(metadata)
+        })
+    }
+
+    fn delete_pipeline(&self, namespace: &str, pipeline: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.require_pipeline(namespace, pipeline)?;
+            tx.delete_pipeline_rows(namespace, pipeline)
+        })
+    }
+
+    // ---- configs and deployments -----------------------------------------------------------
+
+    fn register_config(
+        &self,
+        namespace: &str,
+        config: ValidConfig,
+        now: u64,
+    ) -> StoreResult<Pipeline> {
+        self.write(|tx| {
+            tx.require_namespace(namespace)?;
+            let p = config.id.clone();
+            let existing: Option<Metadata> = {
+                let pipelines = tx.txn.open_table(PIPELINES).or_internal()?;
+                get(&pipelines, (namespace, p.as_str()), "pipeline")?
+            };
+            let (metadata, mut counters, created) = match existing {
+                Some(metadata) => (metadata, tx.counters(namespace, &p)?, false),
+                None => {
+                    let metadata = Metadata {
+                        namespace_id: namespace.to_string(),
+                        pipeline_id: p.clone(),
+                        created: now,
+                        modified: 0,
+                        state: PipelineState::Active,
+                    };
+                    tx.txn
+                        .open_table(PIPELINES)
+                        .or_internal()?
+                        .insert((namespace, p.as_str()), encode(&metadata)?.as_slice())
+                        .or_internal()?;
+                    (metadata, PipelineCounters::default(), true)
+                }
+            };
+            counters.last_version += 1;
+            tx.put_counters(namespace, &p, &counters)?;
+            let config = config.into_config(namespace, counters.last_version, now);
+            tx.put_config(&config)?;
+            if created {
+                tx.emit(EventKind::CreatedPipeline {
+                    namespace_id: namespace.to_string(),
+                    pipeline_id: p,
+                })?;
+            }
+            Ok(Pipeline { metadata, config })
+        })
+    }
+
+    fn list_configs(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        page: Page,
+    ) -> StoreResult<Vec<Config>> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let configs = txn.open_table(CONFIGS).or_internal()?;
+            let range = configs
+                .range((namespace, pipeline, 0)..=(namespace, pipeline, u64::MAX))
+                .or_internal()?;
+            page_of(range, page, true, "config")
+        })
+    }
+
+    fn get_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<Config> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let configs = txn.open_table(CONFIGS).or_internal()?;
+            if version != 0 {
+                return get(&configs, (namespace, pipeline, version), "config")?
+                    .ok_or_else(|| config_not_found(pipeline, version));
+            }
+            let latest = configs
+                .range((namespace, pipeline, 1)..=(namespace, pipeline, u64::MAX))
+                .or_internal()?
+                .next_back()
+                .transpose()
+                .or_internal()?;
+            match latest {
+                Some((_, value)) => decode("config", value.value()),
+                None => Err(StoreError::NotFound(format!(
+                    "pipeline '{pipeline}' has no config versions"
+                ))),
+            }
+        })
+    }
+
+    fn live_config(&self, namespace: &str, pipeline: &str) -> StoreResult<Option<Config>> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let counters = txn.open_table(PIPELINE_COUNTERS).or_internal()?;
+            let counters: PipelineCounters =
+                get(&counters, (namespace, pipeline), "pipeline counters")?.unwrap_or_default();
+            if counters.live_version == 0 {
+                return Ok(None);
+            }
+            let configs = txn.open_table(CONFIGS).or_internal()?;
+            get(
+                &configs,
+                (namespace, pipeline, counters.live_version),
+                "config",
+            )?
+            .map(Some)
+            .ok_or_else(|| {
+                StoreError::Internal(format!(
+                    "live version {} of pipeline '{namespace}/{pipeline}' is missing",
+                    counters.live_version
+                ))
+            })
+        })
+    }
+
+    fn delete_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.require_pipeline(namespace, pipeline)?;
+            let mut configs = tx.txn.open_table(CONFIGS).or_internal()?;
+            let config: Config = get(&configs, (namespace, pipeline, version), "config")?
+                .ok_or_else(|| config_not_found(pipeline, version))?;
+            if config.state == ConfigState::Live {
+                return Err(StoreError::Conflict(
+                    "cannot delete the live version".into(),
+                ));
+            }
+            configs
+                .remove((namespace, pipeline, version))
+                .or_internal()?;
+            Ok(())
+        })
+    }
+
+    fn deploy(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        version: u64,
+        now: u64,
+    ) -> StoreResult<Deployment> {
+        self.write(|tx| {
+            tx.require_pipeline(namespace, pipeline)?;
+            let mut target: Config = {
+                let configs = tx.txn.open_table(CONFIGS).or_internal()?;
+                get(&configs, (namespace, pipeline, version), "config")?
+                    .ok_or_else(|| config_not_found(pipeline, version))?
+            };
+            if target.state == ConfigState::Live {
+                return Err(StoreError::Conflict(format!("version {version} is already live")));
+            }
+            let mut counters = tx.counters(namespace, pipeline)?;
+            let start_version = counters.live_version;
+            let deployment_id = counters.last_deployment + 1;
+            let (namespace_id, pipeline_id) = (namespace.to_string(), pipeline.to_string());
+
+            // SPEC §10, in order, all in this transaction.
+            let started = tx.emit(EventKind::StartedDeployment {
+                namespace_id: namespace_id.clone(),
+                pipeline_id: pipeline_id.clone(),
+                start_version,
+                end_version: version,
+            })?;
+            target.state = ConfigState::Live;
+            target.deprecated = 0;
+            tx.put_config(&target)?;
+            if start_version != 0 {
+                let mut previous: Config = {
+                    let configs = tx.txn.open_table(CONFIGS).or_internal()?;
+                    get(&configs, (namespace, pipeline, start_version), "config")?.ok_or_else(|| {
+                        StoreError::Internal(format!(
+                            "live version {start_version} of pipeline '{namespace}/{pipeline}' is missing"
+                        ))
+                    })?
+                };
+                previous.state = ConfigState::Deprecated;
+                previous.deprecated = now;
+                tx.put_config(&previous)?;
+            }
+            counters.live_version = version;
+            counters.last_deployment = deployment_id;
+            tx.put_counters(namespace, pipeline, &counters)?;
+            let completed = tx.emit(EventKind::CompletedDeployment {
+                namespace_id: namespace_id.clone(),
+                pipeline_id: pipeline_id.clone(),
+                start_version,
+                end_version: version,
+            })?;
+
+            let deployment = Deployment {
+                namespace_id,
+                pipeline_id,
+                deployment_id,
+                start_version,
+                end_version: version,
+                started: now,
+                ended: now,
+                state: DeploymentState::Complete,
+                status: DeploymentStatus::Successful,
+                status_reason: None,
+                logs: vec![started, completed],
+            };
+            tx.txn
+                .open_table(DEPLOYMENTS)
+                .or_internal()?
+                .insert((namespace, pipeline, deployment_id), encode(&deployment)?.as_slice())
+                .or_internal()?;
+            Ok(deployment)
+        })
+    }
+
+    fn list_deployments(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        page: Page,
+    ) -> StoreResult<Vec<Deployment>> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let deployments = txn.open_table(DEPLOYMENTS).or_internal()?;
+            let range = deployments
+                .range((namespace, pipeline, 0)..=(namespace, pipeline, u64::MAX))
+                .or_internal()?;
+            page_of(range, page, false, "deployment")
+        })
+    }
+
+    fn get_deployment(&self, namespace: &str, pipeline: &str, id: u64) -> StoreResult<Deployment> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let deployments = txn.open_table(DEPLOYMENTS).or_internal()?;
+            get(&deployments, (namespace, pipeline, id), "deployment")?.ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "deployment {id} of pipeline '{pipeline}' not found"
+                ))
+            })
+        })
+    }
+
+    // ---- events ----------------------------------------------------------------------------
+
+    fn events_after(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Event>> {
+        self.read(|txn| {
+            let events = txn.open_table(EVENTS).or_internal()?;
+            let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let range = events
+                .range::<&str>((lower, Bound::Unbounded))
+                .or_internal()?;
+            let page = Page {
+                limit: limit as u64,
+                offset: 0,
+                reverse: false,
+            };
+            page_of(range, page, false, "event")
+        })
+    }
+
+    fn events_before(&self, before: Option<&str>, limit: usize) -> StoreResult<Vec<Event>> {
+        self.read(|txn| {
+            let events = txn.open_table(EVENTS).or_internal()?;
+            let upper = before.map_or(Bound::Unbounded, Bound::Excluded);
+            let range = events
+                .range::<&str>((Bound::Unbounded, upper))
+                .or_internal()?;
+            let page = Page {
+                limit: limit as u64,
+                offset: 0,
+                reverse: false,
+            };
+            page_of(range, page, true, "event")
+        })
+    }
+
+    fn last_event_id(&self) -> StoreResult<Option<String>> {
+        self.read(|txn| {
+            let events = txn.open_table(EVENTS).or_internal()?;
+            let last = events.last().or_internal()?;
+            Ok(last.map(|(key, _)| key.value().to_string()))
+        })
+    }
+
+    fn get_event(&self, id: &str) -> StoreResult<Event> {
+        self.read(|txn| {
+            let events = txn.open_table(EVENTS).or_internal()?;
+            get(&events, id, "event")?
+                .ok_or_else(|| StoreError::NotFound(format!("event '{id}' not found")))
+        })
+    }
+
+    fn delete_event(&self, id: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let mut events = tx.txn.open_table(EVENTS).or_internal()?;
+            match events.remove(id).or_internal()? {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound(format!("event '{id}' not found"))),
+            }
+        })
+    }
+
+    fn prune_events(&self, cutoff: u64) -> StoreResult<u64> {
+        self.write(|tx| {
+            let mut events = tx.txn.open_table(EVENTS).or_internal()?;
+            // `emitted` never decreases in id order, so the events to delete are a prefix.
+            let mut doomed = Vec::new();
+            for entry in events.iter().or_internal()? {
+                let (key, value) = entry.or_internal()?;
+                let event: Event = decode("event", value.value())?;
+                if event.emitted >= cutoff {
+                    break;
+                }
+                doomed.push(key.value().to_string());
+            }
+            for id in &doomed {
+                events.remove(id.as_str()).or_internal()?;
+            }
+            Ok(doomed.len() as u64)
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! Every redb table of the store, in one place (STYLE rule 13).
+//!
+//! Values are always bytes: one version-tag byte ([`VALUE_VERSION`]) followed by the JSON of a
+//! core wire type or of a private stored struct (STYLE rule 5). Keys are tuples whose leading
+//! components are the parents, so that everything beneath a parent is one contiguous range:
+//! listing a pipeline's configs or deleting a namespace's pipelines is a range scan.
+//!
+//! Changing a key layout or a value's meaning is a format change: bump [`VALUE_VERSION`] (and
+//! teach the decoder the old one) rather than reinterpreting stored bytes.
+
+use redb::TableDefinition;
+
+/// The version tag written before every stored value.
+pub(crate) const VALUE_VERSION: u8 = 1;
+
+/// Bytes stored under a key: the version tag, then JSON.
+pub(crate) type Bytes = &'static [u8];
+
+/// Singletons, keyed by the `META_*` names below.
+pub(crate) const META: TableDefinition<&str, Bytes> = TableDefinition::new("meta");
+
+/// `META` key of the server instance id (a UUID v4 string, created at first open).
+pub(crate) const META_INSTANCE_ID: &str = "instance_id";
+/// `META` key of the newest event id ever issued and its `emitted` time (`LastEvent`), kept
+/// even when that event is deleted, so ids and times never go backwards (SPEC §8.1).
+pub(crate) const META_LAST_EVENT: &str = "last_event";
+/// `META` key of the persisted [`gofer_core::api::System`] flags (SPEC §3.15).
+pub(crate) const META_SYSTEM: &str = "system";
+
+/// `namespace id` → `Namespace`.
+pub(crate) const NAMESPACES: TableDefinition<&str, Bytes> = TableDefinition::new("namespaces");
+
+/// `(namespace id, pipeline id)` → `Metadata`.
+pub(crate) const PIPELINES: TableDefinition<(&str, &str), Bytes> =
+    TableDefinition::new("pipelines");
+
+/// `(namespace id, pipeline id)` → `PipelineCounters` (highest version and deployment id ever
+/// issued, and the live version). Lives exactly as long as the pipeline row.
+pub(crate) const PIPELINE_COUNTERS: TableDefinition<(&str, &str), Bytes> =
+    TableDefinition::new("pipeline_counters");
+
+/// `(namespace id, pipeline id, version)` → `Config`.
+pub(crate) const CONFIGS: TableDefinition<(&str, &str, u64), Bytes> =
+    TableDefinition::new("configs");
+
+/// `(namespace id, pipeline id, deployment id)` → `Deployment`.
+pub(crate) const DEPLOYMENTS: TableDefinition<(&str, &str, u64), Bytes> =
+    TableDefinition::new("deployments");
+
+/// `event id` (canonical lowercase hyphenated UUIDv7, which sorts in id order as a string) →
+/// `Event`.
+pub(crate) const EVENTS: TableDefinition<&str, Bytes> = TableDefinition::new("events");

@@ -1,0 +1,5 @@
+//! The server's one integration-test binary (STYLE rule 25): one module per area.
+
+mod api;
+mod store;
+mod support;
