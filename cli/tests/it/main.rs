@@ -7,4 +7,5 @@ mod config_show;
 mod errors;
 mod namespace;
 mod pipeline;
+mod sdk;
 mod service;
