@@ -1,1 +1,140 @@
-fn main() {}
+//! `gofer`: the one binary (STYLE layout). `main` parses, dispatches and maps errors to the exit
+//! codes of SPEC §15.2; it is the only place that calls `process::exit` (STYLE rule 20).
+
+mod cli;
+mod commands;
+mod exit;
+mod failure;
+mod output;
+mod settings;
+mod time;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+use cli::{Cli, Command};
+use commands::Ctx;
+use commands::service::ServiceCommand;
+use settings::Settings;
+use time::TimeFormat;
+
+fn main() {
+    std::process::exit(run());
+}
+
+fn run() -> i32 {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(err) => {
+            let _ = err.print();
+            // Help and version exit 0, everything else is a usage error.
+            return if err.use_stderr() {
+                exit::EXIT_USAGE
+            } else {
+                exit::EXIT_OK
+            };
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return exit::EXIT_USAGE;
+        }
+    };
+    let mut debug = false;
+    let result = match cli.command {
+        Command::Service(ServiceCommand::Start { .. }) => {
+            // Under `service`, `--config` names the server config file (SPEC §15.4); only a value
+            // given on the command line counts, not GOFER_CONFIG (that names the CLI config).
+            let given = matches.value_source("config") == Some(ValueSource::CommandLine);
+            let path = cli.global.config.as_deref().filter(|_| given);
+            commands::service::start(path)
+        }
+        Command::Service(ServiceCommand::InitConfig { path, force }) => {
+            commands::service::init_config(path.as_deref(), force)
+        }
+        command => match resolve_settings(&cli.global, &matches) {
+            Ok(settings) => {
+                debug = settings.debug.value;
+                dispatch(settings, command)
+            }
+            Err(err) => Err(err),
+        },
+    };
+    match result {
+        Ok(()) => exit::EXIT_OK,
+        Err(err) => {
+            report(&err, debug);
+            exit::for_error(&err)
+        }
+    }
+}
+
+fn resolve_settings(
+    args: &cli::GlobalArgs,
+    matches: &clap::ArgMatches,
+) -> anyhow::Result<Settings> {
+    let env = |key: &str| std::env::var(key).ok();
+    let (settings, warnings) = Settings::resolve(args, matches, &env)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(settings)
+}
+
+fn dispatch(settings: Settings, command: Command) -> anyhow::Result<()> {
+    if settings.debug.value {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("gofer_sdk=debug"))
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    if let Command::Config(command) = command {
+        commands::config::run(&settings, command);
+        return Ok(());
+    }
+    let client =
+        gofer_sdk::Client::new(&settings.api_base_url.value, settings.token.value.clone())?;
+    let times = TimeFormat {
+        now_ms: gofer_core::now_millis(),
+        absolute: settings.detail.value,
+    };
+    let ctx = Ctx {
+        client,
+        settings,
+        times,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match command {
+            Command::Namespace(command) => commands::namespace::run(&ctx, command).await,
+            Command::Pipeline(command) => commands::pipeline::run(&ctx, command).await,
+            Command::Config(_) | Command::Service(_) => unreachable!("handled before connecting"),
+        }
+    })
+}
+
+/// Prints `error: …` on stderr: the server's message with its request id, or a hint for an
+/// unreachable server (SPEC §15.1).
+fn report(err: &anyhow::Error, debug: bool) {
+    let sdk = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<gofer_sdk::Error>());
+    match sdk {
+        Some(gofer_sdk::Error::Unreachable { url, message }) => {
+            eprintln!(
+                "error: cannot reach the Gofer server at {url}: is the server running? start it with 'gofer service start'"
+            );
+            if debug {
+                eprintln!("cause: {message}");
+            }
+        }
+        Some(gofer_sdk::Error::Api { request_id, .. }) if !request_id.is_empty() => {
+            eprintln!("error: {err:#} (request_id {request_id})");
+        }
+        _ => eprintln!("error: {err:#}"),
+    }
+}

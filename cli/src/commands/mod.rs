@@ -1,0 +1,54 @@
+//! One module per noun (STYLE rule 19). Commands that talk to the server get a [`Ctx`].
+
+pub mod config;
+pub mod namespace;
+pub mod pipeline;
+pub mod service;
+
+use crate::output;
+use crate::settings::Settings;
+use crate::time::TimeFormat;
+use gofer_core::enums::OutputFormat;
+use gofer_sdk::Client;
+use serde::Serialize;
+
+/// What an API command needs: the client, the effective settings and a fixed clock.
+pub struct Ctx {
+    pub client: Client,
+    pub settings: Settings,
+    pub times: TimeFormat,
+}
+
+impl Ctx {
+    /// The namespace commands work in (`--namespace`).
+    pub fn namespace(&self) -> &str {
+        &self.settings.namespace.value
+    }
+
+    /// Whether `--output json` is in effect.
+    pub fn json(&self) -> bool {
+        self.settings.output.value == OutputFormat::Json
+    }
+
+    /// A timestamp for plain output.
+    pub fn time(&self, ms: u64) -> String {
+        self.times.format(ms)
+    }
+
+    /// Prints `body` as JSON with `--output json`, else the plain text `plain` builds.
+    pub fn print<T: Serialize>(&self, body: &T, plain: impl FnOnce() -> String) {
+        if self.json() {
+            print!("{}", output::json(body));
+        } else {
+            print!("{}", plain());
+        }
+    }
+
+    /// For routes that answer 204: a message in plain mode, nothing with `--output json`
+    /// (the API body is empty).
+    pub fn done(&self, message: String) {
+        if !self.json() {
+            println!("{message}");
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! `gofer pipeline …` (SPEC §15.4, §14.4 #21–24, §14.5): pipelines, config versions and
+//! deployments, always within `--namespace`.
+
+use super::Ctx;
+use crate::output::{Table, details, or_dash};
+use clap::Subcommand;
+use gofer_core::api::{
+    Config, ConfigResponse, ConfigsResponse, Deployment, DeploymentResponse, DeploymentsResponse,
+    Metadata, Page, PipelineResponse, PipelinesResponse,
+};
+use gofer_core::enums::{ConfigState, PipelineState};
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// List the pipelines of the namespace
+    List,
+    /// Show a pipeline and its live config version
+    Get {
+        /// Pipeline id
+        pipeline: String,
+    },
+    /// Let the pipeline start runs again
+    Enable {
+        /// Pipeline id
+        pipeline: String,
+    },
+    /// Stop the pipeline from starting runs
+    Disable {
+        /// Pipeline id
+        pipeline: String,
+    },
+    /// Delete a pipeline with its configs, runs, objects and secrets
+    Delete {
+        /// Pipeline id
+        pipeline: String,
+    },
+    /// Manage a pipeline's config versions
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Inspect a pipeline's deployments
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// List config versions, newest first
+    List {
+        /// Pipeline id
+        pipeline: String,
+    },
+    /// Show one config version (0 = the latest registered)
+    Get {
+        /// Pipeline id
+        pipeline: String,
+        /// Config version
+        #[arg(value_name = "VERSION")]
+        config_version: u64,
+    },
+    /// Make a version live (rolls forward or back)
+    Deploy {
+        /// Pipeline id
+        pipeline: String,
+        /// Config version
+        #[arg(value_name = "VERSION")]
+        config_version: u64,
+    },
+    /// Delete a version that is not live
+    Delete {
+        /// Pipeline id
+        pipeline: String,
+        /// Config version
+        #[arg(value_name = "VERSION")]
+        config_version: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// List deployments, oldest first
+    List {
+        /// Pipeline id
+        pipeline: String,
+    },
+    /// Show one deployment
+    Get {
+        /// Pipeline id
+        pipeline: String,
+        /// Deployment id
+        id: u64,
+    },
+}
+
+pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
+    let ns = ctx.namespace();
+    match command {
+        PipelineCommand::List => {
+            let pipelines = ctx.client.list_pipelines(ns, None).await?;
+            let body = PipelinesResponse { pipelines };
+            ctx.print(&body, || {
+                let mut table = Table::new(&["id", "state", "created", "modified"]);
+                for p in &body.pipelines {
+                    table.row(vec![
+                        p.pipeline_id.clone(),
+                        p.state.to_string(),
+                        ctx.time(p.created),
+                        ctx.time(p.modified),
+                    ]);
+                }
+                table.render()
+            });
+        }
+        PipelineCommand::Get { pipeline } => {
+            let metadata = ctx.client.get_pipeline(ns, &pipeline).await?;
+            if ctx.json() {
+                ctx.print(&PipelineResponse { pipeline: metadata }, String::new);
+            } else {
+                let live = live_config(ctx, ns, &pipeline).await?;
+                print!("{}", describe_pipeline(ctx, &metadata, live.as_ref()));
+            }
+        }
+        PipelineCommand::Enable { pipeline } => {
+            ctx.client
+                .update_pipeline_state(ns, &pipeline, PipelineState::Active)
+                .await?;
+            ctx.done(format!("pipeline '{pipeline}' enabled"));
+        }
+        PipelineCommand::Disable { pipeline } => {
+            ctx.client
+                .update_pipeline_state(ns, &pipeline, PipelineState::Disabled)
+                .await?;
+            ctx.done(format!("pipeline '{pipeline}' disabled"));
+        }
+        PipelineCommand::Delete { pipeline } => {
+            ctx.client.delete_pipeline(ns, &pipeline).await?;
+            ctx.done(format!("pipeline '{pipeline}' deleted"));
+        }
+        PipelineCommand::Config(command) => config(ctx, ns, command).await?,
+        PipelineCommand::Deployment(command) => deployment(ctx, ns, command).await?,
+    }
+    Ok(())
+}
+
+async fn config(ctx: &Ctx, ns: &str, command: ConfigCommand) -> anyhow::Result<()> {
+    match command {
+        ConfigCommand::List { pipeline } => {
+            let configs = ctx.client.list_configs(ns, &pipeline, None).await?;
+            let body = ConfigsResponse { configs };
+            ctx.print(&body, || {
+                let mut table = Table::new(&[
+                    "version",
+                    "name",
+                    "state",
+                    "tasks",
+                    "registered",
+                    "deprecated",
+                ]);
+                for c in &body.configs {
+                    table.row(vec![
+                        c.version.to_string(),
+                        c.name.clone(),
+                        c.state.to_string(),
+                        c.tasks.len().to_string(),
+                        ctx.time(c.registered),
+                        ctx.time(c.deprecated),
+                    ]);
+                }
+                table.render()
+            });
+        }
+        ConfigCommand::Get {
+            pipeline,
+            config_version: version,
+        } => {
+            let config = ctx.client.get_config(ns, &pipeline, version).await?;
+            let body = ConfigResponse { config };
+            ctx.print(&body, || describe_config(ctx, &body.config));
+        }
+        ConfigCommand::Deploy {
+            pipeline,
+            config_version: version,
+        } => {
+            let deployment = ctx.client.deploy_config(ns, &pipeline, version).await?;
+            let body = DeploymentResponse { deployment };
+            ctx.print(&body, || {
+                let d = &body.deployment;
+                format!(
+                    "deployed version {} of pipeline '{}' (deployment {}, previous live version {}): {}\n",
+                    d.end_version,
+                    d.pipeline_id,
+                    d.deployment_id,
+                    version_or_none(d.start_version),
+                    d.status
+                )
+            });
+        }
+        ConfigCommand::Delete {
+            pipeline,
+            config_version: version,
+        } => {
+            ctx.client.delete_config(ns, &pipeline, version).await?;
+            ctx.done(format!(
+                "config version {version} of pipeline '{pipeline}' deleted"
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn deployment(ctx: &Ctx, ns: &str, command: DeploymentCommand) -> anyhow::Result<()> {
+    match command {
+        DeploymentCommand::List { pipeline } => {
+            let deployments = ctx.client.list_deployments(ns, &pipeline, None).await?;
+            let body = DeploymentsResponse { deployments };
+            ctx.print(&body, || {
+                let mut table =
+                    Table::new(&["id", "from", "to", "state", "status", "started", "ended"]);
+                for d in &body.deployments {
+                    table.row(vec![
+                        d.deployment_id.to_string(),
+                        version_or_none(d.start_version),
+                        d.end_version.to_string(),
+                        d.state.to_string(),
+                        d.status.to_string(),
+                        ctx.time(d.started),
+                        ctx.time(d.ended),
+                    ]);
+                }
+                table.render()
+            });
+        }
+        DeploymentCommand::Get { pipeline, id } => {
+            let deployment = ctx.client.get_deployment(ns, &pipeline, id).await?;
+            let body = DeploymentResponse { deployment };
+            ctx.print(&body, || describe_deployment(ctx, &body.deployment));
+        }
+    }
+    Ok(())
+}
+
+/// The live config version, if any: configs are listed page by page until one is `live`.
+async fn live_config(ctx: &Ctx, ns: &str, pipeline: &str) -> anyhow::Result<Option<Config>> {
+    const PAGE: u64 = gofer_core::api::MAX_LIMIT;
+    let mut offset = 0;
+    loop {
+        let page = Page {
+            limit: PAGE,
+            offset,
+            reverse: false,
+        };
+        let configs = ctx.client.list_configs(ns, pipeline, Some(page)).await?;
+        let count = configs.len() as u64;
+        if let Some(live) = configs.into_iter().find(|c| c.state == ConfigState::Live) {
+            return Ok(Some(live));
+        }
+        if count < PAGE {
+            return Ok(None);
+        }
+        offset += PAGE;
+    }
+}
+
+fn version_or_none(version: u64) -> String {
+    if version == 0 {
+        "none".to_string()
+    } else {
+        version.to_string()
+    }
+}
+
+fn describe_pipeline(ctx: &Ctx, m: &Metadata, live: Option<&Config>) -> String {
+    let mut pairs = vec![
+        ("namespace", m.namespace_id.clone()),
+        ("pipeline", m.pipeline_id.clone()),
+        ("state", m.state.to_string()),
+        ("created", ctx.time(m.created)),
+        ("modified", ctx.time(m.modified)),
+    ];
+    match live {
+        Some(c) => {
+            pairs.push(("live version", c.version.to_string()));
+            pairs.push(("name", c.name.clone()));
+            pairs.push(("description", or_dash(&c.description)));
+        }
+        None => pairs.push((
+            "live version",
+            format!(
+                "none (deploy one with 'gofer pipeline config deploy {} <version>')",
+                m.pipeline_id
+            ),
+        )),
+    }
+    let mut out = details(&pairs);
+    if let Some(c) = live {
+        out.push('\n');
+        out.push_str(&tasks_table(c));
+    }
+    out
+}
+
+fn describe_config(ctx: &Ctx, c: &Config) -> String {
+    let limit = |n: u64, unit: &str| {
+        if n == 0 {
+            "none".to_string()
+        } else {
+            format!("{n}{unit}")
+        }
+    };
+    let mut out = details(&[
+        ("namespace", c.namespace_id.clone()),
+        ("pipeline", c.pipeline_id.clone()),
+        ("version", c.version.to_string()),
+        ("name", c.name.clone()),
+        ("description", or_dash(&c.description)),
+        ("state", c.state.to_string()),
+        ("parallelism", limit(c.parallelism, "")),
+        ("timeout", limit(c.timeout, "s")),
+        ("registered", ctx.time(c.registered)),
+        ("deprecated", ctx.time(c.deprecated)),
+    ]);
+    out.push('\n');
+    out.push_str(&tasks_table(c));
+    out
+}
+
+fn tasks_table(c: &Config) -> String {
+    let mut table = Table::new(&["task", "image", "depends on", "command"]);
+    for task in c.tasks.values() {
+        let depends: Vec<String> = task
+            .depends_on
+            .iter()
+            .map(|(id, cond)| format!("{id}:{cond}"))
+            .collect();
+        table.row(vec![
+            task.id.clone(),
+            task.image.clone(),
+            or_dash(&depends.join(",")),
+            task.command
+                .as_ref()
+                .map(|c| c.join(" "))
+                .unwrap_or_else(|| "-".to_string()),
+        ]);
+    }
+    table.render()
+}
+
+fn describe_deployment(ctx: &Ctx, d: &Deployment) -> String {
+    let reason = d
+        .status_reason
+        .as_ref()
+        .map(|r| format!("{}: {}", r.reason, r.description))
+        .unwrap_or_else(|| "-".to_string());
+    let events: Vec<&str> = d.logs.iter().map(|e| e.kind.name()).collect();
+    details(&[
+        ("namespace", d.namespace_id.clone()),
+        ("pipeline", d.pipeline_id.clone()),
+        ("deployment", d.deployment_id.to_string()),
+        ("from version", version_or_none(d.start_version)),
+        ("to version", d.end_version.to_string()),
+        ("state", d.state.to_string()),
+        ("status", d.status.to_string()),
+        ("status reason", reason),
+        ("started", ctx.time(d.started)),
+        ("ended", ctx.time(d.ended)),
+        ("events", or_dash(&events.join(", "))),
+    ])
+}

@@ -1,0 +1,161 @@
+//! `gofer service …` (SPEC §15.4, §17): run the server in the foreground, print or write the
+//! default server configuration.
+
+use crate::failure::Failure;
+use clap::Subcommand;
+use gofer_core::config::{DEFAULT_SERVER_TOML, ServerConfig};
+use std::path::{Path, PathBuf};
+
+/// Read when `service start` gets no `--config` (SPEC §17.1).
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/gofer/gofer_web.toml";
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Run the Gofer server in the foreground until SIGINT or SIGTERM
+    Start {
+        /// Server config file (TOML); must exist [default: /etc/gofer/gofer_web.toml when present]
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Print the default, commented server configuration (or write it to a file)
+    InitConfig {
+        /// Write to this file instead of stdout
+        #[arg(long, value_name = "FILE")]
+        path: Option<PathBuf>,
+        /// Overwrite the file if it exists
+        #[arg(long, requires = "path")]
+        force: bool,
+    },
+}
+
+/// `service init-config`.
+pub fn init_config(path: Option<&Path>, force: bool) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        print!("{DEFAULT_SERVER_TOML}");
+        return Ok(());
+    };
+    if path.exists() && !force {
+        return Err(Failure::conflict(format!(
+            "'{}' already exists; pass --force to overwrite it",
+            path.display()
+        ))
+        .into());
+    }
+    std::fs::write(path, DEFAULT_SERVER_TOML)
+        .map_err(|e| Failure::invalid(format!("cannot write '{}': {e}", path.display())))?;
+    println!(
+        "default server configuration written to '{}'",
+        path.display()
+    );
+    Ok(())
+}
+
+/// `service start`: load and validate the config, set up logging, bind, serve until a signal.
+/// `config` is the `--config` path given on the command line, if any.
+pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
+    let file = read_server_config(config)?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let loaded = ServerConfig::load(
+        file.as_ref()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|e| Failure::invalid(e.to_string()))?;
+    let config = loaded.config;
+
+    init_tracing(&config);
+    if let Some((name, _)) = &file {
+        tracing::info!(file = %name, "configuration loaded");
+    }
+    for key in &loaded.unknown_keys {
+        tracing::warn!("unknown configuration key '{key}' ignored");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::error(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let address = config.server.bind_address.clone();
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|e| Failure::error(format!("cannot listen on {address}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or(address);
+        eprintln!("gofer: listening on http://{local}");
+        eprintln!(
+            "gofer: data dir {}",
+            gofer_server::resolve_data_dir(&config).display()
+        );
+        gofer_server::serve(config, listener, shutdown_signal())
+            .await
+            .map_err(|e| Failure::error(e.to_string()))?;
+        Ok(())
+    })
+}
+
+/// The server config text: `--config` (must exist), else the system file when present.
+fn read_server_config(config: Option<&Path>) -> Result<Option<(String, String)>, Failure> {
+    let (path, required) = match config {
+        Some(path) => (path.to_path_buf(), true),
+        None => (PathBuf::from(SYSTEM_CONFIG_PATH), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some((path.display().to_string(), text))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Failure::invalid(format!(
+            "server config file '{}' not found",
+            path.display()
+        ))),
+        Err(e) => Err(Failure::invalid(format!(
+            "cannot read '{}': {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Human-readable logs when `development.pretty_logging`, else JSON lines; the level is
+/// `api.log_level` unless `RUST_LOG` says otherwise. Logs go to stderr.
+fn init_tracing(config: &ServerConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.api.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.development.pretty_logging {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    } else {
+        builder.json().init();
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}

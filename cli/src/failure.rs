@@ -1,0 +1,45 @@
+//! A local failure that carries its exit code (bad input, a file in the way, …).
+
+use crate::exit::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID};
+use std::fmt;
+
+/// An error message plus the exit code it should produce (SPEC §15.2).
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    /// Invalid local input: exit 7.
+    pub fn invalid(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_INVALID,
+            message: message.into(),
+        }
+    }
+
+    /// Something is in the way (e.g. a file that exists): exit 5.
+    pub fn conflict(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_CONFLICT,
+            message: message.into(),
+        }
+    }
+
+    /// Anything else that went wrong: exit 1.
+    pub fn error(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_ERROR,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}

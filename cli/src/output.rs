@@ -1,0 +1,111 @@
+//! Plain and JSON output (SPEC §15.1): aligned tables and `key: value` blocks for people, the API
+//! wire types unchanged for `--output json`.
+
+use serde::Serialize;
+
+/// Column-aligned rows under an upper-case header; columns are separated by two spaces and the
+/// last column is not padded.
+#[derive(Debug, Default)]
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new(headers: &[&str]) -> Table {
+        Table {
+            headers: headers.iter().map(|h| h.to_ascii_uppercase()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; missing cells are empty, extra cells are ignored.
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The rendered table, ending in a newline.
+    pub fn render(&self) -> String {
+        let cell =
+            |row: &Vec<String>, i: usize| row.get(i).map(String::as_str).unwrap_or("").to_string();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, width) in widths.iter_mut().enumerate() {
+                *width = (*width).max(cell(row, i).chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&self.headers).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, width) in widths.iter().enumerate() {
+                let text = cell(row, i);
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(&text);
+                line.extend(std::iter::repeat_n(' ', width - text.chars().count()));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `key: value` lines with the values aligned.
+pub fn details(pairs: &[(&str, String)]) -> String {
+    let width = pairs
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut out = String::new();
+    for (key, value) in pairs {
+        let label = format!("{key}:");
+        out.push_str(format!("{label:<width$}  {value}").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Pretty JSON of a wire type, with a trailing newline.
+pub fn json<T: Serialize>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("wire types always serialise");
+    text.push('\n');
+    text
+}
+
+/// `""` shown as `-` so that empty cells stay visible.
+pub fn or_dash(text: &str) -> String {
+    if text.is_empty() {
+        "-".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let mut t = Table::new(&["id", "name"]);
+        t.row(vec!["default".into(), "Default".into()]);
+        t.row(vec!["a".into(), "Ä longer name".into()]);
+        assert_eq!(
+            t.render(),
+            "ID       NAME\ndefault  Default\na        Ä longer name\n"
+        );
+    }
+
+    #[test]
+    fn details_align_values() {
+        assert_eq!(
+            details(&[("id", "x".into()), ("created", "".into())]),
+            "id:       x\ncreated:\n"
+        );
+    }
+}

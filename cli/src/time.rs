@@ -1,0 +1,112 @@
+//! Human times for plain output: relative ("3 minutes ago") by default, RFC 3339 with `--detail`
+//! (SPEC §15.1). Timestamps are Unix epoch milliseconds; `0` means "not set" and prints as `-`.
+
+/// Formats timestamps relative to a fixed `now`, so one command prints consistent times.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeFormat {
+    pub now_ms: u64,
+    pub absolute: bool,
+}
+
+impl TimeFormat {
+    /// Formats `ms` (epoch milliseconds).
+    pub fn format(&self, ms: u64) -> String {
+        if ms == 0 {
+            "-".to_string()
+        } else if self.absolute {
+            rfc3339(ms)
+        } else {
+            relative(ms, self.now_ms)
+        }
+    }
+}
+
+/// `2024-05-01T12:03:04Z` (UTC, second precision).
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Year, month, day of the civil (proleptic Gregorian) calendar for a count of days since
+/// 1970-01-01 (Howard Hinnant's `civil_from_days`, restricted to non-negative days).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// "just now", "3 minutes ago", "in 2 hours".
+pub fn relative(ms: u64, now_ms: u64) -> String {
+    let (delta, future) = if ms <= now_ms {
+        ((now_ms - ms) / 1000, false)
+    } else {
+        ((ms - now_ms) / 1000, true)
+    };
+    if delta < 5 {
+        return "just now".to_string();
+    }
+    let (n, unit) = match delta {
+        d if d < 60 => (d, "second"),
+        d if d < 3600 => (d / 60, "minute"),
+        d if d < 86_400 => (d / 3600, "hour"),
+        d if d < 30 * 86_400 => (d / 86_400, "day"),
+        d if d < 365 * 86_400 => (d / (30 * 86_400), "month"),
+        d => (d / (365 * 86_400), "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(1), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_714_564_984_000), "2024-05-01T12:03:04Z");
+        assert_eq!(rfc3339(4_107_542_399_000), "2100-02-28T23:59:59Z");
+        assert_eq!(rfc3339(1_709_251_199_999), "2024-02-29T23:59:59Z");
+    }
+
+    #[test]
+    fn relative_units() {
+        let now = 1_000_000_000_000;
+        assert_eq!(relative(now, now), "just now");
+        assert_eq!(relative(now - 30_000, now), "30 seconds ago");
+        assert_eq!(relative(now - 60_000, now), "1 minute ago");
+        assert_eq!(relative(now - 3 * 60_000 - 5_000, now), "3 minutes ago");
+        assert_eq!(relative(now - 2 * 3_600_000, now), "2 hours ago");
+        assert_eq!(relative(now - 3 * 86_400_000, now), "3 days ago");
+        assert_eq!(relative(now - 400 * 86_400_000, now), "1 year ago");
+        assert_eq!(relative(now + 7_200_000, now), "in 2 hours");
+    }
+
+    #[test]
+    fn zero_is_unset() {
+        let f = TimeFormat {
+            now_ms: 5,
+            absolute: true,
+        };
+        assert_eq!(f.format(0), "-");
+    }
+}

@@ -1,0 +1,207 @@
+//! The in-process server and helpers to run the binary.
+
+use gofer_core::config::ServerConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long a test waits for the server to answer its first request.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `gofer` isolated from the developer's environment: no `GOFER_*` variables and a config
+/// directory that does not exist (so no default CLI config file is read).
+pub fn gofer() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_gofer"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GOFER_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("XDG_CONFIG_HOME", no_config_dir());
+    cmd
+}
+
+/// A directory that never exists.
+pub fn no_config_dir() -> PathBuf {
+    std::env::temp_dir().join("gofer-it-no-such-config-dir")
+}
+
+/// What a finished `gofer` run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Parses stdout as JSON into `T`.
+    #[track_caller]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not the expected JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs `cmd` to completion.
+pub fn run(cmd: &mut assert_cmd::Command) -> Run {
+    let output = cmd.output().expect("gofer runs");
+    Run {
+        code: output
+            .status
+            .code()
+            .expect("gofer exits normally, not by a signal"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// An address nothing listens on (bound, then released).
+pub fn unused_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A server config for tests: defaults, a temporary data dir, loopback only, no listeners or
+/// extensions besides the API.
+pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.server.data_dir = data_dir.display().to_string();
+    config.server.bind_address = "127.0.0.1:0".into();
+    config.server.shutdown_timeout = 5;
+    config.external_events.enable = false;
+    config.external_events.bind_address = "127.0.0.1:0".into();
+    config.extensions.install_std_extensions = false;
+    config
+}
+
+/// The real server, serving on `127.0.0.1:<ephemeral>` from a background thread until dropped.
+pub struct TestServer {
+    pub url: String,
+    runtime: tokio::runtime::Runtime,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// What `serve` returned, sent by the server thread as its last act.
+    result: mpsc::Receiver<Result<(), String>>,
+    thread: Option<JoinHandle<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts the server and waits until it answers `GET /api/health`; panics with the server's
+    /// own error when it fails to start.
+    pub fn start() -> TestServer {
+        let data_dir = tempfile::tempdir().unwrap();
+        let config = test_config(data_dir.path());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let (report, result) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let served = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|runtime| {
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)
+                            .map_err(|e| e.to_string())?;
+                        gofer_server::serve(config, listener, async {
+                            let _ = stop.await;
+                        })
+                        .await
+                        .map_err(|e| e.to_string())
+                    })
+                });
+            let _ = report.send(served);
+        });
+        let server = TestServer {
+            url: format!("http://{addr}"),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            shutdown: Some(shutdown),
+            result,
+            thread: Some(thread),
+            _data_dir: data_dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// The listener is bound before `serve` runs, so the first request simply waits in the
+    /// backlog until the server accepts it; no polling needed. If `serve` fails, the listener
+    /// is dropped, the request fails and the server's own error is reported.
+    fn wait_ready(&self) {
+        let client = self.client();
+        match self.block_on(async { tokio::time::timeout(READY_TIMEOUT, client.health()).await }) {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                let served = self.result.recv_timeout(Duration::from_secs(10));
+                panic!("the test server did not start: {error}; serve() returned: {served:?}");
+            }
+            Err(_) => {
+                panic!("the test server did not answer GET /api/health within {READY_TIMEOUT:?}")
+            }
+        }
+    }
+
+    /// An SDK client for this server (no token: loopback requests use the dev-mode bypass).
+    pub fn client(&self) -> gofer_sdk::Client {
+        gofer_sdk::Client::new(&self.url, None).unwrap()
+    }
+
+    /// Runs SDK calls from a synchronous test.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// `gofer --api-base-url <this server>`.
+    pub fn gofer(&self) -> assert_cmd::Command {
+        let mut cmd = gofer();
+        cmd.args(["--api-base-url", &self.url]);
+        cmd
+    }
+
+    /// Runs `gofer <args>` against this server.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run(self.gofer().args(args))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        // Wait for a clean shutdown (redb closed) before the data dir is removed.
+        let served = self.result.recv_timeout(Duration::from_secs(30));
+        if let Some(thread) = self.thread.take()
+            && served.is_ok()
+        {
+            let _ = thread.join();
+        }
+        if !std::thread::panicking() {
+            match served {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("serve() ended with an error: {e}"),
+                Err(e) => panic!("the server did not shut down within 30s: {e}"),
+            }
+        }
+    }
+}

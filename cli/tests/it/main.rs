@@ -1,0 +1,11 @@
+//! Integration tests of the `gofer` binary (one test binary, STYLE rule 25). Tests that need a
+//! server start the real one in-process on an ephemeral port with a temporary data dir
+//! (STYLE rule 22) and run the real binary against it with `assert_cmd`.
+
+mod common;
+mod config_show;
+mod errors;
+mod namespace;
+mod pipeline;
+mod sdk;
+mod service;

@@ -1,0 +1,181 @@
+//! `gofer service init-config` and `gofer service start` (SPEC §15.4, §17).
+
+use crate::common::{gofer, run, test_config};
+use gofer_core::config::{DEFAULT_SERVER_TOML, ServerConfig};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[test]
+fn init_config_prints_the_defaults() {
+    let r = run(gofer().args(["service", "init-config"])).expect(0);
+    assert_eq!(r.stdout, DEFAULT_SERVER_TOML);
+    let printed: toml::Table = r.stdout.parse().unwrap();
+    let defaults: toml::Table = DEFAULT_SERVER_TOML.parse().unwrap();
+    assert_eq!(printed, defaults);
+    let config: ServerConfig = toml::from_str(&r.stdout).unwrap();
+    assert_eq!(config, ServerConfig::default());
+}
+
+#[test]
+fn init_config_path_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gofer_web.toml");
+    let path_arg = path.to_str().unwrap();
+
+    run(gofer().args(["service", "init-config", "--path", path_arg])).expect(0);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), DEFAULT_SERVER_TOML);
+
+    std::fs::write(&path, "# mine\n").unwrap();
+    let r = run(gofer().args(["service", "init-config", "--path", path_arg])).expect(5);
+    assert!(
+        r.stderr.contains(path_arg) && r.stderr.contains("--force"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "# mine\n",
+        "left alone"
+    );
+
+    run(gofer().args(["service", "init-config", "--path", path_arg, "--force"])).expect(0);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), DEFAULT_SERVER_TOML);
+}
+
+#[test]
+fn start_needs_an_existing_config_file() {
+    let r = run(gofer().args([
+        "service",
+        "start",
+        "--config",
+        "/nonexistent/gofer_web.toml",
+    ]))
+    .expect(7);
+    assert!(
+        r.stderr.contains("/nonexistent/gofer_web.toml"),
+        "{}",
+        r.stderr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[secret_store]\nencryption_key = \"short\"\n").unwrap();
+    let r = run(gofer().args(["service", "start", "--config", path.to_str().unwrap()])).expect(7);
+    assert!(
+        r.stderr.contains("secret_store.encryption_key"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Writes a server config for `bind` with a temporary data dir, JSON logs and one unknown key.
+fn write_config(dir: &std::path::Path, bind: &str) -> std::path::PathBuf {
+    let mut config = test_config(&dir.join("data"));
+    config.server.bind_address = bind.into();
+    config.development.pretty_logging = false;
+    let mut table = toml::Table::try_from(&config).unwrap();
+    table["api"]
+        .as_table_mut()
+        .unwrap()
+        .insert("bogus_key".into(), 1.into());
+    let path = dir.join("gofer_web.toml");
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn start_reports_a_bind_failure_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &addr);
+    let r = run(gofer().args(["service", "start", "--config", path.to_str().unwrap()])).expect(1);
+    assert!(
+        r.stderr
+            .contains(&format!("error: cannot listen on {addr}")),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Kills the child on drop so a failing test leaves no server behind.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn start_serves_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "127.0.0.1:0");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gofer"))
+        .args(["service", "start", "--config", path.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut server = Server(child);
+
+    // Read stderr on a thread; the main thread waits for lines with a deadline.
+    let (lines, received) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut url = None;
+    while url.is_none()
+        || !seen
+            .iter()
+            .any(|l: &String| l.starts_with("gofer: data dir"))
+    {
+        let line = received
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no startup lines ({e}); stderr so far:\n{}",
+                    seen.join("\n")
+                )
+            });
+        if let Some(rest) = line.strip_prefix("gofer: listening on ") {
+            url = Some(rest.to_string());
+        }
+        seen.push(line);
+    }
+    let url = url.unwrap();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(&dir.path().join("data").display().to_string())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("unknown configuration key 'api.bogus_key' ignored")),
+        "{seen:?}"
+    );
+
+    // It serves the API: the CLI can talk to it.
+    let r = run(gofer().args(["--api-base-url", &url, "namespace", "get", "default"])).expect(0);
+    assert!(r.stdout.contains("default"), "{}", r.stdout);
+
+    // SIGTERM stops it cleanly.
+    let pid = server.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", seen.join("\n"));
+}

@@ -1,0 +1,47 @@
+//! System and operational endpoints (SPEC §14.9 #68–70, §14.10).
+
+use crate::client::{decode, describe};
+use crate::{Client, Error};
+use gofer_core::api::{Health, System, SystemMetadata, UpdateSystemRequest};
+use reqwest::Method;
+
+impl Client {
+    /// `GET /api/health`. A degraded server answers 503 with the same shape; that is returned as
+    /// a [`Health`] whose `status` is not `ok`, not as an error.
+    pub async fn health(&self) -> Result<Health, Error> {
+        let builder = self.request(Method::GET, &["api", "health"]);
+        let what = describe(&builder);
+        let response = self.send_any(builder).await?;
+        let status = response.status();
+        if status.is_success() || status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            decode(response, what).await
+        } else {
+            Err(Error::Api {
+                status: status.as_u16(),
+                message: format!("health check answered http {}", status.as_u16()),
+                request_id: String::new(),
+            })
+        }
+    }
+
+    /// `GET /api/system/metadata`: the server's version.
+    pub async fn system_metadata(&self) -> Result<SystemMetadata, Error> {
+        self.json(self.request(Method::GET, &["api", "system", "metadata"]))
+            .await
+    }
+
+    /// `GET /api/system`.
+    pub async fn system(&self) -> Result<System, Error> {
+        self.json(self.request(Method::GET, &["api", "system"]))
+            .await
+    }
+
+    /// `PATCH /api/system`; returns the new state.
+    pub async fn update_system(&self, request: &UpdateSystemRequest) -> Result<System, Error> {
+        self.json(
+            self.request(Method::PATCH, &["api", "system"])
+                .json(request),
+        )
+        .await
+    }
+}
