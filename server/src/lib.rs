@@ -60,7 +60,7 @@ pub async fn serve(
             data_dir.display()
         ))
     })?;
-    let db_path = data_dir.join("gofer.redb");
+    let db_path = gofer_core::paths::database(&data_dir);
     let store = tokio::task::spawn_blocking(move || RedbStore::open(&db_path))
         .await
         .map_err(|e| ServerError::Startup(format!("opening the store failed: {e}")))??;
@@ -70,6 +70,7 @@ pub async fn serve(
     let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout);
     let state = Arc::new(http::AppState {
         store,
+        data_dir,
         config: Arc::new(config),
         routes: http::routes::all(),
     });

@@ -27,6 +27,8 @@ use warp::reply::Response;
 /// Everything a handler may need, shared by all requests.
 pub struct AppState {
     pub store: StoreHandle,
+    /// The data directory (logs and objects live beneath it, `gofer_core::paths`).
+    pub data_dir: std::path::PathBuf,
     pub config: Arc<ServerConfig>,
     pub routes: Vec<Route>,
 }
@@ -401,6 +403,7 @@ mod tests {
                 crate::store::RedbStore::in_memory().expect("in-memory store"),
             )),
             config: Arc::new(config),
+            data_dir: std::path::PathBuf::from("/nonexistent"),
             routes: routes::all(),
         }
     }
