@@ -167,7 +167,13 @@ pub trait Store: Send + Sync + 'static {
     /// 1 + highest ever used by the pipeline; pins the live version; state `pending`, status
     /// `unknown`, `queued = now`; adds the run to the durable queue; emits `queued_run` and stores
     /// its id in `event_id`. Returns the stored run.
-    fn create_run(&self, namespace: &str, pipeline: &str, new: NewRun, now: u64) -> StoreResult<Run>;
+    fn create_run(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        new: NewRun,
+        now: u64,
+    ) -> StoreResult<Run>;
     fn get_run(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<Run>;
     /// Ordered by run id ascending. `NotFound` when the pipeline is missing.
     fn list_runs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Run>>;
@@ -204,8 +210,13 @@ pub trait Store: Send + Sync + 'static {
     /// in the order given; a run listed in `dequeued` leaves the queue. Returns the stored events.
     /// Writing a run or execution of a pipeline that no longer exists is `NotFound` and changes
     /// nothing.
+    ///
+    /// The queue always follows the stored run state (it holds exactly the `pending` runs), so
+    /// only runs that `create_run` made can be written (`NotFound` naming the run otherwise), and
+    /// a run in `dequeued` must leave `pending` in the same commit
+    /// (`Invalid("dequeued: run <n> of pipeline '<p>' is still pending")` otherwise); either
+    /// refusal also changes nothing.
     fn commit(&self, changes: RunChanges) -> StoreResult<Vec<Event>>;
-
 }
 
 /// What `create_run` needs besides the ids (SPEC §5.1, §5.13).
