@@ -412,9 +412,58 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far) and
-    /// emits `deleted_pipeline`.
+    /// The pending and running runs of a pipeline, by run id.
+    fn unfinished_of(&self, ns: &str, p: &str) -> StoreResult<Vec<StoredRun>> {
+        let mut keys = Vec::new();
+        for table in [RUN_QUEUE, RUNNING_RUNS] {
+            let index = self.txn.open_table(table).or_internal()?;
+            for entry in index.range(pipeline_runs(ns, p)).or_internal()? {
+                keys.push(entry.or_internal()?.0.value().2);
+            }
+        }
+        keys.sort_unstable();
+        let runs = self.txn.open_table(RUNS).or_internal()?;
+        keys.into_iter()
+            .map(|id| indexed_run(&runs, ns, p, id))
+            .collect()
+    }
+
+    /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far: configs,
+    /// deployments, counters, runs, executions and their index entries) and emits
+    /// `deleted_pipeline`. `Conflict` when it has a pending or running run; the caller's
+    /// transaction then aborts, so nothing is deleted (for a namespace: no pipeline at all).
     fn delete_pipeline_rows(&self, ns: &str, p: &str) -> StoreResult<()> {
+        for index in [RUN_QUEUE, RUNNING_RUNS] {
+            let index = self.txn.open_table(index).or_internal()?;
+            if index
+                .range(pipeline_runs(ns, p))
+                .or_internal()?
+                .next()
+                .is_some()
+            {
+                return Err(StoreError::Conflict(format!(
+                    "pipeline '{p}' has pending or running runs; cancel them first"
+                )));
+            }
+        }
+        let p_upper = upper(p);
+        self.txn
+            .open_table(EXECUTIONS)
+            .or_internal()?
+            .retain_in((ns, p, 0, "")..(ns, p_upper.as_str(), 0, ""), |_, _| false)
+            .or_internal()?;
+        for index in [RUN_QUEUE, RUNNING_RUNS, RUNS_WITH_LOGS] {
+            self.txn
+                .open_table(index)
+                .or_internal()?
+                .retain_in(pipeline_runs(ns, p), |_, _| false)
+                .or_internal()?;
+        }
+        self.txn
+            .open_table(RUNS)
+            .or_internal()?
+            .retain_in(pipeline_runs(ns, p), |_, _| false)
+            .or_internal()?;
         let all = (ns, p, 0)..=(ns, p, u64::MAX);
         self.txn
             .open_table(CONFIGS)
@@ -890,6 +939,18 @@ impl Store for RedbStore {
                 return Err(StoreError::Conflict(
                     "cannot delete the live version".into(),
                 ));
+            }
+            // SPEC §10: a version pending or running runs are pinned to stays.
+            let pinned = tx
+                .unfinished_of(namespace, pipeline)?
+                .into_iter()
+                .find(|stored| stored.run.pipeline_config_version == version);
+            if let Some(StoredRun { run, .. }) = pinned {
+                return Err(StoreError::Conflict(format!(
+                    "version {version} is pinned by run {} ({}); cancel it or wait for it to \
+                     complete",
+                    run.run_id, run.state
+                )));
             }
             tx.txn
                 .open_table(CONFIGS)
