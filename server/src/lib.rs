@@ -99,6 +99,8 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         run_parallelism_limit: config.api.run_parallelism_limit,
         global_run_limit: config.api.global_run_concurrency_limit,
         log_retention: config.api.task_execution_log_retention,
+        prune: config.scheduler.docker.prune,
+        prune_interval: config.scheduler.docker.prune_interval,
     };
     let (engine, engine_task) =
         engine::Engine::start(store.clone(), scheduler, engine_config, stop_rx.clone()).await?;
