@@ -102,11 +102,18 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         prune: config.scheduler.docker.prune,
         prune_interval: config.scheduler.docker.prune_interval,
     };
-    let (engine, engine_task) =
-        engine::Engine::start(store.clone(), scheduler, engine_config, stop_rx.clone()).await?;
+    let (engine, engine_task) = engine::Engine::start(
+        store.clone(),
+        scheduler.clone(),
+        engine_config,
+        stop_rx.clone(),
+    )
+    .await?;
     let state = Arc::new(http::AppState {
         store,
         engine,
+        scheduler,
+        shutdown: stop_rx.clone(),
         data_dir,
         config: Arc::new(config),
         routes: http::routes::all(),

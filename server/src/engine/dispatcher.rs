@@ -1008,10 +1008,14 @@ impl Dispatcher {
             offset: 0,
             reverse: false,
         };
-        let Ok(namespaces) = self.store.read(move |s| s.list_namespaces(all)).await else { return };
+        let Ok(namespaces) = self.store.read(move |s| s.list_namespaces(all)).await else {
+            return;
+        };
         for ns in namespaces {
             let id = ns.id.clone();
-            let Ok(pipelines) = self.store.read(move |s| s.list_pipelines(&id, all)).await else { continue };
+            let Ok(pipelines) = self.store.read(move |s| s.list_pipelines(&id, all)).await else {
+                continue;
+            };
             for p in pipelines {
                 self.sweep_logs(&ns.id, &p.pipeline_id).await;
             }

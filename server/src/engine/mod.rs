@@ -99,7 +99,12 @@ impl Engine {
         )
         .await?;
         if config.prune {
-            tokio::spawn(prune_loop(store.clone(), scheduler, config, shutdown.clone()));
+            tokio::spawn(prune_loop(
+                store.clone(),
+                scheduler,
+                config,
+                shutdown.clone(),
+            ));
         }
         let handle = tokio::spawn(dispatcher.run(rx, shutdown));
         Ok((Engine { store, tx }, handle))
@@ -176,7 +181,9 @@ async fn prune_loop(
     let interval = std::time::Duration::from_secs(config.prune_interval.max(1));
     loop {
         match prune_once(&store, scheduler.as_ref(), &config.instance_id).await {
-            Ok(removed) if !removed.is_empty() => tracing::info!(count = removed.len(), "pruned finished task containers"),
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(count = removed.len(), "pruned finished task containers")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning task containers failed"),
         }
@@ -195,16 +202,26 @@ pub async fn prune_once(
     instance_id: &str,
 ) -> Result<Vec<String>, crate::scheduler::SchedulerError> {
     use crate::scheduler::{self as sched, ContainerState};
-    let ours = scheduler.list(&sched::base_labels(instance_id, "task")).await?;
+    let ours = scheduler
+        .list(&sched::base_labels(instance_id, "task"))
+        .await?;
     let mut finished = std::collections::HashSet::new();
     for container in ours {
         if !matches!(container.state, ContainerState::Exited { .. }) {
             continue;
         }
         let label = |k: &str| container.labels.get(k).cloned().unwrap_or_default();
-        let (ns, p, task) = (label(sched::LABEL_NAMESPACE), label(sched::LABEL_PIPELINE), label(sched::LABEL_TASK));
-        let Ok(run) = label(sched::LABEL_RUN).parse::<u64>() else { continue };
-        let lookup = store.read(move |s| s.get_task_execution(&ns, &p, run, &task)).await;
+        let (ns, p, task) = (
+            label(sched::LABEL_NAMESPACE),
+            label(sched::LABEL_PIPELINE),
+            label(sched::LABEL_TASK),
+        );
+        let Ok(run) = label(sched::LABEL_RUN).parse::<u64>() else {
+            continue;
+        };
+        let lookup = store
+            .read(move |s| s.get_task_execution(&ns, &p, run, &task))
+            .await;
         let done = match lookup {
             Ok(execution) => execution.state == gofer_core::enums::TaskExecutionState::Complete,
             Err(StoreError::NotFound(_)) => true,
@@ -216,9 +233,19 @@ pub async fn prune_once(
     }
     let is_complete = |labels: &crate::scheduler::Labels| {
         let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or_default();
-        let Ok(run) = get(sched::LABEL_RUN).parse::<u64>() else { return false };
-        let Ok(attempt) = get(sched::LABEL_ATTEMPT).parse::<u64>() else { return false };
-        let name = sched::task_container_name(get(sched::LABEL_NAMESPACE), get(sched::LABEL_PIPELINE), run, get(sched::LABEL_TASK), attempt);
+        let Ok(run) = get(sched::LABEL_RUN).parse::<u64>() else {
+            return false;
+        };
+        let Ok(attempt) = get(sched::LABEL_ATTEMPT).parse::<u64>() else {
+            return false;
+        };
+        let name = sched::task_container_name(
+            get(sched::LABEL_NAMESPACE),
+            get(sched::LABEL_PIPELINE),
+            run,
+            get(sched::LABEL_TASK),
+            attempt,
+        );
         get(sched::LABEL_KIND) == "task" && finished.contains(&name)
     };
     scheduler.prune(instance_id, &is_complete).await

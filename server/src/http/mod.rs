@@ -28,6 +28,10 @@ use warp::reply::Response;
 pub struct AppState {
     pub store: StoreHandle,
     pub engine: crate::engine::Engine,
+    /// The container engine (attach runs commands in task containers).
+    pub scheduler: Arc<dyn crate::scheduler::Scheduler>,
+    /// Turns true when the server shuts down; long-lived streams end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The data directory (logs and objects live beneath it, `gofer_core::paths`).
     pub data_dir: std::path::PathBuf,
     pub config: Arc<ServerConfig>,

@@ -1,6 +1,7 @@
 //! The route table (SPEC §14) with each route's access requirement (SPEC §11.8). Later issues add
 //! their rows here; tests enumerate [`all`] so no route can miss a permission-matrix row.
 
+mod attach;
 mod configs;
 mod events;
 mod namespaces;
@@ -77,6 +78,7 @@ pub fn all() -> Vec<Route> {
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs", perm(Write, NS_P_RUNS), run_control::start),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", perm(Write, NS_P_RUNS), run_control::cancel),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}", perm(Write, NS_P_RUNS_TASKS), run_control::cancel_task),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/attach", perm(Write, NS_P_RUNS_TASKS), attach::attach),
         // §14.9 system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),
