@@ -2,6 +2,7 @@
 //! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
 pub mod http;
+pub mod logs;
 pub mod scheduler;
 pub mod store;
 #[cfg(feature = "test-support")]
@@ -68,18 +69,24 @@ pub async fn serve(
     boot(&store, &config).await?;
 
     let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout);
+    // One shutdown signal, three listeners: warp's graceful drain, our drain deadline, and the
+    // long-lived websocket streams, which warp no longer tracks once upgraded (they hold
+    // receivers through `AppState::shutdown` and close with 1000 when it turns true).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
     let state = Arc::new(http::AppState {
         store,
         data_dir,
         config: Arc::new(config),
         routes: http::routes::all(),
+        shutdown: stop_rx.clone(),
     });
-
-    // One shutdown signal, two listeners: warp's graceful drain and our drain deadline.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
+    tokio::spawn({
+        let stop_tx = stop_tx.clone();
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        }
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -99,12 +106,30 @@ pub async fn serve(
             tokio::time::sleep(shutdown_timeout).await;
         }
     };
-    tokio::select! {
-        () = server => {}
-        () = deadline => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
+    let drained = tokio::select! {
+        () = server => true,
+        () = deadline => {
+            tracing::warn!("shutdown timeout reached; closing the remaining connections");
+            false
+        }
+    };
+    // Every receiver gone means every websocket stream has said goodbye.
+    if drained
+        && tokio::time::timeout(shutdown_timeout, stop_tx.closed())
+            .await
+            .is_err()
+    {
+        tracing::warn!("shutdown timeout reached; some websocket streams did not close");
     }
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Resolves to `true` once `shutdown` (see [`http::AppState::shutdown`]) turns true; to `false`
+/// if its sender is gone without that, so a `select!` branch `true = shutting_down(..)` never fires
+/// then.
+pub(crate) async fn shutting_down(shutdown: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    shutdown.wait_for(|stop| *stop).await.is_ok()
 }
 
 /// Boot steps that need the store (SPEC §17.3): warnings about development defaults and the

@@ -3,9 +3,12 @@
 
 mod configs;
 mod events;
+mod logs;
 mod namespaces;
 mod pipelines;
+mod runs;
 mod system;
+mod tasks;
 
 use super::router::{Access, Res, Route};
 use gofer_core::enums::Action;
@@ -45,6 +48,8 @@ use Res::*;
 const NS_P: &[Res] = &[Namespace, Pipeline];
 const NS_P_CONFIGS: &[Res] = &[Namespace, Pipeline, Configs];
 const NS_P_DEPLOYMENTS: &[Res] = &[Namespace, Pipeline, Deployments];
+const NS_P_RUNS: &[Res] = &[Namespace, Pipeline, Runs];
+const NS_P_RUNS_TASKS: &[Res] = &[Namespace, Pipeline, Runs, TaskExecutions];
 
 /// Every API route, in the order of SPEC §14.
 pub fn all() -> Vec<Route> {
@@ -70,6 +75,13 @@ pub fn all() -> Vec<Route> {
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Delete, NS_P_CONFIGS), configs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}", perm(Read, NS_P_DEPLOYMENTS), configs::get_deployment),
+        // §14.7 runs and task executions
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs", anonymous_read(NS_P_RUNS), runs::list),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", anonymous_read(NS_P_RUNS), runs::get),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks", perm(Read, NS_P_RUNS_TASKS), tasks::list),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}", perm(Read, NS_P_RUNS_TASKS), tasks::get),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Read, NS_P_RUNS_TASKS), logs::get),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Delete, NS_P_RUNS_TASKS), logs::delete),
         // §14.9 system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),
