@@ -1,6 +1,7 @@
 //! The Gofer server as a library: `serve(config, listener, shutdown)` (STYLE rule 9). `main` (in
 //! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
+pub mod events;
 pub mod http;
 pub mod logs;
 pub mod scheduler;

@@ -55,6 +55,7 @@ const NS_P_RUNS_TASKS: &[Res] = &[Namespace, Pipeline, Runs, TaskExecutions];
 pub fn all() -> Vec<Route> {
     vec![
         // §14.2 events
+        route!(GET "/api/events", perm(Read, &[Events]), events::stream),
         route!(GET "/api/events/{event_id}", perm(Read, &[Events]), events::get),
         route!(DELETE "/api/events/{event_id}", Access::Admin, events::delete),
         // §14.4 namespaces and pipelines
