@@ -67,6 +67,8 @@ pub async fn serve(
         .await
         .map_err(|e| ServerError::Startup(format!("opening the store failed: {e}")))??;
     let store = StoreHandle::new(Arc::new(store));
+    #[cfg(feature = "test-support")]
+    let _registered = testing::register(&data_dir, store.clone());
     boot(&store, &config).await?;
 
     let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout);
