@@ -7,5 +7,6 @@ mod config_show;
 mod errors;
 mod namespace;
 mod pipeline;
+mod recovery;
 mod sdk;
 mod service;
