@@ -655,12 +655,26 @@ async fn following_logs_of_a_running_task_then_the_event_history() {
     use futures_util::StreamExt;
     let (s, _dir, img, ns) = server().await;
     let ns = ns.as_str();
-    s.deploy(ns, pipeline("follow", vec![sh("ticker", &img, "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.2; done")])).await;
+    s.deploy(
+        ns,
+        pipeline(
+            "follow",
+            vec![sh(
+                "ticker",
+                &img,
+                "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.2; done",
+            )],
+        ),
+    )
+    .await;
     let run = s.start_run(ns, "follow", json!({})).await;
-    s.wait_task(ns, "follow", run, "ticker", |t| t["state"] == "running").await;
+    s.wait_task(ns, "follow", run, "ticker", |t| t["state"] == "running")
+        .await;
 
     // Plain transport with follow=true: lines arrive while the task still runs.
-    let url = s.url(&format!("/api/namespaces/{ns}/pipelines/follow/runs/{run}/tasks/ticker/logs?follow=true"));
+    let url = s.url(&format!(
+        "/api/namespaces/{ns}/pipelines/follow/runs/{run}/tasks/ticker/logs?follow=true"
+    ));
     let res = s.http.get(url).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let mut body = res.bytes_stream();
@@ -669,18 +683,35 @@ async fn following_logs_of_a_running_task_then_the_event_history() {
     while let Some(chunk) = crate::support::within("log chunk", body.next()).await {
         got.extend_from_slice(&chunk.unwrap());
         if !seen_while_running && got.starts_with(b"tick 1\n") {
-            let (_, t) = s.call("GET", &format!("/api/namespaces/{ns}/pipelines/follow/runs/{run}/tasks/ticker"), None).await;
+            let (_, t) = s
+                .call(
+                    "GET",
+                    &format!("/api/namespaces/{ns}/pipelines/follow/runs/{run}/tasks/ticker"),
+                    None,
+                )
+                .await;
             seen_while_running = t["task_execution"]["state"] == "running";
         }
     }
-    assert!(seen_while_running, "the first line arrived only after the task had finished");
+    assert!(
+        seen_while_running,
+        "the first line arrived only after the task had finished"
+    );
     let expected: String = (1..=10).map(|i| format!("tick {i}\n")).collect();
-    assert_eq!(String::from_utf8(got).unwrap(), expected, "the stream ends at completion with every line");
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        expected,
+        "the stream ends at completion with every line"
+    );
     let done = s.wait_run(ns, "follow", run).await;
     assert_eq!(done["status"], "successful");
 
     // The event history replays this run's events in order.
-    let mut ws = ws_connect(&s, &format!("/api/events?history=true&namespace_id={ns}&pipeline_id=follow")).await;
+    let mut ws = ws_connect(
+        &s,
+        &format!("/api/events?history=true&namespace_id={ns}&pipeline_id=follow"),
+    )
+    .await;
     let mut kinds = Vec::new();
     loop {
         match next_frame(&mut ws).await {
