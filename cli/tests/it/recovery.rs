@@ -187,3 +187,108 @@ async fn sigkill_mid_task_then_restart_completes_the_run_once() {
         let _ = Command::new("docker").args(["rm", "-f", &id]).output();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_vanished_while_down_is_orphaned() {
+    let docker = gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    let image = gofer_server::testing::busybox_image(&docker)
+        .await
+        .expect("busybox image");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let pipeline = format!("orphan{}x{nanos}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let addr = unused_addr().to_string();
+    let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
+    let http = reqwest::Client::new();
+
+    let mut server = start(&addr, dir.path());
+    wait_for("the server", async || {
+        let (status, _) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("http://{addr}/api/health"),
+            None,
+        )
+        .await;
+        (status == 200).then_some(Value::Null)
+    })
+    .await;
+    let config = json!({"config": {"id": pipeline, "name": "orphan", "tasks": [
+        {"id": "sleeper", "image": image, "command": ["sleep", "300"], "retries": {"count": 3, "backoff": 0}}
+    ]}});
+    assert_eq!(
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/configs"),
+            Some(config)
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/configs/1"),
+            None
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/runs"),
+            Some(json!({}))
+        )
+        .await
+        .0,
+        201
+    );
+    let task_url = format!("{base}/runs/1/tasks/sleeper");
+    wait_for("the task to run", async || {
+        let (_, t) = call(&http, reqwest::Method::GET, task_url.clone(), None).await;
+        (t["task_execution"]["state"] == "running").then_some(t)
+    })
+    .await;
+    server.0.kill().expect("SIGKILL");
+    server.0.wait().expect("reap");
+    drop(server);
+    for id in containers(&pipeline) {
+        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+    }
+
+    let _server = start(&addr, dir.path());
+    let done = wait_for("the run to complete after restart", async || {
+        let (_, r) = call(&http, reqwest::Method::GET, format!("{base}/runs/1"), None).await;
+        (r["run"]["state"] == "complete").then_some(r)
+    })
+    .await;
+    assert_eq!(done["run"]["status"], "failed", "{done}");
+    assert_eq!(done["run"]["status_reason"]["reason"], "scheduler_error");
+    let (_, task) = call(&http, reqwest::Method::GET, task_url, None).await;
+    let t = &task["task_execution"];
+    assert_eq!(t["status_reason"]["reason"], "orphaned", "{t}");
+    assert_eq!(
+        t["status_reason"]["description"],
+        "container vanished while the server was down"
+    );
+    assert_eq!(
+        t["attempts"].as_array().unwrap().len(),
+        1,
+        "orphaned is never retried"
+    );
+    assert!(
+        containers(&pipeline).is_empty(),
+        "nothing was started again"
+    );
+}

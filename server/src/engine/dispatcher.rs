@@ -178,8 +178,13 @@ impl Dispatcher {
                 Some(_) => resume.push((task.clone(), last.attempt, Some(last.started))),
             }
         }
-        if !changes.executions.is_empty() {
-            self.commit(changes).await;
+        if !changes.executions.is_empty()
+            && self.commit(changes.clone()).await
+            && let Some(rs) = self.running.get_mut(key)
+        {
+            for se in changes.executions {
+                rs.executions.insert(se.execution.task_id.clone(), se);
+            }
         }
         for (task, attempt, reattach) in resume {
             self.launch(key, &task, attempt, reattach);

@@ -741,3 +741,67 @@ async fn following_logs_of_a_running_task_then_the_event_history() {
     );
     s.remove_containers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_timeout_fails_the_run() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut later = sh("later", &img, "true");
+    later["depends_on"] = json!({"slow": "any"});
+    let mut config = pipeline("deadline", vec![sh("slow", &img, "sleep 300"), later]);
+    config["timeout"] = json!(1);
+    s.deploy(ns, config).await;
+    let run = s.start_run(ns, "deadline", json!({})).await;
+    let done = s.wait_run(ns, "deadline", run).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["status_reason"]["reason"], "timeout");
+    let slow = s.wait_task(ns, "deadline", run, "slow", |_| true).await;
+    assert_eq!(
+        (
+            slow["status"].as_str(),
+            slow["status_reason"]["reason"].as_str()
+        ),
+        (Some("failed"), Some("timeout"))
+    );
+    let later = s.wait_task(ns, "deadline", run, "later", |_| true).await;
+    assert_eq!(
+        (
+            later["status"].as_str(),
+            later["status_reason"]["reason"].as_str()
+        ),
+        (Some("skipped"), Some("timeout"))
+    );
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_retention_keeps_only_the_newest_runs() {
+    let img = busybox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    config.api.task_execution_log_retention = 1;
+    let s = TestServer::start_with(config).await;
+    let ns = s.unique_namespace().await;
+    let ns = ns.as_str();
+    s.deploy(ns, pipeline("kept", vec![sh("t", &img, "echo output")]))
+        .await;
+    let first = s.start_run(ns, "kept", json!({})).await;
+    s.wait_run(ns, "kept", first).await;
+    assert_eq!(s.logs(ns, "kept", first, "t").await, b"output\n");
+    let second = s.start_run(ns, "kept", json!({})).await;
+    s.wait_run(ns, "kept", second).await;
+    // The older run's logs expire once the newer one completes (retention 1).
+    let old = s
+        .wait_task(ns, "kept", first, "t", |t| t["logs_expired"] == true)
+        .await;
+    assert_eq!(old["logs_removed"], true);
+    let path = format!("/api/namespaces/{ns}/pipelines/kept/runs/{first}/tasks/t/logs");
+    let (status, body) = s.call("GET", &path, None).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (404, Some("logs for task 't' have been removed"))
+    );
+    assert!(!gofer_core::paths::task_log(dir.path(), ns, "kept", first, "t").exists());
+    assert_eq!(s.logs(ns, "kept", second, "t").await, b"output\n");
+    s.remove_containers().await;
+}
