@@ -48,7 +48,7 @@ pub fn for_status(status: u16) -> i32 {
 pub fn for_sdk(error: &gofer_sdk::Error) -> i32 {
     match error {
         gofer_sdk::Error::Api { status, .. } => for_status(*status),
-        gofer_sdk::Error::Unreachable { .. } => EXIT_UNAVAILABLE,
+        gofer_sdk::Error::Unreachable { .. } | gofer_sdk::Error::Stream { .. } => EXIT_UNAVAILABLE,
         gofer_sdk::Error::Decode { .. } => EXIT_ERROR,
         gofer_sdk::Error::InvalidUrl { .. } => EXIT_INVALID,
     }
