@@ -20,10 +20,6 @@ pub const EXIT_UNAVAILABLE: i32 = 6;
 /// HTTP 400/413, or invalid local input (unreadable or missing file, invalid config or JSON).
 pub const EXIT_INVALID: i32 = 7;
 /// A watched run ended `failed` or `cancelled`.
-#[expect(
-    dead_code,
-    reason = "used by `run watch`, which lands with the runs issue"
-)]
 pub const EXIT_RUN_FAILED: i32 = 8;
 /// `gofer up`: the pipeline program failed.
 #[expect(
