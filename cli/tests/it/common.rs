@@ -1,5 +1,6 @@
 //! The in-process server and helpers to run the binary.
 
+use gofer_core::api::{PipelineConfigInput, TaskInput};
 use gofer_core::config::ServerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,18 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// directory that does not exist (so no default CLI config file is read).
 pub fn gofer() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_gofer"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GOFER_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("XDG_CONFIG_HOME", no_config_dir());
+    cmd
+}
+
+/// [`gofer`] as a plain process, for tests that read its output while it runs.
+pub fn gofer_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gofer"));
     for (key, _) in std::env::vars() {
         if key.starts_with("GOFER_") || key == "RUST_LOG" {
             cmd.env_remove(key);
@@ -182,6 +195,54 @@ impl TestServer {
     pub fn run(&self, args: &[&str]) -> Run {
         run(self.gofer().args(args))
     }
+
+    /// Registers pipeline `id` of namespace `default` with `tasks`, without deploying it.
+    pub fn register(&self, id: &str, tasks: Vec<TaskInput>) {
+        let config = PipelineConfigInput {
+            id: id.into(),
+            name: id.into(),
+            tasks,
+            ..PipelineConfigInput::default()
+        };
+        let client = self.client();
+        self.block_on(client.register_config("default", id, &config))
+            .unwrap();
+    }
+
+    /// Registers pipeline `id` with `tasks` and makes the new version live.
+    pub fn deploy(&self, id: &str, tasks: Vec<TaskInput>) {
+        self.register(id, tasks);
+        let client = self.client();
+        let version = self
+            .block_on(client.get_config("default", id, 0))
+            .unwrap()
+            .version;
+        self.block_on(client.deploy_config("default", id, version))
+            .unwrap();
+    }
+}
+
+/// A task running `sh -c <script>` in `image`.
+pub fn shell_task(id: &str, image: &str, script: &str) -> TaskInput {
+    TaskInput {
+        id: id.into(),
+        image: image.into(),
+        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+        ..TaskInput::default()
+    }
+}
+
+/// The busybox test image when a Docker engine answers (STYLE rule 22: panics with
+/// instructions when none does; `None` only when skipped explicitly).
+pub fn busybox_image(server: &TestServer) -> Option<String> {
+    server.block_on(async {
+        let docker = gofer_server::testing::require_docker().await?;
+        Some(
+            gofer_server::testing::busybox_image(&docker)
+                .await
+                .expect("the busybox test image builds"),
+        )
+    })
 }
 
 impl Drop for TestServer {

@@ -5,7 +5,10 @@
 mod common;
 mod config_show;
 mod errors;
+mod event;
 mod namespace;
 mod pipeline;
+mod run;
 mod sdk;
 mod service;
+mod watch;
