@@ -60,6 +60,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
             StoreError::Conflict(m) => ApiError::conflict(m),
+            StoreError::Unavailable(m) => ApiError::unavailable(m),
+            StoreError::Invalid(m) => ApiError::invalid(m),
             StoreError::Locked(m) | StoreError::Internal(m) => ApiError::internal(m),
         }
     }

@@ -3,7 +3,10 @@
 //! Implementations are synchronous; [`StoreHandle`] moves every call off the async threads with
 //! `spawn_blocking` (STYLE rule 11). Only the server process opens the database file.
 
-use gofer_core::api::{Config, Deployment, Event, Metadata, Namespace, Page, Pipeline, System};
+use gofer_core::api::{
+    Config, Deployment, Event, EventKind, Initiator, Metadata, Namespace, Page, Pipeline, Run,
+    System, TaskExecution, Variable,
+};
 use gofer_core::enums::PipelineState;
 use gofer_core::validate::ValidConfig;
 use std::sync::Arc;
@@ -26,6 +29,13 @@ pub enum StoreError {
     /// The database file is held by another process.
     #[error("{0}")]
     Locked(String),
+    /// The request is refused for now (SPEC §5.1: run ingress paused, pipeline disabled) → 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request itself is invalid in a way only stored state can tell (e.g. `only` naming a
+    /// task the live config does not have) → 400; the message starts with the field.
+    #[error("{0}")]
+    Invalid(String),
     /// Anything else: I/O, corruption, a value that does not decode.
     #[error("storage: {0}")]
     Internal(String),
@@ -65,7 +75,8 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
     ) -> StoreResult<Namespace>;
     /// Deletes the namespace and everything beneath it (SPEC §3.16), emitting `deleted_pipeline`
-    /// for each pipeline, then `deleted_namespace`.
+    /// for each pipeline, then `deleted_namespace`. `Conflict` when any of its pipelines has a
+    /// pending or running run (nothing is deleted then).
     fn delete_namespace(&self, id: &str) -> StoreResult<()>;
 
     // ---- pipelines -----------------------------------------------------------------------
@@ -81,7 +92,9 @@ pub trait Store: Send + Sync + 'static {
         state: PipelineState,
         now: u64,
     ) -> StoreResult<Metadata>;
-    /// Deletes the pipeline with its configs, deployments and counters; emits `deleted_pipeline`.
+    /// Deletes the pipeline with its configs, deployments, counters, runs, task executions and
+    /// queue entries; emits `deleted_pipeline`. `Conflict("pipeline '<p>' has pending or running
+    /// runs; cancel them first")` when it has a pending or running run.
     /// A pipeline registered later under the same id is a new pipeline: versions and deployment
     /// ids start again at 1.
     fn delete_pipeline(&self, namespace: &str, pipeline: &str) -> StoreResult<()>;
@@ -105,7 +118,8 @@ pub trait Store: Send + Sync + 'static {
     fn get_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<Config>;
     /// The live config, if any.
     fn live_config(&self, namespace: &str, pipeline: &str) -> StoreResult<Option<Config>>;
-    /// `Conflict` (`cannot delete the live version`) when it is live. Emits no event.
+    /// `Conflict` (`cannot delete the live version`) when it is live; `Conflict` naming a run when
+    /// a pending or running run is pinned to it (SPEC §10). Emits no event.
     fn delete_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<()>;
     /// Makes `version` live in one transaction (SPEC §10): deployment record, `started_deployment`,
     /// states and `deprecated` times, `completed_deployment`; returns the final deployment.
@@ -139,6 +153,135 @@ pub trait Store: Send + Sync + 'static {
     fn delete_event(&self, id: &str) -> StoreResult<()>;
     /// Deletes, in id order, every event emitted before `cutoff` (ms, exclusive); returns how many.
     fn prune_events(&self, cutoff: u64) -> StoreResult<u64>;
+
+    // ---- runs and task executions (SPEC §5) ------------------------------------------------
+    // After `create_run`, only the engine's dispatcher changes runs and executions, always
+    // through `commit`, so there is a single writer of run state (STYLE rule 12).
+
+    /// Creates a run (SPEC §5.1 steps 2–6 and the transaction after them): `NotFound` for a
+    /// missing namespace or pipeline; `Unavailable("run ingress is paused")` when
+    /// `ignore_pipeline_run_events` is set; `Unavailable("pipeline '<p>' is disabled")`;
+    /// `Conflict("pipeline '<p>' has no live config version; deploy one first (gofer pipeline
+    /// config deploy <p> <version>, or gofer up)")`; `Invalid("only: unknown task '<t>'")` when
+    /// `new.only` names a task the live config lacks. Then, in one write transaction: run id =
+    /// 1 + highest ever used by the pipeline; pins the live version; state `pending`, status
+    /// `unknown`, `queued = now`; adds the run to the durable queue; emits `queued_run` and stores
+    /// its id in `event_id`. Returns the stored run.
+    fn create_run(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        new: NewRun,
+        now: u64,
+    ) -> StoreResult<Run>;
+    fn get_run(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<Run>;
+    /// Ordered by run id ascending. `NotFound` when the pipeline is missing.
+    fn list_runs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Run>>;
+    /// `NotFound` naming the run or the task.
+    fn get_task_execution(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        run_id: u64,
+        task_id: &str,
+    ) -> StoreResult<TaskExecution>;
+    /// Ordered by task id. `NotFound` when the run is missing.
+    fn list_task_executions(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        run_id: u64,
+        page: Page,
+    ) -> StoreResult<Vec<TaskExecution>>;
+    /// Every run that is not `complete`, with engine state and executions: pending runs in queue
+    /// order (per pipeline by run id), then running runs. Used by the dispatcher at boot.
+    fn unfinished_runs(&self) -> StoreResult<Vec<StoredRunState>>;
+    /// The queue: pending runs of every pipeline, oldest first per pipeline, as stored.
+    fn pending_runs(&self) -> StoreResult<Vec<StoredRun>>;
+    /// Runs of a pipeline that are `complete`, have `run_id <= max_run_id` and still have logs
+    /// (some execution with `logs_removed = false`), with their executions (SPEC §7.4).
+    fn runs_with_logs(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        max_run_id: u64,
+    ) -> StoreResult<Vec<StoredRunState>>;
+    /// Writes every changed run and execution and emits every event, in one write transaction,
+    /// in the order given; a run listed in `dequeued` leaves the queue. Returns the stored events.
+    /// Writing a run or execution of a pipeline that no longer exists is `NotFound` and changes
+    /// nothing.
+    ///
+    /// The queue always follows the stored run state (it holds exactly the `pending` runs), so
+    /// only runs that `create_run` made can be written (`NotFound` naming the run otherwise), and
+    /// a run in `dequeued` must leave `pending` in the same commit
+    /// (`Invalid("dequeued: run <n> of pipeline '<p>' is still pending")` otherwise); either
+    /// refusal also changes nothing.
+    fn commit(&self, changes: RunChanges) -> StoreResult<Vec<Event>>;
+}
+
+/// What `create_run` needs besides the ids (SPEC §5.1, §5.13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRun {
+    /// Run variables (source already set: `run_options` or `extension`).
+    pub variables: Vec<Variable>,
+    pub initiator: Initiator,
+    pub payload: Option<serde_json::Value>,
+    pub only: Option<Vec<String>>,
+    pub command_override: Option<Vec<String>>,
+}
+
+/// A run with the engine's durable control state (not part of the API).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredRun {
+    pub run: Run,
+    /// Set when a cancel was accepted; `by_admin` decides `admin_cancelled` vs `user_cancelled`.
+    #[serde(default)]
+    pub cancel: Option<CancelRequest>,
+    /// Absolute run deadline in ms (`started + timeout`), 0 = none (SPEC §5.3).
+    #[serde(default)]
+    pub deadline: u64,
+}
+
+/// Who asked to cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CancelRequest {
+    pub by_admin: bool,
+}
+
+/// A task execution with the engine's durable control state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredExecution {
+    pub execution: TaskExecution,
+    /// When the pending retry may start (ms), 0 = none (SPEC §5.7: survives restarts).
+    #[serde(default)]
+    pub retry_at: u64,
+    /// A cancel of this execution was accepted, with its grace in seconds.
+    #[serde(default)]
+    pub cancel: Option<TaskCancel>,
+}
+
+/// A task cancellation request (SPEC §5.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TaskCancel {
+    pub grace_secs: u64,
+    pub by_admin: bool,
+}
+
+/// A run with all its executions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRunState {
+    pub run: StoredRun,
+    pub executions: Vec<StoredExecution>,
+}
+
+/// One atomic change of run state (see [`Store::commit`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunChanges {
+    pub runs: Vec<StoredRun>,
+    pub executions: Vec<StoredExecution>,
+    /// `(namespace, pipeline, run_id)` of runs leaving the queue.
+    pub dequeued: Vec<(String, String, u64)>,
+    pub events: Vec<EventKind>,
 }
 
 /// Async front of a [`Store`]: runs each call on the blocking pool and wakes event subscribers

@@ -10,11 +10,16 @@
 //!   becomes [`StoreError::Internal`] here and nowhere else.
 
 use super::tables::*;
-use super::{Store, StoreError, StoreResult};
-use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Metadata, Namespace, Page, Pipeline, System,
+use super::{
+    NewRun, RunChanges, Store, StoreError, StoreResult, StoredExecution, StoredRun, StoredRunState,
 };
-use gofer_core::enums::{ConfigState, DeploymentState, DeploymentStatus, PipelineState};
+use gofer_core::api::{
+    Config, Deployment, Event, EventKind, Metadata, Namespace, Page, Pipeline, Run, System,
+    TaskExecution,
+};
+use gofer_core::enums::{
+    ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
+};
 use gofer_core::validate::ValidConfig;
 use redb::backends::InMemoryBackend;
 use redb::{
@@ -24,6 +29,7 @@ use redb::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +54,10 @@ struct PipelineCounters {
     last_deployment: u64,
     /// The live version, 0 when none; kept in step with the configs' `state` by `deploy`.
     live_version: u64,
+    /// Highest run id ever issued (run ids are never reused within the pipeline's life, SPEC
+    /// §5.1). Absent in rows written before runs existed, hence the default.
+    #[serde(default)]
+    last_run: u64,
 }
 
 /// The newest event id ever issued and its `emitted`; survives deletion of that event.
@@ -169,6 +179,68 @@ fn pipeline_not_found(
     }
 }
 
+fn run_not_found(p: &str, run_id: u64) -> StoreError {
+    StoreError::NotFound(format!("run {run_id} of pipeline '{p}' not found"))
+}
+
+fn execution_not_found(run_id: u64, task: &str) -> StoreError {
+    StoreError::NotFound(format!("task execution '{task}' of run {run_id} not found"))
+}
+
+/// The key of a run in `RUNS` and the run index tables.
+type RunKey<'a> = (&'a str, &'a str, u64);
+
+fn run_key(run: &Run) -> RunKey<'_> {
+    (
+        run.namespace_id.as_str(),
+        run.pipeline_id.as_str(),
+        run.run_id,
+    )
+}
+
+/// Every run key of one pipeline.
+fn pipeline_runs<'a>(ns: &'a str, p: &'a str) -> std::ops::RangeInclusive<RunKey<'a>> {
+    (ns, p, 0)..=(ns, p, u64::MAX)
+}
+
+type ExecutionKey<'a> = (&'a str, &'a str, u64, &'a str);
+
+/// Every execution key of one run. `p_upper` is `upper(p)`, needed only for run id `u64::MAX`.
+fn run_executions<'a>(
+    ns: &'a str,
+    p: &'a str,
+    p_upper: &'a str,
+    run_id: u64,
+) -> (Bound<ExecutionKey<'a>>, Bound<ExecutionKey<'a>>) {
+    let end = match run_id.checked_add(1) {
+        Some(next) => (ns, p, next, ""),
+        None => (ns, p_upper, 0, ""),
+    };
+    (Bound::Included((ns, p, run_id, "")), Bound::Excluded(end))
+}
+
+/// Reads the executions of one run, in task id order, optionally paged.
+fn executions_of(
+    executions: &impl ReadableTable<ExecutionKey<'static>, Bytes>,
+    ns: &str,
+    p: &str,
+    run_id: u64,
+    page: Page,
+) -> StoreResult<Vec<StoredExecution>> {
+    let p_upper = upper(p);
+    let range = executions
+        .range(run_executions(ns, p, &p_upper, run_id))
+        .or_internal()?;
+    page_of(range, page, false, "task execution")
+}
+
+/// Every execution of a run, unpaged.
+const WHOLE: Page = Page {
+    limit: u64::MAX,
+    offset: 0,
+    reverse: false,
+};
+
 /// The smallest string greater than `s`, so `(s, "")..(upper(s), "")` covers exactly the tuple
 /// keys whose first component is `s`.
 fn upper(s: &str) -> String {
@@ -273,9 +345,125 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far) and
-    /// emits `deleted_pipeline`.
+    /// The stored run of an existing pipeline (`NotFound` naming the namespace, pipeline or run).
+    fn require_run(&self, ns: &str, p: &str, run_id: u64) -> StoreResult<StoredRun> {
+        self.require_pipeline(ns, p)?;
+        let runs = self.txn.open_table(RUNS).or_internal()?;
+        get(&runs, (ns, p, run_id), "run")?.ok_or_else(|| run_not_found(p, run_id))
+    }
+
+    /// Writes a run row and keeps the run indexes in step with its state: the queue holds exactly
+    /// the `pending` runs, `RUNNING_RUNS` exactly those neither pending nor complete.
+    fn put_run(&self, stored: &StoredRun) -> StoreResult<()> {
+        let key = run_key(&stored.run);
+        self.txn
+            .open_table(RUNS)
+            .or_internal()?
+            .insert(key, encode(stored)?.as_slice())
+            .or_internal()?;
+        let mut queue = self.txn.open_table(RUN_QUEUE).or_internal()?;
+        let mut running = self.txn.open_table(RUNNING_RUNS).or_internal()?;
+        match stored.run.state {
+            RunState::Pending => {
+                queue.insert(key, ()).or_internal()?;
+                running.remove(key).or_internal()?;
+            }
+            RunState::Complete => {
+                queue.remove(key).or_internal()?;
+                running.remove(key).or_internal()?;
+            }
+            RunState::Running | RunState::Unknown => {
+                queue.remove(key).or_internal()?;
+                running.insert(key, ()).or_internal()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes an execution row of an existing run.
+    fn put_execution(&self, stored: &StoredExecution) -> StoreResult<()> {
+        let e = &stored.execution;
+        let key = (
+            e.namespace_id.as_str(),
+            e.pipeline_id.as_str(),
+            e.run_id,
+            e.task_id.as_str(),
+        );
+        self.txn
+            .open_table(EXECUTIONS)
+            .or_internal()?
+            .insert(key, encode(stored)?.as_slice())
+            .or_internal()?;
+        Ok(())
+    }
+
+    /// Puts the run in `RUNS_WITH_LOGS` exactly when one of its executions still has logs.
+    fn sync_logs_index(&self, ns: &str, p: &str, run_id: u64) -> StoreResult<()> {
+        let executions = self.txn.open_table(EXECUTIONS).or_internal()?;
+        let has_logs = executions_of(&executions, ns, p, run_id, WHOLE)?
+            .iter()
+            .any(|e| !e.execution.logs_removed);
+        let mut index = self.txn.open_table(RUNS_WITH_LOGS).or_internal()?;
+        if has_logs {
+            index.insert((ns, p, run_id), ()).or_internal()?;
+        } else {
+            index.remove((ns, p, run_id)).or_internal()?;
+        }
+        Ok(())
+    }
+
+    /// The pending and running runs of a pipeline, by run id.
+    fn unfinished_of(&self, ns: &str, p: &str) -> StoreResult<Vec<StoredRun>> {
+        let mut keys = Vec::new();
+        for table in [RUN_QUEUE, RUNNING_RUNS] {
+            let index = self.txn.open_table(table).or_internal()?;
+            for entry in index.range(pipeline_runs(ns, p)).or_internal()? {
+                keys.push(entry.or_internal()?.0.value().2);
+            }
+        }
+        keys.sort_unstable();
+        let runs = self.txn.open_table(RUNS).or_internal()?;
+        keys.into_iter()
+            .map(|id| indexed_run(&runs, ns, p, id))
+            .collect()
+    }
+
+    /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far: configs,
+    /// deployments, counters, runs, executions and their index entries) and emits
+    /// `deleted_pipeline`. `Conflict` when it has a pending or running run; the caller's
+    /// transaction then aborts, so nothing is deleted (for a namespace: no pipeline at all).
     fn delete_pipeline_rows(&self, ns: &str, p: &str) -> StoreResult<()> {
+        for index in [RUN_QUEUE, RUNNING_RUNS] {
+            let index = self.txn.open_table(index).or_internal()?;
+            if index
+                .range(pipeline_runs(ns, p))
+                .or_internal()?
+                .next()
+                .is_some()
+            {
+                return Err(StoreError::Conflict(format!(
+                    "pipeline '{p}' has pending or running runs; cancel them first"
+                )));
+            }
+        }
+        let p_upper = upper(p);
+        self.txn
+            .open_table(EXECUTIONS)
+            .or_internal()?
+            .retain_in((ns, p, 0, "")..(ns, p_upper.as_str(), 0, ""), |_, _| false)
+            .or_internal()?;
+        for index in [RUN_QUEUE, RUNNING_RUNS, RUNS_WITH_LOGS] {
+            self.txn
+                .open_table(index)
+                .or_internal()?
+                .retain_in(pipeline_runs(ns, p), |_, _| false)
+                .or_internal()?;
+        }
+        self.txn
+            .open_table(RUNS)
+            .or_internal()?
+            .retain_in(pipeline_runs(ns, p), |_, _| false)
+            .or_internal()?;
         let all = (ns, p, 0)..=(ns, p, u64::MAX);
         self.txn
             .open_table(CONFIGS)
@@ -316,6 +504,24 @@ fn read_pipeline(txn: &ReadTransaction, ns: &str, p: &str) -> StoreResult<Metada
             p,
         )),
     }
+}
+
+/// A run, `NotFound` naming the namespace, pipeline or run.
+fn read_run(txn: &ReadTransaction, ns: &str, p: &str, run_id: u64) -> StoreResult<StoredRun> {
+    read_pipeline(txn, ns, p)?;
+    let runs = txn.open_table(RUNS).or_internal()?;
+    get(&runs, (ns, p, run_id), "run")?.ok_or_else(|| run_not_found(p, run_id))
+}
+
+/// The row of a run an index names; a missing row means the file is inconsistent.
+fn indexed_run(
+    runs: &impl ReadableTable<RunKey<'static>, Bytes>,
+    ns: &str,
+    p: &str,
+    run_id: u64,
+) -> StoreResult<StoredRun> {
+    get(runs, (ns, p, run_id), "run")?
+        .ok_or_else(|| StoreError::Internal(format!("indexed run {ns}/{p}/{run_id} has no row")))
 }
 
 impl RedbStore {
@@ -367,6 +573,11 @@ impl RedbStore {
             txn.open_table(CONFIGS).or_internal()?;
             txn.open_table(DEPLOYMENTS).or_internal()?;
             txn.open_table(EVENTS).or_internal()?;
+            txn.open_table(RUNS).or_internal()?;
+            txn.open_table(EXECUTIONS).or_internal()?;
+            txn.open_table(RUN_QUEUE).or_internal()?;
+            txn.open_table(RUNNING_RUNS).or_internal()?;
+            txn.open_table(RUNS_WITH_LOGS).or_internal()?;
             let mut meta = txn.open_table(META).or_internal()?;
             match get::<_, String>(&meta, META_INSTANCE_ID, "instance id")? {
                 Some(id) => id,
@@ -719,15 +930,31 @@ impl Store for RedbStore {
     fn delete_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<()> {
         self.write(|tx| {
             tx.require_pipeline(namespace, pipeline)?;
-            let mut configs = tx.txn.open_table(CONFIGS).or_internal()?;
-            let config: Config = get(&configs, (namespace, pipeline, version), "config")?
-                .ok_or_else(|| config_not_found(pipeline, version))?;
+            let config: Config = {
+                let configs = tx.txn.open_table(CONFIGS).or_internal()?;
+                get(&configs, (namespace, pipeline, version), "config")?
+                    .ok_or_else(|| config_not_found(pipeline, version))?
+            };
             if config.state == ConfigState::Live {
                 return Err(StoreError::Conflict(
                     "cannot delete the live version".into(),
                 ));
             }
-            configs
+            // SPEC §10: a version pending or running runs are pinned to stays.
+            let pinned = tx
+                .unfinished_of(namespace, pipeline)?
+                .into_iter()
+                .find(|stored| stored.run.pipeline_config_version == version);
+            if let Some(StoredRun { run, .. }) = pinned {
+                return Err(StoreError::Conflict(format!(
+                    "version {version} is pinned by run {} ({}); cancel it or wait for it to \
+                     complete",
+                    run.run_id, run.state
+                )));
+            }
+            tx.txn
+                .open_table(CONFIGS)
+                .or_internal()?
                 .remove((namespace, pipeline, version))
                 .or_internal()?;
             Ok(())
@@ -916,6 +1143,254 @@ impl Store for RedbStore {
                 events.remove(id.as_str()).or_internal()?;
             }
             Ok(doomed.len() as u64)
+        })
+    }
+
+    // ---- runs and task executions ----------------------------------------------------------
+
+    fn create_run(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        new: NewRun,
+        now: u64,
+    ) -> StoreResult<Run> {
+        self.write(|tx| {
+            // SPEC §5.1 steps 2-6, in order, inside the transaction that creates the run so no
+            // concurrent change slips between a check and its effect.
+            let metadata = tx.require_pipeline(namespace, pipeline)?;
+            let system: System = {
+                let meta = tx.txn.open_table(META).or_internal()?;
+                get(&meta, META_SYSTEM, "system")?.unwrap_or_default()
+            };
+            if system.ignore_pipeline_run_events {
+                return Err(StoreError::Unavailable("run ingress is paused".into()));
+            }
+            if metadata.state == PipelineState::Disabled {
+                return Err(StoreError::Unavailable(format!(
+                    "pipeline '{pipeline}' is disabled"
+                )));
+            }
+            let mut counters = tx.counters(namespace, pipeline)?;
+            if counters.live_version == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "pipeline '{pipeline}' has no live config version; deploy one first \
+                     (gofer pipeline config deploy {pipeline} <version>, or gofer up)"
+                )));
+            }
+            if let Some(only) = &new.only {
+                let live: Config = {
+                    let configs = tx.txn.open_table(CONFIGS).or_internal()?;
+                    get(
+                        &configs,
+                        (namespace, pipeline, counters.live_version),
+                        "config",
+                    )?
+                    .ok_or_else(|| {
+                        StoreError::Internal(format!(
+                            "live version {} of pipeline '{namespace}/{pipeline}' is missing",
+                            counters.live_version
+                        ))
+                    })?
+                };
+                if let Some(task) = only.iter().find(|t| !live.tasks.contains_key(t.as_str())) {
+                    return Err(StoreError::Invalid(format!("only: unknown task '{task}'")));
+                }
+            }
+
+            counters.last_run += 1;
+            tx.put_counters(namespace, pipeline, &counters)?;
+            let queued = tx.emit(EventKind::QueuedRun {
+                namespace_id: namespace.to_string(),
+                pipeline_id: pipeline.to_string(),
+                run_id: counters.last_run,
+            })?;
+            let run = Run {
+                namespace_id: namespace.to_string(),
+                pipeline_id: pipeline.to_string(),
+                pipeline_config_version: counters.live_version,
+                run_id: counters.last_run,
+                queued: now,
+                started: 0,
+                ended: 0,
+                state: RunState::Pending,
+                status: RunStatus::Unknown,
+                status_reason: None,
+                initiator: new.initiator,
+                variables: new.variables,
+                token_id: None,
+                store_objects_expired: false,
+                event_id: Some(queued.id),
+                payload: new.payload,
+                only: new.only,
+                command_override: new.command_override,
+            };
+            // `put_run` also appends it to the durable queue (state `pending`).
+            tx.put_run(&StoredRun {
+                run: run.clone(),
+                cancel: None,
+                deadline: 0,
+            })?;
+            Ok(run)
+        })
+    }
+
+    fn get_run(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<Run> {
+        self.read(|txn| Ok(read_run(txn, namespace, pipeline, run_id)?.run))
+    }
+
+    fn list_runs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Run>> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let runs = txn.open_table(RUNS).or_internal()?;
+            // A range scan that skips `offset` keys undecoded and stops after `limit`, from
+            // whichever end `reverse` asks for: never loads the pipeline's other runs.
+            let range = runs
+                .range(pipeline_runs(namespace, pipeline))
+                .or_internal()?;
+            let stored: Vec<StoredRun> = page_of(range, page, false, "run")?;
+            Ok(stored.into_iter().map(|s| s.run).collect())
+        })
+    }
+
+    fn get_task_execution(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        run_id: u64,
+        task_id: &str,
+    ) -> StoreResult<TaskExecution> {
+        self.read(|txn| {
+            read_run(txn, namespace, pipeline, run_id)?;
+            let executions = txn.open_table(EXECUTIONS).or_internal()?;
+            let stored: StoredExecution = get(
+                &executions,
+                (namespace, pipeline, run_id, task_id),
+                "task execution",
+            )?
+            .ok_or_else(|| execution_not_found(run_id, task_id))?;
+            Ok(stored.execution)
+        })
+    }
+
+    fn list_task_executions(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        run_id: u64,
+        page: Page,
+    ) -> StoreResult<Vec<TaskExecution>> {
+        self.read(|txn| {
+            read_run(txn, namespace, pipeline, run_id)?;
+            let executions = txn.open_table(EXECUTIONS).or_internal()?;
+            let stored = executions_of(&executions, namespace, pipeline, run_id, page)?;
+            Ok(stored.into_iter().map(|s| s.execution).collect())
+        })
+    }
+
+    fn unfinished_runs(&self) -> StoreResult<Vec<StoredRunState>> {
+        self.read(|txn| {
+            let runs = txn.open_table(RUNS).or_internal()?;
+            let executions = txn.open_table(EXECUTIONS).or_internal()?;
+            let mut out = Vec::new();
+            // Pending runs in queue order, then running ones; each index is exactly its state.
+            for index in [RUN_QUEUE, RUNNING_RUNS] {
+                let index = txn.open_table(index).or_internal()?;
+                for entry in index.iter().or_internal()? {
+                    let (key, _) = entry.or_internal()?;
+                    let (ns, p, run_id) = key.value();
+                    let run = indexed_run(&runs, ns, p, run_id)?;
+                    let executions = executions_of(&executions, ns, p, run_id, WHOLE)?;
+                    out.push(StoredRunState { run, executions });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn pending_runs(&self) -> StoreResult<Vec<StoredRun>> {
+        self.read(|txn| {
+            let runs = txn.open_table(RUNS).or_internal()?;
+            let queue = txn.open_table(RUN_QUEUE).or_internal()?;
+            queue
+                .iter()
+                .or_internal()?
+                .map(|entry| {
+                    let (key, _) = entry.or_internal()?;
+                    let (ns, p, run_id) = key.value();
+                    indexed_run(&runs, ns, p, run_id)
+                })
+                .collect()
+        })
+    }
+
+    fn runs_with_logs(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        max_run_id: u64,
+    ) -> StoreResult<Vec<StoredRunState>> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let runs = txn.open_table(RUNS).or_internal()?;
+            let executions = txn.open_table(EXECUTIONS).or_internal()?;
+            let index = txn.open_table(RUNS_WITH_LOGS).or_internal()?;
+            let mut out = Vec::new();
+            for entry in index
+                .range((namespace, pipeline, 0)..=(namespace, pipeline, max_run_id))
+                .or_internal()?
+            {
+                let run_id = entry.or_internal()?.0.value().2;
+                let run = indexed_run(&runs, namespace, pipeline, run_id)?;
+                if run.run.state != RunState::Complete {
+                    continue; // handled when it completes (SPEC §7.4)
+                }
+                let executions = executions_of(&executions, namespace, pipeline, run_id, WHOLE)?;
+                out.push(StoredRunState { run, executions });
+            }
+            Ok(out)
+        })
+    }
+
+    fn commit(&self, changes: RunChanges) -> StoreResult<Vec<Event>> {
+        self.write(|tx| {
+            // Only existing runs are changed: new runs come from `create_run` alone, so run ids
+            // stay allocated by the pipeline counter.
+            for stored in &changes.runs {
+                let run = &stored.run;
+                tx.require_run(&run.namespace_id, &run.pipeline_id, run.run_id)?;
+                tx.put_run(stored)?;
+            }
+            let mut touched = BTreeSet::new();
+            for stored in &changes.executions {
+                let e = &stored.execution;
+                tx.require_run(&e.namespace_id, &e.pipeline_id, e.run_id)?;
+                tx.put_execution(stored)?;
+                touched.insert((e.namespace_id.as_str(), e.pipeline_id.as_str(), e.run_id));
+            }
+            for (ns, p, run_id) in &touched {
+                tx.sync_logs_index(ns, p, *run_id)?;
+            }
+            for (ns, p, run_id) in &changes.dequeued {
+                let stored = tx.require_run(ns, p, *run_id)?;
+                if stored.run.state == RunState::Pending {
+                    // The queue holds exactly the pending runs: leaving it means changing state
+                    // in the same commit.
+                    return Err(StoreError::Invalid(format!(
+                        "dequeued: run {run_id} of pipeline '{p}' is still pending"
+                    )));
+                }
+                tx.txn
+                    .open_table(RUN_QUEUE)
+                    .or_internal()?
+                    .remove((ns.as_str(), p.as_str(), *run_id))
+                    .or_internal()?;
+            }
+            changes
+                .events
+                .into_iter()
+                .map(|kind| tx.emit(kind))
+                .collect()
         })
     }
 }

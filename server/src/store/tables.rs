@@ -1,9 +1,10 @@
 //! Every redb table of the store, in one place (STYLE rule 13).
 //!
 //! Values are always bytes: one version-tag byte ([`VALUE_VERSION`]) followed by the JSON of a
-//! core wire type or of a private stored struct (STYLE rule 5). Keys are tuples whose leading
-//! components are the parents, so that everything beneath a parent is one contiguous range:
-//! listing a pipeline's configs or deleting a namespace's pipelines is a range scan.
+//! core wire type or of a private stored struct (STYLE rule 5); the index tables at the end are
+//! the exception: their value is `()`, the key being the whole fact. Keys are tuples whose
+//! leading components are the parents, so that everything beneath a parent is one contiguous
+//! range: listing a pipeline's configs or deleting a namespace's pipelines is a range scan.
 //!
 //! Changing a key layout or a value's meaning is a format change: bump [`VALUE_VERSION`] (and
 //! teach the decoder the old one) rather than reinterpreting stored bytes.
@@ -34,8 +35,8 @@ pub(crate) const NAMESPACES: TableDefinition<&str, Bytes> = TableDefinition::new
 pub(crate) const PIPELINES: TableDefinition<(&str, &str), Bytes> =
     TableDefinition::new("pipelines");
 
-/// `(namespace id, pipeline id)` → `PipelineCounters` (highest version and deployment id ever
-/// issued, and the live version). Lives exactly as long as the pipeline row.
+/// `(namespace id, pipeline id)` → `PipelineCounters` (highest version, deployment id and run
+/// id ever issued, and the live version). Lives exactly as long as the pipeline row.
 pub(crate) const PIPELINE_COUNTERS: TableDefinition<(&str, &str), Bytes> =
     TableDefinition::new("pipeline_counters");
 
@@ -50,3 +51,29 @@ pub(crate) const DEPLOYMENTS: TableDefinition<(&str, &str, u64), Bytes> =
 /// `event id` (canonical lowercase hyphenated UUIDv7, which sorts in id order as a string) →
 /// `Event`.
 pub(crate) const EVENTS: TableDefinition<&str, Bytes> = TableDefinition::new("events");
+
+/// `(namespace id, pipeline id, run id)` → `StoredRun` (the API `Run` plus the engine's durable
+/// control state).
+pub(crate) const RUNS: TableDefinition<(&str, &str, u64), Bytes> = TableDefinition::new("runs");
+
+/// `(namespace id, pipeline id, run id, task id)` → `StoredExecution`.
+pub(crate) const EXECUTIONS: TableDefinition<(&str, &str, u64, &str), Bytes> =
+    TableDefinition::new("executions");
+
+// Index tables below hold no value (`()`): the key is the whole fact. Each is kept in step with
+// the `RUNS`/`EXECUTIONS` rows in the transaction that writes them.
+
+/// The durable run queue (SPEC §5.2): `(namespace id, pipeline id, run id)` of exactly the runs
+/// whose state is `pending`. Key order is FIFO order within a pipeline.
+pub(crate) const RUN_QUEUE: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("run_queue");
+
+/// `(namespace id, pipeline id, run id)` of exactly the runs that left the queue and are not
+/// `complete` (state `running`), so boot recovery and the delete checks never scan every run.
+pub(crate) const RUNNING_RUNS: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("running_runs");
+
+/// `(namespace id, pipeline id, run id)` of exactly the runs with at least one execution whose
+/// `logs_removed` is false, so the retention sweep (SPEC §7.4) never scans every run.
+pub(crate) const RUNS_WITH_LOGS: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("runs_with_logs");

@@ -3,11 +3,18 @@
 //! itself (persistence, locking, the value encoding) or a pinned clock follow the suite.
 
 use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Metadata, Namespace, Page, PipelineConfigInput,
+    Config, Deployment, Event, EventKind, Initiator, InitiatorKind, Metadata, Namespace, Page,
+    PipelineConfigInput, Run, TaskExecution, Variable,
 };
-use gofer_core::enums::{ConfigState, DeploymentState, DeploymentStatus, PipelineState};
+use gofer_core::enums::{
+    ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
+    TaskExecutionState, TaskExecutionStatus, VariableSource,
+};
 use gofer_core::validate::{ValidConfig, validate_config};
-use gofer_server::store::{RedbStore, Store, StoreError};
+use gofer_server::store::{
+    CancelRequest, NewRun, RedbStore, RunChanges, Store, StoreError, StoredExecution, StoredRun,
+    StoredRunState, TaskCancel,
+};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -62,6 +69,23 @@ conformance!(
     events_get_and_delete,
     prune_events_deletes_only_older,
     concurrent_registrations_get_consecutive_versions,
+    create_run_stores_a_pending_queued_run,
+    create_run_checks_in_order,
+    create_run_refusals_change_nothing,
+    run_ids_are_consecutive_per_pipeline_and_never_reused,
+    concurrent_create_run_gets_consecutive_ids,
+    queue_is_fifo_per_pipeline,
+    unfinished_runs_are_pending_in_queue_order_then_running,
+    commit_writes_rows_and_events_in_order,
+    task_executions_get_list_and_not_found,
+    commit_with_a_deleted_pipeline_writes_nothing,
+    commit_refusals_write_nothing,
+    delete_pipeline_refuses_unfinished_runs_then_cascades,
+    delete_namespace_refuses_unfinished_runs_then_cascades,
+    delete_config_refuses_versions_pinned_by_unfinished_runs,
+    runs_with_logs_filters,
+    list_runs_pages,
+    list_runs_first_and_last_page_of_5000_runs,
 );
 
 fn file_store() -> (tempfile::TempDir, RedbStore) {
@@ -1190,6 +1214,1316 @@ fn concurrent_registrations_get_consecutive_versions(store: &dyn Store) {
     );
 }
 
+// ---- runs: helpers -----------------------------------------------------------------------------
+
+fn new_run() -> NewRun {
+    NewRun {
+        variables: vec![Variable {
+            key: "GREETING".into(),
+            value: "hello".into(),
+            source: VariableSource::RunOptions,
+        }],
+        initiator: Initiator {
+            id: "7".into(),
+            user: "alice".into(),
+            kind: InitiatorKind::Api,
+        },
+        payload: None,
+        only: None,
+        command_override: None,
+    }
+}
+
+/// A namespace `ns` (created when missing) holding a new pipeline `p` whose version 1 is live.
+fn live_pipeline(store: &dyn Store, ns: &str, p: &str) {
+    pipeline_with_versions(store, ns, p, 1);
+    store.deploy(ns, p, 1, 5).unwrap();
+}
+
+fn create(store: &dyn Store, ns: &str, p: &str) -> Run {
+    store.create_run(ns, p, new_run(), 100).unwrap()
+}
+
+fn unavailable(message: &str) -> StoreError {
+    StoreError::Unavailable(message.to_string())
+}
+
+fn run_ids(runs: &[Run]) -> Vec<u64> {
+    runs.iter().map(|r| r.run_id).collect()
+}
+
+fn queue_keys(runs: &[StoredRun]) -> Vec<(String, String, u64)> {
+    runs.iter()
+        .map(|s| {
+            (
+                s.run.namespace_id.clone(),
+                s.run.pipeline_id.clone(),
+                s.run.run_id,
+            )
+        })
+        .collect()
+}
+
+fn state_keys(states: &[StoredRunState]) -> Vec<(String, String, u64)> {
+    states
+        .iter()
+        .map(|s| {
+            let r = &s.run.run;
+            (r.namespace_id.clone(), r.pipeline_id.clone(), r.run_id)
+        })
+        .collect()
+}
+
+fn key(ns: &str, p: &str, run_id: u64) -> (String, String, u64) {
+    (ns.to_string(), p.to_string(), run_id)
+}
+
+fn no_live_version(p: &str) -> StoreError {
+    conflict(&format!(
+        "pipeline '{p}' has no live config version; deploy one first (gofer pipeline config \
+         deploy {p} <version>, or gofer up)"
+    ))
+}
+
+/// What the dispatcher commits when a run leaves the queue (SPEC §5.3): the run `running`, one
+/// `waiting` execution per task of its pinned version, `started_run`, then
+/// `created_task_execution` per task in task id order.
+fn start_changes(store: &dyn Store, run: &Run, now: u64) -> RunChanges {
+    let (ns, p) = (run.namespace_id.as_str(), run.pipeline_id.as_str());
+    let config = store
+        .get_config(ns, p, run.pipeline_config_version)
+        .unwrap();
+    let mut started = run.clone();
+    started.state = RunState::Running;
+    started.started = now;
+    let executions: Vec<StoredExecution> = config
+        .tasks
+        .values()
+        .map(|task| StoredExecution {
+            execution: TaskExecution {
+                namespace_id: ns.into(),
+                pipeline_id: p.into(),
+                run_id: run.run_id,
+                task_id: task.id.clone(),
+                created: now,
+                started: 0,
+                ended: 0,
+                exit_code: None,
+                logs_expired: false,
+                logs_removed: false,
+                state: TaskExecutionState::Waiting,
+                status: TaskExecutionStatus::Unknown,
+                status_reason: None,
+                variables: task.variables.clone(),
+                task: task.clone(),
+                attempts: vec![],
+                result: None,
+            },
+            retry_at: 0,
+            cancel: None,
+        })
+        .collect();
+    let mut events = vec![EventKind::StartedRun {
+        namespace_id: ns.into(),
+        pipeline_id: p.into(),
+        run_id: run.run_id,
+    }];
+    events.extend(
+        config
+            .tasks
+            .keys()
+            .map(|t| EventKind::CreatedTaskExecution {
+                namespace_id: ns.into(),
+                pipeline_id: p.into(),
+                run_id: run.run_id,
+                task_execution_id: t.clone(),
+            }),
+    );
+    RunChanges {
+        runs: vec![StoredRun {
+            run: started,
+            cancel: None,
+            deadline: now + config.timeout * 1000,
+        }],
+        executions,
+        dequeued: vec![(ns.into(), p.into(), run.run_id)],
+        events,
+    }
+}
+
+/// Takes the run out of the queue; returns what was stored.
+fn start(store: &dyn Store, ns: &str, p: &str, run_id: u64) -> StoredRunState {
+    let run = store.get_run(ns, p, run_id).unwrap();
+    let changes = start_changes(store, &run, 200);
+    store.commit(changes.clone()).unwrap();
+    StoredRunState {
+        run: changes.runs[0].clone(),
+        executions: changes.executions,
+    }
+}
+
+/// Completes a started run: every execution `successful` (logs kept), the run `successful`.
+fn finish(store: &dyn Store, started: &StoredRunState) -> StoredRunState {
+    let mut run = started.run.clone();
+    run.run.state = RunState::Complete;
+    run.run.status = RunStatus::Successful;
+    run.run.ended = 300;
+    let executions: Vec<StoredExecution> = started
+        .executions
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.execution.state = TaskExecutionState::Complete;
+            e.execution.status = TaskExecutionStatus::Successful;
+            e.execution.ended = 300;
+            e.execution.exit_code = Some(0);
+            e
+        })
+        .collect();
+    let r = &run.run;
+    let mut events: Vec<EventKind> = executions
+        .iter()
+        .map(|e| EventKind::CompletedTaskExecution {
+            namespace_id: r.namespace_id.clone(),
+            pipeline_id: r.pipeline_id.clone(),
+            run_id: r.run_id,
+            task_execution_id: e.execution.task_id.clone(),
+            status: TaskExecutionStatus::Successful,
+            result: None,
+        })
+        .collect();
+    events.push(EventKind::CompletedRun {
+        namespace_id: r.namespace_id.clone(),
+        pipeline_id: r.pipeline_id.clone(),
+        run_id: r.run_id,
+        status: RunStatus::Successful,
+    });
+    store
+        .commit(RunChanges {
+            runs: vec![run.clone()],
+            executions: executions.clone(),
+            dequeued: vec![],
+            events,
+        })
+        .unwrap();
+    StoredRunState { run, executions }
+}
+
+/// Runs `run_id` of `ns/p` from the queue to `complete`.
+fn run_to_completion(store: &dyn Store, ns: &str, p: &str, run_id: u64) -> StoredRunState {
+    let started = start(store, ns, p, run_id);
+    finish(store, &started)
+}
+
+// ---- runs: cases -------------------------------------------------------------------------------
+
+fn create_run_stores_a_pending_queued_run(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    store
+        .register_config("team", config("build", "v2"), 6)
+        .unwrap();
+    let mark = store.last_event_id().unwrap();
+
+    let mut request = new_run();
+    request.payload = Some(json!({"ticket": 42}));
+    request.only = Some(vec!["test".into()]);
+    request.command_override = Some(vec!["make".into(), "check".into()]);
+    request.initiator.kind = InitiatorKind::OneOff;
+    let run = store
+        .create_run("team", "build", request.clone(), 1_234)
+        .unwrap();
+
+    let events = store.events_after(mark.as_deref(), usize::MAX).unwrap();
+    assert_eq!(events.len(), 1, "exactly one event: {events:?}");
+    assert_eq!(
+        events[0].kind,
+        EventKind::QueuedRun {
+            namespace_id: "team".into(),
+            pipeline_id: "build".into(),
+            run_id: 1,
+        }
+    );
+    let expected = Run {
+        namespace_id: "team".into(),
+        pipeline_id: "build".into(),
+        pipeline_config_version: 1, // the live one, not the newest
+        run_id: 1,
+        queued: 1_234,
+        started: 0,
+        ended: 0,
+        state: RunState::Pending,
+        status: RunStatus::Unknown,
+        status_reason: None,
+        initiator: request.initiator,
+        variables: request.variables,
+        token_id: None,
+        store_objects_expired: false,
+        event_id: Some(events[0].id.clone()),
+        payload: request.payload,
+        only: request.only,
+        command_override: request.command_override,
+    };
+    assert_eq!(run, expected);
+    assert_eq!(store.get_run("team", "build", 1).unwrap(), expected);
+    assert_eq!(
+        store.list_runs("team", "build", ALL).unwrap(),
+        std::slice::from_ref(&expected)
+    );
+    let queued = StoredRun {
+        run: expected.clone(),
+        cancel: None,
+        deadline: 0,
+    };
+    assert_eq!(store.pending_runs().unwrap(), std::slice::from_ref(&queued));
+    assert_eq!(
+        store.unfinished_runs().unwrap(),
+        [StoredRunState {
+            run: queued,
+            executions: vec![]
+        }]
+    );
+    assert!(
+        store
+            .list_task_executions("team", "build", 1, ALL)
+            .unwrap()
+            .is_empty(),
+        "executions are created when the run leaves the queue"
+    );
+
+    // A new live version pins later runs; the first keeps its version.
+    store.deploy("team", "build", 2, 7).unwrap();
+    assert_eq!(create(store, "team", "build").pipeline_config_version, 2);
+    assert_eq!(
+        store
+            .get_run("team", "build", 1)
+            .unwrap()
+            .pipeline_config_version,
+        1
+    );
+
+    assert_eq!(
+        store.get_run("team", "build", 3).unwrap_err(),
+        not_found("run 3 of pipeline 'build' not found")
+    );
+    assert_eq!(
+        store.get_run("team", "nope", 1).unwrap_err(),
+        not_found("pipeline 'nope' not found")
+    );
+    assert_eq!(
+        store.get_run("ghost", "build", 1).unwrap_err(),
+        not_found("namespace 'ghost' not found")
+    );
+}
+
+fn create_run_checks_in_order(store: &dyn Store) {
+    // 2. namespace, then pipeline missing.
+    assert_eq!(
+        store
+            .create_run("ghost", "build", new_run(), 1)
+            .unwrap_err(),
+        not_found("namespace 'ghost' not found")
+    );
+    pipeline_with_versions(store, "team", "build", 2); // nothing live yet
+    assert_eq!(
+        store.create_run("team", "nope", new_run(), 1).unwrap_err(),
+        not_found("pipeline 'nope' not found")
+    );
+
+    // Every later check fails at once: each answer is the earliest failing one.
+    store
+        .set_pipeline_state("team", "build", PipelineState::Disabled, 2)
+        .unwrap();
+    store.update_system(Some(true)).unwrap();
+    let mut only_unknown = new_run();
+    only_unknown.only = Some(vec!["build".into(), "deploy".into(), "lint".into()]);
+    let attempt = || store.create_run("team", "build", only_unknown.clone(), 3);
+
+    // 3. ingress paused wins over disabled, no live version and unknown tasks.
+    assert_eq!(attempt().unwrap_err(), unavailable("run ingress is paused"));
+    // 4. then disabled.
+    store.update_system(Some(false)).unwrap();
+    assert_eq!(
+        attempt().unwrap_err(),
+        unavailable("pipeline 'build' is disabled")
+    );
+    // 6. then no live version.
+    store
+        .set_pipeline_state("team", "build", PipelineState::Active, 4)
+        .unwrap();
+    assert_eq!(attempt().unwrap_err(), no_live_version("build"));
+    // A version that stopped being live is not live.
+    store.deploy("team", "build", 1, 5).unwrap();
+    store.deploy("team", "build", 2, 6).unwrap();
+    store.delete_config("team", "build", 1).unwrap();
+    // `only` is checked against the live config (the first unknown id is named).
+    assert_eq!(
+        attempt().unwrap_err(),
+        StoreError::Invalid("only: unknown task 'deploy'".into())
+    );
+
+    let mut only_known = new_run();
+    only_known.only = Some(vec!["test".into()]);
+    let run = store.create_run("team", "build", only_known, 7).unwrap();
+    assert_eq!((run.run_id, run.pipeline_config_version), (1, 2));
+    assert_eq!(run.only, Some(vec!["test".to_string()]));
+}
+
+fn create_run_refusals_change_nothing(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    create(store, "team", "build");
+    let mark = store.last_event_id().unwrap();
+    let before = (
+        store.list_runs("team", "build", ALL).unwrap(),
+        store.pending_runs().unwrap(),
+    );
+
+    store.update_system(Some(true)).unwrap();
+    assert!(store.create_run("team", "build", new_run(), 1).is_err());
+    store.update_system(Some(false)).unwrap();
+    store
+        .set_pipeline_state("team", "build", PipelineState::Disabled, 2)
+        .unwrap();
+    assert!(store.create_run("team", "build", new_run(), 1).is_err());
+    store
+        .set_pipeline_state("team", "build", PipelineState::Active, 3)
+        .unwrap();
+    let mut unknown = new_run();
+    unknown.only = Some(vec!["nope".into()]);
+    assert!(store.create_run("team", "build", unknown, 1).is_err());
+
+    assert_eq!(
+        (
+            store.list_runs("team", "build", ALL).unwrap(),
+            store.pending_runs().unwrap()
+        ),
+        before,
+        "refused runs are neither stored nor queued"
+    );
+    assert!(
+        kinds_after(store, &mark)
+            .iter()
+            .all(|k| k.name() != "queued_run"),
+        "refused runs emit nothing"
+    );
+    assert_eq!(
+        create(store, "team", "build").run_id,
+        2,
+        "refusals consume no run id"
+    );
+}
+
+fn run_ids_are_consecutive_per_pipeline_and_never_reused(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "test");
+    live_pipeline(store, "other", "build");
+    for expected in 1..=3 {
+        assert_eq!(create(store, "team", "build").run_id, expected);
+    }
+    assert_eq!(create(store, "team", "test").run_id, 1, "per pipeline");
+    assert_eq!(
+        create(store, "other", "build").run_id,
+        1,
+        "per namespace too"
+    );
+
+    // Completing runs and changing the live version never frees an id.
+    for run_id in 1..=3 {
+        run_to_completion(store, "team", "build", run_id);
+    }
+    store
+        .register_config("team", config("build", "v2"), 8)
+        .unwrap();
+    store.deploy("team", "build", 2, 9).unwrap();
+    store.delete_config("team", "build", 1).unwrap();
+    assert_eq!(create(store, "team", "build").run_id, 4);
+    assert_eq!(
+        run_ids(&store.list_runs("team", "build", ALL).unwrap()),
+        [1, 2, 3, 4]
+    );
+
+    // A pipeline deleted and registered again is a new pipeline: ids start again at 1, and
+    // nothing of the old runs shows through.
+    run_to_completion(store, "team", "build", 4);
+    store.delete_pipeline("team", "build").unwrap();
+    live_pipeline(store, "team", "build");
+    let fresh = create(store, "team", "build");
+    assert_eq!((fresh.run_id, fresh.pipeline_config_version), (1, 1));
+    assert_eq!(store.list_runs("team", "build", ALL).unwrap(), [fresh]);
+    assert!(
+        store
+            .list_task_executions("team", "build", 1, ALL)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.get_run("team", "build", 2).unwrap_err(),
+        not_found("run 2 of pipeline 'build' not found")
+    );
+}
+
+fn concurrent_create_run_gets_consecutive_ids(store: &dyn Store) {
+    const THREADS: u64 = 4;
+    const EACH: u64 = 8;
+    live_pipeline(store, "team", "build");
+    let mark = store.last_event_id().unwrap();
+    let mut got: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                scope.spawn(move || {
+                    (0..EACH)
+                        .map(|_| create(store, "team", "build").run_id)
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    got.sort_unstable();
+    let expected: Vec<u64> = (1..=THREADS * EACH).collect();
+    assert_eq!(got, expected, "distinct and consecutive");
+    assert_eq!(
+        run_ids(&store.list_runs("team", "build", ALL).unwrap()),
+        expected
+    );
+    // One queued_run per run, in run id order (ids are allocated under the write lock).
+    let queued: Vec<u64> = kinds_after(store, &mark)
+        .into_iter()
+        .map(|k| match k {
+            EventKind::QueuedRun { run_id, .. } => run_id,
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(queued, expected);
+    assert_eq!(store.pending_runs().unwrap().len() as u64, THREADS * EACH);
+}
+
+fn queue_is_fifo_per_pipeline(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "test");
+    live_pipeline(store, "alpha", "build");
+    // Interleaved creation across pipelines.
+    for (ns, p) in [
+        ("team", "test"),
+        ("team", "build"),
+        ("alpha", "build"),
+        ("team", "build"),
+        ("team", "test"),
+        ("team", "build"),
+    ] {
+        create(store, ns, p);
+    }
+    let expected = vec![
+        key("alpha", "build", 1),
+        key("team", "build", 1),
+        key("team", "build", 2),
+        key("team", "build", 3),
+        key("team", "test", 1),
+        key("team", "test", 2),
+    ];
+    assert_eq!(queue_keys(&store.pending_runs().unwrap()), expected);
+
+    // The head of one pipeline leaves the queue; the others keep their order.
+    start(store, "team", "build", 1);
+    assert_eq!(queue_keys(&store.pending_runs().unwrap()), {
+        let mut e = expected.clone();
+        e.remove(1);
+        e
+    });
+    // Runs can leave out of order (e.g. cancelled while queued): the rest keep theirs.
+    let mut cancelled = StoredRun {
+        run: store.get_run("team", "test", 1).unwrap(),
+        cancel: Some(CancelRequest { by_admin: true }),
+        deadline: 0,
+    };
+    cancelled.run.state = RunState::Complete;
+    cancelled.run.status = RunStatus::Cancelled;
+    store
+        .commit(RunChanges {
+            runs: vec![cancelled.clone()],
+            executions: vec![],
+            dequeued: vec![key("team", "test", 1)],
+            events: vec![EventKind::CompletedRun {
+                namespace_id: "team".into(),
+                pipeline_id: "test".into(),
+                run_id: 1,
+                status: RunStatus::Cancelled,
+            }],
+        })
+        .unwrap();
+    let pending = store.pending_runs().unwrap();
+    assert_eq!(
+        queue_keys(&pending),
+        [
+            key("alpha", "build", 1),
+            key("team", "build", 2),
+            key("team", "build", 3),
+            key("team", "test", 2),
+        ]
+    );
+    assert!(pending.iter().all(|s| s.run.state == RunState::Pending));
+    assert_eq!(
+        store.get_run("team", "test", 1).unwrap(),
+        cancelled.run,
+        "the cancelled run is stored"
+    );
+    // Later runs join the end of their pipeline's queue.
+    create(store, "team", "build");
+    let keys = queue_keys(&store.pending_runs().unwrap());
+    assert_eq!(keys[3], key("team", "build", 4));
+}
+
+fn unfinished_runs_are_pending_in_queue_order_then_running(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "alpha", "build");
+    for _ in 0..4 {
+        create(store, "team", "build");
+    }
+    create(store, "alpha", "build");
+    let started_2 = start(store, "team", "build", 2);
+    let started_1 = start(store, "team", "build", 1);
+    run_to_completion(store, "team", "build", 3);
+
+    let unfinished = store.unfinished_runs().unwrap();
+    assert_eq!(
+        state_keys(&unfinished),
+        [
+            key("alpha", "build", 1),
+            key("team", "build", 4),
+            key("team", "build", 1),
+            key("team", "build", 2),
+        ],
+        "pending (queue order), then running; complete runs are not there"
+    );
+    assert_eq!(unfinished[2], started_1, "with engine state and executions");
+    assert_eq!(unfinished[3], started_2);
+    assert_eq!(unfinished[3].run.deadline, 200 + 60 * 1000);
+    assert_eq!(
+        unfinished[2]
+            .executions
+            .iter()
+            .map(|e| e.execution.task_id.as_str())
+            .collect::<Vec<_>>(),
+        ["build", "test"],
+        "executions in task id order"
+    );
+    assert!(unfinished[0].executions.is_empty());
+
+    // Engine control state round-trips.
+    let mut cancelling = started_1.clone();
+    cancelling.run.cancel = Some(CancelRequest { by_admin: false });
+    cancelling.executions[1].cancel = Some(TaskCancel {
+        grace_secs: 10,
+        by_admin: false,
+    });
+    cancelling.executions[0].retry_at = 9_999;
+    store
+        .commit(RunChanges {
+            runs: vec![cancelling.run.clone()],
+            executions: cancelling.executions.clone(),
+            dequeued: vec![],
+            events: vec![],
+        })
+        .unwrap();
+    assert_eq!(store.unfinished_runs().unwrap()[2], cancelling);
+}
+
+fn commit_writes_rows_and_events_in_order(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    let run = create(store, "team", "build");
+    let mark = store.last_event_id().unwrap();
+
+    let changes = start_changes(store, &run, 200);
+    let events = store.commit(changes.clone()).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
+        changes.events,
+        "events in the order given"
+    );
+    assert_ordered(&events);
+    assert!(events[0].id.as_str() > mark.as_deref().unwrap());
+    assert_eq!(
+        store.events_after(mark.as_deref(), usize::MAX).unwrap(),
+        events,
+        "the returned events are the stored ones"
+    );
+    assert_eq!(
+        store.get_run("team", "build", 1).unwrap(),
+        changes.runs[0].run
+    );
+    assert!(store.pending_runs().unwrap().is_empty(), "dequeued");
+    assert_eq!(
+        store.list_task_executions("team", "build", 1, ALL).unwrap(),
+        changes
+            .executions
+            .iter()
+            .map(|e| e.execution.clone())
+            .collect::<Vec<_>>()
+    );
+
+    // A later commit updates rows in place, the last write of a row in one commit winning.
+    let mut execution = changes.executions[0].clone();
+    execution.execution.state = TaskExecutionState::Running;
+    execution.execution.started = 250;
+    let mut later = execution.clone();
+    later.execution.attempts.push(gofer_core::api::TaskAttempt {
+        attempt: 1,
+        started: 250,
+        ended: 0,
+        exit_code: None,
+        status: TaskExecutionStatus::Unknown,
+        status_reason: None,
+        log_offset: 0,
+    });
+    let events = store
+        .commit(RunChanges {
+            runs: vec![],
+            executions: vec![execution, later.clone()],
+            dequeued: vec![],
+            events: vec![EventKind::StartedTaskExecution {
+                namespace_id: "team".into(),
+                pipeline_id: "build".into(),
+                run_id: 1,
+                task_execution_id: "build".into(),
+                attempt: 1,
+            }],
+        })
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        store
+            .get_task_execution("team", "build", 1, "build")
+            .unwrap(),
+        later.execution
+    );
+
+    // An empty commit writes nothing.
+    let mark = store.last_event_id().unwrap();
+    assert!(store.commit(RunChanges::default()).unwrap().is_empty());
+    assert_eq!(store.last_event_id().unwrap(), mark);
+    assert_ordered(&all_events(store));
+}
+
+fn task_executions_get_list_and_not_found(store: &dyn Store) {
+    pipeline_with_versions(store, "team", "build", 1);
+    // A version with more tasks, to page through.
+    let input: PipelineConfigInput = serde_json::from_value(json!({
+        "id": "build",
+        "name": "wide",
+        "tasks": [
+            {"id": "d", "image": "ubuntu:latest"},
+            {"id": "a", "image": "ubuntu:latest"},
+            {"id": "c", "image": "ubuntu:latest"},
+            {"id": "b", "image": "ubuntu:latest"},
+            {"id": "e", "image": "ubuntu:latest"}
+        ]
+    }))
+    .unwrap();
+    store
+        .register_config("team", validate_config("build", &input).unwrap(), 2)
+        .unwrap();
+    store.deploy("team", "build", 2, 3).unwrap();
+    create(store, "team", "build");
+    create(store, "team", "build");
+    start(store, "team", "build", 1);
+    start(store, "team", "build", 2);
+
+    let list = |p| -> Vec<String> {
+        store
+            .list_task_executions("team", "build", 1, p)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.task_id)
+            .collect()
+    };
+    assert_eq!(list(ALL), ["a", "b", "c", "d", "e"], "by task id");
+    assert_eq!(list(page(2, 1, false)), ["b", "c"]);
+    assert_eq!(list(page(2, 0, true)), ["e", "d"]);
+    assert!(list(page(2, 5, false)).is_empty());
+    assert!(
+        store
+            .list_task_executions("team", "build", 2, ALL)
+            .unwrap()
+            .iter()
+            .all(|e| e.run_id == 2),
+        "only that run's executions"
+    );
+    let c = store.get_task_execution("team", "build", 1, "c").unwrap();
+    assert_eq!((c.run_id, c.task_id.as_str()), (1, "c"));
+    assert_eq!(c.task.id, "c");
+    assert_eq!(c.state, TaskExecutionState::Waiting);
+
+    assert_eq!(
+        store
+            .get_task_execution("team", "build", 1, "z")
+            .unwrap_err(),
+        not_found("task execution 'z' of run 1 not found")
+    );
+    assert_eq!(
+        store
+            .get_task_execution("team", "build", 9, "a")
+            .unwrap_err(),
+        not_found("run 9 of pipeline 'build' not found")
+    );
+    assert_eq!(
+        store
+            .list_task_executions("team", "build", 9, ALL)
+            .unwrap_err(),
+        not_found("run 9 of pipeline 'build' not found")
+    );
+    assert_eq!(
+        store
+            .list_task_executions("team", "nope", 1, ALL)
+            .unwrap_err(),
+        not_found("pipeline 'nope' not found")
+    );
+    assert_eq!(
+        store
+            .get_task_execution("ghost", "build", 1, "a")
+            .unwrap_err(),
+        not_found("namespace 'ghost' not found")
+    );
+    // The largest run id is handled at the edge of the key space.
+    assert_eq!(
+        store
+            .list_task_executions("team", "build", u64::MAX, ALL)
+            .unwrap_err(),
+        not_found(&format!("run {} of pipeline 'build' not found", u64::MAX))
+    );
+}
+
+fn commit_with_a_deleted_pipeline_writes_nothing(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "gone");
+    create(store, "team", "build");
+    create(store, "team", "gone");
+    let gone = run_to_completion(store, "team", "gone", 1);
+    store.delete_pipeline("team", "gone").unwrap();
+
+    let before = (
+        store.list_runs("team", "build", ALL).unwrap(),
+        store.pending_runs().unwrap(),
+        store.unfinished_runs().unwrap(),
+        all_events(store),
+    );
+    let run = store.get_run("team", "build", 1).unwrap();
+    let mut changes = start_changes(store, &run, 200);
+    // The dispatcher still holds a row of the deleted pipeline.
+    changes.runs.push(gone.run.clone());
+    changes.events.push(EventKind::CompletedRun {
+        namespace_id: "team".into(),
+        pipeline_id: "gone".into(),
+        run_id: 1,
+        status: RunStatus::Successful,
+    });
+    assert_eq!(
+        store.commit(changes.clone()).unwrap_err(),
+        not_found("pipeline 'gone' not found")
+    );
+    // Only an execution of it: the same.
+    let mut only_execution = start_changes(store, &run, 200);
+    only_execution.executions.push(gone.executions[0].clone());
+    assert_eq!(
+        store.commit(only_execution).unwrap_err(),
+        not_found("pipeline 'gone' not found")
+    );
+    // Only a dequeue of it: the same.
+    let mut only_dequeue = start_changes(store, &run, 200);
+    only_dequeue.dequeued.push(key("team", "gone", 1));
+    assert_eq!(
+        store.commit(only_dequeue).unwrap_err(),
+        not_found("pipeline 'gone' not found")
+    );
+    let after = (
+        store.list_runs("team", "build", ALL).unwrap(),
+        store.pending_runs().unwrap(),
+        store.unfinished_runs().unwrap(),
+        all_events(store),
+    );
+    assert_eq!(after, before, "no row, queue entry or event was written");
+    assert!(
+        store
+            .list_task_executions("team", "build", 1, ALL)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.get_run("team", "gone", 1).unwrap_err(),
+        not_found("pipeline 'gone' not found"),
+        "the deleted pipeline's run was not written back"
+    );
+
+    // Without the stale row the same commit goes through.
+    changes.runs.pop();
+    changes.events.pop();
+    assert_eq!(store.commit(changes).unwrap().len(), 3);
+}
+
+fn commit_refusals_write_nothing(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    let run = create(store, "team", "build");
+    let mark = store.last_event_id().unwrap();
+    let before = (
+        store.list_runs("team", "build", ALL).unwrap(),
+        store.pending_runs().unwrap(),
+    );
+
+    // A run that was never created (runs come from create_run only).
+    let mut invented = start_changes(store, &run, 200);
+    invented.runs[0].run.run_id = 2;
+    assert_eq!(
+        store.commit(invented).unwrap_err(),
+        not_found("run 2 of pipeline 'build' not found")
+    );
+    // An execution of a run that does not exist.
+    let mut orphan = start_changes(store, &run, 200);
+    orphan.executions[1].execution.run_id = 5;
+    assert_eq!(
+        store.commit(orphan).unwrap_err(),
+        not_found("run 5 of pipeline 'build' not found")
+    );
+    // Leaving the queue while staying pending would break "the queue is the pending runs".
+    let mut still_pending = start_changes(store, &run, 200);
+    still_pending.runs.clear();
+    assert_eq!(
+        store.commit(still_pending).unwrap_err(),
+        StoreError::Invalid("dequeued: run 1 of pipeline 'build' is still pending".into())
+    );
+
+    assert_eq!(store.last_event_id().unwrap(), mark, "no events");
+    assert_eq!(
+        (
+            store.list_runs("team", "build", ALL).unwrap(),
+            store.pending_runs().unwrap()
+        ),
+        before
+    );
+    assert!(
+        store
+            .list_task_executions("team", "build", 1, ALL)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(create(store, "team", "build").run_id, 2);
+}
+
+/// Everything the store can list about runs of `ns/p`, for "nothing left behind" checks.
+fn run_leftovers(store: &dyn Store, ns: &str, p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(
+        store
+            .pending_runs()
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.run.namespace_id == ns && s.run.pipeline_id == p)
+            .map(|s| format!("queued {:?}", s.run.run_id)),
+    );
+    out.extend(
+        store
+            .unfinished_runs()
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.run.run.namespace_id == ns && s.run.run.pipeline_id == p)
+            .map(|s| format!("unfinished {:?}", s.run.run.run_id)),
+    );
+    if store.get_pipeline(ns, p).is_ok() {
+        out.extend(
+            store
+                .list_runs(ns, p, ALL)
+                .unwrap()
+                .into_iter()
+                .map(|r| format!("run {}", r.run_id)),
+        );
+        out.extend(
+            store
+                .runs_with_logs(ns, p, u64::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|s| format!("logs {}", s.run.run.run_id)),
+        );
+        for run_id in 1..=10 {
+            if let Ok(executions) = store.list_task_executions(ns, p, run_id, ALL) {
+                out.extend(
+                    executions
+                        .into_iter()
+                        .map(|e| format!("execution {run_id}/{}", e.task_id)),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn delete_pipeline_refuses_unfinished_runs_then_cascades(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "keep");
+    create(store, "team", "build"); // 1
+    create(store, "team", "build"); // 2
+    create(store, "team", "keep");
+    start(store, "team", "keep", 1);
+    let busy = conflict("pipeline 'build' has pending or running runs; cancel them first");
+    let mark = store.last_event_id().unwrap();
+
+    assert_eq!(store.delete_pipeline("team", "build").unwrap_err(), busy);
+    let first = run_to_completion(store, "team", "build", 1);
+    start(store, "team", "build", 2);
+    let mark_running = store.last_event_id().unwrap();
+    assert_eq!(
+        store.delete_pipeline("team", "build").unwrap_err(),
+        busy,
+        "a running run blocks too"
+    );
+    assert_eq!(store.last_event_id().unwrap(), mark_running, "no event");
+    assert_eq!(
+        run_ids(&store.list_runs("team", "build", ALL).unwrap()),
+        [1, 2],
+        "nothing deleted"
+    );
+    assert_eq!(
+        store.list_configs("team", "build", ALL).unwrap().len(),
+        1,
+        "configs kept"
+    );
+    assert_ne!(mark, mark_running);
+    run_to_completion(store, "team", "build", 2);
+    assert_eq!(
+        run_leftovers(store, "team", "build"),
+        [
+            "run 1",
+            "run 2",
+            "logs 1",
+            "logs 2",
+            "execution 1/build",
+            "execution 1/test",
+            "execution 2/build",
+            "execution 2/test"
+        ]
+    );
+    let keep_before = run_leftovers(store, "team", "keep");
+
+    let mark = store.last_event_id().unwrap();
+    store.delete_pipeline("team", "build").unwrap();
+    assert_eq!(
+        kinds_after(store, &mark),
+        [deleted_pipeline("team", "build")]
+    );
+    assert!(run_leftovers(store, "team", "build").is_empty());
+    assert_eq!(
+        store.get_run("team", "build", 1).unwrap_err(),
+        not_found("pipeline 'build' not found")
+    );
+    assert_eq!(
+        store.runs_with_logs("team", "build", 10).unwrap_err(),
+        not_found("pipeline 'build' not found")
+    );
+    assert_eq!(
+        store.commit(RunChanges {
+            runs: vec![first.run],
+            ..RunChanges::default()
+        }),
+        Err(not_found("pipeline 'build' not found"))
+    );
+    // Registered again: a new, empty pipeline.
+    live_pipeline(store, "team", "build");
+    assert!(run_leftovers(store, "team", "build").is_empty());
+    assert_eq!(
+        store
+            .get_task_execution("team", "build", 1, "build")
+            .unwrap_err(),
+        not_found("run 1 of pipeline 'build' not found")
+    );
+    // The other pipeline is untouched.
+    assert_eq!(run_leftovers(store, "team", "keep"), keep_before);
+    assert_eq!(
+        keep_before,
+        [
+            "unfinished 1",
+            "run 1",
+            "execution 1/build",
+            "execution 1/test"
+        ],
+        "running, so not yet a retention candidate"
+    );
+}
+
+fn delete_namespace_refuses_unfinished_runs_then_cascades(store: &dyn Store) {
+    live_pipeline(store, "team", "a-idle");
+    live_pipeline(store, "team", "b-busy");
+    live_pipeline(store, "other", "b-busy");
+    create(store, "team", "a-idle");
+    run_to_completion(store, "team", "a-idle", 1);
+    create(store, "team", "b-busy");
+    create(store, "other", "b-busy");
+    let mark = store.last_event_id().unwrap();
+
+    assert_eq!(
+        store.delete_namespace("team").unwrap_err(),
+        conflict("pipeline 'b-busy' has pending or running runs; cancel them first")
+    );
+    assert_eq!(store.last_event_id().unwrap(), mark, "no event");
+    assert_eq!(
+        pipeline_ids(&store.list_pipelines("team", ALL).unwrap()),
+        ["a-idle", "b-busy"],
+        "nothing deleted, not even the idle pipeline"
+    );
+    assert_eq!(
+        run_leftovers(store, "team", "a-idle"),
+        ["run 1", "logs 1", "execution 1/build", "execution 1/test"]
+    );
+
+    start(store, "team", "b-busy", 1);
+    assert!(matches!(
+        store.delete_namespace("team"),
+        Err(StoreError::Conflict(_))
+    ));
+    run_to_completion_from_running(store, "team", "b-busy", 1);
+    let other_before = run_leftovers(store, "other", "b-busy");
+
+    let mark = store.last_event_id().unwrap();
+    store.delete_namespace("team").unwrap();
+    assert_eq!(
+        kinds_after(store, &mark),
+        [
+            deleted_pipeline("team", "a-idle"),
+            deleted_pipeline("team", "b-busy"),
+            EventKind::DeletedNamespace {
+                namespace_id: "team".into()
+            }
+        ]
+    );
+    assert!(run_leftovers(store, "team", "a-idle").is_empty());
+    assert!(run_leftovers(store, "team", "b-busy").is_empty());
+    assert_eq!(
+        store.list_runs("team", "b-busy", ALL).unwrap_err(),
+        not_found("namespace 'team' not found")
+    );
+    // Same pipeline id in another namespace: untouched, still queued.
+    assert_eq!(run_leftovers(store, "other", "b-busy"), other_before);
+    assert_eq!(
+        queue_keys(&store.pending_runs().unwrap()),
+        [key("other", "b-busy", 1)]
+    );
+    // Recreated: empty, ids from 1.
+    live_pipeline(store, "team", "b-busy");
+    assert!(run_leftovers(store, "team", "b-busy").is_empty());
+    assert_eq!(create(store, "team", "b-busy").run_id, 1);
+}
+
+/// Completes a run that is already running.
+fn run_to_completion_from_running(store: &dyn Store, ns: &str, p: &str, run_id: u64) {
+    let state = store
+        .unfinished_runs()
+        .unwrap()
+        .into_iter()
+        .find(|s| {
+            s.run.run.namespace_id == ns && s.run.run.pipeline_id == p && s.run.run.run_id == run_id
+        })
+        .expect("the run is unfinished");
+    assert_eq!(state.run.run.state, RunState::Running);
+    finish(store, &state);
+}
+
+fn delete_config_refuses_versions_pinned_by_unfinished_runs(store: &dyn Store) {
+    pipeline_with_versions(store, "team", "build", 3);
+    store.deploy("team", "build", 1, 1).unwrap();
+    create(store, "team", "build"); // pinned to 1
+    store.deploy("team", "build", 2, 2).unwrap();
+    create(store, "team", "build"); // pinned to 2
+    store.deploy("team", "build", 3, 3).unwrap();
+
+    assert_eq!(
+        store.delete_config("team", "build", 1).unwrap_err(),
+        conflict("version 1 is pinned by run 1 (pending); cancel it or wait for it to complete")
+    );
+    start(store, "team", "build", 1);
+    assert_eq!(
+        store.delete_config("team", "build", 1).unwrap_err(),
+        conflict("version 1 is pinned by run 1 (running); cancel it or wait for it to complete")
+    );
+    assert_eq!(
+        store.delete_config("team", "build", 2).unwrap_err(),
+        conflict("version 2 is pinned by run 2 (pending); cancel it or wait for it to complete")
+    );
+    // The live check still comes first.
+    assert_eq!(
+        store.delete_config("team", "build", 3).unwrap_err(),
+        conflict("cannot delete the live version")
+    );
+    assert_eq!(
+        versions(&store.list_configs("team", "build", ALL).unwrap()),
+        [3, 2, 1]
+    );
+
+    run_to_completion_from_running(store, "team", "build", 1);
+    store.delete_config("team", "build", 1).unwrap();
+    // The completed run stays readable, with its pinned version and task snapshots.
+    let run = store.get_run("team", "build", 1).unwrap();
+    assert_eq!(run.pipeline_config_version, 1);
+    assert_eq!(
+        store
+            .get_task_execution("team", "build", 1, "test")
+            .unwrap()
+            .task
+            .id,
+        "test"
+    );
+    assert_eq!(
+        store.delete_config("team", "build", 2).unwrap_err(),
+        conflict("version 2 is pinned by run 2 (pending); cancel it or wait for it to complete"),
+        "a pending run pinned to a version that is no longer live"
+    );
+}
+
+fn runs_with_logs_filters(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "other");
+    for _ in 0..6 {
+        create(store, "team", "build");
+    }
+    create(store, "team", "other");
+    let r1 = run_to_completion(store, "team", "build", 1);
+    let r2 = run_to_completion(store, "team", "build", 2);
+    run_to_completion(store, "team", "build", 3);
+    start(store, "team", "build", 4); // running, has executions with logs
+    run_to_completion(store, "team", "build", 5);
+    // 6 stays pending; other/1 complete with logs.
+    run_to_completion(store, "team", "other", 1);
+
+    let ids = |max| -> Vec<u64> {
+        store
+            .runs_with_logs("team", "build", max)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.run.run.run_id)
+            .collect()
+    };
+    assert_eq!(ids(u64::MAX), [1, 2, 3, 5], "complete runs only");
+    assert_eq!(ids(3), [1, 2, 3], "run_id <= max");
+    assert!(ids(0).is_empty());
+
+    // Run 1: one execution's logs removed by the API: it still has logs.
+    let mut one_removed = r1.executions[0].clone();
+    one_removed.execution.logs_removed = true;
+    store
+        .commit(RunChanges {
+            executions: vec![one_removed.clone()],
+            ..RunChanges::default()
+        })
+        .unwrap();
+    // Run 2: expired by retention: every execution.
+    let expired: Vec<StoredExecution> = r2
+        .executions
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.execution.logs_expired = true;
+            e.execution.logs_removed = true;
+            e
+        })
+        .collect();
+    store
+        .commit(RunChanges {
+            executions: expired,
+            ..RunChanges::default()
+        })
+        .unwrap();
+    assert_eq!(ids(u64::MAX), [1, 3, 5]);
+    let with_logs = store.runs_with_logs("team", "build", 1).unwrap();
+    assert_eq!(
+        with_logs,
+        [StoredRunState {
+            run: r1.run.clone(),
+            executions: vec![one_removed, r1.executions[1].clone()],
+        }],
+        "with the run's executions as stored"
+    );
+
+    // Run 4 completes: now it shows.
+    run_to_completion_from_running(store, "team", "build", 4);
+    assert_eq!(ids(u64::MAX), [1, 3, 4, 5]);
+    assert_eq!(
+        store
+            .runs_with_logs("team", "other", u64::MAX)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.runs_with_logs("team", "nope", 1).unwrap_err(),
+        not_found("pipeline 'nope' not found")
+    );
+}
+
+fn list_runs_pages(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "build-2");
+    live_pipeline(store, "team2", "build");
+    for _ in 0..10 {
+        create(store, "team", "build");
+    }
+    create(store, "team", "build-2");
+    create(store, "team2", "build");
+
+    let list = |p| run_ids(&store.list_runs("team", "build", p).unwrap());
+    assert_eq!(list(ALL), (1..=10).collect::<Vec<_>>(), "run id ascending");
+    assert_eq!(list(page(3, 0, false)), [1, 2, 3]);
+    assert_eq!(list(page(3, 8, false)), [9, 10]);
+    assert_eq!(list(page(3, 0, true)), [10, 9, 8]);
+    assert_eq!(list(page(3, 8, true)), [2, 1]);
+    assert!(list(page(3, 10, false)).is_empty());
+    assert!(list(page(3, 10, true)).is_empty());
+    assert!(list(page(0, 0, false)).is_empty());
+    assert_eq!(list(page(1000, 9, false)), [10]);
+    assert_eq!(
+        run_ids(&store.list_runs("team", "build-2", ALL).unwrap()),
+        [1],
+        "neighbouring pipeline ids do not leak into the range"
+    );
+    assert_eq!(
+        store.list_runs("team", "nope", ALL).unwrap_err(),
+        not_found("pipeline 'nope' not found")
+    );
+    assert_eq!(
+        store.list_runs("ghost", "build", ALL).unwrap_err(),
+        not_found("namespace 'ghost' not found")
+    );
+    live_pipeline(store, "team", "empty");
+    assert!(store.list_runs("team", "empty", ALL).unwrap().is_empty());
+}
+
+fn list_runs_first_and_last_page_of_5000_runs(store: &dyn Store) {
+    const RUNS: u64 = 5_000;
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "next");
+    for _ in 0..RUNS {
+        create(store, "team", "build");
+    }
+    create(store, "team", "next");
+    let list = |p| run_ids(&store.list_runs("team", "build", p).unwrap());
+    assert_eq!(list(page(50, 0, false)), (1..=50).collect::<Vec<_>>());
+    assert_eq!(
+        list(page(50, RUNS - 50, false)),
+        (RUNS - 49..=RUNS).collect::<Vec<_>>(),
+        "last page by offset"
+    );
+    assert_eq!(
+        list(page(50, 0, true)),
+        (RUNS - 49..=RUNS).rev().collect::<Vec<_>>(),
+        "newest first"
+    );
+    assert_eq!(
+        list(page(50, RUNS - 20, true)),
+        (1..=20).rev().collect::<Vec<_>>(),
+        "a short last page, reversed"
+    );
+    assert_eq!(list(page(3, 2_500, false)), [2_501, 2_502, 2_503]);
+    let last = store.list_runs("team", "build", page(1, 0, true)).unwrap();
+    assert_eq!(last[0], store.get_run("team", "build", RUNS).unwrap());
+    assert_eq!(store.pending_runs().unwrap().len() as u64, RUNS + 1);
+}
+
 // ---- the file itself ---------------------------------------------------------------------------
 
 /// Everything a reader can see, for before/after comparisons.
@@ -1504,4 +2838,70 @@ fn event_ids_follow_the_rule_under_a_pinned_clock() {
         "those at 2000"
     );
     assert_eq!(all_events(&store), [all.last().unwrap().clone()]);
+}
+
+/// The queue and running runs are durable (SPEC §5.2, §5.12): after a reopen of the file,
+/// `unfinished_runs` and `pending_runs` return exactly what they did, in the same order, and run
+/// ids continue where they stopped.
+#[test]
+fn unfinished_runs_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(dir.path());
+    let (unfinished, pending, listed) = {
+        let store = RedbStore::open(&path).unwrap();
+        live_pipeline(&store, "team", "build");
+        live_pipeline(&store, "alpha", "build");
+        for _ in 0..4 {
+            create(&store, "team", "build");
+        }
+        create(&store, "alpha", "build");
+        run_to_completion(&store, "team", "build", 1);
+        start(&store, "team", "build", 3);
+        (
+            store.unfinished_runs().unwrap(),
+            store.pending_runs().unwrap(),
+            store.list_runs("team", "build", ALL).unwrap(),
+        )
+    };
+    assert_eq!(
+        state_keys(&unfinished),
+        [
+            key("alpha", "build", 1),
+            key("team", "build", 2),
+            key("team", "build", 4),
+            key("team", "build", 3),
+        ]
+    );
+
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(store.unfinished_runs().unwrap(), unfinished);
+    assert_eq!(store.pending_runs().unwrap(), pending);
+    assert_eq!(store.list_runs("team", "build", ALL).unwrap(), listed);
+    assert_eq!(
+        store.list_task_executions("team", "build", 3, ALL).unwrap(),
+        unfinished[3]
+            .executions
+            .iter()
+            .map(|e| e.execution.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        store
+            .runs_with_logs("team", "build", u64::MAX)
+            .unwrap()
+            .len(),
+        1
+    );
+    // The reopened queue keeps working: the head leaves, new runs join the end.
+    start(&store, "team", "build", 2);
+    assert_eq!(create(&store, "team", "build").run_id, 5);
+    assert_eq!(
+        queue_keys(&store.pending_runs().unwrap()),
+        [
+            key("alpha", "build", 1),
+            key("team", "build", 4),
+            key("team", "build", 5)
+        ]
+    );
+    assert_ordered(&all_events(&store));
 }
