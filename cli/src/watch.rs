@@ -145,26 +145,17 @@ async fn follow_log(
         let mut stream = client
             .task_logs(&run.namespace_id, &run.pipeline_id, run.run_id, &task, true)
             .await?;
-        let mut pending: Vec<u8> = Vec::new();
-        let send = |line: &[u8]| {
-            let text = String::from_utf8_lossy(line);
-            let text = text.strip_suffix('\n').unwrap_or(&text);
-            let text = text.strip_suffix('\r').unwrap_or(text);
+        let mut lines = Lines::default();
+        let send = |text: String| {
             let _ = out.send(LogMessage::Line {
                 task: task.clone(),
-                text: text.to_string(),
+                text,
             });
         };
         while let Some(chunk) = stream.next().await {
-            pending.extend_from_slice(&chunk?);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                send(&line);
-            }
+            lines.push(&chunk?).for_each(send);
         }
-        if !pending.is_empty() {
-            send(&pending);
-        }
+        lines.finish().into_iter().for_each(send);
         Ok(())
     }
     .await;
@@ -172,6 +163,36 @@ async fn follow_log(
         task,
         error: result.err().map(|e| e.to_string()),
     });
+}
+
+/// Splits a byte stream into lines (without `\n` or `\r\n`; invalid UTF-8 replaced).
+#[derive(Debug, Default)]
+struct Lines {
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    /// Adds `bytes`; returns the lines they complete.
+    fn push(&mut self, bytes: &[u8]) -> impl Iterator<Item = String> + use<> {
+        self.pending.extend_from_slice(bytes);
+        let mut complete = Vec::new();
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            complete.push(text(&line));
+        }
+        complete.into_iter()
+    }
+
+    /// The final partial line, if any.
+    fn finish(self) -> Option<String> {
+        (!self.pending.is_empty()).then(|| text(&self.pending))
+    }
+}
+
+fn text(line: &[u8]) -> String {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8_lossy(line).into_owned()
 }
 
 /// One task's row, built from events.
@@ -368,5 +389,112 @@ impl View {
         self.drawn = text.lines().count();
         self.dirty = false;
         self.last_draw = Some(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_across_chunks() {
+        let mut lines = Lines::default();
+        assert_eq!(lines.push(b"one\ntw").collect::<Vec<_>>(), ["one"]);
+        assert_eq!(lines.push(b"o\r\n\nthr").collect::<Vec<_>>(), ["two", ""]);
+        assert_eq!(lines.push(b"ee \xff").count(), 0);
+        assert_eq!(lines.finish().as_deref(), Some("three \u{fffd}"));
+        assert_eq!(Lines::default().finish(), None);
+    }
+
+    #[test]
+    fn only_this_runs_events_concern_the_watch() {
+        let event = |kind: EventKind| Event {
+            id: "e".into(),
+            kind,
+            emitted: 1,
+        };
+        let started = |ns: &str, p: &str, run_id| {
+            event(EventKind::StartedRun {
+                namespace_id: ns.into(),
+                pipeline_id: p.into(),
+                run_id,
+            })
+        };
+        assert!(concerns(
+            &started("default", "simple", 3),
+            "default",
+            "simple",
+            3
+        ));
+        assert!(!concerns(
+            &started("default", "simple", 4),
+            "default",
+            "simple",
+            3
+        ));
+        assert!(!concerns(
+            &started("other", "simple", 3),
+            "default",
+            "simple",
+            3
+        ));
+        assert!(!concerns(
+            &started("default", "other", 3),
+            "default",
+            "simple",
+            3
+        ));
+        let deployment = event(EventKind::StartedDeployment {
+            namespace_id: "default".into(),
+            pipeline_id: "simple".into(),
+            start_version: 0,
+            end_version: 1,
+        });
+        assert!(!concerns(&deployment, "default", "simple", 3));
+    }
+
+    #[test]
+    fn the_view_follows_task_states() {
+        let mut view = View::new(3, false);
+        let task_event = |kind| Event {
+            id: "e".into(),
+            kind,
+            emitted: 1_000,
+        };
+        let ids = |t: &str| ("default".to_string(), "simple".to_string(), t.to_string());
+        let (namespace_id, pipeline_id, task_execution_id) = ids("build");
+        view.apply(&task_event(EventKind::CreatedTaskExecution {
+            namespace_id: namespace_id.clone(),
+            pipeline_id: pipeline_id.clone(),
+            run_id: 3,
+            task_execution_id: task_execution_id.clone(),
+        }));
+        view.apply(&task_event(EventKind::StartedTaskExecution {
+            namespace_id: namespace_id.clone(),
+            pipeline_id: pipeline_id.clone(),
+            run_id: 3,
+            task_execution_id: task_execution_id.clone(),
+            attempt: 2,
+        }));
+        let row = &view.tasks[0];
+        assert_eq!(
+            (row.state, row.attempt, row.started),
+            (TaskExecutionState::Running, 2, 1_000)
+        );
+        view.apply(&task_event(EventKind::CompletedTaskExecution {
+            namespace_id,
+            pipeline_id,
+            run_id: 3,
+            task_execution_id,
+            status: TaskExecutionStatus::Failed,
+            result: None,
+        }));
+        let row = &view.tasks[0];
+        assert_eq!(
+            (row.state, row.status),
+            (TaskExecutionState::Complete, TaskExecutionStatus::Failed)
+        );
+        assert_eq!(view.tasks.len(), 1);
+        assert_eq!(view.width(), 5);
     }
 }
