@@ -8,6 +8,7 @@ pub mod enums;
 pub mod id;
 pub mod layered;
 pub mod paths;
+pub mod runstate;
 pub mod validate;
 
 /// Current time as Unix epoch milliseconds (SPEC conventions). The only clock read in core; kept

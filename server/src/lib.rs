@@ -1,6 +1,7 @@
 //! The Gofer server as a library: `serve(config, listener, shutdown)` (STYLE rule 9). `main` (in
 //! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
+pub mod engine;
 pub mod http;
 pub mod scheduler;
 pub mod store;
@@ -42,14 +43,28 @@ pub fn resolve_data_dir(config: &ServerConfig) -> PathBuf {
     PathBuf::from(home).join(".local/share/gofer")
 }
 
-/// Runs the server on `listener` until `shutdown` resolves, then drains requests for up to
-/// `server.shutdown_timeout` seconds. Creates the data directory, opens the store (failing fast
-/// when another server holds it) and performs the boot sequence of SPEC §17.3 before serving.
+/// Runs the server on `listener` until `shutdown` resolves: [`prepare`], then
+/// [`Prepared::serve`].
 pub async fn serve(
     config: ServerConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    prepare(config).await?.serve(listener, shutdown).await
+}
+
+/// A server that has done its boot sequence (SPEC §17.3) up to opening the listener: data dir
+/// created, store open (a second server on the same data dir fails here), engine connected,
+/// default namespace present, unfinished runs recovered.
+pub struct Prepared {
+    state: Arc<http::AppState>,
+    engine_task: tokio::task::JoinHandle<()>,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Performs the boot sequence; see [`Prepared`].
+pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
     config
         .validate()
         .map_err(|e| ServerError::Startup(format!("invalid configuration: {e}")))?;
@@ -65,46 +80,115 @@ pub async fn serve(
         .await
         .map_err(|e| ServerError::Startup(format!("opening the store failed: {e}")))??;
     let store = StoreHandle::new(Arc::new(store));
+    let scheduler = connect_scheduler(&config).await?;
     boot(&store, &config).await?;
 
-    let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout);
+    // Restart recovery happens here, before the listener serves (SPEC §5.12, §17.3).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let instance_id = store.read(|s| s.instance_id()).await?;
+    let scheme = if config.server.use_tls {
+        "https"
+    } else {
+        "http"
+    };
+    let engine_config = engine::EngineConfig {
+        data_dir: data_dir.clone(),
+        instance_id,
+        api_base_url: format!("{scheme}://{}", config.server.extension_address),
+        stop_timeout: config.api.task_execution_stop_timeout,
+        run_parallelism_limit: config.api.run_parallelism_limit,
+        global_run_limit: config.api.global_run_concurrency_limit,
+        log_retention: config.api.task_execution_log_retention,
+    };
+    let (engine, engine_task) =
+        engine::Engine::start(store.clone(), scheduler, engine_config, stop_rx.clone()).await?;
     let state = Arc::new(http::AppState {
         store,
+        engine,
         data_dir,
         config: Arc::new(config),
         routes: http::routes::all(),
     });
+    Ok(Prepared {
+        state,
+        engine_task,
+        stop_tx,
+        stop_rx,
+    })
+}
 
-    // One shutdown signal, two listeners: warp's graceful drain and our drain deadline.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let server = warp::serve(http::filter(state))
-        .incoming(listener)
-        .graceful(stopped(stop_rx.clone()))
-        .run();
-    let deadline = {
-        let stopped = stopped(stop_rx);
-        async move {
-            stopped.await;
-            tracing::info!(
-                timeout_secs = shutdown_timeout.as_secs(),
-                "shutting down: draining requests"
-            );
-            tokio::time::sleep(shutdown_timeout).await;
-        }
-    };
-    tokio::select! {
-        () = server => {}
-        () = deadline => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
+impl Prepared {
+    /// The data directory in use.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.state.data_dir
     }
-    tracing::info!("server stopped");
-    Ok(())
+
+    /// Serves the API on `listener` until `shutdown` resolves, then drains requests for up to
+    /// `server.shutdown_timeout` seconds. Running task containers are left running; the next
+    /// start reattaches to them.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Prepared {
+            state,
+            engine_task,
+            stop_tx,
+            stop_rx,
+        } = self;
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let shutdown_timeout = Duration::from_secs(state.config.server.shutdown_timeout);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let server = warp::serve(http::filter(state))
+            .incoming(listener)
+            .graceful(stopped(stop_rx.clone()))
+            .run();
+        let deadline = {
+            let stopped = stopped(stop_rx);
+            async move {
+                stopped.await;
+                tracing::info!(
+                    timeout_secs = shutdown_timeout.as_secs(),
+                    "shutting down: draining requests"
+                );
+                tokio::time::sleep(shutdown_timeout).await;
+            }
+        };
+        tokio::select! {
+            () = server => {}
+            () = deadline => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), engine_task).await;
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+/// Connects to the configured container engine; the server does not start without one
+/// (SPEC §13.2).
+async fn connect_scheduler(
+    config: &ServerConfig,
+) -> Result<Arc<dyn scheduler::Scheduler>, ServerError> {
+    match config.scheduler.engine.as_str() {
+        "docker" => {
+            let docker = scheduler::docker::DockerScheduler::connect(
+                &config.scheduler.docker.host,
+                config.scheduler.docker.timeout,
+            )
+            .await
+            .map_err(|e| ServerError::Startup(e.to_string()))?;
+            Ok(Arc::new(docker))
+        }
+        other => Err(ServerError::Startup(format!(
+            "scheduler.engine: '{other}' is not available in this version; use \"docker\""
+        ))),
+    }
 }
 
 /// Boot steps that need the store (SPEC §17.3): warnings about development defaults and the

@@ -108,12 +108,15 @@ pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or(address);
+        // Boot (store, engine, recovery) before announcing the address, so a refused start never
+        // claims to be listening.
+        let prepared = gofer_server::prepare(config)
+            .await
+            .map_err(|e| Failure::error(e.to_string()))?;
         eprintln!("gofer: listening on http://{local}");
-        eprintln!(
-            "gofer: data dir {}",
-            gofer_server::resolve_data_dir(&config).display()
-        );
-        gofer_server::serve(config, listener, shutdown_signal())
+        eprintln!("gofer: data dir {}", prepared.data_dir().display());
+        prepared
+            .serve(listener, shutdown_signal())
             .await
             .map_err(|e| Failure::error(e.to_string()))?;
         Ok(())

@@ -27,6 +27,7 @@ use warp::reply::Response;
 /// Everything a handler may need, shared by all requests.
 pub struct AppState {
     pub store: StoreHandle,
+    pub engine: crate::engine::Engine,
     /// The data directory (logs and objects live beneath it, `gofer_core::paths`).
     pub data_dir: std::path::PathBuf,
     pub config: Arc<ServerConfig>,
@@ -263,7 +264,7 @@ async fn dispatch(
         Match::Found(route, params) => {
             let handled = async {
                 check_version(route.access, &headers)?;
-                let caller = authorize(&state, route, &params, &headers, remote)?;
+                let caller = authorize(&state.config, route, &params, &headers, remote)?;
                 let cx = Cx {
                     state: state.clone(),
                     params,
@@ -318,7 +319,7 @@ fn check_version(access: Access, headers: &HeaderMap) -> Result<(), ApiError> {
 /// loopback bypass (SPEC §11.7) and the anonymous role (§11.6: read pipelines and runs of
 /// `default`); everything else is 401, so a server bound to a public address exposes nothing.
 fn authorize(
-    state: &AppState,
+    config: &ServerConfig,
     route: &Route,
     params: &Params,
     headers: &HeaderMap,
@@ -329,7 +330,7 @@ fn authorize(
     }
     let has_token = headers.contains_key(warp::http::header::AUTHORIZATION);
     let loopback = remote.is_some_and(|a| a.ip().is_loopback());
-    if !has_token && loopback && state.config.development.bypass_auth {
+    if !has_token && loopback && config.development.bypass_auth {
         return Ok(Caller::dev_bypass());
     }
     if has_token {
@@ -357,6 +358,12 @@ impl Caller {
             token_id: "0".into(),
             user: "dev_bypass".into(),
         }
+    }
+
+    /// Whether cancellations by this caller count as `admin_cancelled` (SPEC §5.10: admin or
+    /// bootstrap role, or a dev-mode bypass request).
+    pub fn is_admin(&self) -> bool {
+        self.token_id == "0"
     }
 
     /// A caller without a token on a route that allows that.
@@ -395,21 +402,22 @@ mod tests {
         assert_eq!(e.message, "body: missing field `tasks`");
     }
 
-    fn state(bypass: bool) -> AppState {
+    struct TestState {
+        config: ServerConfig,
+        routes: Vec<Route>,
+    }
+
+    fn state(bypass: bool) -> TestState {
         let mut config = ServerConfig::default();
         config.development.bypass_auth = bypass;
-        AppState {
-            store: crate::store::StoreHandle::new(std::sync::Arc::new(
-                crate::store::RedbStore::in_memory().expect("in-memory store"),
-            )),
-            config: Arc::new(config),
-            data_dir: std::path::PathBuf::from("/nonexistent"),
+        TestState {
+            config,
             routes: routes::all(),
         }
     }
 
     fn check(
-        state: &AppState,
+        state: &TestState,
         method: Method,
         path: &str,
         peer: &str,
@@ -422,8 +430,14 @@ mod tests {
         if token {
             headers.insert("authorization", HeaderValue::from_static("Bearer nope"));
         }
-        authorize(state, route, &params, &headers, Some(peer.parse().unwrap()))
-            .map_err(|e| e.status.as_u16())
+        authorize(
+            &state.config,
+            route,
+            &params,
+            &headers,
+            Some(peer.parse().unwrap()),
+        )
+        .map_err(|e| e.status.as_u16())
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod configs;
 mod events;
 mod namespaces;
 mod pipelines;
+mod run_control;
 mod system;
 
 use super::router::{Access, Res, Route};
@@ -45,6 +46,8 @@ use Res::*;
 const NS_P: &[Res] = &[Namespace, Pipeline];
 const NS_P_CONFIGS: &[Res] = &[Namespace, Pipeline, Configs];
 const NS_P_DEPLOYMENTS: &[Res] = &[Namespace, Pipeline, Deployments];
+const NS_P_RUNS: &[Res] = &[Namespace, Pipeline, Runs];
+const NS_P_RUNS_TASKS: &[Res] = &[Namespace, Pipeline, Runs, TaskExecutions];
 
 /// Every API route, in the order of SPEC §14.
 pub fn all() -> Vec<Route> {
@@ -70,6 +73,10 @@ pub fn all() -> Vec<Route> {
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Delete, NS_P_CONFIGS), configs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}", perm(Read, NS_P_DEPLOYMENTS), configs::get_deployment),
+        // §14.7 runs and task executions
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs", perm(Write, NS_P_RUNS), run_control::start),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", perm(Write, NS_P_RUNS), run_control::cancel),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}", perm(Write, NS_P_RUNS_TASKS), run_control::cancel_task),
         // §14.9 system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),

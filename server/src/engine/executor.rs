@@ -1,0 +1,228 @@
+//! One attempt of one task: start (or reattach to) its container, copy its output to the task's
+//! log file, enforce the task timeout, obey stop requests, and report to the dispatcher. Waiting
+//! uses the engine's wait API, not a poll (SPEC §5.6 step 4).
+
+use super::{Command, RunKey};
+use crate::scheduler::{ContainerState, Scheduler, StartRequest};
+use futures_util::StreamExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, watch};
+
+/// Why the dispatcher asks an attempt to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopKind {
+    /// Run or task cancellation.
+    Cancel,
+    /// The run deadline passed (SPEC §5.8): failed/timeout, never retried.
+    Deadline,
+}
+
+/// A stop request: kind and grace seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    pub kind: StopKind,
+    pub grace_secs: u64,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The container could not be started (pull or start failure).
+    StartFailed(String),
+    /// The container ended by itself.
+    Finished(ContainerState),
+    /// The task timeout expired and the container was stopped.
+    TimedOut {
+        timeout_secs: u64,
+        state: ContainerState,
+    },
+    /// The dispatcher asked it to stop.
+    Stopped {
+        kind: StopKind,
+        state: ContainerState,
+    },
+}
+
+/// Everything an attempt needs.
+pub struct AttemptSpec {
+    pub key: RunKey,
+    pub task: String,
+    pub attempt: u64,
+    pub request: StartRequest,
+    pub log_path: PathBuf,
+    /// Task timeout in seconds, 0 = none.
+    pub timeout_secs: u64,
+    /// For a reattached attempt: when its container started (ms), so the timeout keeps its
+    /// original start (SPEC §5.12). `None` = start the container now.
+    pub reattach_started: Option<u64>,
+    /// Byte offset where this attempt's output starts in the log file.
+    pub log_offset: u64,
+    /// Grace for timeout stops.
+    pub stop_timeout: u64,
+}
+
+/// Runs one attempt to its end and reports `AttemptStarted`/`AttemptEnded`.
+pub async fn execute(
+    spec: AttemptSpec,
+    scheduler: Arc<dyn Scheduler>,
+    tx: mpsc::UnboundedSender<Command>,
+    mut stop: watch::Receiver<Option<Stop>>,
+) {
+    let name = spec.request.name.clone();
+    let started_at = match spec.reattach_started {
+        Some(at) => {
+            // Recovery: the log is re-copied from the engine's complete log of this container.
+            if let Err(e) = truncate(&spec.log_path, spec.log_offset).await {
+                tracing::error!(container = %name, error = %e, "could not truncate the log for reattach");
+            }
+            if at == 0 {
+                let now = gofer_core::now_millis();
+                report_started(&tx, &spec, now);
+                now
+            } else {
+                at
+            }
+        }
+        None => {
+            if let Err(e) = scheduler.start(&spec.request).await {
+                report_ended(&tx, &spec, Outcome::StartFailed(e.to_string()));
+                return;
+            }
+            let now = gofer_core::now_millis();
+            report_started(&tx, &spec, now);
+            now
+        }
+    };
+
+    let collector = tokio::spawn(collect_logs(
+        scheduler.clone(),
+        name.clone(),
+        spec.log_path.clone(),
+    ));
+
+    let timeout = async {
+        if spec.timeout_secs == 0 {
+            std::future::pending::<()>().await;
+        }
+        let deadline = started_at + spec.timeout_secs * 1000;
+        let left = deadline.saturating_sub(gofer_core::now_millis());
+        tokio::time::sleep(Duration::from_millis(left)).await;
+    };
+    let outcome = tokio::select! {
+        state = scheduler.wait(&name) => Outcome::Finished(state.unwrap_or_else(|e| ContainerState::Dead { message: e.to_string() })),
+        () = timeout => {
+            let state = stop_and_wait(scheduler.as_ref(), &name, spec.stop_timeout).await;
+            Outcome::TimedOut { timeout_secs: spec.timeout_secs, state }
+        }
+        request = async { stop.wait_for(Option::is_some).await.ok().and_then(|r| *r) } => {
+            let request = request.unwrap_or(Stop { kind: StopKind::Cancel, grace_secs: 0 });
+            let state = stop_and_wait(scheduler.as_ref(), &name, request.grace_secs).await;
+            Outcome::Stopped { kind: request.kind, state }
+        }
+    };
+
+    // The followed log stream ends when the container stops; give it a bounded time to drain.
+    match tokio::time::timeout(Duration::from_secs(30), collector).await {
+        Ok(Ok(Ok(bytes))) => tracing::debug!(container = %name, bytes, "log collected"),
+        Ok(Ok(Err(e))) => {
+            tracing::error!(container = %name, error = %e, "writing the task log failed")
+        }
+        Ok(Err(e)) => tracing::error!(container = %name, error = %e, "log collector failed"),
+        Err(_) => {
+            tracing::warn!(container = %name, "log stream did not end 30 s after the container stopped")
+        }
+    }
+    report_ended(&tx, &spec, outcome);
+}
+
+async fn stop_and_wait(scheduler: &dyn Scheduler, name: &str, grace_secs: u64) -> ContainerState {
+    if let Err(e) = scheduler.stop(name, grace_secs).await {
+        tracing::warn!(container = %name, error = %e, "stopping the container failed");
+    }
+    match scheduler.wait(name).await {
+        Ok(state) => state,
+        Err(e) => ContainerState::Dead {
+            message: e.to_string(),
+        },
+    }
+}
+
+fn report_started(tx: &mpsc::UnboundedSender<Command>, spec: &AttemptSpec, at: u64) {
+    let _ = tx.send(Command::AttemptStarted {
+        key: spec.key.clone(),
+        task: spec.task.clone(),
+        attempt: spec.attempt,
+        at,
+    });
+}
+
+fn report_ended(tx: &mpsc::UnboundedSender<Command>, spec: &AttemptSpec, outcome: Outcome) {
+    let _ = tx.send(Command::AttemptEnded {
+        key: spec.key.clone(),
+        task: spec.task.clone(),
+        attempt: spec.attempt,
+        outcome,
+    });
+}
+
+async fn truncate(path: &std::path::Path, len: u64) -> std::io::Result<()> {
+    let file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .await?;
+    file.set_len(len).await
+}
+
+/// Appends the container's stdout and stderr to the task log in arrival order, unprefixed
+/// (SPEC §7.1). Secret masking (SPEC §6.4) plugs in here with the secret store.
+async fn collect_logs(
+    scheduler: Arc<dyn Scheduler>,
+    name: String,
+    path: PathBuf,
+) -> std::io::Result<u64> {
+    let file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .await?;
+    let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+    let mut stream = scheduler.logs(&name, true);
+    let mut total = 0u64;
+    loop {
+        // Buffered bytes are flushed at 64 KiB or after 100 ms without new output, so followers
+        // see output well within a second (SPEC §7.2) and bursts cost few writes.
+        let next = if out.buffer().is_empty() {
+            stream.next().await
+        } else {
+            match tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    out.flush().await?;
+                    continue;
+                }
+            }
+        };
+        match next {
+            Some(Ok(bytes)) => {
+                total += bytes.len() as u64;
+                out.write_all(&bytes).await?;
+                if out.buffer().len() >= 64 * 1024 {
+                    out.flush().await?;
+                }
+            }
+            Some(Err(e)) => {
+                tracing::warn!(container = %name, error = %e, "log stream ended with an error");
+                break;
+            }
+            None => break,
+        }
+    }
+    out.flush().await?;
+    out.into_inner().sync_data().await?;
+    Ok(total)
+}

@@ -1,0 +1,156 @@
+//! The run engine (SPEC §5): a durable queue, DAG execution on a [`Scheduler`], cancellation,
+//! timeouts, retries, log collection and restart recovery.
+//!
+//! One dispatcher task owns all run state (STYLE rule 12). It reacts to a closed set of
+//! [`Command`]s — from the API (queued runs, cancellations) and from executors (an attempt's
+//! container started or ended) — and to a one-second tick. Executors never touch the store; they
+//! report through the channel. The store sees every change as one atomic `commit` of rows and
+//! events, so a crash can never leave an event without its state or the reverse.
+
+mod dispatcher;
+mod executor;
+
+use crate::scheduler::Scheduler;
+use crate::store::{NewRun, StoreError, StoreHandle, StoreResult, StoredRun};
+use gofer_core::api::Run;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// `(namespace, pipeline, run_id)`.
+pub type RunKey = (String, String, u64);
+
+/// Settings the engine needs, taken from the server config at boot.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    pub instance_id: String,
+    /// `GOFER_API_BASE_URL` for tasks (SPEC §6.2).
+    pub api_base_url: String,
+    /// Grace in seconds for cancel and timeout stops (`api.task_execution_stop_timeout`).
+    pub stop_timeout: u64,
+    /// `api.run_parallelism_limit` (0 = unlimited).
+    pub run_parallelism_limit: u64,
+    /// `api.global_run_concurrency_limit` (0 = unlimited).
+    pub global_run_limit: u64,
+    /// `api.task_execution_log_retention` (0 = keep forever).
+    pub log_retention: u64,
+}
+
+/// What the dispatcher reacts to.
+pub(crate) enum Command {
+    /// A run was created and waits in the queue.
+    Queued(Box<StoredRun>),
+    CancelRun {
+        key: RunKey,
+        by_admin: bool,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+    CancelTask {
+        key: RunKey,
+        task: String,
+        grace_secs: u64,
+        by_admin: bool,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+    /// An attempt's container is running (`at` in ms).
+    AttemptStarted {
+        key: RunKey,
+        task: String,
+        attempt: u64,
+        at: u64,
+    },
+    /// An attempt is over; its logs are flushed.
+    AttemptEnded {
+        key: RunKey,
+        task: String,
+        attempt: u64,
+        outcome: executor::Outcome,
+    },
+}
+
+/// The engine's handle, held by the HTTP layer.
+#[derive(Clone)]
+pub struct Engine {
+    store: StoreHandle,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Engine {
+    /// Recovers unfinished runs (SPEC §5.12) and starts the dispatcher. Call before the HTTP
+    /// listener opens. The dispatcher stops when `shutdown` turns true; running containers are
+    /// left alone so that the next start reattaches to them.
+    pub async fn start(
+        store: StoreHandle,
+        scheduler: Arc<dyn Scheduler>,
+        config: EngineConfig,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> StoreResult<(Engine, tokio::task::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let dispatcher =
+            dispatcher::Dispatcher::recover(store.clone(), scheduler, Arc::new(config), tx.clone())
+                .await?;
+        let handle = tokio::spawn(dispatcher.run(rx, shutdown));
+        Ok((Engine { store, tx }, handle))
+    }
+
+    /// Creates a run (SPEC §5.1) and hands it to the dispatcher; never waits for capacity.
+    pub async fn start_run(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        new: NewRun,
+    ) -> StoreResult<Run> {
+        let (ns, p) = (namespace.to_string(), pipeline.to_string());
+        let now = gofer_core::now_millis();
+        let run = self
+            .store
+            .write(move |s| s.create_run(&ns, &p, new, now))
+            .await?;
+        let stored = StoredRun {
+            run: run.clone(),
+            cancel: None,
+            deadline: 0,
+        };
+        self.send(Command::Queued(Box::new(stored)))?;
+        Ok(run)
+    }
+
+    /// Cancels a run (SPEC §5.9); answers once the request is durable.
+    pub async fn cancel_run(&self, key: RunKey, by_admin: bool) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::CancelRun {
+            key,
+            by_admin,
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Cancels one task execution with `grace_secs` before the kill (SPEC §5.9).
+    pub async fn cancel_task(
+        &self,
+        key: RunKey,
+        task: String,
+        grace_secs: u64,
+        by_admin: bool,
+    ) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::CancelTask {
+            key,
+            task,
+            grace_secs,
+            by_admin,
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    fn send(&self, command: Command) -> StoreResult<()> {
+        self.tx.send(command).map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the run engine is shutting down".into())
+}

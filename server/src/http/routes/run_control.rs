@@ -1,0 +1,109 @@
+//! Routes that change runs: start (SPEC §5.1, §5.13), cancel a run or a task (§5.9). They hand
+//! the work to the engine; reads of runs live in their own module.
+
+use crate::http::Cx;
+use crate::http::reply::{ApiError, created, no_content};
+use crate::store::NewRun;
+use gofer_core::api::{Initiator, InitiatorKind, RunResponse, StartRunRequest, Variable};
+use gofer_core::enums::VariableSource;
+use gofer_core::id::{self, IdKind};
+use warp::reply::Response;
+
+/// Largest accepted payload, serialised (SPEC §5.13).
+pub const MAX_PAYLOAD_BYTES: usize = 65536;
+
+/// `POST P/runs` → 201 `{run}` in state `pending`; never waits for capacity.
+pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let req: StartRunRequest = cx.json_or_default().await?;
+    let mut variables = Vec::with_capacity(req.variables.0.len());
+    for (key, value) in req.variables.iter() {
+        if let Some(problem) = id::variable_key_problem(key) {
+            return Err(ApiError::invalid(format!("variables.{key}: {problem}")));
+        }
+        variables.push(Variable {
+            key: key.to_string(),
+            value: value.to_string(),
+            source: VariableSource::RunOptions,
+        });
+    }
+    if let Some(payload) = &req.payload {
+        let size = serde_json::to_vec(payload)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(ApiError::too_large(format!(
+                "payload: larger than {MAX_PAYLOAD_BYTES} bytes"
+            )));
+        }
+    }
+    if let Some(only) = &req.only {
+        if only.is_empty() {
+            return Err(ApiError::invalid("only: must name at least one task"));
+        }
+        for task in only {
+            if !IdKind::Task.accepts(task) {
+                return Err(ApiError::invalid(format!("only: unknown task '{task}'")));
+            }
+        }
+    }
+    if let Some(command) = &req.command_override {
+        if req.only.as_ref().map(Vec::len) != Some(1) {
+            return Err(ApiError::invalid(
+                "command_override: requires exactly one task in only",
+            ));
+        }
+        if command.is_empty() {
+            return Err(ApiError::invalid("command_override: must not be empty"));
+        }
+    }
+    let kind = if req.only.is_some() {
+        InitiatorKind::OneOff
+    } else {
+        InitiatorKind::Api
+    };
+    let new = NewRun {
+        variables,
+        initiator: Initiator {
+            id: cx.caller.token_id.clone(),
+            user: cx.caller.user.clone(),
+            kind,
+        },
+        payload: req.payload,
+        only: req.only,
+        command_override: req.command_override,
+    };
+    let run = cx.state.engine.start_run(&ns, &p, new).await?;
+    Ok(created(&RunResponse { run }))
+}
+
+/// `DELETE R` → 204 once the cancellation is durable (SPEC §5.9).
+pub async fn cancel(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let run = cx.number("run", 1, "run")?;
+    cx.state
+        .engine
+        .cancel_run((ns, p, run), cx.caller.is_admin())
+        .await?;
+    Ok(no_content())
+}
+
+/// `DELETE T?wait_for=<seconds>` → 204 (SPEC §5.9).
+pub async fn cancel_task(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let run = cx.number("run", 1, "run")?;
+    let task = cx.id("task", IdKind::Task, "task")?;
+    let mut grace = cx.state.config.api.task_execution_stop_timeout;
+    for (k, v) in cx.query_pairs() {
+        if k == "wait_for" {
+            grace = v.parse().map_err(|_| {
+                ApiError::invalid("wait_for: must be a non-negative integer (seconds)")
+            })?;
+        }
+    }
+    cx.state
+        .engine
+        .cancel_task((ns, p, run), task, grace, cx.caller.is_admin())
+        .await?;
+    Ok(no_content())
+}
