@@ -2,7 +2,9 @@
 //! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
 pub mod engine;
+pub mod events;
 pub mod http;
+pub mod logs;
 pub mod scheduler;
 pub mod store;
 #[cfg(feature = "test-support")]
@@ -59,8 +61,14 @@ pub async fn serve(
 pub struct Prepared {
     state: Arc<http::AppState>,
     engine_task: tokio::task::JoinHandle<()>,
+    /// One shutdown signal for warp's graceful drain, our drain deadline, the engine and the
+    /// long-lived websocket streams, which warp no longer tracks once upgraded (they hold
+    /// receivers through `AppState::shutdown` and close with 1000 when it turns true).
     stop_tx: tokio::sync::watch::Sender<bool>,
     stop_rx: tokio::sync::watch::Receiver<bool>,
+    /// Keeps the store reachable from tests while the server runs.
+    #[cfg(feature = "test-support")]
+    _registration: testing::Registration,
 }
 
 /// Performs the boot sequence; see [`Prepared`].
@@ -80,6 +88,8 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         .await
         .map_err(|e| ServerError::Startup(format!("opening the store failed: {e}")))??;
     let store = StoreHandle::new(Arc::new(store));
+    #[cfg(feature = "test-support")]
+    let registration = testing::register(&data_dir, store.clone());
     let scheduler = connect_scheduler(&config).await?;
     boot(&store, &config).await?;
 
@@ -99,12 +109,21 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         run_parallelism_limit: config.api.run_parallelism_limit,
         global_run_limit: config.api.global_run_concurrency_limit,
         log_retention: config.api.task_execution_log_retention,
+        prune: config.scheduler.docker.prune,
+        prune_interval: config.scheduler.docker.prune_interval,
     };
-    let (engine, engine_task) =
-        engine::Engine::start(store.clone(), scheduler, engine_config, stop_rx.clone()).await?;
+    let (engine, engine_task) = engine::Engine::start(
+        store.clone(),
+        scheduler.clone(),
+        engine_config,
+        stop_rx.clone(),
+    )
+    .await?;
     let state = Arc::new(http::AppState {
         store,
         engine,
+        scheduler,
+        shutdown: stop_rx.clone(),
         data_dir,
         config: Arc::new(config),
         routes: http::routes::all(),
@@ -114,6 +133,8 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         engine_task,
         stop_tx,
         stop_rx,
+        #[cfg(feature = "test-support")]
+        _registration: registration,
     })
 }
 
@@ -136,10 +157,15 @@ impl Prepared {
             engine_task,
             stop_tx,
             stop_rx,
+            ..
         } = self;
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
+        let stop_tx = Arc::new(stop_tx);
+        tokio::spawn({
+            let stop_tx = stop_tx.clone();
+            async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            }
         });
         let shutdown_timeout = Duration::from_secs(state.config.server.shutdown_timeout);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -160,11 +186,22 @@ impl Prepared {
                 tokio::time::sleep(shutdown_timeout).await;
             }
         };
-        tokio::select! {
-            () = server => {}
-            () = deadline => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
-        }
+        let drained = tokio::select! {
+            () = server => true,
+            () = deadline => {
+                tracing::warn!("shutdown timeout reached; closing the remaining connections");
+                false
+            }
+        };
         let _ = tokio::time::timeout(Duration::from_secs(5), engine_task).await;
+        // Every receiver gone means every websocket stream has said goodbye.
+        if drained
+            && tokio::time::timeout(shutdown_timeout, stop_tx.closed())
+                .await
+                .is_err()
+        {
+            tracing::warn!("shutdown timeout reached; some websocket streams did not close");
+        }
         tracing::info!("server stopped");
         Ok(())
     }
@@ -189,6 +226,13 @@ async fn connect_scheduler(
             "scheduler.engine: '{other}' is not available in this version; use \"docker\""
         ))),
     }
+}
+
+/// Resolves to `true` once `shutdown` (see [`http::AppState::shutdown`]) turns true; to `false`
+/// if its sender is gone without that, so a `select!` branch `true = shutting_down(..)` never fires
+/// then.
+pub(crate) async fn shutting_down(shutdown: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    shutdown.wait_for(|stop| *stop).await.is_ok()
 }
 
 /// Boot steps that need the store (SPEC §17.3): warnings about development defaults and the

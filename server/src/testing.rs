@@ -1,4 +1,5 @@
-//! Fixtures for test suites that run real containers (feature `test-support`).
+//! Fixtures for test suites (feature `test-support`): the store of a server running in-process
+//! ([`running_store`]), and the image for tests that run real containers.
 //!
 //! No registry can be reached where these tests run, so the one image they use,
 //! [`BUSYBOX_IMAGE`], is built locally `FROM scratch` around the host's static busybox
@@ -141,4 +142,40 @@ fn busybox_context(busybox: &[u8]) -> std::io::Result<Vec<u8>> {
     tmp.set_entry_type(tar::EntryType::Directory);
     tar.append_data(&mut tmp, "tmp/", std::io::empty())?;
     tar.into_inner()
+}
+
+/// Store handles of the servers running in this process, by data dir: tests build state a real
+/// server then serves (runs and executions have no HTTP route to create them before the engine
+/// exists, and only the server may hold the database file).
+static RUNNING: std::sync::Mutex<Vec<(std::path::PathBuf, crate::store::StoreHandle)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Keeps a server's store reachable through [`running_store`] while alive.
+pub(crate) struct Registration(std::path::PathBuf);
+
+/// Called by `serve` once the store is open.
+pub(crate) fn register(
+    data_dir: &std::path::Path,
+    store: crate::store::StoreHandle,
+) -> Registration {
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running.push((data_dir.to_path_buf(), store));
+    Registration(data_dir.to_path_buf())
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|(dir, _)| *dir != self.0);
+    }
+}
+
+/// The store of the server running in this process on `data_dir`, if any. Writes through it wake
+/// the server's event streams like the server's own writes.
+pub fn running_store(data_dir: &std::path::Path) -> Option<crate::store::StoreHandle> {
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running
+        .iter()
+        .find(|(dir, _)| dir == data_dir)
+        .map(|(_, store)| store.clone())
 }

@@ -291,6 +291,118 @@ impl EventKind {
     }
 }
 
+/// Query of the event stream `GET /api/events` (SPEC §8.3). Serializes to the query string a
+/// client sends (absent and `false` fields are left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventStreamQuery {
+    /// Replay stored events first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub history: bool,
+    /// With `history`: newest first, then the stream closes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reverse: bool,
+    /// Replay events with ids strictly greater than this one, then continue live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Only these kinds (wire names, comma-separated on the wire); `None` = all.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "comma_separated"
+    )]
+    pub kinds: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<String>,
+}
+
+impl EventStreamQuery {
+    /// Parses and validates decoded query pairs; errors name the parameter, e.g.
+    /// `kinds: unknown event kind 'nope'`. Unknown parameters are ignored.
+    pub fn from_query<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<EventStreamQuery, String> {
+        let mut q = EventStreamQuery::default();
+        for (key, value) in pairs {
+            match key {
+                "history" => q.history = super::parse_bool("history", value)?,
+                "reverse" => q.reverse = super::parse_bool("reverse", value)?,
+                "after" => {
+                    if !is_event_id(value) {
+                        return Err(format!("after: '{value}' is not an event id"));
+                    }
+                    q.after = Some(value.to_string());
+                }
+                "kinds" => {
+                    let mut kinds = Vec::new();
+                    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        if !EVENT_KIND_NAMES.contains(&name) {
+                            return Err(format!("kinds: unknown event kind '{name}'"));
+                        }
+                        kinds.push(name.to_string());
+                    }
+                    if kinds.is_empty() {
+                        return Err("kinds: must name at least one event kind".into());
+                    }
+                    q.kinds = Some(kinds);
+                }
+                "namespace_id" => q.namespace_id = Some(value.to_string()),
+                "pipeline_id" => q.pipeline_id = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        if q.reverse && q.after.is_some() {
+            return Err("reverse: cannot be combined with after".into());
+        }
+        if q.reverse && !q.history {
+            return Err("reverse: requires history=true".into());
+        }
+        Ok(q)
+    }
+
+    /// Whether `event` passes the `kinds`, `namespace_id` and `pipeline_id` filters.
+    pub fn matches(&self, event: &Event) -> bool {
+        let (namespace, pipeline) = event.kind.scope();
+        self.kinds
+            .as_ref()
+            .is_none_or(|k| k.iter().any(|n| n == event.kind.name()))
+            && self
+                .namespace_id
+                .as_deref()
+                .is_none_or(|n| namespace == Some(n))
+            && self
+                .pipeline_id
+                .as_deref()
+                .is_none_or(|p| pipeline == Some(p))
+    }
+}
+
+/// Whether `id` has the form of an event id: a canonical lowercase hyphenated UUID.
+pub fn is_event_id(id: &str) -> bool {
+    id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
+mod comma_separated {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&v.join(",")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        Ok(s.map(|s| s.split(',').map(str::to_string).collect()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventResponse {
     pub event: Event,
@@ -316,5 +428,75 @@ mod tests {
         assert_eq!(json["kind"]["completed_run"]["status"], "successful");
         assert_eq!(e.kind.name(), "completed_run");
         assert!(EVENT_KIND_NAMES.contains(&e.kind.name()));
+    }
+
+    fn parse(q: &[(&str, &str)]) -> Result<EventStreamQuery, String> {
+        EventStreamQuery::from_query(q.iter().copied())
+    }
+
+    #[test]
+    fn stream_query_validation() {
+        assert_eq!(parse(&[]).unwrap(), EventStreamQuery::default());
+        let q = parse(&[("kinds", "queued_run, completed_run"), ("history", "true")]).unwrap();
+        assert_eq!(
+            q.kinds,
+            Some(vec!["queued_run".to_string(), "completed_run".to_string()])
+        );
+        assert!(q.history);
+        assert_eq!(
+            parse(&[("kinds", "queued_run,nope")]).unwrap_err(),
+            "kinds: unknown event kind 'nope'"
+        );
+        assert_eq!(
+            parse(&[("kinds", ",")]).unwrap_err(),
+            "kinds: must name at least one event kind"
+        );
+        assert_eq!(
+            parse(&[("reverse", "true")]).unwrap_err(),
+            "reverse: requires history=true"
+        );
+        let id = "0190a3b4-0000-7000-8000-000000000001";
+        assert_eq!(
+            parse(&[("reverse", "true"), ("history", "true"), ("after", id)]).unwrap_err(),
+            "reverse: cannot be combined with after"
+        );
+        assert_eq!(parse(&[("after", id)]).unwrap().after.as_deref(), Some(id));
+        assert!(parse(&[("after", "0190")]).is_err());
+        assert!(parse(&[("after", &id.to_uppercase())]).is_err());
+        assert!(parse(&[("history", "yes")]).is_err());
+    }
+
+    #[test]
+    fn stream_query_filters() {
+        let event = |kind| Event {
+            id: "x".into(),
+            kind,
+            emitted: 0,
+        };
+        let queued = event(EventKind::QueuedRun {
+            namespace_id: "ns1".into(),
+            pipeline_id: "p1".into(),
+            run_id: 1,
+        });
+        let role = event(EventKind::CreatedRole {
+            role_id: "r".into(),
+        });
+        let all = EventStreamQuery::default();
+        assert!(all.matches(&queued) && all.matches(&role));
+        let ns = EventStreamQuery {
+            namespace_id: Some("ns1".into()),
+            ..Default::default()
+        };
+        assert!(ns.matches(&queued) && !ns.matches(&role));
+        let other = EventStreamQuery {
+            pipeline_id: Some("p2".into()),
+            ..Default::default()
+        };
+        assert!(!other.matches(&queued));
+        let kinds = EventStreamQuery {
+            kinds: Some(vec!["created_role".into()]),
+            ..Default::default()
+        };
+        assert!(!kinds.matches(&queued) && kinds.matches(&role));
     }
 }

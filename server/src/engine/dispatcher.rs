@@ -191,7 +191,7 @@ impl Dispatcher {
         mut rx: mpsc::UnboundedReceiver<Command>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        // Sweep logs of every pipeline that has runs in flight or waiting (SPEC §7.4 at boot).
+        self.sweep_all_logs().await;
         self.drive().await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -997,6 +997,30 @@ impl Dispatcher {
     }
 
     // ---- retention (SPEC §7.4) --------------------------------------------------------------
+
+    /// The boot-time sweep over every pipeline.
+    async fn sweep_all_logs(&self) {
+        if self.config.log_retention == 0 {
+            return;
+        }
+        let all = Page {
+            limit: u64::MAX,
+            offset: 0,
+            reverse: false,
+        };
+        let Ok(namespaces) = self.store.read(move |s| s.list_namespaces(all)).await else {
+            return;
+        };
+        for ns in namespaces {
+            let id = ns.id.clone();
+            let Ok(pipelines) = self.store.read(move |s| s.list_pipelines(&id, all)).await else {
+                continue;
+            };
+            for p in pipelines {
+                self.sweep_logs(&ns.id, &p.pipeline_id).await;
+            }
+        }
+    }
 
     /// Deletes the logs of complete runs older than the newest `log_retention` runs.
     async fn sweep_logs(&self, ns: &str, p: &str) {

@@ -35,6 +35,9 @@ pub struct EngineConfig {
     pub global_run_limit: u64,
     /// `api.task_execution_log_retention` (0 = keep forever).
     pub log_retention: u64,
+    /// Remove finished task containers every `prune_interval` seconds (SPEC §13.2).
+    pub prune: bool,
+    pub prune_interval: u64,
 }
 
 /// What the dispatcher reacts to.
@@ -87,9 +90,22 @@ impl Engine {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> StoreResult<(Engine, tokio::task::JoinHandle<()>)> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let dispatcher =
-            dispatcher::Dispatcher::recover(store.clone(), scheduler, Arc::new(config), tx.clone())
-                .await?;
+        let config = Arc::new(config);
+        let dispatcher = dispatcher::Dispatcher::recover(
+            store.clone(),
+            scheduler.clone(),
+            config.clone(),
+            tx.clone(),
+        )
+        .await?;
+        if config.prune {
+            tokio::spawn(prune_loop(
+                store.clone(),
+                scheduler,
+                config,
+                shutdown.clone(),
+            ));
+        }
         let handle = tokio::spawn(dispatcher.run(rx, shutdown));
         Ok((Engine { store, tx }, handle))
     }
@@ -153,4 +169,84 @@ impl Engine {
 
 fn stopped() -> StoreError {
     StoreError::Unavailable("the run engine is shutting down".into())
+}
+
+/// Prunes after boot recovery and then every `prune_interval` seconds (SPEC §13.2).
+async fn prune_loop(
+    store: StoreHandle,
+    scheduler: Arc<dyn Scheduler>,
+    config: Arc<EngineConfig>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let interval = std::time::Duration::from_secs(config.prune_interval.max(1));
+    loop {
+        match prune_once(&store, scheduler.as_ref(), &config.instance_id).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(count = removed.len(), "pruned finished task containers")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning task containers failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => return,
+        }
+    }
+}
+
+/// Removes this instance's exited task containers whose task execution is complete or no
+/// longer exists. Containers of other instances, extensions and unfinished executions stay.
+pub async fn prune_once(
+    store: &StoreHandle,
+    scheduler: &dyn Scheduler,
+    instance_id: &str,
+) -> Result<Vec<String>, crate::scheduler::SchedulerError> {
+    use crate::scheduler::{self as sched, ContainerState};
+    let ours = scheduler
+        .list(&sched::base_labels(instance_id, "task"))
+        .await?;
+    let mut finished = std::collections::HashSet::new();
+    for container in ours {
+        if !matches!(container.state, ContainerState::Exited { .. }) {
+            continue;
+        }
+        let label = |k: &str| container.labels.get(k).cloned().unwrap_or_default();
+        let (ns, p, task) = (
+            label(sched::LABEL_NAMESPACE),
+            label(sched::LABEL_PIPELINE),
+            label(sched::LABEL_TASK),
+        );
+        let Ok(run) = label(sched::LABEL_RUN).parse::<u64>() else {
+            continue;
+        };
+        let lookup = store
+            .read(move |s| s.get_task_execution(&ns, &p, run, &task))
+            .await;
+        let done = match lookup {
+            Ok(execution) => execution.state == gofer_core::enums::TaskExecutionState::Complete,
+            Err(StoreError::NotFound(_)) => true,
+            Err(_) => false,
+        };
+        if done {
+            finished.insert(container.name);
+        }
+    }
+    let is_complete = |labels: &crate::scheduler::Labels| {
+        let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or_default();
+        let Ok(run) = get(sched::LABEL_RUN).parse::<u64>() else {
+            return false;
+        };
+        let Ok(attempt) = get(sched::LABEL_ATTEMPT).parse::<u64>() else {
+            return false;
+        };
+        let name = sched::task_container_name(
+            get(sched::LABEL_NAMESPACE),
+            get(sched::LABEL_PIPELINE),
+            run,
+            get(sched::LABEL_TASK),
+            attempt,
+        );
+        get(sched::LABEL_KIND) == "task" && finished.contains(&name)
+    };
+    scheduler.prune(instance_id, &is_complete).await
 }

@@ -28,10 +28,17 @@ use warp::reply::Response;
 pub struct AppState {
     pub store: StoreHandle,
     pub engine: crate::engine::Engine,
+    /// The container engine (attach runs commands in task containers).
+    pub scheduler: Arc<dyn crate::scheduler::Scheduler>,
+    /// Turns true when the server shuts down; long-lived streams end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The data directory (logs and objects live beneath it, `gofer_core::paths`).
     pub data_dir: std::path::PathBuf,
     pub config: Arc<ServerConfig>,
     pub routes: Vec<Route>,
+    /// Turns `true` when the server begins shutting down; long-lived streams (websockets) end on
+    /// it with close 1000 (SPEC §8.3).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Who is calling (see [`authorize`]).
@@ -82,6 +89,16 @@ impl Cx {
     /// `{p}`, validated.
     pub fn pipeline(&self) -> Result<String, ApiError> {
         self.id("p", IdKind::Entity, "pipeline")
+    }
+
+    /// `{run}`, a run id (from 1).
+    pub fn run(&self) -> Result<u64, ApiError> {
+        self.number("run", 1, "run")
+    }
+
+    /// `{task}`, validated.
+    pub fn task(&self) -> Result<String, ApiError> {
+        self.id("task", IdKind::Task, "task")
     }
 
     /// A numeric path id (run id, version, deployment id): a decimal u64; `min` is the smallest
@@ -413,6 +430,7 @@ mod tests {
         TestState {
             config,
             routes: routes::all(),
+            shutdown: tokio::sync::watch::channel(false).1,
         }
     }
 
@@ -493,6 +511,44 @@ mod tests {
         let s = state(false);
         assert_eq!(
             check(&s, Method::POST, "/api/namespaces", local, false),
+            Err(401)
+        );
+    }
+
+    #[test]
+    fn anonymous_callers_read_runs_of_default_only() {
+        let s = state(true);
+        let remote = "172.17.0.2:5000";
+        let p = "/api/namespaces/default/pipelines/simple";
+        for path in [format!("{p}/runs"), format!("{p}/runs/1")] {
+            assert_eq!(
+                check(&s, Method::GET, &path, remote, false),
+                Ok(Caller::anonymous()),
+                "{path}"
+            );
+        }
+        // Task executions, logs and the event stream need a token (SPEC §11.6).
+        for path in [
+            format!("{p}/runs/1/tasks"),
+            format!("{p}/runs/1/tasks/first"),
+            format!("{p}/runs/1/tasks/first/logs"),
+            "/api/events".to_string(),
+            "/api/namespaces/other/pipelines/simple/runs".to_string(),
+        ] {
+            assert_eq!(
+                check(&s, Method::GET, &path, remote, false),
+                Err(401),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            check(
+                &s,
+                Method::DELETE,
+                &format!("{p}/runs/1/tasks/first/logs"),
+                remote,
+                false
+            ),
             Err(401)
         );
     }

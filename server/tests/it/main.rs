@@ -1,6 +1,9 @@
 //! The server's one integration-test binary (STYLE rule 25): one module per area.
 
 mod api;
+mod events;
+mod logs;
+mod runs;
 mod scheduler;
 mod store;
 mod support;

@@ -1,12 +1,16 @@
 //! A real server on an ephemeral port with a temporary data dir (STYLE rule 22).
 
+use gofer_core::api::{Initiator, InitiatorKind, Run, Task, TaskExecution};
 use gofer_core::config::ServerConfig;
+use gofer_core::enums::{TaskExecutionState, TaskExecutionStatus};
+use gofer_server::store::{NewRun, RunChanges, StoreHandle, StoredExecution};
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub data_dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), gofer_server::ServerError>>>,
     pub http: reqwest::Client,
@@ -35,6 +39,7 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let data_dir = PathBuf::from(&config.server.data_dir);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(gofer_server::serve(config, listener, async {
             let _ = stopped.await;
@@ -42,6 +47,7 @@ impl TestServer {
         let http = reqwest::Client::new();
         let server = TestServer {
             addr,
+            data_dir,
             stop: Some(stop),
             task: Some(task),
             http,
@@ -72,6 +78,17 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The websocket URL of `path`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// The running server's store (see `gofer_server::testing::running_store`). Do not keep it
+    /// past [`TestServer::stop`]: it holds the database open.
+    pub fn store(&self) -> StoreHandle {
+        gofer_server::testing::running_store(&self.data_dir).expect("the server's store")
     }
 
     /// Stops the server gracefully and waits for it (the store is closed afterwards).
@@ -161,4 +178,188 @@ pub fn assert_error(got: &(u16, Value), status: u16, needle: &str) {
         "no request_id: {}",
         got.1
     );
+}
+
+/// Registers pipeline `p` in `default` with [`simple_config`] (tasks `first` and `second`) and
+/// deploys version 1, so runs can be created.
+pub async fn live_pipeline(s: &TestServer, p: &str) {
+    let base = format!("/api/namespaces/default/pipelines/{p}/configs");
+    let (status, body) = s.call("POST", &base, Some(simple_config(p))).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = s.call("POST", &format!("{base}/1"), None).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Creates a run of `default/<p>` through the store, as `POST P/runs` will.
+pub async fn create_run(s: &TestServer, p: &str) -> Run {
+    let p = p.to_string();
+    let new = NewRun {
+        variables: Vec::new(),
+        initiator: Initiator {
+            id: "0".into(),
+            user: "test".into(),
+            kind: InitiatorKind::Api,
+        },
+        payload: None,
+        only: None,
+        command_override: None,
+    };
+    s.store()
+        .write(move |st| st.create_run("default", &p, new, gofer_core::now_millis()))
+        .await
+        .expect("create_run")
+}
+
+/// A task execution of `run` for task `task` in `state`, as the engine would record it.
+pub fn execution(run: &Run, task: &str, state: TaskExecutionState) -> TaskExecution {
+    let complete = state == TaskExecutionState::Complete;
+    TaskExecution {
+        namespace_id: run.namespace_id.clone(),
+        pipeline_id: run.pipeline_id.clone(),
+        run_id: run.run_id,
+        task_id: task.to_string(),
+        created: gofer_core::now_millis(),
+        started: 0,
+        ended: 0,
+        exit_code: complete.then_some(0),
+        logs_expired: false,
+        logs_removed: false,
+        state,
+        status: if complete {
+            TaskExecutionStatus::Successful
+        } else {
+            TaskExecutionStatus::Unknown
+        },
+        status_reason: None,
+        variables: Vec::new(),
+        task: Task {
+            id: task.to_string(),
+            description: String::new(),
+            image: "busybox".into(),
+            registry_auth: None,
+            depends_on: Default::default(),
+            variables: Vec::new(),
+            entrypoint: None,
+            command: None,
+            inject_api_token: false,
+            always_pull_newest_image: false,
+            timeout: 0,
+            retries: Default::default(),
+        },
+        attempts: Vec::new(),
+        result: None,
+    }
+}
+
+/// Writes executions through `Store::commit`, the engine's only write path.
+pub async fn put_executions(s: &TestServer, executions: Vec<TaskExecution>) {
+    let changes = RunChanges {
+        executions: executions
+            .into_iter()
+            .map(|execution| StoredExecution {
+                execution,
+                retry_at: 0,
+                cancel: None,
+            })
+            .collect(),
+        ..RunChanges::default()
+    };
+    s.store()
+        .write(move |st| st.commit(changes))
+        .await
+        .expect("commit");
+}
+
+/// Where the log of `task` in `run` lives (SPEC §7.1); its directory exists afterwards.
+pub fn log_path(s: &TestServer, run: &Run, task: &str) -> PathBuf {
+    let path = gofer_core::paths::task_log(
+        &s.data_dir,
+        &run.namespace_id,
+        &run.pipeline_id,
+        run.run_id,
+        task,
+    );
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("log dir");
+    path
+}
+
+/// Awaits `fut`, failing after 10 seconds (a hung stream fails the test instead of hanging it).
+pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(10), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// A websocket client connection.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a websocket to `path`, expecting the upgrade to succeed.
+pub async fn ws_connect(s: &TestServer, path: &str) -> Ws {
+    match tokio_tungstenite::connect_async(s.ws_url(path)).await {
+        Ok((ws, _)) => ws,
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => panic!(
+            "upgrade of {path} refused with {}: {}",
+            res.status(),
+            String::from_utf8_lossy(res.body().as_deref().unwrap_or_default())
+        ),
+        Err(e) => panic!("websocket {path}: {e}"),
+    }
+}
+
+/// Opens a websocket to `path`, expecting an ordinary HTTP error; returns status and body.
+pub async fn ws_refused(s: &TestServer, path: &str) -> (u16, Value) {
+    match tokio_tungstenite::connect_async(s.ws_url(path)).await {
+        Ok(_) => panic!("upgrade of {path} accepted"),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            let body = res.body().as_deref().unwrap_or_default();
+            let value = serde_json::from_slice(body).unwrap_or_else(|e| {
+                panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(body))
+            });
+            (res.status().as_u16(), value)
+        }
+        Err(e) => panic!("websocket {path}: {e}"),
+    }
+}
+
+/// What a websocket client sees next (pings and pongs skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Text(String),
+    Close(u16, String),
+    /// The connection ended without a close frame.
+    End,
+}
+
+/// The next frame, failing after 10 seconds.
+pub async fn next_frame(ws: &mut Ws) -> Frame {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    within("a websocket frame", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return Frame::Text(t.to_string()),
+                Some(Ok(Message::Close(Some(c)))) => {
+                    return Frame::Close(c.code.into(), c.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) => return Frame::Close(1005, String::new()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+                Some(Err(_)) | None => return Frame::End,
+            }
+        }
+    })
+    .await
+}
+
+/// Every text frame until the close frame; returns them with the close code and reason.
+pub async fn frames_until_close(ws: &mut Ws) -> (Vec<String>, (u16, String)) {
+    let mut texts = Vec::new();
+    loop {
+        match next_frame(ws).await {
+            Frame::Text(t) => texts.push(t),
+            Frame::Close(code, reason) => return (texts, (code, reason)),
+            Frame::End => panic!("connection ended without a close frame after {texts:?}"),
+        }
+    }
 }

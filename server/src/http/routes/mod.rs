@@ -1,12 +1,16 @@
 //! The route table (SPEC §14) with each route's access requirement (SPEC §11.8). Later issues add
 //! their rows here; tests enumerate [`all`] so no route can miss a permission-matrix row.
 
+mod attach;
 mod configs;
 mod events;
+mod logs;
 mod namespaces;
 mod pipelines;
 mod run_control;
+mod runs;
 mod system;
+mod tasks;
 
 use super::router::{Access, Res, Route};
 use gofer_core::enums::Action;
@@ -53,6 +57,7 @@ const NS_P_RUNS_TASKS: &[Res] = &[Namespace, Pipeline, Runs, TaskExecutions];
 pub fn all() -> Vec<Route> {
     vec![
         // §14.2 events
+        route!(GET "/api/events", perm(Read, &[Events]), events::stream),
         route!(GET "/api/events/{event_id}", perm(Read, &[Events]), events::get),
         route!(DELETE "/api/events/{event_id}", Access::Admin, events::delete),
         // §14.4 namespaces and pipelines
@@ -74,9 +79,16 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}", perm(Read, NS_P_DEPLOYMENTS), configs::get_deployment),
         // §14.7 runs and task executions
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs", anonymous_read(NS_P_RUNS), runs::list),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs", perm(Write, NS_P_RUNS), run_control::start),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", anonymous_read(NS_P_RUNS), runs::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", perm(Write, NS_P_RUNS), run_control::cancel),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks", perm(Read, NS_P_RUNS_TASKS), tasks::list),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}", perm(Read, NS_P_RUNS_TASKS), tasks::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}", perm(Write, NS_P_RUNS_TASKS), run_control::cancel_task),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Read, NS_P_RUNS_TASKS), logs::get),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Delete, NS_P_RUNS_TASKS), logs::delete),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/attach", perm(Write, NS_P_RUNS_TASKS), attach::attach),
         // §14.9 system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),
