@@ -196,8 +196,13 @@ impl TestServer {
         run(self.gofer().args(args))
     }
 
-    /// Registers pipeline `id` of namespace `default` with `tasks`, without deploying it.
-    pub fn register(&self, id: &str, tasks: Vec<TaskInput>) {
+    /// Runs `gofer --namespace <ns> <args>` against this server.
+    pub fn run_in(&self, ns: &str, args: &[&str]) -> Run {
+        run(self.gofer().args(["--namespace", ns]).args(args))
+    }
+
+    /// Registers pipeline `id` of namespace `ns` with `tasks`, without deploying it.
+    pub fn register_in(&self, ns: &str, id: &str, tasks: Vec<TaskInput>) {
         let config = PipelineConfigInput {
             id: id.into(),
             name: id.into(),
@@ -205,20 +210,42 @@ impl TestServer {
             ..PipelineConfigInput::default()
         };
         let client = self.client();
-        self.block_on(client.register_config("default", id, &config))
+        self.block_on(client.register_config(ns, id, &config))
             .unwrap();
     }
 
-    /// Registers pipeline `id` with `tasks` and makes the new version live.
+    /// Registers pipeline `id` of namespace `default` with `tasks` and makes it live.
     pub fn deploy(&self, id: &str, tasks: Vec<TaskInput>) {
-        self.register(id, tasks);
+        self.deploy_in("default", id, tasks);
+    }
+
+    /// Registers pipeline `id` of namespace `ns` with `tasks` and makes the new version live.
+    pub fn deploy_in(&self, ns: &str, id: &str, tasks: Vec<TaskInput>) {
+        self.register_in(ns, id, tasks);
         let client = self.client();
-        let version = self
-            .block_on(client.get_config("default", id, 0))
-            .unwrap()
-            .version;
-        self.block_on(client.deploy_config("default", id, version))
+        let version = self.block_on(client.get_config(ns, id, 0)).unwrap().version;
+        self.block_on(client.deploy_config(ns, id, version))
             .unwrap();
+    }
+
+    /// Creates a namespace whose id no other test run uses, for tests whose runs start
+    /// containers: container names contain the namespace (SPEC §5.11) and the Docker engine is
+    /// shared with other test runs, so a fixed namespace would collide with containers an earlier
+    /// run left. Dropping the guard removes every container of the namespace.
+    pub fn container_namespace(&self) -> ContainerNamespace {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let id = format!("it-{}-{}", std::process::id(), nanos % 1_000_000_000_000);
+        let request = gofer_core::api::CreateNamespaceRequest {
+            id: id.clone(),
+            name: None,
+            description: None,
+        };
+        let client = self.client();
+        self.block_on(client.create_namespace(&request)).unwrap();
+        ContainerNamespace { id }
     }
 }
 
@@ -264,5 +291,38 @@ impl Drop for TestServer {
                 Err(e) => panic!("the server did not shut down within 30s: {e}"),
             }
         }
+    }
+}
+
+/// A test namespace whose containers are removed on drop (see
+/// [`TestServer::container_namespace`]).
+pub struct ContainerNamespace {
+    pub id: String,
+}
+
+impl Drop for ContainerNamespace {
+    fn drop(&mut self) {
+        use gofer_server::scheduler::{LABEL_MANAGED, LABEL_NAMESPACE, Scheduler};
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            let Some(docker) = gofer_server::testing::require_docker().await else {
+                return;
+            };
+            let labels = [
+                (LABEL_MANAGED.to_owned(), "true".to_owned()),
+                (LABEL_NAMESPACE.to_owned(), self.id.clone()),
+            ]
+            .into_iter()
+            .collect();
+            for container in docker.list(&labels).await.unwrap_or_default() {
+                let _ = docker.stop(&container.name, 0).await;
+                let _ = docker.remove(&container.name).await;
+            }
+        });
     }
 }

@@ -63,20 +63,24 @@ fn get_and_delete_single_events() {
 #[test]
 fn list_reads_history_newest_first_and_prints_oldest_first() {
     let server = TestServer::start();
-    server.deploy(
+    let namespace = server.container_namespace();
+    let ns = namespace.id.clone();
+    server.deploy_in(
+        &ns,
         "simple",
         vec![shell_task("build", "gofer-test/busybox:latest", "true")],
     );
-    server.deploy(
+    server.deploy_in(
+        &ns,
         "other",
         vec![shell_task("build", "gofer-test/busybox:latest", "true")],
     );
     for pipeline in ["simple", "other", "simple"] {
-        server.run(&["run", "start", pipeline]).expect(0);
+        server.run_in(&ns, &["run", "start", pipeline]).expect(0);
     }
 
     let r = server
-        .run(&["event", "list", "--kinds", "queued_run"])
+        .run_in(&ns, &["event", "list", "--kinds", "queued_run"])
         .expect(0);
     let rows: Vec<&str> = r.stdout.lines().skip(1).collect();
     assert_eq!(rows.len(), 3, "{}", r.stdout);
@@ -92,7 +96,7 @@ fn list_reads_history_newest_first_and_prints_oldest_first() {
     );
 
     let events = |args: &[&str]| -> Vec<Event> {
-        let mut all = vec!["event", "list", "--output", "json"];
+        let mut all = vec!["--namespace", &ns, "event", "list", "--output", "json"];
         all.extend_from_slice(args);
         json_lines(&server.run(&all).expect(0).stdout)
     };
@@ -119,15 +123,29 @@ fn list_reads_history_newest_first_and_prints_oldest_first() {
     assert!(
         simple
             .iter()
-            .all(|e| e.kind.scope() == (Some("default"), Some("simple"))),
+            .all(|e| e.kind.scope() == (Some(ns.as_str()), Some("simple"))),
         "{simple:?}"
     );
-    let elsewhere = events(&["--pipeline", "simple", "--namespace", "no-such-namespace"]);
+    let elsewhere = json_lines(
+        &server
+            .run(&[
+                "event",
+                "list",
+                "--output",
+                "json",
+                "--pipeline",
+                "simple",
+                "--namespace",
+                "no-such-namespace",
+            ])
+            .expect(0)
+            .stdout,
+    );
     assert!(elsewhere.is_empty(), "{elsewhere:?}");
 
     // An unknown kind is refused before the upgrade: 400, exit 7.
     let r = server
-        .run(&["event", "list", "--kinds", "no_such_kind"])
+        .run_in(&ns, &["event", "list", "--kinds", "no_such_kind"])
         .expect(7);
     assert!(r.stderr.contains("(request_id "), "{}", r.stderr);
 }
@@ -135,13 +153,16 @@ fn list_reads_history_newest_first_and_prints_oldest_first() {
 #[test]
 fn watch_follows_live_events_until_the_server_stops() {
     let server = TestServer::start();
-    server.deploy(
+    let namespace = server.container_namespace();
+    let ns = namespace.id.clone();
+    server.deploy_in(
+        &ns,
         "simple",
         vec![shell_task("build", "gofer-test/busybox:latest", "true")],
     );
     // With --history the replay alone shows the run; the stream then continues live, so the
     // watcher is stopped by shutting the server down (close 1000 ends the stream).
-    server.run(&["run", "start", "simple"]).expect(0);
+    server.run_in(&ns, &["run", "start", "simple"]).expect(0);
     let mut child = gofer_process()
         .args([
             "--api-base-url",
@@ -165,7 +186,7 @@ fn watch_follows_live_events_until_the_server_stops() {
         "{first:?}"
     );
     // A live event arrives too.
-    server.run(&["run", "start", "simple"]).expect(0);
+    server.run_in(&ns, &["run", "start", "simple"]).expect(0);
     let second: Event = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert!(
         matches!(second.kind, EventKind::QueuedRun { run_id: 2, .. }),

@@ -1,5 +1,6 @@
 //! `gofer run start | list | get | cancel` and `pipeline run` against the real server (SPEC §5.1,
-//! §5.13, §14.7, §15.2, §15.4). These runs never need to execute: they are checked as queued.
+//! §5.13, §14.7, §15.2, §15.4). The checks do not depend on how the runs execute; they run in a
+//! namespace of their own whose containers are removed at the end.
 
 use crate::common::{TestServer, shell_task};
 use gofer_core::api::{InitiatorKind, RunResponse, RunsResponse};
@@ -8,22 +9,28 @@ use gofer_core::enums::{RunState, VariableSource};
 #[test]
 fn start_list_and_get_runs() {
     let server = TestServer::start();
-    server.deploy(
+    let namespace = server.container_namespace();
+    let ns = namespace.id.clone();
+    server.deploy_in(
+        &ns,
         "simple",
         vec![shell_task("build", "gofer-test/busybox:latest", "echo hi")],
     );
 
     // `--output json` prints the API body unchanged: it round-trips into RunResponse.
     let r = server
-        .run(&[
-            "run",
-            "start",
-            "simple",
-            "-v",
-            "GREETING=hello world",
-            "--output",
-            "json",
-        ])
+        .run_in(
+            &ns,
+            &[
+                "run",
+                "start",
+                "simple",
+                "-v",
+                "GREETING=hello world",
+                "--output",
+                "json",
+            ],
+        )
         .expect(0);
     let first: RunResponse = r.json();
     let run = &first.run;
@@ -43,19 +50,22 @@ fn start_list_and_get_runs() {
     let payload = dir.path().join("payload.json");
     std::fs::write(&payload, r#"{"release": "1.2.3"}"#).unwrap();
     let second: RunResponse = server
-        .run(&[
-            "pipeline",
-            "run",
-            "simple",
-            "--payload",
-            payload.to_str().unwrap(),
-            "--only",
-            "build",
-            "--command",
-            r#"sh -c "echo 'one off'""#,
-            "--output",
-            "json",
-        ])
+        .run_in(
+            &ns,
+            &[
+                "pipeline",
+                "run",
+                "simple",
+                "--payload",
+                payload.to_str().unwrap(),
+                "--only",
+                "build",
+                "--command",
+                r#"sh -c "echo 'one off'""#,
+                "--output",
+                "json",
+            ],
+        )
         .expect(0)
         .json();
     let run = &second.run;
@@ -69,7 +79,7 @@ fn start_list_and_get_runs() {
     );
 
     // Plain start names the run and how to follow it.
-    let r = server.run(&["run", "start", "simple"]).expect(0);
+    let r = server.run_in(&ns, &["run", "start", "simple"]).expect(0);
     assert!(
         r.stdout.starts_with("run 3 of pipeline 'simple' queued")
             && r.stdout.contains("gofer run watch simple 3"),
@@ -79,7 +89,15 @@ fn start_list_and_get_runs() {
 
     // Newest first unless --no-reverse; --limit and --offset page.
     let ids = |args: &[&str]| -> Vec<u64> {
-        let mut all = vec!["run", "list", "simple", "--output", "json"];
+        let mut all = vec![
+            "--namespace",
+            &ns,
+            "run",
+            "list",
+            "simple",
+            "--output",
+            "json",
+        ];
         all.extend_from_slice(args);
         let list: RunsResponse = server.run(&all).expect(0).json();
         list.runs.iter().map(|r| r.run_id).collect()
@@ -89,7 +107,7 @@ fn start_list_and_get_runs() {
     assert_eq!(ids(&["--limit", "1"]), [3]);
     assert_eq!(ids(&["--limit", "1", "--offset", "1"]), [2]);
 
-    let r = server.run(&["run", "list", "simple"]).expect(0);
+    let r = server.run_in(&ns, &["run", "list", "simple"]).expect(0);
     let mut lines = r.stdout.lines();
     let header = lines.next().unwrap();
     for column in ["ID", "STATE", "STATUS", "STARTED", "DURATION", "INITIATOR"] {
@@ -105,12 +123,12 @@ fn start_list_and_get_runs() {
     );
 
     let got: RunResponse = server
-        .run(&["run", "get", "simple", "2", "--output", "json"])
+        .run_in(&ns, &["run", "get", "simple", "2", "--output", "json"])
         .expect(0)
         .json();
     assert_eq!(got.run.run_id, 2);
     assert_eq!(got.run.payload, second.run.payload);
-    let r = server.run(&["run", "get", "simple", "1"]).expect(0);
+    let r = server.run_in(&ns, &["run", "get", "simple", "1"]).expect(0);
     assert!(
         r.stdout
             .lines()
@@ -121,7 +139,9 @@ fn start_list_and_get_runs() {
     assert!(r.stdout.contains("GREETING=hello world"), "{}", r.stdout);
 
     // Cancelling is accepted (204) whatever the run's state.
-    let r = server.run(&["run", "cancel", "simple", "3"]).expect(0);
+    let r = server
+        .run_in(&ns, &["run", "cancel", "simple", "3"])
+        .expect(0);
     assert_eq!(
         r.stdout,
         "cancellation of run 3 of pipeline 'simple' requested\n"
@@ -131,57 +151,80 @@ fn start_list_and_get_runs() {
 #[test]
 fn start_errors_map_to_exit_codes() {
     let server = TestServer::start();
+    let namespace = server.container_namespace();
+    let ns = namespace.id.clone();
 
     // 404: no such pipeline, no such run.
-    let r = server.run(&["run", "start", "nope"]).expect(3);
+    let r = server.run_in(&ns, &["run", "start", "nope"]).expect(3);
     assert!(
         r.stderr.starts_with("error: ") && r.stderr.contains("(request_id "),
         "{}",
         r.stderr
     );
-    server.deploy(
+    server.deploy_in(
+        &ns,
         "simple",
         vec![shell_task("build", "gofer-test/busybox:latest", "true")],
     );
-    server.run(&["run", "get", "simple", "99"]).expect(3);
-    server.run(&["run", "cancel", "simple", "99"]).expect(3);
-    server.run(&["task", "list", "simple", "99"]).expect(3);
+    server
+        .run_in(&ns, &["run", "get", "simple", "99"])
+        .expect(3);
+    server
+        .run_in(&ns, &["run", "cancel", "simple", "99"])
+        .expect(3);
+    server
+        .run_in(&ns, &["task", "list", "simple", "99"])
+        .expect(3);
 
     // 409: registered but never deployed.
-    server.register(
+    server.register_in(
+        &ns,
         "undeployed",
         vec![shell_task("build", "gofer-test/busybox:latest", "true")],
     );
-    let r = server.run(&["run", "start", "undeployed"]).expect(5);
+    let r = server
+        .run_in(&ns, &["run", "start", "undeployed"])
+        .expect(5);
     assert!(r.stderr.contains("no live config version"), "{}", r.stderr);
 
     // 503: a disabled pipeline.
-    server.run(&["pipeline", "disable", "simple"]).expect(0);
-    let r = server.run(&["run", "start", "simple"]).expect(6);
+    server
+        .run_in(&ns, &["pipeline", "disable", "simple"])
+        .expect(0);
+    let r = server.run_in(&ns, &["run", "start", "simple"]).expect(6);
     assert!(r.stderr.contains("disabled"), "{}", r.stderr);
-    server.run(&["pipeline", "enable", "simple"]).expect(0);
+    server
+        .run_in(&ns, &["pipeline", "enable", "simple"])
+        .expect(0);
 
     // 400: an invalid run variable key.
     let r = server
-        .run(&["run", "start", "simple", "-v", "MY KEY=x"])
+        .run_in(&ns, &["run", "start", "simple", "-v", "MY KEY=x"])
         .expect(7);
     assert!(r.stderr.contains("variables."), "{}", r.stderr);
 
     // 503 while run ingress is paused.
-    server.run(&["service", "toggle-event-ingress"]).expect(0);
-    let r = server.run(&["run", "start", "simple"]).expect(6);
+    server
+        .run_in(&ns, &["service", "toggle-event-ingress"])
+        .expect(0);
+    let r = server.run_in(&ns, &["run", "start", "simple"]).expect(6);
     assert!(r.stderr.contains("run ingress is paused"), "{}", r.stderr);
-    server.run(&["service", "toggle-event-ingress"]).expect(0);
+    server
+        .run_in(&ns, &["service", "toggle-event-ingress"])
+        .expect(0);
 
     // Local input problems: usage (2) and invalid payload (7); nothing reaches the server.
     server
-        .run(&["run", "start", "simple", "-v", "NOEQUALS"])
+        .run_in(&ns, &["run", "start", "simple", "-v", "NOEQUALS"])
         .expect(2);
     server
-        .run(&["run", "start", "simple", "--command", "make"])
+        .run_in(&ns, &["run", "start", "simple", "--command", "make"])
         .expect(2);
     let r = server
-        .run(&["run", "start", "simple", "--payload", "/no/such/file.json"])
+        .run_in(
+            &ns,
+            &["run", "start", "simple", "--payload", "/no/such/file.json"],
+        )
         .expect(7);
     assert!(r.stderr.contains("/no/such/file.json"), "{}", r.stderr);
     let r = run_with_stdin(
@@ -193,7 +236,7 @@ fn start_errors_map_to_exit_codes() {
 
     // None of the refused starts made a run.
     let list: RunsResponse = server
-        .run(&["run", "list", "simple", "--output", "json"])
+        .run_in(&ns, &["run", "list", "simple", "--output", "json"])
         .expect(0)
         .json();
     assert!(list.runs.is_empty(), "{list:?}");
