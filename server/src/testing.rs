@@ -151,7 +151,7 @@ static RUNNING: std::sync::Mutex<Vec<(std::path::PathBuf, crate::store::StoreHan
     std::sync::Mutex::new(Vec::new());
 
 /// Keeps a server's store reachable through [`running_store`] while alive.
-pub(crate) struct Registration(std::path::PathBuf);
+pub struct Registration(std::path::PathBuf);
 
 /// Called by `serve` once the store is open.
 pub(crate) fn register(

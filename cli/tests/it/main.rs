@@ -8,6 +8,7 @@ mod errors;
 mod event;
 mod namespace;
 mod pipeline;
+mod recovery;
 mod run;
 mod sdk;
 mod service;

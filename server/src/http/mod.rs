@@ -30,8 +30,6 @@ pub struct AppState {
     pub engine: crate::engine::Engine,
     /// The container engine (attach runs commands in task containers).
     pub scheduler: Arc<dyn crate::scheduler::Scheduler>,
-    /// Turns true when the server shuts down; long-lived streams end then.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The data directory (logs and objects live beneath it, `gofer_core::paths`).
     pub data_dir: std::path::PathBuf,
     pub config: Arc<ServerConfig>,
@@ -430,7 +428,6 @@ mod tests {
         TestState {
             config,
             routes: routes::all(),
-            shutdown: tokio::sync::watch::channel(false).1,
         }
     }
 

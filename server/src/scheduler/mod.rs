@@ -151,7 +151,8 @@ pub enum SchedulerError {
     /// A container with the target name belongs to someone else (SPEC §5.11).
     #[error(
         "start container '{name}': a container with this name already exists and belongs to \
-         {owner}; Gofer never removes containers it does not own"
+         {owner}; Gofer never removes containers it does not own (remove it with \
+         `docker rm {name}` if it is no longer needed)"
     )]
     NameConflict { name: String, owner: String },
     /// A container with the target name is ours but already past `created`.

@@ -33,8 +33,13 @@ impl TestServer {
         (server, dir)
     }
 
-    /// Starts a server with `config` and waits until it answers.
+    /// Starts a server with `config` and waits until it answers. The server needs a Docker
+    /// engine (SPEC §13.2); without one this fails saying how to start it.
     pub async fn start_with(config: ServerConfig) -> TestServer {
+        assert!(
+            gofer_server::testing::require_docker().await.is_some(),
+            "the Gofer server needs a Docker engine even for API tests; run ../shared/ci/ensure-docker"
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -89,6 +94,41 @@ impl TestServer {
     /// past [`TestServer::stop`]: it holds the database open.
     pub fn store(&self) -> StoreHandle {
         gofer_server::testing::running_store(&self.data_dir).expect("the server's store")
+    }
+
+    /// Creates a namespace with a fresh random id and returns the id.
+    pub async fn unique_namespace(&self) -> String {
+        let id = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/namespaces",
+                Some(serde_json::json!({"id": id})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        id
+    }
+
+    /// Removes every task container this server instance created.
+    pub async fn remove_containers(&self) {
+        use gofer_server::scheduler::Scheduler;
+        let instance = self
+            .store()
+            .read(|s| s.instance_id())
+            .await
+            .expect("instance id");
+        let docker = gofer_server::testing::require_docker()
+            .await
+            .expect("docker");
+        let ours = docker
+            .list(&gofer_server::scheduler::base_labels(&instance, "task"))
+            .await
+            .expect("list containers");
+        for c in ours {
+            let _ = docker.stop(&c.name, 0).await;
+            let _ = docker.remove(&c.name).await;
+        }
     }
 
     /// Stops the server gracefully and waits for it (the store is closed afterwards).
@@ -361,5 +401,101 @@ pub async fn frames_until_close(ws: &mut Ws) -> (Vec<String>, (u16, String)) {
             Frame::Close(code, reason) => return (texts, (code, reason)),
             Frame::End => panic!("connection ended without a close frame after {texts:?}"),
         }
+    }
+}
+
+/// The busybox test image (built once from the static /bin/busybox, FROM scratch).
+pub async fn busybox() -> String {
+    let docker = gofer_server::testing::require_docker()
+        .await
+        .expect("these tests need Docker: run ../shared/ci/ensure-docker");
+    gofer_server::testing::busybox_image(&docker)
+        .await
+        .expect("building the busybox test image")
+}
+
+impl TestServer {
+    /// Registers `config` (the inner object of SPEC §4.1) and deploys version 1.
+    pub async fn deploy(&self, ns: &str, config: Value) {
+        let p = config["id"].as_str().expect("config.id").to_string();
+        let path = format!("/api/namespaces/{ns}/pipelines/{p}/configs");
+        let (status, body) = self
+            .call("POST", &path, Some(serde_json::json!({"config": config})))
+            .await;
+        assert_eq!(status, 201, "register: {body}");
+        let version = body["pipeline"]["config"]["version"]
+            .as_u64()
+            .expect("version");
+        let (status, body) = self.call("POST", &format!("{path}/{version}"), None).await;
+        assert_eq!(status, 201, "deploy: {body}");
+    }
+
+    /// Starts a run and returns its id.
+    pub async fn start_run(&self, ns: &str, p: &str, body: Value) -> u64 {
+        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs");
+        let (status, run) = self.call("POST", &path, Some(body)).await;
+        assert_eq!(status, 201, "start run: {run}");
+        assert_eq!(run["run"]["state"], "pending");
+        run["run"]["run_id"].as_u64().expect("run id")
+    }
+
+    /// Polls the run until it is complete (deadline 120 s) and returns it.
+    pub async fn wait_run(&self, ns: &str, p: &str, run: u64) -> Value {
+        self.wait_run_state(ns, p, run, "complete").await
+    }
+
+    /// Polls the run until its state is `state`.
+    pub async fn wait_run_state(&self, ns: &str, p: &str, run: u64, state: &str) -> Value {
+        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs/{run}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let (status, body) = self.call("GET", &path, None).await;
+            assert_eq!(status, 200, "get run: {body}");
+            if body["run"]["state"] == state {
+                return body["run"].clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {run} never reached {state}: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls a task execution until `pred` holds (deadline 60 s).
+    pub async fn wait_task(
+        &self,
+        ns: &str,
+        p: &str,
+        run: u64,
+        task: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (status, body) = self.call("GET", &path, None).await;
+            if status == 200 && pred(&body["task_execution"]) {
+                return body["task_execution"].clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "task {task} never matched: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The task's stored log (plain transport, no follow).
+    pub async fn logs(&self, ns: &str, p: &str, run: u64, task: &str) -> Vec<u8> {
+        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs");
+        let res = self
+            .http
+            .get(self.url(&path))
+            .send()
+            .await
+            .expect("logs request");
+        assert_eq!(res.status(), 200, "logs of {task}");
+        res.bytes().await.expect("log body").to_vec()
     }
 }

@@ -1,0 +1,189 @@
+//! Crash recovery through the real binary (SPEC §5.12): SIGKILL the server while a task runs,
+//! start it again on the same data dir, and the run completes without the task's container being
+//! started twice.
+
+use crate::common::unused_addr;
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(addr: &str, data: &std::path::Path) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
+        .args(["service", "start"])
+        .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
+        .env("GOFER_WEB_SERVER__DATA_DIR", data)
+        .env("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "false")
+        .env("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "false")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gofer");
+    Server(child)
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    match req.send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            (status, res.json().await.unwrap_or(Value::Null))
+        }
+        Err(_) => (0, Value::Null),
+    }
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> Option<Value>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn containers(pipeline: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=gofer.pipeline_id={pipeline}"),
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_task_then_restart_completes_the_run_once() {
+    let docker = gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    let image = gofer_server::testing::busybox_image(&docker)
+        .await
+        .expect("busybox image");
+    // Unique per run: containers left by earlier runs belong to other instances, which Gofer
+    // must not touch, so a reused name would (correctly) fail.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let pipeline = format!("recover{}x{nanos}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let addr = unused_addr().to_string();
+    let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
+    let http = reqwest::Client::new();
+
+    let mut server = start(&addr, dir.path());
+    wait_for("the server", async || {
+        let (status, _) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("http://{addr}/api/health"),
+            None,
+        )
+        .await;
+        (status == 200).then_some(Value::Null)
+    })
+    .await;
+    let config = json!({"config": {"id": pipeline, "name": "recover", "tasks": [
+        {"id": "sleeper", "image": image, "command": ["sh", "-c", "echo before; sleep 4; echo after"]}
+    ]}});
+    assert_eq!(
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/configs"),
+            Some(config)
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/configs/1"),
+            None
+        )
+        .await
+        .0,
+        201
+    );
+    let (status, run) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/runs"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 201, "{run}");
+    let task_url = format!("{base}/runs/1/tasks/sleeper");
+    wait_for("the task to run", async || {
+        let (_, t) = call(&http, reqwest::Method::GET, task_url.clone(), None).await;
+        (t["task_execution"]["state"] == "running").then_some(t)
+    })
+    .await;
+
+    // Crash: no graceful shutdown, no chance to record anything.
+    server.0.kill().expect("SIGKILL");
+    server.0.wait().expect("reap");
+    drop(server);
+
+    let _server = start(&addr, dir.path());
+    let done = wait_for("the run to complete after restart", async || {
+        let (_, r) = call(&http, reqwest::Method::GET, format!("{base}/runs/1"), None).await;
+        (r["run"]["state"] == "complete").then_some(r)
+    })
+    .await;
+    assert_eq!(done["run"]["status"], "successful", "{done}");
+    let (_, task) = call(&http, reqwest::Method::GET, task_url.clone(), None).await;
+    assert_eq!(
+        task["task_execution"]["attempts"].as_array().unwrap().len(),
+        1,
+        "{task}"
+    );
+    assert_eq!(
+        containers(&pipeline).len(),
+        1,
+        "the task's container was started exactly once"
+    );
+    let logs = http
+        .get(format!("{task_url}/logs"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&logs[..], b"before\nafter\n");
+
+    for id in containers(&pipeline) {
+        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+    }
+}

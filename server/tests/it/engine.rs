@@ -1,0 +1,650 @@
+//! The run engine against a real server and the real Docker engine (SPEC §5, §6.2, §7.1).
+//! Images are built FROM scratch from the static busybox; nothing is pulled.
+
+use crate::support::{TestServer, busybox, config_for};
+use serde_json::{Value, json};
+
+fn sh(id: &str, image: &str, script: &str) -> Value {
+    json!({"id": id, "image": image, "command": ["sh", "-c", script]})
+}
+
+fn pipeline(id: &str, tasks: Vec<Value>) -> Value {
+    json!({"id": id, "name": id, "tasks": tasks})
+}
+
+/// A server, its data dir, the busybox image and a namespace of its own: container names include
+/// the namespace, so containers left by earlier test runs (another server instance, which Gofer
+/// must not touch) can never clash with this test's.
+async fn server() -> (TestServer, tempfile::TempDir, String, String) {
+    let image = busybox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    config.api.task_execution_stop_timeout = 2;
+    let s = TestServer::start_with(config).await;
+    let ns = s.unique_namespace().await;
+    (s, dir, image, ns)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_failure_exit_codes_and_logs() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    s.deploy(
+        ns,
+        pipeline(
+            "basic",
+            vec![
+                sh(
+                    "ok",
+                    &img,
+                    "printf 'out line\\n'; printf 'err line\\n' >&2; printf 'no newline'",
+                ),
+                sh("three", &img, "echo failing; exit 3"),
+            ],
+        ),
+    )
+    .await;
+    let run = s.start_run(ns, "basic", json!({})).await;
+    let done = s.wait_run(ns, "basic", run).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["status_reason"]["reason"], "abnormal_exit");
+    assert_eq!(
+        done["status_reason"]["description"],
+        "task 'three' failed: exited with code 3"
+    );
+    assert!(done["started"].as_u64().unwrap() >= done["queued"].as_u64().unwrap());
+    assert!(done["ended"].as_u64().unwrap() >= done["started"].as_u64().unwrap());
+
+    let ok = s.wait_task(ns, "basic", run, "ok", |_| true).await;
+    assert_eq!(
+        (
+            ok["state"].as_str(),
+            ok["status"].as_str(),
+            ok["exit_code"].as_i64()
+        ),
+        (Some("complete"), Some("successful"), Some(0))
+    );
+    assert_eq!(ok["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(ok["attempts"][0]["status"], "successful");
+    assert!(ok["started"].as_u64().unwrap() > 0);
+
+    let three = s.wait_task(ns, "basic", run, "three", |_| true).await;
+    assert_eq!(three["status"], "failed");
+    assert_eq!(three["exit_code"], 3);
+    assert_eq!(three["status_reason"]["reason"], "abnormal_exit");
+    assert_eq!(three["status_reason"]["description"], "exited with code 3");
+
+    // stdout and stderr are both stored, byte for byte (their relative order across the two
+    // streams is not fixed by Docker, so compare each line's presence and the total).
+    let log = s.logs(ns, "basic", run, "ok").await;
+    let text = String::from_utf8(log.clone()).unwrap();
+    assert_eq!(
+        log.len(),
+        "out line\nerr line\nno newline".len(),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("out line\n") && text.contains("err line\n") && text.contains("no newline"),
+        "{text:?}"
+    );
+    assert_eq!(s.logs(ns, "basic", run, "three").await, b"failing\n");
+
+    // System variables reach the container (SPEC §6.2) and the execution stores the merged set.
+    let vars: Vec<String> = ok["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["key"].as_str().unwrap().to_string())
+        .collect();
+    for key in [
+        "GOFER_NAMESPACE_ID",
+        "GOFER_PIPELINE_ID",
+        "GOFER_RUN_ID",
+        "GOFER_TASK_ID",
+        "GOFER_TASK_IMAGE",
+        "GOFER_API_BASE_URL",
+    ] {
+        assert!(
+            vars.contains(&key.to_string()),
+            "{key} missing from {vars:?}"
+        );
+    }
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variables_precedence_reach_the_container() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut task = sh(
+        "env",
+        &img,
+        "echo \"A=$A B=$B RUN=$GOFER_RUN_ID TASK=$GOFER_TASK_ID ATTEMPT=$GOFER_TASK_ATTEMPT\"",
+    );
+    task["variables"] = json!({"A": "from-config"});
+    s.deploy(ns, pipeline("vars", vec![task])).await;
+    let run = s
+        .start_run(
+            ns,
+            "vars",
+            json!({"variables": {"A": "from-run", "B": "run-only"}}),
+        )
+        .await;
+    let done = s.wait_run(ns, "vars", run).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    assert_eq!(done["variables"][0]["source"], "run_options");
+    let log = String::from_utf8(s.logs(ns, "vars", run, "env").await).unwrap();
+    assert_eq!(
+        log,
+        format!("A=from-config B=run-only RUN={run} TASK=env ATTEMPT=1\n")
+    );
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dag_conditions_and_skip_cascade() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let with = |mut t: Value, deps: Value| {
+        t["depends_on"] = deps;
+        t
+    };
+    s.deploy(
+        ns,
+        pipeline(
+            "dag",
+            vec![
+                sh("good", &img, "true"),
+                sh("bad", &img, "exit 1"),
+                with(sh("on_success", &img, "true"), json!({"good": "Success"})),
+                with(sh("on_failure", &img, "true"), json!({"bad": "failure"})),
+                with(sh("needs_bad_ok", &img, "true"), json!({"bad": "success"})),
+                with(
+                    sh("after_skip_success", &img, "true"),
+                    json!({"needs_bad_ok": "success"}),
+                ),
+                with(
+                    sh("after_skip_any", &img, "true"),
+                    json!({"needs_bad_ok": "any"}),
+                ),
+                with(sh("any_of_bad", &img, "true"), json!({"bad": "any"})),
+            ],
+        ),
+    )
+    .await;
+    let run = s.start_run(ns, "dag", json!({})).await;
+    let done = s.wait_run(ns, "dag", run).await;
+    assert_eq!(done["status"], "failed");
+    let expect = [
+        ("good", "successful"),
+        ("bad", "failed"),
+        ("on_success", "successful"),
+        ("on_failure", "successful"),
+        ("needs_bad_ok", "skipped"),
+        ("after_skip_success", "skipped"),
+        ("after_skip_any", "successful"),
+        ("any_of_bad", "successful"),
+    ];
+    for (task, status) in expect {
+        let t = s.wait_task(ns, "dag", run, task, |_| true).await;
+        assert_eq!(t["status"], status, "{task}: {t}");
+        if status == "skipped" {
+            assert_eq!(t["status_reason"]["reason"], "failed_precondition");
+            assert!(
+                t["attempts"].as_array().unwrap().is_empty(),
+                "a skipped task never runs"
+            );
+        }
+    }
+    let skipped = s.wait_task(ns, "dag", run, "needs_bad_ok", |_| true).await;
+    assert_eq!(
+        skipped["status_reason"]["description"],
+        "parent 'bad' finished 'failed' but 'success' was required"
+    );
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_and_fan_in_of_twenty() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut tasks = vec![sh("start", &img, "true")];
+    let mut deps = serde_json::Map::new();
+    for i in 0..20 {
+        let id = format!("leaf{i:02}");
+        let mut t = sh(&id, &img, "echo leaf");
+        t["depends_on"] = json!({"start": "success"});
+        tasks.push(t);
+        deps.insert(id, json!("success"));
+    }
+    let mut join = sh("join", &img, "echo joined");
+    join["depends_on"] = Value::Object(deps);
+    tasks.push(join);
+    s.deploy(ns, pipeline("fan", tasks)).await;
+    let run = s.start_run(ns, "fan", json!({})).await;
+    let done = s.wait_run(ns, "fan", run).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    let join = s.wait_task(ns, "fan", run, "join", |_| true).await;
+    let join_started = join["started"].as_u64().unwrap();
+    for i in 0..20 {
+        let leaf = s
+            .wait_task(ns, "fan", run, &format!("leaf{i:02}"), |_| true)
+            .await;
+        assert!(
+            leaf["ended"].as_u64().unwrap() <= join_started,
+            "join started before leaf{i:02} ended"
+        );
+    }
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallelism_limits_and_fifo_order() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut config = pipeline("limited", vec![sh("work", &img, "sleep 1")]);
+    config["parallelism"] = json!(2);
+    s.deploy(ns, config).await;
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        runs.push(s.start_run(ns, "limited", json!({})).await);
+    }
+    let mut spans = Vec::new();
+    for run in &runs {
+        let done = s.wait_run(ns, "limited", *run).await;
+        assert_eq!(done["status"], "successful");
+        spans.push((
+            done["started"].as_u64().unwrap(),
+            done["ended"].as_u64().unwrap(),
+        ));
+    }
+    // Queued runs leave the queue in order.
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].0 <= pair[1].0,
+            "runs started out of order: {spans:?}"
+        );
+    }
+    // Never more than two running at once: at every start, count the runs in flight.
+    for (start, _) in &spans {
+        let in_flight = spans
+            .iter()
+            .filter(|(s0, e0)| s0 <= start && start < e0)
+            .count();
+        assert!(
+            in_flight <= 2,
+            "{in_flight} runs in flight at {start}: {spans:?}"
+        );
+    }
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_a_running_run() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut after = sh("after", &img, "true");
+    after["depends_on"] = json!({"sleeper": "any"});
+    s.deploy(
+        ns,
+        pipeline(
+            "cancel",
+            vec![sh("sleeper", &img, "echo started; sleep 300"), after],
+        ),
+    )
+    .await;
+    let run = s.start_run(ns, "cancel", json!({})).await;
+    s.wait_task(ns, "cancel", run, "sleeper", |t| t["state"] == "running")
+        .await;
+    let asked = std::time::Instant::now();
+    let (status, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/namespaces/{ns}/pipelines/cancel/runs/{run}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let done = s.wait_run(ns, "cancel", run).await;
+    // sh ignores SIGTERM as PID 1, so the stop timeout (2 s here) then SIGKILL applies.
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(15),
+        "took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(done["status"], "cancelled");
+    assert_eq!(done["status_reason"]["reason"], "admin_cancelled");
+    let sleeper = s.wait_task(ns, "cancel", run, "sleeper", |_| true).await;
+    assert_eq!(sleeper["status"], "cancelled");
+    assert_eq!(sleeper["status_reason"]["reason"], "cancelled");
+    let after = s.wait_task(ns, "cancel", run, "after", |_| true).await;
+    assert_eq!(after["status"], "cancelled");
+    assert!(after["attempts"].as_array().unwrap().is_empty());
+    // Cancelling a complete run is a no-op; a missing one is 404.
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/api/namespaces/{ns}/pipelines/cancel/runs/{run}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/api/namespaces/{ns}/pipelines/cancel/runs/99"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_one_task_and_a_pending_run() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut config = pipeline(
+        "onetask",
+        vec![sh("slow", &img, "sleep 300"), sh("quick", &img, "true")],
+    );
+    config["parallelism"] = json!(1);
+    s.deploy(ns, config).await;
+    let first = s.start_run(ns, "onetask", json!({})).await;
+    let second = s.start_run(ns, "onetask", json!({})).await;
+    s.wait_task(ns, "onetask", first, "slow", |t| t["state"] == "running")
+        .await;
+    // The second run waits in the queue; cancelling it completes it with no executions.
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/api/namespaces/{ns}/pipelines/onetask/runs/{second}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    let pending = s.wait_run(ns, "onetask", second).await;
+    assert_eq!(pending["status"], "cancelled");
+    assert_eq!(pending["started"], 0);
+    let (_, tasks) = s
+        .call(
+            "GET",
+            &format!("/api/namespaces/{ns}/pipelines/onetask/runs/{second}/tasks"),
+            None,
+        )
+        .await;
+    assert_eq!(tasks["task_executions"], json!([]));
+    // Cancel one task with wait_for=0 (kill at once).
+    let path = format!("/api/namespaces/{ns}/pipelines/onetask/runs/{first}/tasks/slow?wait_for=0");
+    assert_eq!(s.call("DELETE", &path, None).await.0, 204);
+    let done = s.wait_run(ns, "onetask", first).await;
+    assert_eq!(done["status"], "cancelled");
+    let quick = s.wait_task(ns, "onetask", first, "quick", |_| true).await;
+    assert_eq!(quick["status"], "successful");
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/api/namespaces/{ns}/pipelines/onetask/runs/{first}/tasks/nope"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let bad =
+        format!("/api/namespaces/{ns}/pipelines/onetask/runs/{first}/tasks/slow?wait_for=soon");
+    assert_eq!(s.call("DELETE", &bad, None).await.0, 400);
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_timeout_retries_and_missing_image() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut timeout = sh("slow", &img, "sleep 300");
+    timeout["timeout"] = json!(1);
+    let mut flaky = sh(
+        "flaky",
+        &img,
+        "echo attempt $GOFER_TASK_ATTEMPT; test $GOFER_TASK_ATTEMPT -ge 3",
+    );
+    flaky["retries"] = json!({"count": 3, "backoff": 0});
+    let missing =
+        json!({"id": "missing", "image": "gofer-test/does-not-exist:latest", "command": ["true"]});
+    s.deploy(ns, pipeline("edges", vec![timeout, flaky, missing]))
+        .await;
+    let run = s.start_run(ns, "edges", json!({})).await;
+    let done = s.wait_run(ns, "edges", run).await;
+    assert_eq!(done["status"], "failed");
+
+    let slow = s.wait_task(ns, "edges", run, "slow", |_| true).await;
+    assert_eq!(slow["status"], "failed");
+    assert_eq!(slow["status_reason"]["reason"], "timeout");
+    assert_eq!(
+        slow["status_reason"]["description"],
+        "exceeded task timeout of 1s"
+    );
+
+    let flaky = s.wait_task(ns, "edges", run, "flaky", |_| true).await;
+    assert_eq!(flaky["status"], "successful", "{flaky}");
+    let attempts = flaky["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(
+        (
+            attempts[0]["status"].as_str(),
+            attempts[0]["exit_code"].as_i64()
+        ),
+        (Some("failed"), Some(1))
+    );
+    assert_eq!(attempts[2]["status"], "successful");
+    let offsets: Vec<u64> = attempts
+        .iter()
+        .map(|a| a["log_offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 10, 20], "each attempt appends to the same log");
+    assert_eq!(
+        s.logs(ns, "edges", run, "flaky").await,
+        b"attempt 1\nattempt 2\nattempt 3\n"
+    );
+
+    let missing = s.wait_task(ns, "edges", run, "missing", |_| true).await;
+    assert_eq!(missing["status"], "failed");
+    assert_eq!(missing["status_reason"]["reason"], "scheduler_error");
+    assert!(
+        missing["status_reason"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("gofer-test/does-not-exist:latest"),
+        "{missing}"
+    );
+    assert_eq!(missing["exit_code"], Value::Null);
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_run_checks() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let runs = |p: &str| format!("/api/namespaces/{ns}/pipelines/{p}/runs");
+    assert_eq!(
+        s.call("POST", &runs("nothing"), Some(json!({}))).await.0,
+        404
+    );
+    // Registered but never deployed: 409 with a hint.
+    let (status, body) = s
+        .call(
+            "POST",
+            &format!("/api/namespaces/{ns}/pipelines/undeployed/configs"),
+            Some(json!({"config": pipeline("undeployed", vec![sh("t", &img, "true")])})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = s.call("POST", &runs("undeployed"), Some(json!({}))).await;
+    assert_eq!(status, 409);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no live config version; deploy one first"),
+        "{body}"
+    );
+
+    s.deploy(ns, pipeline("checks", vec![sh("t", &img, "true")]))
+        .await;
+    let (status, body) = s
+        .call(
+            "POST",
+            &runs("checks"),
+            Some(json!({"variables": {"BAD KEY": "x"}})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            400,
+            Some("variables.BAD KEY: keys must not contain whitespace")
+        )
+    );
+    let big = "x".repeat(70_000);
+    let (status, body) = s
+        .call(
+            "POST",
+            &runs("checks"),
+            Some(json!({"payload": {"big": big}})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (413, Some("payload: larger than 65536 bytes"))
+    );
+    let (status, _) = s
+        .call("POST", &runs("checks"), Some(json!({"only": ["nope"]})))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = s
+        .call(
+            "POST",
+            &runs("checks"),
+            Some(json!({"command_override": ["true"]})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // Disabled pipeline and paused ingress: 503.
+    assert_eq!(
+        s.call(
+            "PATCH",
+            &format!("/api/namespaces/{ns}/pipelines/checks"),
+            Some(json!({"state": "disabled"}))
+        )
+        .await
+        .0,
+        204
+    );
+    let (status, body) = s.call("POST", &runs("checks"), None).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (503, Some("pipeline 'checks' is disabled"))
+    );
+    assert_eq!(
+        s.call(
+            "PATCH",
+            "/api/system",
+            Some(json!({"ignore_pipeline_run_events": true}))
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, body) = s.call("POST", &runs("checks"), None).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (503, Some("run ingress is paused"))
+    );
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_off_run_with_command_override() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let mut second = sh("second", &img, "echo original");
+    second["depends_on"] = json!({"first": "success"});
+    s.deploy(
+        ns,
+        pipeline("oneoff", vec![sh("first", &img, "exit 1"), second]),
+    )
+    .await;
+    let run = s
+        .start_run(ns, "oneoff", json!({"only": ["second"], "command_override": ["echo", "replaced"], "payload": {"k": "v"}}))
+        .await;
+    let done = s.wait_run(ns, "oneoff", run).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    assert_eq!(done["initiator"]["kind"], "one_off");
+    assert_eq!(done["payload"], json!({"k": "v"}));
+    let (_, tasks) = s
+        .call(
+            "GET",
+            &format!("/api/namespaces/{ns}/pipelines/oneoff/runs/{run}/tasks"),
+            None,
+        )
+        .await;
+    assert_eq!(tasks["task_executions"].as_array().unwrap().len(), 1);
+    assert_eq!(s.logs(ns, "oneoff", run, "second").await, b"replaced\n");
+    s.remove_containers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_removes_only_our_finished_containers() {
+    let img = busybox().await;
+    let docker = gofer_server::testing::require_docker().await.unwrap();
+    // A container that looks like Gofer's but belongs to another instance must survive.
+    let foreign = format!("gofer-test-foreign-{}", std::process::id());
+    let mut labels =
+        gofer_server::scheduler::task_labels("another-instance", "elsewhere", "pruned", 1, "t", 1);
+    labels.insert("test".into(), "pruning".into());
+    use gofer_server::scheduler::Scheduler;
+    docker
+        .start(&gofer_server::scheduler::StartRequest {
+            name: foreign.clone(),
+            image: img.clone(),
+            command: Some(vec!["true".into()]),
+            labels,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    docker.wait(&foreign).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    config.scheduler.docker.prune_interval = 1;
+    let s = TestServer::start_with(config).await;
+    let ns = s.unique_namespace().await;
+    let ns = ns.as_str();
+    s.deploy(ns, pipeline("pruned", vec![sh("t", &img, "true")]))
+        .await;
+    let run = s.start_run(ns, "pruned", json!({})).await;
+    assert_eq!(s.wait_run(ns, "pruned", run).await["status"], "successful");
+    let ours = format!("gofer.{ns}.pruned.{run}.t.1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while docker.state(&ours).await.unwrap() != gofer_server::scheduler::ContainerState::NotFound {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "our finished container was never pruned"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(matches!(
+        docker.state(&foreign).await.unwrap(),
+        gofer_server::scheduler::ContainerState::Exited { .. }
+    ));
+    docker.remove(&foreign).await.unwrap();
+    s.remove_containers().await;
+}
