@@ -228,24 +228,31 @@ impl TestServer {
             .unwrap();
     }
 
-    /// Creates a namespace whose id no other test run uses, for tests whose runs start
-    /// containers: container names contain the namespace (SPEC §5.11) and the Docker engine is
-    /// shared with other test runs, so a fixed namespace would collide with containers an earlier
-    /// run left. Dropping the guard removes every container of the namespace.
-    pub fn container_namespace(&self) -> ContainerNamespace {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let id = format!("it-{}-{}", std::process::id(), nanos % 1_000_000_000_000);
+    /// Waits, with `gofer run watch`, until every run of `ns`/`p` is complete, and returns each
+    /// run's id with the exit code of its watch (0 successful, 8 failed or cancelled). Tests that
+    /// start runs end with this, so that no container is still being created when their
+    /// [`ContainerNamespace`] is cleaned up.
+    pub fn finish_runs(&self, ns: &str, p: &str) -> Vec<(u64, i32)> {
+        let client = self.client();
+        let runs = self.block_on(client.list_runs(ns, p, None)).unwrap();
+        runs.iter()
+            .map(|r| {
+                let id = r.run_id.to_string();
+                (r.run_id, self.run_in(ns, &["run", "watch", p, &id]).code)
+            })
+            .collect()
+    }
+
+    /// Creates `namespace` on this server and returns its id.
+    pub fn create_namespace(&self, namespace: &ContainerNamespace) -> String {
         let request = gofer_core::api::CreateNamespaceRequest {
-            id: id.clone(),
+            id: namespace.id.clone(),
             name: None,
             description: None,
         };
         let client = self.client();
         self.block_on(client.create_namespace(&request)).unwrap();
-        ContainerNamespace { id }
+        namespace.id.clone()
     }
 }
 
@@ -294,10 +301,25 @@ impl Drop for TestServer {
     }
 }
 
-/// A test namespace whose containers are removed on drop (see
-/// [`TestServer::container_namespace`]).
+/// A namespace id no other test run uses, for tests whose runs start containers: container
+/// names contain the namespace (SPEC §5.11) and the Docker engine is shared with other test
+/// runs, so a fixed namespace would collide with containers an earlier run left. On drop, every
+/// container of the namespace is removed: declare it before the [`TestServer`], so that it is
+/// dropped after the server stopped and can start no more containers.
 pub struct ContainerNamespace {
     pub id: String,
+}
+
+impl ContainerNamespace {
+    pub fn new() -> ContainerNamespace {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        ContainerNamespace {
+            id: format!("it-{}-{}", std::process::id(), nanos % 1_000_000_000_000),
+        }
+    }
 }
 
 impl Drop for ContainerNamespace {

@@ -1,6 +1,6 @@
 //! `gofer event list | watch | get | delete` against the real server (SPEC §8, §14.2, §15.4).
 
-use crate::common::{TestServer, gofer_process, shell_task};
+use crate::common::{ContainerNamespace, TestServer, gofer_process, shell_task};
 use gofer_core::api::{DeploymentResponse, Event, EventKind, EventResponse};
 
 /// Parses one JSON event per line.
@@ -62,9 +62,9 @@ fn get_and_delete_single_events() {
 
 #[test]
 fn list_reads_history_newest_first_and_prints_oldest_first() {
+    let namespace = ContainerNamespace::new();
     let server = TestServer::start();
-    let namespace = server.container_namespace();
-    let ns = namespace.id.clone();
+    let ns = server.create_namespace(&namespace);
     server.deploy_in(
         &ns,
         "simple",
@@ -148,13 +148,16 @@ fn list_reads_history_newest_first_and_prints_oldest_first() {
         .run_in(&ns, &["event", "list", "--kinds", "no_such_kind"])
         .expect(7);
     assert!(r.stderr.contains("(request_id "), "{}", r.stderr);
+
+    assert_eq!(server.finish_runs(&ns, "simple"), [(1, 0), (2, 0)]);
+    assert_eq!(server.finish_runs(&ns, "other"), [(1, 0)]);
 }
 
 #[test]
 fn watch_follows_live_events_until_the_server_stops() {
+    let namespace = ContainerNamespace::new();
     let server = TestServer::start();
-    let namespace = server.container_namespace();
-    let ns = namespace.id.clone();
+    let ns = server.create_namespace(&namespace);
     server.deploy_in(
         &ns,
         "simple",
@@ -192,6 +195,7 @@ fn watch_follows_live_events_until_the_server_stops() {
         matches!(second.kind, EventKind::QueuedRun { run_id: 2, .. }),
         "{second:?}"
     );
+    assert_eq!(server.finish_runs(&ns, "simple"), [(1, 0), (2, 0)]);
     drop(server);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");

@@ -2,15 +2,15 @@
 //! §5.13, §14.7, §15.2, §15.4). The checks do not depend on how the runs execute; they run in a
 //! namespace of their own whose containers are removed at the end.
 
-use crate::common::{TestServer, shell_task};
+use crate::common::{ContainerNamespace, TestServer, shell_task};
 use gofer_core::api::{InitiatorKind, RunResponse, RunsResponse};
-use gofer_core::enums::{RunState, VariableSource};
+use gofer_core::enums::{RunState, RunStatus, VariableSource};
 
 #[test]
 fn start_list_and_get_runs() {
+    let namespace = ContainerNamespace::new();
     let server = TestServer::start();
-    let namespace = server.container_namespace();
-    let ns = namespace.id.clone();
+    let ns = server.create_namespace(&namespace);
     server.deploy_in(
         &ns,
         "simple",
@@ -146,13 +146,27 @@ fn start_list_and_get_runs() {
         r.stdout,
         "cancellation of run 3 of pipeline 'simple' requested\n"
     );
+
+    // Every run completes; run 3 ends cancelled unless it finished before the cancel arrived.
+    let finished = server.finish_runs(&ns, "simple");
+    assert_eq!(finished[..2], [(1, 0), (2, 0)], "{finished:?}");
+    let run3: RunResponse = server
+        .run_in(&ns, &["run", "get", "simple", "3", "--output", "json"])
+        .expect(0)
+        .json();
+    let expected = match run3.run.status {
+        RunStatus::Successful => 0,
+        RunStatus::Cancelled => 8,
+        other => panic!("run 3 ended {other}"),
+    };
+    assert_eq!(finished[2], (3, expected));
 }
 
 #[test]
 fn start_errors_map_to_exit_codes() {
+    let namespace = ContainerNamespace::new();
     let server = TestServer::start();
-    let namespace = server.container_namespace();
-    let ns = namespace.id.clone();
+    let ns = server.create_namespace(&namespace);
 
     // 404: no such pipeline, no such run.
     let r = server.run_in(&ns, &["run", "start", "nope"]).expect(3);

@@ -1,18 +1,18 @@
 //! `gofer run start --watch`, `run watch`, `task logs | list | get` with real containers
 //! (SPEC §15.4 `run watch`, §7.2). Needs a Docker engine (`../shared/ci/ensure-docker`).
 
-use crate::common::{TestServer, busybox_image, shell_task};
+use crate::common::{ContainerNamespace, TestServer, busybox_image, shell_task};
 use gofer_core::api::{Event, EventKind, TaskExecutionResponse, TaskExecutionsResponse};
 use gofer_core::enums::{RunStatus, TaskExecutionStatus};
 
 #[test]
 fn a_successful_run_exits_0_with_prefixed_logs() {
+    let namespace = ContainerNamespace::new();
     let server = TestServer::start();
     let Some(image) = busybox_image(&server) else {
         return;
     };
-    let namespace = server.container_namespace();
-    let ns = namespace.id.clone();
+    let ns = server.create_namespace(&namespace);
     server.deploy_in(
         &ns,
         "hello",
@@ -100,12 +100,12 @@ fn a_successful_run_exits_0_with_prefixed_logs() {
 
 #[test]
 fn a_failing_run_exits_8() {
+    let namespace = ContainerNamespace::new();
     let server = TestServer::start();
     let Some(image) = busybox_image(&server) else {
         return;
     };
-    let namespace = server.container_namespace();
-    let ns = namespace.id.clone();
+    let ns = server.create_namespace(&namespace);
     server.deploy_in(
         &ns,
         "failing",
