@@ -8,7 +8,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 DURATION=${DURATION:-10s}
 PORT=${PORT:-18080}
 cargo build --release -q -p gofer
-BIN=target/release/gofer
+BIN=${CARGO_TARGET_DIR:-target}/release/gofer
 DATA=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 

@@ -95,6 +95,13 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
 
     // Restart recovery happens here, before the listener serves (SPEC §5.12, §17.3).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    prune_events(&store, config.api.event_log_retention).await;
+    tokio::spawn(prune_events_every(
+        store.clone(),
+        config.api.event_log_retention,
+        config.api.event_prune_interval,
+        stop_rx.clone(),
+    ));
     let instance_id = store.read(|s| s.instance_id()).await?;
     let scheme = if config.server.use_tls {
         "https"
@@ -233,6 +240,32 @@ async fn connect_scheduler(
 /// then.
 pub(crate) async fn shutting_down(shutdown: &mut tokio::sync::watch::Receiver<bool>) -> bool {
     shutdown.wait_for(|stop| *stop).await.is_ok()
+}
+
+/// Deletes events older than `retention_secs` (SPEC §8.4).
+async fn prune_events(store: &StoreHandle, retention_secs: u64) {
+    let cutoff = gofer_core::now_millis().saturating_sub(retention_secs.saturating_mul(1000));
+    match store.write(move |s| s.prune_events(cutoff)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "pruned old events"),
+        Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+    }
+}
+
+/// Prunes events every `interval_secs` until shutdown.
+async fn prune_events_every(
+    store: StoreHandle,
+    retention_secs: u64,
+    interval_secs: u64,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let interval = Duration::from_secs(interval_secs.max(1));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => prune_events(&store, retention_secs).await,
+            true = shutting_down(&mut shutdown) => return,
+        }
+    }
 }
 
 /// Boot steps that need the store (SPEC §17.3): warnings about development defaults and the

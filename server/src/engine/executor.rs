@@ -193,6 +193,8 @@ async fn collect_logs(
     let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     let mut stream = scheduler.logs(&name, true);
     let mut total = 0u64;
+    // The last bytes written, to reconcile with the engine's tail at the end.
+    let mut recent = RecentBytes::default();
     loop {
         // Buffered bytes are flushed at 64 KiB or after 100 ms without new output, so followers
         // see output well within a second (SPEC §7.2) and bursts cost few writes.
@@ -210,6 +212,7 @@ async fn collect_logs(
         match next {
             Some(Ok(bytes)) => {
                 total += bytes.len() as u64;
+                recent.push(&bytes);
                 out.write_all(&bytes).await?;
                 if out.buffer().len() >= 64 * 1024 {
                     out.flush().await?;
@@ -222,7 +225,75 @@ async fn collect_logs(
             None => break,
         }
     }
+    // Docker can end a followed stream at the container's exit before its logger has delivered
+    // the final partial line. Compare the engine's last lines with what was written and append
+    // what is missing.
+    let mut tail = Vec::new();
+    let mut tail_stream = scheduler.logs_tail(&name, TAIL_LINES);
+    while let Some(Ok(bytes)) = tail_stream.next().await {
+        tail.extend_from_slice(&bytes);
+    }
+    let missing = recent.missing_from(&tail);
+    if !missing.is_empty() {
+        total += missing.len() as u64;
+        out.write_all(missing).await?;
+    }
     out.flush().await?;
     out.into_inner().sync_data().await?;
     Ok(total)
+}
+
+/// Lines of the engine's log tail compared after a followed stream ends.
+const TAIL_LINES: u64 = 64;
+/// How much of the written output is kept for that comparison.
+const RECENT_BYTES: usize = 64 * 1024;
+
+/// The last [`RECENT_BYTES`] bytes written to a log.
+#[derive(Default)]
+struct RecentBytes(Vec<u8>);
+
+impl RecentBytes {
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+        if self.0.len() > 2 * RECENT_BYTES {
+            self.0.drain(..self.0.len() - RECENT_BYTES);
+        }
+    }
+
+    /// The part of `tail` (the engine's last lines) that was not written yet: the longest prefix
+    /// of `tail` that ends what was written is already there; the rest is missing. With no
+    /// overlap at all, nothing is appended (the tail may predate what was kept).
+    fn missing_from<'t>(&self, tail: &'t [u8]) -> &'t [u8] {
+        let written = &self.0;
+        for k in (1..=tail.len().min(written.len())).rev() {
+            if written.ends_with(&tail[..k]) {
+                return &tail[k..];
+            }
+        }
+        if written.is_empty() { tail } else { &[] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecentBytes;
+
+    fn recent(s: &str) -> RecentBytes {
+        let mut r = RecentBytes::default();
+        r.push(s.as_bytes());
+        r
+    }
+
+    #[test]
+    fn reconciles_a_missing_final_partial_line() {
+        let r = recent("out line\nerr line\n");
+        assert_eq!(
+            r.missing_from(b"out line\nerr line\nno newline"),
+            b"no newline"
+        );
+        assert_eq!(r.missing_from(b"err line\n"), b"");
+        assert_eq!(recent("a\nhal").missing_from(b"a\nhalf"), b"f");
+        assert_eq!(recent("").missing_from(b"only\n"), b"only\n");
+        assert_eq!(recent("x\n").missing_from(b""), b"");
+    }
 }

@@ -316,12 +316,20 @@ impl DockerScheduler {
         }
     }
 
-    fn logs_impl(&self, name: &str, follow: bool) -> BoxStream<'static, SchedulerResult<Bytes>> {
-        let options = LogsOptionsBuilder::new()
+    fn logs_impl(
+        &self,
+        name: &str,
+        follow: bool,
+        tail: Option<u64>,
+    ) -> BoxStream<'static, SchedulerResult<Bytes>> {
+        let mut builder = LogsOptionsBuilder::new()
             .follow(follow)
             .stdout(true)
-            .stderr(true)
-            .build();
+            .stderr(true);
+        if let Some(lines) = tail {
+            builder = builder.tail(&lines.to_string());
+        }
+        let options = builder.build();
         let this = self.clone();
         let owned = name.to_owned();
         self.docker
@@ -504,7 +512,11 @@ impl Scheduler for DockerScheduler {
     }
 
     fn logs(&self, name: &str, follow: bool) -> BoxStream<'static, SchedulerResult<Bytes>> {
-        self.logs_impl(name, follow)
+        self.logs_impl(name, follow, None)
+    }
+
+    fn logs_tail(&self, name: &str, lines: u64) -> BoxStream<'static, SchedulerResult<Bytes>> {
+        self.logs_impl(name, false, Some(lines))
     }
 
     fn attach<'a>(

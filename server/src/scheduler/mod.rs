@@ -195,6 +195,11 @@ pub trait Scheduler: Send + Sync {
     /// the stream ends when the container stops; without, when the current log is read.
     fn logs(&self, name: &str, follow: bool) -> BoxStream<'static, SchedulerResult<Bytes>>;
 
+    /// The last `lines` lines of stdout+stderr (a final line without a newline counts), without
+    /// following. The log collector uses it to pick up output that arrived after a followed
+    /// stream had already ended at the container's exit.
+    fn logs_tail(&self, name: &str, lines: u64) -> BoxStream<'static, SchedulerResult<Bytes>>;
+
     /// Runs `command` with a TTY inside the running container.
     fn attach<'a>(
         &'a self,

@@ -889,3 +889,38 @@ async fn concurrent_registrations_get_distinct_consecutive_versions() {
     let (_, meta) = s.call("GET", &format!("{P}/racy"), None).await;
     assert_eq!(meta["pipeline"]["state"], "active");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_events_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    config.api.event_log_retention = 1;
+    config.api.event_prune_interval = 1;
+    let s = TestServer::start_with(config).await;
+    let (status, body) = s
+        .call(
+            "POST",
+            &format!("{P}/short/configs"),
+            Some(simple_config("short")),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, d) = s.call("POST", &format!("{P}/short/configs/1"), None).await;
+    let id = d["deployment"]["logs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.call("GET", &format!("/api/events/{id}"), None).await.0,
+        200
+    );
+    // Older than one second, it goes at the next prune (every second).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.call("GET", &format!("/api/events/{id}"), None).await.0 != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "event {id} was never pruned"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

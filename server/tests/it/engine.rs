@@ -648,3 +648,96 @@ async fn pruning_removes_only_our_finished_containers() {
     docker.remove(&foreign).await.unwrap();
     s.remove_containers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_logs_of_a_running_task_then_the_event_history() {
+    use crate::support::{Frame, next_frame, ws_connect};
+    use futures_util::StreamExt;
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    s.deploy(
+        ns,
+        pipeline(
+            "follow",
+            vec![sh(
+                "ticker",
+                &img,
+                "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.2; done",
+            )],
+        ),
+    )
+    .await;
+    let run = s.start_run(ns, "follow", json!({})).await;
+    s.wait_task(ns, "follow", run, "ticker", |t| t["state"] == "running")
+        .await;
+
+    // Plain transport with follow=true: lines arrive while the task still runs.
+    let url = s.url(&format!(
+        "/api/namespaces/{ns}/pipelines/follow/runs/{run}/tasks/ticker/logs?follow=true"
+    ));
+    let res = s.http.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut body = res.bytes_stream();
+    let mut got = Vec::new();
+    let mut seen_while_running = false;
+    while let Some(chunk) = crate::support::within("log chunk", body.next()).await {
+        got.extend_from_slice(&chunk.unwrap());
+        if !seen_while_running && got.starts_with(b"tick 1\n") {
+            let (_, t) = s
+                .call(
+                    "GET",
+                    &format!("/api/namespaces/{ns}/pipelines/follow/runs/{run}/tasks/ticker"),
+                    None,
+                )
+                .await;
+            seen_while_running = t["task_execution"]["state"] == "running";
+        }
+    }
+    assert!(
+        seen_while_running,
+        "the first line arrived only after the task had finished"
+    );
+    let expected: String = (1..=10).map(|i| format!("tick {i}\n")).collect();
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        expected,
+        "the stream ends at completion with every line"
+    );
+    let done = s.wait_run(ns, "follow", run).await;
+    assert_eq!(done["status"], "successful");
+
+    // The event history replays this run's events in order.
+    let mut ws = ws_connect(
+        &s,
+        &format!("/api/events?history=true&namespace_id={ns}&pipeline_id=follow"),
+    )
+    .await;
+    let mut kinds = Vec::new();
+    loop {
+        match next_frame(&mut ws).await {
+            Frame::Text(t) => {
+                let e: gofer_core::api::Event = serde_json::from_str(&t).unwrap();
+                kinds.push(e.kind.name());
+                if kinds.last() == Some(&"completed_run") {
+                    break;
+                }
+            }
+            other => panic!("unexpected frame {other:?} after {kinds:?}"),
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            "created_pipeline",
+            "started_deployment",
+            "completed_deployment",
+            "queued_run",
+            "started_run",
+            "created_task_execution",
+            "started_task_execution",
+            "completed_task_execution",
+            "completed_run"
+        ]
+    );
+    s.remove_containers().await;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Run-engine benchmarks (docs/benchmarks.md). Needs Docker (../shared/ci/ensure-docker) and the
+# busybox test image gofer-test/busybox:latest (built by `cargo test -p gofer-server`).
+# Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|runs]...   (default: all but runs)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TARGET=${CARGO_TARGET_DIR:-target}
+IMG=gofer-test/busybox:latest
+PORT=${PORT:-18090}
+BASE=http://127.0.0.1:$PORT/api/namespaces/default/pipelines
+docker image inspect $IMG >/dev/null 2>&1 || { echo "missing $IMG: run cargo test -p gofer-server once" >&2; exit 1; }
+cargo build --release -q -p gofer
+DATA=$(mktemp -d)
+GOFER_WEB_SERVER__BIND_ADDRESS=127.0.0.1:$PORT GOFER_WEB_SERVER__DATA_DIR=$DATA \
+  GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false GOFER_WEB_API__LOG_LEVEL=warn \
+  "$TARGET/release/gofer" service start >"$DATA/server.log" 2>&1 &
+PID=$!
+cleanup() {
+  kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true
+  docker ps -aq --filter label=gofer.managed=true --filter label=gofer.pipeline_id=bench-chain \
+    --filter label=gofer.pipeline_id=bench-one | xargs -r docker rm -f >/dev/null 2>&1 || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null && break; sleep 0.1; done
+
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; print m}'; }
+deploy() { # id, tasks json
+  curl -sf -X POST "$BASE/$1/configs" -H 'content-type: application/json' \
+    -d "{\"config\":{\"id\":\"$1\",\"name\":\"$1\",\"tasks\":$2}}" >/dev/null
+  curl -sf -X POST "$BASE/$1/configs/1" >/dev/null
+}
+run_ms() { # pipeline → prints ended - queued of one run (server-side: request to completed_run)
+  local id; id=$(curl -sf -X POST "$BASE/$1/runs" -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
+  while :; do
+    local r; r=$(curl -sf "$BASE/$1/runs/$id")
+    if echo "$r" | grep -q '"state":"complete"'; then
+      echo "$r" | python3 -c 'import json,sys; r=json.load(sys.stdin)["run"]; assert r["status"]=="successful", r; print(r["ended"]-r["queued"])'
+      return
+    fi
+    sleep 0.02
+  done
+}
+
+overhead() {
+  deploy bench-one "[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"echo hi\"]}]"
+  local g d
+  g=$(for _ in $(seq 1 20); do run_ms bench-one; done | median)
+  d=$(for _ in $(seq 1 20); do s=$(now_ms); docker run --rm $IMG sh -c 'echo hi' >/dev/null; echo $(( $(now_ms) - s )); done | median)
+  echo "per-run overhead: gofer median ${g} ms, docker run median ${d} ms, ratio $(python3 -c "print(round($g/$d,3))")"
+}
+
+chain() {
+  deploy bench-chain "[{\"id\":\"t1\",\"image\":\"$IMG\",\"command\":[\"sleep\",\"0.3\"]},
+    {\"id\":\"t2\",\"image\":\"$IMG\",\"command\":[\"sleep\",\"0.3\"],\"depends_on\":{\"t1\":\"success\"}},
+    {\"id\":\"t3\",\"image\":\"$IMG\",\"command\":[\"sleep\",\"0.3\"],\"depends_on\":{\"t2\":\"success\"}},
+    {\"id\":\"t4\",\"image\":\"$IMG\",\"command\":[\"sleep\",\"0.3\"],\"depends_on\":{\"t3\":\"success\"}},
+    {\"id\":\"t5\",\"image\":\"$IMG\",\"command\":[\"sleep\",\"0.3\"],\"depends_on\":{\"t4\":\"success\"}}]"
+  local g d
+  g=$(for _ in 1 2 3 4 5; do run_ms bench-chain; done | median)
+  d=$(for _ in 1 2 3 4 5; do s=$(now_ms); for _ in 1 2 3 4 5; do docker run --rm $IMG sleep 0.3; done; echo $(( $(now_ms) - s )); done | median)
+  echo "5-task chain: gofer median ${g} ms, 5 sequential docker runs median ${d} ms, ratio $(python3 -c "print(round($g/$d,3))")"
+}
+
+fanout() {
+  local tasks="" i
+  for i in $(seq -w 1 20); do tasks="$tasks{\"id\":\"t$i\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"echo hi\"]},"; done
+  deploy bench-fan "[${tasks%,}]"
+  local g d
+  g=$(for _ in 1 2 3; do run_ms bench-fan; done | median)
+  d=$(for _ in 1 2 3; do s=$(now_ms); for _ in $(seq 1 20); do docker run --rm $IMG sh -c 'echo hi' >/dev/null & done; wait; echo $(( $(now_ms) - s )); done | median)
+  echo "20-task fan-out: gofer median ${g} ms, 20 parallel docker runs median ${d} ms, ratio $(python3 -c "print(round($g/$d,3))")"
+}
+
+logs() {
+  deploy bench-logs "[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c 52428800\"]}]"
+  local before peak=0 id
+  before=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+  id=$(curl -sf -X POST "$BASE/bench-logs/runs" -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
+  while ! curl -sf "$BASE/bench-logs/runs/$id" | grep -q '"state":"complete"'; do
+    r=$(awk '/VmRSS/ {print $2}' /proc/$PID/status); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.05
+  done
+  local size; size=$(stat -c %s "$DATA/logs/default/bench-logs/$id/t.log")
+  curl -sf "$BASE/bench-logs/runs/$id/tasks/t" | python3 -c "
+import json,sys; t=json.load(sys.stdin)['task_execution']; ms=t['ended']-t['started']
+print(f'log ingest: {$size} bytes stored in {ms} ms = {$size/1e6/(ms/1000):.1f} MB/s; server RSS {$before} kB before, peak {$peak} kB (+{($peak-$before)/1024:.1f} MB)')"
+}
+
+runs() { # GET runs first page with 11 and with 100,000 runs stored
+  deploy bench-runs "[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sleep\",\"3600\"]}]"
+  curl -sf -X PATCH "$BASE/bench-runs" -d '{"state":"active"}' >/dev/null
+  create() { local n=$1; seq 1 "$n" | xargs -P 8 -I{} curl -sf -o /dev/null -X POST "$BASE/bench-runs/runs" -d '{}'; }
+  create 11
+  echo "== GET runs, 11 runs stored"; wrk -t2 -c32 -d10s --latency "$BASE/bench-runs/runs" | grep -E 'Requests/sec|^ +99%'
+  create 99989
+  echo "== GET runs, 100000 runs stored"; wrk -t2 -c32 -d10s --latency "$BASE/bench-runs/runs" | grep -E 'Requests/sec|^ +99%'
+}
+
+for b in "${@:-overhead chain fanout logs}"; do for x in $b; do $x; done; done
