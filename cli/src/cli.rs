@@ -2,8 +2,8 @@
 //! behaviour lives in `commands/<noun>.rs` (STYLE rule 19).
 
 use crate::commands::{
-    config::ConfigCommand, namespace::NamespaceCommand, pipeline::PipelineCommand,
-    service::ServiceCommand,
+    config::ConfigCommand, event::EventCommand, namespace::NamespaceCommand,
+    pipeline::PipelineCommand, run::RunCommand, service::ServiceCommand, task::TaskCommand,
 };
 use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -90,6 +90,15 @@ pub enum Command {
     /// Manage pipelines, their config versions and deployments
     #[command(subcommand)]
     Pipeline(PipelineCommand),
+    /// Start, inspect, cancel and watch runs
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Inspect a run's task executions, read their logs, cancel or attach to them
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Read and follow the event log
+    #[command(subcommand)]
+    Event(EventCommand),
     /// Run or configure the Gofer server
     #[command(subcommand)]
     Service(ServiceCommand),

@@ -20,10 +20,6 @@ pub const EXIT_UNAVAILABLE: i32 = 6;
 /// HTTP 400/413, or invalid local input (unreadable or missing file, invalid config or JSON).
 pub const EXIT_INVALID: i32 = 7;
 /// A watched run ended `failed` or `cancelled`.
-#[expect(
-    dead_code,
-    reason = "used by `run watch`, which lands with the runs issue"
-)]
 pub const EXIT_RUN_FAILED: i32 = 8;
 /// `gofer up`: the pipeline program failed.
 #[expect(
@@ -48,7 +44,7 @@ pub fn for_status(status: u16) -> i32 {
 pub fn for_sdk(error: &gofer_sdk::Error) -> i32 {
     match error {
         gofer_sdk::Error::Api { status, .. } => for_status(*status),
-        gofer_sdk::Error::Unreachable { .. } => EXIT_UNAVAILABLE,
+        gofer_sdk::Error::Unreachable { .. } | gofer_sdk::Error::Stream { .. } => EXIT_UNAVAILABLE,
         gofer_sdk::Error::Decode { .. } => EXIT_ERROR,
         gofer_sdk::Error::InvalidUrl { .. } => EXIT_INVALID,
     }

@@ -1,6 +1,6 @@
 //! A local failure that carries its exit code (bad input, a file in the way, …).
 
-use crate::exit::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID};
+use crate::exit::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID, EXIT_RUN_FAILED, EXIT_UNAVAILABLE};
 use std::fmt;
 
 /// An error message plus the exit code it should produce (SPEC §15.2).
@@ -23,6 +23,22 @@ impl Failure {
     pub fn conflict(message: impl Into<String>) -> Failure {
         Failure {
             code: EXIT_CONFLICT,
+            message: message.into(),
+        }
+    }
+
+    /// The server went away (e.g. a stream ended early): exit 6.
+    pub fn unavailable(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_UNAVAILABLE,
+            message: message.into(),
+        }
+    }
+
+    /// A watched run ended `failed` or `cancelled`: exit 8.
+    pub fn run_failed(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_RUN_FAILED,
             message: message.into(),
         }
     }

@@ -8,6 +8,7 @@ mod failure;
 mod output;
 mod settings;
 mod time;
+mod watch;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
@@ -112,7 +113,16 @@ fn dispatch(settings: Settings, command: Command) -> anyhow::Result<()> {
         match command {
             Command::Namespace(command) => commands::namespace::run(&ctx, command).await,
             Command::Pipeline(command) => commands::pipeline::run(&ctx, command).await,
-            Command::Config(_) | Command::Service(_) => unreachable!("handled before connecting"),
+            Command::Run(command) => commands::run::run(&ctx, command).await,
+            Command::Task(command) => commands::task::run(&ctx, command).await,
+            Command::Event(command) => commands::event::run(&ctx, command).await,
+            Command::Service(ServiceCommand::ToggleEventIngress) => {
+                commands::service::toggle_event_ingress(&ctx).await
+            }
+            Command::Config(_)
+            | Command::Service(ServiceCommand::Start { .. } | ServiceCommand::InitConfig { .. }) => {
+                unreachable!("handled before connecting")
+            }
         }
     })
 }

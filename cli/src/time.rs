@@ -75,6 +75,23 @@ pub fn relative(ms: u64, now_ms: u64) -> String {
     }
 }
 
+/// How long something took (`end` 0 = still going, measured to `now_ms`): `850ms`, `12s`,
+/// `3m 05s`, `2h 01m`; `-` when it has not started.
+pub fn duration(start: u64, end: u64, now_ms: u64) -> String {
+    if start == 0 {
+        return "-".to_string();
+    }
+    let end = if end == 0 { now_ms } else { end };
+    let ms = end.saturating_sub(start);
+    let secs = ms / 1000;
+    match secs {
+        0 => format!("{ms}ms"),
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +116,20 @@ mod tests {
         assert_eq!(relative(now - 3 * 86_400_000, now), "3 days ago");
         assert_eq!(relative(now - 400 * 86_400_000, now), "1 year ago");
         assert_eq!(relative(now + 7_200_000, now), "in 2 hours");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0, 5, 9), "-");
+        assert_eq!(duration(1_000, 1_850, 0), "850ms");
+        assert_eq!(duration(1_000, 13_999, 0), "12s");
+        assert_eq!(duration(1_000, 0, 186_000), "3m 05s");
+        assert_eq!(duration(1, 7_260_001, 0), "2h 01m");
+        assert_eq!(
+            duration(5_000, 1_000, 0),
+            "0ms",
+            "clock skew never underflows"
+        );
     }
 
     #[test]

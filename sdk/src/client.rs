@@ -7,14 +7,14 @@ use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 
 /// How long to wait for a TCP connection before reporting the server unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A Gofer API client. Cheap to clone; clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: Url,
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 impl Client {
@@ -264,39 +264,8 @@ mod tests {
 #[cfg(test)]
 mod wire_tests {
     use super::*;
-    use std::io::{Read, Write};
+    use crate::canned::{respond_once, runtime};
     use std::net::TcpListener;
-    use std::sync::mpsc;
-
-    /// Answers one connection with `status`, extra `headers` and `body`, and hands back the
-    /// request head it received.
-    fn respond_once(status: &str, headers: &str, body: &str) -> (String, mpsc::Receiver<String>) {
-        let response = format!(
-            "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
-                head.push(byte[0]);
-            }
-            stream.write_all(response.as_bytes()).unwrap();
-            let _ = tx.send(String::from_utf8(head).unwrap());
-        });
-        (url, rx)
-    }
-
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
 
     #[test]
     fn sends_version_and_bearer_headers_and_page_query() {

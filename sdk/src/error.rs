@@ -31,6 +31,14 @@ pub enum Error {
         /// What did not decode.
         message: String,
     },
+    /// A streaming response (logs, events, attach) broke off after it had started.
+    #[error("the stream of {request} broke off: {message}")]
+    Stream {
+        /// Method and path of the request.
+        request: String,
+        /// What the transport reported.
+        message: String,
+    },
     /// The base URL given to [`crate::Client::new`] cannot be used.
     #[error("invalid server url '{url}': {message}")]
     InvalidUrl {

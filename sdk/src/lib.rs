@@ -14,14 +14,20 @@
 //! # }
 //! ```
 
+#[cfg(test)]
+mod canned;
 mod client;
 mod error;
 mod events;
 mod namespaces;
 mod pipelines;
+mod runs;
 mod system;
+mod ws;
 
 pub use client::Client;
 pub use error::Error;
+pub use events::{EventFilter, EventStream};
 /// The page type every list method accepts (SPEC §14.1): `limit` 0 means the route's default.
 pub use gofer_core::api::Page;
+pub use runs::{AttachInput, ByteStream};

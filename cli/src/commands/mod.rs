@@ -1,9 +1,12 @@
 //! One module per noun (STYLE rule 19). Commands that talk to the server get a [`Ctx`].
 
 pub mod config;
+pub mod event;
 pub mod namespace;
 pub mod pipeline;
+pub mod run;
 pub mod service;
+pub mod task;
 
 use crate::output;
 use crate::settings::Settings;

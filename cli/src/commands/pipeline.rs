@@ -19,6 +19,8 @@ pub enum PipelineCommand {
         /// Pipeline id
         pipeline: String,
     },
+    /// Start a run (same as `gofer run start`)
+    Run(super::run::StartArgs),
     /// Let the pipeline start runs again
     Enable {
         /// Pipeline id
@@ -119,6 +121,7 @@ pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
                 print!("{}", describe_pipeline(ctx, &metadata, live.as_ref()));
             }
         }
+        PipelineCommand::Run(args) => super::run::start(ctx, args).await?,
         PipelineCommand::Enable { pipeline } => {
             ctx.client
                 .update_pipeline_state(ns, &pipeline, PipelineState::Active)

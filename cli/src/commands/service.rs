@@ -1,8 +1,10 @@
 //! `gofer service …` (SPEC §15.4, §17): run the server in the foreground, print or write the
 //! default server configuration.
 
+use super::Ctx;
 use crate::failure::Failure;
 use clap::Subcommand;
+use gofer_core::api::UpdateSystemRequest;
 use gofer_core::config::{DEFAULT_SERVER_TOML, ServerConfig};
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,8 @@ pub enum ServiceCommand {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Pause or resume run ingress (ignore_pipeline_run_events) and print the new state
+    ToggleEventIngress,
     /// Print the default, commented server configuration (or write it to a file)
     InitConfig {
         /// Write to this file instead of stdout
@@ -26,6 +30,26 @@ pub enum ServiceCommand {
         #[arg(long, requires = "path")]
         force: bool,
     },
+}
+
+/// `service toggle-event-ingress`: reads the current state and PATCHes the opposite (SPEC §14.9
+/// #68–69). While paused, every start-run answers 503; queued and running runs continue.
+pub async fn toggle_event_ingress(ctx: &Ctx) -> anyhow::Result<()> {
+    let current = ctx.client.system().await?;
+    let request = UpdateSystemRequest {
+        ignore_pipeline_run_events: Some(!current.ignore_pipeline_run_events),
+    };
+    let system = ctx.client.update_system(&request).await?;
+    ctx.print(&system, || {
+        if system.ignore_pipeline_run_events {
+            "run ingress paused: new runs are refused (ignore_pipeline_run_events = true)\n"
+                .to_string()
+        } else {
+            "run ingress resumed: new runs are accepted (ignore_pipeline_run_events = false)\n"
+                .to_string()
+        }
+    });
+    Ok(())
 }
 
 /// `service init-config`.

@@ -1,5 +1,6 @@
 //! The in-process server and helpers to run the binary.
 
+use gofer_core::api::{PipelineConfigInput, TaskInput};
 use gofer_core::config::ServerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,18 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// directory that does not exist (so no default CLI config file is read).
 pub fn gofer() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_gofer"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GOFER_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("XDG_CONFIG_HOME", no_config_dir());
+    cmd
+}
+
+/// [`gofer`] as a plain process, for tests that read its output while it runs.
+pub fn gofer_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gofer"));
     for (key, _) in std::env::vars() {
         if key.starts_with("GOFER_") || key == "RUST_LOG" {
             cmd.env_remove(key);
@@ -182,6 +195,88 @@ impl TestServer {
     pub fn run(&self, args: &[&str]) -> Run {
         run(self.gofer().args(args))
     }
+
+    /// Runs `gofer --namespace <ns> <args>` against this server.
+    pub fn run_in(&self, ns: &str, args: &[&str]) -> Run {
+        run(self.gofer().args(["--namespace", ns]).args(args))
+    }
+
+    /// Registers pipeline `id` of namespace `ns` with `tasks`, without deploying it.
+    pub fn register_in(&self, ns: &str, id: &str, tasks: Vec<TaskInput>) {
+        let config = PipelineConfigInput {
+            id: id.into(),
+            name: id.into(),
+            tasks,
+            ..PipelineConfigInput::default()
+        };
+        let client = self.client();
+        self.block_on(client.register_config(ns, id, &config))
+            .unwrap();
+    }
+
+    /// Registers pipeline `id` of namespace `default` with `tasks` and makes it live.
+    pub fn deploy(&self, id: &str, tasks: Vec<TaskInput>) {
+        self.deploy_in("default", id, tasks);
+    }
+
+    /// Registers pipeline `id` of namespace `ns` with `tasks` and makes the new version live.
+    pub fn deploy_in(&self, ns: &str, id: &str, tasks: Vec<TaskInput>) {
+        self.register_in(ns, id, tasks);
+        let client = self.client();
+        let version = self.block_on(client.get_config(ns, id, 0)).unwrap().version;
+        self.block_on(client.deploy_config(ns, id, version))
+            .unwrap();
+    }
+
+    /// Waits, with `gofer run watch`, until every run of `ns`/`p` is complete, and returns each
+    /// run's id with the exit code of its watch (0 successful, 8 failed or cancelled). Tests that
+    /// start runs end with this, so that no container is still being created when their
+    /// [`ContainerNamespace`] is cleaned up.
+    pub fn finish_runs(&self, ns: &str, p: &str) -> Vec<(u64, i32)> {
+        let client = self.client();
+        let runs = self.block_on(client.list_runs(ns, p, None)).unwrap();
+        runs.iter()
+            .map(|r| {
+                let id = r.run_id.to_string();
+                (r.run_id, self.run_in(ns, &["run", "watch", p, &id]).code)
+            })
+            .collect()
+    }
+
+    /// Creates `namespace` on this server and returns its id.
+    pub fn create_namespace(&self, namespace: &ContainerNamespace) -> String {
+        let request = gofer_core::api::CreateNamespaceRequest {
+            id: namespace.id.clone(),
+            name: None,
+            description: None,
+        };
+        let client = self.client();
+        self.block_on(client.create_namespace(&request)).unwrap();
+        namespace.id.clone()
+    }
+}
+
+/// A task running `sh -c <script>` in `image`.
+pub fn shell_task(id: &str, image: &str, script: &str) -> TaskInput {
+    TaskInput {
+        id: id.into(),
+        image: image.into(),
+        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+        ..TaskInput::default()
+    }
+}
+
+/// The busybox test image when a Docker engine answers (STYLE rule 22: panics with
+/// instructions when none does; `None` only when skipped explicitly).
+pub fn busybox_image(server: &TestServer) -> Option<String> {
+    server.block_on(async {
+        let docker = gofer_server::testing::require_docker().await?;
+        Some(
+            gofer_server::testing::busybox_image(&docker)
+                .await
+                .expect("the busybox test image builds"),
+        )
+    })
 }
 
 impl Drop for TestServer {
@@ -203,5 +298,53 @@ impl Drop for TestServer {
                 Err(e) => panic!("the server did not shut down within 30s: {e}"),
             }
         }
+    }
+}
+
+/// A namespace id no other test run uses, for tests whose runs start containers: container
+/// names contain the namespace (SPEC §5.11) and the Docker engine is shared with other test
+/// runs, so a fixed namespace would collide with containers an earlier run left. On drop, every
+/// container of the namespace is removed: declare it before the [`TestServer`], so that it is
+/// dropped after the server stopped and can start no more containers.
+pub struct ContainerNamespace {
+    pub id: String,
+}
+
+impl ContainerNamespace {
+    pub fn new() -> ContainerNamespace {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        ContainerNamespace {
+            id: format!("it-{}-{}", std::process::id(), nanos % 1_000_000_000_000),
+        }
+    }
+}
+
+impl Drop for ContainerNamespace {
+    fn drop(&mut self) {
+        use gofer_server::scheduler::{LABEL_MANAGED, LABEL_NAMESPACE, Scheduler};
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            let Some(docker) = gofer_server::testing::require_docker().await else {
+                return;
+            };
+            let labels = [
+                (LABEL_MANAGED.to_owned(), "true".to_owned()),
+                (LABEL_NAMESPACE.to_owned(), self.id.clone()),
+            ]
+            .into_iter()
+            .collect();
+            for container in docker.list(&labels).await.unwrap_or_default() {
+                let _ = docker.stop(&container.name, 0).await;
+                let _ = docker.remove(&container.name).await;
+            }
+        });
     }
 }

@@ -5,8 +5,11 @@
 mod common;
 mod config_show;
 mod errors;
+mod event;
 mod namespace;
 mod pipeline;
 mod recovery;
+mod run;
 mod sdk;
 mod service;
+mod watch;

@@ -179,3 +179,26 @@ fn start_serves_until_sigterm() {
     let status = server.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "stderr:\n{}", seen.join("\n"));
 }
+
+#[test]
+fn toggle_event_ingress_flips_and_prints_the_new_state() {
+    let server = crate::common::TestServer::start();
+    let r = server.run(&["service", "toggle-event-ingress"]).expect(0);
+    assert!(r.stdout.starts_with("run ingress paused"), "{}", r.stdout);
+    let client = server.client();
+    assert!(
+        server
+            .block_on(client.system())
+            .unwrap()
+            .ignore_pipeline_run_events
+    );
+
+    let r = server
+        .run(&["service", "toggle-event-ingress", "--output", "json"])
+        .expect(0);
+    let system: gofer_core::api::System = r.json();
+    assert!(!system.ignore_pipeline_run_events);
+    assert_eq!(system, server.block_on(client.system()).unwrap());
+    let r = server.run(&["service", "toggle-event-ingress"]).expect(0);
+    assert!(r.stdout.starts_with("run ingress paused"), "{}", r.stdout);
+}

@@ -1,0 +1,351 @@
+//! `gofer run …` (SPEC §15.4, §5.1, §5.9, §5.13, §14.7 #36–39): start, list, inspect, cancel
+//! and watch a pipeline's runs. `gofer pipeline run` is [`start`] too.
+
+use super::Ctx;
+use super::task::tasks_table;
+use crate::failure::Failure;
+use crate::output::{Table, details, or_dash};
+use crate::time::duration;
+use crate::watch;
+use clap::{Args, Subcommand};
+use gofer_core::api::{OrderedMap, Page, Run, RunResponse, RunsResponse, StartRunRequest};
+use std::io::Read;
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// List a pipeline's runs, newest first
+    List {
+        /// Pipeline id
+        pipeline: String,
+        /// How many runs to show
+        #[arg(long, default_value_t = 10)]
+        limit: u64,
+        /// How many runs to skip
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Oldest first
+        #[arg(long)]
+        no_reverse: bool,
+    },
+    /// Show a run and its task executions
+    Get {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+    },
+    /// Start a run of the pipeline's live config version
+    Start(StartArgs),
+    /// Cancel a pending or running run
+    Cancel {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+    },
+    /// Follow a run until it completes: task table on stderr, task logs on stdout; exits 0 when
+    /// the run succeeds, 8 otherwise
+    Watch {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+    },
+}
+
+/// `run start` and `pipeline run`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Pipeline id
+    pub pipeline: String,
+    /// A run variable (repeatable)
+    #[arg(short = 'v', long = "var", value_name = "K=V", value_parser = key_value)]
+    pub vars: Vec<(String, String)>,
+    /// JSON payload for the run's tasks (GOFER_RUN_PAYLOAD): a file, or @ or - for stdin
+    #[arg(long, value_name = "FILE|@")]
+    pub payload: Option<String>,
+    /// Run only this task (repeatable); dependencies on other tasks are dropped for this run
+    #[arg(long, value_name = "TASK")]
+    pub only: Vec<String>,
+    /// Replace the command of the single --only task, as shell words
+    #[arg(long, value_name = "WORDS", requires = "only")]
+    pub command: Option<String>,
+    /// Follow the run until it completes, like `gofer run watch`
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `K=V` → `(K, V)`; the key is checked by the server (400, exit 7).
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) => Ok((key.to_string(), value.to_string())),
+        None => Err(format!("expected K=V, got '{text}'")),
+    }
+}
+
+pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
+    let ns = ctx.namespace();
+    match command {
+        RunCommand::List {
+            pipeline,
+            limit,
+            offset,
+            no_reverse,
+        } => {
+            let page = Page {
+                limit,
+                offset,
+                reverse: !no_reverse,
+            };
+            let runs = ctx.client.list_runs(ns, &pipeline, Some(page)).await?;
+            let body = RunsResponse { runs };
+            ctx.print(&body, || runs_table(ctx, &body.runs));
+        }
+        RunCommand::Get { pipeline, run } => {
+            let run = ctx.client.get_run(ns, &pipeline, run).await?;
+            if ctx.json() {
+                ctx.print(&RunResponse { run }, String::new);
+            } else {
+                let tasks = ctx
+                    .client
+                    .list_task_executions(ns, &pipeline, run.run_id, None)
+                    .await?;
+                let mut out = describe_run(ctx, &run);
+                if !tasks.is_empty() {
+                    out.push('\n');
+                    out.push_str(&tasks_table(ctx, &tasks));
+                }
+                print!("{out}");
+            }
+        }
+        RunCommand::Start(args) => start(ctx, args).await?,
+        RunCommand::Cancel { pipeline, run } => {
+            ctx.client.cancel_run(ns, &pipeline, run).await?;
+            ctx.done(format!(
+                "cancellation of run {run} of pipeline '{pipeline}' requested"
+            ));
+        }
+        RunCommand::Watch { pipeline, run } => {
+            let run = ctx.client.get_run(ns, &pipeline, run).await?;
+            watch::watch(ctx, &run).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `run start` / `pipeline run`.
+pub async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
+    let payload = match &args.payload {
+        Some(source) => Some(read_payload(source)?),
+        None => None,
+    };
+    let command_override = match &args.command {
+        Some(words) => Some(shell_words(words)?),
+        None => None,
+    };
+    let request = StartRunRequest {
+        variables: OrderedMap(args.vars),
+        payload,
+        only: (!args.only.is_empty()).then_some(args.only),
+        command_override,
+    };
+    let run = ctx
+        .client
+        .start_run(ctx.namespace(), &args.pipeline, &request)
+        .await?;
+    if args.watch {
+        if !ctx.json() {
+            eprintln!(
+                "run {} of pipeline '{}' queued (config version {})",
+                run.run_id, run.pipeline_id, run.pipeline_config_version
+            );
+        }
+        return watch::watch(ctx, &run).await;
+    }
+    let body = RunResponse { run };
+    ctx.print(&body, || {
+        let run = &body.run;
+        format!(
+            "run {} of pipeline '{}' queued (config version {}); follow it with 'gofer run watch {} {}'\n",
+            run.run_id, run.pipeline_id, run.pipeline_config_version, run.pipeline_id, run.run_id
+        )
+    });
+    Ok(())
+}
+
+/// The payload JSON from a file, or from stdin for `@` or `-`.
+fn read_payload(source: &str) -> Result<serde_json::Value, Failure> {
+    let text = if source == "@" || source == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::invalid(format!("cannot read the payload from stdin: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(source)
+            .map_err(|e| Failure::invalid(format!("cannot read payload file '{source}': {e}")))?
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::invalid(format!("the payload is not valid JSON: {e}")))
+}
+
+/// Splits `text` like a POSIX shell splits words: whitespace separates, single quotes keep
+/// everything literally, double quotes keep everything but `\"` and `\\`, a backslash outside
+/// quotes escapes the next character. No expansion of any kind.
+pub fn shell_words(text: &str) -> Result<Vec<String>, Failure> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    let unterminated = |what: &str| Failure::invalid(format!("--command: unterminated {what}"));
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(unterminated("single quote")),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\')) => w.push(c),
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err(unterminated("double quote")),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(unterminated("double quote")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err(unterminated("escape")),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    if words.is_empty() {
+        return Err(Failure::invalid("--command: no words given"));
+    }
+    Ok(words)
+}
+
+fn runs_table(ctx: &Ctx, runs: &[Run]) -> String {
+    let mut table = Table::new(&["id", "state", "status", "started", "duration", "initiator"]);
+    for run in runs {
+        table.row(vec![
+            run.run_id.to_string(),
+            run.state.to_string(),
+            run.status.to_string(),
+            ctx.time(run.started),
+            duration(run.started, run.ended, ctx.times.now_ms),
+            initiator(run),
+        ]);
+    }
+    table.render()
+}
+
+/// `alice` for API runs, `alice (one_off)` otherwise.
+fn initiator(run: &Run) -> String {
+    let kind = run.initiator.kind.to_string();
+    if kind == "api" {
+        run.initiator.user.clone()
+    } else {
+        format!("{} ({kind})", run.initiator.user)
+    }
+}
+
+fn describe_run(ctx: &Ctx, run: &Run) -> String {
+    let reason = run
+        .status_reason
+        .as_ref()
+        .map(|r| format!("{}: {}", r.reason, r.description))
+        .unwrap_or_else(|| "-".to_string());
+    let variables: Vec<String> = run
+        .variables
+        .iter()
+        .map(|v| format!("{}={}", v.key, v.value))
+        .collect();
+    let list = |items: &Option<Vec<String>>| {
+        items
+            .as_ref()
+            .map(|i| i.join(" "))
+            .unwrap_or_else(|| "-".to_string())
+    };
+    details(&[
+        ("namespace", run.namespace_id.clone()),
+        ("pipeline", run.pipeline_id.clone()),
+        ("run", run.run_id.to_string()),
+        ("config version", run.pipeline_config_version.to_string()),
+        ("state", run.state.to_string()),
+        ("status", run.status.to_string()),
+        ("status reason", reason),
+        ("initiator", initiator(run)),
+        ("queued", ctx.time(run.queued)),
+        ("started", ctx.time(run.started)),
+        ("ended", ctx.time(run.ended)),
+        (
+            "duration",
+            duration(run.started, run.ended, ctx.times.now_ms),
+        ),
+        ("variables", or_dash(&variables.join(", "))),
+        (
+            "payload",
+            run.payload
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".to_string()),
+        ),
+        ("only", list(&run.only)),
+        ("command override", list(&run.command_override)),
+        (
+            "event",
+            run.event_id.clone().unwrap_or_else(|| "-".to_string()),
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_split_like_sh() {
+        let ok = |s: &str| shell_words(s).unwrap();
+        assert_eq!(ok("make all"), ["make", "all"]);
+        assert_eq!(
+            ok("  sh  -c 'echo $HOME; exit 3' "),
+            ["sh", "-c", "echo $HOME; exit 3"]
+        );
+        assert_eq!(
+            ok(r#"echo "a \"b\" \n" c\ d ''"#),
+            ["echo", r#"a "b" \n"#, "c d", ""]
+        );
+        for bad in ["'open", "\"open", "trailing\\", "   "] {
+            assert!(shell_words(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_values() {
+        assert_eq!(key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert_eq!(key_value("A=").unwrap(), ("A".into(), String::new()));
+        assert!(key_value("A").is_err());
+    }
+}

@@ -1,0 +1,284 @@
+//! `gofer task …` (SPEC §15.4, §7.2, §5.9, §14.7 #44–48): a run's task executions, their logs,
+//! cancellation and attaching a shell.
+
+use super::Ctx;
+use crate::output::{Table, details, or_dash};
+use crate::time::duration;
+use bytes::Bytes;
+use clap::Subcommand;
+use futures_util::{SinkExt, StreamExt};
+use gofer_core::api::{TaskExecution, TaskExecutionResponse, TaskExecutionsResponse};
+use std::io::{BufRead, Write};
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// List a run's task executions
+    List {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+    },
+    /// Show one task execution: attempts, exit code, variables as stored, result
+    Get {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+        /// Task id
+        task: String,
+    },
+    /// Write a task's log (raw bytes) to stdout
+    Logs {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+        /// Task id
+        task: String,
+        /// Keep following new output until the task completes
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Cancel a task execution (its dependents then see a cancelled parent)
+    Cancel {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+        /// Task id
+        task: String,
+        /// Seconds the container gets between SIGTERM and SIGKILL [default: the server's
+        /// api.task_execution_stop_timeout]
+        #[arg(short, long, value_name = "SECS")]
+        wait_for: Option<u64>,
+    },
+    /// Run a command inside a running task's container, connected to this terminal.
+    ///
+    /// This build has no raw terminal mode: input is line-buffered (each line is sent when you
+    /// press Enter, and end of input (Ctrl-D) ends the session), there is no echo control or
+    /// tab completion, and Ctrl-C stops gofer rather than the remote command.
+    Attach {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+        /// Task id
+        task: String,
+        /// Command to run, split on whitespace by the server
+        #[arg(short, long = "cmd", value_name = "COMMAND", default_value = "/bin/sh")]
+        cmd: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, command: TaskCommand) -> anyhow::Result<()> {
+    let ns = ctx.namespace();
+    match command {
+        TaskCommand::List { pipeline, run } => {
+            let task_executions = ctx
+                .client
+                .list_task_executions(ns, &pipeline, run, None)
+                .await?;
+            let body = TaskExecutionsResponse { task_executions };
+            ctx.print(&body, || tasks_table(ctx, &body.task_executions));
+        }
+        TaskCommand::Get {
+            pipeline,
+            run,
+            task,
+        } => {
+            let task_execution = ctx
+                .client
+                .get_task_execution(ns, &pipeline, run, &task)
+                .await?;
+            let body = TaskExecutionResponse { task_execution };
+            ctx.print(&body, || describe_task(ctx, &body.task_execution));
+        }
+        TaskCommand::Logs {
+            pipeline,
+            run,
+            task,
+            follow,
+        } => {
+            let mut logs = ctx
+                .client
+                .task_logs(ns, &pipeline, run, &task, follow)
+                .await?;
+            let mut stdout = std::io::stdout().lock();
+            while let Some(chunk) = logs.next().await {
+                stdout.write_all(&chunk?)?;
+                stdout.flush()?;
+            }
+        }
+        TaskCommand::Cancel {
+            pipeline,
+            run,
+            task,
+            wait_for,
+        } => {
+            ctx.client
+                .cancel_task_execution(ns, &pipeline, run, &task, wait_for)
+                .await?;
+            ctx.done(format!(
+                "cancellation of task '{task}' of run {run} of pipeline '{pipeline}' requested"
+            ));
+        }
+        TaskCommand::Attach {
+            pipeline,
+            run,
+            task,
+            cmd,
+        } => attach(ctx, &pipeline, run, &task, &cmd).await?,
+    }
+    Ok(())
+}
+
+/// Line-buffered attach: stdin lines are read on a thread (blocking reads) and sent as binary
+/// frames; output is copied to stdout as it arrives. End of input closes the session.
+async fn attach(ctx: &Ctx, pipeline: &str, run: u64, task: &str, cmd: &str) -> anyhow::Result<()> {
+    let (mut input, mut output) = ctx
+        .client
+        .attach(ctx.namespace(), pipeline, run, task, Some(cmd))
+        .await?;
+    let (lines, mut stdin) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    std::thread::spawn(move || {
+        let mut reader = std::io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if lines.blocking_send(line).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut stdout = std::io::stdout();
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            chunk = output.next() => match chunk {
+                None => break,
+                Some(chunk) => {
+                    stdout.write_all(&chunk?)?;
+                    stdout.flush()?;
+                }
+            },
+            line = stdin.recv(), if input_open => match line {
+                Some(line) => input.send(Bytes::from(line)).await?,
+                None => {
+                    input_open = false;
+                    input.close().await?;
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+/// id, state, status, attempts, exit code, duration.
+pub fn tasks_table(ctx: &Ctx, tasks: &[TaskExecution]) -> String {
+    let mut table = Table::new(&[
+        "task",
+        "state",
+        "status",
+        "attempts",
+        "exit code",
+        "duration",
+    ]);
+    for t in tasks {
+        table.row(vec![
+            t.task_id.clone(),
+            t.state.to_string(),
+            t.status.to_string(),
+            t.attempts.len().to_string(),
+            exit_code(t.exit_code),
+            duration(t.started, t.ended, ctx.times.now_ms),
+        ]);
+    }
+    table.render()
+}
+
+fn exit_code(code: Option<i64>) -> String {
+    code.map(|c| c.to_string())
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn describe_task(ctx: &Ctx, t: &TaskExecution) -> String {
+    let reason = t
+        .status_reason
+        .as_ref()
+        .map(|r| format!("{}: {}", r.reason, r.description))
+        .unwrap_or_else(|| "-".to_string());
+    let logs = if t.logs_expired {
+        "expired"
+    } else if t.logs_removed {
+        "removed"
+    } else {
+        "kept"
+    };
+    let words = |w: &Option<Vec<String>>| {
+        w.as_ref()
+            .map(|w| w.join(" "))
+            .unwrap_or_else(|| "-".to_string())
+    };
+    let mut out = details(&[
+        ("namespace", t.namespace_id.clone()),
+        ("pipeline", t.pipeline_id.clone()),
+        ("run", t.run_id.to_string()),
+        ("task", t.task_id.clone()),
+        ("image", t.task.image.clone()),
+        ("command", words(&t.task.command)),
+        ("state", t.state.to_string()),
+        ("status", t.status.to_string()),
+        ("status reason", reason),
+        ("exit code", exit_code(t.exit_code)),
+        ("created", ctx.time(t.created)),
+        ("started", ctx.time(t.started)),
+        ("ended", ctx.time(t.ended)),
+        ("duration", duration(t.started, t.ended, ctx.times.now_ms)),
+        ("logs", logs.to_string()),
+        (
+            "result",
+            t.result
+                .as_ref()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".to_string()),
+        ),
+    ]);
+    if !t.attempts.is_empty() {
+        out.push('\n');
+        let mut table = Table::new(&[
+            "attempt",
+            "status",
+            "exit code",
+            "started",
+            "duration",
+            "reason",
+        ]);
+        for a in &t.attempts {
+            table.row(vec![
+                a.attempt.to_string(),
+                a.status.to_string(),
+                exit_code(a.exit_code),
+                ctx.time(a.started),
+                duration(a.started, a.ended, ctx.times.now_ms),
+                a.status_reason
+                    .as_ref()
+                    .map(|r| format!("{}: {}", r.reason, r.description))
+                    .unwrap_or_else(|| "-".to_string()),
+            ]);
+        }
+        out.push_str(&table.render());
+    }
+    out.push('\n');
+    // As stored: references such as pipeline_secret{{k}} appear as written (SPEC §3.8).
+    let mut table = Table::new(&["variable", "value", "source"]);
+    for v in &t.variables {
+        table.row(vec![v.key.clone(), or_dash(&v.value), v.source.to_string()]);
+    }
+    out.push_str(&table.render());
+    out
+}

@@ -1,0 +1,148 @@
+//! `gofer run start --watch`, `run watch`, `task logs | list | get` with real containers
+//! (SPEC §15.4 `run watch`, §7.2). Needs a Docker engine (`../shared/ci/ensure-docker`).
+
+use crate::common::{ContainerNamespace, TestServer, busybox_image, shell_task};
+use gofer_core::api::{Event, EventKind, TaskExecutionResponse, TaskExecutionsResponse};
+use gofer_core::enums::{RunStatus, TaskExecutionStatus};
+
+#[test]
+fn a_successful_run_exits_0_with_prefixed_logs() {
+    let namespace = ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    server.deploy_in(
+        &ns,
+        "hello",
+        vec![shell_task(
+            "greet",
+            &image,
+            "echo hello from greet; echo second line; printf 'no newline'",
+        )],
+    );
+    let r = server
+        .run_in(&ns, &["run", "start", "hello", "--watch"])
+        .expect(0);
+    // Progress on stderr.
+    assert!(
+        r.stderr.contains("run 1 of pipeline 'hello' queued")
+            && r.stderr.contains("greet: running (attempt 1)")
+            && r.stderr.contains("greet: complete, successful")
+            && r.stderr.contains("run 1 of pipeline 'hello' successful"),
+        "{}",
+        r.stderr
+    );
+
+    // The raw log, unprefixed, the same with and without --follow once the task is complete.
+    let stored = server
+        .run_in(&ns, &["task", "logs", "hello", "1", "greet"])
+        .expect(0)
+        .stdout;
+    let followed = server
+        .run_in(&ns, &["task", "logs", "hello", "1", "greet", "--follow"])
+        .expect(0)
+        .stdout;
+    assert_eq!(followed, stored);
+    assert_eq!(stored, "hello from greet\nsecond line\nno newline");
+    // Logs on stdout: every line prefixed by the task id, the final partial line too.
+    assert_eq!(
+        r.stdout, "greet | hello from greet\ngreet | second line\ngreet | no newline\n",
+        "stderr:\n{}",
+        r.stderr
+    );
+
+    let list: TaskExecutionsResponse = server
+        .run_in(&ns, &["task", "list", "hello", "1", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(list.task_executions.len(), 1);
+    let r = server
+        .run_in(&ns, &["task", "list", "hello", "1"])
+        .expect(0);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("greet ") && l.contains("successful")),
+        "{}",
+        r.stdout
+    );
+
+    // Watching a finished run replays its events and ends the same way.
+    let r = server
+        .run_in(&ns, &["run", "watch", "hello", "1"])
+        .expect(0);
+    assert!(r.stdout.contains("greet | second line"), "{}", r.stdout);
+    let r = server
+        .run_in(&ns, &["run", "watch", "hello", "1", "--output", "json"])
+        .expect(0);
+    let events: Vec<Event> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        matches!(
+            events.last().map(|e| &e.kind),
+            Some(EventKind::CompletedRun {
+                run_id: 1,
+                status: RunStatus::Successful,
+                ..
+            })
+        ),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_failing_run_exits_8() {
+    let namespace = ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    server.deploy_in(
+        &ns,
+        "failing",
+        vec![shell_task("fail", &image, "echo boom; exit 3")],
+    );
+    let r = server
+        .run_in(&ns, &["run", "start", "failing", "--watch"])
+        .expect(8);
+    assert_eq!(r.stdout, "fail | boom\n", "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("error: run 1 of pipeline 'failing' ended failed"),
+        "{}",
+        r.stderr
+    );
+
+    let task: TaskExecutionResponse = server
+        .run_in(
+            &ns,
+            &["task", "get", "failing", "1", "fail", "--output", "json"],
+        )
+        .expect(0)
+        .json();
+    let t = &task.task_execution;
+    assert_eq!(t.status, TaskExecutionStatus::Failed);
+    assert_eq!(t.exit_code, Some(3));
+    assert_eq!(t.attempts.len(), 1);
+    let r = server
+        .run_in(&ns, &["task", "get", "failing", "1", "fail"])
+        .expect(0);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("exit code:") && l.ends_with(" 3")),
+        "{}",
+        r.stdout
+    );
+
+    // A missing task execution is 404 → 3.
+    server
+        .run_in(&ns, &["task", "logs", "failing", "1", "nope"])
+        .expect(3);
+}
