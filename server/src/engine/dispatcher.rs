@@ -39,7 +39,9 @@ pub(super) struct Dispatcher {
     config: Arc<EngineConfig>,
     tx: mpsc::UnboundedSender<Command>,
     /// Pending runs per pipeline, FIFO (SPEC §5.2).
-    queue: BTreeMap<(String, String), VecDeque<StoredRun>>,
+    /// Only ids: a queued run is loaded from the store when it is dispatched or cancelled, so a
+    /// long queue costs a few bytes per run, not the run's variables and payload.
+    queue: BTreeMap<(String, String), VecDeque<u64>>,
     running: BTreeMap<RunKey, Running>,
 }
 
@@ -103,7 +105,7 @@ impl Dispatcher {
                     .queue
                     .entry((run.run.namespace_id.clone(), run.run.pipeline_id.clone()))
                     .or_default()
-                    .push_back(run),
+                    .push_back(run.run.run_id),
                 _ => {
                     let key = key_of(&run);
                     let executions = executions
@@ -226,12 +228,11 @@ impl Dispatcher {
 
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Queued(run) => {
-                let (ns, p) = (run.run.namespace_id.clone(), run.run.pipeline_id.clone());
+            Command::Queued((ns, p, run_id)) => {
                 self.queue
                     .entry((ns.clone(), p.clone()))
                     .or_default()
-                    .push_back(*run);
+                    .push_back(run_id);
                 self.sweep_logs(&ns, &p).await;
             }
             Command::CancelRun {
@@ -336,9 +337,16 @@ impl Dispatcher {
                     .queue
                     .get(&(ns.clone(), p.clone()))
                     .and_then(|q| q.front())
-                    .cloned()
+                    .copied()
                 else {
                     break;
+                };
+                let head = match self.load_pending(&ns, &p, head).await {
+                    Ok(run) => run,
+                    Err(e) => {
+                        tracing::error!(pipeline = %p, run = head, error = %e, "cannot load a queued run");
+                        break;
+                    }
                 };
                 let limit = self.pipeline_limit(&ns, &p, &head).await;
                 let in_pipeline = self
@@ -357,6 +365,17 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// A queued run as stored (pending runs have no cancel request and no deadline yet).
+    async fn load_pending(&self, ns: &str, p: &str, run_id: u64) -> StoreResult<StoredRun> {
+        let (ns, p) = (ns.to_string(), p.to_string());
+        let run = self.store.read(move |s| s.get_run(&ns, &p, run_id)).await?;
+        Ok(StoredRun {
+            run,
+            cancel: None,
+            deadline: 0,
+        })
     }
 
     /// Moves a run from the queue to `running` with its execution rows (SPEC §5.3).
@@ -828,9 +847,9 @@ impl Dispatcher {
         if let Some(pos) = self
             .queue
             .get(&queue_key)
-            .and_then(|q| q.iter().position(|r| r.run.run_id == key.2))
+            .and_then(|q| q.iter().position(|id| *id == key.2))
         {
-            let mut run = self.queue[&queue_key][pos].clone();
+            let mut run = self.load_pending(&key.0, &key.1, key.2).await?;
             run.cancel = Some(CancelRequest { by_admin });
             let (status, why) = runstate::final_status(
                 &[],

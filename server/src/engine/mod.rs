@@ -11,7 +11,7 @@ mod dispatcher;
 mod executor;
 
 use crate::scheduler::Scheduler;
-use crate::store::{NewRun, StoreError, StoreHandle, StoreResult, StoredRun};
+use crate::store::{NewRun, StoreError, StoreHandle, StoreResult};
 use gofer_core::api::Run;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ pub struct EngineConfig {
 /// What the dispatcher reacts to.
 pub(crate) enum Command {
     /// A run was created and waits in the queue.
-    Queued(Box<StoredRun>),
+    Queued(RunKey),
     CancelRun {
         key: RunKey,
         by_admin: bool,
@@ -123,12 +123,11 @@ impl Engine {
             .store
             .write(move |s| s.create_run(&ns, &p, new, now))
             .await?;
-        let stored = StoredRun {
-            run: run.clone(),
-            cancel: None,
-            deadline: 0,
-        };
-        self.send(Command::Queued(Box::new(stored)))?;
+        self.send(Command::Queued((
+            run.namespace_id.clone(),
+            run.pipeline_id.clone(),
+            run.run_id,
+        )))?;
         Ok(run)
     }
 

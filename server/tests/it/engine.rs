@@ -805,3 +805,61 @@ async fn log_retention_keeps_only_the_newest_runs() {
     assert_eq!(s.logs(ns, "kept", second, "t").await, b"output\n");
     s.remove_containers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_runs_a_command_in_the_running_task() {
+    use crate::support::{ws_connect, ws_refused};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    s.deploy(ns, pipeline("attach", vec![sh("box", &img, "sleep 300")]))
+        .await;
+    let run = s.start_run(ns, "attach", json!({})).await;
+    let path = format!("/api/namespaces/{ns}/pipelines/attach/runs/{run}/tasks/box/attach");
+    // Before the task runs there is nothing to attach to: an ordinary 409, no upgrade.
+    let (status, _) = ws_refused(
+        &s,
+        &format!("/api/namespaces/{ns}/pipelines/attach/runs/{run}/tasks/nope/attach"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    s.wait_task(ns, "attach", run, "box", |t| t["state"] == "running")
+        .await;
+
+    let mut ws = ws_connect(&s, &format!("{path}?command=/bin/sh")).await;
+    ws.send(Message::text("echo attached-$((40+2)); exit 0"))
+        .await
+        .unwrap();
+    let mut output = Vec::new();
+    let closed = crate::support::within("attach output", async {
+        while let Some(frame) = ws.next().await {
+            match frame.unwrap() {
+                Message::Binary(b) => output.extend_from_slice(&b),
+                Message::Close(frame) => return frame.map(|f| u16::from(f.code)),
+                _ => {}
+            }
+        }
+        None
+    })
+    .await;
+    let text = String::from_utf8_lossy(&output);
+    assert!(text.contains("attached-42"), "{text:?}");
+    assert_eq!(closed, Some(1000));
+
+    // Cancel the run; attaching to a task that is not running is 409.
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/api/namespaces/{ns}/pipelines/attach/runs/{run}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    s.wait_run(ns, "attach", run).await;
+    let (status, body) = ws_refused(&s, &path).await;
+    assert_eq!(status, 409, "{body}");
+    s.remove_containers().await;
+}
