@@ -524,11 +524,16 @@ fn indexed_run(
         .ok_or_else(|| StoreError::Internal(format!("indexed run {ns}/{p}/{run_id} has no row")))
 }
 
+/// redb's page cache. Its default (1 GiB) lets the server's memory grow with the database; 64 MiB
+/// keeps a small footprint while the working set of a busy server (recent runs, live configs)
+/// still fits, and pages beyond it come from the operating system's file cache.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl RedbStore {
     /// Creates or opens the database file at `path` (the server passes `<data_dir>/gofer.redb`).
     /// `Locked` when another process or another handle in this process holds the file.
     pub fn open(path: &Path) -> StoreResult<RedbStore> {
-        match Database::builder().create(path) {
+        match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
             Ok(db) => Self::init(db),
             Err(DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch) => {
                 let dir = match path.parent() {
@@ -551,6 +556,7 @@ impl RedbStore {
     /// A database that lives in memory only (tests, and the conformance suite's second backend).
     pub fn in_memory() -> StoreResult<RedbStore> {
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(InMemoryBackend::new())
             .or_internal()?;
         Self::init(db)
