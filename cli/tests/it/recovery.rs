@@ -78,103 +78,101 @@ fn containers(pipeline: &str) -> Vec<String> {
         .collect()
 }
 
+/// A server killed with SIGKILL while the one task of run 1 of a fresh pipeline was running.
+struct Crashed {
+    http: reqwest::Client,
+    addr: String,
+    dir: tempfile::TempDir,
+    pipeline: String,
+    base: String,
+}
+
+impl Crashed {
+    /// Starts the real binary, runs `task` (a task JSON object with id `sleeper`), waits until it
+    /// runs and kills the server without any chance to record anything.
+    async fn new(prefix: &str, task: impl FnOnce(&str) -> Value) -> Crashed {
+        let docker = gofer_server::testing::require_docker()
+            .await
+            .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        let image = gofer_server::testing::busybox_image(&docker)
+            .await
+            .expect("busybox image");
+        // Unique per run: containers left by earlier runs belong to other instances, which Gofer
+        // must not touch, so a reused name would (correctly) fail.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let pipeline = format!("{prefix}{}x{nanos}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let addr = unused_addr().to_string();
+        let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
+        let http = reqwest::Client::new();
+        let mut server = start(&addr, dir.path());
+        let health = format!("http://{addr}/api/health");
+        wait_for("the server", async || {
+            let (status, _) = call(&http, reqwest::Method::GET, health.clone(), None).await;
+            (status == 200).then_some(Value::Null)
+        })
+        .await;
+        let config = json!({"config": {"id": pipeline, "name": prefix, "tasks": [task(&image)]}});
+        let post = |url: String, body| call(&http, reqwest::Method::POST, url, body);
+        assert_eq!(post(format!("{base}/configs"), Some(config)).await.0, 201);
+        assert_eq!(post(format!("{base}/configs/1"), None).await.0, 201);
+        let (status, run) = post(format!("{base}/runs"), Some(json!({}))).await;
+        assert_eq!(status, 201, "{run}");
+        let task_url = format!("{base}/runs/1/tasks/sleeper");
+        wait_for("the task to run", async || {
+            let (_, t) = call(&http, reqwest::Method::GET, task_url.clone(), None).await;
+            (t["task_execution"]["state"] == "running").then_some(t)
+        })
+        .await;
+        server.0.kill().expect("SIGKILL");
+        server.0.wait().expect("reap");
+        Crashed {
+            http,
+            addr,
+            dir,
+            pipeline,
+            base,
+        }
+    }
+
+    /// Starts the server again on the same data dir and waits for run 1 to complete.
+    async fn restart_until_done(&self) -> (Server, Value, Value) {
+        let server = start(&self.addr, self.dir.path());
+        let run_url = format!("{}/runs/1", self.base);
+        let done = wait_for("the run to complete after restart", async || {
+            let (_, r) = call(&self.http, reqwest::Method::GET, run_url.clone(), None).await;
+            (r["run"]["state"] == "complete").then_some(r)
+        })
+        .await;
+        let (_, task) = call(&self.http, reqwest::Method::GET, self.task_url(), None).await;
+        (server, done["run"].clone(), task["task_execution"].clone())
+    }
+
+    fn task_url(&self) -> String {
+        format!("{}/runs/1/tasks/sleeper", self.base)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_task_then_restart_completes_the_run_once() {
-    let docker = gofer_server::testing::require_docker()
-        .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
-    let image = gofer_server::testing::busybox_image(&docker)
-        .await
-        .expect("busybox image");
-    // Unique per run: containers left by earlier runs belong to other instances, which Gofer
-    // must not touch, so a reused name would (correctly) fail.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let pipeline = format!("recover{}x{nanos}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let addr = unused_addr().to_string();
-    let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
-    let http = reqwest::Client::new();
-
-    let mut server = start(&addr, dir.path());
-    wait_for("the server", async || {
-        let (status, _) = call(
-            &http,
-            reqwest::Method::GET,
-            format!("http://{addr}/api/health"),
-            None,
-        )
-        .await;
-        (status == 200).then_some(Value::Null)
+    let crashed = Crashed::new("recover", |image| {
+        json!({"id": "sleeper", "image": image, "command": ["sh", "-c", "echo before; sleep 4; echo after"]})
     })
     .await;
-    let config = json!({"config": {"id": pipeline, "name": "recover", "tasks": [
-        {"id": "sleeper", "image": image, "command": ["sh", "-c", "echo before; sleep 4; echo after"]}
-    ]}});
+    let (_server, run, task) = crashed.restart_until_done().await;
+    assert_eq!(run["status"], "successful", "{run}");
+    assert_eq!(task["attempts"].as_array().unwrap().len(), 1, "{task}");
     assert_eq!(
-        call(
-            &http,
-            reqwest::Method::POST,
-            format!("{base}/configs"),
-            Some(config)
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        call(
-            &http,
-            reqwest::Method::POST,
-            format!("{base}/configs/1"),
-            None
-        )
-        .await
-        .0,
-        201
-    );
-    let (status, run) = call(
-        &http,
-        reqwest::Method::POST,
-        format!("{base}/runs"),
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(status, 201, "{run}");
-    let task_url = format!("{base}/runs/1/tasks/sleeper");
-    wait_for("the task to run", async || {
-        let (_, t) = call(&http, reqwest::Method::GET, task_url.clone(), None).await;
-        (t["task_execution"]["state"] == "running").then_some(t)
-    })
-    .await;
-
-    // Crash: no graceful shutdown, no chance to record anything.
-    server.0.kill().expect("SIGKILL");
-    server.0.wait().expect("reap");
-    drop(server);
-
-    let _server = start(&addr, dir.path());
-    let done = wait_for("the run to complete after restart", async || {
-        let (_, r) = call(&http, reqwest::Method::GET, format!("{base}/runs/1"), None).await;
-        (r["run"]["state"] == "complete").then_some(r)
-    })
-    .await;
-    assert_eq!(done["run"]["status"], "successful", "{done}");
-    let (_, task) = call(&http, reqwest::Method::GET, task_url.clone(), None).await;
-    assert_eq!(
-        task["task_execution"]["attempts"].as_array().unwrap().len(),
-        1,
-        "{task}"
-    );
-    assert_eq!(
-        containers(&pipeline).len(),
+        containers(&crashed.pipeline).len(),
         1,
         "the task's container was started exactly once"
     );
-    let logs = http
-        .get(format!("{task_url}/logs"))
+    let logs = crashed
+        .http
+        .get(format!("{}/logs", crashed.task_url()))
         .send()
         .await
         .unwrap()
@@ -182,113 +180,35 @@ async fn sigkill_mid_task_then_restart_completes_the_run_once() {
         .await
         .unwrap();
     assert_eq!(&logs[..], b"before\nafter\n");
-
-    for id in containers(&pipeline) {
+    for id in containers(&crashed.pipeline) {
         let _ = Command::new("docker").args(["rm", "-f", &id]).output();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_that_vanished_while_down_is_orphaned() {
-    let docker = gofer_server::testing::require_docker()
-        .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
-    let image = gofer_server::testing::busybox_image(&docker)
-        .await
-        .expect("busybox image");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let pipeline = format!("orphan{}x{nanos}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let addr = unused_addr().to_string();
-    let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
-    let http = reqwest::Client::new();
-
-    let mut server = start(&addr, dir.path());
-    wait_for("the server", async || {
-        let (status, _) = call(
-            &http,
-            reqwest::Method::GET,
-            format!("http://{addr}/api/health"),
-            None,
-        )
-        .await;
-        (status == 200).then_some(Value::Null)
+    let crashed = Crashed::new("orphan", |image| {
+        json!({"id": "sleeper", "image": image, "command": ["sleep", "300"], "retries": {"count": 3, "backoff": 0}})
     })
     .await;
-    let config = json!({"config": {"id": pipeline, "name": "orphan", "tasks": [
-        {"id": "sleeper", "image": image, "command": ["sleep", "300"], "retries": {"count": 3, "backoff": 0}}
-    ]}});
-    assert_eq!(
-        call(
-            &http,
-            reqwest::Method::POST,
-            format!("{base}/configs"),
-            Some(config)
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        call(
-            &http,
-            reqwest::Method::POST,
-            format!("{base}/configs/1"),
-            None
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        call(
-            &http,
-            reqwest::Method::POST,
-            format!("{base}/runs"),
-            Some(json!({}))
-        )
-        .await
-        .0,
-        201
-    );
-    let task_url = format!("{base}/runs/1/tasks/sleeper");
-    wait_for("the task to run", async || {
-        let (_, t) = call(&http, reqwest::Method::GET, task_url.clone(), None).await;
-        (t["task_execution"]["state"] == "running").then_some(t)
-    })
-    .await;
-    server.0.kill().expect("SIGKILL");
-    server.0.wait().expect("reap");
-    drop(server);
-    for id in containers(&pipeline) {
+    for id in containers(&crashed.pipeline) {
         let _ = Command::new("docker").args(["rm", "-f", &id]).output();
     }
-
-    let _server = start(&addr, dir.path());
-    let done = wait_for("the run to complete after restart", async || {
-        let (_, r) = call(&http, reqwest::Method::GET, format!("{base}/runs/1"), None).await;
-        (r["run"]["state"] == "complete").then_some(r)
-    })
-    .await;
-    assert_eq!(done["run"]["status"], "failed", "{done}");
-    assert_eq!(done["run"]["status_reason"]["reason"], "scheduler_error");
-    let (_, task) = call(&http, reqwest::Method::GET, task_url, None).await;
-    let t = &task["task_execution"];
-    assert_eq!(t["status_reason"]["reason"], "orphaned", "{t}");
+    let (_server, run, task) = crashed.restart_until_done().await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["status_reason"]["reason"], "scheduler_error");
+    assert_eq!(task["status_reason"]["reason"], "orphaned", "{task}");
     assert_eq!(
-        t["status_reason"]["description"],
+        task["status_reason"]["description"],
         "container vanished while the server was down"
     );
     assert_eq!(
-        t["attempts"].as_array().unwrap().len(),
+        task["attempts"].as_array().unwrap().len(),
         1,
         "orphaned is never retried"
     );
     assert!(
-        containers(&pipeline).is_empty(),
+        containers(&crashed.pipeline).is_empty(),
         "nothing was started again"
     );
 }
