@@ -19,7 +19,10 @@ async fn health_metadata_and_unknown_routes() {
     let (s, _dir) = TestServer::start().await;
     let (status, body) = s.call("GET", "/api/health", None).await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"status": "ok", "checks": {"storage": "ok"}}));
+    assert_eq!(
+        body,
+        json!({"status": "ok", "checks": {"storage": "ok", "scheduler": "ok"}})
+    );
 
     let (status, body) = s.call("GET", "/api/system/metadata", None).await;
     assert_eq!(status, 200);

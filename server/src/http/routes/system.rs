@@ -11,7 +11,23 @@ pub async fn health(cx: Cx) -> Result<Response, ApiError> {
         Ok(_) => "ok".to_string(),
         Err(e) => format!("error: {e}"),
     };
-    let checks = BTreeMap::from([("storage".to_string(), storage)]);
+    // The container engine answers a cheap list (nothing carries this label).
+    let probe =
+        crate::scheduler::Labels::from([("gofer.health_probe".to_string(), "1".to_string())]);
+    let scheduler = match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        cx.state.scheduler.list(&probe),
+    )
+    .await
+    {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: the container engine did not answer within 2 s".to_string(),
+    };
+    let checks = BTreeMap::from([
+        ("storage".to_string(), storage),
+        ("scheduler".to_string(), scheduler),
+    ]);
     let healthy = checks.values().all(|v| v == "ok");
     let body = Health {
         status: if healthy { "ok" } else { "error" }.into(),
