@@ -888,9 +888,12 @@ async fn concurrent_registrations_get_distinct_consecutive_versions() {
         .collect();
     versions.sort();
     assert_eq!(versions, (1..=16).collect::<Vec<_>>());
-    // Exactly one created_pipeline event was emitted: the metadata was created once.
-    let (_, meta) = s.call("GET", &format!("{P}/racy"), None).await;
-    assert_eq!(meta["pipeline"]["state"], "active");
+    // The metadata was created once: exactly one created_pipeline event for this pipeline.
+    let path = "/api/events?history=true&reverse=true&kinds=created_pipeline&pipeline_id=racy";
+    let mut ws = crate::support::ws_connect(&s, path).await;
+    let (frames, close) = crate::support::frames_until_close(&mut ws).await;
+    assert_eq!(close.0, 1000);
+    assert_eq!(frames.len(), 1, "{frames:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
