@@ -4,7 +4,7 @@
 pub const MAX_LIMIT: u64 = 1000;
 
 /// A validated page request. `limit` already has the route's default applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Page {
     pub limit: u64,
     pub offset: u64,

@@ -98,6 +98,16 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
     res
 }
 
+/// 200 with an already serialised JSON body.
+pub fn json_bytes(body: bytes::Bytes) -> Response {
+    let mut res = Response::new(body.into());
+    res.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
 /// 200 with a JSON body.
 pub fn ok<T: Serialize>(value: &T) -> Response {
     json_response(StatusCode::OK, value)

@@ -11,9 +11,11 @@ use gofer_core::enums::PipelineState;
 use gofer_core::validate::ValidConfig;
 use std::sync::Arc;
 
+mod page_cache;
 mod redb_store;
 mod tables;
 
+pub use page_cache::{PageCache, PageKey};
 pub use redb_store::RedbStore;
 
 /// Errors at the storage boundary. Every redb error becomes `Internal` inside the adapter.
@@ -56,6 +58,10 @@ pub trait Store: Send + Sync + 'static {
     // ---- system --------------------------------------------------------------------------
     /// The server instance id (a UUID created at first open and stored, SPEC §5.11).
     fn instance_id(&self) -> StoreResult<String>;
+    /// A counter that grows after every committed write. Read it before a read transaction:
+    /// if it is unchanged later, nothing was written since, so a result computed from that read
+    /// is still current (how [`PageCache`] knows a cached page is fresh).
+    fn generation(&self) -> u64;
     fn system(&self) -> StoreResult<System>;
     /// Sets `ignore_pipeline_run_events` when `Some`; returns the new state.
     fn update_system(&self, ignore_pipeline_run_events: Option<bool>) -> StoreResult<System>;
@@ -290,6 +296,8 @@ pub struct RunChanges {
 pub struct StoreHandle {
     inner: Arc<dyn Store>,
     changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Serialised list pages, valid until the next write.
+    pub pages: Arc<PageCache>,
 }
 
 impl StoreHandle {
@@ -297,6 +305,7 @@ impl StoreHandle {
         StoreHandle {
             inner: store,
             changed: Arc::new(tokio::sync::watch::channel(0).0),
+            pages: Arc::default(),
         }
     }
 
@@ -321,6 +330,11 @@ impl StoreHandle {
         let result = self.read(f).await;
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
         result
+    }
+
+    /// The store's write generation (see [`Store::generation`]).
+    pub fn generation(&self) -> u64 {
+        self.inner.generation()
     }
 
     /// A receiver that changes after every write (a wake-up signal only; readers read the store).

@@ -43,6 +43,8 @@ pub struct RedbStore {
     db: Database,
     instance_id: String,
     clock: Clock,
+    /// Bumped after every committed write transaction (see [`Store::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Per-pipeline counters, stored next to the pipeline row and deleted with it.
@@ -600,6 +602,7 @@ impl RedbStore {
             db,
             instance_id,
             clock: Arc::new(gofer_core::now_millis),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -613,6 +616,8 @@ impl RedbStore {
         match result {
             Ok(value) => {
                 txn.commit().or_internal()?;
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
                 Ok(value)
             }
             Err(e) => {
@@ -636,6 +641,10 @@ impl Store for RedbStore {
 
     fn instance_id(&self) -> StoreResult<String> {
         Ok(self.instance_id.clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn system(&self) -> StoreResult<System> {

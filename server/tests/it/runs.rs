@@ -80,6 +80,12 @@ async fn runs_list_pages_and_get() {
         404,
         "nope",
     );
+
+    // Listed pages are cached until the next write: a write of any kind must show at once.
+    assert_eq!(run_ids(&s, "").await, [1, 2, 3]);
+    create_run(&s, "simple").await;
+    assert_eq!(run_ids(&s, "").await, [1, 2, 3, 4]);
+    assert_eq!(run_ids(&s, "?reverse=true&limit=1").await, [4]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

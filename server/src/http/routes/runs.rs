@@ -1,23 +1,31 @@
 //! Runs (SPEC §14.7 rows 36 and 38). Starting and cancelling runs belong to the engine.
 
 use crate::http::Cx;
-use crate::http::reply::{ApiError, ok};
+use crate::http::reply::{ApiError, json_bytes, ok};
 use gofer_core::api::{RunResponse, RunsResponse};
 use warp::reply::Response;
 
 /// Default page size of the runs list (SPEC §14.1).
 const DEFAULT_LIMIT: u64 = 50;
 
-/// `GET P/runs`: by run id ascending.
+/// `GET P/runs`: by run id ascending. Pages are served from the page cache until the next
+/// write (dashboards and `run watch` poll this list).
 pub async fn list(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let page = cx.page(DEFAULT_LIMIT)?;
-    let runs = cx
-        .state
-        .store
-        .read(move |s| s.list_runs(&ns, &p, page))
-        .await?;
-    Ok(ok(&RunsResponse { runs }))
+    let store = &cx.state.store;
+    let generation = store.generation();
+    let key = ("runs", ns.clone(), p.clone(), page);
+    if let Some(body) = store.pages.get(&key, generation) {
+        return Ok(json_bytes(body));
+    }
+    let runs = store.read(move |s| s.list_runs(&ns, &p, page)).await?;
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(&RunsResponse { runs })
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+    );
+    store.pages.put(key, generation, body.clone());
+    Ok(json_bytes(body))
 }
 
 /// `GET R`.
