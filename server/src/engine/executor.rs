@@ -3,8 +3,10 @@
 //! uses the engine's wait API, not a poll (SPEC §5.6 step 4).
 
 use super::{Command, RunKey};
-use crate::scheduler::{ContainerState, Scheduler, StartRequest};
+use crate::scheduler::{ContainerState, Scheduler, SchedulerResult, StartRequest};
+use bytes::Bytes;
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,35 +74,39 @@ pub async fn execute(
     mut stop: watch::Receiver<Option<Stop>>,
 ) {
     let name = spec.request.name.clone();
-    let started_at = match spec.reattach_started {
+    let (started_at, output) = match spec.reattach_started {
         Some(at) => {
             // Recovery: the log is re-copied from the engine's complete log of this container.
             if let Err(e) = truncate(&spec.log_path, spec.log_offset).await {
                 tracing::error!(container = %name, error = %e, "could not truncate the log for reattach");
             }
-            if at == 0 {
+            let at = if at == 0 {
                 let now = gofer_core::now_millis();
                 report_started(&tx, &spec, now);
                 now
             } else {
                 at
-            }
+            };
+            (at, scheduler.logs(&name, true))
         }
-        None => {
-            if let Err(e) = scheduler.start(&spec.request).await {
+        None => match scheduler.start_attached(&spec.request).await {
+            Ok((_, output)) => {
+                let now = gofer_core::now_millis();
+                report_started(&tx, &spec, now);
+                (now, output)
+            }
+            Err(e) => {
                 report_ended(&tx, &spec, Outcome::StartFailed(e.to_string()));
                 return;
             }
-            let now = gofer_core::now_millis();
-            report_started(&tx, &spec, now);
-            now
-        }
+        },
     };
 
     let collector = tokio::spawn(collect_logs(
         scheduler.clone(),
         name.clone(),
         spec.log_path.clone(),
+        output,
     ));
 
     let timeout = async {
@@ -178,12 +184,13 @@ async fn truncate(path: &std::path::Path, len: u64) -> std::io::Result<()> {
     file.set_len(len).await
 }
 
-/// Appends the container's stdout and stderr to the task log in arrival order, unprefixed
-/// (SPEC §7.1). Secret masking (SPEC §6.4) plugs in here with the secret store.
+/// Appends the container's output (`stream`: attached before start, or the engine's followed
+/// log after a reattach) to the task log in arrival order, unprefixed (SPEC §7.1). Secret masking (SPEC §6.4) plugs in here with the secret store.
 async fn collect_logs(
     scheduler: Arc<dyn Scheduler>,
     name: String,
     path: PathBuf,
+    mut stream: BoxStream<'static, SchedulerResult<Bytes>>,
 ) -> std::io::Result<u64> {
     let file = tokio::fs::OpenOptions::new()
         .append(true)
@@ -191,7 +198,6 @@ async fn collect_logs(
         .open(&path)
         .await?;
     let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-    let mut stream = scheduler.logs(&name, true);
     let mut total = 0u64;
     // The last bytes written, to reconcile with the engine's tail at the end.
     let mut recent = RecentBytes::default();

@@ -18,9 +18,9 @@ use bollard::models::{
     HostConfig, PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, StopContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -106,6 +106,16 @@ impl DockerScheduler {
     }
 
     async fn start_impl(&self, request: &StartRequest) -> SchedulerResult<Started> {
+        Ok(self.start_with(request, false).await?.0)
+    }
+
+    /// Creates (or adopts) the container, optionally attaches to its output before starting it
+    /// (so not one byte is missed), then starts it.
+    async fn start_with(
+        &self,
+        request: &StartRequest,
+        attach: bool,
+    ) -> SchedulerResult<(Started, Option<BoxStream<'static, SchedulerResult<Bytes>>>)> {
         let local = is_local_image(&request.image);
         if request.always_pull && !local {
             self.pull(request).await?;
@@ -128,6 +138,43 @@ impl DockerScheduler {
             Err(e) if status_of(&e) == Some(409) => self.adopt(request).await?,
             Err(e) => return Err(self.engine_err("create container", &request.name, &e)),
         };
+        let output = if attach {
+            let options = AttachContainerOptionsBuilder::new()
+                .stream(true)
+                .stdout(true)
+                .stderr(true)
+                .logs(false)
+                .build();
+            match self
+                .docker
+                .attach_container(&request.name, Some(options))
+                .await
+            {
+                Ok(attached) => {
+                    let this = self.clone();
+                    let owned = request.name.clone();
+                    Some(
+                        attached
+                            .output
+                            .map(move |item| match item {
+                                Ok(output) => Ok(output.into_bytes()),
+                                Err(e) => {
+                                    Err(this.engine_err("read output of container", &owned, &e))
+                                }
+                            })
+                            .boxed(),
+                    )
+                }
+                Err(e) => {
+                    // Still startable: the caller falls back to following the engine's log.
+                    tracing::warn!(container = %request.name, error = %e,
+                        "could not attach before start; following the log instead");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if let Err(e) = self.docker.start_container(&request.name, None).await {
             let error = self.engine_err("start container", &request.name, &e);
             // A container that failed to start (e.g. its executable is missing) would stay
@@ -142,7 +189,7 @@ impl DockerScheduler {
             Some(port) => Some(self.published_address(&request.name, port).await?),
             None => None,
         };
-        Ok(Started { id, address })
+        Ok((Started { id, address }, output))
     }
 
     async fn create(&self, request: &StartRequest) -> Result<String, BollardError> {
@@ -497,6 +544,18 @@ impl DockerScheduler {
 impl Scheduler for DockerScheduler {
     fn start<'a>(&'a self, request: &'a StartRequest) -> BoxFuture<'a, SchedulerResult<Started>> {
         self.start_impl(request).boxed()
+    }
+
+    fn start_attached<'a>(
+        &'a self,
+        request: &'a StartRequest,
+    ) -> BoxFuture<'a, SchedulerResult<(Started, BoxStream<'static, SchedulerResult<Bytes>>)>> {
+        async move {
+            let (started, output) = self.start_with(request, true).await?;
+            let output = output.unwrap_or_else(|| self.logs(&request.name, true));
+            Ok((started, output))
+        }
+        .boxed()
     }
 
     fn stop<'a>(&'a self, name: &'a str, grace_secs: u64) -> BoxFuture<'a, SchedulerResult<()>> {

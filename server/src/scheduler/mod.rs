@@ -180,6 +180,20 @@ pub trait Scheduler: Send + Sync {
     /// started; any other existing container makes this fail.
     fn start<'a>(&'a self, request: &'a StartRequest) -> BoxFuture<'a, SchedulerResult<Started>>;
 
+    /// [`start`](Self::start), plus the container's stdout and stderr from its first byte, in
+    /// arrival order, ending when it stops. Engines that can attach before starting (docker)
+    /// deliver output straight from the container rather than re-reading their log store,
+    /// which is several times faster; the default follows [`logs`](Self::logs).
+    fn start_attached<'a>(
+        &'a self,
+        request: &'a StartRequest,
+    ) -> BoxFuture<'a, SchedulerResult<(Started, BoxStream<'static, SchedulerResult<Bytes>>)>> {
+        Box::pin(async move {
+            let started = self.start(request).await?;
+            Ok((started, self.logs(&request.name, true)))
+        })
+    }
+
     /// SIGTERM, then SIGKILL after `grace_secs` (0 = SIGKILL now). Resolves once the container
     /// has stopped. A stopped or missing container is not an error.
     fn stop<'a>(&'a self, name: &'a str, grace_secs: u64) -> BoxFuture<'a, SchedulerResult<()>>;
