@@ -108,6 +108,7 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
     } else {
         "http"
     };
+    let swarm = config.scheduler.engine == "swarm";
     let engine_config = engine::EngineConfig {
         data_dir: data_dir.clone(),
         instance_id,
@@ -116,8 +117,16 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         run_parallelism_limit: config.api.run_parallelism_limit,
         global_run_limit: config.api.global_run_concurrency_limit,
         log_retention: config.api.task_execution_log_retention,
-        prune: config.scheduler.docker.prune,
-        prune_interval: config.scheduler.docker.prune_interval,
+        prune: if swarm {
+            config.scheduler.swarm.prune
+        } else {
+            config.scheduler.docker.prune
+        },
+        prune_interval: if swarm {
+            config.scheduler.swarm.prune_interval
+        } else {
+            config.scheduler.docker.prune_interval
+        },
     };
     let (engine, engine_task) = engine::Engine::start(
         store.clone(),
@@ -229,8 +238,21 @@ async fn connect_scheduler(
             .map_err(|e| ServerError::Startup(e.to_string()))?;
             Ok(Arc::new(docker))
         }
+        "swarm" => {
+            let swarm =
+                scheduler::swarm::SwarmScheduler::connect(scheduler::swarm::SwarmSettings {
+                    host: config.scheduler.swarm.host.clone(),
+                    timeout_secs: config.scheduler.swarm.timeout,
+                    network: config.scheduler.swarm.network.clone(),
+                    constraints: config.scheduler.swarm.constraints.clone(),
+                    stop_grace_secs: config.api.task_execution_stop_timeout,
+                })
+                .await
+                .map_err(|e| ServerError::Startup(e.to_string()))?;
+            Ok(Arc::new(swarm))
+        }
         other => Err(ServerError::Startup(format!(
-            "scheduler.engine: '{other}' is not available in this version; use \"docker\""
+            "scheduler.engine: '{other}' is not one of docker, swarm"
         ))),
     }
 }

@@ -85,7 +85,7 @@ impl DockerScheduler {
         &self.host
     }
 
-    fn describe(&self, error: &BollardError) -> String {
+    pub(super) fn describe(&self, error: &BollardError) -> String {
         match error {
             BollardError::DockerResponseServerError { message, .. } => message.clone(),
             BollardError::DockerStreamError { error } => error.clone(),
@@ -97,7 +97,12 @@ impl DockerScheduler {
         }
     }
 
-    fn engine_err(&self, op: &'static str, name: &str, error: &BollardError) -> SchedulerError {
+    pub(super) fn engine_err(
+        &self,
+        op: &'static str,
+        name: &str,
+        error: &BollardError,
+    ) -> SchedulerError {
         SchedulerError::Engine {
             op,
             name: name.to_owned(),
@@ -392,7 +397,7 @@ impl DockerScheduler {
             .boxed()
     }
 
-    async fn attach_impl(
+    pub(super) async fn attach_impl(
         &self,
         name: &str,
         command: Vec<String>,
@@ -606,7 +611,7 @@ impl Scheduler for DockerScheduler {
     }
 }
 
-fn status_of(error: &BollardError) -> Option<u16> {
+pub(super) fn status_of(error: &BollardError) -> Option<u16> {
     match error {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
@@ -687,7 +692,7 @@ fn with_default_tag(image: &str) -> String {
 
 /// The registry host of an image reference, when it names one (`host.tld/…`, `host:5000/…`,
 /// `localhost/…`); `None` for Docker Hub.
-fn registry_of(image: &str) -> Option<&str> {
+pub(super) fn registry_of(image: &str) -> Option<&str> {
     let (first, _) = image.split_once('/')?;
     (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
 }

@@ -9,6 +9,7 @@
 //! containers labelled `gofer.managed=true` with our own `gofer.instance` are ever removed.
 
 pub mod docker;
+pub mod swarm;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -18,6 +19,7 @@ use std::pin::Pin;
 use tokio::io::AsyncWrite;
 
 pub use docker::DockerScheduler;
+pub use swarm::SwarmScheduler;
 
 /// Container labels, ordered so that lists and debug output are stable.
 pub type Labels = BTreeMap<String, String>;

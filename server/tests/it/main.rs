@@ -8,3 +8,4 @@ mod runs;
 mod scheduler;
 mod store;
 mod support;
+mod swarm;
