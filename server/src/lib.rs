@@ -5,6 +5,7 @@ pub mod engine;
 pub mod events;
 pub mod http;
 pub mod logs;
+pub mod metrics;
 pub mod scheduler;
 pub mod store;
 #[cfg(feature = "test-support")]
@@ -135,7 +136,14 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         stop_rx.clone(),
     )
     .await?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    tokio::spawn(
+        metrics
+            .clone()
+            .follow_events(store.clone(), stop_rx.clone()),
+    );
     let state = Arc::new(http::AppState {
+        metrics,
         store,
         engine,
         scheduler,

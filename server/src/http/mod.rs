@@ -26,6 +26,8 @@ use warp::reply::Response;
 
 /// Everything a handler may need, shared by all requests.
 pub struct AppState {
+    /// `GET /metrics` counters (SPEC §14.10).
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub store: StoreHandle,
     pub engine: crate::engine::Engine,
     /// The container engine (attach runs commands in task containers).
@@ -301,6 +303,12 @@ async fn dispatch(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }
+    state.metrics.http(
+        method.as_str(),
+        template,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::debug!(
         method = %method,
         route = template,

@@ -202,6 +202,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every run that is not `complete`, with engine state and executions: pending runs in queue
     /// order (per pipeline by run id), then running runs. Used by the dispatcher at boot.
     fn unfinished_runs(&self) -> StoreResult<Vec<StoredRunState>>;
+    /// How many runs wait in the queue and how many are running (`GET /metrics`).
+    fn active_run_counts(&self) -> StoreResult<(u64, u64)>;
     /// The queue: pending runs of every pipeline, oldest first per pipeline, as stored.
     fn pending_runs(&self) -> StoreResult<Vec<StoredRun>>;
     /// Runs of a pipeline that are `complete`, have `run_id <= max_run_id` and still have logs

@@ -1303,6 +1303,23 @@ impl Store for RedbStore {
         })
     }
 
+    fn active_run_counts(&self) -> StoreResult<(u64, u64)> {
+        use redb::ReadableTableMetadata;
+        self.read(|txn| {
+            let pending = txn
+                .open_table(RUN_QUEUE)
+                .or_internal()?
+                .len()
+                .or_internal()?;
+            let running = txn
+                .open_table(RUNNING_RUNS)
+                .or_internal()?
+                .len()
+                .or_internal()?;
+            Ok((pending, running))
+        })
+    }
+
     fn unfinished_runs(&self) -> StoreResult<Vec<StoredRunState>> {
         self.read(|txn| {
             let runs = txn.open_table(RUNS).or_internal()?;

@@ -863,3 +863,60 @@ async fn attach_runs_a_command_in_the_running_task() {
     assert_eq!(status, 409, "{body}");
     s.remove_containers().await;
 }
+
+/// `GET /metrics` (SPEC §14.10) counts a real run: runs, task executions and their duration,
+/// events and HTTP requests by route template, without namespace or pipeline identifiers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_a_real_run() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    s.deploy(ns, pipeline("metered", vec![sh("t", &img, "echo hi")]))
+        .await;
+    let run = s.start_run(ns, "metered", json!({})).await;
+    s.wait_run(ns, "metered", run).await;
+
+    let scrape = || async {
+        let res = s.http.get(s.url("/metrics")).send().await.expect("scrape");
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        res.text().await.expect("body")
+    };
+    // Run metrics come from following the event log, just behind the run itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let text = scrape().await;
+        if text.contains("gofer_runs_total{status=\"successful\"} 1") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run counted:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for line in [
+        "gofer_task_executions_total{status=\"successful\"} 1",
+        "gofer_task_execution_duration_seconds_count 1",
+        "gofer_events_total{kind=\"completed_run\"} 1",
+        "gofer_events_total{kind=\"started_task_execution\"} 1",
+        "gofer_runs{state=\"pending\"} 0",
+        "gofer_runs{state=\"running\"} 0",
+        "gofer_http_requests_total{method=\"POST\",route=\"/api/namespaces/{ns}/pipelines/{p}/runs\",status=\"201\"} 1",
+        "gofer_http_request_duration_seconds_count{method=\"POST\",route=\"/api/namespaces/{ns}/pipelines/{p}/runs\"} 1",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    assert!(text.contains(&format!(
+        "gofer_build_info{{semver=\"{}\",commit=\"{}\"}} 1",
+        gofer_server::SEMVER,
+        gofer_server::COMMIT
+    )));
+    assert!(
+        !text.contains(ns) && !text.contains("metered"),
+        "metrics must not name namespaces or pipelines:\n{text}"
+    );
+    s.remove_containers().await;
+}

@@ -95,5 +95,6 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/system/metadata", Access::Public, system::metadata),
         // §14.10 operational
         route!(GET "/api/health", Access::Open, system::health),
+        route!(GET "/metrics", Access::Open, system::metrics),
     ]
 }

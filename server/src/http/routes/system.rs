@@ -5,6 +5,18 @@ use std::collections::BTreeMap;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+/// `GET /metrics` (SPEC §14.10): Prometheus text format 0.0.4.
+pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
+    let (pending, running) = cx.state.store.read(|s| s.active_run_counts()).await?;
+    let body = cx.state.metrics.render(pending, running);
+    let mut res = Response::new(body.into());
+    res.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(res)
+}
+
 /// `GET /api/health` (SPEC §14.10): 200 when every check passes, else 503 with the same shape.
 pub async fn health(cx: Cx) -> Result<Response, ApiError> {
     let storage = match cx.state.store.read(|s| s.system()).await {
