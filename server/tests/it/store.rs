@@ -1231,6 +1231,7 @@ fn new_run() -> NewRun {
         payload: None,
         only: None,
         command_override: None,
+        run_token: None,
     }
 }
 
