@@ -31,7 +31,7 @@ echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"
 
 run() {
   local path=$1; shift
-  echo "== $path $*"
+  echo "== $path${1:+ (with a token)}"
   wrk -t2 -c32 -d"$DURATION" --latency "$@" "$BASE$path" | grep -E 'Requests/sec|^ +(50|99)%|Non-2xx|Socket errors'
 }
 run /api/namespaces/default/pipelines/bench01

@@ -90,6 +90,24 @@ fn token_and_role_commands() {
         "{}",
         r.stderr
     );
+    // --interactive reads one permission per line until an empty line; bad lines are retried.
+    let r = run(server
+        .gofer()
+        .env("GOFER_TOKEN", &admin)
+        .args([
+            "role",
+            "create",
+            "asked",
+            "--interactive",
+            "--output",
+            "json",
+        ])
+        .write_stdin("runs=fly\nruns,events=read\n\n"));
+    let r = r.expect(0);
+    let asked: RoleResponse = r.json();
+    assert_eq!(asked.role.permissions.len(), 1);
+    assert_eq!(asked.role.permissions[0].resources, ["runs", "events"]);
+    assert!(r.stderr.contains("unknown action 'fly'"), "{}", r.stderr);
     // System roles cannot change: 403, exit 4.
     let r = as_admin(&["role", "update", "admin", "--description", "mine"]).expect(4);
     assert!(r.stderr.contains("system role"), "{}", r.stderr);

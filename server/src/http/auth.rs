@@ -177,12 +177,15 @@ impl Grants {
 
     /// Full access: the dev-mode bypass (SPEC §11.7).
     pub fn admin() -> Grants {
-        Grants {
-            roles: vec![Arc::new(CompiledRole {
+        static ADMIN: std::sync::LazyLock<Arc<CompiledRole>> = std::sync::LazyLock::new(|| {
+            Arc::new(CompiledRole {
                 id: "admin".into(),
                 admin: true,
                 permissions: Vec::new(),
-            })],
+            })
+        });
+        Grants {
+            roles: vec![ADMIN.clone()],
         }
     }
 

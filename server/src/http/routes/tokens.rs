@@ -53,8 +53,12 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
     } else {
         now.saturating_add(req.expires.saturating_mul(1000))
     };
-    let mut roles = req.roles;
-    roles.dedup();
+    let mut roles: Vec<String> = Vec::with_capacity(req.roles.len());
+    for role in req.roles {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
     let token = Token {
         id: uuid::Uuid::now_v7().hyphenated().to_string(),
         created: now,
