@@ -3,7 +3,8 @@
 
 use crate::commands::{
     config::ConfigCommand, event::EventCommand, namespace::NamespaceCommand,
-    pipeline::PipelineCommand, run::RunCommand, service::ServiceCommand, task::TaskCommand,
+    pipeline::PipelineCommand, role::RoleCommand, run::RunCommand, service::ServiceCommand,
+    task::TaskCommand, token::TokenCommand,
 };
 use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -99,6 +100,12 @@ pub enum Command {
     /// Read and follow the event log
     #[command(subcommand)]
     Event(EventCommand),
+    /// Manage API tokens: create, disable, delete; bootstrap the first one
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage roles: named sets of permissions that tokens hold
+    #[command(subcommand)]
+    Role(RoleCommand),
     /// Run or configure the Gofer server
     #[command(subcommand)]
     Service(ServiceCommand),

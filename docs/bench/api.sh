@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Foundation API benchmark (docs/benchmarks.md): wrk against the single-pipeline GET and the
-# pipeline list, plus the server's idle RSS. Needs Debian's `wrk`. Usage: docs/bench/api.sh
+# pipeline list, plus the server's idle RSS; then the same GET authenticated with a real token
+# (bootstrap token, no bypass) to measure what auth costs. Needs Debian's `wrk`.
+# Usage: docs/bench/api.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
@@ -28,9 +30,16 @@ sleep 1
 echo "idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"
 
 run() {
-  echo "== $1"
-  wrk -t2 -c32 -d"$DURATION" --latency "$BASE$1" | grep -E 'Requests/sec|^ +(50|99)%|Non-2xx|Socket errors'
+  local path=$1; shift
+  echo "== $path${1:+ (with a token)}"
+  wrk -t2 -c32 -d"$DURATION" --latency "$@" "$BASE$path" | grep -E 'Requests/sec|^ +(50|99)%|Non-2xx|Socket errors'
 }
 run /api/namespaces/default/pipelines/bench01
 run /api/namespaces/default/pipelines
+# Auth: a loopback request that carries a token is authenticated normally (SPEC §11.7).
+SECRET=$(curl -sf -X POST "$BASE/api/tokens/bootstrap" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+curl -sf -H "Authorization: Bearer $SECRET" "$BASE/api/tokens/whoami" >/dev/null
+run /api/namespaces/default/pipelines/bench01 -H "Authorization: Bearer $SECRET"
+# Bypass again after the token run, so drift of the loaded machine shows.
+run /api/namespaces/default/pipelines/bench01
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"

@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod auth;
 #[cfg(test)]
 mod canned;
 mod client;

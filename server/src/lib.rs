@@ -128,6 +128,7 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         } else {
             config.scheduler.docker.prune_interval
         },
+        run_token_key: config.secret_store.encryption_key.as_bytes().to_vec(),
     };
     let (engine, engine_task) = engine::Engine::start(
         store.clone(),
@@ -151,6 +152,7 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         data_dir,
         config: Arc::new(config),
         routes: http::routes::all(),
+        auth: http::auth::Authenticator::default(),
     });
     Ok(Prepared {
         state,
@@ -298,8 +300,8 @@ async fn prune_events_every(
     }
 }
 
-/// Boot steps that need the store (SPEC §17.3): warnings about development defaults and the
-/// `default` namespace.
+/// Boot steps that need the store (SPEC §17.3): warnings about development defaults, the system
+/// roles and the `default` namespace.
 async fn boot(store: &StoreHandle, config: &ServerConfig) -> Result<(), ServerError> {
     if config.secret_store.encryption_key == DEFAULT_ENCRYPTION_KEY {
         tracing::warn!(
@@ -314,6 +316,10 @@ async fn boot(store: &StoreHandle, config: &ServerConfig) -> Result<(), ServerEr
              development.bypass_auth = false in production"
         );
     }
+    // System roles (SPEC §11.4, §17.3): created when missing, never changed.
+    store
+        .write(|s| s.ensure_roles(gofer_core::api::system_roles()))
+        .await?;
     let default = Namespace {
         id: "default".into(),
         name: "Default".into(),

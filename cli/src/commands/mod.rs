@@ -4,9 +4,11 @@ pub mod config;
 pub mod event;
 pub mod namespace;
 pub mod pipeline;
+pub mod role;
 pub mod run;
 pub mod service;
 pub mod task;
+pub mod token;
 
 use crate::output;
 use crate::settings::Settings;

@@ -116,8 +116,19 @@ impl TestServer {
     /// Starts the server and waits until it answers `GET /api/health`; panics with the server's
     /// own error when it fails to start.
     pub fn start() -> TestServer {
+        TestServer::start_configured(|_| {})
+    }
+
+    /// [`TestServer::start`] with `development.bypass_auth = false`: every request needs a token.
+    pub fn start_strict() -> TestServer {
+        TestServer::start_configured(|c| c.development.bypass_auth = false)
+    }
+
+    /// [`TestServer::start`] with the test config changed by `adjust`.
+    pub fn start_configured(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let data_dir = tempfile::tempdir().unwrap();
-        let config = test_config(data_dir.path());
+        let mut config = test_config(data_dir.path());
+        adjust(&mut config);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();

@@ -2,6 +2,7 @@
 //! server start the real one in-process on an ephemeral port with a temporary data dir
 //! (STYLE rule 22) and run the real binary against it with `assert_cmd`.
 
+mod auth;
 mod common;
 mod config_show;
 mod errors;

@@ -1,6 +1,7 @@
 //! API wire types (SPEC §3, §14). Used unchanged by the server, the SDK, `--output json` and the
 //! console (STYLE rule 4). Optional fields added after 0.9 carry `#[serde(default)]` (rule 5).
 
+mod auth;
 mod event;
 mod list;
 mod namespace;
@@ -8,6 +9,7 @@ mod pipeline;
 mod run;
 mod system;
 
+pub use auth::*;
 pub use event::*;
 pub use list::*;
 pub use namespace::*;

@@ -585,6 +585,15 @@ impl Dispatcher {
             .map(|v| (v.key.clone(), v.value.clone()))
             .collect();
         env.push(("GOFER_TASK_ATTEMPT".into(), attempt.to_string()));
+        // The run's API token (SPEC §6.5), derived again here so its plaintext is never stored.
+        if e.task.inject_api_token
+            && let Some(token_id) = &rs.run.run.token_id
+        {
+            env.push((
+                "GOFER_API_TOKEN".into(),
+                crate::http::auth::run_token_secret(&self.config.run_token_key, token_id),
+            ));
+        }
         let request = StartRequest {
             name: scheduler::task_container_name(&key.0, &key.1, key.2, task, attempt),
             image: e.task.image.clone(),

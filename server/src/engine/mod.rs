@@ -38,6 +38,9 @@ pub struct EngineConfig {
     /// Remove finished task containers every `prune_interval` seconds (SPEC §13.2).
     pub prune: bool,
     pub prune_interval: u64,
+    /// The key run token secrets are derived under (`secret_store.encryption_key`, SPEC §6.5;
+    /// see `http::auth::run_token_secret`).
+    pub run_token_key: Vec<u8>,
 }
 
 /// What the dispatcher reacts to.

@@ -3,6 +3,7 @@
 //! authentication, authorization — and calls the handler. Handlers only parse, call the store and
 //! reply (STYLE rule 10).
 
+pub mod auth;
 pub mod reply;
 pub mod router;
 pub mod routes;
@@ -36,16 +37,22 @@ pub struct AppState {
     pub data_dir: std::path::PathBuf,
     pub config: Arc<ServerConfig>,
     pub routes: Vec<Route>,
+    /// Token and role cache for [`authorize`].
+    pub auth: auth::Authenticator,
     /// Turns `true` when the server begins shutting down; long-lived streams (websockets) end on
     /// it with close 1000 (SPEC §8.3).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Who is calling (see [`authorize`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub token_id: String,
     pub user: String,
+    /// The presented token; `None` for anonymous and dev-bypass callers.
+    pub token: Option<Arc<gofer_core::api::Token>>,
+    /// What the caller may do (for handlers that filter lists, SPEC §11.5).
+    pub grants: auth::Grants,
 }
 
 /// A request body as a stream of chunks.
@@ -281,7 +288,7 @@ async fn dispatch(
         Match::Found(route, params) => {
             let handled = async {
                 check_version(route.access, &headers)?;
-                let caller = authorize(&state.config, route, &params, &headers, remote)?;
+                let caller = authorize(&state, route, &params, &headers, remote).await?;
                 let cx = Cx {
                     state: state.clone(),
                     params,
@@ -336,13 +343,15 @@ fn check_version(access: Access, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Steps 2 and 3 of SPEC §11.1: authentication and authorization against the route's declared
-/// [`Access`]. This is the one place they happen.
+/// [`Access`]. This is the one place they happen; handlers never check permissions.
 ///
-/// Tokens and roles arrive with the auth issue. Until then the only identities are the dev-mode
-/// loopback bypass (SPEC §11.7) and the anonymous role (§11.6: read pipelines and runs of
-/// `default`); everything else is 401, so a server bound to a public address exposes nothing.
-fn authorize(
-    config: &ServerConfig,
+/// * Open and public routes need nothing.
+/// * No `Authorization` header: the dev-mode bypass for loopback peers (§11.7), else the
+///   `anonymous` role on routes that allow it (§11.6), else 401.
+/// * A header: it must be `Bearer <secret>` of a known, enabled, unexpired token (§11.2), else
+///   401; then the route's access decides (§11.5), else 403.
+pub(crate) async fn authorize(
+    state: &AppState,
     route: &Route,
     params: &Params,
     headers: &HeaderMap,
@@ -351,42 +360,91 @@ fn authorize(
     if matches!(route.access, Access::Open | Access::Public) {
         return Ok(Caller::anonymous());
     }
-    let has_token = headers.contains_key(warp::http::header::AUTHORIZATION);
-    let loopback = remote.is_some_and(|a| a.ip().is_loopback());
-    if !has_token && loopback && config.development.bypass_auth {
-        return Ok(Caller::dev_bypass());
+    let Some(header) = headers.get(warp::http::header::AUTHORIZATION) else {
+        let loopback = remote.is_some_and(|a| a.ip().is_loopback());
+        if loopback && state.config.development.bypass_auth {
+            return Ok(Caller::dev_bypass());
+        }
+        if let Access::Perm {
+            action,
+            resources,
+            anonymous: true,
+        } = route.access
+        {
+            let (_, roles) = state.auth.resolve(&state.store, None).await?;
+            let grants = auth::Grants::of(&["anonymous".to_string()], &roles);
+            if grants.allows(action, &auth::required(resources, params)) {
+                return Ok(Caller {
+                    grants,
+                    ..Caller::anonymous()
+                });
+            }
+        }
+        return Err(ApiError::unauthorized("authorization header missing"));
+    };
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("malformed authorization header"))?;
+    let hash = auth::hash_secret(secret);
+    let (token, roles) = state.auth.resolve(&state.store, Some(&hash)).await?;
+    let token = token.ok_or_else(|| ApiError::unauthorized("invalid token"))?;
+    if token.disabled {
+        return Err(ApiError::unauthorized("token disabled"));
     }
-    if has_token {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid token"));
+    if token.expired_at(gofer_core::now_millis()) {
+        return Err(ApiError::unauthorized("token expired"));
     }
-    if let Access::Perm {
-        action: gofer_core::enums::Action::Read,
-        anonymous: true,
-        ..
-    } = route.access
-        && params.get("ns") == Some("default")
-    {
-        return Ok(Caller::anonymous());
+    let grants = auth::Grants::of(&token.roles, &roles);
+    let caller = Caller {
+        token_id: token.id.clone(),
+        user: token.user.clone(),
+        token: Some(token),
+        grants,
+    };
+    let allowed = match route.access {
+        Access::Open | Access::Public | Access::Authenticated => true,
+        Access::Admin => caller.is_admin(),
+        Access::AdminOrOwnToken => {
+            caller.is_admin() || params.get("id") == Some(caller.token_id.as_str())
+        }
+        Access::Perm {
+            action, resources, ..
+        } => {
+            let required = auth::required(resources, params);
+            if !caller.grants.allows(action, &required) {
+                return Err(auth::denied(action, &required));
+            }
+            true
+        }
+    };
+    if allowed {
+        Ok(caller)
+    } else {
+        Err(ApiError::forbidden("route requires an admin token"))
     }
-    Err(ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "authorization header missing",
-    ))
 }
 
 impl Caller {
-    /// The dev-mode identity (SPEC §11.7).
+    /// The dev-mode identity (SPEC §11.7): admin.
     pub fn dev_bypass() -> Caller {
         Caller {
             token_id: "0".into(),
             user: "dev_bypass".into(),
+            token: None,
+            grants: auth::Grants::admin(),
         }
     }
 
-    /// Whether cancellations by this caller count as `admin_cancelled` (SPEC §5.10: admin or
-    /// bootstrap role, or a dev-mode bypass request).
+    /// Whether the caller holds `admin` or `bootstrap` (or is the dev bypass); cancellations
+    /// by such callers count as `admin_cancelled` (SPEC §5.10).
     pub fn is_admin(&self) -> bool {
-        self.token_id == "0"
+        self.grants.is_admin()
     }
 
     /// A caller without a token on a route that allows that.
@@ -394,6 +452,8 @@ impl Caller {
         Caller {
             token_id: String::new(),
             user: "anonymous".into(),
+            token: None,
+            grants: auth::Grants::default(),
         }
     }
 }
@@ -423,139 +483,6 @@ mod tests {
         assert!(e.message.starts_with("body: "), "{}", e.message);
         let e = parse_json::<Outer>(b"{}").unwrap_err();
         assert_eq!(e.message, "body: missing field `tasks`");
-    }
-
-    struct TestState {
-        config: ServerConfig,
-        routes: Vec<Route>,
-    }
-
-    fn state(bypass: bool) -> TestState {
-        let mut config = ServerConfig::default();
-        config.development.bypass_auth = bypass;
-        TestState {
-            config,
-            routes: routes::all(),
-        }
-    }
-
-    fn check(
-        state: &TestState,
-        method: Method,
-        path: &str,
-        peer: &str,
-        token: bool,
-    ) -> Result<Caller, u16> {
-        let Match::Found(route, params) = router::find(&state.routes, &method, path) else {
-            panic!("no route {method} {path}");
-        };
-        let mut headers = HeaderMap::new();
-        if token {
-            headers.insert("authorization", HeaderValue::from_static("Bearer nope"));
-        }
-        authorize(
-            &state.config,
-            route,
-            &params,
-            &headers,
-            Some(peer.parse().unwrap()),
-        )
-        .map_err(|e| e.status.as_u16())
-    }
-
-    #[test]
-    fn only_loopback_without_token_bypasses() {
-        let s = state(true);
-        let local = "127.0.0.1:5000";
-        let remote = "172.17.0.2:5000";
-        assert_eq!(
-            check(&s, Method::POST, "/api/namespaces", local, false),
-            Ok(Caller::dev_bypass())
-        );
-        assert_eq!(
-            check(&s, Method::POST, "/api/namespaces", "[::1]:1", false),
-            Ok(Caller::dev_bypass())
-        );
-        assert_eq!(
-            check(&s, Method::POST, "/api/namespaces", remote, false),
-            Err(401)
-        );
-        assert_eq!(
-            check(&s, Method::POST, "/api/namespaces", local, true),
-            Err(401)
-        );
-        // Anonymous reads of the default namespace's pipelines only.
-        assert_eq!(
-            check(
-                &s,
-                Method::GET,
-                "/api/namespaces/default/pipelines",
-                remote,
-                false
-            ),
-            Ok(Caller::anonymous())
-        );
-        assert_eq!(
-            check(
-                &s,
-                Method::GET,
-                "/api/namespaces/other/pipelines",
-                remote,
-                false
-            ),
-            Err(401)
-        );
-        assert_eq!(
-            check(&s, Method::GET, "/api/namespaces/default", remote, false),
-            Err(401)
-        );
-        // Open and public routes need nothing.
-        assert!(check(&s, Method::GET, "/api/health", remote, false).is_ok());
-        assert!(check(&s, Method::GET, "/api/system/metadata", remote, false).is_ok());
-        // Without the bypass, loopback is like anywhere else.
-        let s = state(false);
-        assert_eq!(
-            check(&s, Method::POST, "/api/namespaces", local, false),
-            Err(401)
-        );
-    }
-
-    #[test]
-    fn anonymous_callers_read_runs_of_default_only() {
-        let s = state(true);
-        let remote = "172.17.0.2:5000";
-        let p = "/api/namespaces/default/pipelines/simple";
-        for path in [format!("{p}/runs"), format!("{p}/runs/1")] {
-            assert_eq!(
-                check(&s, Method::GET, &path, remote, false),
-                Ok(Caller::anonymous()),
-                "{path}"
-            );
-        }
-        // Task executions, logs and the event stream need a token (SPEC §11.6).
-        for path in [
-            format!("{p}/runs/1/tasks"),
-            format!("{p}/runs/1/tasks/first"),
-            format!("{p}/runs/1/tasks/first/logs"),
-            "/api/events".to_string(),
-            "/api/namespaces/other/pipelines/simple/runs".to_string(),
-        ] {
-            assert_eq!(
-                check(&s, Method::GET, &path, remote, false),
-                Err(401),
-                "{path}"
-            );
-        }
-        assert_eq!(
-            check(
-                &s,
-                Method::DELETE,
-                &format!("{p}/runs/1/tasks/first/logs"),
-                remote,
-                false
-            ),
-            Err(401)
-        );
     }
 
     #[test]

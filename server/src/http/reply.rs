@@ -29,6 +29,12 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, message)
     }
@@ -62,6 +68,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::conflict(m),
             StoreError::Unavailable(m) => ApiError::unavailable(m),
             StoreError::Invalid(m) => ApiError::invalid(m),
+            StoreError::Forbidden(m) => ApiError::forbidden(m),
             StoreError::Locked(m) | StoreError::Internal(m) => ApiError::internal(m),
         }
     }

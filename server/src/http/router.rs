@@ -44,6 +44,8 @@ pub enum Access {
     Authenticated,
     /// Admin or bootstrap tokens only.
     Admin,
+    /// Admin tokens, or the token named by the path parameter `{id}` itself (token get).
+    AdminOrOwnToken,
     /// An action on every listed resource; `anonymous` routes accept callers without a token.
     Perm {
         action: Action,

@@ -4,8 +4,8 @@
 //! `spawn_blocking` (STYLE rule 11). Only the server process opens the database file.
 
 use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Initiator, Metadata, Namespace, Page, Pipeline, Run,
-    System, TaskExecution, Variable,
+    Config, Deployment, Event, EventKind, Initiator, Metadata, Namespace, Page, Pipeline, Role,
+    Run, System, TaskExecution, Token, Variable,
 };
 use gofer_core::enums::PipelineState;
 use gofer_core::validate::ValidConfig;
@@ -38,6 +38,9 @@ pub enum StoreError {
     /// task the live config does not have) → 400; the message starts with the field.
     #[error("{0}")]
     Invalid(String),
+    /// The operation is never allowed, whoever asks (editing a system role, SPEC §11.3) → 403.
+    #[error("{0}")]
+    Forbidden(String),
     /// Anything else: I/O, corruption, a value that does not decode.
     #[error("storage: {0}")]
     Internal(String),
@@ -225,6 +228,64 @@ pub trait Store: Send + Sync + 'static {
     /// (`Invalid("dequeued: run <n> of pipeline '<p>' is still pending")` otherwise); either
     /// refusal also changes nothing.
     fn commit(&self, changes: RunChanges) -> StoreResult<Vec<Event>>;
+
+    // ---- tokens and roles (SPEC §11) -------------------------------------------------------
+    // Tokens are stored with the SHA-256 of their secret (lowercase hex), never the secret, and
+    // are found by that hash. Every write below (and `create_run` with a run token, and the
+    // deletions that revoke run tokens) changes `auth_generation`, which the HTTP layer uses to
+    // know when its cache of tokens and compiled roles is stale.
+
+    /// A number that changes after every committed write of a token or a role.
+    fn auth_generation(&self) -> u64;
+    /// Creates each of `roles` that does not exist yet (system roles at boot, SPEC §11.4),
+    /// emitting `created_role` for each; existing roles are left as they are.
+    fn ensure_roles(&self, roles: Vec<Role>) -> StoreResult<()>;
+    /// Stores the bootstrap token and sets `system.bootstrap_token_created`, once:
+    /// `Conflict("bootstrap token already exists")` afterwards (SPEC §11.2).
+    fn bootstrap_token(&self, token: Token, hash: String) -> StoreResult<Token>;
+    /// Stores a token. Every role must exist: `Invalid("roles: unknown role '<id>'")`.
+    fn create_token(&self, token: Token, hash: String) -> StoreResult<Token>;
+    fn get_token(&self, id: &str) -> StoreResult<Token>;
+    /// The token whose secret hashes to `hash`, if any.
+    fn token_by_hash(&self, hash: &str) -> StoreResult<Option<Token>>;
+    /// Ordered by id (UUIDv7, so creation order) ascending.
+    fn list_tokens(&self, page: Page) -> StoreResult<Vec<Token>>;
+    fn set_token_disabled(&self, id: &str, disabled: bool) -> StoreResult<Token>;
+    fn delete_token(&self, id: &str) -> StoreResult<()>;
+    /// Ordered by id ascending.
+    fn list_roles(&self, page: Page) -> StoreResult<Vec<Role>>;
+    fn get_role(&self, id: &str) -> StoreResult<Role>;
+    /// Every role (the authorization cache loads them all; there are few).
+    fn all_roles(&self) -> StoreResult<Vec<Role>>;
+    /// `Conflict("role '<id>' already exists")`; emits `created_role`.
+    fn create_role(&self, role: Role) -> StoreResult<Role>;
+    /// `Forbidden` for a system role; `NotFound`.
+    fn update_role(
+        &self,
+        id: &str,
+        description: Option<String>,
+        permissions: Option<Vec<gofer_core::api::Permission>>,
+    ) -> StoreResult<Role>;
+    /// `Forbidden` for a system role; `NotFound`. Emits `deleted_role`.
+    fn delete_role(&self, id: &str) -> StoreResult<()>;
+    /// Revokes the API token of a run (SPEC §6.5): deletes the token and its role
+    /// `run:<ns>:<p>:<run>` and emits `deleted_role`. Returns whether the run had one; a run
+    /// without a token (or already revoked) is `Ok(false)`. Also done inside the pipeline and
+    /// namespace deletions for all their runs; the object store calls it when run objects expire.
+    fn revoke_run_token(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<bool>;
+}
+
+/// The run token `create_run` stores when the pinned config has a task with
+/// `inject_api_token` (SPEC §6.5). The caller derives the secret, so the store only ever sees
+/// its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTokenSeed {
+    /// The token id (UUIDv7).
+    pub id: String,
+    /// SHA-256 of the secret, lowercase hex.
+    pub hash: String,
+    /// Unix ms; `now + api.run_token_expiry`.
+    pub expires: u64,
 }
 
 /// What `create_run` needs besides the ids (SPEC §5.1, §5.13).
@@ -236,6 +297,9 @@ pub struct NewRun {
     pub payload: Option<serde_json::Value>,
     pub only: Option<Vec<String>>,
     pub command_override: Option<Vec<String>>,
+    /// The run's API token, used only when some task of the pinned config has
+    /// `inject_api_token` (SPEC §6.5).
+    pub run_token: Option<RunTokenSeed>,
 }
 
 /// A run with the engine's durable control state (not part of the API).

@@ -11,11 +11,12 @@
 
 use super::tables::*;
 use super::{
-    NewRun, RunChanges, Store, StoreError, StoreResult, StoredExecution, StoredRun, StoredRunState,
+    NewRun, RunChanges, RunTokenSeed, Store, StoreError, StoreResult, StoredExecution, StoredRun,
+    StoredRunState,
 };
 use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Metadata, Namespace, Page, Pipeline, Run, System,
-    TaskExecution,
+    Config, Deployment, Event, EventKind, Metadata, Namespace, Page, Permission, Pipeline, Role,
+    Run, System, TaskExecution, Token,
 };
 use gofer_core::enums::{
     ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
@@ -33,6 +34,7 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
 /// Source of "now" (Unix ms) for event timestamps. Replaceable so tests can pin the clock.
@@ -45,6 +47,15 @@ pub struct RedbStore {
     clock: Clock,
     /// Bumped after every committed write transaction (see [`Store::generation`]).
     generation: std::sync::atomic::AtomicU64,
+    /// Bumped after every committed write of tokens or roles (see `Store::auth_generation`).
+    auth_generation: AtomicU64,
+}
+
+/// A token as stored: the API view plus the SHA-256 hex of its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredToken {
+    token: Token,
+    hash: String,
 }
 
 /// Per-pipeline counters, stored next to the pipeline row and deleted with it.
@@ -448,6 +459,17 @@ impl Tx<'_> {
                 )));
             }
         }
+        let with_tokens: Vec<u64> = {
+            let run_tokens = self.txn.open_table(RUN_TOKENS).or_internal()?;
+            run_tokens
+                .range(pipeline_runs(ns, p))
+                .or_internal()?
+                .map(|entry| Ok(entry.or_internal()?.0.value().2))
+                .collect::<StoreResult<_>>()?
+        };
+        for run_id in with_tokens {
+            self.revoke_run_token(ns, p, run_id)?;
+        }
         let p_upper = upper(p);
         self.txn
             .open_table(EXECUTIONS)
@@ -491,6 +513,134 @@ impl Tx<'_> {
             namespace_id: ns.to_string(),
             pipeline_id: p.to_string(),
         })?;
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    /// Stores a token and its hash index entry.
+    fn put_token(&self, token: &Token, hash: &str) -> StoreResult<()> {
+        let stored = StoredToken {
+            token: token.clone(),
+            hash: hash.to_string(),
+        };
+        self.txn
+            .open_table(TOKENS)
+            .or_internal()?
+            .insert(token.id.as_str(), encode(&stored)?.as_slice())
+            .or_internal()?;
+        self.txn
+            .open_table(TOKEN_HASHES)
+            .or_internal()?
+            .insert(hash, token.id.as_str())
+            .or_internal()?;
+        Ok(())
+    }
+
+    /// Deletes a token and its hash index entry; `false` when it did not exist.
+    fn remove_token(&self, id: &str) -> StoreResult<bool> {
+        let stored: Option<StoredToken> = {
+            let mut tokens = self.txn.open_table(TOKENS).or_internal()?;
+            let removed = tokens.remove(id).or_internal()?;
+            match removed {
+                Some(guard) => Some(decode("token", guard.value())?),
+                None => None,
+            }
+        };
+        let Some(stored) = stored else {
+            return Ok(false);
+        };
+        self.txn
+            .open_table(TOKEN_HASHES)
+            .or_internal()?
+            .remove(stored.hash.as_str())
+            .or_internal()?;
+        Ok(true)
+    }
+
+    fn put_role(&self, role: &Role) -> StoreResult<()> {
+        self.txn
+            .open_table(ROLES)
+            .or_internal()?
+            .insert(role.id.as_str(), encode(role)?.as_slice())
+            .or_internal()?;
+        Ok(())
+    }
+
+    /// Deletes a role and emits `deleted_role`; `false` when it did not exist.
+    fn remove_role(&self, id: &str) -> StoreResult<bool> {
+        let existed = self
+            .txn
+            .open_table(ROLES)
+            .or_internal()?
+            .remove(id)
+            .or_internal()?
+            .is_some();
+        if existed {
+            self.emit(EventKind::DeletedRole {
+                role_id: id.to_string(),
+            })?;
+        }
+        Ok(existed)
+    }
+
+    /// Every role id in `roles` must exist.
+    fn require_roles(&self, roles: &[String]) -> StoreResult<()> {
+        let table = self.txn.open_table(ROLES).or_internal()?;
+        for id in roles {
+            if table.get(id.as_str()).or_internal()?.is_none() {
+                return Err(StoreError::Invalid(format!("roles: unknown role '{id}'")));
+            }
+        }
+        Ok(())
+    }
+
+    /// See `Store::revoke_run_token`.
+    fn revoke_run_token(&self, ns: &str, p: &str, run_id: u64) -> StoreResult<bool> {
+        let token_id = {
+            let mut run_tokens = self.txn.open_table(RUN_TOKENS).or_internal()?;
+            let removed = run_tokens.remove((ns, p, run_id)).or_internal()?;
+            removed.map(|g| g.value().to_string())
+        };
+        let Some(token_id) = token_id else {
+            return Ok(false);
+        };
+        self.remove_token(&token_id)?;
+        self.remove_role(&gofer_core::api::run_role_id(ns, p, run_id))?;
+        Ok(true)
+    }
+
+    /// Creates the run's role and token (SPEC §6.5) and emits `created_role`.
+    fn create_run_token(&self, run: &Run, seed: &RunTokenSeed, now: u64) -> StoreResult<()> {
+        let (ns, p, run_id) = (&run.namespace_id, &run.pipeline_id, run.run_id);
+        let role = gofer_core::api::run_role(ns, p, run_id);
+        self.put_role(&role)?;
+        self.emit(EventKind::CreatedRole {
+            role_id: role.id.clone(),
+        })?;
+        let token = Token {
+            id: seed.id.clone(),
+            created: now,
+            metadata: [
+                ("system_generated_run_token", "true".to_string()),
+                ("namespace", ns.clone()),
+                ("pipeline", p.clone()),
+                ("run", run_id.to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            expires: seed.expires,
+            disabled: false,
+            user: "system_generated_run_token".into(),
+            roles: vec![role.id],
+        };
+        self.put_token(&token, &seed.hash)?;
+        self.txn
+            .open_table(RUN_TOKENS)
+            .or_internal()?
+            .insert((ns.as_str(), p.as_str(), run_id), seed.id.as_str())
+            .or_internal()?;
         Ok(())
     }
 }
@@ -586,6 +736,10 @@ impl RedbStore {
             txn.open_table(RUN_QUEUE).or_internal()?;
             txn.open_table(RUNNING_RUNS).or_internal()?;
             txn.open_table(RUNS_WITH_LOGS).or_internal()?;
+            txn.open_table(TOKENS).or_internal()?;
+            txn.open_table(TOKEN_HASHES).or_internal()?;
+            txn.open_table(ROLES).or_internal()?;
+            txn.open_table(RUN_TOKENS).or_internal()?;
             let mut meta = txn.open_table(META).or_internal()?;
             match get::<_, String>(&meta, META_INSTANCE_ID, "instance id")? {
                 Some(id) => id,
@@ -603,6 +757,7 @@ impl RedbStore {
             instance_id,
             clock: Arc::new(gofer_core::now_millis),
             generation: std::sync::atomic::AtomicU64::new(0),
+            auth_generation: AtomicU64::new(0),
         })
     }
 
@@ -627,6 +782,14 @@ impl RedbStore {
                 Err(e)
             }
         }
+    }
+
+    /// [`RedbStore::write`] for operations that may change tokens or roles: bumps the auth
+    /// generation after the transaction ends (committed or not, which is merely conservative).
+    fn write_auth<T>(&self, op: impl FnOnce(&Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let result = self.write(op);
+        self.auth_generation.fetch_add(1, Ordering::Release);
+        result
     }
 
     /// Runs `op` in one read transaction (a consistent snapshot).
@@ -733,7 +896,7 @@ impl Store for RedbStore {
     }
 
     fn delete_namespace(&self, id: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_auth(|tx| {
             tx.require_namespace(id)?;
             let pipeline_ids = {
                 let pipelines = tx.txn.open_table(PIPELINES).or_internal()?;
@@ -825,7 +988,7 @@ impl Store for RedbStore {
     }
 
     fn delete_pipeline(&self, namespace: &str, pipeline: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_auth(|tx| {
             tx.require_pipeline(namespace, pipeline)?;
             tx.delete_pipeline_rows(namespace, pipeline)
         })
@@ -1170,7 +1333,7 @@ impl Store for RedbStore {
         new: NewRun,
         now: u64,
     ) -> StoreResult<Run> {
-        self.write(|tx| {
+        self.write_auth(|tx| {
             // SPEC §5.1 steps 2-6, in order, inside the transaction that creates the run so no
             // concurrent change slips between a check and its effect.
             let metadata = tx.require_pipeline(namespace, pipeline)?;
@@ -1193,6 +1356,15 @@ impl Store for RedbStore {
                      (gofer pipeline config deploy {pipeline} <version>, or gofer up)"
                 )));
             }
+            let needs_token = new.run_token.is_some() && {
+                let configs = tx.txn.open_table(CONFIGS).or_internal()?;
+                let live: Option<Config> = get(
+                    &configs,
+                    (namespace, pipeline, counters.live_version),
+                    "config",
+                )?;
+                live.is_some_and(|c| c.tasks.values().any(|t| t.inject_api_token))
+            };
             if let Some(only) = &new.only {
                 let live: Config = {
                     let configs = tx.txn.open_table(CONFIGS).or_internal()?;
@@ -1240,6 +1412,11 @@ impl Store for RedbStore {
                 only: new.only,
                 command_override: new.command_override,
             };
+            let mut run = run;
+            if let Some(seed) = new.run_token.as_ref().filter(|_| needs_token) {
+                tx.create_run_token(&run, seed, now)?;
+                run.token_id = Some(seed.id.clone());
+            }
             // `put_run` also appends it to the durable queue (state `pending`).
             tx.put_run(&StoredRun {
                 run: run.clone(),
@@ -1382,6 +1559,209 @@ impl Store for RedbStore {
             }
             Ok(out)
         })
+    }
+
+    // ---- tokens and roles --------------------------------------------------------------------
+
+    fn auth_generation(&self) -> u64 {
+        self.auth_generation.load(Ordering::Acquire)
+    }
+
+    fn ensure_roles(&self, roles: Vec<Role>) -> StoreResult<()> {
+        self.write_auth(|tx| {
+            for role in &roles {
+                let exists = tx
+                    .txn
+                    .open_table(ROLES)
+                    .or_internal()?
+                    .get(role.id.as_str())
+                    .or_internal()?
+                    .is_some();
+                if !exists {
+                    tx.put_role(role)?;
+                    tx.emit(EventKind::CreatedRole {
+                        role_id: role.id.clone(),
+                    })?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn bootstrap_token(&self, token: Token, hash: String) -> StoreResult<Token> {
+        self.write_auth(|tx| {
+            let mut meta = tx.txn.open_table(META).or_internal()?;
+            let mut system: System = get(&meta, META_SYSTEM, "system")?.unwrap_or_default();
+            if system.bootstrap_token_created {
+                return Err(StoreError::Conflict(
+                    "bootstrap token already exists".into(),
+                ));
+            }
+            system.bootstrap_token_created = true;
+            meta.insert(META_SYSTEM, encode(&system)?.as_slice())
+                .or_internal()?;
+            drop(meta);
+            tx.put_token(&token, &hash)?;
+            Ok(token)
+        })
+    }
+
+    fn create_token(&self, token: Token, hash: String) -> StoreResult<Token> {
+        self.write_auth(|tx| {
+            tx.require_roles(&token.roles)?;
+            tx.put_token(&token, &hash)?;
+            Ok(token)
+        })
+    }
+
+    fn get_token(&self, id: &str) -> StoreResult<Token> {
+        self.read(|txn| {
+            let tokens = txn.open_table(TOKENS).or_internal()?;
+            get::<_, StoredToken>(&tokens, id, "token")?
+                .map(|s| s.token)
+                .ok_or_else(|| StoreError::NotFound(format!("token '{id}' not found")))
+        })
+    }
+
+    fn token_by_hash(&self, hash: &str) -> StoreResult<Option<Token>> {
+        self.read(|txn| {
+            let hashes = txn.open_table(TOKEN_HASHES).or_internal()?;
+            let Some(id) = hashes.get(hash).or_internal()? else {
+                return Ok(None);
+            };
+            let tokens = txn.open_table(TOKENS).or_internal()?;
+            Ok(get::<_, StoredToken>(&tokens, id.value(), "token")?.map(|s| s.token))
+        })
+    }
+
+    fn list_tokens(&self, page: Page) -> StoreResult<Vec<Token>> {
+        self.read(|txn| {
+            let tokens = txn.open_table(TOKENS).or_internal()?;
+            let stored: Vec<StoredToken> =
+                page_of(tokens.iter().or_internal()?, page, false, "token")?;
+            Ok(stored.into_iter().map(|s| s.token).collect())
+        })
+    }
+
+    fn set_token_disabled(&self, id: &str, disabled: bool) -> StoreResult<Token> {
+        self.write_auth(|tx| {
+            let mut tokens = tx.txn.open_table(TOKENS).or_internal()?;
+            let mut stored: StoredToken = get(&tokens, id, "token")?
+                .ok_or_else(|| StoreError::NotFound(format!("token '{id}' not found")))?;
+            stored.token.disabled = disabled;
+            tokens
+                .insert(id, encode(&stored)?.as_slice())
+                .or_internal()?;
+            Ok(stored.token)
+        })
+    }
+
+    fn delete_token(&self, id: &str) -> StoreResult<()> {
+        self.write_auth(|tx| {
+            if tx.remove_token(id)? {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound(format!("token '{id}' not found")))
+            }
+        })
+    }
+
+    fn list_roles(&self, page: Page) -> StoreResult<Vec<Role>> {
+        self.read(|txn| {
+            let roles = txn.open_table(ROLES).or_internal()?;
+            page_of(roles.iter().or_internal()?, page, false, "role")
+        })
+    }
+
+    fn get_role(&self, id: &str) -> StoreResult<Role> {
+        self.read(|txn| {
+            let roles = txn.open_table(ROLES).or_internal()?;
+            get(&roles, id, "role")?
+                .ok_or_else(|| StoreError::NotFound(format!("role '{id}' not found")))
+        })
+    }
+
+    fn all_roles(&self) -> StoreResult<Vec<Role>> {
+        self.read(|txn| {
+            let roles = txn.open_table(ROLES).or_internal()?;
+            roles
+                .iter()
+                .or_internal()?
+                .map(|entry| decode("role", entry.or_internal()?.1.value()))
+                .collect()
+        })
+    }
+
+    fn create_role(&self, role: Role) -> StoreResult<Role> {
+        self.write_auth(|tx| {
+            let exists = tx
+                .txn
+                .open_table(ROLES)
+                .or_internal()?
+                .get(role.id.as_str())
+                .or_internal()?
+                .is_some();
+            if exists {
+                return Err(StoreError::Conflict(format!(
+                    "role '{}' already exists",
+                    role.id
+                )));
+            }
+            tx.put_role(&role)?;
+            tx.emit(EventKind::CreatedRole {
+                role_id: role.id.clone(),
+            })?;
+            Ok(role)
+        })
+    }
+
+    fn update_role(
+        &self,
+        id: &str,
+        description: Option<String>,
+        permissions: Option<Vec<Permission>>,
+    ) -> StoreResult<Role> {
+        self.write_auth(|tx| {
+            let mut role: Role = {
+                let roles = tx.txn.open_table(ROLES).or_internal()?;
+                get(&roles, id, "role")?
+                    .ok_or_else(|| StoreError::NotFound(format!("role '{id}' not found")))?
+            };
+            if role.system_role {
+                return Err(StoreError::Forbidden(format!(
+                    "role '{id}' is a system role and cannot be changed"
+                )));
+            }
+            if let Some(description) = description {
+                role.description = description;
+            }
+            if let Some(permissions) = permissions {
+                role.permissions = permissions;
+            }
+            tx.put_role(&role)?;
+            Ok(role)
+        })
+    }
+
+    fn delete_role(&self, id: &str) -> StoreResult<()> {
+        self.write_auth(|tx| {
+            let role: Role = {
+                let roles = tx.txn.open_table(ROLES).or_internal()?;
+                get(&roles, id, "role")?
+                    .ok_or_else(|| StoreError::NotFound(format!("role '{id}' not found")))?
+            };
+            if role.system_role {
+                return Err(StoreError::Forbidden(format!(
+                    "role '{id}' is a system role and cannot be deleted"
+                )));
+            }
+            tx.remove_role(id)?;
+            Ok(())
+        })
+    }
+
+    fn revoke_run_token(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<bool> {
+        self.write_auth(|tx| tx.revoke_run_token(namespace, pipeline, run_id))
     }
 
     fn commit(&self, changes: RunChanges) -> StoreResult<Vec<Event>> {

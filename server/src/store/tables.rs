@@ -77,3 +77,20 @@ pub(crate) const RUNNING_RUNS: TableDefinition<(&str, &str, u64), ()> =
 /// `logs_removed` is false, so the retention sweep (SPEC §7.4) never scans every run.
 pub(crate) const RUNS_WITH_LOGS: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("runs_with_logs");
+
+// ---- tokens and roles (SPEC §11) ----------------------------------------------------------------
+
+/// `token id` (UUIDv7) → `StoredToken` (the API `Token` plus the SHA-256 hex of its secret; the
+/// secret itself is never stored).
+pub(crate) const TOKENS: TableDefinition<&str, Bytes> = TableDefinition::new("tokens");
+
+/// `SHA-256 hex of a secret` → `token id`: how a presented secret finds its token.
+pub(crate) const TOKEN_HASHES: TableDefinition<&str, &str> = TableDefinition::new("token_hashes");
+
+/// `role id` → `Role`.
+pub(crate) const ROLES: TableDefinition<&str, Bytes> = TableDefinition::new("roles");
+
+/// `(namespace id, pipeline id, run id)` → `token id` of runs holding an API token (SPEC §6.5),
+/// so deleting a pipeline revokes its run tokens with a range scan rather than reading every run.
+pub(crate) const RUN_TOKENS: TableDefinition<(&str, &str, u64), &str> =
+    TableDefinition::new("run_tokens");

@@ -1,6 +1,7 @@
 //! The server's one integration-test binary (STYLE rule 25): one module per area.
 
 mod api;
+mod auth;
 mod engine;
 mod events;
 mod logs;

@@ -12,8 +12,8 @@ use gofer_core::enums::{
 };
 use gofer_core::validate::{ValidConfig, validate_config};
 use gofer_server::store::{
-    CancelRequest, NewRun, RedbStore, RunChanges, Store, StoreError, StoredExecution, StoredRun,
-    StoredRunState, TaskCancel,
+    CancelRequest, NewRun, RedbStore, RunChanges, RunTokenSeed, Store, StoreError, StoredExecution,
+    StoredRun, StoredRunState, TaskCancel,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -86,6 +86,9 @@ conformance!(
     runs_with_logs_filters,
     list_runs_pages,
     list_runs_first_and_last_page_of_5000_runs,
+    roles_ensure_create_update_delete,
+    tokens_bootstrap_create_lookup_disable_delete,
+    run_tokens_only_when_asked_and_revoked,
 );
 
 fn file_store() -> (tempfile::TempDir, RedbStore) {
@@ -1231,6 +1234,7 @@ fn new_run() -> NewRun {
         payload: None,
         only: None,
         command_override: None,
+        run_token: None,
     }
 }
 
@@ -2904,4 +2908,246 @@ fn unfinished_runs_survive_reopen() {
         ]
     );
     assert_ordered(&all_events(&store));
+}
+
+// ---- tokens and roles (SPEC §11, §6.5) ---------------------------------------------------------
+
+fn token(id: &str, roles: &[&str]) -> gofer_core::api::Token {
+    gofer_core::api::Token {
+        id: id.to_string(),
+        created: 1,
+        metadata: Default::default(),
+        expires: 0,
+        disabled: false,
+        user: format!("user of {id}"),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn roles_ensure_create_update_delete(store: &dyn Store) {
+    let mark = store.last_event_id().unwrap();
+    let before = store.auth_generation();
+    store.ensure_roles(gofer_core::api::system_roles()).unwrap();
+    assert_ne!(
+        store.auth_generation(),
+        before,
+        "role writes move the generation"
+    );
+    // Idempotent: a second boot creates nothing and emits nothing.
+    store.ensure_roles(gofer_core::api::system_roles()).unwrap();
+    let created: Vec<EventKind> = kinds_after(store, &mark);
+    assert_eq!(created.len(), 4, "{created:?}");
+    let ids: Vec<String> = store
+        .list_roles(page(100, 0, false))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["admin", "anonymous", "bootstrap", "user"]);
+    let custom = gofer_core::api::Role {
+        id: "team".into(),
+        description: "d".into(),
+        permissions: vec![],
+        system_role: false,
+    };
+    store.create_role(custom.clone()).unwrap();
+    assert_eq!(
+        store.create_role(custom.clone()),
+        Err(conflict("role 'team' already exists"))
+    );
+    let updated = store.update_role("team", Some("new".into()), None).unwrap();
+    assert_eq!(updated.description, "new");
+    assert_eq!(store.get_role("team").unwrap(), updated);
+    assert!(matches!(
+        store.update_role("admin", Some("x".into()), None),
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.delete_role("user"),
+        Err(StoreError::Forbidden(_))
+    ));
+    assert_eq!(
+        store.update_role("nope", None, None),
+        Err(not_found("role 'nope' not found"))
+    );
+    let mark = store.last_event_id().unwrap();
+    store.delete_role("team").unwrap();
+    assert_eq!(
+        kinds_after(store, &mark),
+        [EventKind::DeletedRole {
+            role_id: "team".into()
+        }]
+    );
+    assert_eq!(
+        store.delete_role("team"),
+        Err(not_found("role 'team' not found"))
+    );
+    assert_eq!(store.all_roles().unwrap().len(), 4);
+}
+
+fn tokens_bootstrap_create_lookup_disable_delete(store: &dyn Store) {
+    store.ensure_roles(gofer_core::api::system_roles()).unwrap();
+    let boot = token("00000000-0000-7000-8000-000000000001", &["bootstrap"]);
+    store.bootstrap_token(boot.clone(), "h1".into()).unwrap();
+    assert!(store.system().unwrap().bootstrap_token_created);
+    assert_eq!(
+        store.bootstrap_token(
+            token("00000000-0000-7000-8000-000000000009", &["bootstrap"]),
+            "h9".into()
+        ),
+        Err(conflict("bootstrap token already exists"))
+    );
+    assert_eq!(store.token_by_hash("h9").unwrap(), None);
+    assert_eq!(
+        store.create_token(
+            token("00000000-0000-7000-8000-000000000002", &["user", "ghost"]),
+            "h2".into()
+        ),
+        Err(StoreError::Invalid("roles: unknown role 'ghost'".into()))
+    );
+    let t = token("00000000-0000-7000-8000-000000000002", &["user"]);
+    store.create_token(t.clone(), "h2".into()).unwrap();
+    assert_eq!(store.token_by_hash("h2").unwrap(), Some(t.clone()));
+    assert_eq!(store.token_by_hash("h1").unwrap(), Some(boot.clone()));
+    assert_eq!(store.get_token(&t.id).unwrap(), t);
+    let listed = store.list_tokens(page(100, 0, false)).unwrap();
+    assert_eq!(listed, [boot.clone(), t.clone()]);
+    let reversed = store.list_tokens(page(1, 0, true)).unwrap();
+    assert_eq!(reversed.len(), 1);
+    assert_eq!(reversed[0], t);
+    let generation = store.auth_generation();
+    let disabled = store.set_token_disabled(&t.id, true).unwrap();
+    assert!(disabled.disabled);
+    assert_ne!(store.auth_generation(), generation);
+    assert!(store.token_by_hash("h2").unwrap().unwrap().disabled);
+    store.delete_token(&t.id).unwrap();
+    assert_eq!(store.token_by_hash("h2").unwrap(), None);
+    let missing = format!("token '{}' not found", t.id);
+    assert_eq!(store.get_token(&t.id), Err(not_found(&missing)));
+    assert_eq!(store.delete_token(&t.id), Err(not_found(&missing)));
+    assert_eq!(
+        store.set_token_disabled(&t.id, false),
+        Err(not_found(&missing))
+    );
+}
+
+/// A pipeline whose live config has a task with `inject_api_token` when `inject`.
+fn live_pipeline_injecting(store: &dyn Store, ns: &str, p: &str, inject: bool) {
+    if store.get_namespace(ns).is_err() {
+        store.create_namespace(namespace(ns)).unwrap();
+    }
+    let input: PipelineConfigInput = serde_json::from_value(json!({
+        "id": p, "name": p,
+        "tasks": [{"id": "a", "image": "busybox", "inject_api_token": inject}]
+    }))
+    .unwrap();
+    store
+        .register_config(ns, validate_config(p, &input).unwrap(), 1)
+        .unwrap();
+    store.deploy(ns, p, 1, 2).unwrap();
+}
+
+fn seeded_run(store: &dyn Store, ns: &str, p: &str, token_id: &str) -> Run {
+    let new = NewRun {
+        run_token: Some(RunTokenSeed {
+            id: token_id.to_string(),
+            hash: format!("hash-{token_id}"),
+            expires: 5_000,
+        }),
+        ..new_run()
+    };
+    store.create_run(ns, p, new, 100).unwrap()
+}
+
+fn run_tokens_only_when_asked_and_revoked(store: &dyn Store) {
+    live_pipeline_injecting(store, "ns1", "plain", false);
+    live_pipeline_injecting(store, "ns1", "inject", true);
+    live_pipeline_injecting(store, "ns2", "inject", true);
+    // No task asks: no token, no role.
+    let run = seeded_run(
+        store,
+        "ns1",
+        "plain",
+        "00000000-0000-7000-8000-0000000000a1",
+    );
+    assert_eq!(run.token_id, None);
+    assert_eq!(
+        store
+            .token_by_hash("hash-00000000-0000-7000-8000-0000000000a1")
+            .unwrap(),
+        None
+    );
+    // A task asks: token and role in the run's transaction, `created_role` emitted.
+    let mark = store.last_event_id().unwrap();
+    let id = "00000000-0000-7000-8000-0000000000b1";
+    let run = seeded_run(store, "ns1", "inject", id);
+    assert_eq!(run.token_id.as_deref(), Some(id));
+    assert_eq!(
+        store
+            .get_run("ns1", "inject", 1)
+            .unwrap()
+            .token_id
+            .as_deref(),
+        Some(id)
+    );
+    let kinds = kinds_after(store, &mark);
+    assert!(
+        kinds.contains(&EventKind::CreatedRole {
+            role_id: "run:ns1:inject:1".into()
+        }),
+        "{kinds:?}"
+    );
+    let t = store.token_by_hash(&format!("hash-{id}")).unwrap().unwrap();
+    assert_eq!(t.user, "system_generated_run_token");
+    assert_eq!(t.roles, ["run:ns1:inject:1"]);
+    assert_eq!(t.expires, 5_000);
+    assert_eq!(t.metadata["run"], "1");
+    let role = store.get_role("run:ns1:inject:1").unwrap();
+    assert!(role.system_role);
+    assert_eq!(role, gofer_core::api::run_role("ns1", "inject", 1));
+    // Revocation deletes token and role once; a second call finds nothing.
+    let mark = store.last_event_id().unwrap();
+    assert!(store.revoke_run_token("ns1", "inject", 1).unwrap());
+    assert_eq!(
+        kinds_after(store, &mark),
+        [EventKind::DeletedRole {
+            role_id: "run:ns1:inject:1".into()
+        }]
+    );
+    assert!(!store.revoke_run_token("ns1", "inject", 1).unwrap());
+    assert!(!store.revoke_run_token("ns1", "no-such", 7).unwrap());
+    assert_eq!(store.token_by_hash(&format!("hash-{id}")).unwrap(), None);
+    assert!(store.get_role("run:ns1:inject:1").is_err());
+    // Deleting a pipeline or a namespace revokes its runs' tokens, and only theirs.
+    let complete = |ns: &str, p: &str, run_id: u64| {
+        let mut stored = StoredRun {
+            run: store.get_run(ns, p, run_id).unwrap(),
+            cancel: None,
+            deadline: 0,
+        };
+        stored.run.state = RunState::Complete;
+        stored.run.status = RunStatus::Successful;
+        store
+            .commit(RunChanges {
+                runs: vec![stored],
+                dequeued: vec![(ns.into(), p.into(), run_id)],
+                ..RunChanges::default()
+            })
+            .unwrap();
+    };
+    let a = "00000000-0000-7000-8000-0000000000c1";
+    let b = "00000000-0000-7000-8000-0000000000c2";
+    seeded_run(store, "ns1", "inject", a);
+    seeded_run(store, "ns2", "inject", b);
+    complete("ns1", "inject", 1);
+    complete("ns1", "inject", 2);
+    complete("ns2", "inject", 1);
+    complete("ns1", "plain", 1);
+    store.delete_pipeline("ns1", "inject").unwrap();
+    assert_eq!(store.token_by_hash(&format!("hash-{a}")).unwrap(), None);
+    assert!(store.get_role("run:ns1:inject:2").is_err());
+    assert!(store.token_by_hash(&format!("hash-{b}")).unwrap().is_some());
+    store.delete_namespace("ns2").unwrap();
+    assert_eq!(store.token_by_hash(&format!("hash-{b}")).unwrap(), None);
+    assert!(store.get_role("run:ns2:inject:1").is_err());
 }

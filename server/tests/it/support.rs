@@ -36,14 +36,18 @@ impl TestServer {
     /// Starts a server with `config` and waits until it answers. The server needs a Docker
     /// engine (SPEC §13.2); without one this fails saying how to start it.
     pub async fn start_with(config: ServerConfig) -> TestServer {
+        TestServer::start_on(config, "127.0.0.1:0").await
+    }
+
+    /// Like [`TestServer::start_with`], listening on `bind` (e.g. `0.0.0.0:0`, so containers and
+    /// non-loopback peers can connect). [`TestServer::url`] still goes through 127.0.0.1.
+    pub async fn start_on(config: ServerConfig, bind: &str) -> TestServer {
         assert!(
             gofer_server::testing::require_docker().await.is_some(),
             "the Gofer server needs a Docker engine even for API tests; run ../shared/ci/ensure-docker"
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
+        let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+        let addr = SocketAddr::from(([127, 0, 0, 1], listener.local_addr().expect("addr").port()));
         let data_dir = PathBuf::from(&config.server.data_dir);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(gofer_server::serve(config, listener, async {
@@ -144,8 +148,23 @@ impl TestServer {
 
     /// Sends a request and returns status and JSON body (`Value::Null` for empty bodies).
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(None, method, path, body).await
+    }
+
+    /// [`TestServer::call`] with `Authorization: <authorization>` when given (the whole header
+    /// value, e.g. `Bearer <secret>`).
+    pub async fn call_as(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(method, self.url(path));
+        if let Some(value) = authorization {
+            req = req.header("authorization", value);
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -243,6 +262,7 @@ pub async fn create_run(s: &TestServer, p: &str) -> Run {
         payload: None,
         only: None,
         command_override: None,
+        run_token: None,
     };
     s.store()
         .write(move |st| st.create_run("default", &p, new, gofer_core::now_millis()))

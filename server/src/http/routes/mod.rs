@@ -7,10 +7,12 @@ mod events;
 mod logs;
 mod namespaces;
 mod pipelines;
+mod roles;
 mod run_control;
 mod runs;
 mod system;
 mod tasks;
+mod tokens;
 
 use super::router::{Access, Res, Route};
 use gofer_core::enums::Action;
@@ -89,10 +91,24 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Read, NS_P_RUNS_TASKS), logs::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Delete, NS_P_RUNS_TASKS), logs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/attach", perm(Write, NS_P_RUNS_TASKS), attach::attach),
+        // §14.9 roles
+        route!(GET "/api/roles", perm(Read, &[Permissions]), roles::list),
+        route!(POST "/api/roles", Access::Admin, roles::create),
+        route!(GET "/api/roles/{id}", perm(Read, &[Permissions]), roles::get),
+        route!(DELETE "/api/roles/{id}", Access::Admin, roles::delete),
+        route!(PATCH "/api/roles/{id}", Access::Admin, roles::update),
         // §14.9 system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),
         route!(GET "/api/system/metadata", Access::Public, system::metadata),
+        // §14.9 tokens (whoami and bootstrap before `{id}`: the first matching row wins)
+        route!(GET "/api/tokens", Access::Admin, tokens::list),
+        route!(POST "/api/tokens", Access::Admin, tokens::create),
+        route!(POST "/api/tokens/bootstrap", Access::Public, tokens::bootstrap),
+        route!(GET "/api/tokens/whoami", Access::Authenticated, tokens::whoami),
+        route!(GET "/api/tokens/{id}", Access::AdminOrOwnToken, tokens::get),
+        route!(DELETE "/api/tokens/{id}", Access::Admin, tokens::delete),
+        route!(PATCH "/api/tokens/{id}", Access::Admin, tokens::update),
         // §14.10 operational
         route!(GET "/api/health", Access::Open, system::health),
         route!(GET "/metrics", Access::Open, system::metrics),

@@ -4,17 +4,45 @@ use gofer_core::api::{
     CreateNamespaceRequest, Namespace, NamespaceResponse, NamespacesResponse,
     UpdateNamespaceRequest,
 };
+use gofer_core::api::{Page, ResourceKind};
+use gofer_core::enums::Action;
 use gofer_core::id::{self, IdKind};
 use gofer_core::validate::{check_description, check_name};
 use warp::reply::Response;
 
+/// `GET /api/namespaces`: only the namespaces the caller could read (SPEC §11.5). The filter
+/// applies before pagination, so pages hold readable namespaces only.
 pub async fn list(cx: Cx) -> Result<Response, ApiError> {
     let page = cx.page(200)?;
-    let namespaces = cx
-        .state
-        .store
-        .read(move |s| s.list_namespaces(page))
-        .await?;
+    let grants = cx.caller.grants.clone();
+    let namespaces = if grants.is_admin() {
+        cx.state
+            .store
+            .read(move |s| s.list_namespaces(page))
+            .await?
+    } else {
+        let all = cx
+            .state
+            .store
+            .read(|s| {
+                s.list_namespaces(Page {
+                    limit: u64::MAX,
+                    offset: 0,
+                    reverse: false,
+                })
+            })
+            .await?;
+        let readable: Vec<Namespace> = all
+            .into_iter()
+            .filter(|n| {
+                grants.allows(
+                    Action::Read,
+                    &[(ResourceKind::Namespaces, Some(n.id.as_str()))],
+                )
+            })
+            .collect();
+        page.apply(readable)
+    };
     Ok(ok(&NamespacesResponse { namespaces }))
 }
 
