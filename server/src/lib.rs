@@ -5,7 +5,9 @@ pub mod engine;
 pub mod events;
 pub mod http;
 pub mod logs;
+pub mod objects;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -90,6 +92,13 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
     let store = StoreHandle::new(Arc::new(store));
     #[cfg(feature = "test-support")]
     let registration = testing::register(&data_dir, store.clone());
+    // Verify the encryption key before anything else uses the store (SPEC §9.2, §17.3).
+    let cipher = Arc::new(
+        secrets::Cipher::new(config.secret_store.encryption_key.as_bytes())
+            .map_err(|e| ServerError::Startup(e.to_string()))?,
+    );
+    let secrets = secrets::Secrets::new(store.clone(), cipher.clone());
+    secrets.verify_key().await.map_err(ServerError::Startup)?;
     let scheduler = connect_scheduler(&config).await?;
     boot(&store, &config).await?;
 
@@ -116,6 +125,8 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
         run_parallelism_limit: config.api.run_parallelism_limit,
         global_run_limit: config.api.global_run_concurrency_limit,
         log_retention: config.api.task_execution_log_retention,
+        run_object_expiry: config.object_store.run_object_expiry,
+        cipher,
         prune: config.scheduler.docker.prune,
         prune_interval: config.scheduler.docker.prune_interval,
     };
@@ -128,6 +139,7 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
     .await?;
     let state = Arc::new(http::AppState {
         store,
+        secrets,
         engine,
         scheduler,
         shutdown: stop_rx.clone(),

@@ -6,6 +6,7 @@ mod list;
 mod namespace;
 mod pipeline;
 mod run;
+mod store;
 mod system;
 
 pub use event::*;
@@ -13,6 +14,7 @@ pub use list::*;
 pub use namespace::*;
 pub use pipeline::*;
 pub use run::*;
+pub use store::*;
 pub use system::*;
 
 use serde::{Deserialize, Serialize};

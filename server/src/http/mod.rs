@@ -27,6 +27,8 @@ use warp::reply::Response;
 /// Everything a handler may need, shared by all requests.
 pub struct AppState {
     pub store: StoreHandle,
+    /// The secret store: encryption in front of the store's secret rows (SPEC §9.2).
+    pub secrets: crate::secrets::Secrets,
     pub engine: crate::engine::Engine,
     /// The container engine (attach runs commands in task containers).
     pub scheduler: Arc<dyn crate::scheduler::Scheduler>,
