@@ -7,4 +7,5 @@ mod logs;
 mod runs;
 mod scheduler;
 mod store;
+mod stores;
 mod support;
