@@ -99,6 +99,9 @@ pub enum Command {
     /// Read and follow the event log
     #[command(subcommand)]
     Event(EventCommand),
+    /// Manage pipeline and global secrets
+    #[command(subcommand)]
+    Secret(crate::commands::secret::SecretCommand),
     /// Run or configure the Gofer server
     #[command(subcommand)]
     Service(ServiceCommand),

@@ -116,6 +116,7 @@ fn dispatch(settings: Settings, command: Command) -> anyhow::Result<()> {
             Command::Run(command) => commands::run::run(&ctx, command).await,
             Command::Task(command) => commands::task::run(&ctx, command).await,
             Command::Event(command) => commands::event::run(&ctx, command).await,
+            Command::Secret(command) => commands::secret::run(&ctx, command).await,
             Command::Service(ServiceCommand::ToggleEventIngress) => {
                 commands::service::toggle_event_ingress(&ctx).await
             }

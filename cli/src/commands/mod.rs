@@ -3,8 +3,10 @@
 pub mod config;
 pub mod event;
 pub mod namespace;
+pub mod object;
 pub mod pipeline;
 pub mod run;
+pub mod secret;
 pub mod service;
 pub mod task;
 

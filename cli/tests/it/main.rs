@@ -12,4 +12,5 @@ mod recovery;
 mod run;
 mod sdk;
 mod service;
+mod stores;
 mod watch;
