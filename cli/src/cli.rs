@@ -106,6 +106,9 @@ pub enum Command {
     /// Manage roles: named sets of permissions that tokens hold
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Manage pipeline and global secrets
+    #[command(subcommand)]
+    Secret(crate::commands::secret::SecretCommand),
     /// Run or configure the Gofer server
     #[command(subcommand)]
     Service(ServiceCommand),

@@ -118,6 +118,7 @@ fn dispatch(settings: Settings, command: Command) -> anyhow::Result<()> {
             Command::Event(command) => commands::event::run(&ctx, command).await,
             Command::Token(command) => commands::token::run(&ctx, command).await,
             Command::Role(command) => commands::role::run(&ctx, command).await,
+            Command::Secret(command) => commands::secret::run(&ctx, command).await,
             Command::Service(ServiceCommand::ToggleEventIngress) => {
                 commands::service::toggle_event_ingress(&ctx).await
             }

@@ -29,11 +29,52 @@ pub fn pipeline_logs(data_dir: &Path, namespace: &str, pipeline: &str) -> PathBu
     data_dir.join("logs").join(namespace).join(pipeline)
 }
 
+/// The root of the object store (SPEC §9.1).
+pub fn objects(data_dir: &Path) -> PathBuf {
+    data_dir.join("objects")
+}
+
+/// `<data_dir>/objects/pipelines/<ns>/<p>`: a pipeline's objects (removed with the pipeline).
+pub fn pipeline_objects(data_dir: &Path, namespace: &str, pipeline: &str) -> PathBuf {
+    objects(data_dir)
+        .join("pipelines")
+        .join(namespace)
+        .join(pipeline)
+}
+
+/// `<data_dir>/objects/runs/<ns>/<p>`: the run objects of every run of a pipeline.
+pub fn pipeline_run_objects(data_dir: &Path, namespace: &str, pipeline: &str) -> PathBuf {
+    objects(data_dir)
+        .join("runs")
+        .join(namespace)
+        .join(pipeline)
+}
+
+/// `<data_dir>/objects/runs/<ns>/<p>/<run_id>`: one run's objects.
+pub fn run_objects(data_dir: &Path, namespace: &str, pipeline: &str, run_id: u64) -> PathBuf {
+    pipeline_run_objects(data_dir, namespace, pipeline).join(run_id.to_string())
+}
+
+/// The file name of an object: the lowercase hex of the key's UTF-8 bytes (SPEC §9.1), so a key
+/// never reaches the file system as written and cannot name another directory.
+pub fn object_file_name(key: &str) -> String {
+    use std::fmt::Write;
+    key.bytes()
+        .fold(String::with_capacity(key.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn layout() {
         let p = super::task_log("/d".as_ref(), "ns", "p", 7, "build");
         assert_eq!(p, std::path::Path::new("/d/logs/ns/p/7/build.log"));
+        let o =
+            super::run_objects("/d".as_ref(), "ns", "p", 7).join(super::object_file_name("a.b"));
+        assert_eq!(o, std::path::Path::new("/d/objects/runs/ns/p/7/612e62"));
+        assert_eq!(super::object_file_name(".."), "2e2e");
     }
 }

@@ -23,6 +23,7 @@ mod events;
 mod namespaces;
 mod pipelines;
 mod runs;
+mod stores;
 mod system;
 mod ws;
 
@@ -32,3 +33,4 @@ pub use events::{EventFilter, EventStream};
 /// The page type every list method accepts (SPEC §14.1): `limit` 0 means the route's default.
 pub use gofer_core::api::Page;
 pub use runs::{AttachInput, ByteStream};
+pub use stores::{ObjectScope, SecretScope};

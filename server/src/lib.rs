@@ -6,7 +6,9 @@ pub mod events;
 pub mod http;
 pub mod logs;
 pub mod metrics;
+pub mod objects;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -91,6 +93,13 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
     let store = StoreHandle::new(Arc::new(store));
     #[cfg(feature = "test-support")]
     let registration = testing::register(&data_dir, store.clone());
+    // Verify the encryption key before anything else uses the store (SPEC §9.2, §17.3).
+    let cipher = Arc::new(
+        secrets::Cipher::new(config.secret_store.encryption_key.as_bytes())
+            .map_err(|e| ServerError::Startup(e.to_string()))?,
+    );
+    let secrets = secrets::Secrets::new(store.clone(), cipher.clone());
+    secrets.verify_key().await.map_err(ServerError::Startup)?;
     let scheduler = connect_scheduler(&config).await?;
     boot(&store, &config).await?;
 
@@ -129,6 +138,8 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
             config.scheduler.docker.prune_interval
         },
         run_token_key: config.secret_store.encryption_key.as_bytes().to_vec(),
+        run_object_expiry: config.object_store.run_object_expiry,
+        cipher,
     };
     let (engine, engine_task) = engine::Engine::start(
         store.clone(),
@@ -146,6 +157,7 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
     let state = Arc::new(http::AppState {
         metrics,
         store,
+        secrets,
         engine,
         scheduler,
         shutdown: stop_rx.clone(),

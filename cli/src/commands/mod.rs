@@ -3,9 +3,11 @@
 pub mod config;
 pub mod event;
 pub mod namespace;
+pub mod object;
 pub mod pipeline;
 pub mod role;
 pub mod run;
+pub mod secret;
 pub mod service;
 pub mod task;
 pub mod token;

@@ -42,6 +42,9 @@ pub enum PipelineCommand {
     /// Inspect a pipeline's deployments
     #[command(subcommand)]
     Deployment(DeploymentCommand),
+    /// Store and read a pipeline's objects
+    #[command(subcommand)]
+    Object(super::object::PipelineObjectCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +125,7 @@ pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
             }
         }
         PipelineCommand::Run(args) => super::run::start(ctx, args).await?,
+        PipelineCommand::Object(command) => super::object::run_pipeline(ctx, command).await?,
         PipelineCommand::Enable { pipeline } => {
             ctx.client
                 .update_pipeline_state(ns, &pipeline, PipelineState::Active)

@@ -51,6 +51,9 @@ pub enum RunCommand {
         /// Run id
         run: u64,
     },
+    /// Store and read a run's objects
+    #[command(subcommand)]
+    Object(super::object::RunObjectCommand),
 }
 
 /// `run start` and `pipeline run`.
@@ -129,6 +132,7 @@ pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
             let run = ctx.client.get_run(ns, &pipeline, run).await?;
             watch::watch(ctx, &run).await?;
         }
+        RunCommand::Object(command) => super::object::run_run(ctx, command).await?,
     }
     Ok(())
 }

@@ -13,4 +13,5 @@ mod recovery;
 mod run;
 mod sdk;
 mod service;
+mod stores;
 mod watch;

@@ -7,6 +7,7 @@ mod list;
 mod namespace;
 mod pipeline;
 mod run;
+mod store;
 mod system;
 
 pub use auth::*;
@@ -15,6 +16,7 @@ pub use list::*;
 pub use namespace::*;
 pub use pipeline::*;
 pub use run::*;
+pub use store::*;
 pub use system::*;
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
 //! The single owner of run state (STYLE rule 12). See the module docs of `engine`.
 
 use super::executor::{self, AttemptSpec, Outcome, Stop, StopKind};
+use super::substitute::{self, Resolved, Resolver};
 use super::{Command, EngineConfig, RunKey};
 use crate::scheduler::{self, ContainerState, Scheduler, StartRequest};
 use crate::store::{
@@ -31,6 +32,9 @@ struct Running {
     active: HashMap<String, Active>,
     /// The run deadline has been enforced (SPEC §5.8).
     deadline_enforced: bool,
+    /// Substituted values of attempts about to launch (SPEC §6.3); taken by `launch`, never
+    /// stored.
+    resolved: HashMap<String, Resolved>,
 }
 
 pub(super) struct Dispatcher {
@@ -43,6 +47,7 @@ pub(super) struct Dispatcher {
     /// long queue costs a few bytes per run, not the run's variables and payload.
     queue: BTreeMap<(String, String), VecDeque<u64>>,
     running: BTreeMap<RunKey, Running>,
+    resolver: Resolver,
 }
 
 fn key_of(run: &StoredRun) -> RunKey {
@@ -90,7 +95,13 @@ impl Dispatcher {
         config: Arc<EngineConfig>,
         tx: mpsc::UnboundedSender<Command>,
     ) -> StoreResult<Dispatcher> {
+        let resolver = Resolver {
+            store: store.clone(),
+            cipher: config.cipher.clone(),
+            data_dir: config.data_dir.clone(),
+        };
         let mut d = Dispatcher {
+            resolver,
             store,
             scheduler,
             config,
@@ -119,6 +130,7 @@ impl Dispatcher {
                             executions,
                             active: HashMap::new(),
                             deadline_enforced: false,
+                            resolved: HashMap::new(),
                         },
                     );
                     d.reconcile(&key).await;
@@ -189,6 +201,14 @@ impl Dispatcher {
             }
         }
         for (task, attempt, reattach) in resume {
+            // The container already has its environment; resolve again only so that its log
+            // stays masked (SPEC §6.4). A reference that no longer resolves masks nothing.
+            if let Some(rs) = self.running.get_mut(key)
+                && let Some(se) = rs.executions.get(&task)
+                && let Ok(resolved) = resolve_references(&self.resolver, key, &se.execution).await
+            {
+                rs.resolved.insert(task.clone(), resolved);
+            }
             self.launch(key, &task, attempt, reattach);
         }
     }
@@ -234,6 +254,7 @@ impl Dispatcher {
                     .or_default()
                     .push_back(run_id);
                 self.sweep_logs(&ns, &p).await;
+                self.sweep_objects(&ns, &p).await;
             }
             Command::CancelRun {
                 key,
@@ -445,6 +466,7 @@ impl Dispatcher {
                     .collect(),
                 active: HashMap::new(),
                 deadline_enforced: false,
+                resolved: HashMap::new(),
             },
         );
         true
@@ -459,6 +481,7 @@ impl Dispatcher {
         };
         let mut changes = RunChanges::default();
         let mut launches = Vec::new();
+        let mut resolved = Vec::new();
 
         // Run deadline: stop running attempts, settle everything not yet started.
         if rs.run.deadline > 0 && now >= rs.run.deadline && !rs.deadline_enforced {
@@ -514,8 +537,14 @@ impl Dispatcher {
                         }
                         Readiness::Run => {}
                     }
-                    // Substitution (SPEC §6.3) resolves here, just before the first attempt.
-                    if let Err(problem) = resolve_references(e) {
+                }
+                // Substitution (SPEC §6.3) resolves here, just before each attempt, so parents
+                // can write run objects for their children.
+                match resolve_references(&self.resolver, key, e).await {
+                    Ok(values) => {
+                        resolved.push((task.clone(), values));
+                    }
+                    Err(problem) => {
                         let mut updated = se.clone();
                         let why = reason(XR::FailedPrecondition, problem);
                         changes
@@ -561,6 +590,7 @@ impl Dispatcher {
             for se in changes.executions {
                 rs.executions.insert(se.execution.task_id.clone(), se);
             }
+            rs.resolved.extend(resolved);
             for (task, attempt) in launches {
                 self.launch(key, &task, attempt, None);
             }
@@ -579,11 +609,16 @@ impl Dispatcher {
         };
         let e = &se.execution;
         let log_offset = e.attempts.last().map(|a| a.log_offset).unwrap_or(0);
-        let mut env: Vec<(String, String)> = e
-            .variables
-            .iter()
-            .map(|v| (v.key.clone(), v.value.clone()))
-            .collect();
+        let resolved = rs.resolved.remove(task).unwrap_or_else(|| Resolved {
+            // Only a reattached attempt gets here without values; its container has them.
+            env: e
+                .variables
+                .iter()
+                .map(|v| (v.key.clone(), v.value.clone()))
+                .collect(),
+            ..Resolved::default()
+        });
+        let mut env = resolved.env;
         env.push(("GOFER_TASK_ATTEMPT".into(), attempt.to_string()));
         // The run's API token (SPEC §6.5), derived again here so its plaintext is never stored.
         if e.task.inject_api_token
@@ -597,11 +632,10 @@ impl Dispatcher {
         let request = StartRequest {
             name: scheduler::task_container_name(&key.0, &key.1, key.2, task, attempt),
             image: e.task.image.clone(),
-            registry_auth: e
-                .task
-                .registry_auth
-                .as_ref()
-                .map(|a| (a.user.clone(), a.pass.clone())),
+            registry_auth: e.task.registry_auth.as_ref().map(|a| {
+                let pass = resolved.registry_pass.clone().unwrap_or(a.pass.clone());
+                (a.user.clone(), pass)
+            }),
             always_pull: e.task.always_pull_newest_image,
             env,
             entrypoint: e.task.entrypoint.clone(),
@@ -632,6 +666,7 @@ impl Dispatcher {
             reattach_started: reattach,
             log_offset,
             stop_timeout: self.config.stop_timeout,
+            masks: resolved.masks,
         };
         let (stop, stop_rx) = watch::channel(None);
         // A cancel accepted before the container started applies at once.
@@ -844,6 +879,7 @@ impl Dispatcher {
         if self.commit(changes).await {
             self.running.remove(key);
             self.sweep_logs(&key.0, &key.1).await;
+            self.sweep_objects(&key.0, &key.1).await;
         }
     }
 
@@ -1055,6 +1091,55 @@ impl Dispatcher {
         }
     }
 
+    /// Run object expiry (SPEC §9.1): whenever a run is created or completes, the objects of
+    /// every complete run at least `run_object_expiry` runs older than the newest are deleted
+    /// and the run marked `store_objects_expired`.
+    async fn sweep_objects(&self, ns: &str, p: &str) {
+        let expiry = self.config.run_object_expiry;
+        if expiry == 0 {
+            return;
+        }
+        let (ns2, p2) = (ns.to_string(), p.to_string());
+        let newest = self
+            .store
+            .read(move |s| {
+                s.list_runs(
+                    &ns2,
+                    &p2,
+                    Page {
+                        limit: 1,
+                        offset: 0,
+                        reverse: true,
+                    },
+                )
+            })
+            .await;
+        let Some(newest) = newest.ok().and_then(|r| r.first().map(|r| r.run_id)) else {
+            return;
+        };
+        let Some(max) = newest.checked_sub(expiry) else {
+            return;
+        };
+        let (ns2, p2) = (ns.to_string(), p.to_string());
+        let expired = match self
+            .store
+            .write(move |s| s.expire_run_objects(&ns2, &p2, max))
+            .await
+        {
+            Ok(expired) => expired,
+            Err(e) => {
+                tracing::warn!(error = %e, namespace = ns, pipeline = p, "run object expiry failed");
+                return;
+            }
+        };
+        for run_id in expired {
+            let dir = gofer_core::paths::run_objects(&self.config.data_dir, ns, p, run_id);
+            crate::objects::remove_dir(&dir).await;
+            // ISSUE4-MERGE: revoke_run_token
+            // self.store.write(move |s| s.revoke_run_token(&ns, &p, run_id)).await (SPEC §6.5)
+        }
+    }
+
     /// Deletes the logs of complete runs older than the newest `log_retention` runs.
     async fn sweep_logs(&self, ns: &str, p: &str) {
         let retention = self.config.log_retention;
@@ -1139,20 +1224,14 @@ fn prepare_log(path: &std::path::Path) -> std::io::Result<u64> {
     Ok(file.metadata()?.len())
 }
 
-/// The single place where substitution plugs in (SPEC §6.3). Secret, object and task-result
-/// stores arrive with later issues; until then a reference cannot be resolved and fails the task
-/// with a message naming the variable and the reference (never a value).
-fn resolve_references(execution: &TaskExecution) -> Result<(), String> {
-    for v in &execution.variables {
-        if let Some(r) = gofer_core::validate::parse_reference(&v.value) {
-            return Err(format!(
-                "variable '{}': {}{{{{{}}}}} cannot be resolved: this server has no {} store yet",
-                v.key,
-                r.kind.name(),
-                r.key,
-                r.kind.name().split('_').next().unwrap_or("value")
-            ));
-        }
-    }
-    Ok(())
+/// The single place where substitution plugs in (SPEC §6.3): every reference of the execution
+/// resolved for one attempt, or the problem (naming the variable and the reference, never a
+/// value) that fails the task with `failed_precondition`. Secret and object references resolve
+/// in [`substitute`]; other kinds sit beside it.
+async fn resolve_references(
+    resolver: &Resolver,
+    key: &RunKey,
+    execution: &TaskExecution,
+) -> Result<Resolved, String> {
+    substitute::resolve(resolver, key, execution).await
 }

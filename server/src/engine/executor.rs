@@ -2,6 +2,7 @@
 //! log file, enforce the task timeout, obey stop requests, and report to the dispatcher. Waiting
 //! uses the engine's wait API, not a poll (SPEC §5.6 step 4).
 
+use super::substitute::Masker;
 use super::{Command, RunKey};
 use crate::scheduler::{ContainerState, Scheduler, SchedulerResult, StartRequest};
 use bytes::Bytes;
@@ -64,6 +65,8 @@ pub struct AttemptSpec {
     pub log_offset: u64,
     /// Grace for timeout stops.
     pub stop_timeout: u64,
+    /// Secret values to mask in the log (SPEC §6.4).
+    pub masks: Vec<String>,
 }
 
 /// Runs one attempt to its end and reports `AttemptStarted`/`AttemptEnded`.
@@ -107,6 +110,7 @@ pub async fn execute(
         name.clone(),
         spec.log_path.clone(),
         output,
+        Masker::new(&spec.masks),
     ));
 
     let timeout = async {
@@ -185,12 +189,14 @@ async fn truncate(path: &std::path::Path, len: u64) -> std::io::Result<()> {
 }
 
 /// Appends the container's output (`stream`: attached before start, or the engine's followed
-/// log after a reattach) to the task log in arrival order, unprefixed (SPEC §7.1). Secret masking (SPEC §6.4) plugs in here with the secret store.
+/// log after a reattach) to the task log in arrival order, unprefixed (SPEC §7.1), with secret
+/// values masked (SPEC §6.4). `total` counts the bytes received.
 async fn collect_logs(
     scheduler: Arc<dyn Scheduler>,
     name: String,
     path: PathBuf,
     mut stream: BoxStream<'static, SchedulerResult<Bytes>>,
+    mut masker: Masker,
 ) -> std::io::Result<u64> {
     let file = tokio::fs::OpenOptions::new()
         .append(true)
@@ -219,7 +225,7 @@ async fn collect_logs(
             Some(Ok(bytes)) => {
                 total += bytes.len() as u64;
                 recent.push(&bytes);
-                out.write_all(&bytes).await?;
+                out.write_all(&masker.push(&bytes)).await?;
                 if out.buffer().len() >= 64 * 1024 {
                     out.flush().await?;
                 }
@@ -239,11 +245,14 @@ async fn collect_logs(
     while let Some(Ok(bytes)) = tail_stream.next().await {
         tail.extend_from_slice(&bytes);
     }
+    // `recent` holds the raw (unmasked) output, so it compares with the engine's raw tail; what
+    // is missing goes through the masker like everything else.
     let missing = recent.missing_from(&tail);
     if !missing.is_empty() {
         total += missing.len() as u64;
-        out.write_all(missing).await?;
+        out.write_all(&masker.push(missing)).await?;
     }
+    out.write_all(&masker.finish()).await?;
     out.flush().await?;
     out.into_inner().sync_data().await?;
     Ok(total)

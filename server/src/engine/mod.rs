@@ -9,6 +9,7 @@
 
 mod dispatcher;
 mod executor;
+pub mod substitute;
 
 use crate::scheduler::Scheduler;
 use crate::store::{NewRun, StoreError, StoreHandle, StoreResult};
@@ -35,6 +36,10 @@ pub struct EngineConfig {
     pub global_run_limit: u64,
     /// `api.task_execution_log_retention` (0 = keep forever).
     pub log_retention: u64,
+    /// `object_store.run_object_expiry` (0 = never expire).
+    pub run_object_expiry: u64,
+    /// Decrypts secrets for substitution (SPEC §6.3).
+    pub cipher: Arc<crate::secrets::Cipher>,
     /// Remove finished task containers every `prune_interval` seconds (SPEC §13.2).
     pub prune: bool,
     pub prune_interval: u64,

@@ -30,6 +30,8 @@ pub struct AppState {
     /// `GET /metrics` counters (SPEC §14.10).
     pub metrics: Arc<crate::metrics::Metrics>,
     pub store: StoreHandle,
+    /// The secret store: encryption in front of the store's secret rows (SPEC §9.2).
+    pub secrets: crate::secrets::Secrets,
     pub engine: crate::engine::Engine,
     /// The container engine (attach runs commands in task containers).
     pub scheduler: Arc<dyn crate::scheduler::Scheduler>,

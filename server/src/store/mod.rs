@@ -4,8 +4,8 @@
 //! `spawn_blocking` (STYLE rule 11). Only the server process opens the database file.
 
 use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Initiator, Metadata, Namespace, Page, Pipeline, Role,
-    Run, System, TaskExecution, Token, Variable,
+    Config, Deployment, Event, EventKind, Initiator, Metadata, Namespace, Object, Page, Pipeline,
+    Role, Run, Secret, System, TaskExecution, Token, Variable,
 };
 use gofer_core::enums::PipelineState;
 use gofer_core::validate::ValidConfig;
@@ -48,8 +48,8 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The domain operations of the foundation (SPEC §3, §4, §10). Run, task execution, token,
-/// secret and object operations are added by the issues that introduce them.
+/// The domain operations (SPEC §3, §4, §5, §9, §10). Token operations are added by the issue
+/// that introduces them.
 ///
 /// Ordering: lists honour [`Page`] (`offset`, `limit`, `reverse`) applied to the default order
 /// stated on each method. Missing parents are `NotFound` naming the parent.
@@ -273,6 +273,60 @@ pub trait Store: Send + Sync + 'static {
     /// without a token (or already revoked) is `Ok(false)`. Also done inside the pipeline and
     /// namespace deletions for all their runs; the object store calls it when run objects expire.
     fn revoke_run_token(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<bool>;
+
+    // ---- secrets (SPEC §9.2) ---------------------------------------------------------------
+    // The store only ever sees ciphertext: encryption happens above it (`crate::secrets`).
+
+    /// The encrypted check value of SPEC §9.2: stores `candidate` when none is stored yet and
+    /// returns what is stored (the caller then proves it can decrypt it).
+    fn secret_check(&self, candidate: Vec<u8>) -> StoreResult<Vec<u8>>;
+    /// Stores a secret. `NotFound` for a missing namespace/pipeline; `Conflict("secret '<k>'
+    /// already exists; use force to replace it")` when the key exists and `force` is false.
+    /// With `force`, the value is replaced and `created` set to the given metadata's.
+    fn put_secret(
+        &self,
+        scope: &SecretScope,
+        secret: Secret,
+        ciphertext: Vec<u8>,
+        force: bool,
+    ) -> StoreResult<Secret>;
+    /// Metadata and ciphertext. `NotFound` naming the secret (or its missing parent).
+    fn get_secret(&self, scope: &SecretScope, key: &str) -> StoreResult<(Secret, Vec<u8>)>;
+    /// Metadata only, by `created` ascending (then key).
+    fn list_secrets(&self, scope: &SecretScope, page: Page) -> StoreResult<Vec<Secret>>;
+    fn delete_secret(&self, scope: &SecretScope, key: &str) -> StoreResult<()>;
+
+    // ---- objects (SPEC §9.1) ---------------------------------------------------------------
+    // The store holds the index `{key, created}`; the bytes are files (`crate::objects`).
+
+    /// Indexes an object whose bytes are ready to be moved into place. `NotFound` for a missing
+    /// parent; `Conflict("object '<k>' already exists; use force to replace it")` without
+    /// `force`; `Conflict("objects for run <n> have expired")` for an expired run. For a
+    /// pipeline scope with `limit > 0`, evicts the oldest objects (by `created`, then key) until
+    /// a new key fits, returning their keys so the caller removes their files.
+    fn put_object(
+        &self,
+        scope: &ObjectScope,
+        key: &str,
+        now: u64,
+        force: bool,
+        limit: u64,
+    ) -> StoreResult<PutObject>;
+    /// `NotFound` naming the object (or its missing parent). Objects of an expired run are gone.
+    fn get_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<Object>;
+    /// By `created` ascending (then key). Empty for an expired run.
+    fn list_objects(&self, scope: &ObjectScope, page: Page) -> StoreResult<Vec<Object>>;
+    fn delete_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<()>;
+    /// Run object expiry (SPEC §9.1): every `complete` run of the pipeline with `run_id <=
+    /// max_run_id` whose objects have not expired gets its object rows deleted and
+    /// `store_objects_expired = true`, in one transaction. Returns those run ids (the caller
+    /// removes their files and revokes their run tokens).
+    fn expire_run_objects(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        max_run_id: u64,
+    ) -> StoreResult<Vec<u64>>;
 }
 
 /// The run token `create_run` stores when the pinned config has a task with
@@ -286,6 +340,66 @@ pub struct RunTokenSeed {
     pub hash: String,
     /// Unix ms; `now + api.run_token_expiry`.
     pub expires: u64,
+}
+
+/// Where a secret lives (SPEC §9.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretScope {
+    Pipeline { namespace: String, pipeline: String },
+    Global,
+}
+
+impl SecretScope {
+    /// The associated data of the secret's ciphertext (SPEC §9.2), so that a ciphertext copied
+    /// to another entry does not decrypt.
+    pub fn associated_data(&self, key: &str) -> String {
+        match self {
+            SecretScope::Pipeline {
+                namespace,
+                pipeline,
+            } => format!("pipeline/{namespace}/{pipeline}/{key}"),
+            SecretScope::Global => format!("global/{key}"),
+        }
+    }
+}
+
+/// Where an object lives (SPEC §9.1). Extension objects arrive with extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectScope {
+    Pipeline {
+        namespace: String,
+        pipeline: String,
+    },
+    Run {
+        namespace: String,
+        pipeline: String,
+        run_id: u64,
+    },
+}
+
+impl ObjectScope {
+    /// The directory holding this scope's object files.
+    pub fn dir(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        match self {
+            ObjectScope::Pipeline {
+                namespace,
+                pipeline,
+            } => gofer_core::paths::pipeline_objects(data_dir, namespace, pipeline),
+            ObjectScope::Run {
+                namespace,
+                pipeline,
+                run_id,
+            } => gofer_core::paths::run_objects(data_dir, namespace, pipeline, *run_id),
+        }
+    }
+}
+
+/// What [`Store::put_object`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutObject {
+    pub object: Object,
+    /// Keys evicted to make room (pipeline object limit).
+    pub evicted: Vec<String>,
 }
 
 /// What `create_run` needs besides the ids (SPEC §5.1, §5.13).

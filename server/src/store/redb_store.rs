@@ -11,12 +11,12 @@
 
 use super::tables::*;
 use super::{
-    NewRun, RunChanges, RunTokenSeed, Store, StoreError, StoreResult, StoredExecution, StoredRun,
-    StoredRunState,
+    NewRun, ObjectScope, PutObject, RunChanges, RunTokenSeed, SecretScope, Store, StoreError,
+    StoreResult, StoredExecution, StoredRun, StoredRunState,
 };
 use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Metadata, Namespace, Page, Permission, Pipeline, Role,
-    Run, System, TaskExecution, Token,
+    Config, Deployment, Event, EventKind, Metadata, Namespace, Object, Page, Permission, Pipeline,
+    Role, Run, Secret, System, TaskExecution, Token,
 };
 use gofer_core::enums::{
     ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
@@ -71,6 +71,14 @@ struct PipelineCounters {
     /// §5.1). Absent in rows written before runs existed, hence the default.
     #[serde(default)]
     last_run: u64,
+}
+
+/// A secret row: metadata and the ciphertext (nonce ‖ ciphertext ‖ tag, SPEC §9.2) as hex.
+/// Never a plaintext value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredSecret {
+    secret: Secret,
+    ciphertext: String,
 }
 
 /// The newest event id ever issued and its `emitted`; survives deletion of that event.
@@ -390,6 +398,12 @@ impl Tx<'_> {
                 running.insert(key, ()).or_internal()?;
             }
         }
+        let mut with_objects = self.txn.open_table(RUNS_WITH_OBJECTS).or_internal()?;
+        if stored.run.store_objects_expired {
+            with_objects.remove(key).or_internal()?;
+        } else {
+            with_objects.insert(key, ()).or_internal()?;
+        }
         Ok(())
     }
 
@@ -442,7 +456,8 @@ impl Tx<'_> {
     }
 
     /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far: configs,
-    /// deployments, counters, runs, executions and their index entries) and emits
+    /// deployments, counters, runs, executions, object index rows, pipeline secrets and their
+    /// index entries; the caller removes the object files) and emits
     /// `deleted_pipeline`. `Conflict` when it has a pending or running run; the caller's
     /// transaction then aborts, so nothing is deleted (for a namespace: no pipeline at all).
     fn delete_pipeline_rows(&self, ns: &str, p: &str) -> StoreResult<()> {
@@ -476,7 +491,7 @@ impl Tx<'_> {
             .or_internal()?
             .retain_in((ns, p, 0, "")..(ns, p_upper.as_str(), 0, ""), |_, _| false)
             .or_internal()?;
-        for index in [RUN_QUEUE, RUNNING_RUNS, RUNS_WITH_LOGS] {
+        for index in [RUN_QUEUE, RUNNING_RUNS, RUNS_WITH_LOGS, RUNS_WITH_OBJECTS] {
             self.txn
                 .open_table(index)
                 .or_internal()?
@@ -488,6 +503,18 @@ impl Tx<'_> {
             .or_internal()?
             .retain_in(pipeline_runs(ns, p), |_, _| false)
             .or_internal()?;
+        self.txn
+            .open_table(RUN_OBJECTS)
+            .or_internal()?
+            .retain_in((ns, p, 0, "")..(ns, p_upper.as_str(), 0, ""), |_, _| false)
+            .or_internal()?;
+        for table in [PIPELINE_OBJECTS, PIPELINE_SECRETS] {
+            self.txn
+                .open_table(table)
+                .or_internal()?
+                .retain_in((ns, p, "")..(ns, p_upper.as_str(), ""), |_, _| false)
+                .or_internal()?;
+        }
         let all = (ns, p, 0)..=(ns, p, u64::MAX);
         self.txn
             .open_table(CONFIGS)
@@ -740,6 +767,11 @@ impl RedbStore {
             txn.open_table(TOKEN_HASHES).or_internal()?;
             txn.open_table(ROLES).or_internal()?;
             txn.open_table(RUN_TOKENS).or_internal()?;
+            txn.open_table(RUNS_WITH_OBJECTS).or_internal()?;
+            txn.open_table(PIPELINE_OBJECTS).or_internal()?;
+            txn.open_table(RUN_OBJECTS).or_internal()?;
+            txn.open_table(PIPELINE_SECRETS).or_internal()?;
+            txn.open_table(GLOBAL_SECRETS).or_internal()?;
             let mut meta = txn.open_table(META).or_internal()?;
             match get::<_, String>(&meta, META_INSTANCE_ID, "instance id")? {
                 Some(id) => id,
@@ -1805,4 +1837,393 @@ impl Store for RedbStore {
                 .collect()
         })
     }
+
+    // ---- secrets ---------------------------------------------------------------------------
+
+    fn secret_check(&self, candidate: Vec<u8>) -> StoreResult<Vec<u8>> {
+        self.write(|tx| {
+            let mut meta = tx.txn.open_table(META).or_internal()?;
+            if let Some(stored) = get::<_, String>(&meta, META_SECRET_CHECK, "secret check")? {
+                return unhex("secret check", &stored);
+            }
+            meta.insert(
+                META_SECRET_CHECK,
+                encode(&hex::encode(&candidate))?.as_slice(),
+            )
+            .or_internal()?;
+            Ok(candidate)
+        })
+    }
+
+    fn put_secret(
+        &self,
+        scope: &SecretScope,
+        secret: Secret,
+        ciphertext: Vec<u8>,
+        force: bool,
+    ) -> StoreResult<Secret> {
+        let stored = StoredSecret {
+            secret,
+            ciphertext: hex::encode(&ciphertext),
+        };
+        let value = encode(&stored)?;
+        let key = stored.secret.key.as_str();
+        self.write(|tx| {
+            let exists = match scope {
+                SecretScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    tx.require_pipeline(namespace, pipeline)?;
+                    let mut table = tx.txn.open_table(PIPELINE_SECRETS).or_internal()?;
+                    let k = (namespace.as_str(), pipeline.as_str(), key);
+                    let exists = table.get(k).or_internal()?.is_some();
+                    if !exists || force {
+                        table.insert(k, value.as_slice()).or_internal()?;
+                    }
+                    exists
+                }
+                SecretScope::Global => {
+                    let mut table = tx.txn.open_table(GLOBAL_SECRETS).or_internal()?;
+                    let exists = table.get(key).or_internal()?.is_some();
+                    if !exists || force {
+                        table.insert(key, value.as_slice()).or_internal()?;
+                    }
+                    exists
+                }
+            };
+            if exists && !force {
+                return Err(StoreError::Conflict(format!(
+                    "secret '{key}' already exists; use force to replace it"
+                )));
+            }
+            Ok(stored.secret.clone())
+        })
+    }
+
+    fn get_secret(&self, scope: &SecretScope, key: &str) -> StoreResult<(Secret, Vec<u8>)> {
+        self.read(|txn| {
+            let stored: Option<StoredSecret> = match scope {
+                SecretScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    read_pipeline(txn, namespace, pipeline)?;
+                    let table = txn.open_table(PIPELINE_SECRETS).or_internal()?;
+                    get(
+                        &table,
+                        (namespace.as_str(), pipeline.as_str(), key),
+                        "secret",
+                    )?
+                }
+                SecretScope::Global => {
+                    let table = txn.open_table(GLOBAL_SECRETS).or_internal()?;
+                    get(&table, key, "secret")?
+                }
+            };
+            let stored = stored.ok_or_else(|| secret_not_found(key))?;
+            let ciphertext = unhex("secret", &stored.ciphertext)?;
+            Ok((stored.secret, ciphertext))
+        })
+    }
+
+    fn list_secrets(&self, scope: &SecretScope, page: Page) -> StoreResult<Vec<Secret>> {
+        self.read(|txn| {
+            let stored: Vec<StoredSecret> = match scope {
+                SecretScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    read_pipeline(txn, namespace, pipeline)?;
+                    let table = txn.open_table(PIPELINE_SECRETS).or_internal()?;
+                    let (ns, p) = (namespace.as_str(), pipeline.as_str());
+                    let p_upper = upper(p);
+                    let range = table
+                        .range((ns, p, "")..(ns, p_upper.as_str(), ""))
+                        .or_internal()?;
+                    page_of(range, WHOLE, false, "secret")?
+                }
+                SecretScope::Global => {
+                    let table = txn.open_table(GLOBAL_SECRETS).or_internal()?;
+                    page_of(table.iter().or_internal()?, WHOLE, false, "secret")?
+                }
+            };
+            let mut secrets: Vec<Secret> = stored.into_iter().map(|s| s.secret).collect();
+            secrets.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
+            Ok(page_vec(secrets, page))
+        })
+    }
+
+    fn delete_secret(&self, scope: &SecretScope, key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let removed = match scope {
+                SecretScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    tx.require_pipeline(namespace, pipeline)?;
+                    let mut table = tx.txn.open_table(PIPELINE_SECRETS).or_internal()?;
+                    table
+                        .remove((namespace.as_str(), pipeline.as_str(), key))
+                        .or_internal()?
+                        .is_some()
+                }
+                SecretScope::Global => {
+                    let mut table = tx.txn.open_table(GLOBAL_SECRETS).or_internal()?;
+                    table.remove(key).or_internal()?.is_some()
+                }
+            };
+            if removed {
+                Ok(())
+            } else {
+                Err(secret_not_found(key))
+            }
+        })
+    }
+
+    // ---- objects ---------------------------------------------------------------------------
+
+    fn put_object(
+        &self,
+        scope: &ObjectScope,
+        key: &str,
+        now: u64,
+        force: bool,
+        limit: u64,
+    ) -> StoreResult<PutObject> {
+        let object = Object {
+            key: key.to_string(),
+            created: now,
+        };
+        let value = encode(&object)?;
+        self.write(|tx| {
+            let mut evicted = Vec::new();
+            match scope {
+                ObjectScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    let (ns, p) = (namespace.as_str(), pipeline.as_str());
+                    tx.require_pipeline(ns, p)?;
+                    let mut table = tx.txn.open_table(PIPELINE_OBJECTS).or_internal()?;
+                    let exists = table.get((ns, p, key)).or_internal()?.is_some();
+                    if exists && !force {
+                        return Err(object_exists(key));
+                    }
+                    if !exists && limit > 0 {
+                        let p_upper = upper(p);
+                        let range = table
+                            .range((ns, p, "")..(ns, p_upper.as_str(), ""))
+                            .or_internal()?;
+                        let mut all: Vec<Object> = page_of(range, WHOLE, false, "object")?;
+                        let count = all.len() as u64;
+                        if count >= limit {
+                            all.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
+                            let excess = usize::try_from(count - limit + 1).unwrap_or(usize::MAX);
+                            for old in all.into_iter().take(excess) {
+                                table.remove((ns, p, old.key.as_str())).or_internal()?;
+                                evicted.push(old.key);
+                            }
+                        }
+                    }
+                    table.insert((ns, p, key), value.as_slice()).or_internal()?;
+                }
+                ObjectScope::Run {
+                    namespace,
+                    pipeline,
+                    run_id,
+                } => {
+                    let (ns, p) = (namespace.as_str(), pipeline.as_str());
+                    let run = tx.require_run(ns, p, *run_id)?;
+                    if run.run.store_objects_expired {
+                        return Err(StoreError::Conflict(format!(
+                            "objects for run {run_id} have expired"
+                        )));
+                    }
+                    let mut table = tx.txn.open_table(RUN_OBJECTS).or_internal()?;
+                    let exists = table.get((ns, p, *run_id, key)).or_internal()?.is_some();
+                    if exists && !force {
+                        return Err(object_exists(key));
+                    }
+                    table
+                        .insert((ns, p, *run_id, key), value.as_slice())
+                        .or_internal()?;
+                }
+            }
+            Ok(PutObject {
+                object: object.clone(),
+                evicted,
+            })
+        })
+    }
+
+    fn get_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<Object> {
+        self.read(|txn| {
+            let object: Option<Object> = match scope {
+                ObjectScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    read_pipeline(txn, namespace, pipeline)?;
+                    let table = txn.open_table(PIPELINE_OBJECTS).or_internal()?;
+                    get(
+                        &table,
+                        (namespace.as_str(), pipeline.as_str(), key),
+                        "object",
+                    )?
+                }
+                ObjectScope::Run {
+                    namespace,
+                    pipeline,
+                    run_id,
+                } => {
+                    read_pipeline(txn, namespace, pipeline)?;
+                    read_run(txn, namespace, pipeline, *run_id)?;
+                    let table = txn.open_table(RUN_OBJECTS).or_internal()?;
+                    get(
+                        &table,
+                        (namespace.as_str(), pipeline.as_str(), *run_id, key),
+                        "object",
+                    )?
+                }
+            };
+            object.ok_or_else(|| StoreError::NotFound(format!("object '{key}' not found")))
+        })
+    }
+
+    fn list_objects(&self, scope: &ObjectScope, page: Page) -> StoreResult<Vec<Object>> {
+        self.read(|txn| {
+            let mut objects: Vec<Object> = match scope {
+                ObjectScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    let (ns, p) = (namespace.as_str(), pipeline.as_str());
+                    read_pipeline(txn, ns, p)?;
+                    let table = txn.open_table(PIPELINE_OBJECTS).or_internal()?;
+                    let p_upper = upper(p);
+                    let range = table
+                        .range((ns, p, "")..(ns, p_upper.as_str(), ""))
+                        .or_internal()?;
+                    page_of(range, WHOLE, false, "object")?
+                }
+                ObjectScope::Run {
+                    namespace,
+                    pipeline,
+                    run_id,
+                } => {
+                    let (ns, p) = (namespace.as_str(), pipeline.as_str());
+                    read_pipeline(txn, ns, p)?;
+                    read_run(txn, ns, p, *run_id)?;
+                    let table = txn.open_table(RUN_OBJECTS).or_internal()?;
+                    let p_upper = upper(p);
+                    let range = table
+                        .range(run_executions(ns, p, &p_upper, *run_id))
+                        .or_internal()?;
+                    page_of(range, WHOLE, false, "object")?
+                }
+            };
+            objects.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
+            Ok(page_vec(objects, page))
+        })
+    }
+
+    fn delete_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let removed = match scope {
+                ObjectScope::Pipeline {
+                    namespace,
+                    pipeline,
+                } => {
+                    tx.require_pipeline(namespace, pipeline)?;
+                    let mut table = tx.txn.open_table(PIPELINE_OBJECTS).or_internal()?;
+                    table
+                        .remove((namespace.as_str(), pipeline.as_str(), key))
+                        .or_internal()?
+                        .is_some()
+                }
+                ObjectScope::Run {
+                    namespace,
+                    pipeline,
+                    run_id,
+                } => {
+                    tx.require_run(namespace, pipeline, *run_id)?;
+                    let mut table = tx.txn.open_table(RUN_OBJECTS).or_internal()?;
+                    table
+                        .remove((namespace.as_str(), pipeline.as_str(), *run_id, key))
+                        .or_internal()?
+                        .is_some()
+                }
+            };
+            if removed {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound(format!("object '{key}' not found")))
+            }
+        })
+    }
+
+    fn expire_run_objects(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        max_run_id: u64,
+    ) -> StoreResult<Vec<u64>> {
+        let (ns, p) = (namespace, pipeline);
+        self.write(|tx| {
+            let candidates: Vec<u64> = {
+                let index = tx.txn.open_table(RUNS_WITH_OBJECTS).or_internal()?;
+                index
+                    .range((ns, p, 0)..=(ns, p, max_run_id))
+                    .or_internal()?
+                    .map(|entry| entry.map(|(k, _)| k.value().2).or_internal())
+                    .collect::<StoreResult<_>>()?
+            };
+            let p_upper = upper(p);
+            let mut expired = Vec::new();
+            for run_id in candidates {
+                let mut stored: StoredRun = {
+                    let runs = tx.txn.open_table(RUNS).or_internal()?;
+                    get(&runs, (ns, p, run_id), "run")?.ok_or_else(|| run_not_found(p, run_id))?
+                };
+                if stored.run.state != RunState::Complete {
+                    continue;
+                }
+                stored.run.store_objects_expired = true;
+                tx.put_run(&stored)?;
+                tx.txn
+                    .open_table(RUN_OBJECTS)
+                    .or_internal()?
+                    .retain_in(run_executions(ns, p, &p_upper, run_id), |_, _| false)
+                    .or_internal()?;
+                expired.push(run_id);
+            }
+            Ok(expired)
+        })
+    }
+}
+
+fn secret_not_found(key: &str) -> StoreError {
+    StoreError::NotFound(format!("secret '{key}' not found"))
+}
+
+fn object_exists(key: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "object '{key}' already exists; use force to replace it"
+    ))
+}
+
+fn unhex(what: &str, value: &str) -> StoreResult<Vec<u8>> {
+    hex::decode(value)
+        .map_err(|e| StoreError::Internal(format!("cannot decode stored {what}: {e}")))
+}
+
+/// Applies `page` to a list already in its default order.
+fn page_vec<T>(mut items: Vec<T>, page: Page) -> Vec<T> {
+    if page.reverse {
+        items.reverse();
+    }
+    let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    items.into_iter().skip(offset).take(limit).collect()
 }

@@ -94,3 +94,30 @@ pub(crate) const ROLES: TableDefinition<&str, Bytes> = TableDefinition::new("rol
 /// so deleting a pipeline revokes its run tokens with a range scan rather than reading every run.
 pub(crate) const RUN_TOKENS: TableDefinition<(&str, &str, u64), &str> =
     TableDefinition::new("run_tokens");
+/// `(namespace id, pipeline id, run id)` of exactly the runs whose `store_objects_expired` is
+/// false, so run object expiry (SPEC §9.1) never scans every run.
+pub(crate) const RUNS_WITH_OBJECTS: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("runs_with_objects");
+
+// Objects and secrets (SPEC §9). Object bytes live in files under the data dir; these rows are
+// the index. Secret rows hold ciphertext only (`StoredSecret`), never a plaintext value.
+
+/// `(namespace id, pipeline id, key)` → `Object`.
+pub(crate) const PIPELINE_OBJECTS: TableDefinition<(&str, &str, &str), Bytes> =
+    TableDefinition::new("pipeline_objects");
+
+/// `(namespace id, pipeline id, run id, key)` → `Object`.
+pub(crate) const RUN_OBJECTS: TableDefinition<(&str, &str, u64, &str), Bytes> =
+    TableDefinition::new("run_objects");
+
+/// `(namespace id, pipeline id, key)` → `StoredSecret`.
+pub(crate) const PIPELINE_SECRETS: TableDefinition<(&str, &str, &str), Bytes> =
+    TableDefinition::new("pipeline_secrets");
+
+/// `key` → `StoredSecret`.
+pub(crate) const GLOBAL_SECRETS: TableDefinition<&str, Bytes> =
+    TableDefinition::new("global_secrets");
+
+/// `META` key of the encrypted check value that proves the configured key is the one the
+/// stored secrets were encrypted with (SPEC §9.2); a hex string.
+pub(crate) const META_SECRET_CHECK: &str = "secret_check";

@@ -8,5 +8,6 @@ mod logs;
 mod runs;
 mod scheduler;
 mod store;
+mod stores;
 mod support;
 mod swarm;

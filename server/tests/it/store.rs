@@ -4,7 +4,7 @@
 
 use gofer_core::api::{
     Config, Deployment, Event, EventKind, Initiator, InitiatorKind, Metadata, Namespace, Page,
-    PipelineConfigInput, Run, TaskExecution, Variable,
+    PipelineConfigInput, Run, Secret, TaskExecution, Variable,
 };
 use gofer_core::enums::{
     ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
@@ -12,8 +12,8 @@ use gofer_core::enums::{
 };
 use gofer_core::validate::{ValidConfig, validate_config};
 use gofer_server::store::{
-    CancelRequest, NewRun, RedbStore, RunChanges, RunTokenSeed, Store, StoreError, StoredExecution,
-    StoredRun, StoredRunState, TaskCancel,
+    CancelRequest, NewRun, ObjectScope, RedbStore, RunChanges, RunTokenSeed, SecretScope, Store,
+    StoreError, StoredExecution, StoredRun, StoredRunState, TaskCancel,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -89,6 +89,10 @@ conformance!(
     roles_ensure_create_update_delete,
     tokens_bootstrap_create_lookup_disable_delete,
     run_tokens_only_when_asked_and_revoked,
+    secrets_put_get_list_delete,
+    pipeline_objects_put_evict_list_delete,
+    run_objects_expire_only_for_complete_runs,
+    delete_pipeline_removes_objects_and_secrets,
 );
 
 fn file_store() -> (tempfile::TempDir, RedbStore) {
@@ -3151,3 +3155,289 @@ fn run_tokens_only_when_asked_and_revoked(store: &dyn Store) {
     assert_eq!(store.token_by_hash(&format!("hash-{b}")).unwrap(), None);
     assert!(store.get_role("run:ns2:inject:1").is_err());
 }
+
+// ---- secrets and objects (SPEC §9) -------------------------------------------------------------
+
+fn pipeline_secrets(ns: &str, p: &str) -> SecretScope {
+    SecretScope::Pipeline {
+        namespace: ns.into(),
+        pipeline: p.into(),
+    }
+}
+
+fn pipeline_objects(ns: &str, p: &str) -> ObjectScope {
+    ObjectScope::Pipeline {
+        namespace: ns.into(),
+        pipeline: p.into(),
+    }
+}
+
+fn secret(key: &str, namespaces: &[&str], created: u64) -> Secret {
+    Secret {
+        key: key.into(),
+        namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+        created,
+    }
+}
+
+fn secrets_put_get_list_delete(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    let scope = pipeline_secrets("team", "build");
+    let stored = store
+        .put_secret(&scope, secret("b", &["team"], 2), vec![1, 2, 3], false)
+        .unwrap();
+    assert_eq!(stored, secret("b", &["team"], 2));
+    store
+        .put_secret(&scope, secret("a", &["team"], 3), vec![4], false)
+        .unwrap();
+    assert!(matches!(
+        store.put_secret(&scope, secret("b", &["team"], 9), vec![9], false),
+        Err(StoreError::Conflict(m)) if m == "secret 'b' already exists; use force to replace it"
+    ));
+    assert_eq!(store.get_secret(&scope, "b").unwrap().1, vec![1, 2, 3]);
+    store
+        .put_secret(&scope, secret("b", &["team"], 4), vec![7], true)
+        .unwrap();
+    assert_eq!(
+        store.get_secret(&scope, "b").unwrap(),
+        (secret("b", &["team"], 4), vec![7])
+    );
+    // By created ascending; paged.
+    let keys = |page| -> Vec<String> {
+        store
+            .list_secrets(&scope, page)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.key)
+            .collect()
+    };
+    assert_eq!(keys(ALL), ["a", "b"]);
+    assert_eq!(keys(page(1, 0, true)), ["b"]);
+    // Global secrets are another scope.
+    store
+        .put_secret(
+            &SecretScope::Global,
+            secret("a", &["t.*"], 5),
+            vec![5],
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        store.list_secrets(&SecretScope::Global, ALL).unwrap().len(),
+        1
+    );
+    store.delete_secret(&scope, "a").unwrap();
+    assert!(matches!(
+        store.delete_secret(&scope, "a"),
+        Err(StoreError::NotFound(m)) if m == "secret 'a' not found"
+    ));
+    assert!(matches!(
+        store.get_secret(&SecretScope::Global, "b"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.list_secrets(&pipeline_secrets("team", "nope"), ALL),
+        Err(StoreError::NotFound(_))
+    ));
+    // The check value is stored once.
+    assert_eq!(store.secret_check(vec![1]).unwrap(), vec![1]);
+    assert_eq!(store.secret_check(vec![2]).unwrap(), vec![1]);
+}
+
+fn pipeline_objects_put_evict_list_delete(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    let scope = pipeline_objects("team", "build");
+    assert!(
+        store
+            .put_object(&scope, "a", 10, false, 2)
+            .unwrap()
+            .evicted
+            .is_empty()
+    );
+    assert!(
+        store
+            .put_object(&scope, "b", 11, false, 2)
+            .unwrap()
+            .evicted
+            .is_empty()
+    );
+    assert!(matches!(
+        store.put_object(&scope, "a", 12, false, 2),
+        Err(StoreError::Conflict(m)) if m == "object 'a' already exists; use force to replace it"
+    ));
+    // Replacing never evicts; `a` becomes the newest.
+    assert!(
+        store
+            .put_object(&scope, "a", 13, true, 2)
+            .unwrap()
+            .evicted
+            .is_empty()
+    );
+    let put = store.put_object(&scope, "c", 14, false, 2).unwrap();
+    assert_eq!(put.evicted, ["b"]);
+    let keys: Vec<String> = store
+        .list_objects(&scope, ALL)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(keys, ["a", "c"]);
+    assert_eq!(store.get_object(&scope, "a").unwrap().created, 13);
+    // Limit 0 = unlimited.
+    for (i, key) in ["d", "e", "f"].iter().enumerate() {
+        assert!(
+            store
+                .put_object(&scope, key, 20 + i as u64, false, 0)
+                .unwrap()
+                .evicted
+                .is_empty()
+        );
+    }
+    assert_eq!(store.list_objects(&scope, ALL).unwrap().len(), 5);
+    store.delete_object(&scope, "a").unwrap();
+    assert!(matches!(
+        store.get_object(&scope, "a"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_object(&scope, "a"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.put_object(&pipeline_objects("team", "nope"), "a", 1, false, 0),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Completes a pending run in the store (as the dispatcher would).
+fn complete_run(store: &dyn Store, ns: &str, p: &str, run_id: u64) {
+    let mut stored = store
+        .pending_runs()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.run.run_id == run_id && r.run.pipeline_id == p)
+        .expect("pending run");
+    stored.run.state = RunState::Complete;
+    stored.run.status = RunStatus::Successful;
+    store
+        .commit(RunChanges {
+            runs: vec![stored],
+            dequeued: vec![(ns.into(), p.into(), run_id)],
+            ..RunChanges::default()
+        })
+        .unwrap();
+}
+
+fn run_objects_expire_only_for_complete_runs(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    let run_scope = |run_id| ObjectScope::Run {
+        namespace: "team".into(),
+        pipeline: "build".into(),
+        run_id,
+    };
+    for _ in 0..3 {
+        store.create_run("team", "build", new_run(), 5).unwrap();
+    }
+    for run_id in 1..=3 {
+        store
+            .put_object(&run_scope(run_id), "k", 6, false, 0)
+            .unwrap();
+    }
+    assert!(matches!(
+        store.put_object(&run_scope(9), "k", 6, false, 0),
+        Err(StoreError::NotFound(_))
+    ));
+    complete_run(store, "team", "build", 1);
+    // Run 2 is still pending: not expired even though it is old enough.
+    assert_eq!(store.expire_run_objects("team", "build", 2).unwrap(), [1]);
+    assert!(
+        store
+            .get_run("team", "build", 1)
+            .unwrap()
+            .store_objects_expired
+    );
+    assert!(
+        !store
+            .get_run("team", "build", 2)
+            .unwrap()
+            .store_objects_expired
+    );
+    assert!(store.list_objects(&run_scope(1), ALL).unwrap().is_empty());
+    assert!(matches!(
+        store.get_object(&run_scope(1), "k"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.put_object(&run_scope(1), "k2", 7, false, 0),
+        Err(StoreError::Conflict(m)) if m == "objects for run 1 have expired"
+    ));
+    assert_eq!(store.list_objects(&run_scope(2), ALL).unwrap().len(), 1);
+    // Already expired runs are not reported again; run 2 expires once complete.
+    complete_run(store, "team", "build", 2);
+    assert_eq!(store.expire_run_objects("team", "build", 2).unwrap(), [2]);
+    assert!(
+        store
+            .expire_run_objects("team", "build", 2)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.list_objects(&run_scope(3), ALL).unwrap().len(), 1);
+}
+
+fn delete_pipeline_removes_objects_and_secrets(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "build2");
+    store.create_run("team", "build", new_run(), 5).unwrap();
+    complete_run(store, "team", "build", 1);
+    for p in ["build", "build2"] {
+        store
+            .put_secret(
+                &pipeline_secrets("team", p),
+                secret("s", &["team"], 1),
+                vec![1],
+                false,
+            )
+            .unwrap();
+        store
+            .put_object(&pipeline_objects("team", p), "o", 1, false, 0)
+            .unwrap();
+    }
+    let run1 = ObjectScope::Run {
+        namespace: "team".into(),
+        pipeline: "build".into(),
+        run_id: 1,
+    };
+    store.put_object(&run1, "r", 1, false, 0).unwrap();
+    store.delete_pipeline("team", "build").unwrap();
+    // A new pipeline under the same id starts empty; the neighbour keeps its entries.
+    live_pipeline(store, "team", "build");
+    assert!(
+        store
+            .list_objects(&pipeline_objects("team", "build"), ALL)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_secrets(&pipeline_secrets("team", "build"), ALL)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_objects(&pipeline_objects("team", "build2"), ALL)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_secrets(&pipeline_secrets("team", "build2"), ALL)
+            .unwrap()
+            .len(),
+        1
+    );
+    store.create_run("team", "build", new_run(), 5).unwrap();
+    assert!(store.list_objects(&run1, ALL).unwrap().is_empty());
+}
+

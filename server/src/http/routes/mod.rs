@@ -6,10 +6,12 @@ mod configs;
 mod events;
 mod logs;
 mod namespaces;
+mod objects;
 mod pipelines;
 mod roles;
 mod run_control;
 mod runs;
+mod secrets;
 mod system;
 mod tasks;
 mod tokens;
@@ -54,6 +56,9 @@ const NS_P_CONFIGS: &[Res] = &[Namespace, Pipeline, Configs];
 const NS_P_DEPLOYMENTS: &[Res] = &[Namespace, Pipeline, Deployments];
 const NS_P_RUNS: &[Res] = &[Namespace, Pipeline, Runs];
 const NS_P_RUNS_TASKS: &[Res] = &[Namespace, Pipeline, Runs, TaskExecutions];
+const NS_P_OBJECTS: &[Res] = &[Namespace, Pipeline, Objects];
+const NS_P_RUNS_OBJECTS: &[Res] = &[Namespace, Pipeline, Runs, Objects];
+const NS_P_SECRETS: &[Res] = &[Namespace, Pipeline, Secrets];
 
 /// Every API route, in the order of SPEC §14.
 pub fn all() -> Vec<Route> {
@@ -80,11 +85,20 @@ pub fn all() -> Vec<Route> {
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Delete, NS_P_CONFIGS), configs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}", perm(Read, NS_P_DEPLOYMENTS), configs::get_deployment),
+        // §14.6 pipeline objects
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/objects", perm(Read, NS_P_OBJECTS), objects::list_pipeline),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Read, NS_P_OBJECTS), objects::get_pipeline),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Write, NS_P_OBJECTS), objects::put_pipeline),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Delete, NS_P_OBJECTS), objects::delete_pipeline),
         // §14.7 runs and task executions
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs", anonymous_read(NS_P_RUNS), runs::list),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs", perm(Write, NS_P_RUNS), run_control::start),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", anonymous_read(NS_P_RUNS), runs::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", perm(Write, NS_P_RUNS), run_control::cancel),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects", perm(Read, NS_P_RUNS_OBJECTS), objects::list_run),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}", perm(Read, NS_P_RUNS_OBJECTS), objects::get_run),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}", perm(Write, NS_P_RUNS_OBJECTS), objects::put_run),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}", perm(Delete, NS_P_RUNS_OBJECTS), objects::delete_run),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks", perm(Read, NS_P_RUNS_TASKS), tasks::list),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}", perm(Read, NS_P_RUNS_TASKS), tasks::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}", perm(Write, NS_P_RUNS_TASKS), run_control::cancel_task),
@@ -97,6 +111,16 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/roles/{id}", perm(Read, &[Permissions]), roles::get),
         route!(DELETE "/api/roles/{id}", Access::Admin, roles::delete),
         route!(PATCH "/api/roles/{id}", Access::Admin, roles::update),
+        // §14.8 pipeline secrets
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/secrets", perm(Read, NS_P_SECRETS), secrets::list_pipeline),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/secrets", perm(Write, NS_P_SECRETS), secrets::put_pipeline),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}", perm(Read, NS_P_SECRETS), secrets::get_pipeline),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}", perm(Delete, NS_P_SECRETS), secrets::delete_pipeline),
+        // §14.9 global secrets
+        route!(GET "/api/secrets/global", Access::Admin, secrets::list_global),
+        route!(POST "/api/secrets/global", Access::Admin, secrets::put_global),
+        route!(GET "/api/secrets/global/{key}", Access::Admin, secrets::get_global),
+        route!(DELETE "/api/secrets/global/{key}", Access::Admin, secrets::delete_global),
         // §14.9 system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),

@@ -101,7 +101,14 @@ pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let ns = cx.ns()?;
     cx.state
         .store
-        .write(move |s| s.delete_namespace(&ns))
+        .write({
+            let ns = ns.clone();
+            move |s| s.delete_namespace(&ns)
+        })
         .await?;
+    // The index rows went with the namespace; now its object files (SPEC §3.16).
+    let objects = gofer_core::paths::objects(&cx.state.data_dir);
+    crate::objects::remove_dir(&objects.join("pipelines").join(&ns)).await;
+    crate::objects::remove_dir(&objects.join("runs").join(&ns)).await;
     Ok(no_content())
 }

@@ -44,7 +44,14 @@ pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     cx.state
         .store
-        .write(move |s| s.delete_pipeline(&ns, &p))
+        .write({
+            let (ns, p) = (ns.clone(), p.clone());
+            move |s| s.delete_pipeline(&ns, &p)
+        })
         .await?;
+    // The index rows went with the pipeline; now its object files (SPEC §3.16).
+    let data_dir = &cx.state.data_dir;
+    crate::objects::remove_dir(&gofer_core::paths::pipeline_objects(data_dir, &ns, &p)).await;
+    crate::objects::remove_dir(&gofer_core::paths::pipeline_run_objects(data_dir, &ns, &p)).await;
     Ok(no_content())
 }

@@ -1,0 +1,75 @@
+//! Objects and secrets (SPEC §3.11, §9, §14.6–§14.9). Secret values travel only in a put request
+//! and in a get answer that asked for them (`include_secret=true`).
+
+use serde::{Deserialize, Serialize};
+
+/// Object metadata (SPEC §3.11); the bytes are served raw, never inside JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    pub key: String,
+    /// Unix ms of the put that wrote the current bytes.
+    pub created: u64,
+}
+
+/// `{"object": Object}`: the answer of an object put.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectResponse {
+    pub object: Object,
+}
+
+/// `{"objects": [Object]}`, ordered by `created` ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectsResponse {
+    pub objects: Vec<Object>,
+}
+
+/// Secret metadata (SPEC §3.11). `namespaces` is `[<namespace id>]` for a pipeline secret and
+/// the list of namespace regexes for a global one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    pub key: String,
+    pub namespaces: Vec<String>,
+    pub created: u64,
+}
+
+/// `POST P/secrets` (SPEC §14.8 row 51).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutPipelineSecretRequest {
+    pub key: String,
+    pub content: String,
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /api/secrets/global` (SPEC §14.9 row 65). `namespaces` are regexes, each fully matched
+/// against a namespace id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutGlobalSecretRequest {
+    pub key: String,
+    pub content: String,
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `{"secret": Secret}`: the answer of a secret put (metadata only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretResponse {
+    pub secret: Secret,
+}
+
+/// `GET …/secrets/{key}`: `secret` is the value only when `include_secret=true` was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetSecretResponse {
+    pub metadata: Secret,
+    pub secret: Option<String>,
+}
+
+/// `{"secrets": [Secret]}` (metadata only), ordered by `created` ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsResponse {
+    pub secrets: Vec<Secret>,
+}
+
+/// Largest secret value (SPEC §2.1: 1 byte–64 KiB).
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
