@@ -104,7 +104,8 @@ fn row(
         .replace("{task}", "first")
         .replace("{version}", "999")
         .replace("{deployment_id}", "999")
-        .replace("{event_id}", "0190f0f0-0000-7000-8000-000000000000");
+        .replace("{event_id}", "0190f0f0-0000-7000-8000-000000000000")
+        .replace("{key}", "no-such-key");
     let path = match template {
         // Admin routes get a target that does not exist, so passing changes nothing.
         "/api/namespaces/{ns}" if method != "GET" => path.replace("default", "no-such-ns"),
@@ -113,6 +114,10 @@ fn row(
         }
         "/api/roles/{id}" if method == "GET" => path.replace("{id}", "admin"),
         "/api/roles/{id}" => path.replace("{id}", "no-such-role"),
+        // A pipeline object put that passes must not create one: an invalid key is refused.
+        "/api/namespaces/{ns}/pipelines/{p}/objects/{key}" if method == "POST" => {
+            path.replace("no-such-key", "bad%00key")
+        }
         // Own-token access: the user token reads itself.
         "/api/tokens/{id}" if method == "GET" => path.replace("{id}", user_token_id),
         "/api/tokens/{id}" => path.replace("{id}", "0190f0f0-0000-7000-8000-000000000001"),
@@ -206,6 +211,133 @@ async fn permission_matrix_covers_every_route() {
 
     let u = &user_id;
     let rows = vec![
+        // §14.6 pipeline objects
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/objects",
+            None,
+            200,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/objects/{key}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/objects/{key}",
+            None,
+            400,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "DELETE",
+            "/api/namespaces/{ns}/pipelines/{p}/objects/{key}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        // §14.7 run objects (run 999 does not exist)
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "DELETE",
+            "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        // §14.8 pipeline secrets
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/secrets",
+            None,
+            200,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/secrets",
+            Some(json!({})),
+            400,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "DELETE",
+            "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        // §14.9 global secrets
+        row("GET", "/api/secrets/global", None, 200, Some(ADMIN_ONLY), u),
+        row(
+            "POST",
+            "/api/secrets/global",
+            Some(json!({})),
+            400,
+            Some(ADMIN_ONLY),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/secrets/global/{key}",
+            None,
+            404,
+            Some(ADMIN_ONLY),
+            u,
+        ),
+        row(
+            "DELETE",
+            "/api/secrets/global/{key}",
+            None,
+            404,
+            Some(ADMIN_ONLY),
+            u,
+        ),
+        // §14.10 metrics: no auth
+        row("GET", "/metrics", None, 200, None, u),
         // §14.2 events
         row("GET", "/api/events", None, 400, Some(ANY_TOKEN), u),
         row(

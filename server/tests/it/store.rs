@@ -3440,4 +3440,3 @@ fn delete_pipeline_removes_objects_and_secrets(store: &dyn Store) {
     store.create_run("team", "build", new_run(), 5).unwrap();
     assert!(store.list_objects(&run1, ALL).unwrap().is_empty());
 }
-

@@ -170,9 +170,16 @@ impl TestServer {
         }
         let res = req.send().await.expect("request");
         let status = res.status().as_u16();
+        let json = res
+            .headers()
+            .get("content-type")
+            .is_none_or(|t| t.as_bytes().starts_with(b"application/json"));
         let bytes = res.bytes().await.expect("body");
         let value = if bytes.is_empty() {
             Value::Null
+        } else if !json {
+            // `GET /metrics` and other text answers.
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(&bytes))
