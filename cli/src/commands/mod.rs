@@ -2,11 +2,13 @@
 
 pub mod config;
 pub mod event;
+pub mod exec;
 pub mod namespace;
 pub mod pipeline;
 pub mod run;
 pub mod service;
 pub mod task;
+pub mod up;
 
 use crate::output;
 use crate::settings::Settings;

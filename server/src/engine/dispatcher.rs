@@ -189,7 +189,24 @@ impl Dispatcher {
             }
         }
         for (task, attempt, reattach) in resume {
-            self.launch(key, &task, attempt, reattach);
+            // A reattached container already has its environment; one only created gets the
+            // recorded variables resolved again (they resolved before the crash).
+            let env = self.running.get(key).and_then(|rs| {
+                let view = rs
+                    .executions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.execution.clone()))
+                    .collect();
+                let execution = &rs.executions.get(&task)?.execution;
+                Some(resolve_references(execution, &view).unwrap_or_else(|_| {
+                    execution
+                        .variables
+                        .iter()
+                        .map(|v| (v.key.clone(), v.value.clone()))
+                        .collect()
+                }))
+            });
+            self.launch(key, &task, attempt, reattach, env.unwrap_or_default());
         }
     }
 
@@ -252,6 +269,15 @@ impl Dispatcher {
             } => {
                 let result = self.cancel_task(&key, &task, grace_secs, by_admin).await;
                 let _ = reply.send(result);
+            }
+            Command::SetResult {
+                key,
+                task,
+                result,
+                reply,
+            } => {
+                let answer = self.set_result(&key, &task, result).await;
+                let _ = reply.send(answer);
             }
             Command::AttemptStarted {
                 key,
@@ -514,8 +540,12 @@ impl Dispatcher {
                         }
                         Readiness::Run => {}
                     }
-                    // Substitution (SPEC §6.3) resolves here, just before the first attempt.
-                    if let Err(problem) = resolve_references(e) {
+                }
+                // Substitution (SPEC §6.3) resolves when the task leaves `waiting`, and again for
+                // each retry: resolved values live only in memory, never in the store.
+                let env = match resolve_references(e, &view) {
+                    Ok(env) => env,
+                    Err(problem) => {
                         let mut updated = se.clone();
                         let why = reason(XR::FailedPrecondition, problem);
                         changes
@@ -524,7 +554,7 @@ impl Dispatcher {
                         changes.executions.push(updated);
                         continue;
                     }
-                }
+                };
                 // Record the attempt durably before asking the scheduler (SPEC §5.6 step 1).
                 let log_path =
                     gofer_core::paths::task_log(&self.config.data_dir, &key.0, &key.1, key.2, task);
@@ -549,7 +579,7 @@ impl Dispatcher {
                 updated.execution.state = ES::Processing;
                 updated.retry_at = 0;
                 changes.executions.push(updated);
-                launches.push((task.clone(), attempt));
+                launches.push((task.clone(), attempt, env));
             }
         }
 
@@ -561,16 +591,24 @@ impl Dispatcher {
             for se in changes.executions {
                 rs.executions.insert(se.execution.task_id.clone(), se);
             }
-            for (task, attempt) in launches {
-                self.launch(key, &task, attempt, None);
+            for (task, attempt, env) in launches {
+                self.launch(key, &task, attempt, None, env);
             }
         }
         self.finish_if_done(key).await;
     }
 
     /// Spawns the executor of `attempt` (already recorded). `reattach` carries the recorded start
-    /// time of a container found by recovery.
-    fn launch(&mut self, key: &RunKey, task: &str, attempt: u64, reattach: Option<u64>) {
+    /// time of a container found by recovery. `env` is the task's environment with references
+    /// resolved ([`resolve_references`]); it goes to the scheduler only.
+    fn launch(
+        &mut self,
+        key: &RunKey,
+        task: &str,
+        attempt: u64,
+        reattach: Option<u64>,
+        mut env: Vec<(String, String)>,
+    ) {
         let Some(rs) = self.running.get_mut(key) else {
             return;
         };
@@ -579,11 +617,6 @@ impl Dispatcher {
         };
         let e = &se.execution;
         let log_offset = e.attempts.last().map(|a| a.log_offset).unwrap_or(0);
-        let mut env: Vec<(String, String)> = e
-            .variables
-            .iter()
-            .map(|v| (v.key.clone(), v.value.clone()))
-            .collect();
         env.push(("GOFER_TASK_ATTEMPT".into(), attempt.to_string()));
         let request = StartRequest {
             name: scheduler::task_container_name(&key.0, &key.1, key.2, task, attempt),
@@ -959,6 +992,53 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Records a task execution's result while it runs (SPEC §5.13). Runs that are not in
+    /// memory are queued or finished: their executions are not running, so the answer is 409
+    /// (or 404 when the execution does not exist).
+    async fn set_result(
+        &mut self,
+        key: &RunKey,
+        task: &str,
+        result: serde_json::Value,
+    ) -> StoreResult<()> {
+        let not_running = |state: &str| {
+            crate::store::StoreError::Conflict(format!(
+                "task '{task}' of run {} is {state}; a result can only be recorded while the task runs",
+                key.2
+            ))
+        };
+        let Some(rs) = self.running.get_mut(key) else {
+            let (ns, p, id, t) = (key.0.clone(), key.1.clone(), key.2, task.to_string());
+            let e = self
+                .store
+                .read(move |s| s.get_task_execution(&ns, &p, id, &t))
+                .await?;
+            return Err(not_running(&e.state.to_string()));
+        };
+        let Some(se) = rs.executions.get(task) else {
+            return Err(crate::store::StoreError::NotFound(format!(
+                "task '{task}' not found in run {}",
+                key.2
+            )));
+        };
+        // `processing` with an attempt in flight counts as running: the container may report
+        // before the dispatcher has processed its start.
+        let in_flight = se.execution.state == ES::Running
+            || (se.execution.state == ES::Processing && rs.active.contains_key(task));
+        if !in_flight {
+            return Err(not_running(&se.execution.state.to_string()));
+        }
+        let mut updated = se.clone();
+        updated.execution.result = Some(result);
+        let changes = RunChanges {
+            executions: vec![updated.clone()],
+            ..Default::default()
+        };
+        self.store.write(move |s| s.commit(changes)).await?;
+        rs.executions.insert(task.to_string(), updated);
+        Ok(())
+    }
+
     async fn cancel_task(
         &mut self,
         key: &RunKey,
@@ -1130,20 +1210,34 @@ fn prepare_log(path: &std::path::Path) -> std::io::Result<u64> {
     Ok(file.metadata()?.len())
 }
 
-/// The single place where substitution plugs in (SPEC §6.3). Secret, object and task-result
-/// stores arrive with later issues; until then a reference cannot be resolved and fails the task
-/// with a message naming the variable and the reference (never a value).
-fn resolve_references(execution: &TaskExecution) -> Result<(), String> {
+/// The single place where substitution plugs in (SPEC §6.3): the task's environment, each
+/// reference replaced by its value. `executions` is the run's current view (for
+/// `task_result{{t}}`). Secret and object stores arrive with later issues; until then such a
+/// reference cannot be resolved and fails the task with a message naming the variable and the
+/// reference (never a value).
+fn resolve_references(
+    execution: &TaskExecution,
+    executions: &BTreeMap<String, TaskExecution>,
+) -> Result<Vec<(String, String)>, String> {
+    use gofer_core::validate::RefKind;
+    let mut env = Vec::with_capacity(execution.variables.len());
     for v in &execution.variables {
-        if let Some(r) = gofer_core::validate::parse_reference(&v.value) {
-            return Err(format!(
-                "variable '{}': {}{{{{{}}}}} cannot be resolved: this server has no {} store yet",
-                v.key,
-                r.kind.name(),
-                r.key,
-                r.kind.name().split('_').next().unwrap_or("value")
-            ));
-        }
+        let value = match gofer_core::validate::parse_reference(&v.value) {
+            None => v.value.clone(),
+            Some(r) if r.kind == RefKind::TaskResult => {
+                super::task_result::resolve(&v.key, &r.key, executions)?
+            }
+            Some(r) => {
+                return Err(format!(
+                    "variable '{}': {}{{{{{}}}}} cannot be resolved: this server has no {} store yet",
+                    v.key,
+                    r.kind.name(),
+                    r.key,
+                    r.kind.name().split('_').next().unwrap_or("value")
+                ));
+            }
+        };
+        env.push((v.key.clone(), value));
     }
-    Ok(())
+    Ok(env)
 }

@@ -89,6 +89,8 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Read, NS_P_RUNS_TASKS), logs::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Delete, NS_P_RUNS_TASKS), logs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/attach", perm(Write, NS_P_RUNS_TASKS), attach::attach),
+        route!(PUT "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result", perm(Write, NS_P_RUNS_TASKS), tasks::set_result),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result", perm(Write, NS_P_RUNS_TASKS), tasks::set_result),
         // §14.9 system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),
