@@ -138,3 +138,50 @@ fn exec_of_a_failing_pipeline_exits_8_with_variables_and_payload() {
     assert!(r.stderr.contains("config.tasks"), "{}", r.stderr);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+/// Ctrl-C (SIGINT) while a task runs: exit 8, the running container and the data dir removed.
+#[test]
+fn exec_interrupted_by_ctrl_c_leaves_nothing_behind() {
+    use std::io::BufRead;
+    let Some(image) = image() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.json");
+    let config = gofer_sdk::Pipeline::new("long", "Long")
+        .task(gofer_sdk::Task::new("wait", &image).script("echo started; sleep 300"));
+    std::fs::write(&file, config.to_json().unwrap()).unwrap();
+    let mut child = crate::common::gofer_process()
+        .args(["pipeline", "exec", file.to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "exec ended before the task ran:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("wait: running (attempt 1)") {
+            break;
+        }
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    seen.push_str(&rest);
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(8), "{seen}");
+    assert!(seen.contains("error: interrupted"), "{seen}");
+    assert_no_containers(&exec_namespace(&seen));
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
