@@ -42,9 +42,16 @@ echo "gofer up examples/simple (already built): median ${up_dir_ms} ms"
 echo "  of which cargo's no-op run:             median ${cargo_ms} ms"
 echo "  gofer up of the same config as JSON:    median ${up_json_ms} ms (register + deploy, no cargo)"
 
-docker_ms=$(for _ in $(seq "$N"); do time_ms docker run --rm $IMG sh -c 'echo "hello from run 1"'; done | median)
-exec_json_ms=$(for _ in $(seq "$N"); do time_ms "$GOFER" pipeline exec "$DATA/simple.json"; done | median)
-exec_dir_ms=$(for _ in $(seq "$N"); do time_ms "$GOFER" pipeline exec examples/simple; done | median)
+# Interleaved, so that the machine's changing load hits both sides alike.
+: >"$DATA/docker.ms"; : >"$DATA/exec_json.ms"; : >"$DATA/exec_dir.ms"
+for _ in $(seq "$N"); do
+  time_ms docker run --rm $IMG sh -c 'echo "hello from run 1"' >>"$DATA/docker.ms"
+  time_ms "$GOFER" pipeline exec "$DATA/simple.json" >>"$DATA/exec_json.ms"
+  time_ms "$GOFER" pipeline exec examples/simple >>"$DATA/exec_dir.ms"
+done
+docker_ms=$(median <"$DATA/docker.ms")
+exec_json_ms=$(median <"$DATA/exec_json.ms")
+exec_dir_ms=$(median <"$DATA/exec_dir.ms")
 echo "docker run --rm (one bare container):     median ${docker_ms} ms"
 echo "gofer pipeline exec simple.json:          median ${exec_json_ms} ms, ratio $(awk "BEGIN {printf \"%.2f\", $exec_json_ms/$docker_ms}")"
 echo "gofer pipeline exec examples/simple:      median ${exec_dir_ms} ms, ratio $(awk "BEGIN {printf \"%.2f\", $exec_dir_ms/$docker_ms}") (includes cargo's no-op run)"

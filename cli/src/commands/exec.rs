@@ -138,7 +138,10 @@ pub async fn exec(
         ).into()),
     };
 
-    // Stop the engine first so that it starts no container after the sweep.
+    // Close the client's idle keep-alive connections first: the server's graceful shutdown
+    // waits for open connections. Then stop the engine, so that it starts no container after
+    // the sweep.
+    drop(exec_ctx);
     let _ = stop.send(());
     if let Ok(Err(e)) = server.await {
         eprintln!("warning: the in-process server stopped with an error: {e}");
