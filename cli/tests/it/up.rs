@@ -251,13 +251,15 @@ fn up_of_a_pipeline_that_fails_to_compile_exits_9() {
     let mut cmd = gofer();
     cmd.args(["up", dir.path().to_str().unwrap()])
         .env("CARGO_NET_OFFLINE", "true");
-    // Reuse this build's artifacts (the test binary lives in <target>/debug/deps).
-    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
-        let target = Path::new(env!("CARGO_BIN_EXE_gofer"))
+    // Reuse this build's artifacts (the binary lives in <target>/debug).
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").is_none().then(|| {
+        Path::new(env!("CARGO_BIN_EXE_gofer"))
             .parent()
             .and_then(Path::parent)
             .unwrap()
-            .to_path_buf();
+            .to_path_buf()
+    });
+    if let Some(target) = &target_dir {
         cmd.env("CARGO_TARGET_DIR", target);
     }
     let r = run(&mut cmd).expect(9);
@@ -274,4 +276,32 @@ fn up_of_a_pipeline_that_fails_to_compile_exits_9() {
         r.stderr
     );
     assert!(r.stdout.is_empty(), "{}", r.stdout);
+
+    // A program that compiles but builds an invalid config: finish() prints the validator's
+    // message and exits 1, so `up` and `pipeline validate` exit 9 and show it.
+    std::fs::write(
+        dir.path().join("src/main.rs"),
+        "use gofer_sdk::{Pipeline, Requires, Task};\n\
+         fn main() {\n    Pipeline::new(\"broken\", \"Broken\")\n        \
+         .task(Task::new(\"a\", \"busybox\").depends_on(\"nope\", Requires::Success))\n        \
+         .finish();\n}\n",
+    )
+    .unwrap();
+    for command in [&["up"][..], &["pipeline", "validate"][..]] {
+        let mut cmd = gofer();
+        cmd.args(command)
+            .arg(dir.path())
+            .env("CARGO_NET_OFFLINE", "true");
+        if let Some(target) = &target_dir {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let r = run(&mut cmd).expect(9);
+        assert!(
+            r.stderr.contains(
+                "  error: invalid pipeline 'broken': task 'a': depends_on references unknown task 'nope'\n"
+            ),
+            "{}",
+            r.stderr
+        );
+    }
 }
