@@ -82,6 +82,15 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build a pipeline (program directory, .json file or - for stdin), register it and deploy
+    /// it; prints what changed against the live version
+    Up {
+        /// A pipeline program's directory (Cargo.toml or go.mod), a .json file, or - for stdin
+        path: String,
+        /// Register the new version without making it live
+        #[arg(long)]
+        no_deploy: bool,
+    },
     /// Inspect the CLI configuration
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -22,10 +22,6 @@ pub const EXIT_INVALID: i32 = 7;
 /// A watched run ended `failed` or `cancelled`.
 pub const EXIT_RUN_FAILED: i32 = 8;
 /// `gofer up`: the pipeline program failed.
-#[expect(
-    dead_code,
-    reason = "used by `gofer up`, which lands with its own issue"
-)]
 pub const EXIT_BUILD_FAILED: i32 = 9;
 
 /// The exit code for an HTTP status.

@@ -102,6 +102,26 @@ impl Client {
         Ok(response.task_execution)
     }
 
+    /// `PUT …/runs/{run}/tasks/{task}/result`: records the running task's JSON result (at most
+    /// 64 KiB serialised; SPEC §5.13). Dependent tasks read it through `task_result{{task}}`.
+    pub async fn set_task_result(
+        &self,
+        ns: &str,
+        p: &str,
+        run: u64,
+        task: &str,
+        result: &serde_json::Value,
+    ) -> Result<(), Error> {
+        let run = run.to_string();
+        let builder = self
+            .request(
+                Method::PUT,
+                &Self::runs_path(ns, p, &[&run, "tasks", task, "result"]),
+            )
+            .json(result);
+        self.empty(builder).await
+    }
+
     /// `DELETE …/runs/{run}/tasks/{task}[?wait_for=<secs>]`: stops the task's container with a
     /// grace period of `wait_for` seconds (the server's default when `None`, SPEC §5.9).
     pub async fn cancel_task_execution(

@@ -182,6 +182,12 @@ impl Prepared {
         &self.state.data_dir
     }
 
+    /// The run engine, for an embedding program that starts runs in-process (`gofer pipeline
+    /// exec` starts its run with initiator kind `cli_exec`, SPEC §3.7).
+    pub fn engine(&self) -> &engine::Engine {
+        &self.state.engine
+    }
+
     /// Serves the API on `listener` until `shutdown` resolves, then drains requests for up to
     /// `server.shutdown_timeout` seconds. Running task containers are left running; the next
     /// start reattaches to them.

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod event;
+pub mod exec;
 pub mod namespace;
 pub mod object;
 pub mod pipeline;
@@ -11,6 +12,7 @@ pub mod secret;
 pub mod service;
 pub mod task;
 pub mod token;
+pub mod up;
 
 use crate::output;
 use crate::settings::Settings;

@@ -45,6 +45,23 @@ pub enum PipelineCommand {
     /// Store and read a pipeline's objects
     #[command(subcommand)]
     Object(super::object::PipelineObjectCommand),
+    /// Build a pipeline as `gofer up` does and check it with the server's rules, without a server
+    Validate {
+        /// A pipeline program's directory (Cargo.toml or go.mod), a .json file, or - for stdin
+        path: String,
+    },
+    /// Run a pipeline once on the local Docker engine, without a server; exits 0 when the run
+    /// succeeds, 8 otherwise, and removes its containers and temporary data
+    Exec {
+        /// A pipeline program's directory (Cargo.toml or go.mod), a .json file, or - for stdin
+        path: String,
+        /// A run variable (repeatable)
+        #[arg(short = 'v', long = "var", value_name = "K=V", value_parser = super::run::key_value)]
+        vars: Vec<(String, String)>,
+        /// JSON payload for the run's tasks (GOFER_RUN_PAYLOAD): a file, or @ or - for stdin
+        #[arg(long, value_name = "FILE|@")]
+        payload: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +161,12 @@ pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
         }
         PipelineCommand::Config(command) => config(ctx, ns, command).await?,
         PipelineCommand::Deployment(command) => deployment(ctx, ns, command).await?,
+        PipelineCommand::Validate { path } => super::up::validate(ctx, &path)?,
+        PipelineCommand::Exec {
+            path,
+            vars,
+            payload,
+        } => super::exec::exec(ctx, &path, vars, payload).await?,
     }
     Ok(())
 }
@@ -246,7 +269,11 @@ async fn deployment(ctx: &Ctx, ns: &str, command: DeploymentCommand) -> anyhow::
 }
 
 /// The live config version, if any: configs are listed page by page until one is `live`.
-async fn live_config(ctx: &Ctx, ns: &str, pipeline: &str) -> anyhow::Result<Option<Config>> {
+pub(crate) async fn live_config(
+    ctx: &Ctx,
+    ns: &str,
+    pipeline: &str,
+) -> anyhow::Result<Option<Config>> {
     const PAGE: u64 = gofer_core::api::MAX_LIMIT;
     let mut offset = 0;
     loop {

@@ -79,7 +79,7 @@ pub struct StartArgs {
 }
 
 /// `K=V` → `(K, V)`; the key is checked by the server (400, exit 7).
-fn key_value(text: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) => Ok((key.to_string(), value.to_string())),
         None => Err(format!("expected K=V, got '{text}'")),
@@ -178,7 +178,7 @@ pub async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
 }
 
 /// The payload JSON from a file, or from stdin for `@` or `-`.
-fn read_payload(source: &str) -> Result<serde_json::Value, Failure> {
+pub(crate) fn read_payload(source: &str) -> Result<serde_json::Value, Failure> {
     let text = if source == "@" || source == "-" {
         let mut text = String::new();
         std::io::stdin()

@@ -2,6 +2,7 @@
 //! cancellation and attaching a shell.
 
 use super::Ctx;
+use crate::failure::Failure;
 use crate::output::{Table, details, or_dash};
 use crate::time::duration;
 use bytes::Bytes;
@@ -53,6 +54,9 @@ pub enum TaskCommand {
         #[arg(short, long, value_name = "SECS")]
         wait_for: Option<u64>,
     },
+    /// Record or read a task's JSON result (passed to dependent tasks as task_result{{task}})
+    #[command(subcommand)]
+    Result(ResultCommand),
     /// Run a command inside a running task's container, connected to this terminal.
     ///
     /// This build has no raw terminal mode: input is line-buffered (each line is sent when you
@@ -68,6 +72,29 @@ pub enum TaskCommand {
         /// Command to run, split on whitespace by the server
         #[arg(short, long = "cmd", value_name = "COMMAND", default_value = "/bin/sh")]
         cmd: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResultCommand {
+    /// Record the result of a running task; the last write wins.
+    ///
+    /// Give `<PIPELINE> <RUN> <TASK> <JSON>`, or only `<JSON>` inside a task: the ids then come
+    /// from GOFER_PIPELINE_ID, GOFER_RUN_ID, GOFER_TASK_ID and GOFER_NAMESPACE_ID. `<JSON>` is
+    /// the JSON text itself, or `-` or `@` to read it from stdin.
+    Set {
+        /// [<PIPELINE> <RUN> <TASK>] <JSON|@|->
+        #[arg(value_name = "ARGS", num_args = 1..=4, required = true)]
+        args: Vec<String>,
+    },
+    /// Print a task's recorded result (JSON), if any
+    Get {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+        /// Task id
+        task: String,
     },
 }
 
@@ -129,6 +156,40 @@ pub async fn run(ctx: &Ctx, command: TaskCommand) -> anyhow::Result<()> {
             task,
             cmd,
         } => attach(ctx, &pipeline, run, &task, &cmd).await?,
+        TaskCommand::Result(ResultCommand::Set { args }) => {
+            let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+            let target = result_target(ctx.namespace(), &args, &env)?;
+            let json = args.last().expect("clap requires one argument");
+            let result = read_result(json)?;
+            ctx.client
+                .set_task_result(
+                    &target.ns,
+                    &target.pipeline,
+                    target.run,
+                    &target.task,
+                    &result,
+                )
+                .await?;
+            ctx.done(format!(
+                "result of task '{}' of run {} of pipeline '{}' recorded",
+                target.task, target.run, target.pipeline
+            ));
+        }
+        TaskCommand::Result(ResultCommand::Get {
+            pipeline,
+            run,
+            task,
+        }) => {
+            let execution = ctx
+                .client
+                .get_task_execution(ns, &pipeline, run, &task)
+                .await?;
+            match &execution.result {
+                Some(result) => print!("{}", crate::output::json(result)),
+                None if ctx.json() => println!("null"),
+                None => println!("task '{task}' of run {run} recorded no result"),
+            }
+        }
     }
     Ok(())
 }
@@ -281,4 +342,131 @@ fn describe_task(ctx: &Ctx, t: &TaskExecution) -> String {
     }
     out.push_str(&table.render());
     out
+}
+
+/// Which task execution `task result set` writes to.
+#[derive(Debug, PartialEq, Eq)]
+struct ResultTarget {
+    ns: String,
+    pipeline: String,
+    run: u64,
+    task: String,
+}
+
+/// `<p> <run> <task> <json>`, or `<json>` with the ids from the task's environment (SPEC §5.13,
+/// §6.2). Anything else is a usage error (exit 2).
+fn result_target(
+    namespace: &str,
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ResultTarget, Failure> {
+    let usage = |message: String| Failure {
+        code: crate::exit::EXIT_USAGE,
+        message,
+    };
+    let parse_run = |text: &str| {
+        text.parse::<u64>()
+            .map_err(|_| usage(format!("run id must be a positive integer, got '{text}'")))
+    };
+    match args {
+        [pipeline, run, task, _] => Ok(ResultTarget {
+            ns: namespace.to_string(),
+            pipeline: pipeline.clone(),
+            run: parse_run(run)?,
+            task: task.clone(),
+        }),
+        [_] => {
+            let missing: Vec<&str> = ["GOFER_PIPELINE_ID", "GOFER_RUN_ID", "GOFER_TASK_ID"]
+                .into_iter()
+                .filter(|k| env(k).is_none())
+                .collect();
+            if !missing.is_empty() {
+                return Err(usage(format!(
+                    "give <pipeline> <run> <task> <json>, or run inside a task where {} set ({} missing)",
+                    "GOFER_PIPELINE_ID, GOFER_RUN_ID and GOFER_TASK_ID are",
+                    missing.join(", ")
+                )));
+            }
+            Ok(ResultTarget {
+                ns: env("GOFER_NAMESPACE_ID").unwrap_or_else(|| namespace.to_string()),
+                pipeline: env("GOFER_PIPELINE_ID").unwrap_or_default(),
+                run: parse_run(&env("GOFER_RUN_ID").unwrap_or_default())?,
+                task: env("GOFER_TASK_ID").unwrap_or_default(),
+            })
+        }
+        _ => Err(usage(format!(
+            "expected <json> or <pipeline> <run> <task> <json>, got {} arguments",
+            args.len()
+        ))),
+    }
+}
+
+/// The result JSON: the argument itself, or stdin for `-` and `@`.
+fn read_result(arg: &str) -> Result<serde_json::Value, Failure> {
+    let text = if arg == "-" || arg == "@" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Failure::invalid(format!("cannot read the result from stdin: {e}")))?;
+        text
+    } else {
+        arg.to_string()
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::invalid(format!("the result is not valid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod result_tests {
+    use super::*;
+
+    #[test]
+    fn result_target_from_arguments_or_the_task_environment() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let none = |_: &str| None;
+        assert_eq!(
+            result_target("ns", &args(&["p", "3", "t", "{}"]), &none).unwrap(),
+            ResultTarget {
+                ns: "ns".into(),
+                pipeline: "p".into(),
+                run: 3,
+                task: "t".into()
+            }
+        );
+        let inside = |k: &str| match k {
+            "GOFER_NAMESPACE_ID" => Some("team".to_string()),
+            "GOFER_PIPELINE_ID" => Some("build".to_string()),
+            "GOFER_RUN_ID" => Some("7".to_string()),
+            "GOFER_TASK_ID" => Some("plan".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            result_target("default", &args(&["-"]), &inside).unwrap(),
+            ResultTarget {
+                ns: "team".into(),
+                pipeline: "build".into(),
+                run: 7,
+                task: "plan".into()
+            }
+        );
+        let e = result_target("default", &args(&["-"]), &none).unwrap_err();
+        assert_eq!(e.code, crate::exit::EXIT_USAGE);
+        assert!(
+            e.message
+                .contains("GOFER_PIPELINE_ID, GOFER_RUN_ID, GOFER_TASK_ID missing"),
+            "{}",
+            e.message
+        );
+        let e = result_target("ns", &args(&["p", "t", "{}"]), &none).unwrap_err();
+        assert_eq!(e.code, crate::exit::EXIT_USAGE);
+        let e = result_target("ns", &args(&["p", "x", "t", "{}"]), &none).unwrap_err();
+        assert!(e.message.contains("run id"), "{}", e.message);
+        assert_eq!(
+            read_result("{\"a\": 1}").unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(
+            read_result("nope").unwrap_err().code,
+            crate::exit::EXIT_INVALID
+        );
+    }
 }

@@ -205,7 +205,16 @@ impl Dispatcher {
             // stays masked (SPEC §6.4). A reference that no longer resolves masks nothing.
             if let Some(rs) = self.running.get_mut(key)
                 && let Some(se) = rs.executions.get(&task)
-                && let Ok(resolved) = resolve_references(&self.resolver, key, &se.execution).await
+                && let Ok(resolved) = resolve_references(
+                    &self.resolver,
+                    key,
+                    &se.execution,
+                    &rs.executions
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.execution.clone()))
+                        .collect(),
+                )
+                .await
             {
                 rs.resolved.insert(task.clone(), resolved);
             }
@@ -263,6 +272,15 @@ impl Dispatcher {
             } => {
                 let result = self.cancel_run(&key, by_admin).await;
                 let _ = reply.send(result);
+            }
+            Command::SetResult {
+                key,
+                task,
+                result,
+                reply,
+            } => {
+                let answer = self.set_result(&key, &task, result).await;
+                let _ = reply.send(answer);
             }
             Command::CancelTask {
                 key,
@@ -474,6 +492,53 @@ impl Dispatcher {
 
     // ---- DAG (SPEC §5.4–§5.8) ---------------------------------------------------------------
 
+    /// Records a task execution's result while it runs (SPEC §5.13). Runs that are not in
+    /// memory are queued or finished: their executions are not running, so the answer is 409
+    /// (or 404 when the execution does not exist).
+    async fn set_result(
+        &mut self,
+        key: &RunKey,
+        task: &str,
+        result: serde_json::Value,
+    ) -> StoreResult<()> {
+        let not_running = |state: &str| {
+            crate::store::StoreError::Conflict(format!(
+                "task '{task}' of run {} is {state}; a result can only be recorded while the task runs",
+                key.2
+            ))
+        };
+        let Some(rs) = self.running.get_mut(key) else {
+            let (ns, p, id, t) = (key.0.clone(), key.1.clone(), key.2, task.to_string());
+            let e = self
+                .store
+                .read(move |s| s.get_task_execution(&ns, &p, id, &t))
+                .await?;
+            return Err(not_running(&e.state.to_string()));
+        };
+        let Some(se) = rs.executions.get(task) else {
+            return Err(crate::store::StoreError::NotFound(format!(
+                "task '{task}' not found in run {}",
+                key.2
+            )));
+        };
+        // `processing` with an attempt in flight counts as running: the container may report
+        // before the dispatcher has processed its start.
+        let in_flight = se.execution.state == ES::Running
+            || (se.execution.state == ES::Processing && rs.active.contains_key(task));
+        if !in_flight {
+            return Err(not_running(&se.execution.state.to_string()));
+        }
+        let mut updated = se.clone();
+        updated.execution.result = Some(result);
+        let changes = RunChanges {
+            executions: vec![updated.clone()],
+            ..Default::default()
+        };
+        self.store.write(move |s| s.commit(changes)).await?;
+        rs.executions.insert(task.to_string(), updated);
+        Ok(())
+    }
+
     async fn advance(&mut self, key: &RunKey) {
         let now = gofer_core::now_millis();
         let Some(rs) = self.running.get_mut(key) else {
@@ -540,7 +605,7 @@ impl Dispatcher {
                 }
                 // Substitution (SPEC §6.3) resolves here, just before each attempt, so parents
                 // can write run objects for their children.
-                match resolve_references(&self.resolver, key, e).await {
+                match resolve_references(&self.resolver, key, e, &view).await {
                     Ok(values) => {
                         resolved.push((task.clone(), values));
                     }
@@ -621,13 +686,14 @@ impl Dispatcher {
         let mut env = resolved.env;
         env.push(("GOFER_TASK_ATTEMPT".into(), attempt.to_string()));
         // The run's API token (SPEC §6.5), derived again here so its plaintext is never stored.
+        let mut masks = resolved.masks;
         if e.task.inject_api_token
             && let Some(token_id) = &rs.run.run.token_id
         {
-            env.push((
-                "GOFER_API_TOKEN".into(),
-                crate::http::auth::run_token_secret(&self.config.run_token_key, token_id),
-            ));
+            let secret = crate::http::auth::run_token_secret(&self.config.run_token_key, token_id);
+            // Masked in the task's log like any secret (SPEC §6.4, §6.5).
+            substitute::add_mask(&mut masks, &secret);
+            env.push(("GOFER_API_TOKEN".into(), secret));
         }
         let request = StartRequest {
             name: scheduler::task_container_name(&key.0, &key.1, key.2, task, attempt),
@@ -666,7 +732,7 @@ impl Dispatcher {
             reattach_started: reattach,
             log_offset,
             stop_timeout: self.config.stop_timeout,
-            masks: resolved.masks,
+            masks,
         };
         let (stop, stop_rx) = watch::channel(None);
         // A cancel accepted before the container started applies at once.
@@ -1135,8 +1201,16 @@ impl Dispatcher {
         for run_id in expired {
             let dir = gofer_core::paths::run_objects(&self.config.data_dir, ns, p, run_id);
             crate::objects::remove_dir(&dir).await;
-            // ISSUE4-MERGE: revoke_run_token
-            // self.store.write(move |s| s.revoke_run_token(&ns, &p, run_id)).await (SPEC §6.5)
+            // The run's API token goes with its objects (SPEC §6.5).
+            let (ns2, p2) = (ns.to_string(), p.to_string());
+            if let Err(e) = self
+                .store
+                .write(move |s| s.revoke_run_token(&ns2, &p2, run_id))
+                .await
+            {
+                tracing::warn!(error = %e, namespace = ns, pipeline = p, run_id,
+                    "revoking the run token after object expiry failed");
+            }
         }
     }
 
@@ -1228,10 +1302,13 @@ fn prepare_log(path: &std::path::Path) -> std::io::Result<u64> {
 /// resolved for one attempt, or the problem (naming the variable and the reference, never a
 /// value) that fails the task with `failed_precondition`. Secret and object references resolve
 /// in [`substitute`]; other kinds sit beside it.
+///
+/// `executions` is the run's current view, for `task_result{{t}}` (SPEC §5.13).
 async fn resolve_references(
     resolver: &Resolver,
     key: &RunKey,
     execution: &TaskExecution,
+    executions: &BTreeMap<String, TaskExecution>,
 ) -> Result<Resolved, String> {
-    substitute::resolve(resolver, key, execution).await
+    substitute::resolve(resolver, key, execution, executions).await
 }

@@ -10,6 +10,7 @@
 mod dispatcher;
 mod executor;
 pub mod substitute;
+mod task_result;
 
 use crate::scheduler::Scheduler;
 use crate::store::{NewRun, StoreError, StoreHandle, StoreResult};
@@ -62,6 +63,13 @@ pub(crate) enum Command {
         task: String,
         grace_secs: u64,
         by_admin: bool,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+    /// Record a task execution's JSON result (SPEC §5.13).
+    SetResult {
+        key: RunKey,
+        task: String,
+        result: serde_json::Value,
         reply: oneshot::Sender<StoreResult<()>>,
     },
     /// An attempt's container is running (`at` in ms).
@@ -164,6 +172,25 @@ impl Engine {
             task,
             grace_secs,
             by_admin,
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Records `result` as the result of task execution `task` while it runs (SPEC §5.13); the
+    /// last write wins. A missing run or task is `NotFound`, a task that is not running is
+    /// `Conflict`. The dispatcher writes it, as it writes all run state.
+    pub async fn set_task_result(
+        &self,
+        key: RunKey,
+        task: String,
+        result: serde_json::Value,
+    ) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::SetResult {
+            key,
+            task,
+            result,
             reply,
         })?;
         answer.await.map_err(|_| stopped())?

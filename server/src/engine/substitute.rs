@@ -54,10 +54,14 @@ pub async fn resolve(
     r: &Resolver,
     key: &RunKey,
     execution: &TaskExecution,
+    executions: &std::collections::BTreeMap<String, TaskExecution>,
 ) -> Result<Resolved, String> {
     let mut out = Resolved::default();
     for v in &execution.variables {
         let value = match parse_reference(&v.value) {
+            Some(reference) if reference.kind == RefKind::TaskResult => {
+                super::task_result::resolve(&v.key, &reference.key, executions)?
+            }
             Some(reference) => {
                 let (value, secret) = resolve_one(r, key, &reference)
                     .await

@@ -424,6 +424,23 @@ pub(crate) async fn authorize(
             }
             true
         }
+        Access::PermOrOwnRun { action, resources } => {
+            let own_run = format!(
+                "run:{}:{}:{}",
+                params.get("ns").unwrap_or_default(),
+                params.get("p").unwrap_or_default(),
+                params.get("run").unwrap_or_default()
+            );
+            let is_own_run = caller
+                .token
+                .as_ref()
+                .is_some_and(|t| t.roles.iter().any(|r| *r == own_run));
+            let required = auth::required(resources, params);
+            if !is_own_run && !caller.grants.allows(action, &required) {
+                return Err(auth::denied(action, &required));
+            }
+            true
+        }
     };
     if allowed {
         Ok(caller)

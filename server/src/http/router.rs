@@ -46,6 +46,13 @@ pub enum Access {
     Admin,
     /// Admin tokens, or the token named by the path parameter `{id}` itself (token get).
     AdminOrOwnToken,
+    /// Like `Perm` (never anonymous), and also the run token of the run named by the path
+    /// (`{ns}`, `{p}`, `{run}`): a task records its own result with its injected token
+    /// (SPEC §5.13), although the run role of §6.5 only reads task executions.
+    PermOrOwnRun {
+        action: Action,
+        resources: &'static [Res],
+    },
     /// An action on every listed resource; `anonymous` routes accept callers without a token.
     Perm {
         action: Action,

@@ -336,6 +336,23 @@ async fn permission_matrix_covers_every_route() {
             Some(ADMIN_ONLY),
             u,
         ),
+        // §5.13 task results (run 999 does not exist)
+        row(
+            "PUT",
+            "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result",
+            Some(json!({"a": 1})),
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result",
+            Some(json!({"a": 1})),
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
         // §14.10 metrics: no auth
         row("GET", "/metrics", None, 200, None, u),
         // §14.2 events
@@ -1353,5 +1370,147 @@ async fn run_token_reaches_flagged_tasks_and_is_revoked() {
         .call_as(Some(&admin), "GET", &format!("/api/roles/{role_id}"), None)
         .await;
     assert_eq!(status, 404);
+    s.remove_containers().await;
+}
+
+/// Issue 4 end to end: task `writer` (inject_api_token) writes a run object and its own result
+/// through the API with its injected token (busybox `wget`); `reader` depends on it and reads
+/// both through `run_object{{…}}` and `task_result{{…}}`; the token is masked in the writer's
+/// log; it cannot set the result of another run; and it is rejected once the run's objects
+/// expire (SPEC §5.13, §6.3–§6.5, §9.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_token_writes_objects_and_results_that_children_read() {
+    let img = busybox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    config.development.bypass_auth = false;
+    // Objects of the newest run only, so the second run expires the first run's objects.
+    config.object_store.run_object_expiry = 1;
+    let probe = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    config.server.extension_address = format!("172.17.0.1:{port}");
+    let s = TestServer::start_on(config.clone(), &format!("0.0.0.0:{port}")).await;
+    let (_, body) = s.call("POST", "/api/tokens/bootstrap", None).await;
+    let admin = format!("Bearer {}", body["secret"].as_str().unwrap());
+    let p = format!("objs{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let base = format!("/api/namespaces/default/pipelines/{p}");
+    let api = "$GOFER_API_BASE_URL/api/namespaces/$GOFER_NAMESPACE_ID/pipelines/$GOFER_PIPELINE_ID/runs/$GOFER_RUN_ID";
+    let writer = format!(
+        "set -e; auth=\"Authorization: Bearer $GOFER_API_TOKEN\"; \
+         wget -q -O /dev/null --header \"$auth\" --post-data \"hello from run $GOFER_RUN_ID\" \
+           \"{api}/objects/greeting\"; \
+         wget -q -O /dev/null --header \"$auth\" --post-data '{{\"answer\": 42}}' \
+           \"{api}/tasks/writer/result\"; \
+         echo \"my token is $GOFER_API_TOKEN\""
+    );
+    let config_body = json!({"config": {"id": p, "name": p, "tasks": [
+        {"id": "writer", "image": img, "inject_api_token": true, "command": ["sh", "-c", writer]},
+        {"id": "reader", "image": img, "depends_on": {"writer": "success"},
+         "variables": {"GREETING": "run_object{{greeting}}", "RESULT": "task_result{{writer}}"},
+         "command": ["sh", "-c", "echo \"$GREETING / $RESULT\""]}
+    ]}});
+    let (status, body) = s
+        .call_as(
+            Some(&admin),
+            "POST",
+            &format!("{base}/configs"),
+            Some(config_body),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = s
+        .call_as(Some(&admin), "POST", &format!("{base}/configs/1"), None)
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let wait_run = |run: u64| {
+        let (s, admin, base) = (&s, admin.clone(), base.clone());
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            loop {
+                let (_, body) = s
+                    .call_as(Some(&admin), "GET", &format!("{base}/runs/{run}"), None)
+                    .await;
+                if body["run"]["state"] == "complete" {
+                    return body["run"].clone();
+                }
+                assert!(std::time::Instant::now() < deadline, "run {run}: {body}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let log = |run: u64, task: &'static str| {
+        let url = s.url(&format!("{base}/runs/{run}/tasks/{task}/logs"));
+        let req = s.http.get(url).header("authorization", admin.clone());
+        async move {
+            String::from_utf8(req.send().await.unwrap().bytes().await.unwrap().to_vec()).unwrap()
+        }
+    };
+    let start = || async {
+        let (status, body) = s
+            .call_as(
+                Some(&admin),
+                "POST",
+                &format!("{base}/runs"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["run"]["token_id"]
+            .as_str()
+            .expect("token_id")
+            .to_string()
+    };
+
+    let token_id = start().await;
+    let run = wait_run(1).await;
+    let writer_log = log(1, "writer").await;
+    assert_eq!(run["status"], "successful", "writer: {writer_log}");
+    assert_eq!(
+        log(1, "reader").await,
+        "hello from run 1 / {\"answer\":42}\n"
+    );
+    let secret = gofer_server::http::auth::run_token_secret(
+        config.secret_store.encryption_key.as_bytes(),
+        &token_id,
+    );
+    assert!(
+        !writer_log.contains(&secret) && writer_log.contains("my token is ********"),
+        "the token must be masked: {writer_log}"
+    );
+    let (_, writer) = s
+        .call_as(
+            Some(&admin),
+            "GET",
+            &format!("{base}/runs/1/tasks/writer"),
+            None,
+        )
+        .await;
+    assert_eq!(writer["task_execution"]["result"], json!({"answer": 42}));
+    let bearer = format!("Bearer {secret}");
+    let whoami = || s.call_as(Some(&bearer), "GET", "/api/tokens/whoami", None);
+    assert_eq!(
+        whoami().await.0,
+        200,
+        "the token works while its objects live"
+    );
+
+    // A second run expires the first run's objects, and with them its token.
+    start().await;
+    assert_eq!(wait_run(2).await["status"], "successful");
+    until("run 1's token was never revoked", || async {
+        whoami().await.0 == 401
+    })
+    .await;
+    let (status, _) = s
+        .call_as(
+            Some(&admin),
+            "GET",
+            &format!("{base}/runs/1/objects/greeting"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "run 1's objects expired");
     s.remove_containers().await;
 }

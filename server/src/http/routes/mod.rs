@@ -60,6 +60,12 @@ const NS_P_OBJECTS: &[Res] = &[Namespace, Pipeline, Objects];
 const NS_P_RUNS_OBJECTS: &[Res] = &[Namespace, Pipeline, Runs, Objects];
 const NS_P_SECRETS: &[Res] = &[Namespace, Pipeline, Secrets];
 
+/// Task results: write on the task executions, or the run's own token (SPEC §5.13).
+const OWN_RUN_TASKS_WRITE: Access = Access::PermOrOwnRun {
+    action: Write,
+    resources: NS_P_RUNS_TASKS,
+};
+
 /// Every API route, in the order of SPEC §14.
 pub fn all() -> Vec<Route> {
     vec![
@@ -105,6 +111,8 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Read, NS_P_RUNS_TASKS), logs::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs", perm(Delete, NS_P_RUNS_TASKS), logs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/attach", perm(Write, NS_P_RUNS_TASKS), attach::attach),
+        route!(PUT "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result", OWN_RUN_TASKS_WRITE, tasks::set_result),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result", OWN_RUN_TASKS_WRITE, tasks::set_result),
         // §14.9 roles
         route!(GET "/api/roles", perm(Read, &[Permissions]), roles::list),
         route!(POST "/api/roles", Access::Admin, roles::create),

@@ -1,7 +1,7 @@
 //! Task executions (SPEC §14.7 rows 44 and 45).
 
 use crate::http::Cx;
-use crate::http::reply::{ApiError, ok};
+use crate::http::reply::{ApiError, no_content, ok};
 use gofer_core::api::{TaskExecutionResponse, TaskExecutionsResponse};
 use warp::reply::Response;
 
@@ -26,4 +26,38 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
         .read(move |s| s.get_task_execution(&ns, &p, run, &task))
         .await?;
     Ok(ok(&TaskExecutionResponse { task_execution }))
+}
+
+/// Largest accepted task result, serialised (SPEC §5.13).
+pub const MAX_RESULT_BYTES: usize = 65536;
+
+/// `PUT` or `POST T/result` with a JSON body → 204 (SPEC §5.13, §14.7 #49a). Only while the
+/// execution runs (409 otherwise); the last write wins. The body is read at most one byte past
+/// the limit, so an oversized result is refused without buffering it.
+pub async fn set_result(mut cx: Cx) -> Result<Response, ApiError> {
+    use futures_util::StreamExt;
+    let (ns, p, run, task) = (cx.ns()?, cx.pipeline()?, cx.run()?, cx.task()?);
+    let mut bytes = Vec::new();
+    if let Some(mut body) = cx.body.take() {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+            if bytes.len() + chunk.len() > MAX_RESULT_BYTES {
+                return Err(ApiError::too_large(format!(
+                    "result: larger than {MAX_RESULT_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "body: must be a JSON value (the task's result)",
+        ));
+    }
+    let result: serde_json::Value = crate::http::parse_json(&bytes)?;
+    cx.state
+        .engine
+        .set_task_result((ns, p, run), task, result)
+        .await?;
+    Ok(no_content())
 }

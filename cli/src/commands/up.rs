@@ -1,0 +1,389 @@
+//! `gofer up` and `gofer pipeline validate` (SPEC §15.3, §15.4): turn a pipeline program or a
+//! JSON file into a config, then register and deploy it, or only check it locally.
+
+use super::Ctx;
+use crate::failure::Failure;
+use gofer_core::api::{Config, Deployment, Pipeline, PipelineConfigInput, Task};
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How many lines of a failed build's stderr are shown (SPEC §15.3 step 2).
+const SHOWN_BUILD_LINES: usize = 15;
+
+/// `gofer up --output json` (SPEC §15.3 step 4).
+#[derive(Debug, Serialize)]
+struct UpOutput {
+    pipeline: Pipeline,
+    deployment: Option<Deployment>,
+}
+
+/// Where a pipeline config comes from (SPEC §15.3 step 1).
+#[derive(Debug)]
+enum Source {
+    Cargo(PathBuf),
+    Go(PathBuf),
+    Json(PathBuf),
+    Stdin,
+}
+
+fn source(path: &str) -> Result<Source, Failure> {
+    if path == "-" {
+        return Ok(Source::Stdin);
+    }
+    let p = Path::new(path);
+    if p.is_dir() {
+        if p.join("Cargo.toml").is_file() {
+            return Ok(Source::Cargo(p.to_path_buf()));
+        }
+        if p.join("go.mod").is_file() {
+            return Ok(Source::Go(p.to_path_buf()));
+        }
+        return Err(Failure::invalid(format!(
+            "'{path}' has neither a Cargo.toml nor a go.mod; pass a pipeline program's directory, a .json file or - for stdin"
+        )));
+    }
+    if path.ends_with(".json") {
+        return Ok(Source::Json(p.to_path_buf()));
+    }
+    if !p.exists() {
+        return Err(Failure::invalid(format!("'{path}' does not exist")));
+    }
+    Err(Failure::invalid(format!(
+        "'{path}' is not a pipeline: pass a directory with a Cargo.toml or go.mod, a file ending in .json, or - for stdin"
+    )))
+}
+
+/// Builds the pipeline config from `path` as `gofer up` does: runs a program (build phase on
+/// stderr), or reads JSON. A failing program is exit 9, anything unreadable or invalid JSON exit 7.
+pub fn load(path: &str) -> Result<PipelineConfigInput, Failure> {
+    let text = match source(path)? {
+        Source::Stdin => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                Failure::invalid(format!("cannot read the pipeline from stdin: {e}"))
+            })?;
+            text
+        }
+        Source::Json(file) => std::fs::read_to_string(&file)
+            .map_err(|e| Failure::invalid(format!("cannot read '{}': {e}", file.display())))?,
+        Source::Cargo(dir) => {
+            let manifest = dir.join("Cargo.toml");
+            let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            cmd.args(["run", "--quiet", "--manifest-path"])
+                .arg(&manifest);
+            let shown = format!("cargo run --quiet --manifest-path {}", manifest.display());
+            run_program(cmd, &shown, path)?
+        }
+        Source::Go(dir) => {
+            let mut cmd = Command::new("go");
+            cmd.args(["run", "."]).current_dir(&dir);
+            let shown = format!("cd {} && go run .", dir.display());
+            run_program(cmd, &shown, path)?
+        }
+    };
+    parse(&text)
+}
+
+/// The JSON is the bare config or `{"config": {…}}` (SPEC §15.3 step 3).
+fn parse(text: &str) -> Result<PipelineConfigInput, Failure> {
+    let invalid = |e: serde_json::Error| Failure::invalid(format!("invalid pipeline JSON: {e}"));
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(invalid)?;
+    if let Some(inner) = value.get_mut("config").filter(|c| c.is_object()) {
+        value = inner.take();
+    }
+    if !value.is_object() {
+        return Err(Failure::invalid(
+            "invalid pipeline JSON: expected an object with the config ({\"id\", \"name\", \"tasks\", …})",
+        ));
+    }
+    serde_json::from_value(value).map_err(invalid)
+}
+
+/// Runs a pipeline program: stdout is the config JSON; stderr drives a spinner when stderr is a
+/// terminal, and its last lines are shown when the program fails (exit 9).
+fn run_program(mut cmd: Command, shown: &str, path: &str) -> Result<String, Failure> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Failure {
+        code: crate::exit::EXIT_BUILD_FAILED,
+        message: format!("cannot run '{shown}': {e}"),
+    })?;
+    let lines: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    let stderr = child.stderr.take().expect("piped");
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut lines = lines.lock().expect("not poisoned");
+                if lines.len() == SHOWN_BUILD_LINES {
+                    lines.pop_front();
+                }
+                lines.push_back(line);
+            }
+        })
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let (done, lines, path) = (done.clone(), lines.clone(), path.to_string());
+        std::thread::spawn(move || spin(&done, &lines, &path))
+    });
+    let mut stdout = String::new();
+    let read = child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stdout);
+    let status = child.wait();
+    let _ = reader.join();
+    done.store(true, Ordering::Relaxed);
+    if let Some(spinner) = spinner {
+        let _ = spinner.join();
+    }
+    let status = status.map_err(|e| Failure {
+        code: crate::exit::EXIT_BUILD_FAILED,
+        message: format!("'{shown}' did not finish: {e}"),
+    })?;
+    if !status.success() {
+        let lines = lines.lock().expect("not poisoned");
+        let mut message = format!("the pipeline program at '{path}' failed ({status})");
+        if !lines.is_empty() {
+            message.push_str(&format!(
+                "; the last {} lines of its output:\n",
+                lines.len()
+            ));
+            for line in lines.iter() {
+                message.push_str("  ");
+                message.push_str(line);
+                message.push('\n');
+            }
+        } else {
+            message.push('\n');
+        }
+        message.push_str(&format!("reproduce with: {shown}"));
+        return Err(Failure {
+            code: crate::exit::EXIT_BUILD_FAILED,
+            message,
+        });
+    }
+    read.map_err(|e| Failure::invalid(format!("the output of '{shown}' is not UTF-8 text: {e}")))?;
+    Ok(stdout)
+}
+
+/// Draws `⠋ building <path>: <latest stderr line>` until `done`, then clears the line.
+fn spin(done: &AtomicBool, lines: &Mutex<VecDeque<String>>, path: &str) {
+    const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    let mut err = std::io::stderr();
+    let mut frame = 0;
+    while !done.load(Ordering::Relaxed) {
+        let latest = lines
+            .lock()
+            .expect("not poisoned")
+            .back()
+            .cloned()
+            .unwrap_or_default();
+        let mut text = format!("{} building {path}: {latest}", FRAMES[frame % FRAMES.len()]);
+        text = text.chars().take(99).collect();
+        let _ = write!(err, "\r\x1b[2K{text}");
+        let _ = err.flush();
+        frame += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = write!(err, "\r\x1b[2K");
+    let _ = err.flush();
+}
+
+/// `gofer pipeline validate <path>`: builds and checks the config with the server's own rules
+/// (SPEC §4.2), without a server.
+pub fn validate(ctx: &Ctx, path: &str) -> anyhow::Result<()> {
+    let input = load(path)?;
+    let valid = gofer_core::validate::validate_config(&input.id, &input)
+        .map_err(|e| Failure::invalid(format!("invalid pipeline: {e}")))?;
+    let body = gofer_core::api::RegisterConfigRequest { config: input };
+    ctx.print(&body, || {
+        format!(
+            "pipeline '{}' is valid: {} task(s): {}\n",
+            valid.id,
+            valid.tasks.len(),
+            valid.dag.order().join(", ")
+        )
+    });
+    Ok(())
+}
+
+/// `gofer up <path> [--no-deploy]` (SPEC §15.3).
+pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
+    let input = load(path)?;
+    let ns = ctx.namespace();
+    let p = input.id.clone();
+    // The live version before this registration, to report what changes. A pipeline that does
+    // not exist yet has none.
+    let before = match super::pipeline::live_config(ctx, ns, &p).await {
+        Ok(live) => live,
+        Err(e) if not_found(&e) => None,
+        Err(e) => return Err(e),
+    };
+    let pipeline = ctx.client.register_config(ns, &p, &input).await?;
+    let version = pipeline.config.version;
+    let deployment = if no_deploy {
+        None
+    } else {
+        Some(ctx.client.deploy_config(ns, &p, version).await?)
+    };
+    if ctx.json() {
+        ctx.print(
+            &UpOutput {
+                pipeline,
+                deployment,
+            },
+            String::new,
+        );
+        return Ok(());
+    }
+    let mut out = format!("registered version {version} of pipeline '{p}' in namespace '{ns}'\n");
+    out.push_str(&describe_changes(before.as_ref(), &pipeline.config));
+    match &deployment {
+        Some(d) => out.push_str(&format!(
+            "deployed version {} (deployment {}): {}\n",
+            d.end_version, d.deployment_id, d.status
+        )),
+        None => out.push_str(&format!(
+            "not deployed (--no-deploy); make it live with 'gofer pipeline config deploy {p} {version}'\n"
+        )),
+    }
+    out.push_str(&format!(
+        "next:\n  gofer run start {p} --watch\n  gofer pipeline get {p}\n"
+    ));
+    print!("{out}");
+    Ok(())
+}
+
+fn not_found(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<gofer_sdk::Error>(),
+            Some(gofer_sdk::Error::Api { status: 404, .. })
+        )
+    })
+}
+
+/// Tasks added, removed and changed against the live version (with the changed fields).
+pub fn describe_changes(before: Option<&Config>, after: &Config) -> String {
+    let Some(before) = before else {
+        let ids: Vec<&str> = after.tasks.keys().map(String::as_str).collect();
+        return format!(
+            "no live version before: {} task(s) added: {}\n",
+            ids.len(),
+            ids.join(", ")
+        );
+    };
+    let mut lines = Vec::new();
+    for (id, task) in &after.tasks {
+        match before.tasks.get(id) {
+            None => lines.push(format!("  + task '{id}' added")),
+            Some(old) if old != task => lines.push(format!(
+                "  ~ task '{id}' changed: {}",
+                changed_fields(old, task).join(", ")
+            )),
+            Some(_) => {}
+        }
+    }
+    for id in before.tasks.keys() {
+        if !after.tasks.contains_key(id) {
+            lines.push(format!("  - task '{id}' removed"));
+        }
+    }
+    let mut settings = Vec::new();
+    if before.name != after.name {
+        settings.push("name");
+    }
+    if before.description != after.description {
+        settings.push("description");
+    }
+    if before.parallelism != after.parallelism {
+        settings.push("parallelism");
+    }
+    if before.timeout != after.timeout {
+        settings.push("timeout");
+    }
+    if !settings.is_empty() {
+        lines.push(format!("  ~ pipeline changed: {}", settings.join(", ")));
+    }
+    if lines.is_empty() {
+        return format!("no changes against live version {}\n", before.version);
+    }
+    format!(
+        "changes against live version {}:\n{}\n",
+        before.version,
+        lines.join("\n")
+    )
+}
+
+fn changed_fields(old: &Task, new: &Task) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    let mut check = |differs: bool, name: &'static str| {
+        if differs {
+            fields.push(name);
+        }
+    };
+    check(old.description != new.description, "description");
+    check(old.image != new.image, "image");
+    check(old.registry_auth != new.registry_auth, "registry_auth");
+    check(old.depends_on != new.depends_on, "depends_on");
+    check(old.variables != new.variables, "variables");
+    check(old.entrypoint != new.entrypoint, "entrypoint");
+    check(old.command != new.command, "command");
+    check(
+        old.inject_api_token != new.inject_api_token,
+        "inject_api_token",
+    );
+    check(
+        old.always_pull_newest_image != new.always_pull_newest_image,
+        "always_pull_newest_image",
+    );
+    check(old.timeout != new.timeout, "timeout");
+    check(old.retries != new.retries, "retries");
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_may_be_bare_or_wrapped() {
+        let bare = parse(r#"{"id": "abc", "name": "n", "tasks": []}"#).unwrap();
+        let wrapped = parse(r#"{"config": {"id": "abc", "name": "n", "tasks": []}}"#).unwrap();
+        assert_eq!(bare, wrapped);
+        assert_eq!(bare.id, "abc");
+        for bad in ["not json", "[1]", r#"{"id": 3}"#] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.code, crate::exit::EXIT_INVALID);
+            assert!(
+                e.message.starts_with("invalid pipeline JSON"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_sources_are_invalid_input() {
+        let e = source("/no/such/pipeline").unwrap_err();
+        assert_eq!(e.code, crate::exit::EXIT_INVALID);
+        let dir = tempfile::tempdir().unwrap();
+        let e = source(dir.path().to_str().unwrap()).unwrap_err();
+        assert!(
+            e.message.contains("neither a Cargo.toml nor a go.mod"),
+            "{}",
+            e.message
+        );
+    }
+}
