@@ -1251,8 +1251,19 @@ async fn run_token_reaches_flagged_tasks_and_is_revoked() {
     let s = TestServer::start_on(config.clone(), &format!("0.0.0.0:{port}")).await;
     let (_, body) = s.call("POST", "/api/tokens/bootstrap", None).await;
     let admin = format!("Bearer {}", body["secret"].as_str().unwrap());
-    let ns = "default";
-    let p = format!("tok{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    // A namespace of its own: container names include it, so no other test's can clash.
+    let ns = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let (status, body) = s
+        .call_as(
+            Some(&admin),
+            "POST",
+            "/api/namespaces",
+            Some(json!({"id": ns})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let ns = ns.as_str();
+    let p = "tokens".to_string();
     let config_body = json!({"config": {"id": p, "name": p, "tasks": [
         {"id": "caller", "image": img, "inject_api_token": true, "command": ["sh", "-c",
             "wget -q -O - --header \"Authorization: Bearer $GOFER_API_TOKEN\" \
@@ -1349,15 +1360,14 @@ async fn run_token_reaches_flagged_tasks_and_is_revoked() {
             .0,
         200
     );
-    let (status, _) = s
-        .call_as(
-            Some(&bearer),
-            "GET",
-            &format!("/api/namespaces/{ns}/pipelines/matrix/runs"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 403);
+    // Another pipeline of its namespace, or its pipeline id in another namespace: 403.
+    for other in [
+        format!("/api/namespaces/{ns}/pipelines/matrix/runs"),
+        format!("/api/namespaces/default/pipelines/{p}/runs"),
+    ] {
+        let (status, _) = s.call_as(Some(&bearer), "GET", &other, None).await;
+        assert_eq!(status, 403, "{other}");
+    }
     let (status, _) = s.call_as(Some(&bearer), "DELETE", &base, None).await;
     assert_eq!(status, 403, "a run token cannot delete its pipeline");
     let (status, _) = s.call_as(Some(&admin), "DELETE", &base, None).await;
