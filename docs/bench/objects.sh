@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 RUNS=${1:-3}
 SIZE_MIB=${SIZE_MIB:-1024}
 PORT=${PORT:-18090}
-cargo build --release -q -p gofer
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p gofer
 BIN=${CARGO_TARGET_DIR:-target}/release/gofer
 DATA=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
@@ -38,11 +38,11 @@ sampled() {
   echo "$peak" >"$DATA/peak"
 }
 
-curl -sf -X POST --data-binary @"$SRC" -H 'content-type: application/octet-stream' "$OBJ?force=true" >/dev/null
+curl -sf -X POST -T "$SRC" -H 'content-type: application/octet-stream' "$OBJ?force=true" >/dev/null
 echo "RSS after a warm-up transfer: $(rss) kB"
 for i in $(seq 1 "$RUNS"); do
   before=$(rss)
-  sampled curl -sf -o /dev/null -w '%{time_total} %{speed_upload}\n' -X POST --data-binary @"$SRC" \
+  sampled curl -sf -o /dev/null -w '%{time_total} %{speed_upload}\n' -X POST -T "$SRC" \
     -H 'content-type: application/octet-stream' "$OBJ?force=true" >"$DATA/up"
   up_peak=$(cat "$DATA/peak")
   sampled curl -sf -o /dev/null -w '%{time_total} %{speed_download}\n' "$OBJ" >"$DATA/down"

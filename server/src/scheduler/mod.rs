@@ -39,8 +39,9 @@ pub const LABEL_TASK: &str = "gofer.task_id";
 pub const LABEL_ATTEMPT: &str = "gofer.attempt";
 pub const LABEL_EXTENSION: &str = "gofer.extension_id";
 
-/// What to run (SPEC §5.6 step 2, §12.2 step 2).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What to run (SPEC §5.6 step 2, §12.2 step 2). Its `Debug` shows environment keys and the
+/// registry user only: values may be resolved secrets (SPEC §6.3: never logged).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct StartRequest {
     /// Container name (SPEC §5.11), e.g. from [`task_container_name`].
     pub name: String,
@@ -60,6 +61,26 @@ pub struct StartRequest {
     pub labels: Labels,
     /// A container port (tcp) to publish on `127.0.0.1:<random free port>` (extensions).
     pub publish_port: Option<u16>,
+}
+
+impl std::fmt::Debug for StartRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env_keys: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("StartRequest")
+            .field("name", &self.name)
+            .field("image", &self.image)
+            .field(
+                "registry_user",
+                &self.registry_auth.as_ref().map(|(user, _)| user),
+            )
+            .field("always_pull", &self.always_pull)
+            .field("env_keys", &env_keys)
+            .field("entrypoint", &self.entrypoint)
+            .field("command", &self.command)
+            .field("labels", &self.labels)
+            .field("publish_port", &self.publish_port)
+            .finish()
+    }
 }
 
 /// What `start` reports.

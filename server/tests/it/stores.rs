@@ -243,7 +243,21 @@ async fn references_fail_the_task_when_missing_or_not_permitted() {
     missing["variables"] = json!({"V": "run_object{{absent-key}}"});
     let mut denied = sh("denied", &img, "echo never");
     denied["variables"] = json!({"V": "global_secret{{elsewhere}}"});
-    s.deploy(ns, pipeline("refs", vec![missing, denied])).await;
+    let mut large = sh("large", &img, "echo never");
+    large["variables"] = json!({"V": "pipeline_object{{large}}"});
+    let mut binary = sh("binary", &img, "echo never");
+    binary["variables"] = json!({"V": "Pipeline_Object{{ binary }}"});
+    s.deploy(ns, pipeline("refs", vec![missing, denied, large, binary]))
+        .await;
+    let objects = format!("/api/namespaces/{ns}/pipelines/refs/objects");
+    let big = vec![b'a'; 64 * 1024 + 1];
+    assert_eq!(put_bytes(&s, &format!("{objects}/large"), big).await.0, 201);
+    assert_eq!(
+        put_bytes(&s, &format!("{objects}/binary"), vec![0xffu8, 0xfe])
+            .await
+            .0,
+        201
+    );
     let (status, body) = s
         .call(
             "POST",
@@ -263,6 +277,14 @@ async fn references_fail_the_task_when_missing_or_not_permitted() {
         (
             "denied",
             &format!("global secret 'elsewhere' is not permitted in namespace '{ns}'"),
+        ),
+        (
+            "large",
+            "pipeline_object{{large}}: the object is larger than 64 KiB",
+        ),
+        (
+            "binary",
+            "pipeline_object{{binary}}: the object is not valid UTF-8",
         ),
     ] {
         let t = s
