@@ -434,7 +434,7 @@ pub(crate) async fn authorize(
             let is_own_run = caller
                 .token
                 .as_ref()
-                .is_some_and(|t| t.roles.iter().any(|r| *r == own_run));
+                .is_some_and(|t| t.roles.contains(&own_run));
             let required = auth::required(resources, params);
             if !is_own_run && !caller.grants.allows(action, &required) {
                 return Err(auth::denied(action, &required));
