@@ -4,6 +4,7 @@
 
 mod common;
 mod config_show;
+mod console;
 mod errors;
 mod event;
 mod namespace;
