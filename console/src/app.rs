@@ -9,6 +9,9 @@ use gofer_core::api::{Event, EventKind, Metadata, Namespace, Run, TaskExecution}
 use gofer_core::enums::{PipelineState, RunState, TaskExecutionState};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+/// From this terminal width the run view shows the details panel beside the graph (below it
+/// otherwise).
+pub const SIDE_PANEL_FROM: u16 = 140;
 /// How many events the events view keeps.
 pub const EVENTS_KEPT: usize = 2_000;
 /// While the event stream is down, the visible view is refreshed this often (SPEC §16).
@@ -652,14 +655,20 @@ impl App {
         usize::from(self.size.1.saturating_sub(5)).max(1)
     }
 
-    /// Whether the run view draws the tree (narrow terminal).
+    /// Whether the run view draws the tree: the graph does not fit a pane narrower than
+    /// [`TREE_BELOW_WIDTH`] columns (wider panes scroll the boxes instead).
     pub fn run_uses_tree(&self) -> bool {
-        self.dag_width() < TREE_BELOW_WIDTH
+        let Some(data) = self.run.ready() else {
+            return false;
+        };
+        let (graph_width, _) = Layout::new(&data.tasks).size();
+        let pane = self.dag_width();
+        pane < TREE_BELOW_WIDTH && graph_width > pane
     }
 
-    /// Width of the DAG pane: the side panel takes 40 columns on wide terminals.
+    /// Width of the DAG pane: from [`SIDE_PANEL_FROM`] columns the details panel takes 40.
     pub fn dag_width(&self) -> u16 {
-        if self.size.0 >= 120 {
+        if self.size.0 >= SIDE_PANEL_FROM {
             self.size.0 - 40
         } else {
             self.size.0

@@ -4,8 +4,8 @@
 use gofer_core::api::TaskExecution;
 use std::collections::{BTreeMap, HashMap};
 
-/// Below this many columns the run view draws the tree instead of boxes.
-pub const TREE_BELOW_WIDTH: u16 = 70;
+/// A graph pane narrower than this draws the tree instead of boxes when the graph does not fit.
+pub const TREE_BELOW_WIDTH: u16 = 100;
 /// Node boxes: width (borders included) and height.
 pub const BOX_W: u16 = 22;
 pub const BOX_H: u16 = 4;

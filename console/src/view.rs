@@ -570,7 +570,7 @@ fn render_run(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let (pane, side) = if app.size.0 >= 120 {
+    let (pane, side) = if app.size.0 >= crate::app::SIDE_PANEL_FROM {
         let [pane, side] =
             Split::horizontal([Constraint::Min(1), Constraint::Length(40)]).areas(rest);
         (pane, Some(side))

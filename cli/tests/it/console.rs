@@ -18,7 +18,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    /// Starts `command` in a detached 120×32 session.
+    /// Starts `command` in a detached 140×32 session.
     fn start(command: &str) -> Tmux {
         let available = Command::new("tmux")
             .arg("-V")
@@ -44,7 +44,7 @@ impl Tmux {
                 "-s",
                 &tmux.session,
                 "-x",
-                "120",
+                "140",
                 "-y",
                 "32",
                 command,

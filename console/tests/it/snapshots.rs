@@ -73,7 +73,15 @@ fn runs_list() {
 
 #[test]
 fn run_dag_diamond_with_side_panel() {
-    insta::assert_snapshot!(draw(&on_run(120, 30)));
+    insta::assert_snapshot!(draw(&on_run(140, 30)));
+}
+
+#[test]
+fn run_tree_fallback_on_an_80_column_terminal() {
+    // The diamond's four columns of boxes need 106 columns: an 80-column terminal gets the tree.
+    let app = on_run(80, 24);
+    assert!(app.run_uses_tree());
+    insta::assert_snapshot!(draw(&app));
 }
 
 #[test]
