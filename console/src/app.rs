@@ -466,6 +466,10 @@ pub struct App {
     pub events: EventsView,
     /// Data that changed while not on screen: reloaded when its screen is shown again.
     stale: bool,
+    /// Loads asked for and not answered yet, and loads asked for again meanwhile: a burst of
+    /// events costs one request in flight plus one more, not one request per event.
+    in_flight: Vec<Effect>,
+    again: Vec<Effect>,
     last_poll_ms: u64,
     pub quit: bool,
 }
@@ -499,6 +503,8 @@ impl App {
             logs: LogView::new(capacity),
             events: EventsView::default(),
             stale: false,
+            in_flight: Vec::new(),
+            again: Vec::new(),
             last_poll_ms: now_ms,
             quit: false,
         }
@@ -695,6 +701,59 @@ impl App {
 
     /// The only place state changes. Returns the I/O to perform.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let answered = match &msg {
+            Msg::Pipelines { namespace, .. } => Some(Effect::LoadPipelines {
+                namespace: namespace.clone(),
+            }),
+            Msg::Runs {
+                namespace,
+                pipeline,
+                ..
+            } => Some(Effect::LoadRuns {
+                namespace: namespace.clone(),
+                pipeline: pipeline.clone(),
+            }),
+            Msg::Run {
+                namespace,
+                pipeline,
+                run_id,
+                ..
+            } => Some(Effect::LoadRun {
+                namespace: namespace.clone(),
+                pipeline: pipeline.clone(),
+                run_id: *run_id,
+            }),
+            _ => None,
+        };
+        let mut effects = self.step(msg);
+        if let Some(done) = answered {
+            self.in_flight.retain(|e| *e != done);
+            if let Some(i) = self.again.iter().position(|e| *e == done) {
+                self.again.remove(i);
+                effects.push(done);
+            }
+        }
+        let mut out = Vec::with_capacity(effects.len());
+        for effect in effects {
+            let is_load = matches!(
+                effect,
+                Effect::LoadPipelines { .. } | Effect::LoadRuns { .. } | Effect::LoadRun { .. }
+            );
+            if !is_load {
+                out.push(effect);
+            } else if self.in_flight.contains(&effect) {
+                if !self.again.contains(&effect) {
+                    self.again.push(effect);
+                }
+            } else if !out.contains(&effect) {
+                self.in_flight.push(effect.clone());
+                out.push(effect);
+            }
+        }
+        out
+    }
+
+    fn step(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Resize(w, h) => {

@@ -1040,7 +1040,7 @@ fn render_logs(app: &App, frame: &mut Frame, area: Rect) {
     title_spans.push(Span::styled(mode, Style::new().fg(colour)));
     title_spans.push(Span::styled(
         format!(
-            " · {} lines{}{}{}",
+            " · {} lines{}{}{}{}",
             logs.buf.end() - logs.buf.start(),
             if logs.buf.dropped() > 0 {
                 format!(" ({} oldest dropped)", logs.buf.dropped())
@@ -1052,6 +1052,11 @@ fn render_logs(app: &App, frame: &mut Frame, area: Rect) {
                 display.len()
             )),
             if logs.wrap { " · wrap" } else { "" },
+            match &logs.state {
+                LogState::Ended => " · end of log".to_string(),
+                LogState::Failed(e) if !logs.buf.is_empty() => format!(" · stream broke off: {e}"),
+                _ => String::new(),
+            },
         ),
         Style::new().fg(Color::Gray),
     ));

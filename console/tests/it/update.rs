@@ -547,6 +547,31 @@ fn events_refresh_the_visible_view() {
     );
     assert!(app.update(Msg::Event(elsewhere)).is_empty());
     assert_eq!(app.events.events.len(), 3);
+    // While that load is in flight, more events ask for one more load, not one each.
+    let more = event(
+        14,
+        json!({"started_run": {"namespace_id": "default", "pipeline_id": "deploy-web", "run_id": 43}}),
+        0,
+    );
+    assert!(app.update(Msg::Event(more.clone())).is_empty());
+    let mut again = more;
+    again.id = "0190-0015".into();
+    assert!(app.update(Msg::Event(again)).is_empty());
+    let answer = |app: &mut gofer_console::app::App| {
+        app.update(Msg::Runs {
+            namespace: "default".into(),
+            pipeline: "deploy-web".into(),
+            result: Ok(runs()),
+        })
+    };
+    assert_eq!(
+        answer(&mut app),
+        vec![Effect::LoadRuns {
+            namespace: "default".into(),
+            pipeline: "deploy-web".into()
+        }]
+    );
+    assert!(answer(&mut app).is_empty());
     // Paused: nothing reloads; resuming reloads.
     app.update(key(' '));
     let again = event(
@@ -556,6 +581,7 @@ fn events_refresh_the_visible_view() {
     );
     assert!(app.update(Msg::Event(again)).is_empty());
     assert!(!app.update(key(' ')).is_empty());
+    answer(&mut app);
     // Disconnected: the view is polled every 2 s; reconnecting reloads it.
     app.update(Msg::Connection(
         gofer_console::app::Connection::Reconnecting {
@@ -566,6 +592,7 @@ fn events_refresh_the_visible_view() {
     ));
     assert!(app.update(Msg::Tick(NOW + 1_000)).is_empty());
     assert!(!app.update(Msg::Tick(NOW + 2_500)).is_empty());
+    answer(&mut app);
     assert!(
         !app.update(Msg::Connection(gofer_console::app::Connection::Live))
             .is_empty()
