@@ -290,7 +290,7 @@ impl LogView {
                     .filter(|abs| {
                         self.buf
                             .line(*abs)
-                            .is_some_and(|l| l.to_lowercase().contains(&pattern))
+                            .is_some_and(|l| crate::logbuf::contains_ci(&l, &pattern))
                     })
                     .collect()
             }
@@ -1421,7 +1421,7 @@ impl App {
             self.logs
                 .buf
                 .line(*abs)
-                .is_some_and(|l| l.to_lowercase().contains(&pattern))
+                .is_some_and(|l| crate::logbuf::contains_ci(&l, &pattern))
         };
         let found = if forward {
             let start = if self.logs.current_match.is_some() {

@@ -183,3 +183,30 @@ mod tests {
         assert_eq!(sanitize(b"\xffz"), "\u{fffd}z");
     }
 }
+
+/// Case-insensitive substring test without allocating for ASCII patterns (the common case; the
+/// `&` filter runs it over the whole buffer on every frame). `needle` must be lowercase.
+pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if needle.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+        h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        haystack.to_lowercase().contains(needle)
+    }
+}
+
+#[cfg(test)]
+mod contains_tests {
+    use super::contains_ci;
+
+    #[test]
+    fn case_insensitive() {
+        assert!(contains_ci("Compiling Gofer", "gofer"));
+        assert!(contains_ci("ÉTÉ chaud", "été"));
+        assert!(!contains_ci("abc", "abcd"));
+        assert!(contains_ci("x", ""));
+    }
+}
