@@ -192,6 +192,26 @@ fn the_console_shows_a_live_run_its_dag_and_logs() {
     tmux.wait_for("the run view again", |s| {
         s.contains("run 1 failed") && !s.contains("greet logs")
     });
+    // An action: `s` on the run view starts a run of its pipeline with the variables typed at
+    // the prompt; the status line shows the equivalent CLI command.
+    tmux.keys(&["s"]);
+    tmux.wait_for("the variables prompt", |s| {
+        s.contains("start 'hello' with variables")
+    });
+    tmux.keys(&["GREETING=hi", "Enter"]);
+    let expected = format!("same as: gofer --namespace {ns} run start hello -v GREETING=hi");
+    tmux.wait_for("the started run and its CLI equivalent", |s| {
+        s.contains("started run 2 of 'hello'") && s.contains(&expected)
+    });
+    let client = server.client();
+    let run = server.block_on(client.get_run(&ns, "hello", 2)).unwrap();
+    assert!(
+        run.variables
+            .iter()
+            .any(|v| v.key == "GREETING" && v.value == "hi"),
+        "{:?}",
+        run.variables
+    );
     tmux.keys(&[":", "q", "Enter"]);
     let deadline = Instant::now() + DEADLINE;
     while tmux.alive() {
@@ -205,7 +225,7 @@ fn the_console_shows_a_live_run_its_dag_and_logs() {
     // Tracing went to the state dir, never the terminal.
     let trace = std::fs::read_to_string(state.path().join("gofer/console.log")).unwrap();
     assert!(trace.contains("first frame"), "{trace}");
-    assert_eq!(server.finish_runs(&ns, "hello"), vec![(1, 8)]);
+    assert_eq!(server.finish_runs(&ns, "hello"), vec![(1, 8), (2, 8)]);
 }
 
 #[test]
