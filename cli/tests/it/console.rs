@@ -285,3 +285,75 @@ fn console_refuses_without_a_terminal_and_reports_bad_config() {
         r.stderr
     );
 }
+
+#[test]
+fn cancelling_from_the_console_asks_first_and_read_only_refuses() {
+    let namespace = ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    server.deploy_in(
+        &ns,
+        "slow",
+        vec![shell_task(
+            "sleeper",
+            &image,
+            // As PID 1 the shell ignores SIGTERM unless it traps it: stop promptly when asked.
+            "echo going to sleep; trap 'exit 143' TERM; sleep 120 & wait",
+        )],
+    );
+    server.run_in(&ns, &["run", "start", "slow"]).expect(0);
+    let state = tempfile::tempdir().unwrap();
+    let console = |extra: &str| {
+        format!(
+            "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {} --namespace {ns} console {extra}",
+            no_config_dir().display(),
+            state.path().display(),
+            env!("CARGO_BIN_EXE_gofer"),
+            server.url,
+        )
+    };
+    let open_run = |tmux: &Tmux| {
+        tmux.keys(&[":", "run slow 1", "Enter"]);
+        tmux.wait_for("the running task", |s| s.contains("▶ sleeper"));
+    };
+
+    // Read-only: `c` is refused with a message, nothing is asked, the task keeps running.
+    let tmux = Tmux::start(&console("--read-only"));
+    tmux.wait_for("the read-only header", |s| s.contains("[read-only]"));
+    open_run(&tmux);
+    tmux.keys(&["c"]);
+    tmux.wait_for("the refusal", |s| {
+        s.contains("read-only mode: cancelling is disabled")
+    });
+    tmux.keys(&[":", "q", "Enter"]);
+    drop(tmux);
+    let client = server.client();
+    let task = server
+        .block_on(client.get_task_execution(&ns, "slow", 1, "sleeper"))
+        .unwrap();
+    assert_eq!(task.state.to_string(), "running");
+
+    // Read-write: `c` asks; `n` declines; `c`, `y` cancels and the node turns ⊘.
+    let tmux = Tmux::start(&console(""));
+    open_run(&tmux);
+    tmux.keys(&["c"]);
+    tmux.wait_for("the question", |s| {
+        s.contains("cancel task 'sleeper' of run 1 of 'slow'? (y/n)")
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_for("the decline", |s| {
+        s.contains("cancelled: nothing was changed")
+    });
+    tmux.keys(&["c"]);
+    tmux.wait_for("the question again", |s| s.contains("(y/n)"));
+    tmux.keys(&["y"]);
+    let expected = format!("same as: gofer --namespace {ns} task cancel slow 1 sleeper");
+    tmux.wait_for("the cancelled task", |s| {
+        s.contains(&expected) && s.contains("⊘ sleeper") && s.contains("run 1 cancelled")
+    });
+    tmux.keys(&[":", "q", "Enter"]);
+    assert_eq!(server.finish_runs(&ns, "slow"), vec![(1, 8)]);
+}
