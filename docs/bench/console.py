@@ -114,7 +114,8 @@ def main():
 
         # 1. Time to first frame: five fresh launches, figure from the trace file (process start
         #    to the first frame written to the terminal).
-        firsts = []
+        # A placeholder session keeps this tmux server alive between launches.
+        tmux("new-session", "-d", "-s", "keep", "sleep 3600")
         for _ in range(5):
             tmux("new-session", "-d", "-s", "bench", "-x", "120", "-y", "32", console_command(state))
             wait_for("the pipelines view", lambda s: "flood" in s)
@@ -155,10 +156,11 @@ def main():
             latencies.append((time.monotonic() - sent) * 1000)
             time.sleep(0.4)
         cpu1, t1 = cpu_seconds(pid), time.monotonic()
+        title = screen().splitlines()[2].strip()
         lines1 = sum(1 for _ in open(log, "rb"))
         rss, hwm = status_kb(pid, "VmRSS"), status_kb(pid, "VmHWM")
         rate = (lines1 - lines0) / (t1 - t0)
-        print(f"task output: {rate:,.0f} lines/s over {t1 - t0:.0f} s")
+        print(f"task output: {rate:,.0f} lines/s over {t1 - t0:.0f} s; log view: {title}")
         print(f"console CPU while following: {100 * (cpu1 - cpu0) / (t1 - t0):.1f}% of one core")
         print(f"console RSS: {rss / 1024:.1f} MB (peak {hwm / 1024:.1f} MB)")
         latencies.sort()
