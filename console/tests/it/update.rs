@@ -625,3 +625,49 @@ fn enter_on_an_event_opens_its_run() {
         }]
     );
 }
+
+#[test]
+fn deploy_enable_and_disable_ask_first() {
+    let mut app = on_pipelines(100, 24);
+    app.update(key('j'));
+    app.update(key('d'));
+    let disable = Mutation::SetPipelineState {
+        pipeline: "nightly-backup".into(),
+        enable: false,
+    };
+    assert_eq!(app.mode, Mode::Confirm(disable.clone()));
+    assert_eq!(
+        disable.cli("default"),
+        "gofer pipeline disable nightly-backup"
+    );
+    assert_eq!(
+        app.update(key('y')),
+        vec![Effect::Mutate {
+            namespace: "default".into(),
+            mutation: disable
+        }]
+    );
+    app.update(key(':'));
+    type_text(&mut app, "deploy 0");
+    app.update(code(KeyCode::Enter));
+    assert!(
+        app.status
+            .clone()
+            .unwrap()
+            .text
+            .contains("a config version, 1 or more")
+    );
+    app.update(key(':'));
+    type_text(&mut app, "deploy 11");
+    app.update(code(KeyCode::Enter));
+    let deploy = Mutation::Deploy {
+        pipeline: "nightly-backup".into(),
+        version: 11,
+    };
+    assert_eq!(app.mode, Mode::Confirm(deploy.clone()));
+    assert_eq!(
+        deploy.cli("team-a"),
+        "gofer --namespace team-a pipeline config deploy nightly-backup 11"
+    );
+    assert_eq!(app.update(key('y')).len(), 1);
+}
