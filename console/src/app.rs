@@ -831,6 +831,9 @@ impl App {
                     Err(e) => self.error(format!("cannot read the event history: {e}")),
                 }
                 self.events.loaded = true;
+                if *self.screen() == Screen::Events {
+                    self.clamp_to_newest_event();
+                }
                 Vec::new()
             }
             Msg::Event(event) => self.on_event(event),
@@ -955,6 +958,9 @@ impl App {
 
     fn on_event(&mut self, event: Event) -> Vec<Effect> {
         let kind = event.kind.clone();
+        // On the events view, a selection on the newest row follows new events.
+        let follow_newest = *self.screen() == Screen::Events
+            && self.frame().selected + 1 >= self.visible_events().len();
         if self
             .events
             .events
@@ -967,6 +973,9 @@ impl App {
             self.events.events.sort_by(|a, b| a.id.cmp(&b.id));
         }
         self.trim_events();
+        if follow_newest {
+            self.clamp_to_newest_event();
+        }
         if self.paused {
             self.stale = true;
             return Vec::new();

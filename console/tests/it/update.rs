@@ -606,6 +606,16 @@ fn enter_on_an_event_opens_its_run() {
     app.update(key(':'));
     type_text(&mut app, "events");
     app.update(code(KeyCode::Enter));
+    // New events keep the selection on the newest row when it was there.
+    assert_eq!(app.frame().selected, 4);
+    let newer = event(
+        20,
+        json!({"created_namespace": {"namespace_id": "team-b"}}),
+        0,
+    );
+    app.update(Msg::Event(newer));
+    assert_eq!(app.frame().selected, 5);
+    app.update(key('k'));
     // Newest selected first: the team-a completed_run.
     let effects = app.update(code(KeyCode::Enter));
     assert_eq!(app.namespace, "team-a");
