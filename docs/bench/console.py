@@ -100,9 +100,9 @@ def main():
             except Exception:
                 time.sleep(0.05)
         api("POST", "/api/namespaces", {"id": NS, "name": NS})
-        # 10 bursts a second of 2,000 lines of 64 bytes: ~20,000 lines/s (~1.3 MB/s).
+        # 10 bursts a second of 2,500 lines of 64 bytes (awk and usleep overhead bring it to ~20,000 lines/s).
         seconds = int(WINDOW + 30)
-        script = (f"i=0; while [ $i -lt {seconds * 10} ]; do awk 'BEGIN{{for(j=0;j<2000;j++) "
+        script = (f"i=0; while [ $i -lt {seconds * 10} ]; do awk 'BEGIN{{for(j=0;j<2500;j++) "
                   f"printf \"line %07d: the quick brown fox jumps over the lazy dog 0123456\\n\", j}}'; "
                   f"usleep 100000; i=$((i+1)); done")
         api("POST", f"/api/namespaces/{NS}/pipelines/flood/configs",
