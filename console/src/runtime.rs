@@ -12,6 +12,8 @@ use gofer_core::enums::{ConfigState, PipelineState};
 use gofer_sdk::{Client, EventFilter};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event as TermEvent};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
@@ -34,7 +36,11 @@ pub async fn run_app(
     started: Instant,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = unbounded_channel::<Msg>();
-    spawn_input(tx.clone());
+    // When the oldest key not yet drawn was read from the terminal (µs since `base`, 0 = none):
+    // the key-to-redraw figure in the trace then includes the time a key waits in the queue.
+    let base = Instant::now();
+    let key_read = Arc::new(AtomicU64::new(0));
+    spawn_input(tx.clone(), base, key_read.clone());
     tokio::spawn(event_stream(client.clone(), tx.clone()));
     tokio::spawn(ticker(tx.clone()));
     let mut io = Io {
@@ -88,8 +94,11 @@ pub async fn run_app(
             last_draw = Instant::now();
             dirty = false;
             if let Some(at) = key_at {
+                let read_us = key_read.swap(0, Ordering::Relaxed);
+                let read = base + Duration::from_micros(read_us.max(1));
                 tracing::debug!(
                     key_to_draw_ms = at.elapsed().as_secs_f64() * 1000.0,
+                    key_read_to_draw_ms = read.elapsed().as_secs_f64() * 1000.0,
                     "key redraw"
                 );
             }
@@ -100,11 +109,20 @@ pub async fn run_app(
 }
 
 /// Terminal events come from a blocking read on their own thread.
-fn spawn_input(tx: UnboundedSender<Msg>) {
+fn spawn_input(tx: UnboundedSender<Msg>, base: Instant, key_read: Arc<AtomicU64>) {
     std::thread::spawn(move || {
         loop {
             let msg = match event::read() {
-                Ok(TermEvent::Key(key)) => Msg::Key(key),
+                Ok(TermEvent::Key(key)) => {
+                    let now = base.elapsed().as_micros() as u64;
+                    let _ = key_read.compare_exchange(
+                        0,
+                        now.max(1),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                    Msg::Key(key)
+                }
                 Ok(TermEvent::Resize(w, h)) => Msg::Resize(w, h),
                 Ok(_) => continue,
                 Err(e) => {

@@ -171,6 +171,10 @@ def main():
         if internal:
             print(f"key to redraw, in process (ms, {len(internal)} keys): median "
                   f"{statistics.median(internal):.2f}  max {internal[-1]:.2f}")
+        queued = sorted(float(m) for m in re.findall(r"key_read_to_draw_ms=([\d.]+)", trace))
+        if queued:
+            print(f"key read from the terminal to redraw (ms, {len(queued)} keys): median "
+                  f"{statistics.median(queued):.2f}  p90 {queued[int(len(queued) * 0.9)]:.2f}  max {queued[-1]:.2f}")
         tmux("send-keys", "-t", "bench", ":", "q", "Enter")
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
