@@ -316,6 +316,10 @@ fn cancelling_from_the_console_asks_first_and_read_only_refuses() {
         )
     };
     let open_run = |tmux: &Tmux| {
+        // Keys typed before the console switched the terminal to raw mode would be lost.
+        tmux.wait_for("the pipelines view", |s| {
+            s.contains("slow") && s.contains("● live")
+        });
         tmux.keys(&[":", "run slow 1", "Enter"]);
         tmux.wait_for("the running task", |s| s.contains("▶ sleeper"));
     };
