@@ -2,7 +2,7 @@
 //! behaviour lives in `commands/<noun>.rs` (STYLE rule 19).
 
 use crate::commands::{
-    config::ConfigCommand, event::EventCommand, namespace::NamespaceCommand,
+    config::ConfigCommand, console::ConsoleArgs, event::EventCommand, namespace::NamespaceCommand,
     pipeline::PipelineCommand, role::RoleCommand, run::RunCommand, service::ServiceCommand,
     task::TaskCommand, token::TokenCommand,
 };
@@ -121,6 +121,8 @@ pub enum Command {
     /// Run or configure the Gofer server
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// The operator console: a full-screen terminal UI of runs, DAGs, logs and events
+    Console(ConsoleArgs),
 }
 
 #[cfg(test)]

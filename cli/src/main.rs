@@ -23,6 +23,7 @@ fn main() {
 }
 
 fn run() -> i32 {
+    let started = std::time::Instant::now();
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
         Err(err) => {
@@ -57,7 +58,7 @@ fn run() -> i32 {
         command => match resolve_settings(&cli.global, &matches) {
             Ok(settings) => {
                 debug = settings.debug.value;
-                dispatch(settings, command)
+                dispatch(settings, command, started)
             }
             Err(err) => Err(err),
         },
@@ -83,7 +84,15 @@ fn resolve_settings(
     Ok(settings)
 }
 
-fn dispatch(settings: Settings, command: Command) -> anyhow::Result<()> {
+fn dispatch(
+    settings: Settings,
+    command: Command,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
+    if let Command::Console(args) = command {
+        // The console takes over the terminal and traces to a file (SPEC §16, STYLE rule 17).
+        return commands::console::run(&settings, args, started);
+    }
     if settings.debug.value {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("gofer_sdk=debug"))
@@ -124,6 +133,7 @@ fn dispatch(settings: Settings, command: Command) -> anyhow::Result<()> {
                 commands::service::toggle_event_ingress(&ctx).await
             }
             Command::Config(_)
+            | Command::Console(_)
             | Command::Service(ServiceCommand::Start { .. } | ServiceCommand::InitConfig { .. }) => {
                 unreachable!("handled before connecting")
             }

@@ -56,6 +56,8 @@ pub struct Settings {
     pub detail: Sourced<bool>,
     pub insecure_skip_tls_verify: Sourced<bool>,
     pub debug: Sourced<bool>,
+    /// The `[console]` table of the config file (read by `gofer console`; empty when absent).
+    pub console: toml::Table,
 }
 
 /// Defaults (SPEC §15.1).
@@ -71,6 +73,7 @@ const FILE_KEYS: &[&str] = &[
     "detail",
     "insecure_skip_tls_verify",
     "debug",
+    "console",
 ];
 
 /// The values the config file set, already type-checked.
@@ -193,6 +196,12 @@ impl Settings {
                 false,
             ),
             debug: layer(flag(args.debug, "debug"), file.bool("debug"), false),
+            console: file
+                .table
+                .get("console")
+                .and_then(|v| v.as_table())
+                .cloned()
+                .unwrap_or_default(),
             config_file,
         };
         Ok((settings, warnings))
@@ -241,13 +250,22 @@ fn read_config_file(path: &Path) -> Result<(FileValues, Vec<String>), Failure> {
             key.as_str(),
             "detail" | "insecure_skip_tls_verify" | "debug"
         );
+        let table_key = key == "console";
         let ok = if bool_key {
             value.is_bool()
+        } else if table_key {
+            value.is_table()
         } else {
             value.is_str()
         };
         if !ok {
-            let expected = if bool_key { "boolean" } else { "string" };
+            let expected = if bool_key {
+                "boolean"
+            } else if table_key {
+                "table"
+            } else {
+                "string"
+            };
             return Err(Failure::invalid(format!(
                 "{name}: {key}: expected {expected}, got {}",
                 value.type_str()

@@ -1,6 +1,7 @@
 //! One module per noun (STYLE rule 19). Commands that talk to the server get a [`Ctx`].
 
 pub mod config;
+pub mod console;
 pub mod event;
 pub mod exec;
 pub mod namespace;

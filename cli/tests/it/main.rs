@@ -5,6 +5,7 @@
 mod auth;
 mod common;
 mod config_show;
+mod console;
 mod errors;
 mod event;
 mod exec;

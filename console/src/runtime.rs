@@ -1,0 +1,467 @@
+//! The I/O layer (STYLE rule 16): terminal input, SDK calls, the event stream and the log
+//! stream all feed [`Msg`]s into one channel; the loop applies them with [`App::update`],
+//! performs the returned [`Effect`]s in background tasks and redraws at most every
+//! [`FRAME`] — at once after a key, so typing never waits for the frame cap.
+
+use crate::app::{App, Connection, Effect, Msg, Mutation, PipelineRow, RunData};
+use crate::view;
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use gofer_core::api::{Page, StartRunRequest};
+use gofer_core::enums::{ConfigState, PipelineState};
+use gofer_sdk::{Client, EventFilter};
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self, Event as TermEvent};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+
+/// Minimum time between two redraws that no key asked for (≈ 30 frames/s).
+pub const FRAME: Duration = Duration::from_millis(33);
+/// At most this long is spent applying queued messages before a redraw is considered.
+const BATCH: Duration = Duration::from_millis(20);
+/// Event history shown when the events view opens.
+const HISTORY: usize = 200;
+/// Reconnection backoff of the event stream.
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Runs the console on `terminal` until the user quits.
+pub async fn run_app(
+    mut app: App,
+    client: Client,
+    terminal: &mut DefaultTerminal,
+    started: Instant,
+) -> std::io::Result<()> {
+    let (tx, mut rx) = unbounded_channel::<Msg>();
+    // When the oldest key not yet drawn was read from the terminal (µs since `base`, 0 = none):
+    // the key-to-redraw figure in the trace then includes the time a key waits in the queue.
+    let base = Instant::now();
+    let key_read = Arc::new(AtomicU64::new(0));
+    spawn_input(tx.clone(), base, key_read.clone());
+    tokio::spawn(event_stream(client.clone(), tx.clone()));
+    tokio::spawn(ticker(tx.clone()));
+    let mut io = Io {
+        client,
+        tx: tx.clone(),
+        logs: None,
+    };
+    for effect in app.initial_effects() {
+        io.perform(effect);
+    }
+    terminal.draw(|f| view::render(&app, f))?;
+    tracing::info!(
+        first_frame_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "first frame"
+    );
+    let mut last_draw = Instant::now();
+    let mut dirty = false;
+    loop {
+        // Wait for a message, or for the frame deadline when a redraw is pending.
+        let first = if dirty {
+            let deadline = last_draw + FRAME;
+            tokio::time::timeout_at(deadline.into(), rx.recv())
+                .await
+                .unwrap_or_default()
+        } else {
+            rx.recv().await
+        };
+        let mut key_at: Option<Instant> = None;
+        if let Some(msg) = first {
+            let batch_start = Instant::now();
+            let mut next = Some(msg);
+            while let Some(msg) = next {
+                if matches!(msg, Msg::Key(_)) {
+                    key_at.get_or_insert_with(Instant::now);
+                }
+                for effect in app.update(msg) {
+                    io.perform(effect);
+                }
+                dirty = true;
+                if app.quit || batch_start.elapsed() > BATCH {
+                    break;
+                }
+                next = rx.try_recv().ok();
+            }
+        }
+        if app.quit {
+            break;
+        }
+        if dirty && (key_at.is_some() || last_draw.elapsed() >= FRAME) {
+            terminal.draw(|f| view::render(&app, f))?;
+            last_draw = Instant::now();
+            dirty = false;
+            if let Some(at) = key_at {
+                let read_us = key_read.swap(0, Ordering::Relaxed);
+                let read = base + Duration::from_micros(read_us.max(1));
+                tracing::debug!(
+                    key_to_draw_ms = at.elapsed().as_secs_f64() * 1000.0,
+                    key_read_to_draw_ms = read.elapsed().as_secs_f64() * 1000.0,
+                    "key redraw"
+                );
+            }
+        }
+    }
+    io.stop_logs();
+    Ok(())
+}
+
+/// Terminal events come from a blocking read on their own thread.
+fn spawn_input(tx: UnboundedSender<Msg>, base: Instant, key_read: Arc<AtomicU64>) {
+    std::thread::spawn(move || {
+        loop {
+            let msg = match event::read() {
+                Ok(TermEvent::Key(key)) => {
+                    let now = base.elapsed().as_micros() as u64;
+                    let _ = key_read.compare_exchange(
+                        0,
+                        now.max(1),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                    Msg::Key(key)
+                }
+                Ok(TermEvent::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the terminal failed");
+                    return;
+                }
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+async fn ticker(tx: UnboundedSender<Msg>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        interval.tick().await;
+        if tx.send(Msg::Tick(gofer_core::now_millis())).is_err() {
+            return;
+        }
+    }
+}
+
+/// The live event stream (SPEC §8.3), reconnecting with exponential backoff. After a
+/// disconnection it resumes `after` the last event it saw, so nothing is missed.
+async fn event_stream(client: Client, tx: UnboundedSender<Msg>) {
+    let mut last_id: Option<String> = None;
+    let mut attempt: u32 = 0;
+    loop {
+        let filter = EventFilter {
+            after: last_id.clone(),
+            ..EventFilter::default()
+        };
+        let error = match client.events(&filter).await {
+            Ok(mut stream) => {
+                attempt = 0;
+                if tx.send(Msg::Connection(Connection::Live)).is_err() {
+                    return;
+                }
+                let mut error = "the server closed the event stream".to_string();
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(event) => {
+                            last_id = Some(event.id.clone());
+                            if tx.send(Msg::Event(event)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            error = e.to_string();
+                            break;
+                        }
+                    }
+                }
+                error
+            }
+            Err(e) => e.to_string(),
+        };
+        attempt += 1;
+        let delay = BACKOFF_START
+            .saturating_mul(2u32.saturating_pow(attempt.min(16) - 1))
+            .min(BACKOFF_MAX);
+        tracing::warn!(%error, attempt, retry_in_ms = delay.as_millis() as u64, "event stream down");
+        let msg = Msg::Connection(Connection::Reconnecting {
+            attempt,
+            retry_in_ms: delay.as_millis() as u64,
+            error,
+        });
+        if tx.send(msg).is_err() {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Performs effects; owns the one log stream task.
+struct Io {
+    client: Client,
+    tx: UnboundedSender<Msg>,
+    logs: Option<JoinHandle<()>>,
+}
+
+impl Io {
+    fn stop_logs(&mut self) {
+        if let Some(task) = self.logs.take() {
+            task.abort();
+        }
+    }
+
+    fn perform(&mut self, effect: Effect) {
+        let client = self.client.clone();
+        let tx = self.tx.clone();
+        match effect {
+            Effect::LoadNamespaces => {
+                tokio::spawn(async move {
+                    let result = client
+                        .list_namespaces(None)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Namespaces(result));
+                });
+            }
+            Effect::LoadPipelines { namespace } => {
+                tokio::spawn(async move {
+                    let result = load_pipelines(&client, &namespace).await;
+                    let _ = tx.send(Msg::Pipelines { namespace, result });
+                });
+            }
+            Effect::LoadRuns {
+                namespace,
+                pipeline,
+            } => {
+                tokio::spawn(async move {
+                    let page = Page {
+                        limit: 200,
+                        offset: 0,
+                        reverse: true,
+                    };
+                    let result = client
+                        .list_runs(&namespace, &pipeline, Some(page))
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Runs {
+                        namespace,
+                        pipeline,
+                        result,
+                    });
+                });
+            }
+            Effect::LoadRun {
+                namespace,
+                pipeline,
+                run_id,
+            } => {
+                tokio::spawn(async move {
+                    let (run, tasks) = tokio::join!(
+                        client.get_run(&namespace, &pipeline, run_id),
+                        client.list_task_executions(&namespace, &pipeline, run_id, None)
+                    );
+                    let result = match (run, tasks) {
+                        (Ok(run), Ok(tasks)) => Ok(RunData { run, tasks }),
+                        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::Run {
+                        namespace,
+                        pipeline,
+                        run_id,
+                        result,
+                    });
+                });
+            }
+            Effect::LoadEventHistory => {
+                tokio::spawn(async move {
+                    let filter = EventFilter {
+                        history: true,
+                        reverse: true,
+                        ..EventFilter::default()
+                    };
+                    let result = match client.events(&filter).await {
+                        Ok(stream) => {
+                            let events: Vec<_> = stream.take(HISTORY).collect().await;
+                            events
+                                .into_iter()
+                                .collect::<Result<Vec<_>, _>>()
+                                .map_err(|e| e.to_string())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::EventHistory(result));
+                });
+            }
+            Effect::OpenLogs {
+                namespace,
+                pipeline,
+                run_id,
+                task,
+                generation,
+            } => {
+                self.stop_logs();
+                tokio::spawn(async move {
+                    let result = client
+                        .get_task_execution(&namespace, &pipeline, run_id, &task)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::LogTask { generation, result });
+                });
+            }
+            Effect::FollowLogs {
+                namespace,
+                pipeline,
+                run_id,
+                task,
+                generation,
+            } => {
+                self.stop_logs();
+                self.logs = Some(tokio::spawn(async move {
+                    let result = follow_logs(
+                        &client, &tx, &namespace, &pipeline, run_id, &task, generation,
+                    )
+                    .await;
+                    let _ = tx.send(Msg::LogEnd { generation, result });
+                }));
+            }
+            Effect::StopLogs => self.stop_logs(),
+            Effect::Mutate {
+                namespace,
+                mutation,
+            } => {
+                tokio::spawn(async move {
+                    let result = mutate(&client, &namespace, &mutation).await;
+                    let _ = tx.send(Msg::Done { mutation, result });
+                });
+            }
+            Effect::SaveLogs { path, text } => {
+                tokio::spawn(async move {
+                    let lines = text.lines().count();
+                    let result = tokio::fs::write(&path, text)
+                        .await
+                        .map(|()| format!("saved {lines} lines to {path}"))
+                        .map_err(|e| format!("cannot save the log to {path}: {e}"));
+                    let _ = tx.send(Msg::Saved(result));
+                });
+            }
+        }
+    }
+}
+
+async fn follow_logs(
+    client: &Client,
+    tx: &UnboundedSender<Msg>,
+    namespace: &str,
+    pipeline: &str,
+    run_id: u64,
+    task: &str,
+    generation: u64,
+) -> Result<(), String> {
+    let mut stream = client
+        .task_logs(namespace, pipeline, run_id, task, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Some(chunk) = stream.next().await {
+        let bytes = chunk.map_err(|e| e.to_string())?;
+        if tx.send(Msg::LogChunk { generation, bytes }).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Pipelines with their live version and last run, fetched concurrently.
+async fn load_pipelines(client: &Client, namespace: &str) -> Result<Vec<PipelineRow>, String> {
+    let pipelines = client
+        .list_pipelines(namespace, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows = join_all(pipelines.into_iter().map(|metadata| async move {
+        let last = Page {
+            limit: 1,
+            offset: 0,
+            reverse: true,
+        };
+        let (runs, configs) = tokio::join!(
+            client.list_runs(namespace, &metadata.pipeline_id, Some(last)),
+            client.list_configs(namespace, &metadata.pipeline_id, None)
+        );
+        let live_version = configs
+            .ok()
+            .and_then(|cs| cs.into_iter().find(|c| c.state == ConfigState::Live))
+            .map(|c| c.version);
+        PipelineRow {
+            last_run: runs.ok().and_then(|r| r.into_iter().next()),
+            live_version,
+            metadata,
+        }
+    }))
+    .await;
+    Ok(rows)
+}
+
+async fn mutate(client: &Client, namespace: &str, mutation: &Mutation) -> Result<String, String> {
+    let e = |e: gofer_sdk::Error| e.to_string();
+    match mutation {
+        Mutation::CancelRun { pipeline, run_id } => {
+            client
+                .cancel_run(namespace, pipeline, *run_id)
+                .await
+                .map_err(e)?;
+            Ok(format!("cancelling run {run_id}"))
+        }
+        Mutation::CancelTask {
+            pipeline,
+            run_id,
+            task,
+        } => {
+            client
+                .cancel_task_execution(namespace, pipeline, *run_id, task, None)
+                .await
+                .map_err(e)?;
+            Ok(format!("cancelling task '{task}'"))
+        }
+        Mutation::StartRun {
+            pipeline,
+            variables,
+        } => {
+            let request = StartRunRequest {
+                variables: gofer_core::api::OrderedMap(variables.clone()),
+                ..StartRunRequest::default()
+            };
+            let run = client
+                .start_run(namespace, pipeline, &request)
+                .await
+                .map_err(e)?;
+            Ok(format!("started run {} of '{pipeline}'", run.run_id))
+        }
+        Mutation::SetPipelineState { pipeline, enable } => {
+            let state = if *enable {
+                PipelineState::Active
+            } else {
+                PipelineState::Disabled
+            };
+            client
+                .update_pipeline_state(namespace, pipeline, state)
+                .await
+                .map_err(e)?;
+            Ok(format!(
+                "pipeline '{pipeline}' {}",
+                if *enable { "enabled" } else { "disabled" }
+            ))
+        }
+        Mutation::Deploy { pipeline, version } => {
+            let deployment = client
+                .deploy_config(namespace, pipeline, *version)
+                .await
+                .map_err(e)?;
+            Ok(format!(
+                "deployment {} of '{pipeline}': version {}",
+                deployment.deployment_id, deployment.end_version
+            ))
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Tests of the console's pure parts (one test binary, STYLE rule 25): `update()` key flows and
+//! insta snapshots of every view rendered from fixture state into ratatui's `TestBackend`
+//! (STYLE rule 18). The end-to-end test against a real server is in `cli/tests/it/console.rs`.
+
+mod fixtures;
+mod snapshots;
+mod update;

@@ -1,0 +1,292 @@
+//! Every view rendered from fixture state (issue 6 "Tests that must exist"). Snapshots are text
+//! only (colours are not compared); the glyphs carry the state.
+
+use crate::fixtures::*;
+use gofer_console::app::{App, Connection, Msg};
+use gofer_console::dag::Layout;
+use gofer_console::view;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+
+fn draw(app: &App) -> String {
+    let (w, h) = app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view::render(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn pipelines_list() {
+    insta::assert_snapshot!(draw(&on_pipelines(100, 24)));
+}
+
+#[test]
+fn pipelines_loading_failed_and_empty() {
+    let mut app = app(80, 24);
+    insta::assert_snapshot!("pipelines_loading", draw(&app));
+    app.update(Msg::Pipelines {
+        namespace: "default".into(),
+        result: Err(
+            "cannot reach the Gofer server at http://127.0.0.1:8080: connection refused".into(),
+        ),
+    });
+    app.update(Msg::Connection(Connection::Reconnecting {
+        attempt: 3,
+        retry_in_ms: 2000,
+        error: "refused".into(),
+    }));
+    insta::assert_snapshot!("pipelines_failed_disconnected", draw(&app));
+    app.update(Msg::Pipelines {
+        namespace: "default".into(),
+        result: Ok(vec![]),
+    });
+    insta::assert_snapshot!("pipelines_empty", draw(&app));
+}
+
+#[test]
+fn pipelines_read_only_hides_actions() {
+    let mut app = App::new(settings(true), "default".into(), NOW, (100, 24));
+    app.update(Msg::Pipelines {
+        namespace: "default".into(),
+        result: Ok(pipelines()),
+    });
+    app.update(Msg::Connection(Connection::Live));
+    let text = draw(&app);
+    assert!(text.contains("[read-only]"), "{text}");
+    assert!(!text.contains("start run"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn pipelines_filtered() {
+    let mut app = on_pipelines(100, 24);
+    app.update(key('/'));
+    type_text(&mut app, "NIGHT");
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn runs_list() {
+    insta::assert_snapshot!(draw(&on_runs(100, 24)));
+}
+
+#[test]
+fn run_dag_diamond_with_side_panel() {
+    insta::assert_snapshot!(draw(&on_run(140, 30)));
+}
+
+#[test]
+fn run_tree_fallback_on_an_80_column_terminal() {
+    // The diamond's four columns of boxes need 106 columns: an 80-column terminal gets the tree.
+    let app = on_run(80, 24);
+    assert!(app.run_uses_tree());
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn run_dag_diamond_medium_width() {
+    let mut app = on_run(100, 30);
+    // Select `package` to show a skipped node highlighted.
+    for _ in 0..4 {
+        app.update(key('j'));
+    }
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn run_tree_fallback_at_60_columns() {
+    let app = on_run(120, 30);
+    let data = diamond();
+    let layout = Layout::new(&data.tasks);
+    let mut terminal = Terminal::new(TestBackend::new(60, 10)).unwrap();
+    terminal
+        .draw(|f| {
+            let area = f.area();
+            view::render_tree(
+                &app,
+                &data.tasks,
+                &layout,
+                Some("lint"),
+                f.buffer_mut(),
+                area,
+            )
+        })
+        .unwrap();
+    insta::assert_snapshot!(terminal.backend().to_string());
+}
+
+#[test]
+fn run_timeline() {
+    let mut app = on_run(100, 24);
+    app.update(key('t'));
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn logs_following() {
+    let app = on_logs(100, 24, 500);
+    assert!(app.logs.follow);
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn logs_paused() {
+    let mut app = on_logs(100, 24, 500);
+    for _ in 0..5 {
+        app.update(key('k'));
+    }
+    assert!(!app.logs.follow);
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn logs_filtered() {
+    let mut app = on_logs(100, 24, 500);
+    app.update(key('&'));
+    type_text(&mut app, "crate");
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn logs_search_and_wrap() {
+    let mut app = on_logs(100, 24, 500);
+    app.update(key('/'));
+    type_text(&mut app, "line 250:");
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!("logs_search", draw(&app));
+    let generation = app.logs.generation;
+    app.update(Msg::LogChunk {
+        generation,
+        bytes: format!("{}\n", "wrapped ".repeat(30)).into(),
+    });
+    app.update(key('w'));
+    app.update(key('G'));
+    insta::assert_snapshot!("logs_wrap", draw(&app));
+}
+
+#[test]
+fn logs_states() {
+    let mut app = on_logs(80, 24, 0);
+    insta::assert_snapshot!("logs_no_output_yet", draw(&app));
+    let generation = app.logs.generation;
+    let mut expired = diamond().tasks[3].clone();
+    expired.logs_expired = true;
+    expired.logs_removed = true;
+    app.update(Msg::LogTask {
+        generation,
+        result: Ok(expired),
+    });
+    insta::assert_snapshot!("logs_expired", draw(&app));
+    app.update(Msg::LogTask {
+        generation,
+        result: Ok(diamond().tasks[4].clone()),
+    });
+    insta::assert_snapshot!("logs_never_started", draw(&app));
+}
+
+#[test]
+fn events_view() {
+    let mut app = on_pipelines(100, 24);
+    app.update(Msg::EventHistory(Ok(events())));
+    app.update(key(':'));
+    type_text(&mut app, "events");
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!("events", draw(&app));
+    app.update(key('/'));
+    type_text(&mut app, "team-a");
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!("events_filtered", draw(&app));
+}
+
+#[test]
+fn namespaces_view() {
+    let mut app = on_pipelines(100, 24);
+    app.update(key(':'));
+    type_text(&mut app, "namespaces");
+    app.update(code(KeyCode::Enter));
+    app.update(Msg::Namespaces(Ok(namespaces())));
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = on_run(100, 30);
+    app.update(key('?'));
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn command_mode() {
+    let mut app = on_runs(100, 24);
+    app.update(key(':'));
+    type_text(&mut app, "run");
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn confirm_prompt() {
+    let mut app = on_runs(100, 24);
+    app.update(key('c'));
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn tiny_terminals_never_panic() {
+    for (w, h) in [(0, 0), (20, 5), (1, 1), (79, 23), (80, 24)] {
+        for app in [
+            on_pipelines(w, h),
+            on_runs(w, h),
+            on_run(w, h),
+            on_logs(w.max(1), h.max(1), 50),
+        ] {
+            let mut app = app;
+            app.size = (w, h);
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+            terminal.draw(|f| view::render(&app, f)).unwrap();
+            app.update(key('?'));
+            terminal.draw(|f| view::render(&app, f)).unwrap();
+        }
+    }
+    insta::assert_snapshot!("too_small_20x5", draw(&on_pipelines(20, 5)));
+}
+
+#[test]
+fn a_hundred_tasks_stay_readable() {
+    // 100 tasks: 10 layers of 10, each depending on the task above it in the previous layer.
+    let mut data = diamond();
+    data.tasks = (0..100)
+        .map(|i| {
+            let id = format!("t{:02}", i);
+            let parent = (i >= 10).then(|| format!("t{:02}", i - 10));
+            let deps: Vec<&str> = parent.iter().map(String::as_str).collect();
+            let (state, status) = if i < 50 {
+                ("complete", "successful")
+            } else {
+                ("waiting", "unknown")
+            };
+            task(&id, &deps, state, status, None)
+        })
+        .collect();
+    let mut app = on_runs(120, 30);
+    app.update(code(KeyCode::Enter));
+    app.update(Msg::Run {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        run_id: 42,
+        result: Ok(data),
+    });
+    // Select the last task: the view scrolls so it is drawn, highlighted.
+    app.update(key('G'));
+    assert_eq!(app.selected_task.as_deref(), Some("t99"));
+    let text = draw(&app);
+    assert!(text.contains("t99"), "{text}");
+    assert!(text.contains("100/100"), "{text}");
+    for size in [(80, 24), (200, 60), (120, 30)] {
+        app.update(Msg::Resize(size.0, size.1));
+        let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+        terminal.draw(|f| view::render(&app, f)).unwrap();
+        assert!(terminal.backend().to_string().contains("t99"));
+    }
+}
