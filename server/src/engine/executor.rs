@@ -4,10 +4,8 @@
 
 use super::substitute::Masker;
 use super::{Command, RunKey};
-use crate::scheduler::{ContainerState, Scheduler, SchedulerResult, StartRequest};
-use bytes::Bytes;
+use crate::scheduler::{ContainerState, Output, Scheduler, StartRequest};
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,7 +88,11 @@ pub async fn execute(
             } else {
                 at
             };
-            (at, scheduler.logs(&name, true))
+            let output = Output {
+                stream: scheduler.logs(&name, true),
+                attached: false,
+            };
+            (at, output)
         }
         None => match scheduler.start_attached(&spec.request).await {
             Ok((_, output)) => {
@@ -195,9 +197,12 @@ async fn collect_logs(
     scheduler: Arc<dyn Scheduler>,
     name: String,
     path: PathBuf,
-    mut stream: BoxStream<'static, SchedulerResult<Bytes>>,
+    output: Output,
     mut masker: Masker,
 ) -> std::io::Result<u64> {
+    let (mut stream, attached) = (output.stream, output.attached);
+    // An attached stream that ends cleanly has delivered everything; nothing to reconcile.
+    let mut complete = false;
     let file = tokio::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -234,8 +239,17 @@ async fn collect_logs(
                 tracing::warn!(container = %name, error = %e, "log stream ended with an error");
                 break;
             }
-            None => break,
+            None => {
+                complete = attached;
+                break;
+            }
         }
+    }
+    if complete {
+        out.write_all(&masker.finish()).await?;
+        out.flush().await?;
+        out.into_inner().sync_data().await?;
+        return Ok(total);
     }
     // Docker can end a followed stream at the container's exit before its logger has delivered
     // the final partial line. Compare the engine's last lines with what was written and append

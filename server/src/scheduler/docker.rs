@@ -6,7 +6,7 @@
 //! create, a name clash as a 409, and only then do we pull or inspect.
 
 use super::{
-    AttachSession, ContainerState, LABEL_INSTANCE, LABEL_MANAGED, Labels, ListedContainer,
+    AttachSession, ContainerState, LABEL_INSTANCE, LABEL_MANAGED, Labels, ListedContainer, Output,
     Scheduler, SchedulerError, SchedulerResult, StartRequest, Started, is_local_image,
 };
 use bollard::Docker;
@@ -554,10 +554,19 @@ impl Scheduler for DockerScheduler {
     fn start_attached<'a>(
         &'a self,
         request: &'a StartRequest,
-    ) -> BoxFuture<'a, SchedulerResult<(Started, BoxStream<'static, SchedulerResult<Bytes>>)>> {
+    ) -> BoxFuture<'a, SchedulerResult<(Started, Output)>> {
         async move {
             let (started, output) = self.start_with(request, true).await?;
-            let output = output.unwrap_or_else(|| self.logs(&request.name, true));
+            let output = match output {
+                Some(stream) => Output {
+                    stream,
+                    attached: true,
+                },
+                None => Output {
+                    stream: self.logs(&request.name, true),
+                    attached: false,
+                },
+            };
             Ok((started, output))
         }
         .boxed()

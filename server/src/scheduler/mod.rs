@@ -83,6 +83,15 @@ impl std::fmt::Debug for StartRequest {
     }
 }
 
+/// A container's output from [`Scheduler::start_attached`].
+pub struct Output {
+    pub stream: BoxStream<'static, SchedulerResult<Bytes>>,
+    /// `true` when the stream is attached to the container itself: once it ends without an
+    /// error it has delivered every byte. A followed engine log can end at the container's exit
+    /// before the final partial line, which the log collector then reconciles.
+    pub attached: bool,
+}
+
 /// What `start` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
@@ -210,10 +219,16 @@ pub trait Scheduler: Send + Sync {
     fn start_attached<'a>(
         &'a self,
         request: &'a StartRequest,
-    ) -> BoxFuture<'a, SchedulerResult<(Started, BoxStream<'static, SchedulerResult<Bytes>>)>> {
+    ) -> BoxFuture<'a, SchedulerResult<(Started, Output)>> {
         Box::pin(async move {
             let started = self.start(request).await?;
-            Ok((started, self.logs(&request.name, true)))
+            Ok((
+                started,
+                Output {
+                    stream: self.logs(&request.name, true),
+                    attached: false,
+                },
+            ))
         })
     }
 
