@@ -1165,25 +1165,7 @@ impl Dispatcher {
         if expiry == 0 {
             return;
         }
-        let (ns2, p2) = (ns.to_string(), p.to_string());
-        let newest = self
-            .store
-            .read(move |s| {
-                s.list_runs(
-                    &ns2,
-                    &p2,
-                    Page {
-                        limit: 1,
-                        offset: 0,
-                        reverse: true,
-                    },
-                )
-            })
-            .await;
-        let Some(newest) = newest.ok().and_then(|r| r.first().map(|r| r.run_id)) else {
-            return;
-        };
-        let Some(max) = newest.checked_sub(expiry) else {
+        let Some(max) = self.older_than_newest(ns, p, expiry).await else {
             return;
         };
         let (ns2, p2) = (ns.to_string(), p.to_string());
@@ -1201,17 +1183,29 @@ impl Dispatcher {
         for run_id in expired {
             let dir = gofer_core::paths::run_objects(&self.config.data_dir, ns, p, run_id);
             crate::objects::remove_dir(&dir).await;
-            // The run's API token goes with its objects (SPEC §6.5).
-            let (ns2, p2) = (ns.to_string(), p.to_string());
-            if let Err(e) = self
-                .store
-                .write(move |s| s.revoke_run_token(&ns2, &p2, run_id))
-                .await
-            {
-                tracing::warn!(error = %e, namespace = ns, pipeline = p, run_id,
-                    "revoking the run token after object expiry failed");
-            }
         }
+    }
+
+    /// The highest run id at least `keep` runs older than the pipeline's newest run (the
+    /// cutoff of object expiry and log retention); `None` when there is none.
+    async fn older_than_newest(&self, ns: &str, p: &str, keep: u64) -> Option<u64> {
+        let (ns, p) = (ns.to_string(), p.to_string());
+        let newest = self
+            .store
+            .read(move |s| {
+                s.list_runs(
+                    &ns,
+                    &p,
+                    Page {
+                        limit: 1,
+                        offset: 0,
+                        reverse: true,
+                    },
+                )
+            })
+            .await
+            .ok()?;
+        newest.first()?.run_id.checked_sub(keep)
     }
 
     /// Deletes the logs of complete runs older than the newest `log_retention` runs.
@@ -1220,25 +1214,7 @@ impl Dispatcher {
         if retention == 0 {
             return;
         }
-        let (ns2, p2) = (ns.to_string(), p.to_string());
-        let newest = self
-            .store
-            .read(move |s| {
-                s.list_runs(
-                    &ns2,
-                    &p2,
-                    Page {
-                        limit: 1,
-                        offset: 0,
-                        reverse: true,
-                    },
-                )
-            })
-            .await;
-        let Some(newest) = newest.ok().and_then(|r| r.first().map(|r| r.run_id)) else {
-            return;
-        };
-        let Some(max) = newest.checked_sub(retention) else {
+        let Some(max) = self.older_than_newest(ns, p, retention).await else {
             return;
         };
         let (ns2, p2) = (ns.to_string(), p.to_string());

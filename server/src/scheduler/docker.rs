@@ -29,6 +29,21 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// Options for reading stdout and stderr, optionally following, optionally only the last lines.
+pub(super) fn log_options(
+    follow: bool,
+    tail: Option<u64>,
+) -> bollard::query_parameters::LogsOptions {
+    let mut builder = LogsOptionsBuilder::new()
+        .follow(follow)
+        .stdout(true)
+        .stderr(true);
+    if let Some(lines) = tail {
+        builder = builder.tail(&lines.to_string());
+    }
+    builder.build()
+}
+
 /// The socket used when neither `scheduler.docker.host` nor `DOCKER_HOST` says otherwise.
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -155,21 +170,11 @@ impl DockerScheduler {
                 .attach_container(&request.name, Some(options))
                 .await
             {
-                Ok(attached) => {
-                    let this = self.clone();
-                    let owned = request.name.clone();
-                    Some(
-                        attached
-                            .output
-                            .map(move |item| match item {
-                                Ok(output) => Ok(output.into_bytes()),
-                                Err(e) => {
-                                    Err(this.engine_err("read output of container", &owned, &e))
-                                }
-                            })
-                            .boxed(),
-                    )
-                }
+                Ok(attached) => Some(self.output_stream(
+                    &request.name,
+                    "read output of container",
+                    attached.output,
+                )),
                 Err(e) => {
                     // Still startable: the caller falls back to following the engine's log.
                     tracing::warn!(container = %request.name, error = %e,
@@ -374,25 +379,30 @@ impl DockerScheduler {
         follow: bool,
         tail: Option<u64>,
     ) -> BoxStream<'static, SchedulerResult<Bytes>> {
-        let mut builder = LogsOptionsBuilder::new()
-            .follow(follow)
-            .stdout(true)
-            .stderr(true);
-        if let Some(lines) = tail {
-            builder = builder.tail(&lines.to_string());
-        }
-        let options = builder.build();
+        let stream = self.docker.logs(name, Some(log_options(follow, tail)));
+        self.output_stream(name, "read logs of container", stream)
+    }
+
+    /// Raw bytes of an engine output stream (logs, service logs, attach); a 404 becomes
+    /// [`SchedulerError::NotFound`], other failures name `op` and `name`.
+    pub(super) fn output_stream(
+        &self,
+        name: &str,
+        op: &'static str,
+        stream: impl futures_util::Stream<Item = Result<bollard::container::LogOutput, BollardError>>
+        + Send
+        + 'static,
+    ) -> BoxStream<'static, SchedulerResult<Bytes>> {
         let this = self.clone();
         let owned = name.to_owned();
-        self.docker
-            .logs(name, Some(options))
+        stream
             .map(move |item| match item {
                 Ok(output) => Ok(output.into_bytes()),
                 Err(e) if status_of(&e) == Some(404) => Err(SchedulerError::NotFound {
                     op: "read logs of",
                     name: owned.clone(),
                 }),
-                Err(e) => Err(this.engine_err("read logs of container", &owned, &e)),
+                Err(e) => Err(this.engine_err(op, &owned, &e)),
             })
             .boxed()
     }

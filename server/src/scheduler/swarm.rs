@@ -11,7 +11,7 @@
 //! - A followed service-log stream never ends by itself; it ends here when the task has
 //!   finished, after re-reading the complete log for anything the live stream had not delivered.
 
-use super::docker::{DockerScheduler, registry_of, status_of};
+use super::docker::{DockerScheduler, log_options, registry_of, status_of};
 use super::{
     AttachSession, ContainerState, LABEL_INSTANCE, LOCAL_IMAGE_PREFIX, Labels, ListedContainer,
     Scheduler, SchedulerError, SchedulerResult, StartRequest, Started,
@@ -25,8 +25,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     EventsOptionsBuilder, ListContainersOptionsBuilder, ListServicesOptionsBuilder,
-    ListTasksOptionsBuilder, LogsOptionsBuilder, StopContainerOptionsBuilder,
-    UpdateServiceOptionsBuilder,
+    ListTasksOptionsBuilder, StopContainerOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -394,27 +393,12 @@ impl SwarmScheduler {
         follow: bool,
         tail: Option<u64>,
     ) -> BoxStream<'static, SchedulerResult<Bytes>> {
-        let mut builder = LogsOptionsBuilder::new()
-            .follow(follow)
-            .stdout(true)
-            .stderr(true);
-        if let Some(lines) = tail {
-            builder = builder.tail(&lines.to_string());
-        }
-        let this = self.clone();
-        let owned = name.to_owned();
-        self.docker
+        let stream = self
+            .docker
             .client()
-            .service_logs(name, Some(builder.build()))
-            .map(move |item| match item {
-                Ok(output) => Ok(output.into_bytes()),
-                Err(e) if status_of(&e) == Some(404) => Err(SchedulerError::NotFound {
-                    op: "read logs of",
-                    name: owned.clone(),
-                }),
-                Err(e) => Err(this.err("read logs of service", &owned, &e)),
-            })
-            .boxed()
+            .service_logs(name, Some(log_options(follow, tail)));
+        self.docker
+            .output_stream(name, "read logs of service", stream)
     }
 
     /// A followed log that ends when the task has finished: the live stream until then, then

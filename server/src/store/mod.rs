@@ -271,7 +271,7 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes the API token of a run (SPEC §6.5): deletes the token and its role
     /// `run:<ns>:<p>:<run>` and emits `deleted_role`. Returns whether the run had one; a run
     /// without a token (or already revoked) is `Ok(false)`. Also done inside the pipeline and
-    /// namespace deletions for all their runs; the object store calls it when run objects expire.
+    /// namespace deletions for all their runs, and inside `expire_run_objects`.
     fn revoke_run_token(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<bool>;
 
     // ---- secrets (SPEC §9.2) ---------------------------------------------------------------
@@ -319,8 +319,8 @@ pub trait Store: Send + Sync + 'static {
     fn delete_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<()>;
     /// Run object expiry (SPEC §9.1): every `complete` run of the pipeline with `run_id <=
     /// max_run_id` whose objects have not expired gets its object rows deleted and
-    /// `store_objects_expired = true`, in one transaction. Returns those run ids (the caller
-    /// removes their files and revokes their run tokens).
+    /// `store_objects_expired = true`, and its run token revoked (SPEC §6.5), in one
+    /// transaction. Returns those run ids (the caller removes their files).
     fn expire_run_objects(
         &self,
         namespace: &str,

@@ -2170,7 +2170,8 @@ impl Store for RedbStore {
         max_run_id: u64,
     ) -> StoreResult<Vec<u64>> {
         let (ns, p) = (namespace, pipeline);
-        self.write(|tx| {
+        // `write_auth`: the expired runs' API tokens are revoked in the same transaction.
+        self.write_auth(|tx| {
             let candidates: Vec<u64> = {
                 let index = tx.txn.open_table(RUNS_WITH_OBJECTS).or_internal()?;
                 index
@@ -2196,6 +2197,8 @@ impl Store for RedbStore {
                     .or_internal()?
                     .retain_in(run_executions(ns, p, &p_upper, run_id), |_, _| false)
                     .or_internal()?;
+                // The run's API token goes with its objects (SPEC §6.5).
+                tx.revoke_run_token(ns, p, run_id)?;
                 expired.push(run_id);
             }
             Ok(expired)

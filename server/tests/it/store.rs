@@ -92,6 +92,7 @@ conformance!(
     secrets_put_get_list_delete,
     pipeline_objects_put_evict_list_delete,
     run_objects_expire_only_for_complete_runs,
+    run_object_expiry_revokes_the_run_token,
     delete_pipeline_removes_objects_and_secrets,
 );
 
@@ -3382,6 +3383,38 @@ fn run_objects_expire_only_for_complete_runs(store: &dyn Store) {
             .is_empty()
     );
     assert_eq!(store.list_objects(&run_scope(3), ALL).unwrap().len(), 1);
+}
+
+fn run_object_expiry_revokes_the_run_token(store: &dyn Store) {
+    live_pipeline_injecting(store, "ns1", "inject", true);
+    let (old, new) = (
+        "00000000-0000-7000-8000-0000000000c1",
+        "00000000-0000-7000-8000-0000000000c2",
+    );
+    seeded_run(store, "ns1", "inject", old);
+    seeded_run(store, "ns1", "inject", new);
+    complete_run(store, "ns1", "inject", 1);
+    let generation = store.auth_generation();
+    // One transaction: the objects expire and the token and role go with them (SPEC §6.5).
+    assert_eq!(store.expire_run_objects("ns1", "inject", 1).unwrap(), [1]);
+    assert_ne!(
+        store.auth_generation(),
+        generation,
+        "the auth cache must reload"
+    );
+    assert_eq!(store.token_by_hash(&format!("hash-{old}")).unwrap(), None);
+    assert!(matches!(
+        store.get_role("run:ns1:inject:1"),
+        Err(StoreError::NotFound(_))
+    ));
+    // The newer run keeps its token.
+    assert!(
+        store
+            .token_by_hash(&format!("hash-{new}"))
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.get_role("run:ns1:inject:2").is_ok());
 }
 
 fn delete_pipeline_removes_objects_and_secrets(store: &dyn Store) {
