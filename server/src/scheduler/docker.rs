@@ -14,20 +14,22 @@ use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, ExecConfig,
-    HostConfig, PortBinding,
+    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, EventMessage,
+    ExecConfig, HostConfig, PortBinding,
 };
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    EventsOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::RwLock;
 
 /// Options for reading stdout and stderr, optionally following, optionally only the last lines.
 pub(super) fn log_options(
@@ -53,7 +55,13 @@ pub struct DockerScheduler {
     docker: Docker,
     host: String,
     timeout_secs: u64,
+    /// Held (shared) by containers that died but that the engine is still tearing down; a
+    /// start waits for them (see [`Self::wait_impl`]).
+    settling: Arc<RwLock<()>>,
 }
+
+/// How long a start waits for died containers to be torn down before it goes ahead anyway.
+const SETTLE_MAX: Duration = Duration::from_secs(1);
 
 impl DockerScheduler {
     /// Connects to `host` (`unix:///path` or a socket path; empty = `DOCKER_HOST` or the default
@@ -86,6 +94,7 @@ impl DockerScheduler {
             docker,
             host: shown,
             timeout_secs,
+            settling: Arc::default(),
         })
     }
 
@@ -185,6 +194,10 @@ impl DockerScheduler {
         } else {
             None
         };
+        // Docker tears a died container down (network, mounts) after reporting `die`; a start
+        // that overlaps that takes 150 ms or more longer than waiting for it (measured on
+        // Docker 20.10), so let the teardown finish first.
+        let _ = tokio::time::timeout(SETTLE_MAX, self.settling.write()).await;
         if let Err(e) = self.docker.start_container(&request.name, None).await {
             let error = self.engine_err("start container", &request.name, &e);
             // A container that failed to start (e.g. its executable is missing) would stay
@@ -350,7 +363,56 @@ impl DockerScheduler {
         }
     }
 
+    /// Waits for the container to stop. Docker reports a container `not-running` only after it
+    /// has released its network and mounts, some 40 ms after the process exited; the `die` event
+    /// carries the exit code as soon as the process is gone. Both are raced: the event is the fast
+    /// path, the wait API the authority (it also answers for a container that stopped before the
+    /// event subscription was in place, or that does not exist).
     async fn wait_impl(&self, name: &str) -> SchedulerResult<ContainerState> {
+        let filters = HashMap::from([
+            ("type", vec!["container".to_owned()]),
+            ("event", vec!["die".to_owned()]),
+            ("container", vec![name.to_owned()]),
+        ]);
+        // No `since`: only a die after subscribing is seen, and only the container that holds
+        // this name now can die after that.
+        let mut died = self
+            .docker
+            .events(Some(EventsOptionsBuilder::new().filters(&filters).build()))
+            .boxed();
+        let waited = self.wait_api(name);
+        tokio::pin!(waited);
+        loop {
+            tokio::select! {
+                state = &mut waited => return state,
+                event = died.next() => match event.map(|e| e.map(|m| die_exit_code(&m, name))) {
+                    Some(Ok(Some(exit_code))) => {
+                        self.settle(name);
+                        return Ok(ContainerState::Exited { exit_code });
+                    }
+                    Some(Ok(None)) => {}
+                    // The event stream broke: the wait API still answers.
+                    Some(Err(_)) | None => died = futures_util::stream::pending().boxed(),
+                }
+            }
+        }
+    }
+
+    /// Holds the settling lock until the engine reports the died container `name` stopped (its
+    /// teardown done) or [`SETTLE_MAX`] passed. Best effort: skipped while a start holds the lock.
+    fn settle(&self, name: &str) {
+        let Ok(guard) = self.settling.clone().try_read_owned() else {
+            return;
+        };
+        let this = self.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(SETTLE_MAX, this.wait_api(&name)).await;
+            drop(guard);
+        });
+    }
+
+    async fn wait_api(&self, name: &str) -> SchedulerResult<ContainerState> {
         let options = WaitContainerOptionsBuilder::new()
             .condition("not-running")
             .build();
@@ -630,6 +692,16 @@ impl Scheduler for DockerScheduler {
     }
 }
 
+/// The exit code a container `die` event reports, when the event is about the container `name`
+/// (the engine's `container` filter also matches id prefixes) and carries a readable code.
+fn die_exit_code(event: &EventMessage, name: &str) -> Option<i64> {
+    let attributes = event.actor.as_ref()?.attributes.as_ref()?;
+    if attributes.get("name").map(String::as_str) != Some(name) {
+        return None;
+    }
+    attributes.get("exitCode")?.parse().ok()
+}
+
 pub(super) fn status_of(error: &BollardError) -> Option<u16> {
     match error {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
@@ -719,6 +791,32 @@ pub(super) fn registry_of(image: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn die_events_give_the_exit_code_of_the_named_container_only() {
+        let event = |name: &str, code: Option<&str>| EventMessage {
+            actor: Some(bollard::models::EventActor {
+                id: Some("0123abcd".to_owned()),
+                attributes: Some(
+                    [("name", Some(name)), ("exitCode", code)]
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        };
+        let ours = "gofer.default.p.1.t.1";
+        assert_eq!(die_exit_code(&event(ours, Some("3")), ours), Some(3));
+        assert_eq!(die_exit_code(&event(ours, Some("137")), ours), Some(137));
+        assert_eq!(
+            die_exit_code(&event("gofer.default.p.1.t.10", Some("0")), ours),
+            None
+        );
+        assert_eq!(die_exit_code(&event(ours, None), ours), None);
+        assert_eq!(die_exit_code(&event(ours, Some("x")), ours), None);
+        assert_eq!(die_exit_code(&EventMessage::default(), ours), None);
+    }
 
     #[test]
     fn tags_default_to_latest() {
