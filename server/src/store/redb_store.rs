@@ -399,10 +399,10 @@ impl Tx<'_> {
             }
         }
         let mut with_objects = self.txn.open_table(RUNS_WITH_OBJECTS).or_internal()?;
-        if stored.run.store_objects_expired {
-            with_objects.remove(key).or_internal()?;
-        } else {
+        if stored.run.state == RunState::Complete && !stored.run.store_objects_expired {
             with_objects.insert(key, ()).or_internal()?;
+        } else {
+            with_objects.remove(key).or_internal()?;
         }
         Ok(())
     }
@@ -2170,6 +2170,17 @@ impl Store for RedbStore {
         max_run_id: u64,
     ) -> StoreResult<Vec<u64>> {
         let (ns, p) = (namespace, pipeline);
+        // Called for every new run: commit (and fsync) only when there is something to expire.
+        let due = self.read(|txn| {
+            let index = txn.open_table(RUNS_WITH_OBJECTS).or_internal()?;
+            let mut range = index
+                .range((ns, p, 0)..=(ns, p, max_run_id))
+                .or_internal()?;
+            Ok(range.next().is_some())
+        })?;
+        if !due {
+            return Ok(Vec::new());
+        }
         // `write_auth`: the expired runs' API tokens are revoked in the same transaction.
         self.write_auth(|tx| {
             let candidates: Vec<u64> = {

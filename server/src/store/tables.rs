@@ -94,8 +94,11 @@ pub(crate) const ROLES: TableDefinition<&str, Bytes> = TableDefinition::new("rol
 /// so deleting a pipeline revokes its run tokens with a range scan rather than reading every run.
 pub(crate) const RUN_TOKENS: TableDefinition<(&str, &str, u64), &str> =
     TableDefinition::new("run_tokens");
-/// `(namespace id, pipeline id, run id)` of exactly the runs whose `store_objects_expired` is
-/// false, so run object expiry (SPEC §9.1) never scans every run.
+/// `(namespace id, pipeline id, run id)` of exactly the complete runs whose
+/// `store_objects_expired` is false: the runs run object expiry (SPEC §9.1) may expire, so it
+/// never scans every run, nor the queued and running ones (a backlog of 100,000 queued runs made
+/// every new run scan them all). Databases written before may also list unfinished runs; expiry
+/// skips those.
 pub(crate) const RUNS_WITH_OBJECTS: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("runs_with_objects");
 

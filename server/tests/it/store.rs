@@ -3376,12 +3376,23 @@ fn run_objects_expire_only_for_complete_runs(store: &dyn Store) {
     // Already expired runs are not reported again; run 2 expires once complete.
     complete_run(store, "team", "build", 2);
     assert_eq!(store.expire_run_objects("team", "build", 2).unwrap(), [2]);
+    // Nothing due: no transaction is committed (this runs for every new run).
+    let generation = store.generation();
     assert!(
         store
             .expire_run_objects("team", "build", 2)
             .unwrap()
             .is_empty()
     );
+    assert_eq!(store.generation(), generation);
+    // Pending run 3 is not a candidate even with a cutoff above it; nothing is committed.
+    assert!(
+        store
+            .expire_run_objects("team", "build", 9)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.generation(), generation);
     assert_eq!(store.list_objects(&run_scope(3), ALL).unwrap().len(), 1);
 }
 
