@@ -123,6 +123,9 @@ pub enum Command {
     Service(ServiceCommand),
     /// The operator console: a full-screen terminal UI of runs, DAGs, logs and events
     Console(ConsoleArgs),
+    /// Entrypoints of the images the server builds from this executable (SPEC §12.10)
+    #[command(subcommand, hide = true)]
+    Builtin(crate::commands::builtin::BuiltinCommand),
 }
 
 #[cfg(test)]

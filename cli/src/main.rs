@@ -45,6 +45,8 @@ fn run() -> i32 {
     };
     let mut debug = false;
     let result = match cli.command {
+        // Inside a task container: no settings, no server, its own exit codes (SPEC §12.10).
+        Command::Builtin(command) => return commands::builtin::run(command),
         Command::Service(ServiceCommand::Start { .. }) => {
             // Under `service`, `--config` names the server config file (SPEC §15.4); only a value
             // given on the command line counts, not GOFER_CONFIG (that names the CLI config).
@@ -133,6 +135,7 @@ fn dispatch(
                 commands::service::toggle_event_ingress(&ctx).await
             }
             Command::Config(_)
+            | Command::Builtin(_)
             | Command::Console(_)
             | Command::Service(ServiceCommand::Start { .. } | ServiceCommand::InitConfig { .. }) => {
                 unreachable!("handled before connecting")

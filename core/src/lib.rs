@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod dag;
+pub mod duration;
 pub mod enums;
 pub mod id;
 pub mod layered;

@@ -1,5 +1,6 @@
 //! One module per noun (STYLE rule 19). Commands that talk to the server get a [`Ctx`].
 
+pub mod builtin;
 pub mod config;
 pub mod console;
 pub mod event;
