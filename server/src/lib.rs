@@ -4,6 +4,7 @@
 pub mod engine;
 pub mod events;
 pub mod http;
+pub mod local_images;
 pub mod logs;
 pub mod metrics;
 pub mod objects;
@@ -74,8 +75,25 @@ pub struct Prepared {
     _registration: testing::Registration,
 }
 
+/// What the process running the server adds to its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct BootOptions {
+    /// The `gofer` executable of this process, from which the locally packaged images are built
+    /// at boot (SPEC §12.10). `None` (in-process test servers, whose executable is a test binary)
+    /// builds none.
+    pub local_images_from: Option<PathBuf>,
+}
+
 /// Performs the boot sequence; see [`Prepared`].
 pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
+    prepare_with(config, BootOptions::default()).await
+}
+
+/// [`prepare`] with what the process adds (see [`BootOptions`]).
+pub async fn prepare_with(
+    config: ServerConfig,
+    options: BootOptions,
+) -> Result<Prepared, ServerError> {
     config
         .validate()
         .map_err(|e| ServerError::Startup(format!("invalid configuration: {e}")))?;
@@ -101,6 +119,9 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
     let secrets = secrets::Secrets::new(store.clone(), cipher.clone());
     secrets.verify_key().await.map_err(ServerError::Startup)?;
     let scheduler = connect_scheduler(&config).await?;
+    if let Some(executable) = &options.local_images_from {
+        build_local_images(&config, executable, &data_dir).await;
+    }
     boot(&store, &config).await?;
 
     // Restart recovery happens here, before the listener serves (SPEC §5.12, §17.3).
@@ -253,6 +274,38 @@ impl Prepared {
 
 /// Connects to the configured container engine; the server does not start without one
 /// (SPEC §13.2).
+/// Builds the locally packaged images on the engine beside the server (SPEC §12.10). A failure is
+/// logged, not fatal: tasks using a missing image then fail with `scheduler_error`.
+async fn build_local_images(
+    config: &ServerConfig,
+    executable: &std::path::Path,
+    work_dir: &std::path::Path,
+) {
+    let (host, timeout) = if config.scheduler.engine == "swarm" {
+        (&config.scheduler.swarm.host, config.scheduler.swarm.timeout)
+    } else {
+        (
+            &config.scheduler.docker.host,
+            config.scheduler.docker.timeout,
+        )
+    };
+    let docker = match scheduler::docker::DockerScheduler::connect(host, timeout).await {
+        Ok(docker) => docker,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the local images");
+            return;
+        }
+    };
+    match local_images::ensure(&docker, executable, work_dir).await {
+        Ok(built) if built.is_empty() => tracing::debug!("local images are current"),
+        Ok(built) => tracing::info!(images = ?built, "built local images"),
+        Err(e) => tracing::error!(
+            error = %e,
+            "cannot build the local images; tasks using gofer.local/ images will fail"
+        ),
+    }
+}
+
 async fn connect_scheduler(
     config: &ServerConfig,
 ) -> Result<Arc<dyn scheduler::Scheduler>, ServerError> {

@@ -79,9 +79,14 @@ pub async fn exec(
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::error(e.to_string()))?;
-    let prepared = gofer_server::prepare(config)
-        .await
-        .map_err(|e| Failure::unavailable(format!("cannot start the in-process server: {e}")))?;
+    let prepared = gofer_server::prepare_with(
+        config,
+        gofer_server::BootOptions {
+            local_images_from: std::env::current_exe().ok(),
+        },
+    )
+    .await
+    .map_err(|e| Failure::unavailable(format!("cannot start the in-process server: {e}")))?;
     let engine = prepared.engine().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(prepared.serve(listener, async {

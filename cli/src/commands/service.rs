@@ -110,9 +110,14 @@ pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
             .unwrap_or(address);
         // Boot (store, engine, recovery) before announcing the address, so a refused start never
         // claims to be listening.
-        let prepared = gofer_server::prepare(config)
-            .await
-            .map_err(|e| Failure::error(e.to_string()))?;
+        let prepared = gofer_server::prepare_with(
+            config,
+            gofer_server::BootOptions {
+                local_images_from: std::env::current_exe().ok(),
+            },
+        )
+        .await
+        .map_err(|e| Failure::error(e.to_string()))?;
         eprintln!("gofer: listening on http://{local}");
         eprintln!("gofer: data dir {}", prepared.data_dir().display());
         prepared

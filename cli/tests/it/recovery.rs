@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -16,7 +16,7 @@ impl Drop for Server {
     }
 }
 
-fn start(addr: &str, data: &std::path::Path) -> Server {
+pub(crate) fn start(addr: &str, data: &std::path::Path) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
         .args(["service", "start"])
         .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
@@ -31,7 +31,7 @@ fn start(addr: &str, data: &std::path::Path) -> Server {
     Server(child)
 }
 
-async fn call(
+pub(crate) async fn call(
     http: &reqwest::Client,
     method: reqwest::Method,
     url: String,
@@ -50,7 +50,7 @@ async fn call(
     }
 }
 
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> Option<Value>) -> Value {
+pub(crate) async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> Option<Value>) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(v) = check().await {

@@ -109,7 +109,7 @@ impl DockerScheduler {
         &self.host
     }
 
-    pub(super) fn describe(&self, error: &BollardError) -> String {
+    pub(crate) fn describe(&self, error: &BollardError) -> String {
         match error {
             BollardError::DockerResponseServerError { message, .. } => message.clone(),
             BollardError::DockerStreamError { error } => error.clone(),
@@ -702,7 +702,7 @@ fn die_exit_code(event: &EventMessage, name: &str) -> Option<i64> {
     attributes.get("exitCode")?.parse().ok()
 }
 
-pub(super) fn status_of(error: &BollardError) -> Option<u16> {
+pub(crate) fn status_of(error: &BollardError) -> Option<u16> {
     match error {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
