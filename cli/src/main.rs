@@ -7,6 +7,7 @@ mod exit;
 mod failure;
 mod output;
 mod settings;
+mod std_extensions;
 mod time;
 mod watch;
 

@@ -1,6 +1,6 @@
 //! Locally packaged images (SPEC §12.10): images built by the server from its own executable on
-//! `FROM scratch`, so that no registry is needed. The debug task images are built here; the
-//! standard extension images join them when extensions exist (docs/decisions.md).
+//! `FROM scratch`, so that no registry is needed: the debug task images and the standard
+//! extension images written so far (`interval`; see docs/decisions.md).
 //!
 //! An image is current when its `gofer.binary_sha256` label is the SHA-256 of the running
 //! executable. Hashing a debug build (about 300 MB) takes seconds, so images also carry
@@ -44,6 +44,10 @@ pub const IMAGES: &[LocalImage] = &[
     LocalImage {
         image: "gofer.local/debug-wait:latest",
         args: &["debug", "wait"],
+    },
+    LocalImage {
+        image: "gofer.local/extension-interval:latest",
+        args: &["extension", "interval"],
     },
 ];
 

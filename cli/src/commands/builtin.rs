@@ -11,6 +11,15 @@ pub enum BuiltinCommand {
     /// Debug task images (gofer.local/debug-*)
     #[command(subcommand)]
     Debug(DebugCommand),
+    /// Standard extensions (gofer.local/extension-*)
+    #[command(subcommand)]
+    Extension(ExtensionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionCommand {
+    /// Start a run of each subscribed pipeline every `every` (SPEC §12.9)
+    Interval,
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,7 +39,10 @@ pub const EXIT_WAIT_INVALID: i32 = 42;
 
 /// Runs a builtin; returns the process exit code.
 pub fn run(command: BuiltinCommand) -> i32 {
-    let BuiltinCommand::Debug(debug) = command;
+    let debug = match command {
+        BuiltinCommand::Debug(debug) => debug,
+        BuiltinCommand::Extension(extension) => return run_extension(extension),
+    };
     let mut out = std::io::stdout().lock();
     // A closed stdout (the engine went away) is not worth a panic in a debug task.
     match debug {
@@ -85,6 +97,37 @@ pub fn run(command: BuiltinCommand) -> i32 {
             let _ = out.flush();
             std::thread::sleep(duration);
             0
+        }
+    }
+}
+
+/// Runs a standard extension until it is told to shut down; 1 when it cannot start.
+fn run_extension(command: ExtensionCommand) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let env = crate::std_extensions::SystemEnv::from_env()?;
+        let extension: std::sync::Arc<dyn crate::std_extensions::Extension> = match command {
+            ExtensionCommand::Interval => {
+                std::sync::Arc::new(crate::std_extensions::interval::Interval::new(&env)?)
+            }
+        };
+        crate::std_extensions::serve(env, extension).await
+    });
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
         }
     }
 }

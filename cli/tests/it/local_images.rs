@@ -3,7 +3,7 @@
 //! and a second boot of the same executable builds nothing.
 
 use crate::common::unused_addr;
-use crate::recovery::{Server, call, start, wait_for};
+use crate::recovery::{Server, call, start, start_with_env, wait_for};
 use gofer_server::local_images::{HASH_LABEL, IMAGES};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -66,12 +66,8 @@ async fn debug_images_are_built_from_the_binary_and_run_as_tasks() {
         );
     }
 
-    // A pipeline of debug tasks (unique id: container names must not meet earlier runs').
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let pipeline = format!("debug{}x{nanos}", std::process::id());
+    // A pipeline of debug tasks.
+    let pipeline = unique("debug");
     let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
     let config = json!({"config": {"id": pipeline, "name": "debug images", "tasks": [
         {"id": "envs", "image": "gofer.local/debug-envs", "variables": {"FOO": "bar"}},
@@ -163,4 +159,226 @@ async fn debug_images_are_built_from_the_binary_and_run_as_tasks() {
     for id in String::from_utf8_lossy(&out.stdout).lines() {
         let _ = Command::new("docker").args(["rm", "-f", id]).output();
     }
+}
+
+/// A pipeline or container name no earlier test run used (container names include pipeline ids,
+/// and containers of other server instances are never touched, so names must not repeat).
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}x{nanos}", std::process::id())
+}
+
+/// Removes a container by name or id (best effort, for cleanup).
+fn docker_rm(id: &str) {
+    let _ = Command::new("docker").args(["rm", "-f", id]).output();
+}
+
+/// The std `interval` extension image (SPEC §12.9), run as the server would run it (§12.2), speaks
+/// the extension API (§12.4) and starts runs of its subscribed pipeline through the real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interval_extension_image_starts_runs_for_its_subscriptions() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    // The extension container reaches the server through the docker0 gateway.
+    let port = unused_addr().port();
+    let gofer_host = format!("172.17.0.1:{port}");
+    let _server = start_with_env(
+        &format!("0.0.0.0:{port}"),
+        dir.path(),
+        &[("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str())],
+    );
+    let api = format!("http://127.0.0.1:{port}/api");
+    wait_for("the server", async || {
+        let (status, _) = call(&http, Method::GET, format!("{api}/health"), None).await;
+        (status == 200).then_some(Value::Null)
+    })
+    .await;
+    // Containers are not on loopback: the extension needs a real token.
+    let (status, body) = call(&http, Method::POST, format!("{api}/tokens/bootstrap"), None).await;
+    assert_eq!(status, 201, "{body}");
+    let secret = body["secret"].as_str().unwrap().to_owned();
+    let pipeline = unique("every");
+    let base = format!("{api}/namespaces/default/pipelines/{pipeline}");
+    let config = json!({"config": {"id": pipeline, "name": "interval", "tasks": [
+        {"id": "envs", "image": "gofer.local/debug-envs"}]}});
+    assert_eq!(
+        call(&http, Method::POST, format!("{base}/configs"), Some(config))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        call(&http, Method::POST, format!("{base}/configs/1"), None)
+            .await
+            .0,
+        201
+    );
+
+    let name = unique("gofer-test-interval-");
+    let out = Command::new("docker")
+        .args(["run", "-d", "--name", &name, "-p", "127.0.0.1::8082"])
+        .args(["-e", "GOFER_EXTENSION_SYSTEM_ID=interval"])
+        .args(["-e", &format!("GOFER_EXTENSION_SYSTEM_SECRET={secret}")])
+        .args([
+            "-e",
+            &format!("GOFER_EXTENSION_SYSTEM_GOFER_HOST={gofer_host}"),
+        ])
+        .args(["-e", "GOFER_EXTENSION_CONFIG_MIN_INTERVAL=1s"])
+        .arg("gofer.local/extension-interval:latest")
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cleanup = scopeguard(name.clone(), pipeline.clone());
+    let port = Command::new("docker")
+        .args(["port", &name, "8082"])
+        .output()
+        .unwrap();
+    let published = String::from_utf8_lossy(&port.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let ext = format!("http://{published}/api");
+    wait_for("the extension's health", async || {
+        let status = http
+            .get(format!("{ext}/health"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        (status.ok() == Some(204)).then_some(Value::Null)
+    })
+    .await;
+
+    let bearer = format!("Bearer {secret}");
+    let send = async |method: Method, path: &str, body: Option<Value>, auth: bool| {
+        let mut req = http.request(method, format!("{ext}/{path}"));
+        if auth {
+            req = req.header("authorization", &bearer);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (status, body) = send(Method::GET, "info", None, false).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["request_id"].is_string() && body["message"].is_string(),
+        "{body}"
+    );
+    let (status, info) = send(Method::GET, "info", None, true).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["extension_id"], "interval");
+    let params = &info["documentation"]["pipeline_subscription_params"];
+    assert_eq!(params[0]["key"], "every");
+    assert_eq!(params[0]["required"], true);
+
+    let subscribe = |params: Value| {
+        json!({"namespace_id": "default", "pipeline_id": pipeline,
+        "pipeline_subscription_id": "tick", "pipeline_subscription_params": params})
+    };
+    for (params, message) in [
+        (json!({}), "every: missing"),
+        (json!({"every": "0s"}), "every: must be longer than 0s"),
+        (json!({"every": "soon"}), "every: 'soon'"),
+        (json!({"every": "1s", "jitter": "lots"}), "jitter: "),
+        (
+            json!({"every": "1s", "cron": "* * * * *"}),
+            "cron: unknown parameter",
+        ),
+    ] {
+        let (status, body) = send(Method::POST, "subscribe", Some(subscribe(params)), true).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().starts_with(message),
+            "{body}"
+        );
+    }
+    let (status, body) = send(
+        Method::POST,
+        "subscribe",
+        Some(subscribe(json!({"every": "1s"}))),
+        true,
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let runs = wait_for("two runs started by the extension", async || {
+        let (_, r) = call(&http, Method::GET, format!("{base}/runs"), None).await;
+        (r["runs"].as_array().is_some_and(|runs| runs.len() >= 2)).then_some(r)
+    })
+    .await;
+    for run in runs["runs"].as_array().unwrap() {
+        assert_eq!(run["initiator"]["user"], "bootstrap", "{run}");
+    }
+    let (_, debug) = send(Method::GET, "debug", None, true).await;
+    let debug: Value = serde_json::from_str(debug["info"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        debug["subscriptions"][0]["subscription_id"], "tick",
+        "{debug}"
+    );
+    assert_eq!(debug["subscriptions"][0]["every"], "1s", "{debug}");
+
+    let key = json!({"namespace_id": "default", "pipeline_id": pipeline, "pipeline_subscription_id": "tick"});
+    assert_eq!(
+        send(Method::DELETE, "subscribe", Some(key.clone()), true)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        send(Method::DELETE, "subscribe", Some(key), true).await.0,
+        204,
+        "unknown is fine"
+    );
+    let (_, debug) = send(Method::GET, "debug", None, true).await;
+    let debug: Value = serde_json::from_str(debug["info"].as_str().unwrap()).unwrap();
+    assert_eq!(debug["subscriptions"], json!([]), "{debug}");
+
+    assert_eq!(send(Method::POST, "shutdown", None, true).await.0, 204);
+    let waited = Command::new("docker")
+        .args(["wait", &name])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&waited.stdout).trim(),
+        "0",
+        "exits 0 after shutdown"
+    );
+    drop(cleanup);
+}
+
+/// Removes the extension container and the pipeline's task containers when dropped.
+fn scopeguard(container: String, pipeline: String) -> impl Drop {
+    struct Guard(String, String);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            docker_rm(&self.0);
+            let out = Command::new("docker")
+                .args([
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    &format!("label=gofer.pipeline_id={}", self.1),
+                ])
+                .output();
+            if let Ok(out) = out {
+                for id in String::from_utf8_lossy(&out.stdout).lines() {
+                    docker_rm(id);
+                }
+            }
+        }
+    }
+    Guard(container, pipeline)
 }

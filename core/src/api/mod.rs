@@ -3,6 +3,7 @@
 
 mod auth;
 mod event;
+mod extension;
 mod list;
 mod namespace;
 mod pipeline;
@@ -12,6 +13,7 @@ mod system;
 
 pub use auth::*;
 pub use event::*;
+pub use extension::*;
 pub use list::*;
 pub use namespace::*;
 pub use pipeline::*;
