@@ -118,6 +118,9 @@ pub enum Command {
     /// Manage pipeline and global secrets
     #[command(subcommand)]
     Secret(crate::commands::secret::SecretCommand),
+    /// Install, enable, disable and inspect extensions (interval, cron, your own)
+    #[command(subcommand)]
+    Extension(crate::commands::extension::ExtensionCommand),
     /// Run or configure the Gofer server
     #[command(subcommand)]
     Service(ServiceCommand),

@@ -132,6 +132,7 @@ fn dispatch(
             Command::Token(command) => commands::token::run(&ctx, command).await,
             Command::Role(command) => commands::role::run(&ctx, command).await,
             Command::Secret(command) => commands::secret::run(&ctx, command).await,
+            Command::Extension(command) => commands::extension::run(&ctx, command).await,
             Command::Service(ServiceCommand::ToggleEventIngress) => {
                 commands::service::toggle_event_ingress(&ctx).await
             }

@@ -137,6 +137,16 @@ wire_enum!(
     }
 );
 wire_enum!(
+    /// Extension registration status (SPEC §3.1, §3.9).
+    ExtensionStatus { Unknown => "unknown", Enabled => "enabled", Disabled => "disabled" }
+);
+wire_enum!(
+    /// Extension state (SPEC §3.1, §3.9).
+    ExtensionState {
+        Unknown => "unknown", Processing => "processing", Running => "running", Exited => "exited"
+    }
+);
+wire_enum!(
     /// Permission action (SPEC §11.3).
     Action { Read => "read", Write => "write", Delete => "delete" }
 );

@@ -34,6 +34,11 @@ pub fn objects(data_dir: &Path) -> PathBuf {
     data_dir.join("objects")
 }
 
+/// `<data_dir>/objects/extensions/<id>`: an extension's objects (removed with the extension).
+pub fn extension_objects(data_dir: &Path, extension: &str) -> PathBuf {
+    objects(data_dir).join("extensions").join(extension)
+}
+
 /// `<data_dir>/objects/pipelines/<ns>/<p>`: a pipeline's objects (removed with the pipeline).
 pub fn pipeline_objects(data_dir: &Path, namespace: &str, pipeline: &str) -> PathBuf {
     objects(data_dir)

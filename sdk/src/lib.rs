@@ -33,6 +33,8 @@ mod error;
 #[cfg(feature = "client")]
 mod events;
 #[cfg(feature = "client")]
+mod extensions;
+#[cfg(feature = "client")]
 mod namespaces;
 #[cfg(feature = "client")]
 mod pipelines;

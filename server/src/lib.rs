@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod events;
+pub mod extensions;
 pub mod http;
 pub mod local_images;
 pub mod logs;
@@ -134,6 +135,8 @@ pub async fn prepare_with(
         stop_rx.clone(),
     ));
     let instance_id = store.read(|s| s.instance_id()).await?;
+    let instance_for_extensions = instance_id.clone();
+    let cipher_for_extensions = cipher.clone();
     let scheme = if config.server.use_tls {
         "https"
     } else {
@@ -175,7 +178,18 @@ pub async fn prepare_with(
             .clone()
             .follow_events(store.clone(), stop_rx.clone()),
     );
+    let config = Arc::new(config);
+    let extensions = extensions::Extensions::new(
+        store.clone(),
+        local_docker(&config)
+            .await
+            .map_err(|e| ServerError::Startup(e.to_string()))?,
+        cipher_for_extensions,
+        config.clone(),
+        instance_for_extensions,
+    );
     let state = Arc::new(http::AppState {
+        extensions,
         metrics,
         store,
         secrets,
@@ -183,7 +197,7 @@ pub async fn prepare_with(
         scheduler,
         shutdown: stop_rx.clone(),
         data_dir,
-        config: Arc::new(config),
+        config,
         routes: http::routes::all(),
         auth: http::auth::Authenticator::default(),
     });
@@ -236,10 +250,16 @@ impl Prepared {
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        let extensions = state.extensions.clone();
         let server = warp::serve(http::filter(state))
             .incoming(listener)
             .graceful(stopped(stop_rx.clone()))
             .run();
+        // Extensions start once the listener is up: they call the API (SPEC §17.3).
+        tokio::spawn({
+            let extensions = extensions.clone();
+            async move { extensions.start_enabled().await }
+        });
         let deadline = {
             let stopped = stopped(stop_rx);
             async move {
@@ -258,6 +278,7 @@ impl Prepared {
                 false
             }
         };
+        extensions.shutdown().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), engine_task).await;
         // Every receiver gone means every websocket stream has said goodbye.
         if drained
@@ -272,15 +293,11 @@ impl Prepared {
     }
 }
 
-/// Connects to the configured container engine; the server does not start without one
-/// (SPEC §13.2).
-/// Builds the locally packaged images on the engine beside the server (SPEC §12.10). A failure is
-/// logged, not fatal: tasks using a missing image then fail with `scheduler_error`.
-async fn build_local_images(
+/// The Docker engine beside the server: the configured one, or the swarm manager's engine.
+/// Local images are built and extensions run there (SPEC §12.2, §12.10).
+async fn local_docker(
     config: &ServerConfig,
-    executable: &std::path::Path,
-    work_dir: &std::path::Path,
-) {
+) -> scheduler::SchedulerResult<scheduler::docker::DockerScheduler> {
     let (host, timeout) = if config.scheduler.engine == "swarm" {
         (&config.scheduler.swarm.host, config.scheduler.swarm.timeout)
     } else {
@@ -289,7 +306,17 @@ async fn build_local_images(
             config.scheduler.docker.timeout,
         )
     };
-    let docker = match scheduler::docker::DockerScheduler::connect(host, timeout).await {
+    scheduler::docker::DockerScheduler::connect(host, timeout).await
+}
+
+/// Builds the locally packaged images on the engine beside the server (SPEC §12.10). A failure is
+/// logged, not fatal: tasks using a missing image then fail with `scheduler_error`.
+async fn build_local_images(
+    config: &ServerConfig,
+    executable: &std::path::Path,
+    work_dir: &std::path::Path,
+) {
+    let docker = match local_docker(config).await {
         Ok(docker) => docker,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the local images");
@@ -306,6 +333,8 @@ async fn build_local_images(
     }
 }
 
+/// Connects to the configured container engine; the server does not start without one
+/// (SPEC §13.2).
 async fn connect_scheduler(
     config: &ServerConfig,
 ) -> Result<Arc<dyn scheduler::Scheduler>, ServerError> {

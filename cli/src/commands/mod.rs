@@ -5,6 +5,7 @@ pub mod config;
 pub mod console;
 pub mod event;
 pub mod exec;
+pub mod extension;
 pub mod namespace;
 pub mod object;
 pub mod pipeline;

@@ -9,6 +9,7 @@ mod console;
 mod errors;
 mod event;
 mod exec;
+mod extensions;
 mod local_images;
 mod namespace;
 mod pipeline;

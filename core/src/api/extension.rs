@@ -1,8 +1,117 @@
 //! Wire types of the extension REST API (SPEC §12.4), spoken between the server and every
 //! extension, and of extension documentation (SPEC §3.9).
 
-use super::OrderedMap;
+use super::{OrderedMap, Permission, RegistryAuth, Role, Variable};
+use crate::enums::{Action, ExtensionState, ExtensionStatus};
 use serde::{Deserialize, Serialize};
+
+/// An installed extension as registered (SPEC §3.9). Secret-looking settings and the registry
+/// password are shown as `********`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRegistration {
+    pub extension_id: String,
+    pub image: String,
+    #[serde(default)]
+    pub registry_auth: Option<RegistryAuth>,
+    #[serde(default)]
+    pub settings: Vec<Variable>,
+    pub created: u64,
+    #[serde(default)]
+    pub modified: u64,
+    #[serde(default)]
+    pub status: ExtensionStatus,
+    #[serde(default)]
+    pub additional_roles: Vec<String>,
+}
+
+/// An extension: its registration and what the server knows of its container (SPEC §3.9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub registration: ExtensionRegistration,
+    /// Where the server reaches it; empty when it is not running.
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub started: u64,
+    #[serde(default)]
+    pub state: ExtensionState,
+    #[serde(default)]
+    pub documentation: ExtensionDocumentation,
+}
+
+/// `POST /api/extensions` (SPEC §12.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallExtensionRequest {
+    pub id: String,
+    pub image: String,
+    #[serde(default)]
+    pub settings: OrderedMap,
+    #[serde(default)]
+    pub registry_auth: Option<RegistryAuth>,
+    #[serde(default)]
+    pub additional_roles: Vec<String>,
+}
+
+/// `PATCH /api/extensions/{id}` (SPEC §12.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateExtensionRequest {
+    #[serde(default)]
+    pub enable: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionResponse {
+    pub extension: Extension,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionsResponse {
+    pub extensions: Vec<Extension>,
+}
+
+/// `extension:<id>`.
+pub fn extension_role_id(extension_id: &str) -> String {
+    format!("extension:{extension_id}")
+}
+
+/// The role of an extension's token (SPEC §11.4).
+pub fn extension_role(extension_id: &str) -> Role {
+    use Action::{Delete, Read, Write};
+    let resources = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect();
+    Role {
+        id: extension_role_id(extension_id),
+        description: format!("API access of extension '{extension_id}'."),
+        permissions: vec![
+            Permission {
+                resources: vec![format!("extensions:{extension_id}"), "objects".into()],
+                actions: vec![Read, Write, Delete],
+            },
+            Permission {
+                resources: resources(&["namespaces:.*", "pipelines:.*", "runs"]),
+                actions: vec![Read, Write],
+            },
+            Permission {
+                resources: resources(&[
+                    "configs",
+                    "deployments",
+                    "events",
+                    "subscriptions",
+                    "task_executions",
+                ]),
+                actions: vec![Read],
+            },
+        ],
+        system_role: true,
+    }
+}
+
+/// Whether a setting's value is stored encrypted and shown masked (SPEC §3.9).
+pub fn secret_looking_setting(key: &str) -> bool {
+    let upper = key.to_uppercase();
+    ["SECRET", "KEY", "TOKEN", "PASS", "PRIVATE", "CREDENTIAL"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
 
 /// One documented parameter of an extension (`Parameter` of SPEC §3.9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

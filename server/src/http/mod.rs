@@ -27,6 +27,8 @@ use warp::reply::Response;
 
 /// Everything a handler may need, shared by all requests.
 pub struct AppState {
+    /// The extension manager (SPEC §12).
+    pub extensions: crate::extensions::Extensions,
     /// `GET /metrics` counters (SPEC §14.10).
     pub metrics: Arc<crate::metrics::Metrics>,
     pub store: StoreHandle,
@@ -98,6 +100,11 @@ impl Cx {
     /// `{p}`, validated.
     pub fn pipeline(&self) -> Result<String, ApiError> {
         self.id("p", IdKind::Entity, "pipeline")
+    }
+
+    /// `{id}` of an extension route, validated.
+    pub fn extension(&self) -> Result<String, ApiError> {
+        self.id("id", IdKind::Entity, "extension")
     }
 
     /// `{run}`, a run id (from 1).

@@ -317,6 +317,38 @@ pub trait Store: Send + Sync + 'static {
     /// By `created` ascending (then key). Empty for an expired run.
     fn list_objects(&self, scope: &ObjectScope, page: Page) -> StoreResult<Vec<Object>>;
     fn delete_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<()>;
+
+    // ---- extensions (SPEC §12) -------------------------------------------------------------
+
+    /// Stores a new extension (`Conflict` naming it when the id exists; `Invalid` for an unknown
+    /// additional role), creates its role `extension:<id>` and emits `created_role` and
+    /// `installed_extension`.
+    fn install_extension(&self, extension: &gofer_core::api::Extension) -> StoreResult<()>;
+    /// `NotFound` naming the extension.
+    fn get_extension(&self, id: &str) -> StoreResult<StoredExtension>;
+    /// By id.
+    fn list_extensions(&self, page: Page) -> StoreResult<Vec<StoredExtension>>;
+    /// Sets the runtime fields (`url`, `started`, `state`, `documentation`) of an extension.
+    fn set_extension_runtime(
+        &self,
+        id: &str,
+        runtime: &gofer_core::api::Extension,
+    ) -> StoreResult<()>;
+    /// Enables or disables an extension (SPEC §12.1): on a change sets `modified`, emits
+    /// `enabled_extension`/`disabled_extension` and disables the token when disabling. Returns
+    /// whether the status changed.
+    fn set_extension_status(&self, id: &str, enabled: bool, now: u64) -> StoreResult<bool>;
+    /// Replaces the extension's token with `token` (SPEC §12.2): the previous one is deleted.
+    fn replace_extension_token(
+        &self,
+        id: &str,
+        token: &gofer_core::api::Token,
+        hash: &str,
+    ) -> StoreResult<()>;
+    /// Deletes an extension with its object rows, token and role (emitting `deleted_role`),
+    /// then emits `uninstalled_extension` (SPEC §12.1). The caller removes the object files.
+    fn uninstall_extension(&self, id: &str) -> StoreResult<StoredExtension>;
+
     /// Run object expiry (SPEC §9.1): every `complete` run of the pipeline with `run_id <=
     /// max_run_id` whose objects have not expired gets its object rows deleted and
     /// `store_objects_expired = true`, and its run token revoked (SPEC §6.5), in one
@@ -363,9 +395,12 @@ impl SecretScope {
     }
 }
 
-/// Where an object lives (SPEC §9.1). Extension objects arrive with extensions.
+/// Where an object lives (SPEC §9.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectScope {
+    Extension {
+        extension: String,
+    },
     Pipeline {
         namespace: String,
         pipeline: String,
@@ -381,6 +416,9 @@ impl ObjectScope {
     /// The directory holding this scope's object files.
     pub fn dir(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
         match self {
+            ObjectScope::Extension { extension } => {
+                gofer_core::paths::extension_objects(data_dir, extension)
+            }
             ObjectScope::Pipeline {
                 namespace,
                 pipeline,
@@ -392,6 +430,16 @@ impl ObjectScope {
             } => gofer_core::paths::run_objects(data_dir, namespace, pipeline, *run_id),
         }
     }
+}
+
+/// An extension as stored: settings whose key looks secret and the registry password hold
+/// sealed values (hex of the ciphertext, `crate::secrets`), which the API masks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredExtension {
+    pub extension: gofer_core::api::Extension,
+    /// The id of the extension's current token (replaced at every start, SPEC §12.2).
+    #[serde(default)]
+    pub token_id: Option<String>,
 }
 
 /// What [`Store::put_object`] did.

@@ -12,11 +12,11 @@
 use super::tables::*;
 use super::{
     NewRun, ObjectScope, PutObject, RunChanges, RunTokenSeed, SecretScope, Store, StoreError,
-    StoreResult, StoredExecution, StoredRun, StoredRunState,
+    StoreResult, StoredExecution, StoredExtension, StoredRun, StoredRunState,
 };
 use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Metadata, Namespace, Object, Page, Permission, Pipeline,
-    Role, Run, Secret, System, TaskExecution, Token,
+    Config, Deployment, Event, EventKind, Extension, Metadata, Namespace, Object, Page, Permission,
+    Pipeline, Role, Run, Secret, System, TaskExecution, Token,
 };
 use gofer_core::enums::{
     ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
@@ -611,6 +611,24 @@ impl Tx<'_> {
         Ok(existed)
     }
 
+    /// An existing extension, or `NotFound` naming it.
+    fn require_extension(&self, id: &str) -> StoreResult<StoredExtension> {
+        let table = self.txn.open_table(EXTENSIONS).or_internal()?;
+        get(&table, id, "extension")?.ok_or_else(|| extension_not_found(id))
+    }
+
+    fn put_extension(&self, stored: &StoredExtension) -> StoreResult<()> {
+        self.txn
+            .open_table(EXTENSIONS)
+            .or_internal()?
+            .insert(
+                stored.extension.registration.extension_id.as_str(),
+                encode(stored)?.as_slice(),
+            )
+            .or_internal()?;
+        Ok(())
+    }
+
     /// Every role id in `roles` must exist.
     fn require_roles(&self, roles: &[String]) -> StoreResult<()> {
         let table = self.txn.open_table(ROLES).or_internal()?;
@@ -670,6 +688,11 @@ impl Tx<'_> {
             .or_internal()?;
         Ok(())
     }
+}
+
+fn read_extension(txn: &ReadTransaction, id: &str) -> StoreResult<StoredExtension> {
+    let table = txn.open_table(EXTENSIONS).or_internal()?;
+    get(&table, id, "extension")?.ok_or_else(|| extension_not_found(id))
 }
 
 /// Read-side lookups shared by several read operations.
@@ -772,6 +795,8 @@ impl RedbStore {
             txn.open_table(RUN_OBJECTS).or_internal()?;
             txn.open_table(PIPELINE_SECRETS).or_internal()?;
             txn.open_table(GLOBAL_SECRETS).or_internal()?;
+            txn.open_table(EXTENSIONS).or_internal()?;
+            txn.open_table(EXTENSION_OBJECTS).or_internal()?;
             let mut meta = txn.open_table(META).or_internal()?;
             match get::<_, String>(&meta, META_INSTANCE_ID, "instance id")? {
                 Some(id) => id,
@@ -2028,6 +2053,20 @@ impl Store for RedbStore {
                     }
                     table.insert((ns, p, key), value.as_slice()).or_internal()?;
                 }
+                ObjectScope::Extension { extension } => {
+                    tx.require_extension(extension)?;
+                    let mut table = tx.txn.open_table(EXTENSION_OBJECTS).or_internal()?;
+                    let exists = table
+                        .get((extension.as_str(), key))
+                        .or_internal()?
+                        .is_some();
+                    if exists && !force {
+                        return Err(object_exists(key));
+                    }
+                    table
+                        .insert((extension.as_str(), key), value.as_slice())
+                        .or_internal()?;
+                }
                 ObjectScope::Run {
                     namespace,
                     pipeline,
@@ -2060,6 +2099,11 @@ impl Store for RedbStore {
     fn get_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<Object> {
         self.read(|txn| {
             let object: Option<Object> = match scope {
+                ObjectScope::Extension { extension } => {
+                    read_extension(txn, extension)?;
+                    let table = txn.open_table(EXTENSION_OBJECTS).or_internal()?;
+                    get(&table, (extension.as_str(), key), "object")?
+                }
                 ObjectScope::Pipeline {
                     namespace,
                     pipeline,
@@ -2094,6 +2138,16 @@ impl Store for RedbStore {
     fn list_objects(&self, scope: &ObjectScope, page: Page) -> StoreResult<Vec<Object>> {
         self.read(|txn| {
             let mut objects: Vec<Object> = match scope {
+                ObjectScope::Extension { extension } => {
+                    let id = extension.as_str();
+                    read_extension(txn, id)?;
+                    let table = txn.open_table(EXTENSION_OBJECTS).or_internal()?;
+                    let id_upper = upper(id);
+                    let range = table
+                        .range((id, "")..(id_upper.as_str(), ""))
+                        .or_internal()?;
+                    page_of(range, WHOLE, false, "object")?
+                }
                 ObjectScope::Pipeline {
                     namespace,
                     pipeline,
@@ -2131,6 +2185,14 @@ impl Store for RedbStore {
     fn delete_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let removed = match scope {
+                ObjectScope::Extension { extension } => {
+                    tx.require_extension(extension)?;
+                    let mut table = tx.txn.open_table(EXTENSION_OBJECTS).or_internal()?;
+                    table
+                        .remove((extension.as_str(), key))
+                        .or_internal()?
+                        .is_some()
+                }
                 ObjectScope::Pipeline {
                     namespace,
                     pipeline,
@@ -2160,6 +2222,149 @@ impl Store for RedbStore {
             } else {
                 Err(StoreError::NotFound(format!("object '{key}' not found")))
             }
+        })
+    }
+
+    fn install_extension(&self, extension: &Extension) -> StoreResult<()> {
+        let registration = &extension.registration;
+        let id = registration.extension_id.as_str();
+        self.write_auth(|tx| {
+            let exists = tx
+                .txn
+                .open_table(EXTENSIONS)
+                .or_internal()?
+                .get(id)
+                .or_internal()?
+                .is_some();
+            if exists {
+                return Err(StoreError::Conflict(format!(
+                    "extension '{id}' is already installed"
+                )));
+            }
+            tx.require_roles(&registration.additional_roles)
+                .map_err(|e| match e {
+                    StoreError::Invalid(m) => {
+                        StoreError::Invalid(m.replacen("roles:", "additional_roles:", 1))
+                    }
+                    other => other,
+                })?;
+            let role = gofer_core::api::extension_role(id);
+            tx.put_role(&role)?;
+            tx.emit(EventKind::CreatedRole { role_id: role.id })?;
+            tx.put_extension(&StoredExtension {
+                extension: extension.clone(),
+                token_id: None,
+            })?;
+            tx.emit(EventKind::InstalledExtension {
+                id: id.to_string(),
+                image: registration.image.clone(),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn get_extension(&self, id: &str) -> StoreResult<StoredExtension> {
+        self.read(|txn| read_extension(txn, id))
+    }
+
+    fn list_extensions(&self, page: Page) -> StoreResult<Vec<StoredExtension>> {
+        self.read(|txn| {
+            let table = txn.open_table(EXTENSIONS).or_internal()?;
+            let all: Vec<StoredExtension> = page_of(
+                table.range::<&str>(..).or_internal()?,
+                WHOLE,
+                false,
+                "extension",
+            )?;
+            Ok(page_vec(all, page))
+        })
+    }
+
+    fn set_extension_runtime(&self, id: &str, runtime: &Extension) -> StoreResult<()> {
+        self.write(|tx| {
+            let mut stored = tx.require_extension(id)?;
+            let ext = &mut stored.extension;
+            ext.url = runtime.url.clone();
+            ext.started = runtime.started;
+            ext.state = runtime.state;
+            ext.documentation = runtime.documentation.clone();
+            tx.put_extension(&stored)
+        })
+    }
+
+    fn set_extension_status(&self, id: &str, enabled: bool, now: u64) -> StoreResult<bool> {
+        use gofer_core::enums::ExtensionStatus;
+        self.write_auth(|tx| {
+            let mut stored = tx.require_extension(id)?;
+            let status = if enabled {
+                ExtensionStatus::Enabled
+            } else {
+                ExtensionStatus::Disabled
+            };
+            let registration = &mut stored.extension.registration;
+            if registration.status == status {
+                return Ok(false);
+            }
+            registration.status = status;
+            registration.modified = now;
+            let image = registration.image.clone();
+            if !enabled && let Some(token_id) = &stored.token_id {
+                // A disabled extension's token answers 401 (SPEC §12.1, §12.6).
+                let found: Option<StoredToken> = {
+                    let tokens = tx.txn.open_table(TOKENS).or_internal()?;
+                    get(&tokens, token_id.as_str(), "token")?
+                };
+                if let Some(mut token) = found {
+                    token.token.disabled = true;
+                    tx.put_token(&token.token, &token.hash)?;
+                }
+            }
+            tx.put_extension(&stored)?;
+            let id = id.to_string();
+            tx.emit(if enabled {
+                EventKind::EnabledExtension { id, image }
+            } else {
+                EventKind::DisabledExtension { id, image }
+            })?;
+            Ok(true)
+        })
+    }
+
+    fn replace_extension_token(&self, id: &str, token: &Token, hash: &str) -> StoreResult<()> {
+        self.write_auth(|tx| {
+            let mut stored = tx.require_extension(id)?;
+            if let Some(old) = stored.token_id.take() {
+                tx.remove_token(&old)?;
+            }
+            tx.put_token(token, hash)?;
+            stored.token_id = Some(token.id.clone());
+            tx.put_extension(&stored)
+        })
+    }
+
+    fn uninstall_extension(&self, id: &str) -> StoreResult<StoredExtension> {
+        self.write_auth(|tx| {
+            let stored = tx.require_extension(id)?;
+            let id_upper = upper(id);
+            tx.txn
+                .open_table(EXTENSION_OBJECTS)
+                .or_internal()?
+                .retain_in((id, "")..(id_upper.as_str(), ""), |_, _| false)
+                .or_internal()?;
+            if let Some(token_id) = &stored.token_id {
+                tx.remove_token(token_id)?;
+            }
+            tx.remove_role(&gofer_core::api::extension_role_id(id))?;
+            tx.txn
+                .open_table(EXTENSIONS)
+                .or_internal()?
+                .remove(id)
+                .or_internal()?;
+            tx.emit(EventKind::UninstalledExtension {
+                id: id.to_string(),
+                image: stored.extension.registration.image.clone(),
+            })?;
+            Ok(stored)
         })
     }
 
@@ -2215,6 +2420,10 @@ impl Store for RedbStore {
             Ok(expired)
         })
     }
+}
+
+fn extension_not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!("extension '{id}' not found"))
 }
 
 fn secret_not_found(key: &str) -> StoreError {

@@ -113,6 +113,15 @@ pub(crate) const PIPELINE_OBJECTS: TableDefinition<(&str, &str, &str), Bytes> =
 pub(crate) const RUN_OBJECTS: TableDefinition<(&str, &str, u64, &str), Bytes> =
     TableDefinition::new("run_objects");
 
+/// `(extension id, key)` → `Object`.
+pub(crate) const EXTENSION_OBJECTS: TableDefinition<(&str, &str), Bytes> =
+    TableDefinition::new("extension_objects");
+
+// Extensions (SPEC §12). Secret-looking settings and registry passwords are stored sealed.
+
+/// `extension id` → `StoredExtension`.
+pub(crate) const EXTENSIONS: TableDefinition<&str, Bytes> = TableDefinition::new("extensions");
+
 /// `(namespace id, pipeline id, key)` → `StoredSecret`.
 pub(crate) const PIPELINE_SECRETS: TableDefinition<(&str, &str, &str), Bytes> =
     TableDefinition::new("pipeline_secrets");

@@ -75,6 +75,13 @@ const ANY_TOKEN: Who = Who {
     user: true,
     other_ns: true,
 };
+/// Write/delete on extensions: the `user` role only reads them (SPEC §11.4); the other-namespace
+/// role holds `extensions:.*`.
+const EXTENSION_WRITERS: Who = Who {
+    anonymous: false,
+    user: false,
+    other_ns: true,
+};
 
 /// One row: a concrete request for a route and the status it gets once access is granted.
 struct Row {
@@ -118,6 +125,7 @@ fn row(
         "/api/namespaces/{ns}/pipelines/{p}/objects/{key}" if method == "POST" => {
             path.replace("no-such-key", "bad%00key")
         }
+        t if t.starts_with("/api/extensions/") => path.replace("{id}", "no-such-ext"),
         // Own-token access: the user token reads itself.
         "/api/tokens/{id}" if method == "GET" => path.replace("{id}", user_token_id),
         "/api/tokens/{id}" => path.replace("{id}", "0190f0f0-0000-7000-8000-000000000001"),
@@ -211,6 +219,89 @@ async fn permission_matrix_covers_every_route() {
 
     let u = &user_id;
     let rows = vec![
+        // §14.3 extensions (none installed: the target does not exist)
+        row("GET", "/api/extensions", None, 200, Some(ANY_TOKEN), u),
+        row(
+            "POST",
+            "/api/extensions",
+            Some(json!({})),
+            400,
+            Some(ADMIN_ONLY),
+            u,
+        ),
+        row("GET", "/api/extensions/{id}", None, 404, Some(ANY_TOKEN), u),
+        row(
+            "DELETE",
+            "/api/extensions/{id}",
+            None,
+            404,
+            Some(ADMIN_ONLY),
+            u,
+        ),
+        row(
+            "PATCH",
+            "/api/extensions/{id}",
+            Some(json!({})),
+            400,
+            Some(ADMIN_ONLY),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/extensions/{id}/debug",
+            None,
+            404,
+            Some(ADMIN_ONLY),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/extensions/{id}/logs",
+            None,
+            404,
+            Some(ANY_TOKEN),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/extensions/{id}/objects",
+            None,
+            404,
+            Some(ANY_TOKEN),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/extensions/{id}/objects/{key}",
+            None,
+            404,
+            Some(ANY_TOKEN),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/extensions/{id}/objects/{key}",
+            None,
+            404,
+            Some(EXTENSION_WRITERS),
+            u,
+        ),
+        row(
+            "DELETE",
+            "/api/extensions/{id}/objects/{key}",
+            None,
+            404,
+            Some(EXTENSION_WRITERS),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/extensions/{id}/subscriptions",
+            None,
+            404,
+            Some(ANY_TOKEN),
+            u,
+        ),
         // §14.6 pipeline objects
         row(
             "GET",

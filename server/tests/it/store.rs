@@ -3,8 +3,9 @@
 //! itself (persistence, locking, the value encoding) or a pinned clock follow the suite.
 
 use gofer_core::api::{
-    Config, Deployment, Event, EventKind, Initiator, InitiatorKind, Metadata, Namespace, Page,
-    PipelineConfigInput, Run, Secret, TaskExecution, Variable,
+    Config, Deployment, Event, EventKind, Extension, ExtensionRegistration, Initiator,
+    InitiatorKind, Metadata, Namespace, Page, PipelineConfigInput, Run, Secret, TaskExecution,
+    Token, Variable,
 };
 use gofer_core::enums::{
     ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
@@ -94,6 +95,7 @@ conformance!(
     run_objects_expire_only_for_complete_runs,
     run_object_expiry_revokes_the_run_token,
     delete_pipeline_removes_objects_and_secrets,
+    extensions_install_objects_status_token_uninstall,
 );
 
 fn file_store() -> (tempfile::TempDir, RedbStore) {
@@ -3483,4 +3485,135 @@ fn delete_pipeline_removes_objects_and_secrets(store: &dyn Store) {
     );
     store.create_run("team", "build", new_run(), 5).unwrap();
     assert!(store.list_objects(&run1, ALL).unwrap().is_empty());
+}
+
+fn extension(id: &str, additional_roles: Vec<String>) -> Extension {
+    Extension {
+        registration: ExtensionRegistration {
+            extension_id: id.into(),
+            image: "gofer.local/extension-interval".into(),
+            registry_auth: None,
+            settings: vec![],
+            created: 5,
+            modified: 0,
+            status: gofer_core::enums::ExtensionStatus::Enabled,
+            additional_roles,
+        },
+        url: String::new(),
+        started: 0,
+        state: gofer_core::enums::ExtensionState::Processing,
+        documentation: Default::default(),
+    }
+}
+
+fn extensions_install_objects_status_token_uninstall(store: &dyn Store) {
+    let before = all_events(store).len();
+    store
+        .install_extension(&extension("interval", vec![]))
+        .unwrap();
+    assert!(matches!(
+        store.install_extension(&extension("interval", vec![])),
+        Err(StoreError::Conflict(m)) if m == "extension 'interval' is already installed"
+    ));
+    assert!(matches!(
+        store.install_extension(&extension("cron", vec!["no-such-role".into()])),
+        Err(StoreError::Invalid(m)) if m == "additional_roles: unknown role 'no-such-role'"
+    ));
+    assert!(matches!(
+        store.get_extension("cron"),
+        Err(StoreError::NotFound(_))
+    ));
+    let role = store.get_role("extension:interval").unwrap();
+    assert!(role.system_role);
+    let kinds: Vec<EventKind> = all_events(store)[before..]
+        .iter()
+        .map(|e| e.kind.clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::CreatedRole {
+                role_id: "extension:interval".into()
+            },
+            EventKind::InstalledExtension {
+                id: "interval".into(),
+                image: "gofer.local/extension-interval".into()
+            },
+        ]
+    );
+
+    // Objects live under an existing extension only.
+    let scope = ObjectScope::Extension {
+        extension: "interval".into(),
+    };
+    store.put_object(&scope, "last", 6, false, 0).unwrap();
+    assert!(matches!(
+        store.put_object(&scope, "last", 7, false, 0),
+        Err(StoreError::Conflict(_))
+    ));
+    store.put_object(&scope, "last", 8, true, 0).unwrap();
+    assert_eq!(store.get_object(&scope, "last").unwrap().created, 8);
+    assert_eq!(store.list_objects(&scope, ALL).unwrap().len(), 1);
+    let missing = ObjectScope::Extension {
+        extension: "cron".into(),
+    };
+    assert!(matches!(
+        store.put_object(&missing, "k", 6, false, 0),
+        Err(StoreError::NotFound(m)) if m == "extension 'cron' not found"
+    ));
+    assert!(matches!(
+        store.list_objects(&missing, ALL),
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A replaced token is gone; disabling disables the current one.
+    let token = |id: &str| Token {
+        id: id.into(),
+        created: 1,
+        metadata: Default::default(),
+        expires: 0,
+        disabled: false,
+        user: "interval (extension)".into(),
+        roles: vec!["extension:interval".into()],
+    };
+    store
+        .replace_extension_token("interval", &token("t1"), "hash1")
+        .unwrap();
+    store
+        .replace_extension_token("interval", &token("t2"), "hash2")
+        .unwrap();
+    assert_eq!(store.token_by_hash("hash1").unwrap(), None);
+    assert!(!store.token_by_hash("hash2").unwrap().unwrap().disabled);
+    assert!(store.set_extension_status("interval", false, 9).unwrap());
+    assert!(!store.set_extension_status("interval", false, 10).unwrap());
+    assert!(store.token_by_hash("hash2").unwrap().unwrap().disabled);
+    let stored = store.get_extension("interval").unwrap();
+    assert_eq!(stored.extension.registration.modified, 9);
+    assert_eq!(
+        stored.extension.registration.status,
+        gofer_core::enums::ExtensionStatus::Disabled
+    );
+
+    // Uninstall removes objects, token, role and registration.
+    store.uninstall_extension("interval").unwrap();
+    assert!(matches!(
+        store.get_extension("interval"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.token_by_hash("hash2").unwrap(), None);
+    assert!(matches!(
+        store.get_role("extension:interval"),
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .install_extension(&extension("interval", vec![]))
+        .unwrap();
+    assert!(
+        store.list_objects(&scope, ALL).unwrap().is_empty(),
+        "objects went with it"
+    );
+    assert!(matches!(
+        store.uninstall_extension("cron"),
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -4,6 +4,7 @@
 mod attach;
 mod configs;
 mod events;
+mod extensions;
 mod logs;
 mod namespaces;
 mod objects;
@@ -59,6 +60,7 @@ const NS_P_RUNS_TASKS: &[Res] = &[Namespace, Pipeline, Runs, TaskExecutions];
 const NS_P_OBJECTS: &[Res] = &[Namespace, Pipeline, Objects];
 const NS_P_RUNS_OBJECTS: &[Res] = &[Namespace, Pipeline, Runs, Objects];
 const NS_P_SECRETS: &[Res] = &[Namespace, Pipeline, Secrets];
+const EXT_OBJECTS: &[Res] = &[Extension, Objects];
 
 /// Task results: write on the task executions, or the run's own token (SPEC §5.13).
 const OWN_RUN_TASKS_WRITE: Access = Access::PermOrOwnRun {
@@ -73,6 +75,19 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/events", perm(Read, &[Events]), events::stream),
         route!(GET "/api/events/{event_id}", perm(Read, &[Events]), events::get),
         route!(DELETE "/api/events/{event_id}", Access::Admin, events::delete),
+        // §14.3 extensions
+        route!(GET "/api/extensions", perm(Read, &[Extensions]), extensions::list),
+        route!(POST "/api/extensions", Access::Admin, extensions::install),
+        route!(GET "/api/extensions/{id}", perm(Read, &[Extension]), extensions::get),
+        route!(DELETE "/api/extensions/{id}", Access::Admin, extensions::uninstall),
+        route!(PATCH "/api/extensions/{id}", Access::Admin, extensions::update),
+        route!(GET "/api/extensions/{id}/debug", Access::Admin, extensions::debug),
+        route!(GET "/api/extensions/{id}/logs", perm(Read, &[Extension]), extensions::logs),
+        route!(GET "/api/extensions/{id}/objects", perm(Read, EXT_OBJECTS), objects::list_extension),
+        route!(GET "/api/extensions/{id}/objects/{key}", perm(Read, EXT_OBJECTS), objects::get_extension),
+        route!(POST "/api/extensions/{id}/objects/{key}", perm(Write, EXT_OBJECTS), objects::put_extension),
+        route!(DELETE "/api/extensions/{id}/objects/{key}", perm(Delete, EXT_OBJECTS), objects::delete_extension),
+        route!(GET "/api/extensions/{id}/subscriptions", perm(Read, &[Extension, Subscriptions]), extensions::subscriptions),
         // §14.4 namespaces and pipelines
         route!(GET "/api/namespaces", perm(Read, &[Namespaces]), namespaces::list),
         route!(POST "/api/namespaces", Access::Admin, namespaces::create),

@@ -22,6 +22,12 @@ fn pipeline_scope(cx: &Cx) -> Result<ObjectScope, ApiError> {
     })
 }
 
+fn extension_scope(cx: &Cx) -> Result<ObjectScope, ApiError> {
+    Ok(ObjectScope::Extension {
+        extension: cx.extension()?,
+    })
+}
+
 fn run_scope(cx: &Cx) -> Result<ObjectScope, ApiError> {
     Ok(ObjectScope::Run {
         namespace: cx.ns()?,
@@ -67,6 +73,11 @@ pub async fn list_pipeline(cx: Cx) -> Result<Response, ApiError> {
     list(cx, scope).await
 }
 
+pub async fn list_extension(cx: Cx) -> Result<Response, ApiError> {
+    let scope = extension_scope(&cx)?;
+    list(cx, scope).await
+}
+
 pub async fn list_run(cx: Cx) -> Result<Response, ApiError> {
     let scope = run_scope(&cx)?;
     list(cx, scope).await
@@ -84,6 +95,11 @@ async fn list(cx: Cx, scope: ObjectScope) -> Result<Response, ApiError> {
 
 pub async fn get_pipeline(cx: Cx) -> Result<Response, ApiError> {
     let scope = pipeline_scope(&cx)?;
+    get(cx, scope).await
+}
+
+pub async fn get_extension(cx: Cx) -> Result<Response, ApiError> {
+    let scope = extension_scope(&cx)?;
     get(cx, scope).await
 }
 
@@ -126,6 +142,11 @@ pub async fn put_pipeline(cx: Cx) -> Result<Response, ApiError> {
     put(cx, scope).await
 }
 
+pub async fn put_extension(cx: Cx) -> Result<Response, ApiError> {
+    let scope = extension_scope(&cx)?;
+    put(cx, scope).await
+}
+
 pub async fn put_run(cx: Cx) -> Result<Response, ApiError> {
     let scope = run_scope(&cx)?;
     put(cx, scope).await
@@ -135,6 +156,8 @@ pub async fn put_run(cx: Cx) -> Result<Response, ApiError> {
 /// limit), then renames the file into place. Missing parents, an existing key without `force`
 /// and an expired run are refused before any byte is read.
 async fn put(mut cx: Cx, scope: ObjectScope) -> Result<Response, ApiError> {
+    let state = cx.state.clone();
+    let config = &state.config.object_store;
     let key = new_key(&cx)?;
     let mut force = false;
     for (k, v) in cx.query_pairs() {
@@ -142,8 +165,6 @@ async fn put(mut cx: Cx, scope: ObjectScope) -> Result<Response, ApiError> {
             force = parse_bool("force", &v).map_err(ApiError::invalid)?;
         }
     }
-    let state = cx.state.clone();
-    let config = &state.config.object_store;
     precheck(&state.store, &scope, &key, force).await?;
 
     let dir = scope.dir(&state.data_dir);
@@ -192,6 +213,9 @@ async fn precheck(
     store
         .read(move |s| {
             match &sc {
+                ObjectScope::Extension { extension } => {
+                    s.get_extension(extension)?;
+                }
                 ObjectScope::Pipeline {
                     namespace,
                     pipeline,
@@ -226,6 +250,11 @@ async fn precheck(
 
 pub async fn delete_pipeline(cx: Cx) -> Result<Response, ApiError> {
     let scope = pipeline_scope(&cx)?;
+    delete(cx, scope).await
+}
+
+pub async fn delete_extension(cx: Cx) -> Result<Response, ApiError> {
+    let scope = extension_scope(&cx)?;
     delete(cx, scope).await
 }
 

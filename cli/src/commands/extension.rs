@@ -1,0 +1,198 @@
+//! `gofer extension …` (SPEC §15.4, §12, §14.3 #4–10).
+
+use super::Ctx;
+use super::run::key_value;
+use crate::output::{Table, details, or_dash};
+use clap::Subcommand;
+use futures_util::StreamExt;
+use gofer_core::api::{
+    Extension, ExtensionResponse, ExtensionsResponse, InstallExtensionRequest, OrderedMap,
+    RegistryAuth,
+};
+use std::io::Write;
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionCommand {
+    /// List installed extensions, enabled or not
+    List,
+    /// Show one extension: registration, state and documentation
+    Get {
+        /// Extension id
+        id: String,
+    },
+    /// Install an extension from an image and start it (admin)
+    Install {
+        /// Extension id: 3-32 characters of [a-zA-Z0-9_-]
+        id: String,
+        /// Container image, e.g. gofer.local/extension-interval
+        image: String,
+        /// A setting passed to the extension (repeatable); secret-looking keys are stored
+        /// encrypted
+        #[arg(short = 's', long = "setting", value_name = "K=V", value_parser = key_value)]
+        settings: Vec<(String, String)>,
+        /// A role the extension's token gets besides extension:<id> (repeatable)
+        #[arg(short = 'a', long = "additional-role", value_name = "ROLE")]
+        additional_roles: Vec<String>,
+        /// Registry user for a private image
+        #[arg(long, requires = "registry_pass")]
+        registry_user: Option<String>,
+        /// Registry password for a private image
+        #[arg(long, requires = "registry_user")]
+        registry_pass: Option<String>,
+    },
+    /// Stop and delete an extension with its objects, token and role (admin)
+    Uninstall {
+        /// Extension id
+        id: String,
+    },
+    /// Start a disabled extension again (admin)
+    Enable {
+        /// Extension id
+        id: String,
+    },
+    /// Stop an extension and disable its token; its subscriptions are kept (admin)
+    Disable {
+        /// Extension id
+        id: String,
+    },
+    /// Print the extension container's log
+    Logs {
+        /// Extension id
+        id: String,
+        /// Keep following new output
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Print the extension's own debug information (admin)
+    Debug {
+        /// Extension id
+        id: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, command: ExtensionCommand) -> anyhow::Result<()> {
+    match command {
+        ExtensionCommand::List => {
+            let extensions = ctx.client.list_extensions(None).await?;
+            let body = ExtensionsResponse { extensions };
+            ctx.print(&body, || {
+                let mut table = Table::new(&["id", "image", "status", "state", "started"]);
+                for e in &body.extensions {
+                    table.row(vec![
+                        e.registration.extension_id.clone(),
+                        e.registration.image.clone(),
+                        e.registration.status.to_string(),
+                        e.state.to_string(),
+                        started(ctx, e),
+                    ]);
+                }
+                table.render()
+            });
+        }
+        ExtensionCommand::Get { id } => {
+            let extension = ctx.client.get_extension(&id).await?;
+            let body = ExtensionResponse { extension };
+            ctx.print(&body, || describe(ctx, &body.extension));
+        }
+        ExtensionCommand::Install {
+            id,
+            image,
+            settings,
+            additional_roles,
+            registry_user,
+            registry_pass,
+        } => {
+            let request = InstallExtensionRequest {
+                id,
+                image,
+                settings: settings.into_iter().collect::<OrderedMap>(),
+                registry_auth: registry_user.map(|user| RegistryAuth {
+                    user,
+                    pass: registry_pass.unwrap_or_default(),
+                }),
+                additional_roles,
+            };
+            let extension = ctx.client.install_extension(&request).await?;
+            let body = ExtensionResponse { extension };
+            ctx.print(&body, || describe(ctx, &body.extension));
+        }
+        ExtensionCommand::Uninstall { id } => {
+            ctx.client.uninstall_extension(&id).await?;
+            eprintln!("extension '{id}' uninstalled");
+        }
+        ExtensionCommand::Enable { id } => {
+            ctx.client.set_extension_enabled(&id, true).await?;
+            eprintln!("extension '{id}' enabled");
+        }
+        ExtensionCommand::Disable { id } => {
+            ctx.client.set_extension_enabled(&id, false).await?;
+            eprintln!("extension '{id}' disabled");
+        }
+        ExtensionCommand::Logs { id, follow } => {
+            let mut logs = ctx.client.extension_logs(&id, follow).await?;
+            let mut stdout = std::io::stdout().lock();
+            while let Some(chunk) = logs.next().await {
+                stdout.write_all(&chunk?)?;
+                stdout.flush()?;
+            }
+        }
+        ExtensionCommand::Debug { id } => {
+            let info = ctx.client.extension_debug(&id).await?;
+            let body = serde_json::json!({ "info": info });
+            ctx.print(&body, || info.clone());
+        }
+    }
+    Ok(())
+}
+
+fn started(ctx: &Ctx, e: &Extension) -> String {
+    if e.started == 0 {
+        "-".to_owned()
+    } else {
+        ctx.time(e.started)
+    }
+}
+
+fn describe(ctx: &Ctx, e: &Extension) -> String {
+    let r = &e.registration;
+    let settings = r
+        .settings
+        .iter()
+        .map(|s| format!("{}={}", s.key, s.value))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let params = |list: &[gofer_core::api::ExtensionParameter]| {
+        list.iter()
+            .map(|p| {
+                let required = if p.required { " (required)" } else { "" };
+                format!("{}{required}", p.key)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = details(&[
+        ("id", r.extension_id.clone()),
+        ("image", r.image.clone()),
+        ("status", r.status.to_string()),
+        ("state", e.state.to_string()),
+        ("url", or_dash(&e.url)),
+        ("started", started(ctx, e)),
+        ("created", ctx.time(r.created)),
+        ("settings", or_dash(&settings)),
+        ("additional roles", or_dash(&r.additional_roles.join(", "))),
+        (
+            "config params",
+            or_dash(&params(&e.documentation.config_params)),
+        ),
+        (
+            "subscription params",
+            or_dash(&params(&e.documentation.pipeline_subscription_params)),
+        ),
+    ]);
+    if !e.documentation.body.is_empty() {
+        out.push('\n');
+        out.push_str(&e.documentation.body);
+        out.push('\n');
+    }
+    out
+}

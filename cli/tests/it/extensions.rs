@@ -1,0 +1,345 @@
+//! Extensions through the real binary and a real extension (SPEC §12.1–12.4, §12.8, §9.1
+//! extension objects, §11.4 the extension role): install the built-in interval extension with
+//! `gofer extension install`, use its token, disable, enable, restart the server, uninstall.
+
+use crate::common::{gofer, run, unused_addr};
+use crate::recovery::{Server, call, start_with_env, wait_for};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::process::Command;
+
+/// A name no earlier test run used: extension containers are named after the extension id, and
+/// another server instance's container is never touched.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}x{nanos}", std::process::id())
+}
+
+/// The extension container's environment (`KEY=VALUE` lines), empty when there is none.
+fn container_env(id: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+        ])
+        .arg(format!("gofer.extension.{id}"))
+        .output()
+        .expect("docker inspect");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn container_running(id: &str) -> bool {
+    let out = Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("name=^gofer.extension.{id}$"))
+        .output()
+        .expect("docker ps");
+    !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+}
+
+struct Cleanup(Vec<String>);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for id in &self.0 {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", &format!("gofer.extension.{id}")])
+                .output();
+        }
+    }
+}
+
+/// Stops the server the way an operator does (SIGTERM: graceful, extensions shut down).
+fn terminate(mut server: Server) {
+    let pid = server.0.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = server.0.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_install_run_hold_objects_and_uninstall() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let gofer_host = format!("172.17.0.1:{port}");
+    let env = [("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str())];
+    let bind = format!("0.0.0.0:{port}");
+    let mut server = start_with_env(&bind, dir.path(), &env);
+    let api = format!("http://127.0.0.1:{port}/api");
+    let ready = async |http: &reqwest::Client| {
+        wait_for("the server", async || {
+            let (status, _) = call(http, Method::GET, format!("{api}/health"), None).await;
+            (status == 200).then_some(Value::Null)
+        })
+        .await;
+    };
+    ready(&http).await;
+    let (ext, other) = (unique("ivl"), unique("oth"));
+    let _cleanup = Cleanup(vec![ext.clone(), other.clone()]);
+    let cli = |args: &[&str]| {
+        run(gofer()
+            .env("GOFER_API_BASE_URL", format!("http://127.0.0.1:{port}"))
+            .args(args))
+    };
+
+    // Install: 201 once running; the secret-looking setting is masked everywhere it is shown.
+    let out = cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-interval",
+        "-s",
+        "MIN_INTERVAL=1s",
+        "-s",
+        "API_KEY=hush-hush-value",
+        "--output",
+        "json",
+    ])
+    .expect(0);
+    let installed: Value = out.json();
+    let e = &installed["extension"];
+    assert_eq!(e["state"], "running", "{installed}");
+    assert_eq!(e["registration"]["status"], "enabled");
+    assert_eq!(
+        e["registration"]["settings"][1],
+        json!({"key": "API_KEY", "value": "********", "source": "system"})
+    );
+    assert_eq!(
+        e["documentation"]["pipeline_subscription_params"][0]["key"],
+        "every"
+    );
+    assert!(e["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    let shown = cli(&["extension", "get", &ext]).expect(0).stdout;
+    assert!(
+        shown.contains("API_KEY=********") && shown.contains("every (required)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hush-hush-value"));
+    // The container gets every setting twice, and its system variables.
+    let vars = container_env(&ext);
+    for expected in [
+        "API_KEY=hush-hush-value".to_owned(),
+        "GOFER_EXTENSION_CONFIG_API_KEY=hush-hush-value".to_owned(),
+        "GOFER_EXTENSION_CONFIG_MIN_INTERVAL=1s".to_owned(),
+        format!("GOFER_EXTENSION_SYSTEM_ID={ext}"),
+        format!("GOFER_EXTENSION_SYSTEM_GOFER_HOST={gofer_host}"),
+        "GOFER_EXTENSION_SYSTEM_BIND_ADDRESS=0.0.0.0:8082".to_owned(),
+    ] {
+        assert!(vars.contains(&expected), "{expected} missing from {vars:?}");
+    }
+    let secret = vars
+        .iter()
+        .find_map(|v| v.strip_prefix("GOFER_EXTENSION_SYSTEM_SECRET="))
+        .unwrap()
+        .to_owned();
+    let db = std::fs::read(dir.path().join("gofer.redb")).unwrap();
+    assert!(
+        !db.windows(15).any(|w| w == b"hush-hush-value"),
+        "the setting is stored encrypted"
+    );
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "only the token's hash is stored"
+    );
+
+    // Bad input is refused with the field named; nothing is stored.
+    for (args, code, message) in [
+        (
+            vec!["extension", "install", "x", "img"],
+            7,
+            "id: must be 3-32 characters",
+        ),
+        (
+            vec!["extension", "install", &other, "bad image"],
+            7,
+            "image: must be 1-512 characters",
+        ),
+        (
+            vec![
+                "extension",
+                "install",
+                &other,
+                "img",
+                "-s",
+                "GOFER_EXTENSION_SYSTEM_ID=x",
+            ],
+            7,
+            "is reserved",
+        ),
+        (
+            vec!["extension", "install", &other, "img", "-a", "bootstrap"],
+            4,
+            "additional_roles",
+        ),
+        (
+            vec!["extension", "install", &other, "img", "-a", "no-such-role"],
+            7,
+            "additional_roles: unknown role 'no-such-role'",
+        ),
+        (
+            vec!["extension", "install", &ext, "img"],
+            5,
+            "already installed",
+        ),
+    ] {
+        let out = cli(&args).expect(code);
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    cli(&["extension", "get", &other]).expect(3);
+
+    // The extension's token: its own objects, nobody else's (SPEC §11.4).
+    cli(&[
+        "extension",
+        "install",
+        &other,
+        "gofer.local/extension-interval",
+        "-s",
+        "MIN_INTERVAL=1s",
+    ])
+    .expect(0);
+    let bearer = format!("Bearer {secret}");
+    let as_ext = |method: Method, path: String, body: &'static str| {
+        http.request(method, format!("{api}{path}"))
+            .header("authorization", bearer.clone())
+            .body(body)
+    };
+    let res = as_ext(
+        Method::POST,
+        format!("/extensions/{ext}/objects/last_fire"),
+        "12:00",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let res = as_ext(
+        Method::GET,
+        format!("/extensions/{ext}/objects/last_fire"),
+        "",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.text().await.unwrap(), "12:00");
+    let res = as_ext(Method::POST, format!("/extensions/{other}/objects/k"), "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        403,
+        "another extension's objects are off limits"
+    );
+    let res = as_ext(Method::GET, "/tokens/whoami".into(), "")
+        .send()
+        .await
+        .unwrap();
+    let whoami: Value = res.json().await.unwrap();
+    assert_eq!(whoami["token"]["user"], format!("{ext} (extension)"));
+    assert_eq!(
+        whoami["token"]["roles"],
+        json!([format!("extension:{ext}")])
+    );
+
+    // Debug and logs come from the extension itself.
+    let debug = cli(&["extension", "debug", &ext]).expect(0).stdout;
+    assert!(debug.contains("\"min_interval\":\"1s\""), "{debug}");
+    let logs = cli(&["extension", "logs", &ext]).expect(0).stdout;
+    assert!(
+        logs.contains(&format!("extension {ext} listening on 0.0.0.0:8082")),
+        "{logs}"
+    );
+
+    // Disable: container gone, token refused; enable: running again with a new token.
+    cli(&["extension", "disable", &ext]).expect(0);
+    assert!(!container_running(&ext));
+    let res = as_ext(Method::GET, "/tokens/whoami".into(), "")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let e: Value = cli(&["extension", "get", &ext, "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(e["extension"]["state"], "exited");
+    assert_eq!(e["extension"]["registration"]["status"], "disabled");
+    cli(&["extension", "debug", &ext]).expect(6);
+    cli(&["extension", "enable", &ext]).expect(0);
+    wait_for("the enabled extension to run", async || {
+        let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
+        (e["extension"]["state"] == "running").then_some(e)
+    })
+    .await;
+    assert!(container_running(&ext));
+
+    // A graceful server stop shuts extensions down; the next boot starts the enabled ones.
+    terminate(server);
+    assert!(!container_running(&ext) && !container_running(&other));
+    server = start_with_env(&bind, dir.path(), &env);
+    ready(&http).await;
+    wait_for("the extension to run after a restart", async || {
+        let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
+        (e["extension"]["state"] == "running").then_some(e)
+    })
+    .await;
+    assert!(container_running(&ext));
+    let new_secret = container_env(&ext)
+        .iter()
+        .find_map(|v| {
+            v.strip_prefix("GOFER_EXTENSION_SYSTEM_SECRET=")
+                .map(str::to_owned)
+        })
+        .unwrap();
+    assert_ne!(new_secret, secret, "a new token at every start");
+
+    // Uninstall: container, objects, token and role are gone.
+    cli(&["extension", "uninstall", &ext]).expect(0);
+    cli(&["extension", "get", &ext]).expect(3);
+    assert!(!container_running(&ext));
+    assert!(!dir.path().join("objects/extensions").join(&ext).exists());
+    let (status, _) = call(
+        &http,
+        Method::GET,
+        format!("{api}/roles/extension:{ext}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let res = http
+        .get(format!("{api}/tokens/whoami"))
+        .header("authorization", format!("Bearer {new_secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let listed: Value = cli(&["extension", "list", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(listed["extensions"].as_array().unwrap().len(), 1);
+    cli(&["extension", "uninstall", &other]).expect(0);
+    let events = cli(&[
+        "event",
+        "list",
+        "--kinds",
+        "installed_extension,uninstalled_extension",
+        "--output",
+        "json",
+    ])
+    .expect(0)
+    .stdout;
+    assert_eq!(
+        events.matches("uninstalled_extension").count(),
+        2,
+        "{events}"
+    );
+    terminate(server);
+}

@@ -1,0 +1,79 @@
+//! Extensions (SPEC §12, §14.3 #4–10). Extension objects are in `stores.rs`.
+
+use crate::client::{describe, paged};
+use crate::runs::ByteStream;
+use crate::ws::broken;
+use crate::{Client, Error};
+use futures_util::stream::{StreamExt, TryStreamExt};
+use gofer_core::api::{
+    Extension, ExtensionDebugResponse, ExtensionResponse, ExtensionsResponse,
+    InstallExtensionRequest, Page, UpdateExtensionRequest,
+};
+use reqwest::Method;
+
+impl Client {
+    /// `GET /api/extensions`, by id.
+    pub async fn list_extensions(&self, page: Option<Page>) -> Result<Vec<Extension>, Error> {
+        let builder = paged(self.request(Method::GET, &["api", "extensions"]), page);
+        let response: ExtensionsResponse = self.json(builder).await?;
+        Ok(response.extensions)
+    }
+
+    /// `GET /api/extensions/{id}`.
+    pub async fn get_extension(&self, id: &str) -> Result<Extension, Error> {
+        let response: ExtensionResponse = self
+            .json(self.request(Method::GET, &["api", "extensions", id]))
+            .await?;
+        Ok(response.extension)
+    }
+
+    /// `POST /api/extensions` (admin): installs and starts it; answers the state it reached
+    /// within the server's `extensions.start_timeout`.
+    pub async fn install_extension(
+        &self,
+        request: &InstallExtensionRequest,
+    ) -> Result<Extension, Error> {
+        let builder = self
+            .request(Method::POST, &["api", "extensions"])
+            .json(request);
+        let response: ExtensionResponse = self.json(builder).await?;
+        Ok(response.extension)
+    }
+
+    /// `PATCH /api/extensions/{id}` (admin) `{enable}`.
+    pub async fn set_extension_enabled(&self, id: &str, enable: bool) -> Result<(), Error> {
+        let builder = self
+            .request(Method::PATCH, &["api", "extensions", id])
+            .json(&UpdateExtensionRequest {
+                enable: Some(enable),
+            });
+        self.empty(builder).await
+    }
+
+    /// `DELETE /api/extensions/{id}` (admin).
+    pub async fn uninstall_extension(&self, id: &str) -> Result<(), Error> {
+        self.empty(self.request(Method::DELETE, &["api", "extensions", id]))
+            .await
+    }
+
+    /// `GET /api/extensions/{id}/debug` (admin): the extension's own debug text.
+    pub async fn extension_debug(&self, id: &str) -> Result<String, Error> {
+        let response: ExtensionDebugResponse = self
+            .json(self.request(Method::GET, &["api", "extensions", id, "debug"]))
+            .await?;
+        Ok(response.info)
+    }
+
+    /// `GET /api/extensions/{id}/logs?follow=…` over the plain transport: the container's log.
+    pub async fn extension_logs(&self, id: &str, follow: bool) -> Result<ByteStream, Error> {
+        let builder = self
+            .request(Method::GET, &["api", "extensions", id, "logs"])
+            .query(&[("follow", follow.to_string())]);
+        let what = describe(&builder);
+        let response = self.send(builder).await?;
+        Ok(response
+            .bytes_stream()
+            .map_err(move |e| broken(&what, e))
+            .boxed())
+    }
+}

@@ -1,0 +1,733 @@
+//! The extension manager (SPEC §12.1–12.4, §12.8): installs, launches, health-checks, restarts
+//! and stops extension containers on the local Docker engine, and talks to them over the
+//! extension REST API.
+//!
+//! One supervisor task per enabled extension owns its container: launch (§12.2), then health
+//! checks every `extensions.health_check_interval` seconds; three failed checks or an exited
+//! container mark it `exited` and restart it after a backoff (§12.3). Stopping a supervisor
+//! sends `POST /api/shutdown`, stops the container with the configured grace and removes it.
+//! The store holds registrations and the state the API shows; subscriptions come later
+//! (docs/decisions.md).
+
+use crate::scheduler::docker::DockerScheduler;
+use crate::scheduler::{
+    ContainerState, Scheduler, StartRequest, extension_container_name, extension_labels,
+};
+use crate::secrets::Cipher;
+use crate::store::{StoreError, StoreHandle, StoredExtension};
+use gofer_core::api::{
+    Extension, ExtensionDebugResponse, ExtensionDocumentation, ExtensionInfoResponse,
+    ExtensionRegistration, RegistryAuth, Token, Variable, extension_role_id,
+    secret_looking_setting,
+};
+use gofer_core::config::ServerConfig;
+use gofer_core::enums::{ExtensionState, ExtensionStatus, VariableSource};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What settings and registry passwords show instead of their value (SPEC §3.9).
+pub const MASK: &str = "********";
+/// The port every extension serves on inside its container (SPEC §12.2).
+const EXTENSION_PORT: u16 = 8082;
+/// Server→extension calls time out after this (SPEC §12.4).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an extension must stay healthy for the restart backoff to reset (SPEC §12.3).
+const HEALTHY_RESET: Duration = Duration::from_secs(300);
+
+/// Why a call to an extension failed (SPEC §12.4, §12.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The extension is not running (503).
+    NotRunning(String),
+    /// The extension answered with an error, timed out or is unreachable (502).
+    Failed(String),
+}
+
+struct Supervisor {
+    stop: watch::Sender<bool>,
+    state: watch::Receiver<ExtensionState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Inner {
+    store: StoreHandle,
+    docker: DockerScheduler,
+    cipher: Arc<Cipher>,
+    config: Arc<ServerConfig>,
+    instance_id: String,
+    http: reqwest::Client,
+    supervisors: Mutex<HashMap<String, Supervisor>>,
+    /// Plaintext secrets of the extensions' current tokens, for server→extension calls; never
+    /// stored (the store keeps only the hash, as for every token).
+    secrets: Mutex<HashMap<String, String>>,
+}
+
+/// The extension manager; cheap to clone.
+#[derive(Clone)]
+pub struct Extensions {
+    inner: Arc<Inner>,
+}
+
+/// The associated data sealing setting `key` of extension `id` (SPEC §9.2).
+fn setting_scope(id: &str, key: &str) -> String {
+    format!("extension_setting/{id}/{key}")
+}
+
+/// The associated data sealing the registry password of extension `id`.
+fn registry_scope(id: &str) -> String {
+    format!("extension_registry/{id}")
+}
+
+impl Extensions {
+    pub fn new(
+        store: StoreHandle,
+        docker: DockerScheduler,
+        cipher: Arc<Cipher>,
+        config: Arc<ServerConfig>,
+        instance_id: String,
+    ) -> Extensions {
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Extensions {
+            inner: Arc::new(Inner {
+                store,
+                docker,
+                cipher,
+                config,
+                instance_id,
+                http,
+                supervisors: Mutex::new(HashMap::new()),
+                secrets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn secrets(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn supervisors(&self) -> std::sync::MutexGuard<'_, HashMap<String, Supervisor>> {
+        self.inner
+            .supervisors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Seals secret-looking settings and the registry password for storage.
+    pub fn seal_registration(
+        &self,
+        mut registration: ExtensionRegistration,
+    ) -> Result<ExtensionRegistration, String> {
+        let id = registration.extension_id.clone();
+        for setting in &mut registration.settings {
+            if secret_looking_setting(&setting.key) && !setting.value.is_empty() {
+                let sealed = self
+                    .inner
+                    .cipher
+                    .seal(&setting_scope(&id, &setting.key), setting.value.as_bytes())
+                    .map_err(|e| e.to_string())?;
+                setting.value = hex::encode(sealed);
+            }
+        }
+        if let Some(auth) = &mut registration.registry_auth
+            && !auth.pass.is_empty()
+        {
+            let sealed = self
+                .inner
+                .cipher
+                .seal(&registry_scope(&id), auth.pass.as_bytes())
+                .map_err(|e| e.to_string())?;
+            auth.pass = hex::encode(sealed);
+        }
+        Ok(registration)
+    }
+
+    /// The plaintext of a stored (sealed) value.
+    fn open(&self, scope: &str, sealed_hex: &str) -> Result<String, String> {
+        let sealed =
+            hex::decode(sealed_hex).map_err(|e| format!("stored value is not hex: {e}"))?;
+        let plain = self
+            .inner
+            .cipher
+            .open(scope, &sealed)
+            .map_err(|e| e.to_string())?;
+        String::from_utf8(plain).map_err(|e| e.to_string())
+    }
+
+    /// Installs and starts an extension, waiting up to `extensions.start_timeout` seconds for it
+    /// to become healthy (SPEC §12.1). `registration` is already validated and sealed.
+    pub async fn install(
+        &self,
+        registration: ExtensionRegistration,
+    ) -> Result<Extension, StoreError> {
+        let extension = Extension {
+            registration,
+            url: String::new(),
+            started: 0,
+            state: ExtensionState::Processing,
+            documentation: ExtensionDocumentation::default(),
+        };
+        let id = extension.registration.extension_id.clone();
+        let stored = extension.clone();
+        self.inner
+            .store
+            .write(move |s| s.install_extension(&stored))
+            .await?;
+        let state = self.start_supervisor(&id);
+        let timeout = Duration::from_secs(self.inner.config.extensions.start_timeout);
+        let mut state = state;
+        let _ = tokio::time::timeout(
+            timeout,
+            state.wait_for(|s| matches!(s, ExtensionState::Running | ExtensionState::Exited)),
+        )
+        .await;
+        let id2 = id.clone();
+        Ok(self
+            .inner
+            .store
+            .read(move |s| s.get_extension(&id2))
+            .await?
+            .extension)
+    }
+
+    /// Enables or disables an extension (SPEC §12.1).
+    pub async fn set_enabled(&self, id: &str, enable: bool) -> Result<(), StoreError> {
+        let (id2, now) = (id.to_owned(), gofer_core::now_millis());
+        let changed = self
+            .inner
+            .store
+            .write(move |s| s.set_extension_status(&id2, enable, now))
+            .await?;
+        if !changed {
+            return Ok(());
+        }
+        if enable {
+            self.start_supervisor(id);
+        } else {
+            self.stop_supervisor(id).await;
+        }
+        Ok(())
+    }
+
+    /// Stops and removes the extension's container, then deletes it with its objects, token
+    /// and role (SPEC §12.1). The object files go too.
+    pub async fn uninstall(&self, id: &str) -> Result<(), StoreError> {
+        let id2 = id.to_owned();
+        self.inner
+            .store
+            .read(move |s| s.get_extension(&id2))
+            .await?;
+        self.stop_supervisor(id).await;
+        let id2 = id.to_owned();
+        self.inner
+            .store
+            .write(move |s| s.uninstall_extension(&id2))
+            .await?;
+        let dir =
+            gofer_core::paths::extension_objects(&crate::resolve_data_dir(&self.inner.config), id);
+        crate::objects::remove_dir(&dir).await;
+        Ok(())
+    }
+
+    /// Starts every enabled extension (at boot, after the listener is up; SPEC §12.2).
+    pub async fn start_enabled(&self) {
+        let all = match self
+            .inner
+            .store
+            .read(|s| {
+                s.list_extensions(gofer_core::api::Page {
+                    limit: u64::MAX,
+                    offset: 0,
+                    reverse: false,
+                })
+            })
+            .await
+        {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list extensions to start them");
+                return;
+            }
+        };
+        for stored in all {
+            let registration = &stored.extension.registration;
+            if registration.status == ExtensionStatus::Enabled {
+                self.start_supervisor(&registration.extension_id);
+            }
+        }
+    }
+
+    /// Stops every running extension (graceful server shutdown, SPEC §12.3).
+    pub async fn shutdown(&self) {
+        let ids: Vec<String> = self.supervisors().keys().cloned().collect();
+        let stops = ids.iter().map(|id| self.stop_supervisor(id));
+        futures_util::future::join_all(stops).await;
+    }
+
+    /// `GET /api/debug` of a running extension (SPEC §12.8).
+    pub async fn debug(&self, id: &str) -> Result<String, CallError> {
+        let (url, secret) = self.reachable(id).await?;
+        let response = self
+            .inner
+            .http
+            .get(format!("{url}/api/debug"))
+            .bearer_auth(secret)
+            .send()
+            .await
+            .map_err(|e| CallError::Failed(format!("extension '{id}' did not answer: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(CallError::Failed(format!(
+                "extension '{id}' answered {status}: {}",
+                extension_message(&body)
+            )));
+        }
+        let info: ExtensionDebugResponse = response.json().await.map_err(|e| {
+            CallError::Failed(format!(
+                "extension '{id}' sent an unreadable debug answer: {e}"
+            ))
+        })?;
+        Ok(info.info)
+    }
+
+    /// The URL and bearer secret of a running extension.
+    async fn reachable(&self, id: &str) -> Result<(String, String), CallError> {
+        let id2 = id.to_owned();
+        let stored = self
+            .inner
+            .store
+            .read(move |s| s.get_extension(&id2))
+            .await
+            .map_err(|e| CallError::NotRunning(e.to_string()))?;
+        let ext = &stored.extension;
+        if ext.state != ExtensionState::Running || ext.url.is_empty() {
+            return Err(CallError::NotRunning(format!(
+                "extension '{id}' is not running (state {})",
+                ext.state
+            )));
+        }
+        let secret = self
+            .secret_of(id, &stored)
+            .ok_or_else(|| CallError::NotRunning(format!("extension '{id}' has no token yet")))?;
+        Ok((ext.url.clone(), secret))
+    }
+
+    /// The plaintext of the extension's current token, kept by its supervisor.
+    fn secret_of(&self, id: &str, stored: &StoredExtension) -> Option<String> {
+        stored.token_id.as_ref()?;
+        self.secrets().get(id).cloned()
+    }
+
+    /// The container's log stream (SPEC §12.8).
+    pub fn logs(
+        &self,
+        id: &str,
+        follow: bool,
+    ) -> futures_util::stream::BoxStream<'static, crate::scheduler::SchedulerResult<bytes::Bytes>>
+    {
+        self.inner
+            .docker
+            .logs(&extension_container_name(id), follow)
+    }
+
+    fn start_supervisor(&self, id: &str) -> watch::Receiver<ExtensionState> {
+        let mut supervisors = self.supervisors();
+        if let Some(existing) = supervisors.get(id)
+            && !existing.task.is_finished()
+        {
+            return existing.state.clone();
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (state_tx, state_rx) = watch::channel(ExtensionState::Processing);
+        let this = self.clone();
+        let id_owned = id.to_owned();
+        let task = tokio::spawn(async move { this.supervise(id_owned, stop_rx, state_tx).await });
+        supervisors.insert(
+            id.to_owned(),
+            Supervisor {
+                stop: stop_tx,
+                state: state_rx.clone(),
+                task,
+            },
+        );
+        state_rx
+    }
+
+    async fn stop_supervisor(&self, id: &str) {
+        let supervisor = self.supervisors().remove(id);
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.stop.send(true);
+            let _ = supervisor.task.await;
+        }
+    }
+
+    /// Launch, watch, restart, until told to stop; then shut the container down.
+    async fn supervise(
+        self,
+        id: String,
+        mut stop: watch::Receiver<bool>,
+        state: watch::Sender<ExtensionState>,
+    ) {
+        let config = &self.inner.config.extensions;
+        let max_backoff = Duration::from_secs(config.restart_backoff_max.max(1));
+        let interval = Duration::from_secs(config.health_check_interval.max(1));
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let launched = tokio::select! {
+                r = self.launch(&id, &state) => r,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            match launched {
+                Ok(url) => {
+                    let healthy_since = tokio::time::Instant::now();
+                    let mut failures = 0;
+                    loop {
+                        tokio::select! {
+                            () = tokio::time::sleep(interval) => {}
+                            _ = stop.wait_for(|s| *s) => break,
+                        }
+                        let exited = matches!(
+                            self.inner
+                                .docker
+                                .state(&extension_container_name(&id))
+                                .await,
+                            Ok(ContainerState::Exited { .. }
+                                | ContainerState::NotFound
+                                | ContainerState::Dead { .. })
+                        );
+                        if !exited && self.health(&url).await {
+                            failures = 0;
+                            continue;
+                        }
+                        failures += 1;
+                        if exited || failures >= 3 {
+                            tracing::warn!(extension = %id, exited, "extension is unhealthy; restarting it");
+                            break;
+                        }
+                    }
+                    if *stop.borrow() {
+                        break;
+                    }
+                    if healthy_since.elapsed() >= HEALTHY_RESET {
+                        backoff = Duration::from_secs(1);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(extension = %id, error = %e, "extension failed to start");
+                }
+            }
+            self.record(&id, ExtensionState::Exited, String::new(), None)
+                .await;
+            let _ = state.send(ExtensionState::Exited);
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            backoff = (backoff * 2).min(max_backoff);
+        }
+        self.stop_container(&id).await;
+        self.record(&id, ExtensionState::Exited, String::new(), None)
+            .await;
+        let _ = state.send(ExtensionState::Exited);
+    }
+
+    /// SPEC §12.2 steps 1–4; returns the URL of a healthy extension.
+    async fn launch(
+        &self,
+        id: &str,
+        state: &watch::Sender<ExtensionState>,
+    ) -> Result<String, String> {
+        let name = extension_container_name(id);
+        let docker = &self.inner.docker;
+        self.remove_containers(id, 0).await;
+        let id2 = id.to_owned();
+        let stored = self
+            .inner
+            .store
+            .read(move |s| s.get_extension(&id2))
+            .await
+            .map_err(|e| e.to_string())?;
+        let registration = stored.extension.registration.clone();
+
+        // A new token; the previous one is deleted with the replacement.
+        let secret = crate::http::auth::new_secret();
+        let mut roles = vec![extension_role_id(id)];
+        roles.extend(registration.additional_roles.iter().cloned());
+        let token = Token {
+            id: uuid::Uuid::now_v7().hyphenated().to_string(),
+            created: gofer_core::now_millis(),
+            metadata: [("extension_id".to_owned(), id.to_owned())].into(),
+            expires: 0,
+            disabled: false,
+            user: format!("{id} (extension)"),
+            roles,
+        };
+        let hash = crate::http::auth::hash_secret(&secret);
+        let id2 = id.to_owned();
+        self.inner
+            .store
+            .write(move |s| s.replace_extension_token(&id2, &token, &hash))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.secrets().insert(id.to_owned(), secret.clone());
+
+        let config = &self.inner.config;
+        let mut env = vec![
+            ("GOFER_EXTENSION_SYSTEM_ID".to_owned(), id.to_owned()),
+            ("GOFER_EXTENSION_SYSTEM_SECRET".to_owned(), secret.clone()),
+            (
+                "GOFER_EXTENSION_SYSTEM_GOFER_HOST".to_owned(),
+                config.server.extension_address.clone(),
+            ),
+            (
+                "GOFER_EXTENSION_SYSTEM_BIND_ADDRESS".to_owned(),
+                format!("0.0.0.0:{EXTENSION_PORT}"),
+            ),
+            (
+                "GOFER_EXTENSION_SYSTEM_USE_TLS".to_owned(),
+                config.extensions.use_tls.to_string(),
+            ),
+            ("GOFER_EXTENSION_SYSTEM_TLS_CERT".to_owned(), String::new()),
+            ("GOFER_EXTENSION_SYSTEM_TLS_KEY".to_owned(), String::new()),
+            (
+                "GOFER_EXTENSION_SYSTEM_LOG_LEVEL".to_owned(),
+                config.api.log_level.clone(),
+            ),
+        ];
+        for setting in &registration.settings {
+            let value = if secret_looking_setting(&setting.key) && !setting.value.is_empty() {
+                self.open(&setting_scope(id, &setting.key), &setting.value)?
+            } else {
+                setting.value.clone()
+            };
+            env.push((setting.key.clone(), value.clone()));
+            env.push((
+                format!("GOFER_EXTENSION_CONFIG_{}", setting.key.to_uppercase()),
+                value,
+            ));
+        }
+        let registry_auth = match &registration.registry_auth {
+            Some(auth) if !auth.pass.is_empty() => Some((
+                auth.user.clone(),
+                self.open(&registry_scope(id), &auth.pass)?,
+            )),
+            Some(auth) => Some((auth.user.clone(), String::new())),
+            None => None,
+        };
+        let _ = state.send(ExtensionState::Processing);
+        self.record(id, ExtensionState::Processing, String::new(), None)
+            .await;
+        let started = docker
+            .start(&StartRequest {
+                name: name.clone(),
+                image: registration.image.clone(),
+                registry_auth,
+                always_pull: false,
+                env,
+                entrypoint: None,
+                command: None,
+                labels: extension_labels(&self.inner.instance_id, id),
+                publish_port: Some(EXTENSION_PORT),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let address = started
+            .address
+            .ok_or_else(|| "the engine published no port".to_owned())?;
+        let url = format!("http://{address}");
+        self.record(id, ExtensionState::Processing, url.clone(), None)
+            .await;
+
+        // Health once per second, up to 30 times, then the documentation (SPEC §12.2 step 4).
+        let mut healthy = false;
+        for _ in 0..30 {
+            if matches!(
+                docker.state(&name).await,
+                Ok(ContainerState::Exited { .. }
+                    | ContainerState::NotFound
+                    | ContainerState::Dead { .. })
+            ) {
+                return Err(format!(
+                    "the container of extension '{id}' exited while starting"
+                ));
+            }
+            if self.health(&url).await {
+                healthy = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        if !healthy {
+            return Err(format!(
+                "extension '{id}' did not answer GET /api/health within 30 s"
+            ));
+        }
+        let info: ExtensionInfoResponse = self
+            .inner
+            .http
+            .get(format!("{url}/api/info"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("GET /api/info of extension '{id}' failed: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /api/info of extension '{id}' was unreadable: {e}"))?;
+        self.record(
+            id,
+            ExtensionState::Running,
+            url.clone(),
+            Some(info.documentation),
+        )
+        .await;
+        let _ = state.send(ExtensionState::Running);
+        tracing::info!(extension = %id, %url, "extension running");
+        Ok(url)
+    }
+
+    async fn health(&self, url: &str) -> bool {
+        matches!(
+            self.inner.http.get(format!("{url}/api/health")).send().await,
+            Ok(r) if r.status().is_success()
+        )
+    }
+
+    /// Stores the runtime fields; `documentation` is kept when `None`.
+    async fn record(
+        &self,
+        id: &str,
+        state: ExtensionState,
+        url: String,
+        documentation: Option<ExtensionDocumentation>,
+    ) {
+        let id2 = id.to_owned();
+        let result = self
+            .inner
+            .store
+            .write(move |s| {
+                let current = s.get_extension(&id2)?.extension;
+                let runtime = Extension {
+                    url,
+                    started: if state == ExtensionState::Running {
+                        gofer_core::now_millis()
+                    } else {
+                        current.started
+                    },
+                    state,
+                    documentation: documentation.unwrap_or(current.documentation),
+                    registration: current.registration,
+                };
+                s.set_extension_runtime(&id2, &runtime)
+            })
+            .await;
+        if let Err(e) = result
+            && !matches!(e, StoreError::NotFound(_))
+        {
+            tracing::warn!(extension = %id, error = %e, "cannot record the extension's state");
+        }
+    }
+
+    /// `POST /api/shutdown` (best effort), then stop with grace and remove (SPEC §12.1, §12.3).
+    async fn stop_container(&self, id: &str) {
+        let id2 = id.to_owned();
+        if let Ok(stored) = self.inner.store.read(move |s| s.get_extension(&id2)).await
+            && !stored.extension.url.is_empty()
+            && let Some(secret) = self.secret_of(id, &stored)
+        {
+            let _ = self
+                .inner
+                .http
+                .post(format!("{}/api/shutdown", stored.extension.url))
+                .bearer_auth(secret)
+                .send()
+                .await;
+        }
+        self.remove_containers(id, self.inner.config.extensions.stop_timeout)
+            .await;
+        self.secrets().remove(id);
+    }
+
+    /// Stops (with `grace` seconds) and removes this server's containers of extension `id`,
+    /// found by their labels: a container of the same name that another Gofer instance owns is
+    /// never touched (starting ours then fails, naming the owner).
+    async fn remove_containers(&self, id: &str, grace: u64) {
+        let docker = &self.inner.docker;
+        let ours = extension_labels(&self.inner.instance_id, id);
+        let listed = match docker.list(&ours).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(extension = %id, error = %e, "cannot list the extension's containers");
+                return;
+            }
+        };
+        for container in listed {
+            if !container.state.is_finished()
+                && let Err(e) = docker.stop(&container.name, grace).await
+            {
+                tracing::warn!(extension = %id, error = %e, "stopping the extension failed");
+            }
+            if let Err(e) = docker.remove(&container.name).await {
+                tracing::warn!(extension = %id, error = %e, "removing the extension's container failed");
+            }
+        }
+    }
+}
+
+/// The `message` of an extension's error body, or the body itself.
+fn extension_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(200).collect())
+}
+
+/// An extension for the API: secret-looking settings and the registry password masked.
+pub fn masked(mut extension: Extension) -> Extension {
+    let registration = &mut extension.registration;
+    for Variable { key, value, .. } in &mut registration.settings {
+        if secret_looking_setting(key) && !value.is_empty() {
+            *value = MASK.to_owned();
+        }
+    }
+    if let Some(RegistryAuth { pass, .. }) = &mut registration.registry_auth
+        && !pass.is_empty()
+    {
+        *pass = MASK.to_owned();
+    }
+    extension
+}
+
+/// The registration of a validated install request.
+pub fn registration_of(
+    request: gofer_core::api::InstallExtensionRequest,
+    now: u64,
+) -> ExtensionRegistration {
+    ExtensionRegistration {
+        extension_id: request.id,
+        image: request.image,
+        registry_auth: request.registry_auth,
+        settings: request
+            .settings
+            .0
+            .into_iter()
+            .map(|(key, value)| Variable {
+                key,
+                value,
+                source: VariableSource::System,
+            })
+            .collect(),
+        created: now,
+        modified: 0,
+        status: ExtensionStatus::Enabled,
+        additional_roles: request.additional_roles,
+    }
+}

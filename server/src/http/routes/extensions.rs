@@ -1,0 +1,186 @@
+//! Extensions (SPEC §12.1, §12.8; §14.3 rows 4–10 and 15). Objects (rows 11–14) are in
+//! `objects.rs`; the work is done by [`crate::extensions`].
+
+use crate::extensions::{CallError, masked, registration_of};
+use crate::http::Cx;
+use crate::http::reply::{ApiError, created, no_content, ok};
+use gofer_core::api::{
+    ExtensionDebugResponse, ExtensionResponse, ExtensionsResponse, InstallExtensionRequest,
+    UpdateExtensionRequest, parse_bool, reserved_role,
+};
+use gofer_core::id::IdKind;
+use warp::Reply;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// Default page size of the extension list (SPEC §14.1).
+const DEFAULT_LIMIT: u64 = 50;
+
+/// `GET /api/extensions`: every extension, enabled or not, settings masked.
+pub async fn list(cx: Cx) -> Result<Response, ApiError> {
+    let page = cx.page(DEFAULT_LIMIT)?;
+    let all = cx
+        .state
+        .store
+        .read(move |s| s.list_extensions(page))
+        .await?;
+    Ok(ok(&ExtensionsResponse {
+        extensions: all.into_iter().map(|e| masked(e.extension)).collect(),
+    }))
+}
+
+/// `GET /api/extensions/{id}`.
+pub async fn get(cx: Cx) -> Result<Response, ApiError> {
+    let id = cx.extension()?;
+    let stored = cx.state.store.read(move |s| s.get_extension(&id)).await?;
+    Ok(ok(&ExtensionResponse {
+        extension: masked(stored.extension),
+    }))
+}
+
+/// A setting key: an environment variable name, not in the server's own namespace.
+fn check_setting_key(key: &str) -> Result<(), ApiError> {
+    let valid = !key.is_empty()
+        && key.len() <= 128
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !key.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        return Err(ApiError::invalid(format!(
+            "settings: '{}' is not a valid setting key (letters, digits and '_', not starting \
+             with a digit, at most 128 characters)",
+            key.escape_debug()
+        )));
+    }
+    if key.to_uppercase().starts_with("GOFER_EXTENSION_SYSTEM_") {
+        return Err(ApiError::invalid(format!(
+            "settings: '{key}' is reserved: GOFER_EXTENSION_SYSTEM_* variables are set by the server"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /api/extensions` (admin): validates, stores, starts and waits up to
+/// `extensions.start_timeout` (SPEC §12.1).
+pub async fn install(mut cx: Cx) -> Result<Response, ApiError> {
+    let request: InstallExtensionRequest = cx.json().await?;
+    if !IdKind::Entity.accepts(&request.id) {
+        return Err(ApiError::invalid(format!(
+            "id: {} (got '{}')",
+            IdKind::Entity.rule(),
+            request.id.escape_debug()
+        )));
+    }
+    if request.image.trim().is_empty()
+        || request.image.len() > 512
+        || request.image.chars().any(char::is_whitespace)
+    {
+        return Err(ApiError::invalid(
+            "image: must be 1-512 characters without whitespace",
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, _) in request.settings.iter() {
+        check_setting_key(key)?;
+        if !seen.insert(key.to_uppercase()) {
+            return Err(ApiError::invalid(format!(
+                "settings: '{key}' is given twice"
+            )));
+        }
+    }
+    for role in &request.additional_roles {
+        if reserved_role(role) {
+            return Err(ApiError::forbidden(format!(
+                "additional_roles: role '{role}' cannot be given to a token"
+            )));
+        }
+    }
+    let registration = registration_of(request, gofer_core::now_millis());
+    let registration = cx
+        .state
+        .extensions
+        .seal_registration(registration)
+        .map_err(ApiError::internal)?;
+    let extension = cx.state.extensions.install(registration).await?;
+    Ok(created(&ExtensionResponse {
+        extension: masked(extension),
+    }))
+}
+
+/// `PATCH /api/extensions/{id}` (admin) `{enable}`.
+pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
+    let id = cx.extension()?;
+    let request: UpdateExtensionRequest = cx.json_or_default().await?;
+    let Some(enable) = request.enable else {
+        return Err(ApiError::invalid(
+            "enable: missing; send {\"enable\": true} or false",
+        ));
+    };
+    cx.state.extensions.set_enabled(&id, enable).await?;
+    Ok(no_content())
+}
+
+/// `DELETE /api/extensions/{id}` (admin).
+pub async fn uninstall(cx: Cx) -> Result<Response, ApiError> {
+    let id = cx.extension()?;
+    cx.state.extensions.uninstall(&id).await?;
+    Ok(no_content())
+}
+
+/// `GET /api/extensions/{id}/debug` (admin): proxies the extension's `GET /api/debug`.
+pub async fn debug(cx: Cx) -> Result<Response, ApiError> {
+    let id = cx.extension()?;
+    let id2 = id.clone();
+    cx.state.store.read(move |s| s.get_extension(&id2)).await?;
+    match cx.state.extensions.debug(&id).await {
+        Ok(info) => Ok(ok(&ExtensionDebugResponse { info })),
+        Err(CallError::NotRunning(message)) => Err(ApiError::unavailable(message)),
+        Err(CallError::Failed(message)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, message)),
+    }
+}
+
+/// (WS or plain) `GET /api/extensions/{id}/logs[?follow=]`: the container's log (SPEC §12.8).
+pub async fn logs(cx: Cx) -> Result<Response, ApiError> {
+    use futures_util::StreamExt;
+    let id = cx.extension()?;
+    let mut follow = cx.ws.is_some();
+    for (k, v) in cx.query_pairs() {
+        if k == "follow" {
+            follow = parse_bool("follow", &v).map_err(ApiError::invalid)?;
+        }
+    }
+    let id2 = id.clone();
+    cx.state.store.read(move |s| s.get_extension(&id2)).await?;
+    let (tx, stream) = crate::logs::LogStream::channel();
+    let mut source = cx.state.extensions.logs(&id, follow);
+    tokio::spawn(async move {
+        while let Some(item) = source.next().await {
+            let item = match item {
+                Ok(bytes) => Ok(bytes),
+                // No container (never started, or removed): an empty log.
+                Err(crate::scheduler::SchedulerError::NotFound { .. }) => break,
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    match cx.ws {
+        Some(ws) => {
+            let shutdown = cx.state.shutdown.clone();
+            Ok(ws
+                .on_upgrade(move |socket| crate::logs::send_lines(socket, stream, shutdown))
+                .into_response())
+        }
+        None => Ok(crate::logs::plain_response(stream)),
+    }
+}
+
+/// `GET /api/extensions/{id}/subscriptions`: the extension's subscriptions. Subscriptions
+/// cannot be created yet (docs/decisions.md), so the list is empty for an existing extension.
+pub async fn subscriptions(cx: Cx) -> Result<Response, ApiError> {
+    let id = cx.extension()?;
+    cx.page(DEFAULT_LIMIT)?;
+    cx.state.store.read(move |s| s.get_extension(&id)).await?;
+    Ok(ok(&serde_json::json!({ "subscriptions": [] })))
+}
