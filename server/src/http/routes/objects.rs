@@ -158,14 +158,33 @@ pub async fn put_run(cx: Cx) -> Result<Response, ApiError> {
 async fn put(mut cx: Cx, scope: ObjectScope) -> Result<Response, ApiError> {
     let state = cx.state.clone();
     let config = &state.config.object_store;
-    let key = new_key(&cx)?;
-    let mut force = false;
-    for (k, v) in cx.query_pairs() {
-        if k == "force" {
-            force = parse_bool("force", &v).map_err(ApiError::invalid)?;
+    let params = new_key(&cx).and_then(|key| {
+        let mut force = false;
+        for (k, v) in cx.query_pairs() {
+            if k == "force" {
+                force = parse_bool("force", &v).map_err(ApiError::invalid)?;
+            }
         }
-    }
-    precheck(&state.store, &scope, &key, force).await?;
+        Ok((key, force))
+    });
+    let checked = match params {
+        Ok((key, force)) => precheck(&state.store, &scope, &key, force)
+            .await
+            .map(|()| (key, force)),
+        Err(e) => Err(e),
+    };
+    let (key, force) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Read (and drop) what the client is still sending before refusing: closing a
+            // connection with unread bytes resets it, and the client would then report a
+            // broken connection instead of this answer.
+            if let Some(body) = cx.body.take() {
+                drain(body, config.max_object_bytes).await;
+            }
+            return Err(e);
+        }
+    };
 
     let dir = scope.dir(&state.data_dir);
     let body: BodyStream = match cx.body.take() {
@@ -199,6 +218,17 @@ async fn put(mut cx: Cx, scope: ObjectScope) -> Result<Response, ApiError> {
         objects::remove_file(&objects::file(&state.data_dir, &scope, evicted)).await;
     }
     Ok(created(&ObjectResponse { object: put.object }))
+}
+
+/// Reads and discards up to `limit` bytes of a refused upload (0 = no limit).
+async fn drain(mut body: BodyStream, limit: u64) {
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = body.next().await {
+        read += chunk.len() as u64;
+        if limit > 0 && read > limit {
+            break;
+        }
+    }
 }
 
 /// The refusals of a put that need no body: missing parent (404), expired run or existing key
