@@ -147,6 +147,16 @@ wire_enum!(
     }
 );
 wire_enum!(
+    /// Subscription status (SPEC §3.1, §3.10).
+    SubscriptionStatus {
+        Unknown => "unknown", Active => "active", Error => "error", Disabled => "disabled"
+    }
+);
+wire_enum!(
+    /// Why a subscription is in `error` (SPEC §3.1).
+    SubscriptionStatusReasonKind { Unknown => "unknown", NotFound => "not_found", Failed => "failed" }
+);
+wire_enum!(
     /// Permission action (SPEC §11.3).
     Action { Read => "read", Write => "write", Delete => "delete" }
 );

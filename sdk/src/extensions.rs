@@ -1,4 +1,4 @@
-//! Extensions (SPEC §12, §14.3 #4–10). Extension objects are in `stores.rs`.
+//! Extensions and subscriptions (SPEC §12, §14.3 #4–10 and #15, §14.8 #54–58).
 
 use crate::client::{describe, paged};
 use crate::runs::ByteStream;
@@ -6,8 +6,9 @@ use crate::ws::broken;
 use crate::{Client, Error};
 use futures_util::stream::{StreamExt, TryStreamExt};
 use gofer_core::api::{
-    Extension, ExtensionDebugResponse, ExtensionResponse, ExtensionsResponse,
-    InstallExtensionRequest, Page, UpdateExtensionRequest,
+    CreateSubscriptionRequest, Extension, ExtensionDebugResponse, ExtensionResponse,
+    ExtensionsResponse, InstallExtensionRequest, Page, Subscription, SubscriptionResponse,
+    SubscriptionsResponse, UpdateExtensionRequest, UpdateSubscriptionRequest,
 };
 use reqwest::Method;
 
@@ -75,5 +76,97 @@ impl Client {
             .bytes_stream()
             .map_err(move |e| broken(&what, e))
             .boxed())
+    }
+
+    /// `GET /api/extensions/{id}/subscriptions`.
+    pub async fn list_extension_subscriptions(
+        &self,
+        id: &str,
+        page: Option<Page>,
+    ) -> Result<Vec<Subscription>, Error> {
+        let builder = paged(
+            self.request(Method::GET, &["api", "extensions", id, "subscriptions"]),
+            page,
+        );
+        let response: SubscriptionsResponse = self.json(builder).await?;
+        Ok(response.subscriptions)
+    }
+
+    fn subscriptions_path<'a>(ns: &'a str, p: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut path = vec!["api", "namespaces", ns, "pipelines", p, "subscriptions"];
+        path.extend_from_slice(rest);
+        path
+    }
+
+    /// `GET …/pipelines/{p}/subscriptions`.
+    pub async fn list_subscriptions(
+        &self,
+        ns: &str,
+        p: &str,
+        page: Option<Page>,
+    ) -> Result<Vec<Subscription>, Error> {
+        let builder = paged(
+            self.request(Method::GET, &Self::subscriptions_path(ns, p, &[])),
+            page,
+        );
+        let response: SubscriptionsResponse = self.json(builder).await?;
+        Ok(response.subscriptions)
+    }
+
+    /// `GET …/pipelines/{p}/subscriptions/{ext}/{sub}`.
+    pub async fn get_subscription(
+        &self,
+        ns: &str,
+        p: &str,
+        ext: &str,
+        sub: &str,
+    ) -> Result<Subscription, Error> {
+        let path = Self::subscriptions_path(ns, p, &[ext, sub]);
+        let response: SubscriptionResponse = self.json(self.request(Method::GET, &path)).await?;
+        Ok(response.subscription)
+    }
+
+    /// `POST …/pipelines/{p}/subscriptions`: the extension checks the settings first.
+    pub async fn create_subscription(
+        &self,
+        ns: &str,
+        p: &str,
+        request: &CreateSubscriptionRequest,
+    ) -> Result<Subscription, Error> {
+        let builder = self
+            .request(Method::POST, &Self::subscriptions_path(ns, p, &[]))
+            .json(request);
+        let response: SubscriptionResponse = self.json(builder).await?;
+        Ok(response.subscription)
+    }
+
+    /// `PATCH …/subscriptions/{ext}/{sub}` to `active` or `disabled`.
+    pub async fn set_subscription_active(
+        &self,
+        ns: &str,
+        p: &str,
+        ext: &str,
+        sub: &str,
+        active: bool,
+    ) -> Result<(), Error> {
+        let status = if active { "active" } else { "disabled" };
+        let builder = self
+            .request(Method::PATCH, &Self::subscriptions_path(ns, p, &[ext, sub]))
+            .json(&UpdateSubscriptionRequest {
+                status: Some(status.to_owned()),
+            });
+        self.empty(builder).await
+    }
+
+    /// `DELETE …/subscriptions/{ext}/{sub}`.
+    pub async fn delete_subscription(
+        &self,
+        ns: &str,
+        p: &str,
+        ext: &str,
+        sub: &str,
+    ) -> Result<(), Error> {
+        let path = Self::subscriptions_path(ns, p, &[ext, sub]);
+        self.empty(self.request(Method::DELETE, &path)).await
     }
 }

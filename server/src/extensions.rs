@@ -6,22 +6,25 @@
 //! checks every `extensions.health_check_interval` seconds; three failed checks or an exited
 //! container mark it `exited` and restart it after a backoff (§12.3). Stopping a supervisor
 //! sends `POST /api/shutdown`, stops the container with the configured grace and removes it.
-//! The store holds registrations and the state the API shows; subscriptions come later
-//! (docs/decisions.md).
+//! The store holds registrations, subscriptions and the state the API shows; a started extension
+//! gets every active (or failed) subscription delivered again (§12.2 step 5).
 
 use crate::scheduler::docker::DockerScheduler;
 use crate::scheduler::{
     ContainerState, Scheduler, StartRequest, extension_container_name, extension_labels,
 };
 use crate::secrets::Cipher;
-use crate::store::{StoreError, StoreHandle, StoredExtension};
+use crate::store::{StoreError, StoreHandle, StoredExtension, SubscriptionKey};
 use gofer_core::api::{
     Extension, ExtensionDebugResponse, ExtensionDocumentation, ExtensionInfoResponse,
     ExtensionRegistration, RegistryAuth, Token, Variable, extension_role_id,
     secret_looking_setting,
 };
 use gofer_core::config::ServerConfig;
-use gofer_core::enums::{ExtensionState, ExtensionStatus, VariableSource};
+use gofer_core::enums::{
+    ExtensionState, ExtensionStatus, SubscriptionStatus, SubscriptionStatusReasonKind,
+    VariableSource,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,7 +44,9 @@ const HEALTHY_RESET: Duration = Duration::from_secs(300);
 pub enum CallError {
     /// The extension is not running (503).
     NotRunning(String),
-    /// The extension answered with an error, timed out or is unreachable (502).
+    /// The extension refused the request with a 4xx and this message (400 for subscriptions).
+    Rejected(String),
+    /// The extension answered with a 5xx, timed out or is unreachable (502).
     Failed(String),
 }
 
@@ -241,13 +246,7 @@ impl Extensions {
         let all = match self
             .inner
             .store
-            .read(|s| {
-                s.list_extensions(gofer_core::api::Page {
-                    limit: u64::MAX,
-                    offset: 0,
-                    reverse: false,
-                })
-            })
+            .read(|s| s.list_extensions(gofer_core::api::Page::ALL))
             .await
         {
             Ok(all) => all,
@@ -296,6 +295,164 @@ impl Extensions {
             ))
         })?;
         Ok(info.info)
+    }
+
+    /// Whether the extension is running (subscriptions are delivered now) or not (they are
+    /// delivered at its next start).
+    pub async fn is_running(&self, id: &str) -> bool {
+        self.reachable(id).await.is_ok()
+    }
+
+    /// Resolves a subscription's settings (SPEC §6.3). `run_object` and `task_result`
+    /// references are refused. The error names the setting.
+    pub async fn resolve_settings(
+        &self,
+        sub: &gofer_core::api::Subscription,
+    ) -> Result<gofer_core::api::OrderedMap, String> {
+        use gofer_core::validate::{RefKind, parse_reference};
+        let resolver = crate::engine::substitute::Resolver {
+            store: self.inner.store.clone(),
+            cipher: self.inner.cipher.clone(),
+            data_dir: crate::resolve_data_dir(&self.inner.config),
+        };
+        let key = (sub.namespace_id.clone(), sub.pipeline_id.clone(), 0);
+        let mut out = Vec::with_capacity(sub.settings.0.len());
+        for (k, v) in sub.settings.iter() {
+            let value = match parse_reference(v) {
+                Some(r) if matches!(r.kind, RefKind::RunObject | RefKind::TaskResult) => {
+                    return Err(format!(
+                        "settings.{k}: {} references are not allowed in subscription settings",
+                        r.kind.name()
+                    ));
+                }
+                Some(r) => {
+                    crate::engine::substitute::resolve_one(&resolver, &key, &r)
+                        .await
+                        .map_err(|problem| format!("settings.{k}: {problem}"))?
+                        .0
+                }
+                None => v.to_owned(),
+            };
+            out.push((k.to_owned(), value));
+        }
+        Ok(gofer_core::api::OrderedMap(out))
+    }
+
+    /// `POST /api/subscribe` with the resolved settings.
+    pub async fn subscribe(
+        &self,
+        sub: &gofer_core::api::Subscription,
+        settings: gofer_core::api::OrderedMap,
+    ) -> Result<(), CallError> {
+        let (url, secret) = self.reachable(&sub.extension_id).await?;
+        let body = gofer_core::api::ExtensionSubscribeRequest {
+            namespace_id: sub.namespace_id.clone(),
+            pipeline_id: sub.pipeline_id.clone(),
+            pipeline_subscription_id: sub.subscription_id.clone(),
+            pipeline_subscription_params: settings,
+        };
+        let response = self
+            .inner
+            .http
+            .post(format!("{url}/api/subscribe"))
+            .bearer_auth(secret)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::Failed(format!(
+                    "extension '{}' did not answer: {e}",
+                    sub.extension_id
+                ))
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let message = extension_message(&response.text().await.unwrap_or_default());
+        if status.is_client_error() {
+            Err(CallError::Rejected(message))
+        } else {
+            Err(CallError::Failed(format!(
+                "extension '{}' answered {status}: {message}",
+                sub.extension_id
+            )))
+        }
+    }
+
+    /// `DELETE /api/subscribe` when the extension runs; best effort (failures are logged).
+    pub async fn unsubscribe(&self, key: &SubscriptionKey) {
+        let Ok((url, secret)) = self.reachable(&key.extension).await else {
+            return;
+        };
+        let body = gofer_core::api::ExtensionUnsubscribeRequest {
+            namespace_id: key.namespace.clone(),
+            pipeline_id: key.pipeline.clone(),
+            pipeline_subscription_id: key.subscription.clone(),
+        };
+        let result = self
+            .inner
+            .http
+            .delete(format!("{url}/api/subscribe"))
+            .bearer_auth(secret)
+            .json(&body)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        if let Err(e) = result {
+            tracing::warn!(extension = %key.extension, subscription = %key.subscription,
+                error = %e, "telling the extension about a removed subscription failed");
+        }
+    }
+
+    /// Resolves and delivers one subscription, recording `active`, or `error` with the reason
+    /// (SPEC §12.2 step 5, §12.5 enabling).
+    pub async fn deliver(&self, sub: &gofer_core::api::Subscription) {
+        let outcome = match self.resolve_settings(sub).await {
+            Ok(settings) => self.subscribe(sub, settings).await.map_err(|e| match e {
+                CallError::NotRunning(m) | CallError::Rejected(m) | CallError::Failed(m) => m,
+            }),
+            Err(problem) => Err(problem),
+        };
+        let (status, reason) = match outcome {
+            Ok(()) => (SubscriptionStatus::Active, None),
+            Err(message) => {
+                tracing::warn!(extension = %sub.extension_id, subscription = %sub.subscription_id,
+                    error = %message, "delivering a subscription failed");
+                (
+                    SubscriptionStatus::Error,
+                    Some(gofer_core::api::StatusReason {
+                        reason: SubscriptionStatusReasonKind::Failed,
+                        description: message,
+                    }),
+                )
+            }
+        };
+        let key = SubscriptionKey::of(sub);
+        let _ = self
+            .inner
+            .store
+            .write(move |s| s.set_subscription_status(&key, status, reason))
+            .await;
+    }
+
+    /// Delivers every `active` or `error` subscription of a just-started extension.
+    async fn deliver_all(&self, id: &str) {
+        let id2 = id.to_owned();
+        let subs = self
+            .inner
+            .store
+            .read(move |s| s.list_extension_subscriptions(&id2, gofer_core::api::Page::ALL))
+            .await
+            .unwrap_or_default();
+        for sub in subs {
+            if matches!(
+                sub.status,
+                SubscriptionStatus::Active | SubscriptionStatus::Error
+            ) {
+                self.deliver(&sub).await;
+            }
+        }
     }
 
     /// The URL and bearer secret of a running extension.
@@ -589,6 +746,7 @@ impl Extensions {
             Some(info.documentation),
         )
         .await;
+        self.deliver_all(id).await;
         let _ = state.send(ExtensionState::Running);
         tracing::info!(extension = %id, %url, "extension running");
         Ok(url)

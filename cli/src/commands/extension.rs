@@ -6,8 +6,9 @@ use crate::output::{Table, details, or_dash};
 use clap::Subcommand;
 use futures_util::StreamExt;
 use gofer_core::api::{
-    Extension, ExtensionResponse, ExtensionsResponse, InstallExtensionRequest, OrderedMap,
-    RegistryAuth,
+    CreateSubscriptionRequest, Extension, ExtensionResponse, ExtensionsResponse,
+    InstallExtensionRequest, OrderedMap, RegistryAuth, Subscription, SubscriptionResponse,
+    SubscriptionsResponse,
 };
 use std::io::Write;
 
@@ -195,4 +196,152 @@ fn describe(ctx: &Ctx, e: &Extension) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `gofer pipeline subscription …`.
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionCommand {
+    /// List a pipeline's subscriptions
+    List {
+        /// Pipeline id
+        pipeline: String,
+    },
+    /// Show one subscription
+    Get {
+        /// Pipeline id
+        pipeline: String,
+        /// Extension id
+        extension: String,
+        /// Subscription id
+        subscription: String,
+    },
+    /// Deliver a disabled subscription to its extension again
+    Enable {
+        /// Pipeline id
+        pipeline: String,
+        /// Extension id
+        extension: String,
+        /// Subscription id
+        subscription: String,
+    },
+    /// Keep a subscription but stop its extension acting on it
+    Disable {
+        /// Pipeline id
+        pipeline: String,
+        /// Extension id
+        extension: String,
+        /// Subscription id
+        subscription: String,
+    },
+}
+
+/// `gofer pipeline subscribe`.
+pub async fn subscribe(
+    ctx: &Ctx,
+    ns: &str,
+    pipeline: &str,
+    extension_id: String,
+    subscription_id: String,
+    settings: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let request = CreateSubscriptionRequest {
+        extension_id,
+        subscription_id,
+        settings: settings.into_iter().collect::<OrderedMap>(),
+    };
+    let subscription = ctx
+        .client
+        .create_subscription(ns, pipeline, &request)
+        .await?;
+    let body = SubscriptionResponse { subscription };
+    ctx.print(&body, || describe_subscription(&body.subscription));
+    Ok(())
+}
+
+/// `gofer pipeline subscription …`.
+pub async fn subscription(ctx: &Ctx, ns: &str, command: SubscriptionCommand) -> anyhow::Result<()> {
+    match command {
+        SubscriptionCommand::List { pipeline } => {
+            let subscriptions = ctx.client.list_subscriptions(ns, &pipeline, None).await?;
+            let body = SubscriptionsResponse { subscriptions };
+            ctx.print(&body, || {
+                let mut table = Table::new(&["extension", "subscription", "status", "settings"]);
+                for s in &body.subscriptions {
+                    table.row(vec![
+                        s.extension_id.clone(),
+                        s.subscription_id.clone(),
+                        status_of(s),
+                        settings_of(s),
+                    ]);
+                }
+                table.render()
+            });
+        }
+        SubscriptionCommand::Get {
+            pipeline,
+            extension,
+            subscription,
+        } => {
+            let subscription = ctx
+                .client
+                .get_subscription(ns, &pipeline, &extension, &subscription)
+                .await?;
+            let body = SubscriptionResponse { subscription };
+            ctx.print(&body, || describe_subscription(&body.subscription));
+        }
+        SubscriptionCommand::Enable {
+            pipeline,
+            extension,
+            subscription,
+        } => {
+            ctx.client
+                .set_subscription_active(ns, &pipeline, &extension, &subscription, true)
+                .await?;
+            let now = ctx
+                .client
+                .get_subscription(ns, &pipeline, &extension, &subscription)
+                .await?;
+            eprintln!("subscription '{subscription}' is {}", status_of(&now));
+        }
+        SubscriptionCommand::Disable {
+            pipeline,
+            extension,
+            subscription,
+        } => {
+            ctx.client
+                .set_subscription_active(ns, &pipeline, &extension, &subscription, false)
+                .await?;
+            eprintln!("subscription '{subscription}' disabled");
+        }
+    }
+    Ok(())
+}
+
+fn status_of(s: &Subscription) -> String {
+    match &s.status_reason {
+        Some(reason) if !reason.description.is_empty() => {
+            format!("{} ({})", s.status, reason.description)
+        }
+        _ => s.status.to_string(),
+    }
+}
+
+fn settings_of(s: &Subscription) -> String {
+    or_dash(
+        &s.settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+fn describe_subscription(s: &Subscription) -> String {
+    details(&[
+        ("pipeline", format!("{}/{}", s.namespace_id, s.pipeline_id)),
+        ("extension", s.extension_id.clone()),
+        ("subscription", s.subscription_id.clone()),
+        ("status", status_of(s)),
+        ("settings", settings_of(s)),
+    ])
 }

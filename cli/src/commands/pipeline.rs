@@ -45,6 +45,30 @@ pub enum PipelineCommand {
     /// Store and read a pipeline's objects
     #[command(subcommand)]
     Object(super::object::PipelineObjectCommand),
+    /// Subscribe the pipeline to an extension, which then starts its runs (e.g. every 5m)
+    Subscribe {
+        /// Pipeline id
+        pipeline: String,
+        /// Extension id, e.g. interval
+        extension: String,
+        /// Subscription id: 3-32 characters of [a-zA-Z0-9_-]
+        subscription: String,
+        /// A setting for the extension (repeatable), e.g. -s every=5m
+        #[arg(short = 's', long = "setting", value_name = "K=V", value_parser = super::run::key_value)]
+        settings: Vec<(String, String)>,
+    },
+    /// Remove a pipeline's subscription to an extension
+    Unsubscribe {
+        /// Pipeline id
+        pipeline: String,
+        /// Extension id
+        extension: String,
+        /// Subscription id
+        subscription: String,
+    },
+    /// List, inspect, enable and disable a pipeline's subscriptions
+    #[command(subcommand)]
+    Subscription(super::extension::SubscriptionCommand),
     /// Build a pipeline as `gofer up` does and check it with the server's rules, without a server
     Validate {
         /// A pipeline program's directory (Cargo.toml or go.mod), a .json file, or - for stdin
@@ -143,6 +167,28 @@ pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
         }
         PipelineCommand::Run(args) => super::run::start(ctx, args).await?,
         PipelineCommand::Object(command) => super::object::run_pipeline(ctx, command).await?,
+        PipelineCommand::Subscribe {
+            pipeline,
+            extension,
+            subscription,
+            settings,
+        } => {
+            super::extension::subscribe(ctx, ns, &pipeline, extension, subscription, settings)
+                .await?;
+        }
+        PipelineCommand::Unsubscribe {
+            pipeline,
+            extension,
+            subscription,
+        } => {
+            ctx.client
+                .delete_subscription(ns, &pipeline, &extension, &subscription)
+                .await?;
+            eprintln!("subscription '{subscription}' of '{pipeline}' to '{extension}' removed");
+        }
+        PipelineCommand::Subscription(command) => {
+            super::extension::subscription(ctx, ns, command).await?;
+        }
         PipelineCommand::Enable { pipeline } => {
             ctx.client
                 .update_pipeline_state(ns, &pipeline, PipelineState::Active)

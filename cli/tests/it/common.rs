@@ -359,3 +359,22 @@ impl Drop for ContainerNamespace {
         });
     }
 }
+
+/// Removes every container of a pipeline's tasks (test cleanup; best effort).
+pub fn remove_pipeline_containers(pipeline: &str) {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=gofer.pipeline_id={pipeline}"),
+        ])
+        .output();
+    if let Ok(out) = out {
+        for id in String::from_utf8_lossy(&out.stdout).lines() {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", id])
+                .output();
+        }
+    }
+}

@@ -62,6 +62,28 @@ fn terminate(mut server: Server) {
     let _ = server.0.wait();
 }
 
+/// Starts the real binary on every interface (extension containers reach it through the docker0
+/// gateway, `172.17.0.1:<port>`) and waits until it answers.
+async fn start_reachable(http: &reqwest::Client, port: u16, data: &std::path::Path) -> Server {
+    let gofer_host = format!("172.17.0.1:{port}");
+    let env = [("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str())];
+    let server = start_with_env(&format!("0.0.0.0:{port}"), data, &env);
+    let health = format!("http://127.0.0.1:{port}/api/health");
+    wait_for("the server", async || {
+        let (status, _) = call(http, Method::GET, health.clone(), None).await;
+        (status == 200).then_some(Value::Null)
+    })
+    .await;
+    server
+}
+
+/// `gofer <args>` against the server on `port`.
+fn cli_on(port: u16, args: &[&str]) -> crate::common::Run {
+    run(gofer()
+        .env("GOFER_API_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .args(args))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extensions_install_run_hold_objects_and_uninstall() {
     gofer_server::testing::require_docker()
@@ -71,25 +93,11 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let gofer_host = format!("172.17.0.1:{port}");
-    let env = [("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str())];
-    let bind = format!("0.0.0.0:{port}");
-    let mut server = start_with_env(&bind, dir.path(), &env);
+    let mut server = start_reachable(&http, port, dir.path()).await;
     let api = format!("http://127.0.0.1:{port}/api");
-    let ready = async |http: &reqwest::Client| {
-        wait_for("the server", async || {
-            let (status, _) = call(http, Method::GET, format!("{api}/health"), None).await;
-            (status == 200).then_some(Value::Null)
-        })
-        .await;
-    };
-    ready(&http).await;
     let (ext, other) = (unique("ivl"), unique("oth"));
     let _cleanup = Cleanup(vec![ext.clone(), other.clone()]);
-    let cli = |args: &[&str]| {
-        run(gofer()
-            .env("GOFER_API_BASE_URL", format!("http://127.0.0.1:{port}"))
-            .args(args))
-    };
+    let cli = |args: &[&str]| cli_on(port, args);
 
     // Install: 201 once running; the secret-looking setting is masked everywhere it is shown.
     let out = cli(&[
@@ -284,8 +292,7 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     // A graceful server stop shuts extensions down; the next boot starts the enabled ones.
     terminate(server);
     assert!(!container_running(&ext) && !container_running(&other));
-    server = start_with_env(&bind, dir.path(), &env);
-    ready(&http).await;
+    server = start_reachable(&http, port, dir.path()).await;
     wait_for("the extension to run after a restart", async || {
         let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
         (e["extension"]["state"] == "running").then_some(e)
@@ -342,4 +349,277 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
         "{events}"
     );
     terminate(server);
+}
+
+/// Subscriptions (SPEC §12.5, §12.6): a pipeline subscribed to the interval extension gets runs
+/// started by the extension; disabling, enabling, re-delivery at start, unsubscribing and the
+/// cascade of an uninstall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribed_pipeline_is_run_by_its_extension() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let server = start_reachable(&http, port, dir.path()).await;
+    let api = format!("http://127.0.0.1:{port}/api");
+    let (ext, pipeline, lonely) = (unique("ivl"), unique("sub"), unique("lon"));
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    let cli = |args: &[&str]| cli_on(port, args);
+    cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-interval",
+        "-s",
+        "MIN_INTERVAL=1s",
+    ])
+    .expect(0);
+    for p in [&pipeline, &lonely] {
+        let base = format!("{api}/namespaces/default/pipelines/{p}");
+        let config = json!({"config": {"id": p, "name": "ticks", "tasks": [
+            {"id": "envs", "image": "gofer.local/debug-envs"}]}});
+        assert_eq!(
+            call(&http, Method::POST, format!("{base}/configs"), Some(config))
+                .await
+                .0,
+            201
+        );
+        assert_eq!(
+            call(&http, Method::POST, format!("{base}/configs/1"), None)
+                .await
+                .0,
+            201
+        );
+    }
+    let debug = || {
+        let out = cli(&["extension", "debug", &ext]).expect(0).stdout;
+        serde_json::from_str::<Value>(&out).unwrap()["subscriptions"].clone()
+    };
+
+    // Refusals name the setting; nothing is stored.
+    for (args, code, message) in [
+        (vec![], 7, "settings.every: required by extension"),
+        (
+            vec!["-s", "every=0s"],
+            7,
+            "extension rejected subscription: every: must be longer than 0s",
+        ),
+        (
+            vec!["-s", "every=run_object{{x}}"],
+            7,
+            "settings.every: run_object references are not allowed",
+        ),
+        (
+            vec!["-s", "every=pipeline_secret{{nope}}"],
+            7,
+            "settings.every: pipeline_secret{{nope}}",
+        ),
+    ] {
+        let mut all = vec!["pipeline", "subscribe", &pipeline, &ext, "tick"];
+        all.extend(args.iter().copied());
+        let out = cli(&all).expect(code);
+        assert!(out.stderr.contains(message), "{all:?}: {}", out.stderr);
+    }
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        "no-such-ext",
+        "tick",
+        "-s",
+        "every=1s",
+    ])
+    .expect(3);
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "x",
+        "-s",
+        "every=1s",
+    ])
+    .expect(7);
+    let listed: Value = cli(&[
+        "pipeline",
+        "subscription",
+        "list",
+        &pipeline,
+        "--output",
+        "json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(listed["subscriptions"], json!([]));
+
+    // Subscribed: the extension starts runs, as itself.
+    let out = cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "tick",
+        "-s",
+        "every=1s",
+    ])
+    .expect(0);
+    assert!(out.stdout.contains("active"), "{}", out.stdout);
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "tick",
+        "-s",
+        "every=1s",
+    ])
+    .expect(5);
+    let runs = wait_for("two runs started by the extension", async || {
+        let (_, r) = call(
+            &http,
+            Method::GET,
+            format!("{api}/namespaces/default/pipelines/{pipeline}/runs"),
+            None,
+        )
+        .await;
+        r["runs"]
+            .as_array()
+            .is_some_and(|runs| runs.len() >= 2)
+            .then_some(r)
+    })
+    .await;
+    for run in runs["runs"].as_array().unwrap() {
+        assert_eq!(run["initiator"]["kind"], "extension", "{run}");
+        assert_eq!(
+            run["initiator"]["user"],
+            format!("{ext} (extension)"),
+            "{run}"
+        );
+    }
+    assert_eq!(debug()[0]["subscription_id"], "tick");
+    let (_, subs) = call(
+        &http,
+        Method::GET,
+        format!("{api}/extensions/{ext}/subscriptions"),
+        None,
+    )
+    .await;
+    assert_eq!(subs["subscriptions"][0]["pipeline_id"], pipeline.as_str());
+
+    // The extension's token cannot run a pipeline that is not subscribed (SPEC §12.6).
+    let secret = container_env(&ext)
+        .iter()
+        .find_map(|v| {
+            v.strip_prefix("GOFER_EXTENSION_SYSTEM_SECRET=")
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let start_as_extension = async |p: &str| {
+        let res = http
+            .post(format!("{api}/namespaces/default/pipelines/{p}/runs"))
+            .header("authorization", format!("Bearer {secret}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (status, body) = start_as_extension(&lonely).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        format!("extension '{ext}' has no active subscription for pipeline '{lonely}'")
+    );
+
+    // Disabled: the extension forgets it and may not start runs for it; enabled: delivered again.
+    cli(&[
+        "pipeline",
+        "subscription",
+        "disable",
+        &pipeline,
+        &ext,
+        "tick",
+    ])
+    .expect(0);
+    assert_eq!(debug(), json!([]));
+    assert_eq!(start_as_extension(&pipeline).await.0, 403);
+    let got: Value = cli(&[
+        "pipeline",
+        "subscription",
+        "get",
+        &pipeline,
+        &ext,
+        "tick",
+        "--output",
+        "json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(got["subscription"]["status"], "disabled");
+    cli(&[
+        "pipeline",
+        "subscription",
+        "enable",
+        &pipeline,
+        &ext,
+        "tick",
+    ])
+    .expect(0);
+    assert_eq!(debug()[0]["subscription_id"], "tick");
+
+    // An extension that starts again gets its subscriptions again (SPEC §12.2 step 5).
+    cli(&["extension", "disable", &ext]).expect(0);
+    cli(&["extension", "enable", &ext]).expect(0);
+    wait_for("the extension to run again", async || {
+        let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
+        (e["extension"]["state"] == "running").then_some(e)
+    })
+    .await;
+    assert_eq!(
+        debug()[0]["subscription_id"],
+        "tick",
+        "re-delivered at start"
+    );
+
+    // Unsubscribe; then an uninstall takes remaining subscriptions with it.
+    cli(&["pipeline", "unsubscribe", &pipeline, &ext, "tick"]).expect(0);
+    assert_eq!(debug(), json!([]));
+    cli(&["pipeline", "unsubscribe", &pipeline, &ext, "tick"]).expect(3);
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &lonely,
+        &ext,
+        "again",
+        "-s",
+        "every=1h",
+    ])
+    .expect(0);
+    cli(&["extension", "uninstall", &ext]).expect(0);
+    cli(&["pipeline", "subscription", "get", &lonely, &ext, "again"]).expect(3);
+    let events = cli(&[
+        "event",
+        "list",
+        "--kinds",
+        "pipeline_extension_subscription_unregistered",
+        "--output",
+        "json",
+    ])
+    .expect(0)
+    .stdout;
+    assert_eq!(
+        events
+            .matches("pipeline_extension_subscription_unregistered")
+            .count(),
+        2,
+        "{events}"
+    );
+
+    drop(server);
+    for p in [&pipeline, &lonely] {
+        crate::common::remove_pipeline_containers(p);
+    }
 }

@@ -147,18 +147,7 @@ async fn debug_images_are_built_from_the_binary_and_run_as_tasks() {
         "nothing was rebuilt"
     );
 
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=gofer.pipeline_id={pipeline}"),
-        ])
-        .output()
-        .expect("docker ps");
-    for id in String::from_utf8_lossy(&out.stdout).lines() {
-        let _ = Command::new("docker").args(["rm", "-f", id]).output();
-    }
+    crate::common::remove_pipeline_containers(&pipeline);
 }
 
 /// A pipeline or container name no earlier test run used (container names include pipeline ids,
@@ -365,19 +354,7 @@ fn scopeguard(container: String, pipeline: String) -> impl Drop {
     impl Drop for Guard {
         fn drop(&mut self) {
             docker_rm(&self.0);
-            let out = Command::new("docker")
-                .args([
-                    "ps",
-                    "-aq",
-                    "--filter",
-                    &format!("label=gofer.pipeline_id={}", self.1),
-                ])
-                .output();
-            if let Ok(out) = out {
-                for id in String::from_utf8_lossy(&out.stdout).lines() {
-                    docker_rm(id);
-                }
-            }
+            crate::common::remove_pipeline_containers(&self.1);
         }
     }
     Guard(container, pipeline)

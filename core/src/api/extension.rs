@@ -1,8 +1,10 @@
 //! Wire types of the extension REST API (SPEC §12.4), spoken between the server and every
 //! extension, and of extension documentation (SPEC §3.9).
 
-use super::{OrderedMap, Permission, RegistryAuth, Role, Variable};
-use crate::enums::{Action, ExtensionState, ExtensionStatus};
+use super::{OrderedMap, Permission, RegistryAuth, Role, StatusReason, Variable};
+use crate::enums::{
+    Action, ExtensionState, ExtensionStatus, SubscriptionStatus, SubscriptionStatusReasonKind,
+};
 use serde::{Deserialize, Serialize};
 
 /// An installed extension as registered (SPEC §3.9). Secret-looking settings and the registry
@@ -172,4 +174,46 @@ pub struct ExtensionExternalEventRequest {
     pub headers: OrderedMap,
     #[serde(default)]
     pub body: Vec<u8>,
+}
+
+/// A pipeline's subscription to an extension (SPEC §3.10). Settings are stored as written
+/// (references unresolved).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub extension_id: String,
+    pub subscription_id: String,
+    #[serde(default)]
+    pub settings: OrderedMap,
+    #[serde(default)]
+    pub status: SubscriptionStatus,
+    #[serde(default)]
+    pub status_reason: Option<StatusReason<SubscriptionStatusReasonKind>>,
+}
+
+/// `POST …/pipelines/{p}/subscriptions` (SPEC §12.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSubscriptionRequest {
+    pub extension_id: String,
+    pub subscription_id: String,
+    #[serde(default)]
+    pub settings: OrderedMap,
+}
+
+/// `PATCH …/pipelines/{p}/subscriptions/{ext}/{sub}` (SPEC §12.5): `active` or `disabled`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateSubscriptionRequest {
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionResponse {
+    pub subscription: Subscription,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionsResponse {
+    pub subscriptions: Vec<Subscription>,
 }

@@ -12,6 +12,13 @@ pub struct Page {
 }
 
 impl Page {
+    /// Everything, in order: for server-internal reads that need a whole list.
+    pub const ALL: Page = Page {
+        limit: u64::MAX,
+        offset: 0,
+        reverse: false,
+    };
+
     /// Parses `limit`, `offset` and `reverse` from query pairs; `default_limit` replaces 0 or absence.
     /// Errors name the parameter, e.g. `limit: must be an integer between 0 and 1000`.
     pub fn from_query<'a>(

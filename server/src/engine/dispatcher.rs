@@ -1138,11 +1138,7 @@ impl Dispatcher {
         if self.config.log_retention == 0 {
             return;
         }
-        let all = Page {
-            limit: u64::MAX,
-            offset: 0,
-            reverse: false,
-        };
+        let all = Page::ALL;
         let Ok(namespaces) = self.store.read(move |s| s.list_namespaces(all)).await else {
             return;
         };

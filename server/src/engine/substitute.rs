@@ -105,7 +105,7 @@ pub fn add_mask(masks: &mut Vec<String>, value: &str) {
 }
 
 /// One reference → (value, whether it is a secret).
-async fn resolve_one(
+pub(crate) async fn resolve_one(
     r: &Resolver,
     (ns, p, run_id): &RunKey,
     reference: &Reference,

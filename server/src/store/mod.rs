@@ -349,6 +349,46 @@ pub trait Store: Send + Sync + 'static {
     /// then emits `uninstalled_extension` (SPEC §12.1). The caller removes the object files.
     fn uninstall_extension(&self, id: &str) -> StoreResult<StoredExtension>;
 
+    // ---- subscriptions (SPEC §12.5) ----------------------------------------------------------
+
+    /// Stores a new subscription and emits `pipeline_extension_subscription_registered`.
+    /// `NotFound` for a missing pipeline or extension, `Conflict` when it exists.
+    fn create_subscription(&self, subscription: &gofer_core::api::Subscription) -> StoreResult<()>;
+    /// `NotFound` naming the subscription (or its missing pipeline).
+    fn get_subscription(&self, key: &SubscriptionKey)
+    -> StoreResult<gofer_core::api::Subscription>;
+    /// A pipeline's subscriptions, by extension id then subscription id.
+    fn list_subscriptions(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        page: Page,
+    ) -> StoreResult<Vec<gofer_core::api::Subscription>>;
+    /// An extension's subscriptions, by namespace, pipeline and subscription id.
+    fn list_extension_subscriptions(
+        &self,
+        extension: &str,
+        page: Page,
+    ) -> StoreResult<Vec<gofer_core::api::Subscription>>;
+    /// Sets status and reason; `NotFound` when it is gone.
+    fn set_subscription_status(
+        &self,
+        key: &SubscriptionKey,
+        status: gofer_core::enums::SubscriptionStatus,
+        reason: Option<
+            gofer_core::api::StatusReason<gofer_core::enums::SubscriptionStatusReasonKind>,
+        >,
+    ) -> StoreResult<()>;
+    /// Deletes it and emits `pipeline_extension_subscription_unregistered`.
+    fn delete_subscription(&self, key: &SubscriptionKey) -> StoreResult<()>;
+    /// Whether the pipeline has an `active` subscription to the extension (SPEC §12.6).
+    fn has_active_subscription(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        extension: &str,
+    ) -> StoreResult<bool>;
+
     /// Run object expiry (SPEC §9.1): every `complete` run of the pipeline with `run_id <=
     /// max_run_id` whose objects have not expired gets its object rows deleted and
     /// `store_objects_expired = true`, and its run token revoked (SPEC §6.5), in one
@@ -440,6 +480,26 @@ pub struct StoredExtension {
     /// The id of the extension's current token (replaced at every start, SPEC §12.2).
     #[serde(default)]
     pub token_id: Option<String>,
+}
+
+/// `(namespace id, pipeline id, extension id, subscription id)` of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionKey {
+    pub namespace: String,
+    pub pipeline: String,
+    pub extension: String,
+    pub subscription: String,
+}
+
+impl SubscriptionKey {
+    pub fn of(s: &gofer_core::api::Subscription) -> SubscriptionKey {
+        SubscriptionKey {
+            namespace: s.namespace_id.clone(),
+            pipeline: s.pipeline_id.clone(),
+            extension: s.extension_id.clone(),
+            subscription: s.subscription_id.clone(),
+        }
+    }
 }
 
 /// What [`Store::put_object`] did.

@@ -12,7 +12,7 @@
 use super::tables::*;
 use super::{
     NewRun, ObjectScope, PutObject, RunChanges, RunTokenSeed, SecretScope, Store, StoreError,
-    StoreResult, StoredExecution, StoredExtension, StoredRun, StoredRunState,
+    StoreResult, StoredExecution, StoredExtension, StoredRun, StoredRunState, SubscriptionKey,
 };
 use gofer_core::api::{
     Config, Deployment, Event, EventKind, Extension, Metadata, Namespace, Object, Page, Permission,
@@ -256,11 +256,7 @@ fn executions_of(
 }
 
 /// Every execution of a run, unpaged.
-const WHOLE: Page = Page {
-    limit: u64::MAX,
-    offset: 0,
-    reverse: false,
-};
+const WHOLE: Page = Page::ALL;
 
 /// The smallest string greater than `s`, so `(s, "")..(upper(s), "")` covers exactly the tuple
 /// keys whose first component is `s`.
@@ -515,6 +511,9 @@ impl Tx<'_> {
                 .retain_in((ns, p, "")..(ns, p_upper.as_str(), ""), |_, _| false)
                 .or_internal()?;
         }
+        for key in self.pipeline_subscription_keys(ns, p)? {
+            self.remove_subscription(&key)?;
+        }
         let all = (ns, p, 0)..=(ns, p, u64::MAX);
         self.txn
             .open_table(CONFIGS)
@@ -611,6 +610,62 @@ impl Tx<'_> {
         Ok(existed)
     }
 
+    /// Deletes a subscription row and its index entry and emits
+    /// `pipeline_extension_subscription_unregistered`; `false` when it did not exist.
+    fn remove_subscription(&self, k: &SubscriptionKey) -> StoreResult<bool> {
+        let existed = self
+            .txn
+            .open_table(SUBSCRIPTIONS)
+            .or_internal()?
+            .remove((
+                k.namespace.as_str(),
+                k.pipeline.as_str(),
+                k.extension.as_str(),
+                k.subscription.as_str(),
+            ))
+            .or_internal()?
+            .is_some();
+        self.txn
+            .open_table(EXTENSION_SUBSCRIPTIONS)
+            .or_internal()?
+            .remove((
+                k.extension.as_str(),
+                k.namespace.as_str(),
+                k.pipeline.as_str(),
+                k.subscription.as_str(),
+            ))
+            .or_internal()?;
+        if existed {
+            self.emit(EventKind::PipelineExtensionSubscriptionUnregistered {
+                namespace_id: k.namespace.clone(),
+                pipeline_id: k.pipeline.clone(),
+                extension_id: k.extension.clone(),
+                subscription_id: k.subscription.clone(),
+            })?;
+        }
+        Ok(existed)
+    }
+
+    /// The keys of a pipeline's subscriptions.
+    fn pipeline_subscription_keys(&self, ns: &str, p: &str) -> StoreResult<Vec<SubscriptionKey>> {
+        let table = self.txn.open_table(SUBSCRIPTIONS).or_internal()?;
+        let p_upper = upper(p);
+        let range = table
+            .range((ns, p, "", "")..(ns, p_upper.as_str(), "", ""))
+            .or_internal()?;
+        subscription_keys(range, |(ns, p, ext, sub)| (ns, p, ext, sub))
+    }
+
+    /// The keys of an extension's subscriptions.
+    fn extension_subscription_keys(&self, ext: &str) -> StoreResult<Vec<SubscriptionKey>> {
+        let table = self.txn.open_table(EXTENSION_SUBSCRIPTIONS).or_internal()?;
+        let ext_upper = upper(ext);
+        let range = table
+            .range((ext, "", "", "")..(ext_upper.as_str(), "", "", ""))
+            .or_internal()?;
+        subscription_keys(range, |(ext, ns, p, sub)| (ns, p, ext, sub))
+    }
+
     /// An existing extension, or `NotFound` naming it.
     fn require_extension(&self, id: &str) -> StoreResult<StoredExtension> {
         let table = self.txn.open_table(EXTENSIONS).or_internal()?;
@@ -688,6 +743,26 @@ impl Tx<'_> {
             .or_internal()?;
         Ok(())
     }
+}
+
+/// The subscription keys of a range over a 4-string key; `order` maps the table's key to
+/// `(namespace, pipeline, extension, subscription)`.
+fn subscription_keys<'a, V: redb::Value + 'static>(
+    range: redb::Range<'a, (&'static str, &'static str, &'static str, &'static str), V>,
+    order: impl for<'k> Fn((&'k str, &'k str, &'k str, &'k str)) -> (&'k str, &'k str, &'k str, &'k str),
+) -> StoreResult<Vec<SubscriptionKey>> {
+    range
+        .map(|entry| {
+            let (k, _) = entry.or_internal()?;
+            let (ns, p, ext, sub) = order(k.value());
+            Ok(SubscriptionKey {
+                namespace: ns.to_string(),
+                pipeline: p.to_string(),
+                extension: ext.to_string(),
+                subscription: sub.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn read_extension(txn: &ReadTransaction, id: &str) -> StoreResult<StoredExtension> {
@@ -797,6 +872,8 @@ impl RedbStore {
             txn.open_table(GLOBAL_SECRETS).or_internal()?;
             txn.open_table(EXTENSIONS).or_internal()?;
             txn.open_table(EXTENSION_OBJECTS).or_internal()?;
+            txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            txn.open_table(EXTENSION_SUBSCRIPTIONS).or_internal()?;
             let mut meta = txn.open_table(META).or_internal()?;
             match get::<_, String>(&meta, META_INSTANCE_ID, "instance id")? {
                 Some(id) => id,
@@ -2351,6 +2428,9 @@ impl Store for RedbStore {
                 .or_internal()?
                 .retain_in((id, "")..(id_upper.as_str(), ""), |_, _| false)
                 .or_internal()?;
+            for key in tx.extension_subscription_keys(id)? {
+                tx.remove_subscription(&key)?;
+            }
             if let Some(token_id) = &stored.token_id {
                 tx.remove_token(token_id)?;
             }
@@ -2365,6 +2445,170 @@ impl Store for RedbStore {
                 image: stored.extension.registration.image.clone(),
             })?;
             Ok(stored)
+        })
+    }
+
+    fn create_subscription(&self, sub: &gofer_core::api::Subscription) -> StoreResult<()> {
+        let k = SubscriptionKey::of(sub);
+        self.write(|tx| {
+            tx.require_pipeline(&k.namespace, &k.pipeline)?;
+            tx.require_extension(&k.extension)?;
+            let key = (
+                k.namespace.as_str(),
+                k.pipeline.as_str(),
+                k.extension.as_str(),
+                k.subscription.as_str(),
+            );
+            let mut table = tx.txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            if table.get(key).or_internal()?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "subscription '{}' of pipeline '{}' to extension '{}' already exists",
+                    k.subscription, k.pipeline, k.extension
+                )));
+            }
+            table.insert(key, encode(sub)?.as_slice()).or_internal()?;
+            tx.txn
+                .open_table(EXTENSION_SUBSCRIPTIONS)
+                .or_internal()?
+                .insert(
+                    (
+                        k.extension.as_str(),
+                        k.namespace.as_str(),
+                        k.pipeline.as_str(),
+                        k.subscription.as_str(),
+                    ),
+                    (),
+                )
+                .or_internal()?;
+            tx.emit(EventKind::PipelineExtensionSubscriptionRegistered {
+                namespace_id: k.namespace.clone(),
+                pipeline_id: k.pipeline.clone(),
+                extension_id: k.extension.clone(),
+                subscription_id: k.subscription.clone(),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn get_subscription(&self, k: &SubscriptionKey) -> StoreResult<gofer_core::api::Subscription> {
+        self.read(|txn| {
+            read_pipeline(txn, &k.namespace, &k.pipeline)?;
+            let table = txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            get(
+                &table,
+                (
+                    k.namespace.as_str(),
+                    k.pipeline.as_str(),
+                    k.extension.as_str(),
+                    k.subscription.as_str(),
+                ),
+                "subscription",
+            )?
+            .ok_or_else(|| subscription_not_found(k))
+        })
+    }
+
+    fn list_subscriptions(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        page: Page,
+    ) -> StoreResult<Vec<gofer_core::api::Subscription>> {
+        self.read(|txn| {
+            read_pipeline(txn, namespace, pipeline)?;
+            let table = txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            let p_upper = upper(pipeline);
+            let range = table
+                .range((namespace, pipeline, "", "")..(namespace, p_upper.as_str(), "", ""))
+                .or_internal()?;
+            page_of(range, page, page.reverse, "subscription")
+        })
+    }
+
+    fn list_extension_subscriptions(
+        &self,
+        extension: &str,
+        page: Page,
+    ) -> StoreResult<Vec<gofer_core::api::Subscription>> {
+        self.read(|txn| {
+            read_extension(txn, extension)?;
+            let index = txn.open_table(EXTENSION_SUBSCRIPTIONS).or_internal()?;
+            let table = txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            let ext_upper = upper(extension);
+            let mut out = Vec::new();
+            for entry in index
+                .range((extension, "", "", "")..(ext_upper.as_str(), "", "", ""))
+                .or_internal()?
+            {
+                let (k, _) = entry.or_internal()?;
+                let (ext, ns, p, sub) = k.value();
+                if let Some(s) = get(&table, (ns, p, ext, sub), "subscription")? {
+                    out.push(s);
+                }
+            }
+            Ok(page_vec(out, page))
+        })
+    }
+
+    fn set_subscription_status(
+        &self,
+        k: &SubscriptionKey,
+        status: gofer_core::enums::SubscriptionStatus,
+        reason: Option<
+            gofer_core::api::StatusReason<gofer_core::enums::SubscriptionStatusReasonKind>,
+        >,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            let key = (
+                k.namespace.as_str(),
+                k.pipeline.as_str(),
+                k.extension.as_str(),
+                k.subscription.as_str(),
+            );
+            let mut table = tx.txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            let mut sub: gofer_core::api::Subscription =
+                get(&table, key, "subscription")?.ok_or_else(|| subscription_not_found(k))?;
+            sub.status = status;
+            sub.status_reason = reason;
+            table.insert(key, encode(&sub)?.as_slice()).or_internal()?;
+            Ok(())
+        })
+    }
+
+    fn delete_subscription(&self, k: &SubscriptionKey) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.require_pipeline(&k.namespace, &k.pipeline)?;
+            if tx.remove_subscription(k)? {
+                Ok(())
+            } else {
+                Err(subscription_not_found(k))
+            }
+        })
+    }
+
+    fn has_active_subscription(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        extension: &str,
+    ) -> StoreResult<bool> {
+        self.read(|txn| {
+            let table = txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            let ext_upper = upper(extension);
+            for entry in table
+                .range(
+                    (namespace, pipeline, extension, "")
+                        ..(namespace, pipeline, ext_upper.as_str(), ""),
+                )
+                .or_internal()?
+            {
+                let (_, v) = entry.or_internal()?;
+                let sub: gofer_core::api::Subscription = decode("subscription", v.value())?;
+                if sub.status == gofer_core::enums::SubscriptionStatus::Active {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
         })
     }
 
@@ -2420,6 +2664,13 @@ impl Store for RedbStore {
             Ok(expired)
         })
     }
+}
+
+fn subscription_not_found(k: &SubscriptionKey) -> StoreError {
+    StoreError::NotFound(format!(
+        "subscription '{}' of pipeline '{}' to extension '{}' not found",
+        k.subscription, k.pipeline, k.extension
+    ))
 }
 
 fn extension_not_found(id: &str) -> StoreError {

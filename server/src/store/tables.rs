@@ -122,6 +122,15 @@ pub(crate) const EXTENSION_OBJECTS: TableDefinition<(&str, &str), Bytes> =
 /// `extension id` → `StoredExtension`.
 pub(crate) const EXTENSIONS: TableDefinition<&str, Bytes> = TableDefinition::new("extensions");
 
+/// `(namespace id, pipeline id, extension id, subscription id)` → `Subscription` (SPEC §3.10).
+pub(crate) const SUBSCRIPTIONS: TableDefinition<(&str, &str, &str, &str), Bytes> =
+    TableDefinition::new("subscriptions");
+
+/// `(extension id, namespace id, pipeline id, subscription id)`: the subscriptions of an
+/// extension, so delivery at its start and uninstall never scan every pipeline's.
+pub(crate) const EXTENSION_SUBSCRIPTIONS: TableDefinition<(&str, &str, &str, &str), ()> =
+    TableDefinition::new("extension_subscriptions");
+
 /// `(namespace id, pipeline id, key)` → `StoredSecret`.
 pub(crate) const PIPELINE_SECRETS: TableDefinition<(&str, &str, &str), Bytes> =
     TableDefinition::new("pipeline_secrets");

@@ -112,7 +112,9 @@ fn row(
         .replace("{version}", "999")
         .replace("{deployment_id}", "999")
         .replace("{event_id}", "0190f0f0-0000-7000-8000-000000000000")
-        .replace("{key}", "no-such-key");
+        .replace("{key}", "no-such-key")
+        .replace("{ext}", "no-such-ext")
+        .replace("{sub}", "no-such-sub");
     let path = match template {
         // Admin routes get a target that does not exist, so passing changes nothing.
         "/api/namespaces/{ns}" if method != "GET" => path.replace("default", "no-such-ns"),
@@ -398,6 +400,47 @@ async fn permission_matrix_covers_every_route() {
             "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}",
             None,
             404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        // §14.8 subscriptions
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/subscriptions",
+            None,
+            200,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/subscriptions",
+            Some(json!({})),
+            400,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "DELETE",
+            "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "PATCH",
+            "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}",
+            Some(json!({})),
+            400,
             Some(NS_SCOPED),
             u,
         ),

@@ -14,7 +14,7 @@ use gofer_core::enums::{
 use gofer_core::validate::{ValidConfig, validate_config};
 use gofer_server::store::{
     CancelRequest, NewRun, ObjectScope, RedbStore, RunChanges, RunTokenSeed, SecretScope, Store,
-    StoreError, StoredExecution, StoredRun, StoredRunState, TaskCancel,
+    StoreError, StoredExecution, StoredRun, StoredRunState, SubscriptionKey, TaskCancel,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -96,6 +96,7 @@ conformance!(
     run_object_expiry_revokes_the_run_token,
     delete_pipeline_removes_objects_and_secrets,
     extensions_install_objects_status_token_uninstall,
+    subscriptions_create_status_list_cascade,
 );
 
 fn file_store() -> (tempfile::TempDir, RedbStore) {
@@ -3616,4 +3617,98 @@ fn extensions_install_objects_status_token_uninstall(store: &dyn Store) {
         store.uninstall_extension("cron"),
         Err(StoreError::NotFound(_))
     ));
+}
+
+fn subscriptions_create_status_list_cascade(store: &dyn Store) {
+    use gofer_core::api::Subscription;
+    use gofer_core::enums::SubscriptionStatus;
+    live_pipeline(store, "team", "build");
+    live_pipeline(store, "team", "test");
+    store
+        .install_extension(&extension("interval", vec![]))
+        .unwrap();
+    let sub = |p: &str, id: &str| Subscription {
+        namespace_id: "team".into(),
+        pipeline_id: p.into(),
+        extension_id: "interval".into(),
+        subscription_id: id.into(),
+        settings: [("every", "5m")].into_iter().collect(),
+        status: SubscriptionStatus::Active,
+        status_reason: None,
+    };
+    store.create_subscription(&sub("build", "a")).unwrap();
+    store.create_subscription(&sub("build", "b")).unwrap();
+    store.create_subscription(&sub("test", "a")).unwrap();
+    assert!(matches!(
+        store.create_subscription(&sub("build", "a")),
+        Err(StoreError::Conflict(_))
+    ));
+    let mut missing = sub("build", "c");
+    missing.extension_id = "cron".into();
+    assert!(matches!(
+        store.create_subscription(&missing),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.create_subscription(&sub("nope", "a")),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .list_subscriptions("team", "build", ALL)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .list_extension_subscriptions("interval", ALL)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        store
+            .has_active_subscription("team", "build", "interval")
+            .unwrap()
+    );
+    let key = |p: &str, id: &str| SubscriptionKey::of(&sub(p, id));
+    for id in ["a", "b"] {
+        store
+            .set_subscription_status(&key("build", id), SubscriptionStatus::Disabled, None)
+            .unwrap();
+    }
+    assert!(
+        !store
+            .has_active_subscription("team", "build", "interval")
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_subscription(&key("build", "a")).unwrap().status,
+        SubscriptionStatus::Disabled
+    );
+    // Deleting a pipeline takes its subscriptions, and only its.
+    store.delete_pipeline("team", "build").unwrap();
+    assert_eq!(
+        store
+            .list_extension_subscriptions("interval", ALL)
+            .unwrap()
+            .len(),
+        1
+    );
+    store.delete_subscription(&key("test", "a")).unwrap();
+    assert!(matches!(
+        store.delete_subscription(&key("test", "a")),
+        Err(StoreError::NotFound(_))
+    ));
+    let unregistered = all_events(store)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::PipelineExtensionSubscriptionUnregistered { .. }
+            )
+        })
+        .count();
+    assert_eq!(unregistered, 3);
 }

@@ -134,7 +134,9 @@ pub async fn debug(cx: Cx) -> Result<Response, ApiError> {
     match cx.state.extensions.debug(&id).await {
         Ok(info) => Ok(ok(&ExtensionDebugResponse { info })),
         Err(CallError::NotRunning(message)) => Err(ApiError::unavailable(message)),
-        Err(CallError::Failed(message)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, message)),
+        Err(CallError::Rejected(message) | CallError::Failed(message)) => {
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, message))
+        }
     }
 }
 
@@ -176,11 +178,16 @@ pub async fn logs(cx: Cx) -> Result<Response, ApiError> {
     }
 }
 
-/// `GET /api/extensions/{id}/subscriptions`: the extension's subscriptions. Subscriptions
-/// cannot be created yet (docs/decisions.md), so the list is empty for an existing extension.
+/// `GET /api/extensions/{id}/subscriptions`: every subscription to the extension (SPEC §12.5).
 pub async fn subscriptions(cx: Cx) -> Result<Response, ApiError> {
     let id = cx.extension()?;
-    cx.page(DEFAULT_LIMIT)?;
-    cx.state.store.read(move |s| s.get_extension(&id)).await?;
-    Ok(ok(&serde_json::json!({ "subscriptions": [] })))
+    let page = cx.page(DEFAULT_LIMIT)?;
+    let subscriptions = cx
+        .state
+        .store
+        .read(move |s| s.list_extension_subscriptions(&id, page))
+        .await?;
+    Ok(ok(&gofer_core::api::SubscriptionsResponse {
+        subscriptions,
+    }))
 }

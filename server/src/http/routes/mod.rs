@@ -13,6 +13,7 @@ mod roles;
 mod run_control;
 mod runs;
 mod secrets;
+mod subscriptions;
 mod system;
 mod tasks;
 mod tokens;
@@ -61,6 +62,7 @@ const NS_P_OBJECTS: &[Res] = &[Namespace, Pipeline, Objects];
 const NS_P_RUNS_OBJECTS: &[Res] = &[Namespace, Pipeline, Runs, Objects];
 const NS_P_SECRETS: &[Res] = &[Namespace, Pipeline, Secrets];
 const EXT_OBJECTS: &[Res] = &[Extension, Objects];
+const NS_P_SUBS: &[Res] = &[Namespace, Pipeline, Subscriptions];
 
 /// Task results: write on the task executions, or the run's own token (SPEC §5.13).
 const OWN_RUN_TASKS_WRITE: Access = Access::PermOrOwnRun {
@@ -139,6 +141,11 @@ pub fn all() -> Vec<Route> {
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/secrets", perm(Write, NS_P_SECRETS), secrets::put_pipeline),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}", perm(Read, NS_P_SECRETS), secrets::get_pipeline),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}", perm(Delete, NS_P_SECRETS), secrets::delete_pipeline),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/subscriptions", perm(Read, NS_P_SUBS), subscriptions::list),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/subscriptions", perm(Write, NS_P_SUBS), subscriptions::create),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Read, NS_P_SUBS), subscriptions::get),
+        route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Delete, NS_P_SUBS), subscriptions::delete),
+        route!(PATCH "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Write, NS_P_SUBS), subscriptions::update),
         // §14.9 global secrets
         route!(GET "/api/secrets/global", Access::Admin, secrets::list_global),
         route!(POST "/api/secrets/global", Access::Admin, secrets::put_global),

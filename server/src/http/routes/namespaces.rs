@@ -24,13 +24,7 @@ pub async fn list(cx: Cx) -> Result<Response, ApiError> {
         let all = cx
             .state
             .store
-            .read(|s| {
-                s.list_namespaces(Page {
-                    limit: u64::MAX,
-                    offset: 0,
-                    reverse: false,
-                })
-            })
+            .read(|s| s.list_namespaces(Page::ALL))
             .await?;
         let readable: Vec<Namespace> = all
             .into_iter()

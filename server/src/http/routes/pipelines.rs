@@ -42,6 +42,14 @@ pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
 
 pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    // Its subscriptions go with it; running extensions are told afterwards (SPEC §3.16).
+    let (ns2, p2) = (ns.clone(), p.clone());
+    let subscriptions = cx
+        .state
+        .store
+        .read(move |s| s.list_subscriptions(&ns2, &p2, gofer_core::api::Page::ALL))
+        .await
+        .unwrap_or_default();
     cx.state
         .store
         .write({
@@ -53,5 +61,11 @@ pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let data_dir = &cx.state.data_dir;
     crate::objects::remove_dir(&gofer_core::paths::pipeline_objects(data_dir, &ns, &p)).await;
     crate::objects::remove_dir(&gofer_core::paths::pipeline_run_objects(data_dir, &ns, &p)).await;
+    for sub in &subscriptions {
+        cx.state
+            .extensions
+            .unsubscribe(&crate::store::SubscriptionKey::of(sub))
+            .await;
+    }
     Ok(no_content())
 }

@@ -58,7 +58,35 @@ pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
             return Err(ApiError::invalid("command_override: must not be empty"));
         }
     }
-    let kind = if req.only.is_some() {
+    // An extension may start runs only of pipelines subscribed to it (SPEC §12.6); its
+    // variables come from the extension.
+    let extension = cx
+        .caller
+        .token
+        .as_ref()
+        .and_then(|t| t.metadata.get("extension_id").cloned());
+    if let Some(ext) = &extension {
+        let (ns2, p2, ext2) = (ns.clone(), p.clone(), ext.clone());
+        let active = cx
+            .state
+            .store
+            .read(move |s| {
+                s.get_pipeline(&ns2, &p2)?;
+                s.has_active_subscription(&ns2, &p2, &ext2)
+            })
+            .await?;
+        if !active {
+            return Err(ApiError::forbidden(format!(
+                "extension '{ext}' has no active subscription for pipeline '{p}'"
+            )));
+        }
+        for v in &mut variables {
+            v.source = VariableSource::Extension;
+        }
+    }
+    let kind = if extension.is_some() {
+        InitiatorKind::Extension
+    } else if req.only.is_some() {
         InitiatorKind::OneOff
     } else {
         InitiatorKind::Api
