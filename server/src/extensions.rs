@@ -30,6 +30,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The standard extensions installed at boot (SPEC §12.1): id and image.
+const STD_EXTENSIONS: &[(&str, &str)] = &[("interval", "gofer.local/extension-interval:latest")];
+
 /// What settings and registry passwords show instead of their value (SPEC §3.9).
 pub const MASK: &str = "********";
 /// The port every extension serves on inside its container (SPEC §12.2).
@@ -238,6 +241,43 @@ impl Extensions {
         let dir =
             gofer_core::paths::extension_objects(&crate::resolve_data_dir(&self.inner.config), id);
         crate::objects::remove_dir(&dir).await;
+        Ok(())
+    }
+
+    /// Registers the standard extensions that are not registered yet, when
+    /// `extensions.install_std_extensions` is on (SPEC §12.1, boot). They start with the others.
+    /// `cron` joins `interval` when it is written (docs/decisions.md).
+    pub async fn install_std(&self) -> Result<(), StoreError> {
+        if !self.inner.config.extensions.install_std_extensions {
+            return Ok(());
+        }
+        for (id, image) in STD_EXTENSIONS {
+            let id2 = (*id).to_owned();
+            match self.inner.store.read(move |s| s.get_extension(&id2)).await {
+                Ok(_) => continue,
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let request = gofer_core::api::InstallExtensionRequest {
+                id: (*id).to_owned(),
+                image: (*image).to_owned(),
+                settings: gofer_core::api::OrderedMap::default(),
+                registry_auth: None,
+                additional_roles: Vec::new(),
+            };
+            let extension = Extension {
+                registration: registration_of(request, gofer_core::now_millis()),
+                url: String::new(),
+                started: 0,
+                state: ExtensionState::Processing,
+                documentation: ExtensionDocumentation::default(),
+            };
+            self.inner
+                .store
+                .write(move |s| s.install_extension(&extension))
+                .await?;
+            tracing::info!(extension = %id, %image, "installed a standard extension");
+        }
         Ok(())
     }
 

@@ -188,6 +188,7 @@ pub async fn prepare_with(
         config.clone(),
         instance_for_extensions,
     );
+    extensions.install_std().await?;
     let state = Arc::new(http::AppState {
         extensions,
         metrics,

@@ -121,8 +121,14 @@ impl Metrics {
         }
     }
 
-    /// The exposition text. `pending`/`running` are the current run counts.
-    pub fn render(&self, pending: u64, running: u64) -> String {
+    /// The exposition text. `pending`/`running` are the current run counts, `extensions` the
+    /// installed extensions by state.
+    pub fn render(
+        &self,
+        pending: u64,
+        running: u64,
+        extensions: &std::collections::BTreeMap<gofer_core::enums::ExtensionState, u64>,
+    ) -> String {
         let mut out = String::with_capacity(4096);
         let _ = writeln!(
             out,
@@ -138,9 +144,16 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP gofer_extensions Extensions by state.\n# TYPE gofer_extensions gauge\n\
-             gofer_extensions{{state=\"enabled\"}} 0\ngofer_extensions{{state=\"disabled\"}} 0"
+            "# HELP gofer_extensions Extensions by state.\n# TYPE gofer_extensions gauge"
         );
+        for state in [
+            gofer_core::enums::ExtensionState::Processing,
+            gofer_core::enums::ExtensionState::Running,
+            gofer_core::enums::ExtensionState::Exited,
+        ] {
+            let n = extensions.get(&state).copied().unwrap_or(0);
+            let _ = writeln!(out, "gofer_extensions{{state=\"{state}\"}} {n}");
+        }
         let Ok(c) = self.counters.lock() else {
             return out;
         };
@@ -289,7 +302,10 @@ mod tests {
         m.http("GET", "/api/namespaces/{ns}", 200, Duration::from_millis(2));
         m.http("GET", "/api/namespaces/{ns}", 200, Duration::from_millis(3));
         m.http("GET", "", 404, Duration::from_millis(1));
-        let text = m.render(0, 0);
+        let extensions = [(gofer_core::enums::ExtensionState::Running, 2)].into();
+        let text = m.render(0, 0, &extensions);
+        assert!(text.contains("gofer_extensions{state=\"running\"} 2\n"));
+        assert!(text.contains("gofer_extensions{state=\"exited\"} 0\n"));
         assert!(text.contains(
             "gofer_http_requests_total{method=\"GET\",route=\"/api/namespaces/{ns}\",status=\"200\"} 2"
         ));

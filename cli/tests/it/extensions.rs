@@ -126,6 +126,18 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
         "every"
     );
     assert!(e["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    let metrics = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("gofer_extensions{state=\"running\"} 1\n"),
+        "{metrics}"
+    );
     let shown = cli(&["extension", "get", &ext]).expect(0).stdout;
     assert!(
         shown.contains("API_KEY=********") && shown.contains("every (required)"),
@@ -622,4 +634,75 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
     for p in [&pipeline, &lonely] {
         crate::common::remove_pipeline_containers(p);
     }
+}
+
+/// With `extensions.install_std_extensions` (the default) the server registers `interval` at
+/// boot and starts it (SPEC §12.1); a second boot registers nothing new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_extensions_are_installed_at_boot() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    // The std extension's container name is fixed; another server's would (rightly) win.
+    assert!(
+        !container_running("interval"),
+        "a gofer.extension.interval container of another server is running; stop it first"
+    );
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let gofer_host = format!("172.17.0.1:{port}");
+    let env = [
+        ("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str()),
+        ("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "true"),
+    ];
+    let _cleanup = Cleanup(vec!["interval".to_owned()]);
+    let api = format!("http://127.0.0.1:{port}/api");
+    for boot in 0..2 {
+        let server = start_with_env(&format!("0.0.0.0:{port}"), dir.path(), &env);
+        let e = wait_for("the interval extension to run", async || {
+            let (_, e) = call(
+                &http,
+                Method::GET,
+                format!("{api}/extensions/interval"),
+                None,
+            )
+            .await;
+            (e["extension"]["state"] == "running").then_some(e)
+        })
+        .await;
+        assert_eq!(
+            e["extension"]["registration"]["image"],
+            "gofer.local/extension-interval:latest"
+        );
+        let listed: Value = cli_on(port, &["extension", "list", "--output", "json"])
+            .expect(0)
+            .json();
+        assert_eq!(
+            listed["extensions"].as_array().unwrap().len(),
+            1,
+            "boot {boot}"
+        );
+        terminate(server);
+    }
+    let events = {
+        let server = start_reachable(&http, port, dir.path()).await;
+        let out = cli_on(
+            port,
+            &[
+                "event",
+                "list",
+                "--kinds",
+                "installed_extension",
+                "--output",
+                "json",
+            ],
+        )
+        .expect(0)
+        .stdout;
+        cli_on(port, &["extension", "uninstall", "interval"]).expect(0);
+        terminate(server);
+        out
+    };
+    assert_eq!(events.matches("installed_extension").count(), 1, "{events}");
 }

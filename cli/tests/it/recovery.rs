@@ -20,15 +20,15 @@ pub(crate) fn start(addr: &str, data: &std::path::Path) -> Server {
     start_with_env(addr, data, &[])
 }
 
-/// [`start`] with more `GOFER_WEB_*` settings.
+/// [`start`] with more `GOFER_WEB_*` settings (they override the defaults here).
 pub(crate) fn start_with_env(addr: &str, data: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
         .args(["service", "start"])
-        .envs(env.iter().copied())
         .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
         .env("GOFER_WEB_SERVER__DATA_DIR", data)
         .env("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "false")
         .env("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "false")
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -22,6 +22,8 @@ pub fn config_for(dir: &Path) -> ServerConfig {
     config.server.data_dir = dir.display().to_string();
     config.server.bind_address = "127.0.0.1:0".into();
     config.server.shutdown_timeout = 5;
+    // In-process servers build no local images, so a standard extension could not start.
+    config.extensions.install_std_extensions = false;
     config
 }
 

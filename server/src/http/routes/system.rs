@@ -8,7 +8,16 @@ use warp::reply::Response;
 /// `GET /metrics` (SPEC §14.10): Prometheus text format 0.0.4.
 pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
     let (pending, running) = cx.state.store.read(|s| s.active_run_counts()).await?;
-    let body = cx.state.metrics.render(pending, running);
+    let extensions = cx
+        .state
+        .store
+        .read(|s| s.list_extensions(gofer_core::api::Page::ALL))
+        .await?;
+    let mut states: BTreeMap<gofer_core::enums::ExtensionState, u64> = BTreeMap::new();
+    for e in &extensions {
+        *states.entry(e.extension.state).or_default() += 1;
+    }
+    let body = cx.state.metrics.render(pending, running, &states);
     let mut res = Response::new(body.into());
     res.headers_mut().insert(
         warp::http::header::CONTENT_TYPE,
