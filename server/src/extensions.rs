@@ -47,8 +47,9 @@ const HEALTHY_RESET: Duration = Duration::from_secs(300);
 pub enum CallError {
     /// The extension is not running (503).
     NotRunning(String),
-    /// The extension refused the request with a 4xx and this message (400 for subscriptions).
-    Rejected(String),
+    /// The extension refused the request with this 4xx status and message (a 400 for
+    /// subscriptions, the same status for external events).
+    Rejected { status: u16, message: String },
     /// The extension answered with a 5xx, timed out or is unreachable (502).
     Failed(String),
 }
@@ -337,6 +338,56 @@ impl Extensions {
         Ok(info.info)
     }
 
+    /// Whether an extension with this id is installed.
+    pub async fn exists(&self, id: &str) -> bool {
+        let id = id.to_owned();
+        self.inner
+            .store
+            .read(move |s| s.get_extension(&id))
+            .await
+            .is_ok()
+    }
+
+    /// Forwards a webhook to the extension's `POST /api/external-event` (SPEC §12.7). A disabled
+    /// or stopped extension is `NotRunning` (503); its 4xx is `Rejected` (answered with the same
+    /// status); 5xx or silence is `Failed` (502).
+    pub async fn external_event(
+        &self,
+        id: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<(), CallError> {
+        let (url, secret) = self.reachable(id).await?;
+        let request = gofer_core::api::ExtensionExternalEventRequest {
+            headers: gofer_core::api::OrderedMap(headers),
+            body,
+        };
+        let response = self
+            .inner
+            .http
+            .post(format!("{url}/api/external-event"))
+            .bearer_auth(secret)
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| CallError::Failed(format!("extension '{id}' did not answer: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let message = extension_message(&response.text().await.unwrap_or_default());
+        if status.is_client_error() {
+            Err(CallError::Rejected {
+                status: status.as_u16(),
+                message,
+            })
+        } else {
+            Err(CallError::Failed(format!(
+                "extension '{id}' answered {status}: {message}"
+            )))
+        }
+    }
+
     /// Whether the extension is running (subscriptions are delivered now) or not (they are
     /// delivered at its next start).
     pub async fn is_running(&self, id: &str) -> bool {
@@ -411,7 +462,10 @@ impl Extensions {
         }
         let message = extension_message(&response.text().await.unwrap_or_default());
         if status.is_client_error() {
-            Err(CallError::Rejected(message))
+            Err(CallError::Rejected {
+                status: status.as_u16(),
+                message,
+            })
         } else {
             Err(CallError::Failed(format!(
                 "extension '{}' answered {status}: {message}",
@@ -450,7 +504,9 @@ impl Extensions {
     pub async fn deliver(&self, sub: &gofer_core::api::Subscription) {
         let outcome = match self.resolve_settings(sub).await {
             Ok(settings) => self.subscribe(sub, settings).await.map_err(|e| match e {
-                CallError::NotRunning(m) | CallError::Rejected(m) | CallError::Failed(m) => m,
+                CallError::NotRunning(m)
+                | CallError::Rejected { message: m, .. }
+                | CallError::Failed(m) => m,
             }),
             Err(problem) => Err(problem),
         };

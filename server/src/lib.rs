@@ -4,6 +4,7 @@
 pub mod engine;
 pub mod events;
 pub mod extensions;
+pub mod external_events;
 pub mod http;
 pub mod local_images;
 pub mod logs;
@@ -71,6 +72,8 @@ pub struct Prepared {
     /// receivers through `AppState::shutdown` and close with 1000 when it turns true).
     stop_tx: tokio::sync::watch::Sender<bool>,
     stop_rx: tokio::sync::watch::Receiver<bool>,
+    /// The external events listener (SPEC §12.7), bound at boot when enabled.
+    external: Option<tokio::net::TcpListener>,
     /// Keeps the store reachable from tests while the server runs.
     #[cfg(feature = "test-support")]
     _registration: testing::Registration,
@@ -189,6 +192,24 @@ pub async fn prepare_with(
         instance_for_extensions,
     );
     extensions.install_std().await?;
+    let external = if config.external_events.enable {
+        let address = &config.external_events.bind_address;
+        if config.external_events.use_tls {
+            return Err(ServerError::Startup(
+                "external_events.use_tls: TLS on the external events listener is not supported                  yet; terminate TLS in a proxy in front of it and set external_events.use_tls =                  false"
+                    .to_owned(),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+            ServerError::Startup(format!(
+                "cannot listen on {address} for external events (external_events.bind_address):                  {e}; set another address or external_events.enable = false"
+            ))
+        })?;
+        tracing::info!(address = %address, "external events listener ready");
+        Some(listener)
+    } else {
+        None
+    };
     let state = Arc::new(http::AppState {
         extensions,
         metrics,
@@ -207,6 +228,7 @@ pub async fn prepare_with(
         engine_task,
         stop_tx,
         stop_rx,
+        external,
         #[cfg(feature = "test-support")]
         _registration: registration,
     })
@@ -237,6 +259,7 @@ impl Prepared {
             engine_task,
             stop_tx,
             stop_rx,
+            external,
             ..
         } = self;
         let stop_tx = Arc::new(stop_tx);
@@ -252,10 +275,20 @@ impl Prepared {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         let extensions = state.extensions.clone();
+        let state_max_body = state.config.external_events.max_body_bytes;
         let server = warp::serve(http::filter(state))
             .incoming(listener)
             .graceful(stopped(stop_rx.clone()))
             .run();
+        if let Some(listener) = external {
+            let filter = external_events::filter(extensions.clone(), state_max_body);
+            tokio::spawn(
+                warp::serve(filter)
+                    .incoming(listener)
+                    .graceful(stopped(stop_rx.clone()))
+                    .run(),
+            );
+        }
         // Extensions start once the listener is up: they call the API (SPEC §17.3).
         tokio::spawn({
             let extensions = extensions.clone();

@@ -706,3 +706,79 @@ async fn standard_extensions_are_installed_at_boot() {
     };
     assert_eq!(events.matches("installed_extension").count(), 1, "{events}");
 }
+
+/// External events (SPEC §12.7): the second listener forwards a webhook to its extension and
+/// answers with the extension's verdict; unknown extension 404, stopped 503, too large 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_events_reach_their_extension() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let events_addr = unused_addr().to_string();
+    let gofer_host = format!("172.17.0.1:{port}");
+    let env = [
+        ("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str()),
+        ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+        (
+            "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
+            events_addr.as_str(),
+        ),
+        ("GOFER_WEB_EXTERNAL_EVENTS__MAX_BODY_BYTES", "64"),
+    ];
+    let server = start_with_env(&format!("0.0.0.0:{port}"), dir.path(), &env);
+    let api = format!("http://127.0.0.1:{port}/api");
+    wait_for("the server", async || {
+        let (status, _) = call(&http, Method::GET, format!("{api}/health"), None).await;
+        (status == 200).then_some(Value::Null)
+    })
+    .await;
+    let ext = unique("ivl");
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    cli_on(
+        port,
+        &[
+            "extension",
+            "install",
+            &ext,
+            "gofer.local/extension-interval",
+            "-s",
+            "MIN_INTERVAL=1s",
+        ],
+    )
+    .expect(0);
+
+    let post = async |path: String, body: &'static str| {
+        let res = http
+            .post(format!("http://{events_addr}{path}"))
+            .header("X-GitHub-Event", "push")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    // Both paths reach the extension, whose own answer comes back (interval takes no webhooks).
+    for path in [format!("/api/external/{ext}"), format!("/events/{ext}")] {
+        let (status, body) = post(path, "{\"ref\":\"main\"}").await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["message"], "this extension takes no external events");
+        assert!(body["request_id"].is_string());
+    }
+    let (status, body) = post("/events/no-such-ext".into(), "{}").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = post(
+        format!("/events/{ext}"),
+        "this body is longer than sixty-four bytes, which the server refuses",
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    cli_on(port, &["extension", "disable", &ext]).expect(0);
+    let (status, body) = post(format!("/events/{ext}"), "{}").await;
+    assert_eq!(status, 503, "{body}");
+    cli_on(port, &["extension", "uninstall", &ext]).expect(0);
+    terminate(server);
+}

@@ -24,6 +24,8 @@ pub fn config_for(dir: &Path) -> ServerConfig {
     config.server.shutdown_timeout = 5;
     // In-process servers build no local images, so a standard extension could not start.
     config.extensions.install_std_extensions = false;
+    // Many servers run at once; none needs the second listener (the CLI tests cover it).
+    config.external_events.enable = false;
     config
 }
 

@@ -134,7 +134,7 @@ pub async fn debug(cx: Cx) -> Result<Response, ApiError> {
     match cx.state.extensions.debug(&id).await {
         Ok(info) => Ok(ok(&ExtensionDebugResponse { info })),
         Err(CallError::NotRunning(message)) => Err(ApiError::unavailable(message)),
-        Err(CallError::Rejected(message) | CallError::Failed(message)) => {
+        Err(CallError::Rejected { message, .. } | CallError::Failed(message)) => {
             Err(ApiError::new(StatusCode::BAD_GATEWAY, message))
         }
     }

@@ -127,7 +127,7 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
             .map_err(ApiError::invalid)?;
         match extensions.subscribe(&sub, settings).await {
             Ok(()) => {}
-            Err(CallError::Rejected(message)) => {
+            Err(CallError::Rejected { message, .. }) => {
                 return Err(ApiError::invalid(format!(
                     "extension rejected subscription: {message}"
                 )));
