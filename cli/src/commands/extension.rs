@@ -119,15 +119,15 @@ pub async fn run(ctx: &Ctx, command: ExtensionCommand) -> anyhow::Result<()> {
         }
         ExtensionCommand::Uninstall { id } => {
             ctx.client.uninstall_extension(&id).await?;
-            eprintln!("extension '{id}' uninstalled");
+            ctx.done(format!("extension '{id}' uninstalled"));
         }
         ExtensionCommand::Enable { id } => {
             ctx.client.set_extension_enabled(&id, true).await?;
-            eprintln!("extension '{id}' enabled");
+            ctx.done(format!("extension '{id}' enabled"));
         }
         ExtensionCommand::Disable { id } => {
             ctx.client.set_extension_enabled(&id, false).await?;
-            eprintln!("extension '{id}' disabled");
+            ctx.done(format!("extension '{id}' disabled"));
         }
         ExtensionCommand::Logs { id, follow } => {
             let mut logs = ctx.client.extension_logs(&id, follow).await?;
@@ -140,7 +140,7 @@ pub async fn run(ctx: &Ctx, command: ExtensionCommand) -> anyhow::Result<()> {
         ExtensionCommand::Debug { id } => {
             let info = ctx.client.extension_debug(&id).await?;
             let body = serde_json::json!({ "info": info });
-            ctx.print(&body, || info.clone());
+            ctx.print(&body, || format!("{info}\n"));
         }
     }
     Ok(())
@@ -301,7 +301,10 @@ pub async fn subscription(ctx: &Ctx, ns: &str, command: SubscriptionCommand) -> 
                 .client
                 .get_subscription(ns, &pipeline, &extension, &subscription)
                 .await?;
-            eprintln!("subscription '{subscription}' is {}", status_of(&now));
+            ctx.done(format!(
+                "subscription '{subscription}' is {}",
+                status_of(&now)
+            ));
         }
         SubscriptionCommand::Disable {
             pipeline,
@@ -311,7 +314,7 @@ pub async fn subscription(ctx: &Ctx, ns: &str, command: SubscriptionCommand) -> 
             ctx.client
                 .set_subscription_active(ns, &pipeline, &extension, &subscription, false)
                 .await?;
-            eprintln!("subscription '{subscription}' disabled");
+            ctx.done(format!("subscription '{subscription}' disabled"));
         }
     }
     Ok(())

@@ -184,7 +184,9 @@ pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
             ctx.client
                 .delete_subscription(ns, &pipeline, &extension, &subscription)
                 .await?;
-            eprintln!("subscription '{subscription}' of '{pipeline}' to '{extension}' removed");
+            ctx.done(format!(
+                "subscription '{subscription}' of '{pipeline}' to '{extension}' removed"
+            ));
         }
         PipelineCommand::Subscription(command) => {
             super::extension::subscription(ctx, ns, command).await?;
