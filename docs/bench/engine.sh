@@ -12,7 +12,8 @@ docker image inspect $IMG >/dev/null 2>&1 || { echo "missing $IMG: run cargo tes
 cargo build --release -q -p gofer
 DATA=$(mktemp -d)
 GOFER_WEB_SERVER__BIND_ADDRESS=127.0.0.1:$PORT GOFER_WEB_SERVER__DATA_DIR=$DATA \
-  GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false GOFER_WEB_API__LOG_LEVEL=warn \
+  GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS=false \
+  GOFER_WEB_API__LOG_LEVEL=warn \
   "$TARGET/release/gofer" service start >"$DATA/server.log" 2>&1 &
 PID=$!
 remove_containers() { # bench pipelines' containers (a new server instance must not meet old ones)

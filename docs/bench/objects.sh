@@ -15,7 +15,7 @@ DATA=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 
 GOFER_WEB_SERVER__BIND_ADDRESS=127.0.0.1:$PORT GOFER_WEB_SERVER__DATA_DIR=$DATA/data \
-  GOFER_WEB_API__LOG_LEVEL=info GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false \
+  GOFER_WEB_API__LOG_LEVEL=info GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS=false \
   "$BIN" service start >"$DATA/server.log" 2>&1 &
 PID=$!
 BASE=http://127.0.0.1:$PORT
