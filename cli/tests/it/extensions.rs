@@ -610,6 +610,35 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
         "every=1h",
     ])
     .expect(0);
+    // Deleting a pipeline tells the extension its subscriptions are gone (SPEC §3.16).
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "tock",
+        "-s",
+        "every=1h",
+    ])
+    .expect(0);
+    assert_eq!(debug().as_array().unwrap().len(), 2);
+    wait_for("the pipeline's runs to finish", async || {
+        let (status, _) = call(
+            &http,
+            Method::DELETE,
+            format!("{api}/namespaces/default/pipelines/{pipeline}"),
+            None,
+        )
+        .await;
+        (status == 204).then_some(Value::Null)
+    })
+    .await;
+    assert_eq!(
+        debug()[0]["subscription_id"],
+        "again",
+        "only lonely's is left"
+    );
+    assert_eq!(debug().as_array().unwrap().len(), 1);
     cli(&["extension", "uninstall", &ext]).expect(0);
     cli(&["pipeline", "subscription", "get", &lonely, &ext, "again"]).expect(3);
     let events = cli(&[
@@ -626,7 +655,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
         events
             .matches("pipeline_extension_subscription_unregistered")
             .count(),
-        2,
+        3,
         "{events}"
     );
 
