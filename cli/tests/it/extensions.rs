@@ -193,7 +193,26 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
                 "GOFER_EXTENSION_SYSTEM_ID=x",
             ],
             7,
-            "is reserved",
+            "settings.GOFER_EXTENSION_SYSTEM_ID: reserved",
+        ),
+        (
+            vec!["extension", "install", &other, "img", "-s", "A KEY=x"],
+            7,
+            "settings.A KEY: keys must not contain whitespace",
+        ),
+        (
+            vec![
+                "extension",
+                "install",
+                &other,
+                "img",
+                "-s",
+                "k=1",
+                "-s",
+                "K=2",
+            ],
+            7,
+            "settings.K: given twice",
         ),
         (
             vec!["extension", "install", &other, "img", "-a", "bootstrap"],

@@ -38,22 +38,18 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     }))
 }
 
-/// A setting key: an environment variable name, not in the server's own namespace.
+/// A setting key: the variable key rule of SPEC §2.1, and not in the server's own
+/// `GOFER_EXTENSION_SYSTEM_` namespace (SPEC §12.1).
 fn check_setting_key(key: &str) -> Result<(), ApiError> {
-    let valid = !key.is_empty()
-        && key.len() <= 128
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !key.starts_with(|c: char| c.is_ascii_digit());
-    if !valid {
+    if let Some(problem) = gofer_core::id::variable_key_problem(key) {
         return Err(ApiError::invalid(format!(
-            "settings: '{}' is not a valid setting key (letters, digits and '_', not starting \
-             with a digit, at most 128 characters)",
+            "settings.{}: {problem}",
             key.escape_debug()
         )));
     }
     if key.to_uppercase().starts_with("GOFER_EXTENSION_SYSTEM_") {
         return Err(ApiError::invalid(format!(
-            "settings: '{key}' is reserved: GOFER_EXTENSION_SYSTEM_* variables are set by the server"
+            "settings.{key}: reserved; GOFER_EXTENSION_SYSTEM_* variables are set by the server"
         )));
     }
     Ok(())
@@ -83,7 +79,8 @@ pub async fn install(mut cx: Cx) -> Result<Response, ApiError> {
         check_setting_key(key)?;
         if !seen.insert(key.to_uppercase()) {
             return Err(ApiError::invalid(format!(
-                "settings: '{key}' is given twice"
+                "settings.{key}: given twice (keys are compared ignoring case, as each becomes \
+                 GOFER_EXTENSION_CONFIG_<KEY>)"
             )));
         }
     }
