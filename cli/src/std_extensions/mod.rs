@@ -16,6 +16,9 @@ use std::sync::Arc;
 use warp::Filter;
 use warp::http::StatusCode;
 
+/// How long in-flight requests get to finish once the extension is told to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the server passes to every extension container (SPEC §12.2).
 #[derive(Debug, Clone)]
 pub struct SystemEnv {
@@ -232,20 +235,37 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", env.bind_address))?;
     println!("extension {} listening on {}", env.id, env.bind_address);
-    warp::serve(routes)
+    // Shutdown: on `POST /api/shutdown`, SIGTERM or ctrl-c. In-flight requests get
+    // `SHUTDOWN_GRACE` to finish; idle keep-alive connections (the server's client pools them)
+    // must not hold the process open until they time out.
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let stop_signal = async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = stop_rx.wait_for(|stop| *stop) => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending().await,
+                }
+            } => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        println!("extension shutting down");
+        let _ = stopping_tx.send(true);
+    };
+    let server = warp::serve(routes)
         .incoming(listener)
-        .graceful(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .ok();
-            tokio::select! {
-                _ = stop_rx.wait_for(|stop| *stop) => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            println!("extension shutting down");
-        })
-        .run()
-        .await;
+        .graceful(stop_signal)
+        .run();
+    tokio::select! {
+        () = server => {}
+        () = async {
+            let _ = stopping_rx.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {}
+    }
     Ok(())
 }
 
