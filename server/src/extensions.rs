@@ -891,12 +891,18 @@ impl Extensions {
     }
 
     /// `POST /api/shutdown` (best effort), then stop with grace and remove (SPEC §12.1, §12.3).
+    /// An extension that never became healthy gets no grace: it may not even have set up its
+    /// signal handlers yet, and as PID 1 of its container it would then ignore SIGTERM for the
+    /// whole grace (seen when an uninstall followed a boot at once).
     async fn stop_container(&self, id: &str) {
         let id2 = id.to_owned();
+        let mut grace = 0;
         if let Ok(stored) = self.inner.store.read(move |s| s.get_extension(&id2)).await
+            && stored.extension.state == ExtensionState::Running
             && !stored.extension.url.is_empty()
             && let Some(secret) = self.secret_of(id, &stored)
         {
+            grace = self.inner.config.extensions.stop_timeout;
             let _ = self
                 .inner
                 .http
@@ -905,8 +911,7 @@ impl Extensions {
                 .send()
                 .await;
         }
-        self.remove_containers(id, self.inner.config.extensions.stop_timeout)
-            .await;
+        self.remove_containers(id, grace).await;
         self.secrets().remove(id);
     }
 

@@ -239,9 +239,10 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
     // `SHUTDOWN_GRACE` to finish; idle keep-alive connections (the server's client pools them)
     // must not hold the process open until they time out.
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    // Registered before serving: as PID 1 of its container the extension ignores SIGTERM
+    // until it has a handler.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let stop_signal = async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = stop_rx.wait_for(|stop| *stop) => {}
             _ = async {
