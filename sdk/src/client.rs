@@ -121,6 +121,22 @@ impl Client {
     }
 
     /// Sends `builder` and discards the 2xx body (204 routes).
+    /// Sends and answers the body as a stream of chunks, never buffered whole. Errors the server
+    /// reports before the body are this call's `Err`; a connection that breaks later is the
+    /// stream's last item.
+    pub(crate) async fn byte_stream(
+        &self,
+        builder: RequestBuilder,
+    ) -> Result<crate::runs::ByteStream, Error> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let what = describe(&builder);
+        let response = self.send(builder).await?;
+        Ok(response
+            .bytes_stream()
+            .map_err(move |e| crate::ws::broken(&what, e))
+            .boxed())
+    }
+
     pub(crate) async fn empty(&self, builder: RequestBuilder) -> Result<(), Error> {
         self.send(builder).await.map(drop)
     }

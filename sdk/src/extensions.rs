@@ -1,10 +1,8 @@
 //! Extensions and subscriptions (SPEC §12, §14.3 #4–10 and #15, §14.8 #54–58).
 
-use crate::client::{describe, paged};
+use crate::client::paged;
 use crate::runs::ByteStream;
-use crate::ws::broken;
 use crate::{Client, Error};
-use futures_util::stream::{StreamExt, TryStreamExt};
 use gofer_core::api::{
     CreateSubscriptionRequest, Extension, ExtensionDebugResponse, ExtensionResponse,
     ExtensionsResponse, InstallExtensionRequest, Page, Subscription, SubscriptionResponse,
@@ -70,12 +68,7 @@ impl Client {
         let builder = self
             .request(Method::GET, &["api", "extensions", id, "logs"])
             .query(&[("follow", follow.to_string())]);
-        let what = describe(&builder);
-        let response = self.send(builder).await?;
-        Ok(response
-            .bytes_stream()
-            .map_err(move |e| broken(&what, e))
-            .boxed())
+        self.byte_stream(builder).await
     }
 
     /// `GET /api/extensions/{id}/subscriptions`.

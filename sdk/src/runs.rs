@@ -1,10 +1,10 @@
 //! Runs, task executions, task logs and attach (SPEC §5.1, §5.9, §7.2, §14.7 #36–39, #44–49).
 
-use crate::client::{describe, paged};
+use crate::client::paged;
 use crate::ws::{Socket, broken, payloads};
 use crate::{Client, Error};
 use bytes::Bytes;
-use futures_util::stream::{BoxStream, SplitSink, StreamExt, TryStreamExt};
+use futures_util::stream::{BoxStream, SplitSink, StreamExt};
 use futures_util::{Sink, SinkExt};
 use gofer_core::api::{
     Page, Run, RunResponse, RunsResponse, StartRunRequest, TaskExecution, TaskExecutionResponse,
@@ -175,12 +175,7 @@ impl Client {
         let builder = self
             .request(Method::GET, &path)
             .query(&[("follow", follow.to_string())]);
-        let what = describe(&builder);
-        let response = self.send(builder).await?;
-        Ok(response
-            .bytes_stream()
-            .map_err(move |e| broken(&what, e))
-            .boxed())
+        self.byte_stream(builder).await
     }
 
     /// `GET …/runs/{run}/tasks/{task}/attach?command=…` (websocket, SPEC §14.7): runs `command`

@@ -1,12 +1,11 @@
 //! Objects and secrets (SPEC §9; §14.6, §14.7 #40–43, §14.8 #50–53, §14.9 #64–67). Object bytes
 //! are streamed both ways, never collected by the client.
 
-use crate::client::{describe, paged};
+use crate::client::paged;
 use crate::runs::ByteStream;
-use crate::ws::broken;
 use crate::{Client, Error};
 use bytes::Bytes;
-use futures_util::stream::{Stream, StreamExt, TryStreamExt};
+use futures_util::stream::Stream;
 use gofer_core::api::{
     GetSecretResponse, Object, ObjectResponse, ObjectsResponse, Page, PutGlobalSecretRequest,
     PutPipelineSecretRequest, Secret, SecretResponse, SecretsResponse,
@@ -91,12 +90,7 @@ impl Client {
     pub async fn get_object(&self, scope: ObjectScope<'_>, key: &str) -> Result<ByteStream, Error> {
         let path = scope.path(Some(key));
         let builder = self.request(Method::GET, &refs(&path));
-        let what = describe(&builder);
-        let response = self.send(builder).await?;
-        Ok(response
-            .bytes_stream()
-            .map_err(move |e| broken(&what, e))
-            .boxed())
+        self.byte_stream(builder).await
     }
 
     /// `POST …/objects/{key}?force=`: uploads `body` as it is produced (streamed, never collected).

@@ -45,6 +45,8 @@ const HEALTHY_RESET: Duration = Duration::from_secs(300);
 /// Why a call to an extension failed (SPEC §12.4, §12.8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
+    /// No extension has this id (404).
+    NotFound(String),
     /// The extension is not running (503).
     NotRunning(String),
     /// The extension refused the request with this 4xx status and message (a 400 for
@@ -313,23 +315,9 @@ impl Extensions {
 
     /// `GET /api/debug` of a running extension (SPEC §12.8).
     pub async fn debug(&self, id: &str) -> Result<String, CallError> {
-        let (url, secret) = self.reachable(id).await?;
         let response = self
-            .inner
-            .http
-            .get(format!("{url}/api/debug"))
-            .bearer_auth(secret)
-            .send()
-            .await
-            .map_err(|e| CallError::Failed(format!("extension '{id}' did not answer: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(CallError::Failed(format!(
-                "extension '{id}' answered {status}: {}",
-                extension_message(&body)
-            )));
-        }
+            .call(id, reqwest::Method::GET, "debug", None::<&()>)
+            .await?;
         let info: ExtensionDebugResponse = response.json().await.map_err(|e| {
             CallError::Failed(format!(
                 "extension '{id}' sent an unreadable debug answer: {e}"
@@ -338,42 +326,32 @@ impl Extensions {
         Ok(info.info)
     }
 
-    /// Whether an extension with this id is installed.
-    pub async fn exists(&self, id: &str) -> bool {
-        let id = id.to_owned();
-        self.inner
-            .store
-            .read(move |s| s.get_extension(&id))
-            .await
-            .is_ok()
-    }
-
-    /// Forwards a webhook to the extension's `POST /api/external-event` (SPEC §12.7). A disabled
-    /// or stopped extension is `NotRunning` (503); its 4xx is `Rejected` (answered with the same
-    /// status); 5xx or silence is `Failed` (502).
-    pub async fn external_event(
+    /// One server→extension call (SPEC §12.4) to a running extension: `path` under `/api/`,
+    /// bearer auth, the client's 10 s timeout. A 2xx answers the response; a 4xx is `Rejected`
+    /// with the extension's status and message; a 5xx or no answer is `Failed`.
+    async fn call<B: serde::Serialize + ?Sized>(
         &self,
         id: &str,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-    ) -> Result<(), CallError> {
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, CallError> {
         let (url, secret) = self.reachable(id).await?;
-        let request = gofer_core::api::ExtensionExternalEventRequest {
-            headers: gofer_core::api::OrderedMap(headers),
-            body,
-        };
-        let response = self
+        let mut request = self
             .inner
             .http
-            .post(format!("{url}/api/external-event"))
-            .bearer_auth(secret)
-            .json(&request)
+            .request(method, format!("{url}/api/{path}"))
+            .bearer_auth(secret);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| CallError::Failed(format!("extension '{id}' did not answer: {e}")))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(response);
         }
         let message = extension_message(&response.text().await.unwrap_or_default());
         if status.is_client_error() {
@@ -386,6 +364,24 @@ impl Extensions {
                 "extension '{id}' answered {status}: {message}"
             )))
         }
+    }
+
+    /// Forwards a webhook to the extension's `POST /api/external-event` (SPEC §12.7). A disabled
+    /// or stopped extension is `NotRunning` (503); its 4xx is `Rejected` (answered with the same
+    /// status); 5xx or silence is `Failed` (502).
+    pub async fn external_event(
+        &self,
+        id: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<(), CallError> {
+        let request = gofer_core::api::ExtensionExternalEventRequest {
+            headers: gofer_core::api::OrderedMap(headers),
+            body,
+        };
+        self.call(id, reqwest::Method::POST, "external-event", Some(&request))
+            .await
+            .map(drop)
     }
 
     /// Whether the extension is running (subscriptions are delivered now) or not (they are
@@ -435,67 +431,43 @@ impl Extensions {
         sub: &gofer_core::api::Subscription,
         settings: gofer_core::api::OrderedMap,
     ) -> Result<(), CallError> {
-        let (url, secret) = self.reachable(&sub.extension_id).await?;
         let body = gofer_core::api::ExtensionSubscribeRequest {
             namespace_id: sub.namespace_id.clone(),
             pipeline_id: sub.pipeline_id.clone(),
             pipeline_subscription_id: sub.subscription_id.clone(),
             pipeline_subscription_params: settings,
         };
-        let response = self
-            .inner
-            .http
-            .post(format!("{url}/api/subscribe"))
-            .bearer_auth(secret)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| {
-                CallError::Failed(format!(
-                    "extension '{}' did not answer: {e}",
-                    sub.extension_id
-                ))
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let message = extension_message(&response.text().await.unwrap_or_default());
-        if status.is_client_error() {
-            Err(CallError::Rejected {
-                status: status.as_u16(),
-                message,
-            })
-        } else {
-            Err(CallError::Failed(format!(
-                "extension '{}' answered {status}: {message}",
-                sub.extension_id
-            )))
-        }
+        self.call(
+            &sub.extension_id,
+            reqwest::Method::POST,
+            "subscribe",
+            Some(&body),
+        )
+        .await
+        .map(drop)
     }
 
     /// `DELETE /api/subscribe` when the extension runs; best effort (failures are logged).
     pub async fn unsubscribe(&self, key: &SubscriptionKey) {
-        let Ok((url, secret)) = self.reachable(&key.extension).await else {
-            return;
-        };
         let body = gofer_core::api::ExtensionUnsubscribeRequest {
             namespace_id: key.namespace.clone(),
             pipeline_id: key.pipeline.clone(),
             pipeline_subscription_id: key.subscription.clone(),
         };
-        let result = self
-            .inner
-            .http
-            .delete(format!("{url}/api/subscribe"))
-            .bearer_auth(secret)
-            .json(&body)
-            .send()
+        match self
+            .call(
+                &key.extension,
+                reqwest::Method::DELETE,
+                "subscribe",
+                Some(&body),
+            )
             .await
-            .and_then(reqwest::Response::error_for_status);
-        if let Err(e) = result {
-            tracing::warn!(extension = %key.extension, subscription = %key.subscription,
-                error = %e, "telling the extension about a removed subscription failed");
+        {
+            Ok(_) | Err(CallError::NotFound(_) | CallError::NotRunning(_)) => {}
+            Err(CallError::Rejected { message, .. } | CallError::Failed(message)) => {
+                tracing::warn!(extension = %key.extension, subscription = %key.subscription,
+                    error = %message, "telling the extension about a removed subscription failed");
+            }
         }
     }
 
@@ -504,7 +476,8 @@ impl Extensions {
     pub async fn deliver(&self, sub: &gofer_core::api::Subscription) {
         let outcome = match self.resolve_settings(sub).await {
             Ok(settings) => self.subscribe(sub, settings).await.map_err(|e| match e {
-                CallError::NotRunning(m)
+                CallError::NotFound(m)
+                | CallError::NotRunning(m)
                 | CallError::Rejected { message: m, .. }
                 | CallError::Failed(m) => m,
             }),
@@ -559,7 +532,10 @@ impl Extensions {
             .store
             .read(move |s| s.get_extension(&id2))
             .await
-            .map_err(|e| CallError::NotRunning(e.to_string()))?;
+            .map_err(|e| match e {
+                StoreError::NotFound(m) => CallError::NotFound(m),
+                e => CallError::NotRunning(e.to_string()),
+            })?;
         let ext = &stored.extension;
         if ext.state != ExtensionState::Running || ext.url.is_empty() {
             return Err(CallError::NotRunning(format!(

@@ -51,7 +51,7 @@ async fn handle(
     mut body: impl futures_util::Stream<Item = Result<impl bytes::Buf, warp::Error>> + Unpin,
     max_body_bytes: u64,
 ) -> Result<(), ApiError> {
-    if !IdKind::Entity.accepts(id) || !extensions.exists(id).await {
+    if !IdKind::Entity.accepts(id) {
         return Err(ApiError::not_found(format!(
             "extension '{}' not found",
             id.escape_debug()
@@ -77,6 +77,7 @@ async fn handle(
         .await
     {
         Ok(()) => Ok(()),
+        Err(CallError::NotFound(message)) => Err(ApiError::not_found(message)),
         Err(CallError::NotRunning(message)) => Err(ApiError::unavailable(message)),
         Err(CallError::Rejected { status, message }) => Err(ApiError::new(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),

@@ -378,3 +378,14 @@ pub fn remove_pipeline_containers(pipeline: &str) {
         }
     }
 }
+
+/// A pipeline, extension or container name no earlier test run used: container names include
+/// these ids, and containers of other server instances are never touched, so names must not
+/// repeat between runs.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}x{nanos}", std::process::id())
+}

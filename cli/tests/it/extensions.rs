@@ -2,21 +2,11 @@
 //! extension objects, §11.4 the extension role): install the built-in interval extension with
 //! `gofer extension install`, use its token, disable, enable, restart the server, uninstall.
 
-use crate::common::{gofer, run, unused_addr};
+use crate::common::{gofer, run, unique, unused_addr};
 use crate::recovery::{Server, call, start_with_env, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::process::Command;
-
-/// A name no earlier test run used: extension containers are named after the extension id, and
-/// another server instance's container is never touched.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", std::process::id())
-}
 
 /// The extension container's environment (`KEY=VALUE` lines), empty when there is none.
 fn container_env(id: &str) -> Vec<String> {
@@ -63,10 +53,16 @@ fn terminate(mut server: Server) {
 }
 
 /// Starts the real binary on every interface (extension containers reach it through the docker0
-/// gateway, `172.17.0.1:<port>`) and waits until it answers.
-async fn start_reachable(http: &reqwest::Client, port: u16, data: &std::path::Path) -> Server {
+/// gateway, `172.17.0.1:<port>`) with `extra` settings, and waits until it answers.
+async fn start_reachable(
+    http: &reqwest::Client,
+    port: u16,
+    data: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> Server {
     let gofer_host = format!("172.17.0.1:{port}");
-    let env = [("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str())];
+    let mut env = vec![("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str())];
+    env.extend_from_slice(extra);
     let server = start_with_env(&format!("0.0.0.0:{port}"), data, &env);
     let health = format!("http://127.0.0.1:{port}/api/health");
     wait_for("the server", async || {
@@ -93,7 +89,7 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let gofer_host = format!("172.17.0.1:{port}");
-    let mut server = start_reachable(&http, port, dir.path()).await;
+    let mut server = start_reachable(&http, port, dir.path(), &[]).await;
     let api = format!("http://127.0.0.1:{port}/api");
     let (ext, other) = (unique("ivl"), unique("oth"));
     let _cleanup = Cleanup(vec![ext.clone(), other.clone()]);
@@ -323,7 +319,7 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     // A graceful server stop shuts extensions down; the next boot starts the enabled ones.
     terminate(server);
     assert!(!container_running(&ext) && !container_running(&other));
-    server = start_reachable(&http, port, dir.path()).await;
+    server = start_reachable(&http, port, dir.path(), &[]).await;
     wait_for("the extension to run after a restart", async || {
         let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
         (e["extension"]["state"] == "running").then_some(e)
@@ -393,7 +389,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
-    let server = start_reachable(&http, port, dir.path()).await;
+    let server = start_reachable(&http, port, dir.path(), &[]).await;
     let api = format!("http://127.0.0.1:{port}/api");
     let (ext, pipeline, lonely) = (unique("ivl"), unique("sub"), unique("lon"));
     let _cleanup = Cleanup(vec![ext.clone()]);
@@ -699,15 +695,11 @@ async fn standard_extensions_are_installed_at_boot() {
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
-    let gofer_host = format!("172.17.0.1:{port}");
-    let env = [
-        ("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str()),
-        ("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "true"),
-    ];
     let _cleanup = Cleanup(vec!["interval".to_owned()]);
     let api = format!("http://127.0.0.1:{port}/api");
+    let std_on = [("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "true")];
     for boot in 0..2 {
-        let server = start_with_env(&format!("0.0.0.0:{port}"), dir.path(), &env);
+        let server = start_reachable(&http, port, dir.path(), &std_on).await;
         let e = wait_for("the interval extension to run", async || {
             let (_, e) = call(
                 &http,
@@ -734,7 +726,7 @@ async fn standard_extensions_are_installed_at_boot() {
         terminate(server);
     }
     let events = {
-        let server = start_reachable(&http, port, dir.path()).await;
+        let server = start_reachable(&http, port, dir.path(), &[]).await;
         let out = cli_on(
             port,
             &[
@@ -766,9 +758,7 @@ async fn external_events_reach_their_extension() {
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let events_addr = unused_addr().to_string();
-    let gofer_host = format!("172.17.0.1:{port}");
     let env = [
-        ("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str()),
         ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
         (
             "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
@@ -776,13 +766,7 @@ async fn external_events_reach_their_extension() {
         ),
         ("GOFER_WEB_EXTERNAL_EVENTS__MAX_BODY_BYTES", "64"),
     ];
-    let server = start_with_env(&format!("0.0.0.0:{port}"), dir.path(), &env);
-    let api = format!("http://127.0.0.1:{port}/api");
-    wait_for("the server", async || {
-        let (status, _) = call(&http, Method::GET, format!("{api}/health"), None).await;
-        (status == 200).then_some(Value::Null)
-    })
-    .await;
+    let server = start_reachable(&http, port, dir.path(), &env).await;
     let ext = unique("ivl");
     let _cleanup = Cleanup(vec![ext.clone()]);
     cli_on(
@@ -828,5 +812,62 @@ async fn external_events_reach_their_extension() {
     let (status, body) = post(format!("/events/{ext}"), "{}").await;
     assert_eq!(status, 503, "{body}");
     cli_on(port, &["extension", "uninstall", &ext]).expect(0);
+    terminate(server);
+}
+
+/// An extension whose container dies is marked `exited` and started again, with a new token
+/// (SPEC §12.3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_extension_is_restarted() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let fast = [("GOFER_WEB_EXTENSIONS__HEALTH_CHECK_INTERVAL", "1")];
+    let server = start_reachable(&http, port, dir.path(), &fast).await;
+    let api = format!("http://127.0.0.1:{port}/api");
+    let ext = unique("ivl");
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    cli_on(
+        port,
+        &[
+            "extension",
+            "install",
+            &ext,
+            "gofer.local/extension-interval",
+        ],
+    )
+    .expect(0);
+    let container_id = |id: &str| {
+        let out = Command::new("docker")
+            .args(["inspect", "--format", "{{.Id}}"])
+            .arg(format!("gofer.extension.{id}"))
+            .output()
+            .expect("docker inspect");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let first = container_id(&ext);
+    let first_started = {
+        let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
+        e["extension"]["started"].as_u64().unwrap()
+    };
+    let killed = Command::new("docker")
+        .args(["kill", &format!("gofer.extension.{ext}")])
+        .output()
+        .unwrap();
+    assert!(killed.status.success());
+    let again = wait_for("the extension to be started again", async || {
+        let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
+        let restarted = e["extension"]["state"] == "running"
+            && e["extension"]["started"].as_u64() > Some(first_started);
+        restarted.then_some(e)
+    })
+    .await;
+    assert!(container_running(&ext), "{again}");
+    assert_ne!(container_id(&ext), first, "a new container");
+    let debug = cli_on(port, &["extension", "debug", &ext]).expect(0).stdout;
+    assert!(debug.contains("min_interval"), "it answers again: {debug}");
     terminate(server);
 }

@@ -2,7 +2,7 @@
 //! the `gofer.local/debug-*` images from its own executable, tasks run them without a registry,
 //! and a second boot of the same executable builds nothing.
 
-use crate::common::unused_addr;
+use crate::common::{unique, unused_addr};
 use crate::recovery::{Server, call, start, start_with_env, wait_for};
 use gofer_server::local_images::{HASH_LABEL, IMAGES};
 use reqwest::Method;
@@ -148,16 +148,6 @@ async fn debug_images_are_built_from_the_binary_and_run_as_tasks() {
     );
 
     crate::common::remove_pipeline_containers(&pipeline);
-}
-
-/// A pipeline or container name no earlier test run used (container names include pipeline ids,
-/// and containers of other server instances are never touched, so names must not repeat).
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", std::process::id())
 }
 
 /// Removes a container by name or id (best effort, for cleanup).

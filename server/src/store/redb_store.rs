@@ -617,23 +617,13 @@ impl Tx<'_> {
             .txn
             .open_table(SUBSCRIPTIONS)
             .or_internal()?
-            .remove((
-                k.namespace.as_str(),
-                k.pipeline.as_str(),
-                k.extension.as_str(),
-                k.subscription.as_str(),
-            ))
+            .remove(subscription_row(k))
             .or_internal()?
             .is_some();
         self.txn
             .open_table(EXTENSION_SUBSCRIPTIONS)
             .or_internal()?
-            .remove((
-                k.extension.as_str(),
-                k.namespace.as_str(),
-                k.pipeline.as_str(),
-                k.subscription.as_str(),
-            ))
+            .remove(subscription_index_row(k))
             .or_internal()?;
         if existed {
             self.emit(EventKind::PipelineExtensionSubscriptionUnregistered {
@@ -2453,12 +2443,7 @@ impl Store for RedbStore {
         self.write(|tx| {
             tx.require_pipeline(&k.namespace, &k.pipeline)?;
             tx.require_extension(&k.extension)?;
-            let key = (
-                k.namespace.as_str(),
-                k.pipeline.as_str(),
-                k.extension.as_str(),
-                k.subscription.as_str(),
-            );
+            let key = subscription_row(&k);
             let mut table = tx.txn.open_table(SUBSCRIPTIONS).or_internal()?;
             if table.get(key).or_internal()?.is_some() {
                 return Err(StoreError::Conflict(format!(
@@ -2470,15 +2455,7 @@ impl Store for RedbStore {
             tx.txn
                 .open_table(EXTENSION_SUBSCRIPTIONS)
                 .or_internal()?
-                .insert(
-                    (
-                        k.extension.as_str(),
-                        k.namespace.as_str(),
-                        k.pipeline.as_str(),
-                        k.subscription.as_str(),
-                    ),
-                    (),
-                )
+                .insert(subscription_index_row(&k), ())
                 .or_internal()?;
             tx.emit(EventKind::PipelineExtensionSubscriptionRegistered {
                 namespace_id: k.namespace.clone(),
@@ -2494,17 +2471,8 @@ impl Store for RedbStore {
         self.read(|txn| {
             read_pipeline(txn, &k.namespace, &k.pipeline)?;
             let table = txn.open_table(SUBSCRIPTIONS).or_internal()?;
-            get(
-                &table,
-                (
-                    k.namespace.as_str(),
-                    k.pipeline.as_str(),
-                    k.extension.as_str(),
-                    k.subscription.as_str(),
-                ),
-                "subscription",
-            )?
-            .ok_or_else(|| subscription_not_found(k))
+            get(&table, subscription_row(k), "subscription")?
+                .ok_or_else(|| subscription_not_found(k))
         })
     }
 
@@ -2559,12 +2527,7 @@ impl Store for RedbStore {
         >,
     ) -> StoreResult<()> {
         self.write(|tx| {
-            let key = (
-                k.namespace.as_str(),
-                k.pipeline.as_str(),
-                k.extension.as_str(),
-                k.subscription.as_str(),
-            );
+            let key = subscription_row(k);
             let mut table = tx.txn.open_table(SUBSCRIPTIONS).or_internal()?;
             let mut sub: gofer_core::api::Subscription =
                 get(&table, key, "subscription")?.ok_or_else(|| subscription_not_found(k))?;
@@ -2664,6 +2627,16 @@ impl Store for RedbStore {
             Ok(expired)
         })
     }
+}
+
+/// The `SUBSCRIPTIONS` key of a subscription.
+fn subscription_row(k: &SubscriptionKey) -> (&str, &str, &str, &str) {
+    (&k.namespace, &k.pipeline, &k.extension, &k.subscription)
+}
+
+/// The `EXTENSION_SUBSCRIPTIONS` key of a subscription.
+fn subscription_index_row(k: &SubscriptionKey) -> (&str, &str, &str, &str) {
+    (&k.extension, &k.namespace, &k.pipeline, &k.subscription)
 }
 
 fn subscription_not_found(k: &SubscriptionKey) -> StoreError {

@@ -126,10 +126,9 @@ pub async fn uninstall(cx: Cx) -> Result<Response, ApiError> {
 /// `GET /api/extensions/{id}/debug` (admin): proxies the extension's `GET /api/debug`.
 pub async fn debug(cx: Cx) -> Result<Response, ApiError> {
     let id = cx.extension()?;
-    let id2 = id.clone();
-    cx.state.store.read(move |s| s.get_extension(&id2)).await?;
     match cx.state.extensions.debug(&id).await {
         Ok(info) => Ok(ok(&ExtensionDebugResponse { info })),
+        Err(CallError::NotFound(message)) => Err(ApiError::not_found(message)),
         Err(CallError::NotRunning(message)) => Err(ApiError::unavailable(message)),
         Err(CallError::Rejected { message, .. } | CallError::Failed(message)) => {
             Err(ApiError::new(StatusCode::BAD_GATEWAY, message))

@@ -137,6 +137,8 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
             }
             // It stopped in between: stored, delivered at its next start.
             Err(CallError::NotRunning(_)) => {}
+            // Uninstalled in between: the store refuses the subscription below.
+            Err(CallError::NotFound(_)) => {}
         }
     }
     let stored = sub.clone();
