@@ -1,6 +1,8 @@
 //! A local failure that carries its exit code (bad input, a file in the way, …).
 
-use crate::exit::{EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID, EXIT_RUN_FAILED, EXIT_UNAVAILABLE};
+use crate::exit::{
+    EXIT_CONFLICT, EXIT_ERROR, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_RUN_FAILED, EXIT_UNAVAILABLE,
+};
 use std::fmt;
 
 /// An error message plus the exit code it should produce (SPEC §15.2).
@@ -15,6 +17,14 @@ impl Failure {
     pub fn invalid(message: impl Into<String>) -> Failure {
         Failure {
             code: EXIT_INVALID,
+            message: message.into(),
+        }
+    }
+
+    /// Something named does not exist (e.g. a data directory without a database): exit 3.
+    pub fn not_found(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_NOT_FOUND,
             message: message.into(),
         }
     }

@@ -58,6 +58,10 @@ fn run() -> i32 {
         Command::Service(ServiceCommand::InitConfig { path, force }) => {
             commands::service::init_config(path.as_deref(), force)
         }
+        Command::Service(ServiceCommand::Doctor { config, quarantine }) => {
+            let json = cli.global.output == Some(gofer_core::enums::OutputFormat::Json);
+            commands::service::doctor(config.as_deref(), quarantine, json)
+        }
         command => match resolve_settings(&cli.global, &matches) {
             Ok(settings) => {
                 debug = settings.debug.value;
@@ -139,7 +143,11 @@ fn dispatch(
             Command::Config(_)
             | Command::Builtin(_)
             | Command::Console(_)
-            | Command::Service(ServiceCommand::Start { .. } | ServiceCommand::InitConfig { .. }) => {
+            | Command::Service(
+                ServiceCommand::Start { .. }
+                | ServiceCommand::InitConfig { .. }
+                | ServiceCommand::Doctor { .. },
+            ) => {
                 unreachable!("handled before connecting")
             }
         }

@@ -20,9 +20,10 @@ impl Table {
         }
     }
 
-    /// Adds a row; missing cells are empty, extra cells are ignored.
+    /// Adds a row; missing cells are empty, extra cells are ignored. Control characters in
+    /// cells are shown escaped (see [`sanitize`]).
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.iter().map(|c| sanitize(c)).collect());
     }
 
     /// The rendered table, ending in a newline.
@@ -64,6 +65,7 @@ pub fn details(pairs: &[(&str, String)]) -> String {
     let mut out = String::new();
     for (key, value) in pairs {
         let label = format!("{key}:");
+        let value = sanitize(value);
         out.push_str(format!("{label:<width$}  {value}").trim_end());
         out.push('\n');
     }
@@ -75,6 +77,24 @@ pub fn json<T: Serialize>(value: &T) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("wire types always serialise");
     text.push('\n');
     text
+}
+
+/// Stored text as it may be printed to a terminal: control characters (escape sequences, line
+/// breaks, C1 codes) are shown escaped, e.g. `\u{1b}[2J`, so stored data can never move the
+/// cursor, clear the screen or forge lines of output.
+pub fn sanitize(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `""` shown as `-` so that empty cells stay visible.
@@ -99,6 +119,16 @@ mod tests {
             t.render(),
             "ID       NAME\ndefault  Default\na        Ä longer name\n"
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(sanitize("plain Ä"), "plain Ä");
+        assert_eq!(sanitize("\u{1b}[2Ja\nb\u{9b}"), "\\u{1b}[2Ja\\nb\\u{9b}");
+        let mut t = Table::new(&["user"]);
+        t.row(vec!["\u{1b}[2J".into()]);
+        assert_eq!(t.render(), "USER\n\\u{1b}[2J\n");
+        assert_eq!(details(&[("user", "a\nb".into())]), "user:  a\\nb\n");
     }
 
     #[test]

@@ -25,6 +25,72 @@ pub const MAX_DESCRIPTION: usize = 4096;
 /// Most retries a task may ask for.
 pub const MAX_RETRIES: u64 = 10;
 
+/// How deeply a free-form JSON value (a run's payload, a task's result) may nest. Stored
+/// records wrap such a value in a few levels of their own, and the store's decoder stops at 128
+/// levels, so the API refuses anything deeper than this (docs/api.md, "Limits").
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// How deeply any JSON document the store writes may nest: serde_json's decoder refuses more than
+/// 128 levels, so a record deeper than this could be written but never read back.
+pub const MAX_STORED_JSON_DEPTH: usize = 120;
+
+/// The nesting depth of a JSON value: a scalar is 0, `[]` and `{}` are 1, `[[1]]` is 2.
+pub fn json_depth(value: &serde_json::Value) -> usize {
+    // Iterative, so a deep value cannot exhaust the stack here either.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        match value {
+            serde_json::Value::Array(items) => {
+                deepest = deepest.max(depth + 1);
+                stack.extend(items.iter().map(|v| (v, depth + 1)));
+            }
+            serde_json::Value::Object(map) => {
+                deepest = deepest.max(depth + 1);
+                stack.extend(map.values().map(|v| (v, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The nesting depth of serialised JSON, from its bytes alone (brackets outside strings).
+pub fn json_text_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Checks a free-form JSON value against [`MAX_JSON_DEPTH`]; the error names `field`.
+pub fn check_json_value(field: &str, value: &serde_json::Value) -> Result<(), ValidationError> {
+    if json_depth(value) > MAX_JSON_DEPTH {
+        return Err(ValidationError(format!(
+            "{field}: nests deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a name: 1–128 characters.
 pub fn check_name(field: &str, name: &str) -> Result<(), ValidationError> {
     let n = name.chars().count();
@@ -294,6 +360,25 @@ pub fn is_reference(value: &str) -> bool {
 mod tests {
     use super::*;
     use crate::api::{RetriesInput, TaskInput};
+
+    #[test]
+    fn json_depth_counts_nesting_in_values_and_text() {
+        let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        for n in [0, 1, 2, 64, 65, 126] {
+            let text = if n == 0 { "1".to_string() } else { nested(n) };
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(json_depth(&value), n);
+            assert_eq!(json_text_depth(text.as_bytes()), n);
+        }
+        // Brackets inside strings, escaped quotes included, do not count.
+        let text = r#"{"a":"[[[\"{{","b":[{"c":"]]"}]}"#;
+        assert_eq!(json_text_depth(text.as_bytes()), 3);
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json_depth(&value), 3);
+        assert!(check_json_value("payload", &serde_json::from_str(&nested(64)).unwrap()).is_ok());
+        let e = check_json_value("payload", &serde_json::from_str(&nested(65)).unwrap());
+        assert_eq!(e.unwrap_err().0, "payload: nests deeper than 64 levels");
+    }
 
     fn base() -> PipelineConfigInput {
         PipelineConfigInput {

@@ -128,6 +128,7 @@ impl Metrics {
         pending: u64,
         running: u64,
         extensions: &std::collections::BTreeMap<gofer_core::enums::ExtensionState, u64>,
+        unreadable_records: u64,
     ) -> String {
         let mut out = String::with_capacity(4096);
         let _ = writeln!(
@@ -154,6 +155,12 @@ impl Metrics {
             let n = extensions.get(&state).copied().unwrap_or(0);
             let _ = writeln!(out, "gofer_extensions{{state=\"{state}\"}} {n}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP gofer_storage_unreadable_records Stored records that do not decode; readers \
+             skip them (gofer service doctor).\n# TYPE gofer_storage_unreadable_records gauge\n\
+             gofer_storage_unreadable_records {unreadable_records}"
+        );
         let Ok(c) = self.counters.lock() else {
             return out;
         };
@@ -303,7 +310,7 @@ mod tests {
         m.http("GET", "/api/namespaces/{ns}", 200, Duration::from_millis(3));
         m.http("GET", "", 404, Duration::from_millis(1));
         let extensions = [(gofer_core::enums::ExtensionState::Running, 2)].into();
-        let text = m.render(0, 0, &extensions);
+        let text = m.render(0, 0, &extensions, 0);
         assert!(text.contains("gofer_extensions{state=\"running\"} 2\n"));
         assert!(text.contains("gofer_extensions{state=\"exited\"} 0\n"));
         assert!(text.contains(

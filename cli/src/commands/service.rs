@@ -21,6 +21,19 @@ pub enum ServiceCommand {
     },
     /// Pause or resume run ingress (ignore_pipeline_run_events) and print the new state
     ToggleEventIngress,
+    /// Check the stopped server's database for records that cannot be read, and move them aside
+    ///
+    /// Lists every stored record that does not decode (exit 0 when there are none, 1 when there
+    /// are). With --quarantine, moves them into the database's quarantine table, so lists, the
+    /// queue and pipeline deletion work again. The server must be stopped (it holds the file).
+    Doctor {
+        /// Server config file (TOML), to find the data directory [default: as `service start`]
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Move the unreadable records into the quarantine table
+        #[arg(long)]
+        quarantine: bool,
+    },
     /// Print the default, commented server configuration (or write it to a file)
     InitConfig {
         /// Write to this file instead of stdout
@@ -126,6 +139,68 @@ pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
             .map_err(|e| Failure::error(e.to_string()))?;
         Ok(())
     })
+}
+
+/// `service doctor`: scan (and with `quarantine`, quarantine) unreadable records of the data
+/// directory's database, with the server stopped.
+pub fn doctor(config: Option<&Path>, quarantine: bool, json: bool) -> anyhow::Result<()> {
+    let file = read_server_config(config)?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let loaded = ServerConfig::load(
+        file.as_ref()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|e| Failure::invalid(e.to_string()))?;
+    let data_dir = gofer_server::resolve_data_dir(&loaded.config);
+    let path = gofer_core::paths::database(&data_dir);
+    if !path.exists() {
+        return Err(Failure::not_found(format!(
+            "no database at '{}'; set server.data_dir (or --config) to the server's data directory",
+            path.display()
+        ))
+        .into());
+    }
+    let store = gofer_server::store::RedbStore::open(&path).map_err(|e| match e {
+        gofer_server::store::StoreError::Locked(m) => {
+            Failure::conflict(format!("{m}; `service doctor` needs the server stopped"))
+        }
+        other => Failure::error(other.to_string()),
+    })?;
+    let records = if quarantine {
+        store.quarantine_unreadable()
+    } else {
+        store.scan_unreadable()
+    }
+    .map_err(|e| Failure::error(e.to_string()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+    } else if records.is_empty() {
+        println!("{}: every stored record reads back", path.display());
+    } else {
+        let verb = if quarantine {
+            "quarantined"
+        } else {
+            "unreadable"
+        };
+        println!("{} record(s) {verb} in {}:", records.len(), path.display());
+        for r in &records {
+            println!(
+                "  {}  {}  {}",
+                crate::output::sanitize(&r.table),
+                crate::output::sanitize(&r.key),
+                crate::output::sanitize(&r.error)
+            );
+        }
+    }
+    if !records.is_empty() && !quarantine {
+        return Err(Failure::error(format!(
+            "{} unreadable record(s); run `gofer service doctor --quarantine` to move them aside",
+            records.len()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The server config text: `--config` (must exist), else the system file when present.

@@ -10,6 +10,7 @@ mod errors;
 mod event;
 mod exec;
 mod extensions;
+mod hostile;
 mod local_images;
 mod namespace;
 mod pipeline;

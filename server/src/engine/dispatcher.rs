@@ -5,7 +5,7 @@ use super::substitute::{self, Resolved, Resolver};
 use super::{Command, EngineConfig, RunKey};
 use crate::scheduler::{self, ContainerState, Scheduler, StartRequest};
 use crate::store::{
-    CancelRequest, RunChanges, StoreHandle, StoreResult, StoredExecution, StoredRun,
+    CancelRequest, RunChanges, StoreError, StoreHandle, StoreResult, StoredExecution, StoredRun,
     StoredRunState, TaskCancel,
 };
 use gofer_core::api::{Config, EventKind, Page, StatusReason, TaskAttempt, TaskExecution};
@@ -382,6 +382,15 @@ impl Dispatcher {
                 };
                 let head = match self.load_pending(&ns, &p, head).await {
                     Ok(run) => run,
+                    Err(StoreError::Unreadable(e)) => {
+                        // It can never start; the runs behind it must (the store has logged it,
+                        // and `gofer service doctor` quarantines it).
+                        tracing::error!(pipeline = %p, run = head, error = %e, "skipping an unreadable queued run");
+                        if let Some(q) = self.queue.get_mut(&(ns.clone(), p.clone())) {
+                            q.pop_front();
+                        }
+                        continue;
+                    }
                     Err(e) => {
                         tracing::error!(pipeline = %p, run = head, error = %e, "cannot load a queued run");
                         break;

@@ -41,9 +41,25 @@ pub enum StoreError {
     /// The operation is never allowed, whoever asks (editing a system role, SPEC §11.3) → 403.
     #[error("{0}")]
     Forbidden(String),
-    /// Anything else: I/O, corruption, a value that does not decode.
+    /// A stored record that does not decode (written by an older, laxer version, or damaged).
+    /// Lists and background readers skip such records; reading one directly is this error
+    /// (500), whose message names the record and `gofer service doctor`.
+    #[error("storage: {0}")]
+    Unreadable(String),
+    /// Anything else: I/O, corruption.
     #[error("storage: {0}")]
     Internal(String),
+}
+
+/// A stored record that does not decode, as found by a reader or by a scan of the database.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UnreadableRecord {
+    /// The table, e.g. `runs`.
+    pub table: String,
+    /// The record's key as text, e.g. `("default", "victim", 3)`.
+    pub key: String,
+    /// Why it does not decode.
+    pub error: String,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -65,6 +81,9 @@ pub trait Store: Send + Sync + 'static {
     /// if it is unchanged later, nothing was written since, so a result computed from that read
     /// is still current (how [`PageCache`] knows a cached page is fresh).
     fn generation(&self) -> u64;
+    /// The unreadable records readers have skipped since the store was opened (see
+    /// [`StoreError::Unreadable`]); read from memory, so cheap enough for every health check.
+    fn unreadable(&self) -> Vec<UnreadableRecord>;
     fn system(&self) -> StoreResult<System>;
     /// Sets `ignore_pipeline_run_events` when `Some`; returns the new state.
     fn update_system(&self, ignore_pipeline_run_events: Option<bool>) -> StoreResult<System>;

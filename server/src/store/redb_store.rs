@@ -9,6 +9,8 @@
 //! * Every value is `VALUE_VERSION` followed by JSON (see [`super::tables`]); every redb error
 //!   becomes [`StoreError::Internal`] here and nowhere else.
 
+mod doctor;
+
 use super::tables::*;
 use super::{
     NewRun, ObjectScope, PutObject, RunChanges, RunTokenSeed, SecretScope, Store, StoreError,
@@ -49,6 +51,8 @@ pub struct RedbStore {
     generation: std::sync::atomic::AtomicU64,
     /// Bumped after every committed write of tokens or roles (see `Store::auth_generation`).
     auth_generation: AtomicU64,
+    /// Unreadable records readers have met (see `note_unreadable`).
+    unreadable: Arc<UnreadableSeen>,
 }
 
 /// A token as stored: the API view plus the SHA-256 hex of its secret.
@@ -105,19 +109,102 @@ fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
     let mut bytes = vec![VALUE_VERSION];
     serde_json::to_writer(&mut bytes, value)
         .map_err(|e| StoreError::Internal(format!("cannot encode a stored value: {e}")))?;
+    // What is written must read back: the decoder refuses deeper documents (STYLE rule 11a).
+    // The API refuses deep values first with the field's name; this guards every other path.
+    let depth = gofer_core::validate::json_text_depth(&bytes[1..]);
+    if depth > gofer_core::validate::MAX_STORED_JSON_DEPTH {
+        return Err(StoreError::Invalid(format!(
+            "body: nests {depth} levels deep, more than can be stored ({})",
+            gofer_core::validate::MAX_STORED_JSON_DEPTH
+        )));
+    }
     Ok(bytes)
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StoreResult<T> {
     match bytes.split_first() {
         Some((&VALUE_VERSION, json)) => serde_json::from_slice(json)
-            .map_err(|e| StoreError::Internal(format!("cannot decode stored {what}: {e}"))),
-        Some((tag, _)) => Err(StoreError::Internal(format!(
+            .map_err(|e| StoreError::Unreadable(format!("cannot decode stored {what}: {e}"))),
+        Some((tag, _)) => Err(StoreError::Unreadable(format!(
             "cannot decode stored {what}: unknown value version {tag}"
         ))),
-        None => Err(StoreError::Internal(format!(
+        None => Err(StoreError::Unreadable(format!(
             "cannot decode stored {what}: empty value"
         ))),
+    }
+}
+
+// ---- unreadable records ------------------------------------------------------------------------
+//
+// A record that does not decode must not take the server down (STYLE rule 11a): readers of many
+// records skip it, and every reader notes it here once, with its table and key, so health,
+// metrics and the log can tell. `gofer service doctor` finds them all and quarantines them.
+
+/// The unreadable records seen since the store was opened, by (table, key).
+type UnreadableSeen = std::sync::Mutex<std::collections::BTreeMap<(String, String), String>>;
+
+thread_local! {
+    /// The registry of the store whose transaction runs on this thread (set by `read`/`write`,
+    /// which run synchronously on one thread), so the free helpers below can note records.
+    static SEEN: std::cell::RefCell<Option<Arc<UnreadableSeen>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `seen` the current registry until dropped.
+struct SeenScope(Option<Arc<UnreadableSeen>>);
+
+impl SeenScope {
+    fn enter(seen: &Arc<UnreadableSeen>) -> SeenScope {
+        SeenScope(SEEN.with(|s| s.replace(Some(seen.clone()))))
+    }
+}
+
+impl Drop for SeenScope {
+    fn drop(&mut self) {
+        SEEN.with(|s| *s.borrow_mut() = self.0.take());
+    }
+}
+
+/// Records an unreadable record; logs it the first time it is seen.
+fn note_unreadable(table: &str, key: String, error: &str) {
+    let first = SEEN.with(|s| match &*s.borrow() {
+        Some(seen) => seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((table.to_string(), key.clone()), error.to_string())
+            .is_none(),
+        None => true,
+    });
+    if first {
+        tracing::error!(
+            table,
+            key = %key,
+            error,
+            "skipping an unreadable stored record; `gofer service doctor` lists and quarantines it"
+        );
+    }
+}
+
+/// Adds the record's key to an [`StoreError::Unreadable`] and notes the record.
+fn with_key<T>(result: StoreResult<T>, table: &str, key: impl std::fmt::Debug) -> StoreResult<T> {
+    match result {
+        Err(StoreError::Unreadable(e)) => {
+            let key = format!("{key:?}");
+            note_unreadable(table, key.clone(), &e);
+            Err(StoreError::Unreadable(format!(
+                "{e} (record {key}); `gofer service doctor` lists and quarantines unreadable records"
+            )))
+        }
+        other => other,
+    }
+}
+
+/// `Ok(None)` for an unreadable record (already noted), so a reader of many records skips it.
+fn skip_unreadable<T>(result: StoreResult<T>) -> StoreResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(StoreError::Unreadable(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -131,8 +218,9 @@ where
     K: Key + 'static,
     T: DeserializeOwned,
 {
+    let key = key.borrow();
     match table.get(key).or_internal()? {
-        Some(guard) => decode(what, guard.value()).map(Some),
+        Some(guard) => with_key(decode(what, guard.value()).map(Some), what, key),
         None => Ok(None),
     }
 }
@@ -158,14 +246,13 @@ where
     ) -> StoreResult<Vec<T>> {
         let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
         let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
-        entries
-            .skip(offset)
-            .take(limit)
-            .map(|entry| {
-                let (_, value) = entry.or_internal()?;
-                decode(what, value.value())
-            })
-            .collect()
+        let mut out = Vec::new();
+        for entry in entries.skip(offset).take(limit) {
+            let (key, value) = entry.or_internal()?;
+            let decoded = with_key(decode(what, value.value()), what, key.value());
+            out.extend(skip_unreadable(decoded)?);
+        }
+        Ok(out)
     }
     if page.reverse != descending {
         collect(range.rev(), page, what)
@@ -446,9 +533,11 @@ impl Tx<'_> {
         }
         keys.sort_unstable();
         let runs = self.txn.open_table(RUNS).or_internal()?;
-        keys.into_iter()
-            .map(|id| indexed_run(&runs, ns, p, id))
-            .collect()
+        let mut out = Vec::new();
+        for id in keys {
+            out.extend(skip_unreadable(indexed_run(&runs, ns, p, id))?);
+        }
+        Ok(out)
     }
 
     /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far: configs,
@@ -882,11 +971,13 @@ impl RedbStore {
             clock: Arc::new(gofer_core::now_millis),
             generation: std::sync::atomic::AtomicU64::new(0),
             auth_generation: AtomicU64::new(0),
+            unreadable: Arc::default(),
         })
     }
 
     /// Runs `op` in one write transaction: committed when it succeeds, aborted when it fails.
     fn write<T>(&self, op: impl FnOnce(&Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let _seen = SeenScope::enter(&self.unreadable);
         let txn = self.db.begin_write().or_internal()?;
         let result = op(&Tx {
             txn: &txn,
@@ -918,6 +1009,7 @@ impl RedbStore {
 
     /// Runs `op` in one read transaction (a consistent snapshot).
     fn read<T>(&self, op: impl FnOnce(&ReadTransaction) -> StoreResult<T>) -> StoreResult<T> {
+        let _seen = SeenScope::enter(&self.unreadable);
         let txn = self.db.begin_read().or_internal()?;
         op(&txn)
     }
@@ -932,6 +1024,19 @@ impl Store for RedbStore {
 
     fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn unreadable(&self) -> Vec<super::UnreadableRecord> {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|((table, key), error)| super::UnreadableRecord {
+                table: table.clone(),
+                key: key.clone(),
+                error: error.clone(),
+            })
+            .collect()
     }
 
     fn system(&self) -> StoreResult<System> {
@@ -1435,7 +1540,10 @@ impl Store for RedbStore {
             let mut doomed = Vec::new();
             for entry in events.iter().or_internal()? {
                 let (key, value) = entry.or_internal()?;
-                let event: Event = decode("event", value.value())?;
+                let decoded = with_key(decode("event", value.value()), "event", key.value());
+                let Some(event) = skip_unreadable::<Event>(decoded)? else {
+                    continue;
+                };
                 if event.emitted >= cutoff {
                     break;
                 }
@@ -1632,7 +1740,9 @@ impl Store for RedbStore {
                 for entry in index.iter().or_internal()? {
                     let (key, _) = entry.or_internal()?;
                     let (ns, p, run_id) = key.value();
-                    let run = indexed_run(&runs, ns, p, run_id)?;
+                    let Some(run) = skip_unreadable(indexed_run(&runs, ns, p, run_id))? else {
+                        continue;
+                    };
                     let executions = executions_of(&executions, ns, p, run_id, WHOLE)?;
                     out.push(StoredRunState { run, executions });
                 }
@@ -1645,15 +1755,13 @@ impl Store for RedbStore {
         self.read(|txn| {
             let runs = txn.open_table(RUNS).or_internal()?;
             let queue = txn.open_table(RUN_QUEUE).or_internal()?;
-            queue
-                .iter()
-                .or_internal()?
-                .map(|entry| {
-                    let (key, _) = entry.or_internal()?;
-                    let (ns, p, run_id) = key.value();
-                    indexed_run(&runs, ns, p, run_id)
-                })
-                .collect()
+            let mut out = Vec::new();
+            for entry in queue.iter().or_internal()? {
+                let (key, _) = entry.or_internal()?;
+                let (ns, p, run_id) = key.value();
+                out.extend(skip_unreadable(indexed_run(&runs, ns, p, run_id))?);
+            }
+            Ok(out)
         })
     }
 
@@ -1674,7 +1782,10 @@ impl Store for RedbStore {
                 .or_internal()?
             {
                 let run_id = entry.or_internal()?.0.value().2;
-                let run = indexed_run(&runs, namespace, pipeline, run_id)?;
+                let Some(run) = skip_unreadable(indexed_run(&runs, namespace, pipeline, run_id))?
+                else {
+                    continue;
+                };
                 if run.run.state != RunState::Complete {
                     continue; // handled when it completes (SPEC §7.4)
                 }
@@ -1808,11 +1919,7 @@ impl Store for RedbStore {
     fn all_roles(&self) -> StoreResult<Vec<Role>> {
         self.read(|txn| {
             let roles = txn.open_table(ROLES).or_internal()?;
-            roles
-                .iter()
-                .or_internal()?
-                .map(|entry| decode("role", entry.or_internal()?.1.value()))
-                .collect()
+            page_of(roles.iter().or_internal()?, WHOLE, false, "role")
         })
     }
 
@@ -2565,8 +2672,12 @@ impl Store for RedbStore {
                 )
                 .or_internal()?
             {
-                let (_, v) = entry.or_internal()?;
-                let sub: gofer_core::api::Subscription = decode("subscription", v.value())?;
+                let (k, v) = entry.or_internal()?;
+                let decoded =
+                    with_key(decode("subscription", v.value()), "subscription", k.value());
+                let Some(sub) = skip_unreadable::<gofer_core::api::Subscription>(decoded)? else {
+                    continue;
+                };
                 if sub.status == gofer_core::enums::SubscriptionStatus::Active {
                     return Ok(true);
                 }

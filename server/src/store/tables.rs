@@ -142,3 +142,8 @@ pub(crate) const GLOBAL_SECRETS: TableDefinition<&str, Bytes> =
 /// `META` key of the encrypted check value that proves the configured key is the one the
 /// stored secrets were encrypted with (SPEC §9.2); a hex string.
 pub(crate) const META_SECRET_CHECK: &str = "secret_check";
+
+/// Unreadable records moved aside by `gofer service doctor --quarantine`, keyed
+/// `<table>/<hex of the key bytes>`; the value is the JSON of `doctor::Quarantined` (the original
+/// bytes as hex, so it is always shallow and always reads back). Nothing else reads it.
+pub(crate) const QUARANTINE: TableDefinition<&str, Bytes> = TableDefinition::new("quarantine");

@@ -29,6 +29,7 @@ pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
         });
     }
     if let Some(payload) = &req.payload {
+        gofer_core::validate::check_json_value("payload", payload)?;
         let size = serde_json::to_vec(payload)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);

@@ -17,7 +17,11 @@ pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
     for e in &extensions {
         *states.entry(e.extension.state).or_default() += 1;
     }
-    let body = cx.state.metrics.render(pending, running, &states);
+    let unreadable = cx.state.store.blocking().unreadable().len() as u64;
+    let body = cx
+        .state
+        .metrics
+        .render(pending, running, &states, unreadable);
     let mut res = Response::new(body.into());
     res.headers_mut().insert(
         warp::http::header::CONTENT_TYPE,
@@ -29,7 +33,11 @@ pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
 /// `GET /api/health` (SPEC §14.10): 200 when every check passes, else 503 with the same shape.
 pub async fn health(cx: Cx) -> Result<Response, ApiError> {
     let storage = match cx.state.store.read(|s| s.system()).await {
-        Ok(_) => "ok".to_string(),
+        Ok(_) => match cx.state.store.blocking().unreadable().len() {
+            0 => "ok".to_string(),
+            1 => "degraded: 1 unreadable record (see gofer service doctor)".to_string(),
+            n => format!("degraded: {n} unreadable records (see gofer service doctor)"),
+        },
         Err(e) => format!("error: {e}"),
     };
     // The container engine answers a cheap list (nothing carries this label).
@@ -49,9 +57,16 @@ pub async fn health(cx: Cx) -> Result<Response, ApiError> {
         ("storage".to_string(), storage),
         ("scheduler".to_string(), scheduler),
     ]);
-    let healthy = checks.values().all(|v| v == "ok");
+    // A degraded store still serves everything else: 200, with the reason in the check.
+    let healthy = checks.values().all(|v| !v.starts_with("error"));
+    let degraded = checks.values().any(|v| v.starts_with("degraded"));
     let body = Health {
-        status: if healthy { "ok" } else { "error" }.into(),
+        status: match (healthy, degraded) {
+            (false, _) => "error",
+            (true, true) => "degraded",
+            (true, false) => "ok",
+        }
+        .into(),
         checks,
     };
     let status = if healthy {

@@ -55,6 +55,7 @@ pub async fn set_result(mut cx: Cx) -> Result<Response, ApiError> {
         ));
     }
     let result: serde_json::Value = crate::http::parse_json(&bytes)?;
+    gofer_core::validate::check_json_value("result", &result)?;
     cx.state
         .engine
         .set_task_result((ns, p, run), task, result)
