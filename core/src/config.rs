@@ -48,6 +48,18 @@ pub struct ServerSection {
     pub tls_key_path: String,
     pub shutdown_timeout: u64,
     pub max_request_body_bytes: u64,
+    /// Largest JSON request body (every route but object uploads); larger gets 413.
+    pub max_json_body_bytes: u64,
+    /// Browser origins (`scheme://host[:port]`) whose cross-site requests are served; requests
+    /// from any other site are refused with 403 (docs/security.md).
+    pub allowed_origins: Vec<String>,
+    /// Seconds a client may take to send a request's headers (also how long an idle keep-alive
+    /// connection stays open).
+    pub header_read_timeout: u64,
+    /// Seconds a client may take to send a JSON body, and may pause within any body.
+    pub body_read_timeout: u64,
+    /// Most connections open at once; further clients wait in the kernel's backlog.
+    pub max_connections: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +89,12 @@ pub struct ExternalEventsConfig {
     pub tls_cert_path: String,
     pub tls_key_path: String,
     pub max_body_bytes: u64,
+    /// Seconds a sender may take to send a webhook's headers (and an idle connection lives).
+    pub header_read_timeout: u64,
+    /// Seconds a sender may take to send a webhook's body.
+    pub body_read_timeout: u64,
+    /// Most connections open at once on this listener.
+    pub max_connections: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,6 +212,47 @@ impl ServerConfig {
             "external_events.bind_address",
             &self.external_events.bind_address,
         )?;
+        for (key, value) in [
+            (
+                "server.max_json_body_bytes",
+                self.server.max_json_body_bytes,
+            ),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            ("server.body_read_timeout", self.server.body_read_timeout),
+            ("server.max_connections", self.server.max_connections),
+            (
+                "external_events.header_read_timeout",
+                self.external_events.header_read_timeout,
+            ),
+            (
+                "external_events.body_read_timeout",
+                self.external_events.body_read_timeout,
+            ),
+            (
+                "external_events.max_connections",
+                self.external_events.max_connections,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key}: must be at least 1")));
+            }
+        }
+        for origin in &self.server.allowed_origins {
+            let well_formed = origin.split_once("://").is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https")
+                    && !host.is_empty()
+                    && !host.contains(['/', '?', '#', ' '])
+            });
+            if !well_formed {
+                return Err(ConfigError(format!(
+                    "server.allowed_origins: '{origin}' is not an origin such as \
+                     https://ops.example.com or http://localhost:3000"
+                )));
+            }
+        }
         if self.server.extension_address.is_empty() {
             return Err(ConfigError(
                 "server.extension_address: must be host:port".into(),

@@ -60,12 +60,28 @@ pub fn run_objects(data_dir: &Path, namespace: &str, pipeline: &str, run_id: u64
     pipeline_run_objects(data_dir, namespace, pipeline).join(run_id.to_string())
 }
 
-/// The file name of an object: the lowercase hex of the key's UTF-8 bytes (SPEC §9.1), so a key
-/// never reaches the file system as written and cannot name another directory.
+/// Longest key (in UTF-8 bytes) whose object file is named by its hex: 254 characters, within
+/// the 255-byte file name limit of common file systems.
+const MAX_HEX_NAMED_KEY: usize = 127;
+
+/// The file name of an object, so a key never reaches the file system as written and cannot
+/// name another directory: the lowercase hex of the key's UTF-8 bytes (SPEC §9.1) for keys of
+/// up to 127 bytes (as every earlier version named them), else `h` and the SHA-256 hex of the
+/// key, which fits every allowed key (a 128-character key may take 512 bytes) and can never
+/// equal a hex name (odd length).
 pub fn object_file_name(key: &str) -> String {
+    if key.len() > MAX_HEX_NAMED_KEY {
+        use sha2::Digest;
+        return format!("h{}", hex_of(&sha2::Sha256::digest(key.as_bytes())));
+    }
+    hex_of(key.as_bytes())
+}
+
+fn hex_of(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    key.bytes()
-        .fold(String::with_capacity(key.len() * 2), |mut s, b| {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })
@@ -81,5 +97,16 @@ mod tests {
             super::run_objects("/d".as_ref(), "ns", "p", 7).join(super::object_file_name("a.b"));
         assert_eq!(o, std::path::Path::new("/d/objects/runs/ns/p/7/612e62"));
         assert_eq!(super::object_file_name(".."), "2e2e");
+        let longest_hex = "a".repeat(127);
+        assert_eq!(super::object_file_name(&longest_hex).len(), 254);
+        for key in ["a".repeat(128), "é".repeat(128)] {
+            let name = super::object_file_name(&key);
+            assert_eq!(name.len(), 65, "{name}");
+            assert!(name.starts_with('h'));
+        }
+        assert_ne!(
+            super::object_file_name(&"a".repeat(128)),
+            super::object_file_name(&"b".repeat(128))
+        );
     }
 }

@@ -27,7 +27,7 @@ pub const MAX_RETRIES: u64 = 10;
 
 /// How deeply a free-form JSON value (a run's payload, a task's result) may nest. Stored
 /// records wrap such a value in a few levels of their own, and the store's decoder stops at 128
-/// levels, so the API refuses anything deeper than this (docs/api.md, "Limits").
+/// levels, so the API refuses anything deeper than this (docs/security.md, "Limits").
 pub const MAX_JSON_DEPTH: usize = 64;
 
 /// How deeply any JSON document the store writes may nest: serde_json's decoder refuses more than
@@ -91,6 +91,67 @@ pub fn check_json_value(field: &str, value: &serde_json::Value) -> Result<(), Va
     Ok(())
 }
 
+/// Longest variable or extension setting value, in bytes. Linux refuses an environment string
+/// over 128 KiB (and the whole environment over about 2 MiB) when it starts a container's
+/// program, so a longer value could be stored but no task could ever run with it.
+pub const MAX_VARIABLE_VALUE_BYTES: usize = 65536;
+/// Most bytes (keys and values) one set of variables or settings may hold.
+pub const MAX_VARIABLES_BYTES: usize = 524288;
+
+/// Checks a set of variables (or extension settings) against the sizes a container's
+/// environment can hold; errors name `<field>.<key>`.
+pub fn check_variable_sizes<'a>(
+    field: &str,
+    variables: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), ValidationError> {
+    let mut total = 0usize;
+    for (key, value) in variables {
+        if value.len() > MAX_VARIABLE_VALUE_BYTES {
+            return Err(ValidationError(format!(
+                "{field}.{key}: longer than {MAX_VARIABLE_VALUE_BYTES} bytes (a container's \
+                 environment cannot hold it); pass large data as an object instead"
+            )));
+        }
+        total += key.len() + value.len() + 2;
+        if total > MAX_VARIABLES_BYTES {
+            return Err(ValidationError(format!(
+                "{field}: more than {MAX_VARIABLES_BYTES} bytes in all (a container's \
+                 environment cannot hold them)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Why `image` is not a container image reference, if it is not: 1-512 characters of
+/// `[A-Za-z0-9._:/@-]`, starting with a letter or digit (so never an option such as
+/// `--privileged`).
+pub fn image_problem(image: &str) -> Option<&'static str> {
+    if image.is_empty() || image.len() > 512 {
+        return Some("must be 1-512 characters");
+    }
+    if !image.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("must start with a letter or digit");
+    }
+    if !image
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '@' | '-'))
+    {
+        return Some("may contain only letters, digits and . _ : / @ -");
+    }
+    None
+}
+
+/// Refuses control characters (escape sequences, line breaks) in text a terminal will show.
+pub fn check_no_control(field: &str, text: &str) -> Result<(), ValidationError> {
+    if text.chars().any(char::is_control) {
+        return Err(ValidationError(format!(
+            "{field}: must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a name: 1–128 characters.
 pub fn check_name(field: &str, name: &str) -> Result<(), ValidationError> {
     let n = name.chars().count();
@@ -99,7 +160,7 @@ pub fn check_name(field: &str, name: &str) -> Result<(), ValidationError> {
             "{field}: must be 1-{MAX_NAME} characters"
         )));
     }
-    Ok(())
+    check_no_control(field, name)
 }
 
 /// Checks a description: at most 4096 characters.
@@ -107,6 +168,15 @@ pub fn check_description(field: &str, description: &str) -> Result<(), Validatio
     if description.chars().count() > MAX_DESCRIPTION {
         return Err(ValidationError(format!(
             "{field}: must be at most {MAX_DESCRIPTION} characters"
+        )));
+    }
+    // Line breaks and tabs are text; escape sequences and other controls are not.
+    if description
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ValidationError(format!(
+            "{field}: must not contain control characters other than line breaks and tabs"
         )));
     }
     Ok(())
@@ -200,6 +270,9 @@ pub fn validate_config(
                 t.id
             )));
         }
+        if let Some(problem) = image_problem(&t.image) {
+            return Err(ValidationError(format!("task '{}': image {problem}", t.id)));
+        }
     }
     // 7. depends_on conditions, self and unknown references
     let mut graph = Vec::with_capacity(input.tasks.len());
@@ -225,6 +298,7 @@ pub fn validate_config(
     for (t, (_, deps)) in input.tasks.iter().zip(graph) {
         let prefix = format!("task '{}'", t.id);
         check_description(&format!("{prefix}: description"), &t.description)?;
+        check_variable_sizes(&format!("{prefix}: variables"), t.variables.iter())?;
         let mut variables = Vec::with_capacity(t.variables.0.len());
         for (key, value) in t.variables.iter() {
             if let Some(problem) = id::variable_key_problem(key) {

@@ -525,7 +525,7 @@ impl Extensions {
     }
 
     /// The URL and bearer secret of a running extension.
-    async fn reachable(&self, id: &str) -> Result<(String, String), CallError> {
+    pub(crate) async fn reachable(&self, id: &str) -> Result<(String, String), CallError> {
         let id2 = id.to_owned();
         let stored = self
             .inner

@@ -14,6 +14,7 @@ use warp::reply::Response;
 pub fn filter(
     extensions: Extensions,
     max_body_bytes: u64,
+    body_read_timeout: std::time::Duration,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
     let api = warp::path!("api" / "external" / String);
     let short = warp::path!("events" / String);
@@ -25,7 +26,21 @@ pub fn filter(
         .then(
             move |id: String, headers: HeaderMap, body, extensions: Extensions| async move {
                 let request_id = uuid::Uuid::now_v7().hyphenated().to_string();
-                match handle(&extensions, &id, &headers, body, max_body_bytes).await {
+                let handled = tokio::time::timeout(
+                    body_read_timeout,
+                    handle(&extensions, &id, &headers, body, max_body_bytes),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!(
+                            "body: not received within {} s (external_events.body_read_timeout)",
+                            body_read_timeout.as_secs()
+                        ),
+                    ))
+                });
+                match handled {
                     Ok(()) => StatusCode::NO_CONTENT.into_response(),
                     Err(e) => e.into_response(&request_id),
                 }
@@ -57,6 +72,8 @@ async fn handle(
             id.escape_debug()
         )));
     }
+    // Refuse before reading the body when nobody would receive it.
+    extensions.reachable(id).await.map_err(call_error)?;
     let mut bytes = Vec::new();
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| ApiError::invalid(format!("body: {e}")))?;
@@ -72,18 +89,21 @@ async fn handle(
             )));
         }
     }
-    match extensions
+    extensions
         .external_event(id, forwarded_headers(headers), bytes)
         .await
-    {
-        Ok(()) => Ok(()),
-        Err(CallError::NotFound(message)) => Err(ApiError::not_found(message)),
-        Err(CallError::NotRunning(message)) => Err(ApiError::unavailable(message)),
-        Err(CallError::Rejected { status, message }) => Err(ApiError::new(
+        .map_err(call_error)
+}
+
+fn call_error(e: CallError) -> ApiError {
+    match e {
+        CallError::NotFound(message) => ApiError::not_found(message),
+        CallError::NotRunning(message) => ApiError::unavailable(message),
+        CallError::Rejected { status, message } => ApiError::new(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             message,
-        )),
-        Err(CallError::Failed(message)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, message)),
+        ),
+        CallError::Failed(message) => ApiError::new(StatusCode::BAD_GATEWAY, message),
     }
 }
 

@@ -101,6 +101,7 @@ pub async fn prepare_with(
     config
         .validate()
         .map_err(|e| ServerError::Startup(format!("invalid configuration: {e}")))?;
+    raise_open_file_limit(&config);
     let data_dir = resolve_data_dir(&config);
     std::fs::create_dir_all(&data_dir).map_err(|e| {
         ServerError::Startup(format!(
@@ -275,19 +276,36 @@ impl Prepared {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         let extensions = state.extensions.clone();
-        let state_max_body = state.config.external_events.max_body_bytes;
-        let server = warp::serve(http::filter(state))
-            .incoming(listener)
-            .graceful(stopped(stop_rx.clone()))
-            .run();
+        let config = state.config.clone();
+        let api_limits = http::listen::Limits {
+            header_read_timeout: Duration::from_secs(config.server.header_read_timeout),
+            max_connections: usize::try_from(config.server.max_connections).unwrap_or(usize::MAX),
+        };
+        let server = http::listen::serve(
+            listener,
+            warp::service(http::filter(state)),
+            api_limits,
+            "api",
+            stopped(stop_rx.clone()),
+        );
         if let Some(listener) = external {
-            let filter = external_events::filter(extensions.clone(), state_max_body);
-            tokio::spawn(
-                warp::serve(filter)
-                    .incoming(listener)
-                    .graceful(stopped(stop_rx.clone()))
-                    .run(),
+            let events = &config.external_events;
+            let filter = external_events::filter(
+                extensions.clone(),
+                events.max_body_bytes,
+                Duration::from_secs(events.body_read_timeout),
             );
+            let limits = http::listen::Limits {
+                header_read_timeout: Duration::from_secs(events.header_read_timeout),
+                max_connections: usize::try_from(events.max_connections).unwrap_or(usize::MAX),
+            };
+            tokio::spawn(http::listen::serve(
+                listener,
+                warp::service(filter),
+                limits,
+                "external_events",
+                stopped(stop_rx.clone()),
+            ));
         }
         // Extensions start once the listener is up: they call the API (SPEC §17.3).
         tokio::spawn({
@@ -398,6 +416,39 @@ async fn connect_scheduler(
         other => Err(ServerError::Startup(format!(
             "scheduler.engine: '{other}' is not one of docker, swarm"
         ))),
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit, and warns when even that leaves too few
+/// descriptors for both listeners' connection caps plus the store, logs and the engine
+/// (docs/security.md, "Listeners").
+fn raise_open_file_limit(config: &ServerConfig) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised.clone()) {
+            Ok(()) => limit = raised,
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+    let mut needed = config.server.max_connections;
+    if config.external_events.enable {
+        needed = needed.saturating_add(config.external_events.max_connections);
+    }
+    // Room for the database, task log files, Docker connections and extensions.
+    let needed = needed.saturating_add(1024);
+    match limit.current {
+        Some(current) if current < needed => tracing::warn!(
+            open_files = current,
+            needed,
+            "the open-file limit is low for server.max_connections and \
+             external_events.max_connections; raise it (ulimit -n, LimitNOFILE=) or lower them"
+        ),
+        _ => {}
     }
 }
 

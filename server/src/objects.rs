@@ -1,6 +1,7 @@
 //! Object bytes on disk (SPEC §9.1). redb holds the index (`Store::put_object` and friends);
-//! the bytes of `(scope, key)` live in `ObjectScope::dir(data_dir)/<hex(key)>`. Keys never reach
-//! the file system as written (only their hex does) and every directory component is an id that
+//! the bytes of `(scope, key)` live in `ObjectScope::dir(data_dir)/<name>`, the name being the
+//! key's hex or, for long keys, a hash (`gofer_core::paths::object_file_name`). Keys never reach
+//! the file system as written and every directory component is an id that
 //! passed its rule, so no key can name a file outside the objects directory.
 //!
 //! Bytes are streamed both ways in bounded chunks; no object is ever held in memory whole.
@@ -83,9 +84,11 @@ impl Upload {
     }
 
     /// Renames the temporary file to `dest` (atomic within one directory).
+    /// On failure the temporary file is removed (by drop), so nothing is left behind.
     pub async fn commit(mut self, dest: &Path) -> io::Result<()> {
-        if let Some(tmp) = self.tmp.take() {
-            tokio::fs::rename(&tmp, dest).await?;
+        if let Some(tmp) = &self.tmp {
+            tokio::fs::rename(tmp, dest).await?;
+            self.tmp = None;
         }
         Ok(())
     }

@@ -239,3 +239,426 @@ async fn deep_json_is_refused_and_an_unreadable_record_never_stops_the_server() 
     assert_eq!(status, 204, "{body}");
     drop(server);
 }
+
+// ---- listeners, browsers and limits --------------------------------------------------------
+
+use crate::recovery::start_with_env;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends `request` as written and returns the whole answer (until the server closes or 10 s
+/// pass; requests here say `Connection: close`).
+async fn raw(addr: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw answer.
+fn status(answer: &str) -> u16 {
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}
+
+/// A request with a JSON-ish body and the given extra header lines.
+fn post(path: &str, host: &str, extra: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_cannot_drive_the_development_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = crate::common::unused_addr().to_string();
+    let _server = start(&addr, dir.path());
+    healthy(&reqwest::Client::new(), &addr).await;
+    let config = r#"{"config":{"id":"csrfp","name":"x","tasks":[{"id":"t","image":"busybox"}]}}"#;
+    let path = "/api/namespaces/default/pipelines/csrfp/configs";
+
+    // CSRF: a form-like body from a foreign page.
+    let evil = "Origin: http://evil.example\r\n";
+    let answer = raw(&addr, &post(path, &addr, evil, "text/plain", config)).await;
+    assert_eq!(status(&answer), 403, "{answer}");
+    assert!(answer.contains("origin: "), "{answer}");
+    let fetch = "Sec-Fetch-Site: cross-site\r\n";
+    let answer = raw(&addr, &post(path, &addr, fetch, "application/json", config)).await;
+    assert_eq!(status(&answer), 403, "{answer}");
+    // Not JSON, even without an Origin: 415.
+    let answer = raw(&addr, &post(path, &addr, "", "text/plain", config)).await;
+    assert_eq!(status(&answer), 415, "{answer}");
+    assert!(
+        answer.contains("content-type: must be application/json"),
+        "{answer}"
+    );
+    // DNS rebinding: the browser names the attacker's host.
+    let rebound = format!(
+        "rebind.attacker.example:{}",
+        addr.rsplit(':').next().unwrap()
+    );
+    let answer = raw(&addr, &post(path, &rebound, "", "application/json", config)).await;
+    assert_eq!(status(&answer), 403, "{answer}");
+    assert!(answer.contains("host: "), "{answer}");
+    // A cross-site websocket upgrade is refused before the upgrade.
+    let upgrade = format!(
+        "GET /api/events?history=true HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://evil.example\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let answer = raw(&addr, &upgrade).await;
+    assert_eq!(status(&answer), 403, "{answer}");
+    // Nothing was stored by any of them.
+    let answer = raw(
+        &addr,
+        &format!("GET /api/namespaces/default/pipelines/csrfp HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status(&answer), 404, "{answer}");
+    // The same page on this server's own origin, and plain clients, are served.
+    let own = format!("Origin: http://{addr}\r\n");
+    let answer = raw(
+        &addr,
+        &post(path, &addr, &own, "application/json; charset=utf-8", config),
+    )
+    .await;
+    assert_eq!(status(&answer), 201, "{answer}");
+    let answer = raw(
+        &addr,
+        &post(path, "localhost", "", "application/json", config),
+    )
+    .await;
+    assert_eq!(status(&answer), 201, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_connections_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = crate::common::unused_addr().to_string();
+    let hooks = crate::common::unused_addr().to_string();
+    let _server = start_with_env(
+        &addr,
+        dir.path(),
+        &[
+            ("GOFER_WEB_SERVER__HEADER_READ_TIMEOUT", "2"),
+            ("GOFER_WEB_SERVER__BODY_READ_TIMEOUT", "2"),
+            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+            ("GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS", &hooks),
+            ("GOFER_WEB_EXTERNAL_EVENTS__HEADER_READ_TIMEOUT", "2"),
+            ("GOFER_WEB_EXTERNAL_EVENTS__MAX_CONNECTIONS", "3"),
+        ],
+    );
+    healthy(&reqwest::Client::new(), &addr).await;
+
+    // Headers one byte at a time (slower than the deadline allows) are cut off, on both ports.
+    for target in [&addr, &hooks] {
+        let mut stream = TcpStream::connect(target.as_str()).await.unwrap();
+        let started = Instant::now();
+        let mut closed = false;
+        for byte in b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa" {
+            if stream.write_all(&[*byte]).await.is_err() {
+                closed = true;
+                break;
+            }
+            let mut buf = [0u8; 64];
+            if let Ok(Ok(0) | Err(_)) =
+                tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await
+            {
+                closed = true;
+                break;
+            }
+        }
+        assert!(
+            closed,
+            "{target}: a slow-header client was still connected after {:?}",
+            started.elapsed()
+        );
+    }
+    // A body that trickles in is answered 408.
+    let mut stream = TcpStream::connect(addr.as_str()).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /api/namespaces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 100\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let trickle = async {
+        for _ in 0..40 {
+            if stream.write_all(b" ").await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            if !answer.is_empty() {
+                break;
+            }
+        }
+    };
+    trickle.await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(status(&answer), 408, "{answer}");
+    assert!(answer.contains("server.body_read_timeout"), "{answer}");
+
+    // At the cap, a fourth client waits; the API is not affected; idle ones are closed.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(TcpStream::connect(hooks.as_str()).await.unwrap());
+    }
+    // Let the server accept all three before the fourth arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fourth = TcpStream::connect(hooks.as_str()).await.unwrap();
+    fourth
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), fourth.read(&mut buf))
+            .await
+            .is_err(),
+        "the fourth connection was served past max_connections = 3"
+    );
+    let health = healthy(&reqwest::Client::new(), &addr).await;
+    assert_eq!(health["status"], "ok");
+    // The idle three time out (header_read_timeout), which lets the fourth in.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), fourth.read_to_end(&mut rest))
+        .await
+        .expect("the fourth client is served once the idle ones are closed")
+        .unwrap();
+    assert_eq!(status(&String::from_utf8_lossy(&rest)), 404);
+    for mut stream in idle {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an idle connection is closed by the server");
+        assert!(matches!(n, Ok(0) | Err(_)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_bounded_and_refused_before_they_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = crate::common::unused_addr().to_string();
+    let hooks = crate::common::unused_addr().to_string();
+    let _server = start_with_env(
+        &addr,
+        dir.path(),
+        &[
+            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+            ("GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS", &hooks),
+        ],
+    );
+    let http = reqwest::Client::new();
+    healthy(&http, &addr).await;
+    // Over the JSON limit (1 MiB by default): 413 naming the setting.
+    let big = json!({"id": "big", "description": "x".repeat(1_100_000)});
+    let res = http
+        .post(format!("http://{addr}/api/namespaces"))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("server.max_json_body_bytes")
+    );
+    // A missing pipeline or extension is refused from the headers alone: the answer arrives
+    // although not one byte of the announced 450 MB body was sent.
+    for (target, path) in [
+        (&addr, "/api/namespaces/default/pipelines/nope/runs"),
+        (&hooks, "/api/external/nope"),
+    ] {
+        let mut stream = TcpStream::connect(target.as_str()).await.unwrap();
+        stream
+            .write_all(
+                format!(
+                    "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+                     Content-Length: 450000000\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 2048];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("answered before the body")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert_eq!(status(&answer), 404, "{target}{path}: {answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_allowed_object_key_stores_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = crate::common::unused_addr().to_string();
+    let _server = start(&addr, dir.path());
+    let http = reqwest::Client::new();
+    healthy(&http, &addr).await;
+    let base = format!("http://{addr}/api/namespaces/default/pipelines/keys");
+    let config = json!({"config": {"id": "keys", "name": "Keys", "tasks": [{"id": "t", "image": "busybox"}]}});
+    assert_eq!(
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/configs"),
+            Some(config)
+        )
+        .await
+        .0,
+        201
+    );
+    let body: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    // The longest key (its hex would make a 256-byte file name), and the longest hex-named one.
+    for (key, encoded) in [
+        ("a".repeat(128), "a".repeat(128)),
+        ("b.c_".repeat(31) + "d-e", "b.c_".repeat(31) + "d-e"),
+    ] {
+        let res = http
+            .post(format!("{base}/objects/{encoded}"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let got = http
+            .get(format!("{base}/objects/{encoded}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 200);
+        assert!(
+            got.bytes().await.unwrap() == body,
+            "object '{key}' reads back"
+        );
+    }
+    let (_, list) = call(&http, reqwest::Method::GET, format!("{base}/objects"), None).await;
+    assert_eq!(list["objects"].as_array().unwrap().len(), 2, "{list}");
+    // No upload is left behind in the objects directory.
+    let leftovers: Vec<_> = walk(&dir.path().join("objects"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".upload-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_that_could_never_work_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = crate::common::unused_addr().to_string();
+    let _server = start(&addr, dir.path());
+    let http = reqwest::Client::new();
+    healthy(&http, &addr).await;
+    let api = |path: &str| format!("http://{addr}/api{path}");
+    let huge = "x".repeat(200_000);
+    let cases = [
+        (
+            "/namespaces/default/pipelines/big/configs",
+            json!({"config": {"id": "big", "name": "Big", "tasks": [
+                {"id": "t", "image": "busybox", "variables": {"BIG": huge}}]}}),
+            "task 't': variables.BIG: longer than 65536 bytes",
+        ),
+        (
+            "/extensions",
+            json!({"id": "bigext", "image": "busybox", "settings": {"big": huge}}),
+            "settings.big: longer than 65536 bytes",
+        ),
+        (
+            "/extensions",
+            json!({"id": "privext", "image": "--privileged"}),
+            "image: must start with a letter or digit",
+        ),
+        (
+            "/namespaces/default/pipelines/img/configs",
+            json!({"config": {"id": "img", "name": "Img", "tasks": [{"id": "t", "image": "-v/:/host"}]}}),
+            "task 't': image must start with a letter or digit",
+        ),
+        (
+            "/tokens",
+            json!({"user": "\u{1b}[2Jowned", "roles": []}),
+            "user: must not contain control characters",
+        ),
+        (
+            "/tokens",
+            json!({"user": "a\nb", "roles": []}),
+            "user: must not contain control characters",
+        ),
+        (
+            "/namespaces",
+            json!({"id": "ctl", "name": "\u{1b}[31mred"}),
+            "name: must not contain control characters",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let (status, answer) = call(&http, reqwest::Method::POST, api(path), Some(body)).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(message),
+            "{path}: {answer}"
+        );
+    }
+    let config = json!({"config": {"id": "vars", "name": "Vars", "tasks": [{"id": "t", "image": "busybox"}]}});
+    let registered = call(
+        &http,
+        reqwest::Method::POST,
+        api("/namespaces/default/pipelines/vars/configs"),
+        Some(config),
+    )
+    .await;
+    assert_eq!(registered.0, 201, "{}", registered.1);
+    let (status, answer) = call(
+        &http,
+        reqwest::Method::POST,
+        api("/namespaces/default/pipelines/vars/runs"),
+        Some(json!({"variables": {"BIG": huge}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("variables.BIG: longer than 65536 bytes"),
+        "{answer}"
+    );
+}

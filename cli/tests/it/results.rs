@@ -130,6 +130,7 @@ fn payload_reaches_tasks_and_a_parent_result_reaches_its_child() {
             let response = reqwest::Client::new()
                 .post(&url)
                 .header("gofer-api-version", "v0")
+                .header("content-type", "application/json")
                 .body(body)
                 .send()
                 .await

@@ -290,3 +290,32 @@ fn a_hundred_tasks_stay_readable() {
         assert!(terminal.backend().to_string().contains("t99"));
     }
 }
+
+/// Stored text with escape sequences and line breaks (a token's `user` written by an older
+/// version) never reaches the terminal as control characters.
+#[test]
+fn stored_control_characters_are_never_drawn() {
+    let mut app = on_pipelines(120, 30);
+    app.update(code(KeyCode::Enter));
+    let mut list = runs();
+    list[0].initiator.user = "\u{1b}[2J\u{1b}]0;owned\u{7}mallory\nroot".into();
+    app.update(Msg::Runs {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        result: Ok(list),
+    });
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    terminal.draw(|f| view::render(&app, f)).unwrap();
+    let cells: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(cells.contains("mallory"), "the user is shown: {cells}");
+    assert!(
+        !cells.chars().any(|c| c.is_control()),
+        "a control character reached the screen buffer"
+    );
+}

@@ -4,9 +4,11 @@
 //! reply (STYLE rule 10).
 
 pub mod auth;
+pub mod listen;
 pub mod reply;
 pub mod router;
 pub mod routes;
+pub mod site;
 
 use crate::store::StoreHandle;
 use bytes::{Buf, Bytes};
@@ -59,8 +61,9 @@ pub struct Caller {
     pub grants: auth::Grants,
 }
 
-/// A request body as a stream of chunks.
-pub type BodyStream = BoxStream<'static, Result<Bytes, warp::Error>>;
+/// A request body as a stream of chunks; an error says why the body could not be read (e.g. the
+/// client stalled for longer than `server.body_read_timeout`).
+pub type BodyStream = BoxStream<'static, Result<Bytes, String>>;
 
 /// The request context handed to a handler.
 pub struct Cx {
@@ -143,29 +146,36 @@ impl Cx {
         .map_err(ApiError::invalid)
     }
 
-    /// Reads the whole body, refusing more than `server.max_request_body_bytes` with 413.
+    /// Reads the whole (JSON) body, refusing more than `server.max_json_body_bytes` with 413
+    /// and a body not sent within `server.body_read_timeout` with 408.
     pub async fn body_bytes(&mut self) -> Result<Bytes, ApiError> {
-        let limit = self.state.config.server.max_request_body_bytes;
-        let Some(mut body) = self.body.take() else {
+        let server = &self.state.config.server;
+        let limit = server
+            .max_json_body_bytes
+            .min(server.max_request_body_bytes);
+        let deadline = std::time::Duration::from_secs(server.body_read_timeout);
+        let Some(body) = self.body.take() else {
             return Ok(Bytes::new());
         };
-        let mut buf = bytes::BytesMut::new();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| ApiError::invalid(format!("body: {e}")))?;
-            if (buf.len() + chunk.len()) as u64 > limit {
-                return Err(ApiError::too_large(format!(
-                    "body: larger than {limit} bytes"
-                )));
-            }
-            buf.extend_from_slice(&chunk);
+        match tokio::time::timeout(deadline, read_limited(body, limit)).await {
+            Ok(read) => read,
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "body: not received within {} s (server.body_read_timeout)",
+                    deadline.as_secs()
+                ),
+            )),
         }
-        Ok(buf.freeze())
     }
 
     /// Parses a JSON body; errors name the field (SPEC §2.2), e.g.
-    /// `config.tasks[0].image: invalid type: integer, expected a string`.
+    /// `config.tasks[0].image: invalid type: integer, expected a string`. The body must be
+    /// declared `application/json` (415 otherwise): a web page cannot send that cross-site
+    /// without the browser asking first (docs/security.md).
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         let bytes = self.body_bytes().await?;
+        require_json(&self.headers, &bytes)?;
         parse_json(&bytes)
     }
 
@@ -175,9 +185,58 @@ impl Cx {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(T::default());
         }
+        require_json(&self.headers, &bytes)?;
         parse_json(&bytes)
     }
 }
+
+/// Reads `body` whole, refusing more than `limit` bytes with 413.
+async fn read_limited(mut body: BodyStream, limit: u64) -> Result<Bytes, ApiError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(ApiError::too_large(format!(
+                "body: larger than {limit} bytes (server.max_json_body_bytes)"
+            )));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// A non-empty JSON body must say `Content-Type: application/json` (or `…+json`).
+pub fn require_json(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let declared = headers
+        .get(warp::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        return Ok(());
+    }
+    let declared = if declared.is_empty() {
+        "none".to_string()
+    } else {
+        format!("'{}'", declared.escape_debug())
+    };
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("content-type: must be application/json (was {declared})"),
+    ))
+}
+
+impl Cx {}
 
 /// Decodes JSON with the path of a failure in the message.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -218,13 +277,17 @@ pub fn filter(
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     let ws = warp::ws().map(Some).or(warp::any().map(|| None)).unify();
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let idle = std::time::Duration::from_secs(state.config.server.body_read_timeout);
     warp::method()
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(
+            warp::ext::optional::<listen::PeerAddr>()
+                .map(|p: Option<listen::PeerAddr>| p.map(|p| p.0)),
+        )
         .and(ws)
-        .and(warp::body::stream().map(box_body))
+        .and(warp::body::stream().map(move |body| box_body(body, idle)))
         .then(
             move |method: Method,
                   path: warp::path::FullPath,
@@ -255,13 +318,19 @@ pub fn filter(
         .unify()
 }
 
-fn box_body<S, B>(body: S) -> BodyStream
+/// The body as [`BodyStream`]; a client that sends nothing for `idle` is cut off.
+pub fn box_body<S, B>(body: S, idle: std::time::Duration) -> BodyStream
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + 'static,
     B: Buf,
 {
-    body.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining())))
-        .boxed()
+    listen::timed_body(
+        body.map(|r| {
+            r.map(|mut b| b.copy_to_bytes(b.remaining()))
+                .map_err(|e| e.to_string())
+        }),
+        idle,
+    )
 }
 
 #[expect(
@@ -280,41 +349,50 @@ async fn dispatch(
 ) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let (template, mut response) = match router::find(&state.routes, &method, path.as_str()) {
-        Match::NotFound => (
-            "",
-            ApiError::not_found(format!("no route for {method} {}", path.as_str()))
+    let refused = site::check(&state.config, &headers, remote);
+    let found = match refused {
+        Err(e) => Err(e),
+        Ok(()) => Ok(router::find(&state.routes, &method, path.as_str())),
+    };
+    let (template, mut response) = match found {
+        Err(e) => ("", e.into_response(&request_id)),
+        Ok(found) => match found {
+            Match::NotFound => (
+                "",
+                ApiError::not_found(format!("no route for {method} {}", path.as_str()))
+                    .into_response(&request_id),
+            ),
+            Match::WrongMethod => (
+                "",
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("method {method} is not allowed on {}", path.as_str()),
+                )
                 .into_response(&request_id),
-        ),
-        Match::WrongMethod => (
-            "",
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("method {method} is not allowed on {}", path.as_str()),
-            )
-            .into_response(&request_id),
-        ),
-        Match::Found(route, params) => {
-            let handled = async {
-                check_version(route.access, &headers)?;
-                let caller = authorize(&state, route, &params, &headers, remote).await?;
-                let cx = Cx {
-                    state: state.clone(),
-                    params,
-                    query,
-                    headers,
-                    body: Some(body),
-                    ws,
-                    caller,
-                    remote,
-                    request_id: request_id.clone(),
-                };
-                (route.handler)(cx).await
+            ),
+            Match::Found(route, params) => {
+                let handled = async {
+                    check_version(route.access, &headers)?;
+                    let caller = authorize(&state, route, &params, &headers, remote).await?;
+                    parents_exist(&state, route, &params).await?;
+                    let cx = Cx {
+                        state: state.clone(),
+                        params,
+                        query,
+                        headers,
+                        body: Some(body),
+                        ws,
+                        caller,
+                        remote,
+                        request_id: request_id.clone(),
+                    };
+                    (route.handler)(cx).await
+                }
+                .await;
+                let response = handled.unwrap_or_else(|e| e.into_response(&request_id));
+                (route.template, response)
             }
-            .await;
-            let response = handled.unwrap_or_else(|e| e.into_response(&request_id));
-            (route.template, response)
-        }
+        },
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
@@ -334,6 +412,36 @@ async fn dispatch(
         "request"
     );
     response
+}
+
+/// Before a body is read: the namespace and pipeline a write names must exist, so a request to
+/// a missing one costs no body read (404 at once). Registering a config creates its pipeline,
+/// so there only the namespace must exist.
+async fn parents_exist(state: &AppState, route: &Route, params: &Params) -> Result<(), ApiError> {
+    if !matches!(route.method, Method::POST | Method::PUT | Method::PATCH) {
+        return Ok(());
+    }
+    let creates_pipeline = route.template == "/api/namespaces/{ns}/pipelines/{p}/configs";
+    let (Some(ns), p) = (params.get("ns"), params.get("p")) else {
+        return Ok(());
+    };
+    if !IdKind::Entity.accepts(ns) {
+        return Err(ApiError::not_found(format!("namespace '{ns}' not found")));
+    }
+    let ns = ns.to_string();
+    match p.filter(|_| !creates_pipeline) {
+        Some(p) => {
+            if !IdKind::Entity.accepts(p) {
+                return Err(ApiError::not_found(format!("pipeline '{p}' not found")));
+            }
+            let p = p.to_string();
+            state.store.read(move |s| s.get_pipeline(&ns, &p)).await?;
+        }
+        None => {
+            state.store.read(move |s| s.get_namespace(&ns)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Step 1 of SPEC §11.1: `gofer-api-version` absent or `v0`.

@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod engine;
 mod events;
+mod hostile;
 mod logs;
 mod runs;
 mod scheduler;

@@ -74,6 +74,10 @@ pub async fn install(mut cx: Cx) -> Result<Response, ApiError> {
             "image: must be 1-512 characters without whitespace",
         ));
     }
+    if let Some(problem) = gofer_core::validate::image_problem(&request.image) {
+        return Err(ApiError::invalid(format!("image: {problem}")));
+    }
+    gofer_core::validate::check_variable_sizes("settings", request.settings.iter())?;
     let mut seen = std::collections::BTreeSet::new();
     for (key, _) in request.settings.iter() {
         check_setting_key(key)?;

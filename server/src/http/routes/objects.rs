@@ -209,10 +209,16 @@ async fn put(mut cx: Cx, scope: ObjectScope) -> Result<Response, ApiError> {
         .write(move |s| s.put_object(&sc, &k, now, force, limit))
         .await?;
     let path = objects::file(&state.data_dir, &scope, &key);
-    upload
-        .commit(&path)
-        .await
-        .map_err(|e| ApiError::internal(format!("moving an object into place: {e}")))?;
+    if let Err(e) = upload.commit(&path).await {
+        // Row and file go together: without its file the new row must not stay.
+        let (sc, k) = (scope.clone(), key.clone());
+        if let Err(undo) = state.store.write(move |s| s.delete_object(&sc, &k)).await {
+            tracing::error!(key = %key, error = %undo, "cannot remove the row of an object whose file failed");
+        }
+        return Err(ApiError::internal(format!(
+            "moving an object into place: {e}"
+        )));
+    }
     for evicted in &put.evicted {
         tracing::debug!(key = %evicted, "evicted an object at the pipeline object limit");
         objects::remove_file(&objects::file(&state.data_dir, &scope, evicted)).await;

@@ -17,6 +17,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 65536;
 pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let req: StartRunRequest = cx.json_or_default().await?;
+    gofer_core::validate::check_variable_sizes("variables", req.variables.iter())?;
     let mut variables = Vec::with_capacity(req.variables.0.len());
     for (key, value) in req.variables.iter() {
         if let Some(problem) = id::variable_key_problem(key) {

@@ -62,6 +62,7 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
             req.subscription_id.escape_debug()
         )));
     }
+    gofer_core::validate::check_variable_sizes("settings", req.settings.iter())?;
     for (k, v) in req.settings.iter() {
         if let Some(problem) = id::variable_key_problem(k) {
             return Err(ApiError::invalid(format!("settings.{k}: {problem}")));

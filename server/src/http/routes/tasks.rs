@@ -54,6 +54,12 @@ pub async fn set_result(mut cx: Cx) -> Result<Response, ApiError> {
             "body: must be a JSON value (the task's result)",
         ));
     }
+    // Tasks post results with minimal clients (busybox `wget --post-data` declares a form), so
+    // a request with a token may declare any type; one without (the development bypass) must
+    // say application/json, like every JSON route (docs/security.md).
+    if !cx.headers.contains_key(warp::http::header::AUTHORIZATION) {
+        crate::http::require_json(&cx.headers, &bytes)?;
+    }
     let result: serde_json::Value = crate::http::parse_json(&bytes)?;
     gofer_core::validate::check_json_value("result", &result)?;
     cx.state

@@ -34,6 +34,7 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
             "user: must be 1-{MAX_TEXT} characters"
         )));
     }
+    gofer_core::validate::check_no_control("user", &user)?;
     if let Some(role) = req.roles.iter().find(|r| reserved_role(r)) {
         return Err(ApiError::forbidden(format!(
             "roles: role '{role}' cannot be given to a token through the API"
@@ -46,6 +47,8 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
                 "metadata.{k}: keys must be 1-{MAX_TEXT} characters and values at most {MAX_TEXT}"
             )));
         }
+        gofer_core::validate::check_no_control(&format!("metadata.{}", k.escape_debug()), k)?;
+        gofer_core::validate::check_no_control(&format!("metadata.{}", k.escape_debug()), v)?;
     }
     let now = gofer_core::now_millis();
     let expires = if req.expires == 0 {

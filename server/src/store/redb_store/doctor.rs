@@ -1,6 +1,6 @@
 //! `gofer service doctor`: finds every stored record that does not decode and can move such
 //! records aside into the `quarantine` table, so one bad record stops costing anything
-//! (docs/operations.md, "Unreadable records"). It works on a database no server holds open.
+//! (docs/security.md, "Unreadable records"). It works on a database no server holds open.
 
 use super::*;
 use crate::store::UnreadableRecord;
