@@ -94,7 +94,12 @@ async fn whatever_the_api_accepts_reads_back() {
                 let id = answer["run"]["run_id"].as_u64().unwrap();
                 let (status, got) = s.call("GET", &format!("{p}/runs/{id}"), None).await;
                 assert_eq!(status, 200, "case {case}: {got}");
-                assert_eq!(got["run"]["payload"], payload, "case {case}");
+                assert!(
+                    got["run"]["payload"] == payload,
+                    "case {case}: the payload read back differs: sent {:.2000}, got {:.2000}",
+                    payload.to_string(),
+                    got["run"]["payload"].to_string()
+                );
             }
             400 => assert!(
                 depth(&payload) > gofer_core::validate::MAX_JSON_DEPTH,
