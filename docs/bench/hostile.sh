@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 PORT=${PORT:-18091}
 HOOKS=${HOOKS:-18092}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p gofer
-BIN=${CARGO_TARGET_DIR:-target}/release/gofer
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/gofer}
 DATA=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 

@@ -2775,11 +2775,27 @@ fn stored_values_are_version_tagged_json() {
     }
     let store = RedbStore::open(&path).unwrap();
     match store.get_namespace("team") {
-        Err(StoreError::Internal(message)) => {
-            assert!(message.contains("unknown value version 2"), "{message}")
+        Err(StoreError::Unreadable(message)) => {
+            assert!(message.contains("unknown value version 2"), "{message}");
+            assert!(message.contains("gofer service doctor"), "{message}");
         }
-        other => panic!("expected Internal, got {other:?}"),
+        other => panic!("expected Unreadable, got {other:?}"),
     }
+    // Lists skip it and the store counts it; the doctor finds it by table and key.
+    assert!(store.list_namespaces(Page::ALL).unwrap().is_empty());
+    assert_eq!(store.unreadable().len(), 1);
+    let found = store.scan_unreadable().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].table.as_str(), found[0].key.as_str()),
+        ("namespaces", "\"team\"")
+    );
+    assert_eq!(store.quarantine_unreadable().unwrap().len(), 1);
+    assert!(store.scan_unreadable().unwrap().is_empty());
+    assert!(matches!(
+        store.get_namespace("team"),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// With the clock stalled or going backwards, ids still strictly increase (previous id + 1) and
