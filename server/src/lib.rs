@@ -430,7 +430,7 @@ fn raise_open_file_limit(config: &ServerConfig) {
             current: limit.maximum,
             maximum: limit.maximum,
         };
-        match setrlimit(Resource::Nofile, raised.clone()) {
+        match setrlimit(Resource::Nofile, raised) {
             Ok(()) => limit = raised,
             Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
         }
