@@ -127,8 +127,8 @@ pub fn check_variable_sizes<'a>(
 /// `[A-Za-z0-9._:/@-]`, starting with a letter or digit (so never an option such as
 /// `--privileged`).
 pub fn image_problem(image: &str) -> Option<&'static str> {
-    if image.is_empty() || image.len() > 512 {
-        return Some("must be 1-512 characters");
+    if image.is_empty() || image.len() > 512 || image.chars().any(char::is_whitespace) {
+        return Some("must be 1-512 characters without whitespace");
     }
     if !image.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Some("must start with a letter or digit");
@@ -261,12 +261,6 @@ pub fn validate_config(
         if t.image.trim().is_empty() {
             return Err(ValidationError(format!(
                 "task '{}': image must not be empty",
-                t.id
-            )));
-        }
-        if t.image.len() > 512 || t.image.chars().any(char::is_whitespace) {
-            return Err(ValidationError(format!(
-                "task '{}': image must be 1-512 characters without whitespace",
                 t.id
             )));
         }

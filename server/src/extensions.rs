@@ -42,6 +42,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an extension must stay healthy for the restart backoff to reset (SPEC §12.3).
 const HEALTHY_RESET: Duration = Duration::from_secs(300);
 
+/// Where a running extension answers, and the bearer secret to call it with.
+pub(crate) type Endpoint = (String, String);
+
 /// Why a call to an extension failed (SPEC §12.4, §12.8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
@@ -336,7 +339,19 @@ impl Extensions {
         path: &str,
         body: Option<&B>,
     ) -> Result<reqwest::Response, CallError> {
-        let (url, secret) = self.reachable(id).await?;
+        let endpoint = self.reachable(id).await?;
+        self.call_at(id, &endpoint, method, path, body).await
+    }
+
+    /// [`Extensions::call`] to an extension already found running by [`Extensions::reachable`].
+    async fn call_at<B: serde::Serialize + ?Sized>(
+        &self,
+        id: &str,
+        (url, secret): &Endpoint,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, CallError> {
         let mut request = self
             .inner
             .http
@@ -366,12 +381,14 @@ impl Extensions {
         }
     }
 
-    /// Forwards a webhook to the extension's `POST /api/external-event` (SPEC §12.7). A disabled
-    /// or stopped extension is `NotRunning` (503); its 4xx is `Rejected` (answered with the same
-    /// status); 5xx or silence is `Failed` (502).
-    pub async fn external_event(
+    /// Forwards a webhook to the extension's `POST /api/external-event` (SPEC §12.7), at the
+    /// `endpoint` the listener found before it read the body ([`Extensions::reachable`]: a
+    /// disabled or stopped extension is `NotRunning`, 503). Its 4xx is `Rejected` (answered with
+    /// the same status); 5xx or silence is `Failed` (502).
+    pub(crate) async fn external_event(
         &self,
         id: &str,
+        endpoint: &Endpoint,
         headers: Vec<(String, String)>,
         body: Vec<u8>,
     ) -> Result<(), CallError> {
@@ -379,9 +396,15 @@ impl Extensions {
             headers: gofer_core::api::OrderedMap(headers),
             body,
         };
-        self.call(id, reqwest::Method::POST, "external-event", Some(&request))
-            .await
-            .map(drop)
+        self.call_at(
+            id,
+            endpoint,
+            reqwest::Method::POST,
+            "external-event",
+            Some(&request),
+        )
+        .await
+        .map(drop)
     }
 
     /// Whether the extension is running (subscriptions are delivered now) or not (they are
@@ -525,7 +548,7 @@ impl Extensions {
     }
 
     /// The URL and bearer secret of a running extension.
-    pub(crate) async fn reachable(&self, id: &str) -> Result<(String, String), CallError> {
+    pub(crate) async fn reachable(&self, id: &str) -> Result<Endpoint, CallError> {
         let id2 = id.to_owned();
         let stored = self
             .inner

@@ -73,7 +73,7 @@ async fn handle(
         )));
     }
     // Refuse before reading the body when nobody would receive it.
-    extensions.reachable(id).await.map_err(call_error)?;
+    let endpoint = extensions.reachable(id).await.map_err(call_error)?;
     let mut bytes = Vec::new();
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| ApiError::invalid(format!("body: {e}")))?;
@@ -90,7 +90,7 @@ async fn handle(
         }
     }
     extensions
-        .external_event(id, forwarded_headers(headers), bytes)
+        .external_event(id, &endpoint, forwarded_headers(headers), bytes)
         .await
         .map_err(call_error)
 }

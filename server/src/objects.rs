@@ -57,7 +57,7 @@ impl Upload {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(UploadError::Io)?;
-        // Object files are lowercase hex; a leading dot can never collide with one.
+        // Object file names are lowercase hex or `h` + hex; a leading dot never collides.
         let tmp = dir.join(format!(".upload-{}", uuid::Uuid::new_v4()));
         let mut upload = Upload {
             tmp: Some(tmp.clone()),

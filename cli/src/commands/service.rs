@@ -90,14 +90,7 @@ pub fn init_config(path: Option<&Path>, force: bool) -> anyhow::Result<()> {
 /// `service start`: load and validate the config, set up logging, bind, serve until a signal.
 /// `config` is the `--config` path given on the command line, if any.
 pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
-    let file = read_server_config(config)?;
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let loaded = ServerConfig::load(
-        file.as_ref()
-            .map(|(name, text)| (name.as_str(), text.as_str())),
-        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .map_err(|e| Failure::invalid(e.to_string()))?;
+    let (file, loaded) = load_server_config(config)?;
     let config = loaded.config;
 
     init_tracing(&config);
@@ -144,14 +137,7 @@ pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
 /// `service doctor`: scan (and with `quarantine`, quarantine) unreadable records of the data
 /// directory's database, with the server stopped.
 pub fn doctor(config: Option<&Path>, quarantine: bool, json: bool) -> anyhow::Result<()> {
-    let file = read_server_config(config)?;
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let loaded = ServerConfig::load(
-        file.as_ref()
-            .map(|(name, text)| (name.as_str(), text.as_str())),
-        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .map_err(|e| Failure::invalid(e.to_string()))?;
+    let (_, loaded) = load_server_config(config)?;
     let data_dir = gofer_server::resolve_data_dir(&loaded.config);
     let path = gofer_core::paths::database(&data_dir);
     if !path.exists() {
@@ -201,6 +187,22 @@ pub fn doctor(config: Option<&Path>, quarantine: bool, json: bool) -> anyhow::Re
         .into());
     }
     Ok(())
+}
+
+/// The server configuration as `service start` sees it: defaults, the config file (see
+/// [`read_server_config`]), then `GOFER_WEB_*`; also the file's name and text, if one was read.
+fn load_server_config(
+    config: Option<&Path>,
+) -> Result<(Option<(String, String)>, gofer_core::config::Loaded), Failure> {
+    let file = read_server_config(config)?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let loaded = ServerConfig::load(
+        file.as_ref()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|e| Failure::invalid(e.to_string()))?;
+    Ok((file, loaded))
 }
 
 /// The server config text: `--config` (must exist), else the system file when present.

@@ -275,12 +275,19 @@ fn post(path: &str, host: &str, extra: &str, content_type: &str, body: &str) -> 
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn web_pages_cannot_drive_the_development_server() {
+/// The real binary on a fresh data dir with extra `GOFER_WEB_*` settings, once it answers:
+/// the server, its data dir and its address.
+async fn serve(env: &[(&str, &str)]) -> (Server, tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let addr = crate::common::unused_addr().to_string();
-    let _server = start(&addr, dir.path());
+    let server = start_with_env(&addr, dir.path(), env);
     healthy(&reqwest::Client::new(), &addr).await;
+    (server, dir, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_cannot_drive_the_development_server() {
+    let (_server, _dir, addr) = serve(&[]).await;
     let config = r#"{"config":{"id":"csrfp","name":"x","tasks":[{"id":"t","image":"busybox"}]}}"#;
     let path = "/api/namespaces/default/pipelines/csrfp/configs";
 
@@ -340,22 +347,16 @@ async fn web_pages_cannot_drive_the_development_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off_and_connections_are_capped() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = crate::common::unused_addr().to_string();
     let hooks = crate::common::unused_addr().to_string();
-    let _server = start_with_env(
-        &addr,
-        dir.path(),
-        &[
-            ("GOFER_WEB_SERVER__HEADER_READ_TIMEOUT", "2"),
-            ("GOFER_WEB_SERVER__BODY_READ_TIMEOUT", "2"),
-            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
-            ("GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS", &hooks),
-            ("GOFER_WEB_EXTERNAL_EVENTS__HEADER_READ_TIMEOUT", "2"),
-            ("GOFER_WEB_EXTERNAL_EVENTS__MAX_CONNECTIONS", "3"),
-        ],
-    );
-    healthy(&reqwest::Client::new(), &addr).await;
+    let (_server, _dir, addr) = serve(&[
+        ("GOFER_WEB_SERVER__HEADER_READ_TIMEOUT", "2"),
+        ("GOFER_WEB_SERVER__BODY_READ_TIMEOUT", "2"),
+        ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+        ("GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS", &hooks),
+        ("GOFER_WEB_EXTERNAL_EVENTS__HEADER_READ_TIMEOUT", "2"),
+        ("GOFER_WEB_EXTERNAL_EVENTS__MAX_CONNECTIONS", "3"),
+    ])
+    .await;
 
     // Headers one byte at a time (slower than the deadline allows) are cut off, on both ports.
     for target in [&addr, &hooks] {
@@ -453,19 +454,13 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_are_bounded_and_refused_before_they_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = crate::common::unused_addr().to_string();
     let hooks = crate::common::unused_addr().to_string();
-    let _server = start_with_env(
-        &addr,
-        dir.path(),
-        &[
-            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
-            ("GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS", &hooks),
-        ],
-    );
+    let (_server, _dir, addr) = serve(&[
+        ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+        ("GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS", &hooks),
+    ])
+    .await;
     let http = reqwest::Client::new();
-    healthy(&http, &addr).await;
     // Over the JSON limit (1 MiB by default): 413 naming the setting.
     let big = json!({"id": "big", "description": "x".repeat(1_100_000)});
     let res = http
@@ -510,11 +505,8 @@ async fn bodies_are_bounded_and_refused_before_they_are_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_allowed_object_key_stores_and_reads_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = crate::common::unused_addr().to_string();
-    let _server = start(&addr, dir.path());
+    let (_server, dir, addr) = serve(&[]).await;
     let http = reqwest::Client::new();
-    healthy(&http, &addr).await;
     let base = format!("http://{addr}/api/namespaces/default/pipelines/keys");
     let config = json!({"config": {"id": "keys", "name": "Keys", "tasks": [{"id": "t", "image": "busybox"}]}});
     assert_eq!(
@@ -584,11 +576,8 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_that_could_never_work_are_refused_naming_the_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = crate::common::unused_addr().to_string();
-    let _server = start(&addr, dir.path());
+    let (_server, _dir, addr) = serve(&[]).await;
     let http = reqwest::Client::new();
-    healthy(&http, &addr).await;
     let api = |path: &str| format!("http://{addr}/api{path}");
     let huge = "x".repeat(200_000);
     let cases = [

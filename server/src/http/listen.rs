@@ -129,13 +129,17 @@ pub fn timed_body<B>(body: B, idle: Duration) -> BoxStream<'static, Result<bytes
 where
     B: futures_util::Stream<Item = Result<bytes::Bytes, String>> + Send + 'static,
 {
-    let body = Box::pin(body);
-    futures_util::stream::unfold(Some(body), move |state| async move {
-        let mut body = state?;
-        match tokio::time::timeout(idle, body.next()).await {
-            Ok(Some(item)) => Some((item, Some(body))),
-            Ok(None) => None,
-            Err(_) => Some((
+    // One timer for the whole body, pushed back after every chunk (not one per chunk).
+    let state = (Box::pin(body), Box::pin(tokio::time::sleep(idle)));
+    futures_util::stream::unfold(Some(state), move |state| async move {
+        let (mut body, mut deadline) = state?;
+        tokio::select! {
+            item = body.next() => {
+                let item = item?;
+                deadline.as_mut().reset(tokio::time::Instant::now() + idle);
+                Some((item, Some((body, deadline))))
+            }
+            () = deadline.as_mut() => Some((
                 Err(format!("the client sent no data for {} s", idle.as_secs())),
                 None,
             )),

@@ -319,7 +319,7 @@ pub fn filter(
 }
 
 /// The body as [`BodyStream`]; a client that sends nothing for `idle` is cut off.
-pub fn box_body<S, B>(body: S, idle: std::time::Duration) -> BodyStream
+fn box_body<S, B>(body: S, idle: std::time::Duration) -> BodyStream
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + 'static,
     B: Buf,

@@ -66,14 +66,6 @@ pub async fn install(mut cx: Cx) -> Result<Response, ApiError> {
             request.id.escape_debug()
         )));
     }
-    if request.image.trim().is_empty()
-        || request.image.len() > 512
-        || request.image.chars().any(char::is_whitespace)
-    {
-        return Err(ApiError::invalid(
-            "image: must be 1-512 characters without whitespace",
-        ));
-    }
     if let Some(problem) = gofer_core::validate::image_problem(&request.image) {
         return Err(ApiError::invalid(format!("image: {problem}")));
     }
