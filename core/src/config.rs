@@ -134,16 +134,23 @@ pub struct SecretStoreConfig {
     pub encryption_key: String,
 }
 
+/// The environment variable that sets the dotted `key`.
+fn env_name(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
+}
+
 /// A configuration that cannot be used; the message names the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// The result of layering: the config and the unknown keys that were ignored.
+/// The result of layering.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub config: ServerConfig,
-    pub unknown_keys: Vec<String>,
 }
 
 fn defaults_table() -> Table {
@@ -168,25 +175,35 @@ impl ServerConfig {
         env: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Loaded, ConfigError> {
         let known = defaults_table();
+        let known_paths = layered::key_paths(&known);
         let mut merged = known.clone();
-        let mut unknown = Vec::new();
         let mut overlays = Vec::new();
         if let Some((file_name, text)) = file {
             let table: Table = text
                 .parse()
                 .map_err(|e| ConfigError(format!("{file_name}: not valid TOML: {e}")))?;
-            overlays.push(table);
+            overlays.push((Some(file_name), table));
         }
-        overlays.push(layered::env_overlay(ENV_PREFIX, env));
-        for mut overlay in overlays {
+        overlays.push((None, layered::env_overlay(ENV_PREFIX, env)));
+        for (source, mut overlay) in overlays {
             // Accepted alias (SPEC §17.2).
             if let Some(api) = overlay.get_mut("api").and_then(|v| v.as_table_mut())
                 && let Some(v) = api.remove("pipeline_run_concurrency_limit")
             {
                 api.insert("run_parallelism_limit".into(), v);
             }
-            unknown.extend(layered::unknown_keys(&known, &overlay));
-            layered::retain_known(&known, &mut overlay);
+            // A typo must never leave a default in force silently: refuse the boot.
+            if let Some(key) = layered::unknown_keys(&known, &overlay).first() {
+                let hint =
+                    crate::suggest::did_you_mean(key, known_paths.iter().map(String::as_str));
+                let place = match source {
+                    Some(file_name) => format!("{file_name}: "),
+                    None => format!("{}: ", env_name(key)),
+                };
+                return Err(ConfigError(format!(
+                    "{place}unknown setting '{key}'{hint}; `gofer service init-config` lists every setting"
+                )));
+            }
             layered::check_types(&known, &overlay, "").map_err(ConfigError)?;
             layered::merge(&mut merged, overlay);
         }
@@ -194,10 +211,7 @@ impl ServerConfig {
             ConfigError(format!("invalid configuration: {}", e.message()))
         })?;
         config.validate()?;
-        Ok(Loaded {
-            config,
-            unknown_keys: unknown,
-        })
+        Ok(Loaded { config })
     }
 
     /// Checks values that the types alone do not (SPEC §17.1).
@@ -253,10 +267,18 @@ impl ServerConfig {
                 )));
             }
         }
-        if self.server.extension_address.is_empty() {
-            return Err(ConfigError(
-                "server.extension_address: must be host:port".into(),
-            ));
+        let extension_address = &self.server.extension_address;
+        if !extension_address.is_empty()
+            && !extension_address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| {
+                    !host.is_empty() && !host.contains(['/', ' ']) && port.parse::<u16>().is_ok()
+                })
+        {
+            return Err(ConfigError(format!(
+                "server.extension_address: '{extension_address}' is not host:port (leave it \
+                 empty to use the Docker bridge gateway and the API's port)"
+            )));
         }
         if !matches!(
             self.api.log_level.as_str(),
@@ -325,22 +347,46 @@ mod tests {
 
     #[test]
     fn file_env_and_unknown_keys() {
-        let file = "[api]\nlog_level = \"debug\"\npipeline_run_concurrency_limit = 3\n[server]\nbogus = 1\n";
+        let file = "[api]\nlog_level = \"debug\"\npipeline_run_concurrency_limit = 3\n";
         let loaded = ServerConfig::load(
             Some(("gofer.toml", file)),
-            [
-                ("GOFER_WEB_SCHEDULER__DOCKER__PRUNE", "false"),
-                ("GOFER_WEB_NOPE__X", "1"),
-            ],
+            [("GOFER_WEB_SCHEDULER__DOCKER__PRUNE", "false")],
         )
         .unwrap();
         assert_eq!(loaded.config.api.log_level, "debug");
         assert_eq!(loaded.config.api.run_parallelism_limit, 3);
         assert!(!loaded.config.scheduler.docker.prune);
+
+        let e = ServerConfig::load(
+            Some(("gofer.toml", "[development]\nbypas_auth = false\n")),
+            [],
+        )
+        .unwrap_err();
         assert_eq!(
-            loaded.unknown_keys,
-            vec!["server.bogus".to_string(), "nope".to_string()]
+            e.0,
+            "gofer.toml: unknown setting 'development.bypas_auth' (did you mean \
+             development.bypass_auth?); `gofer service init-config` lists every setting"
         );
+        let e =
+            ServerConfig::load(None, [("GOFER_WEB_DEVELOPMENT__BYPAS_AUTH", "false")]).unwrap_err();
+        assert!(
+            e.0.starts_with("GOFER_WEB_DEVELOPMENT__BYPAS_AUTH: unknown setting 'development.bypas_auth' (did you mean development.bypass_auth?)"),
+            "{e}"
+        );
+        let e = ServerConfig::load(None, [("GOFER_WEB_NOPE__X", "1")]).unwrap_err();
+        assert!(e.0.contains("unknown setting 'nope'"), "{e}");
+    }
+
+    #[test]
+    fn negative_numbers_name_the_key() {
+        let e = ServerConfig::load(Some(("f", "[api]\nrun_token_expiry = -5")), []).unwrap_err();
+        assert_eq!(
+            e.0,
+            "api.run_token_expiry: must be a whole number of 0 or more (got -5)"
+        );
+        let e =
+            ServerConfig::load(None, [("GOFER_WEB_SCHEDULER__DOCKER__TIMEOUT", "-1")]).unwrap_err();
+        assert!(e.0.starts_with("scheduler.docker.timeout:"), "{e}");
     }
 
     #[test]

@@ -76,9 +76,30 @@ fn walk(known: &Table, actual: &Table, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Every dotted key path of `known` that holds a value (not a table).
+pub fn key_paths(known: &Table) -> Vec<String> {
+    fn collect(table: &Table, prefix: &str, out: &mut Vec<String>) {
+        for (key, value) in table {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match value {
+                Value::Table(t) => collect(t, &path, out),
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    collect(known, "", &mut out);
+    out
+}
+
 /// Checks that every value in `actual` has the same TOML type as the value at the same path in
-/// `known`; the error names the first key that does not, e.g. `api.timeout: expected integer, got
-/// string`.
+/// `known`, and that integers are not negative where the known value is not (every integer
+/// setting is a count or a number of seconds or bytes); the error names the first key that does
+/// not, e.g. `api.timeout: expected integer, got string`.
 pub fn check_types(known: &Table, actual: &Table, prefix: &str) -> Result<(), String> {
     for (key, value) in actual {
         let path = if prefix.is_empty() {
@@ -93,6 +114,11 @@ pub fn check_types(known: &Table, actual: &Table, prefix: &str) -> Result<(), St
                     "{path}: expected {}, got {}",
                     k.type_str(),
                     a.type_str()
+                ));
+            }
+            (Some(Value::Integer(k)), Value::Integer(a)) if *k >= 0 && *a < 0 => {
+                return Err(format!(
+                    "{path}: must be a whole number of 0 or more (got {a})"
                 ));
             }
             _ => {}

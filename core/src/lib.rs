@@ -10,6 +10,7 @@ pub mod id;
 pub mod layered;
 pub mod paths;
 pub mod runstate;
+pub mod suggest;
 pub mod validate;
 
 /// Current time as Unix epoch milliseconds (SPEC conventions). The only clock read in core; kept

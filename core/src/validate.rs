@@ -24,6 +24,14 @@ pub const MAX_NAME: usize = 128;
 pub const MAX_DESCRIPTION: usize = 4096;
 /// Most retries a task may ask for.
 pub const MAX_RETRIES: u64 = 10;
+/// Longest pipeline or task timeout and retry backoff, in seconds: 365 days.
+pub const MAX_TIMEOUT_SECS: u64 = 31_536_000;
+
+/// `None` when `secs` is within [`MAX_TIMEOUT_SECS`], else the problem.
+pub fn timeout_problem(secs: u64) -> Option<String> {
+    (secs > MAX_TIMEOUT_SECS)
+        .then(|| format!("must be at most {MAX_TIMEOUT_SECS} seconds (365 days); 0 means no limit"))
+}
 
 /// How deeply a free-form JSON value (a run's payload, a task's result) may nest. Stored
 /// records wrap such a value in a few levels of their own, and the store's decoder stops at 128
@@ -230,6 +238,9 @@ pub fn validate_config(
     // negatives and non-integers naming the field)
     check_name("config.name", &input.name)?;
     check_description("config.description", &input.description)?;
+    if let Some(problem) = timeout_problem(input.timeout) {
+        return Err(ValidationError(format!("config.timeout: {problem}")));
+    }
     // 3. tasks
     if input.tasks.is_empty() {
         return Err(ValidationError(
@@ -293,6 +304,9 @@ pub fn validate_config(
         let prefix = format!("task '{}'", t.id);
         check_description(&format!("{prefix}: description"), &t.description)?;
         check_variable_sizes(&format!("{prefix}: variables"), t.variables.iter())?;
+        if let Some(problem) = timeout_problem(t.timeout) {
+            return Err(ValidationError(format!("{prefix}: timeout: {problem}")));
+        }
         let mut variables = Vec::with_capacity(t.variables.0.len());
         for (key, value) in t.variables.iter() {
             if let Some(problem) = id::variable_key_problem(key) {
@@ -331,9 +345,15 @@ pub fn validate_config(
                         "{prefix}: retries.count: must be between 0 and {MAX_RETRIES}"
                     )));
                 }
+                let backoff = r.backoff.unwrap_or(Retries::default().backoff);
+                if backoff > MAX_TIMEOUT_SECS {
+                    return Err(ValidationError(format!(
+                        "{prefix}: retries.backoff: must be at most {MAX_TIMEOUT_SECS} seconds (365 days)"
+                    )));
+                }
                 Retries {
                     count: r.count,
-                    backoff: r.backoff.unwrap_or(Retries::default().backoff),
+                    backoff,
                 }
             }
         };

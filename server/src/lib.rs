@@ -86,6 +86,10 @@ pub struct BootOptions {
     /// at boot (SPEC §12.10). `None` (in-process test servers, whose executable is a test binary)
     /// builds none.
     pub local_images_from: Option<PathBuf>,
+    /// The address the API listener is bound to, when the caller bound it already (its port
+    /// completes the default `server.extension_address`; `None` takes the port of
+    /// `server.bind_address`).
+    pub api_address: Option<std::net::SocketAddr>,
 }
 
 /// Performs the boot sequence; see [`Prepared`].
@@ -95,13 +99,36 @@ pub async fn prepare(config: ServerConfig) -> Result<Prepared, ServerError> {
 
 /// [`prepare`] with what the process adds (see [`BootOptions`]).
 pub async fn prepare_with(
-    config: ServerConfig,
+    mut config: ServerConfig,
     options: BootOptions,
 ) -> Result<Prepared, ServerError> {
     config
         .validate()
         .map_err(|e| ServerError::Startup(format!("invalid configuration: {e}")))?;
     raise_open_file_limit(&config);
+    // The external events port is taken before anything is written: a boot that cannot listen
+    // leaves the data directory as it was.
+    let external = if config.external_events.enable {
+        let address = &config.external_events.bind_address;
+        if config.external_events.use_tls {
+            return Err(ServerError::Startup(
+                "external_events.use_tls: TLS on the external events listener is not supported \
+                 yet; terminate TLS in a proxy in front of it and set external_events.use_tls = \
+                 false"
+                    .to_owned(),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+            ServerError::Startup(format!(
+                "cannot listen on {address} for external events (external_events.bind_address): \
+                 {e}; set another address or external_events.enable = false"
+            ))
+        })?;
+        tracing::info!(address = %address, "external events listener ready");
+        Some(listener)
+    } else {
+        None
+    };
     let data_dir = resolve_data_dir(&config);
     std::fs::create_dir_all(&data_dir).map_err(|e| {
         ServerError::Startup(format!(
@@ -124,6 +151,13 @@ pub async fn prepare_with(
     let secrets = secrets::Secrets::new(store.clone(), cipher.clone());
     secrets.verify_key().await.map_err(ServerError::Startup)?;
     let scheduler = connect_scheduler(&config).await?;
+    if config.server.extension_address.is_empty() {
+        config.server.extension_address = default_extension_address(&config, &options).await;
+        tracing::info!(
+            address = %config.server.extension_address,
+            "tasks and extensions reach the API here (server.extension_address)"
+        );
+    }
     if let Some(executable) = &options.local_images_from {
         build_local_images(&config, executable, &data_dir).await;
     }
@@ -132,6 +166,7 @@ pub async fn prepare_with(
     // Restart recovery happens here, before the listener serves (SPEC §5.12, §17.3).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     prune_events(&store, config.api.event_log_retention).await;
+    tokio::spawn(recover_storage(store.clone(), stop_rx.clone()));
     tokio::spawn(prune_events_every(
         store.clone(),
         config.api.event_log_retention,
@@ -193,24 +228,6 @@ pub async fn prepare_with(
         instance_for_extensions,
     );
     extensions.install_std().await?;
-    let external = if config.external_events.enable {
-        let address = &config.external_events.bind_address;
-        if config.external_events.use_tls {
-            return Err(ServerError::Startup(
-                "external_events.use_tls: TLS on the external events listener is not supported                  yet; terminate TLS in a proxy in front of it and set external_events.use_tls =                  false"
-                    .to_owned(),
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
-            ServerError::Startup(format!(
-                "cannot listen on {address} for external events (external_events.bind_address):                  {e}; set another address or external_events.enable = false"
-            ))
-        })?;
-        tracing::info!(address = %address, "external events listener ready");
-        Some(listener)
-    } else {
-        None
-    };
     let state = Arc::new(http::AppState {
         extensions,
         metrics,
@@ -361,6 +378,40 @@ async fn local_docker(
     scheduler::docker::DockerScheduler::connect(host, timeout).await
 }
 
+/// The gateway of Docker's default `bridge` network: the host's address as containers on that
+/// network see it. `None` when the engine cannot be asked or has no such network.
+pub async fn bridge_gateway(host: &str, timeout_secs: u64) -> Option<std::net::IpAddr> {
+    let docker = scheduler::docker::DockerScheduler::connect(host, timeout_secs)
+        .await
+        .ok()?;
+    docker.bridge_gateway().await
+}
+
+/// `server.extension_address` when it is left empty: the bridge gateway (`172.17.0.1` when the
+/// engine does not say) and the port the API listens on.
+async fn default_extension_address(config: &ServerConfig, options: &BootOptions) -> String {
+    let port = options.api_address.map(|a| a.port()).unwrap_or_else(|| {
+        config
+            .server
+            .bind_address
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.port())
+            .unwrap_or(8080)
+    });
+    let (host, timeout) = if config.scheduler.engine == "swarm" {
+        (&config.scheduler.swarm.host, config.scheduler.swarm.timeout)
+    } else {
+        (
+            &config.scheduler.docker.host,
+            config.scheduler.docker.timeout,
+        )
+    };
+    let gateway = bridge_gateway(host, timeout)
+        .await
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::new(172, 17, 0, 1)));
+    std::net::SocketAddr::new(gateway, port).to_string()
+}
+
 /// Builds the locally packaged images on the engine beside the server (SPEC §12.10). A failure is
 /// logged, not fatal: tasks using a missing image then fail with `scheduler_error`.
 async fn build_local_images(
@@ -466,6 +517,33 @@ async fn prune_events(store: &StoreHandle, retention_secs: u64) {
         Ok(0) => {}
         Ok(n) => tracing::info!(count = n, "pruned old events"),
         Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+    }
+}
+
+/// Reopens the database after a full disk or an I/O error, as soon as it can be reopened
+/// (checked every second): writes then work again without a restart.
+async fn recover_storage(store: StoreHandle, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut last_reason = String::new();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            true = shutting_down(&mut shutdown) => return,
+        }
+        if store.blocking().failure().is_none() {
+            continue;
+        }
+        // A write, so that event followers wake up once the database is back.
+        match store.write(|s| Ok(s.recover())).await {
+            Ok(Ok(true)) => last_reason.clear(),
+            Ok(Ok(false)) => {}
+            Ok(Err(reason)) => {
+                if reason != last_reason {
+                    tracing::warn!(reason = %reason, "storage still failing; retrying every second");
+                    last_reason = reason;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "storage recovery failed"),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! running server, and leave nothing behind.
 //!
 //! An in-process server (`gofer_server::prepare`) gets a temporary data dir and an ephemeral
-//! loopback port; the pipeline is registered and deployed in a namespace of its own
+//! port on the Docker bridge's gateway (where task containers reach it, docs/decisions.md); the pipeline is registered and deployed in a namespace of its own
 //! (`exec-<random>`, so that container names never collide with another exec or a real server's
 //! runs, SPEC §5.11), one run is started with initiator kind `cli_exec`, and the output is that of
 //! `run watch`. Afterwards — also after Ctrl-C — the server stops, the run's containers are
@@ -62,7 +62,6 @@ pub async fn exec(
     let namespace = unique_namespace();
     let mut config = ServerConfig::default();
     config.server.data_dir = data_dir.path().display().to_string();
-    config.server.bind_address = "127.0.0.1:0".into();
     config.server.shutdown_timeout = 2;
     config.external_events.enable = false;
     config.extensions.install_std_extensions = false;
@@ -73,16 +72,33 @@ pub async fn exec(
         config.scheduler.docker.timeout,
     );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    // Tasks reach the API on the host's address on Docker's bridge (the gateway), so that is
+    // where this server listens: a task's result, objects and run token go to this server and
+    // to no other one (a real server on :8080 included).
+    let gateway = gofer_server::bridge_gateway(&docker.0, docker.1)
         .await
-        .map_err(|e| Failure::error(format!("cannot listen on 127.0.0.1: {e}")))?;
+        .ok_or_else(|| {
+            Failure::unavailable(
+                "cannot find the Docker bridge network's gateway: is a Docker engine running?",
+            )
+        })?;
+    let listener = tokio::net::TcpListener::bind((gateway, 0))
+        .await
+        .map_err(|e| Failure::error(format!("cannot listen on {gateway}: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::error(e.to_string()))?;
+    config.server.bind_address = addr.to_string();
+    config.server.extension_address = addr.to_string();
+    let run_token = gofer_server::engine::new_run_token(
+        config.secret_store.encryption_key.as_bytes(),
+        config.api.run_token_expiry,
+    );
     let prepared = gofer_server::prepare_with(
         config,
         gofer_server::BootOptions {
             local_images_from: std::env::current_exe().ok(),
+            api_address: Some(addr),
         },
     )
     .await
@@ -93,8 +109,14 @@ pub async fn exec(
         let _ = stopped.await;
     }));
 
+    // The listener is not on loopback, so the auth bypass does not apply: the CLI takes the
+    // bootstrap token of this fresh server.
+    let bootstrap = gofer_sdk::Client::new(&format!("http://{addr}"), None)?
+        .bootstrap_token()
+        .await
+        .map_err(|e| Failure::unavailable(format!("the in-process server did not answer: {e}")))?;
     let exec_ctx = Ctx {
-        client: gofer_sdk::Client::new(&format!("http://{addr}"), None)?,
+        client: gofer_sdk::Client::new(&format!("http://{addr}"), Some(bootstrap.secret))?,
         settings: ctx.settings.clone(),
         times: ctx.times,
     };
@@ -123,9 +145,7 @@ pub async fn exec(
             payload,
             only: None,
             command_override: None,
-            // The temporary server listens on loopback only, which task containers cannot
-            // reach, so an API token would be of no use to them (docs/decisions.md).
-            run_token: None,
+            run_token: Some(run_token),
         };
         let run = engine
             .start_run(&namespace, &input.id, new)

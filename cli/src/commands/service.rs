@@ -97,9 +97,6 @@ pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
     if let Some((name, _)) = &file {
         tracing::info!(file = %name, "configuration loaded");
     }
-    for key in &loaded.unknown_keys {
-        tracing::warn!("unknown configuration key '{key}' ignored");
-    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -120,6 +117,7 @@ pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
             config,
             gofer_server::BootOptions {
                 local_images_from: std::env::current_exe().ok(),
+                api_address: listener.local_addr().ok(),
             },
         )
         .await
@@ -227,20 +225,50 @@ fn read_server_config(config: Option<&Path>) -> Result<Option<(String, String)>,
 
 /// Human-readable logs when `development.pretty_logging`, else JSON lines; the level is
 /// `api.log_level` unless `RUST_LOG` says otherwise. Logs go to stderr.
+///
+/// Whatever the level, the HTTP and Docker client libraries never log below `info`: at `debug`
+/// and `trace` they write whole request bodies and headers (a container's environment with its
+/// resolved secrets, `Authorization` headers). See docs/security.md.
 fn init_tracing(config: &ServerConfig) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.api.log_level));
+    let quiet_libraries = tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() <= tracing::Level::INFO || !is_library_target(meta.target())
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if config.development.pretty_logging {
         builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .finish()
+            .with(quiet_libraries)
             .init();
     } else {
-        builder.json().init();
+        builder.json().finish().with(quiet_libraries).init();
     }
+}
+
+/// Log targets of libraries that write request bodies or headers at `debug`/`trace`.
+fn is_library_target(target: &str) -> bool {
+    const LIBRARIES: [&str; 8] = [
+        "bollard",
+        "hyper",
+        "hyper_util",
+        "h2",
+        "warp",
+        "reqwest",
+        "tungstenite",
+        "tokio_tungstenite",
+    ];
+    LIBRARIES.iter().any(|lib| {
+        target
+            .strip_prefix(lib)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

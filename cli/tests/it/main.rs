@@ -6,6 +6,7 @@ mod auth;
 mod common;
 mod config_show;
 mod console;
+mod defects;
 mod errors;
 mod event;
 mod exec;

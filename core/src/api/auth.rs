@@ -30,6 +30,7 @@ impl Token {
 
 /// SPEC §3.14.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Permission {
     /// `<kind>` or `<kind>:<regex>` (see [`ResourceKind`]).
     pub resources: Vec<String>,
@@ -79,6 +80,9 @@ impl ResourceKind {
     }
 }
 
+/// Longest permission target regex, in characters (like every regex the API takes).
+pub const MAX_TARGET_CHARS: usize = 256;
+
 /// A parsed permission resource string: a kind and an optional target regex (not yet compiled;
 /// the server compiles it anchored, SPEC §11.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +114,14 @@ impl ResourceSpec {
         if target.as_deref() == Some("") {
             return Err(format!("resource '{text}': the target after ':' is empty"));
         }
+        if let Some(t) = &target
+            && t.chars().count() > MAX_TARGET_CHARS
+        {
+            return Err(format!(
+                "resource '{kind}:…': the target regex is {} characters; at most {MAX_TARGET_CHARS}",
+                t.chars().count()
+            ));
+        }
         Ok(ResourceSpec { kind, target })
     }
 
@@ -124,6 +136,7 @@ impl ResourceSpec {
 
 /// `POST /api/tokens`. `expires` is seconds from now; 0 = never.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     #[serde(default)]
     pub user: String,
@@ -137,6 +150,7 @@ pub struct CreateTokenRequest {
 
 /// `PATCH /api/tokens/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
@@ -161,6 +175,7 @@ pub struct TokensResponse {
 
 /// `POST /api/roles`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
     #[serde(default)]
     pub id: String,
@@ -172,6 +187,7 @@ pub struct CreateRoleRequest {
 
 /// `PATCH /api/roles/{id}`: at least one field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -43,6 +43,7 @@ pub struct Extension {
 
 /// `POST /api/extensions` (SPEC §12.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstallExtensionRequest {
     pub id: String,
     pub image: String,
@@ -56,6 +57,7 @@ pub struct InstallExtensionRequest {
 
 /// `PATCH /api/extensions/{id}` (SPEC §12.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateExtensionRequest {
     #[serde(default)]
     pub enable: Option<bool>,
@@ -230,6 +232,7 @@ pub struct Subscription {
 
 /// `POST …/pipelines/{p}/subscriptions` (SPEC §12.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateSubscriptionRequest {
     pub extension_id: String,
     pub subscription_id: String,
@@ -239,6 +242,7 @@ pub struct CreateSubscriptionRequest {
 
 /// `PATCH …/pipelines/{p}/subscriptions/{ext}/{sub}` (SPEC §12.5): `active` or `disabled`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {
     #[serde(default)]
     pub status: Option<String>,

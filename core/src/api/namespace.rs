@@ -14,6 +14,7 @@ pub struct Namespace {
 
 /// `POST /api/namespaces`. `name` defaults to the id when absent (docs/decisions.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateNamespaceRequest {
     #[serde(default)]
     pub id: String,
@@ -25,6 +26,7 @@ pub struct CreateNamespaceRequest {
 
 /// `PATCH /api/namespaces/{ns}`: at least one field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateNamespaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

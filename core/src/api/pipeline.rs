@@ -106,6 +106,7 @@ pub struct Variable {
 
 /// Credentials for a private registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistryAuth {
     #[serde(default)]
     pub user: String,
@@ -158,6 +159,7 @@ pub struct Deployment {
 
 /// `POST P/configs` body (SPEC §4.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterConfigRequest {
     pub config: PipelineConfigInput,
 }
@@ -165,6 +167,7 @@ pub struct RegisterConfigRequest {
 /// The config as SDKs send it. Fields the validator checks for presence default to empty here so
 /// that a missing one is reported by [`crate::validate`] with its field name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PipelineConfigInput {
     #[serde(default)]
     pub id: String,
@@ -183,6 +186,7 @@ pub struct PipelineConfigInput {
 /// A task as SDKs send it. `depends_on` keeps raw condition strings so that an invalid one is
 /// reported by the validator with the task and parent named (SPEC §4.2 rule 7).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskInput {
     #[serde(default)]
     pub id: String,
@@ -212,6 +216,7 @@ pub struct TaskInput {
 
 /// `retries` as sent: both fields optional.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetriesInput {
     #[serde(default)]
     pub count: u64,
@@ -221,6 +226,7 @@ pub struct RetriesInput {
 
 /// `{"<p>": {state}}` for `PATCH P`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdatePipelineRequest {
     pub state: PipelineState,
 }

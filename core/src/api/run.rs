@@ -103,6 +103,7 @@ pub struct TaskExecution {
 
 /// `POST P/runs` body; every field optional (SPEC §5.1, §5.13).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StartRunRequest {
     #[serde(default, skip_serializing_if = "OrderedMap::is_empty")]
     pub variables: OrderedMap,

@@ -34,6 +34,7 @@ pub struct Secret {
 
 /// `POST P/secrets` (SPEC §14.8 row 51).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PutPipelineSecretRequest {
     pub key: String,
     pub content: String,
@@ -44,6 +45,7 @@ pub struct PutPipelineSecretRequest {
 /// `POST /api/secrets/global` (SPEC §14.9 row 65). `namespaces` are regexes, each fully matched
 /// against a namespace id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PutGlobalSecretRequest {
     pub key: String,
     pub content: String,

@@ -17,6 +17,7 @@ pub struct System {
 
 /// `PATCH /api/system`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateSystemRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_pipeline_run_events: Option<bool>,

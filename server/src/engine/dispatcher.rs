@@ -449,7 +449,7 @@ impl Dispatcher {
         run.run.state = RunState::Running;
         run.run.started = now;
         run.deadline = if config.timeout > 0 {
-            now + config.timeout * 1000
+            now.saturating_add(config.timeout.saturating_mul(1000))
         } else {
             0
         };
@@ -890,7 +890,7 @@ impl Dispatcher {
             && !deadline_passed
         {
             e.state = ES::Waiting;
-            updated.retry_at = now + e.task.retries.backoff * 1000;
+            updated.retry_at = now.saturating_add(e.task.retries.backoff.saturating_mul(1000));
         } else {
             changes.events.push(complete(e, status, why, now));
         }

@@ -119,12 +119,12 @@ pub async fn execute(
         if spec.timeout_secs == 0 {
             std::future::pending::<()>().await;
         }
-        let deadline = started_at + spec.timeout_secs * 1000;
+        let deadline = started_at.saturating_add(spec.timeout_secs.saturating_mul(1000));
         let left = deadline.saturating_sub(gofer_core::now_millis());
         tokio::time::sleep(Duration::from_millis(left)).await;
     };
     let outcome = tokio::select! {
-        state = scheduler.wait(&name) => Outcome::Finished(state.unwrap_or_else(|e| ContainerState::Dead { message: e.to_string() })),
+        state = wait_through_outages(scheduler.as_ref(), &name) => Outcome::Finished(state),
         () = timeout => {
             let state = stop_and_wait(scheduler.as_ref(), &name, spec.stop_timeout).await;
             Outcome::TimedOut { timeout_secs: spec.timeout_secs, state }
@@ -151,14 +151,67 @@ pub async fn execute(
 }
 
 async fn stop_and_wait(scheduler: &dyn Scheduler, name: &str, grace_secs: u64) -> ContainerState {
-    if let Err(e) = scheduler.stop(name, grace_secs).await {
-        tracing::warn!(container = %name, error = %e, "stopping the container failed");
+    let mut backoff = Backoff::default();
+    loop {
+        match scheduler.stop(name, grace_secs).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(container = %name, error = %e, "stopping the container failed; retrying");
+                // Retried until the engine answers: a container that ended meanwhile needs no
+                // stop, one that still runs must not outlive its cancel or timeout.
+                backoff.sleep().await;
+                if let Ok(state) = scheduler.state(name).await
+                    && state.is_finished()
+                {
+                    return state;
+                }
+            }
+        }
     }
-    match scheduler.wait(name).await {
-        Ok(state) => state,
-        Err(e) => ContainerState::Dead {
-            message: e.to_string(),
-        },
+    wait_through_outages(scheduler, name).await
+}
+
+/// Waits for the container to end. A broken engine connection is not a container exit (the
+/// container keeps running without us): the wait is retried with backoff and the container
+/// re-observed once the engine answers, and only the engine's word that it exited, died or is
+/// gone ends the attempt.
+async fn wait_through_outages(scheduler: &dyn Scheduler, name: &str) -> ContainerState {
+    let mut backoff = Backoff::default();
+    loop {
+        match scheduler.wait(name).await {
+            Ok(state) => return state,
+            Err(e) => {
+                tracing::warn!(container = %name, error = %e,
+                    "lost the container engine while waiting for a container; reconnecting");
+            }
+        }
+        loop {
+            backoff.sleep().await;
+            match scheduler.state(name).await {
+                Ok(state) if state.is_finished() => return state,
+                Ok(_) => {
+                    tracing::info!(container = %name, "the container engine answers again; still waiting");
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// Exponential backoff from 250 ms to 10 s between attempts to reach the engine.
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(Duration::from_millis(250))
+    }
+}
+
+impl Backoff {
+    async fn sleep(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(10));
     }
 }
 
@@ -200,7 +253,7 @@ async fn collect_logs(
     output: Output,
     mut masker: Masker,
 ) -> std::io::Result<u64> {
-    let (mut stream, attached) = (output.stream, output.attached);
+    let (mut stream, mut attached) = (output.stream, output.attached);
     // An attached stream that ends cleanly has delivered everything; nothing to reconcile.
     let mut complete = false;
     let file = tokio::fs::OpenOptions::new()
@@ -236,8 +289,18 @@ async fn collect_logs(
                 }
             }
             Some(Err(e)) => {
-                tracing::warn!(container = %name, error = %e, "log stream ended with an error");
-                break;
+                // Usually the engine connection broke while the container runs on: follow the
+                // engine's log again once it answers, skipping what was already written.
+                tracing::warn!(container = %name, error = %e,
+                    "log stream broke; following the container's log again once the engine answers");
+                match resume_logs(scheduler.as_ref(), &name, total).await {
+                    Some(resumed) => {
+                        stream = resumed;
+                        attached = false;
+                        continue;
+                    }
+                    None => break,
+                }
             }
             None => {
                 complete = attached;
@@ -271,6 +334,48 @@ async fn collect_logs(
     out.into_inner().sync_data().await?;
     Ok(total)
 }
+
+/// The container's followed engine log without its first `written` bytes, once the engine
+/// answers again (within [`RESUME_MAX`]); `None` when it does not or the container is gone.
+async fn resume_logs(
+    scheduler: &dyn Scheduler,
+    name: &str,
+    written: u64,
+) -> Option<futures_util::stream::BoxStream<'static, crate::scheduler::SchedulerResult<bytes::Bytes>>>
+{
+    let give_up = tokio::time::Instant::now() + RESUME_MAX;
+    let mut backoff = Backoff::default();
+    loop {
+        match scheduler.state(name).await {
+            Ok(crate::scheduler::ContainerState::NotFound) => return None,
+            Ok(_) => break,
+            Err(_) if tokio::time::Instant::now() >= give_up => return None,
+            Err(_) => backoff.sleep().await,
+        }
+    }
+    let mut skip = written;
+    let stream = scheduler.logs(name, true).filter_map(move |item| {
+        let item = match item {
+            Ok(mut bytes) => {
+                let len = bytes.len() as u64;
+                if skip >= len {
+                    skip -= len;
+                    None
+                } else {
+                    let rest = bytes.split_off(usize::try_from(skip).unwrap_or(usize::MAX));
+                    skip = 0;
+                    Some(Ok(rest))
+                }
+            }
+            Err(e) => Some(Err(e)),
+        };
+        std::future::ready(item)
+    });
+    Some(stream.boxed())
+}
+
+/// How long a broken log stream waits for the engine to answer again.
+const RESUME_MAX: Duration = Duration::from_secs(600);
 
 /// Lines of the engine's log tail compared after a followed stream ends.
 const TAIL_LINES: u64 = 64;

@@ -284,3 +284,21 @@ pub async fn prune_once(
     };
     scheduler.prune(instance_id, &is_complete).await
 }
+
+/// A run token for a run about to be created (SPEC §6.5): the store keeps it only when a task of
+/// the pinned config asks for it. Its secret is derived from the id with `key` (the encryption
+/// key), never stored. It expires `expiry_secs` from now (`api.run_token_expiry`; 0 = never).
+pub fn new_run_token(key: &[u8], expiry_secs: u64) -> crate::store::RunTokenSeed {
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let secret = crate::http::auth::run_token_secret(key, &id);
+    let expiry_ms = expiry_secs.saturating_mul(1000);
+    crate::store::RunTokenSeed {
+        hash: crate::http::auth::hash_secret(&secret),
+        id,
+        expires: if expiry_ms == 0 {
+            0
+        } else {
+            gofer_core::now_millis().saturating_add(expiry_ms)
+        },
+    }
+}

@@ -176,6 +176,7 @@ impl Cx {
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
         let bytes = self.body_bytes().await?;
         require_json(&self.headers, &bytes)?;
+        require_object(&bytes)?;
         parse_json(&bytes)
     }
 
@@ -186,6 +187,7 @@ impl Cx {
             return Ok(T::default());
         }
         require_json(&self.headers, &bytes)?;
+        require_object(&bytes)?;
         parse_json(&bytes)
     }
 }
@@ -248,12 +250,44 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if let Some(at) = message.rfind(" at line ") {
             message.truncate(at);
         }
+        if let Some((field, hint)) = unknown_field(&message) {
+            // A typo must never be dropped silently (SPEC §2.2): name it and the likely intent.
+            let full = if path == "." || path.is_empty() || path == field {
+                field.to_string()
+            } else if path.ends_with(&format!(".{field}")) {
+                path.clone()
+            } else {
+                format!("{path}.{field}")
+            };
+            return ApiError::invalid(format!("{full}: unknown field{hint}"));
+        }
         if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
             ApiError::invalid(format!("body: {message}"))
         } else {
             ApiError::invalid(format!("{path}: {message}"))
         }
     })
+}
+
+/// Request bodies are JSON objects: a derived struct would also accept an array (`[]` as "no
+/// fields"), which is never what a client meant.
+fn require_object(bytes: &[u8]) -> Result<(), ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => Ok(()),
+        Some(_) => Err(ApiError::invalid("body: must be a JSON object ({...})")),
+    }
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`": the field and a
+/// " (did you mean a?)" hint.
+fn unknown_field(message: &str) -> Option<(&str, String)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    Some((
+        field,
+        gofer_core::suggest::did_you_mean(field, candidates.iter().copied()),
+    ))
 }
 
 /// `application/x-www-form-urlencoded` query decoding.

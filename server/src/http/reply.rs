@@ -70,6 +70,12 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => ApiError::invalid(m),
             StoreError::Forbidden(m) => ApiError::forbidden(m),
             StoreError::Locked(m) | StoreError::Internal(m) => ApiError::internal(m),
+            StoreError::Full(m) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, format!("storage: {m}"))
+            }
+            StoreError::Io(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("storage: {m}"))
+            }
             // Says which record and what to do; it names nothing the caller may not read.
             StoreError::Unreadable(m) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storage: {m}"))

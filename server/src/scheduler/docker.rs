@@ -104,6 +104,25 @@ impl DockerScheduler {
         &self.docker
     }
 
+    /// The gateway address of the default `bridge` network (the host as task containers see
+    /// it), when the engine has that network.
+    pub async fn bridge_gateway(&self) -> Option<std::net::IpAddr> {
+        let network = self
+            .docker
+            .inspect_network(
+                "bridge",
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .ok()?;
+        network
+            .ipam?
+            .config?
+            .into_iter()
+            .filter_map(|c| c.gateway?.parse().ok())
+            .next()
+    }
+
     /// The engine address in use, e.g. `unix:///var/run/docker.sock`.
     pub fn host(&self) -> &str {
         &self.host
@@ -218,6 +237,9 @@ impl DockerScheduler {
     async fn create(&self, request: &StartRequest) -> Result<String, BollardError> {
         let mut host_config = HostConfig {
             auto_remove: Some(false),
+            // PID 1 ignores signals it has no handler for, so a shell script as PID 1 would sit
+            // out a stop's whole grace: Docker's init process forwards SIGTERM to the program.
+            init: Some(true),
             ..Default::default()
         };
         let mut exposed_ports = None;

@@ -157,6 +157,9 @@ impl SwarmScheduler {
                             .collect(),
                     ),
                     stop_grace_period: Some(nanos(self.stop_grace_secs)),
+                    // An init process as PID 1 forwards SIGTERM to the program, so a stop
+                    // takes effect at once instead of after the whole grace.
+                    init: Some(true),
                     ..Default::default()
                 }),
                 restart_policy: Some(TaskSpecRestartPolicy {

@@ -46,7 +46,15 @@ pub enum StoreError {
     /// (500), whose message names the record and `gofer service doctor`.
     #[error("storage: {0}")]
     Unreadable(String),
-    /// Anything else: I/O, corruption.
+    /// The disk holding the database is full: the write was not made (→ 507). The store
+    /// reopens the database by itself once space is back (`Store::recover`).
+    #[error("storage: {0}")]
+    Full(String),
+    /// The database cannot read or write its file (an I/O error, or the database is being
+    /// reopened after one) → 503 until `Store::recover` succeeds.
+    #[error("storage: {0}")]
+    Io(String),
+    /// Anything else: corruption, a bug.
     #[error("storage: {0}")]
     Internal(String),
 }
@@ -84,6 +92,12 @@ pub trait Store: Send + Sync + 'static {
     /// The unreadable records readers have skipped since the store was opened (see
     /// [`StoreError::Unreadable`]); read from memory, so cheap enough for every health check.
     fn unreadable(&self) -> Vec<UnreadableRecord>;
+    /// Why the store cannot write now (a full disk, an I/O error), until [`Store::recover`]
+    /// reopens the database; `None` when it is fine. Read from memory.
+    fn failure(&self) -> Option<String>;
+    /// After a [`Store::failure`]: reopens the database. `Ok(true)` when it was reopened,
+    /// `Ok(false)` when there was nothing to do, `Err` (the reason) when it cannot be yet.
+    fn recover(&self) -> Result<bool, String>;
     fn system(&self) -> StoreResult<System>;
     /// Sets `ignore_pipeline_run_events` when `Some`; returns the new state.
     fn update_system(&self, ignore_pipeline_run_events: Option<bool>) -> StoreResult<System>;

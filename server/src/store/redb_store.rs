@@ -44,7 +44,12 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The Gofer store on a redb database: a file (`<data_dir>/gofer.redb`) or memory.
 pub struct RedbStore {
-    db: Database,
+    /// `None` while the database is being reopened after an I/O failure (see `recover`).
+    db: std::sync::RwLock<Option<Arc<Database>>>,
+    /// The database file; `None` in memory (which cannot be reopened).
+    path: Option<std::path::PathBuf>,
+    /// Why writes fail now, until `recover` reopens the database.
+    failure: std::sync::Mutex<Option<String>>,
     instance_id: String,
     clock: Clock,
     /// Bumped after every committed write transaction (see [`Store::generation`]).
@@ -101,8 +106,33 @@ trait OrInternal<T> {
 
 impl<T, E: Into<redb::Error>> OrInternal<T> for Result<T, E> {
     fn or_internal(self) -> StoreResult<T> {
-        self.map_err(|e| StoreError::Internal(format!("redb: {}", e.into())))
+        self.map_err(|e| storage_error(e.into()))
     }
+}
+
+/// A redb error as ours: a full disk and I/O failures are told apart from everything else,
+/// because the store recovers from them by reopening the database (`RedbStore::recover`).
+fn storage_error(e: redb::Error) -> StoreError {
+    match e {
+        redb::Error::Io(io) if is_disk_full(&io) => StoreError::Full(format!(
+            "the disk holding the database is full ({io}); nothing was written. Free some space: \
+             writes resume by themselves"
+        )),
+        redb::Error::Io(io) => StoreError::Io(format!(
+            "the database cannot use its file ({io}); it is reopened as soon as it can be"
+        )),
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => StoreError::Io(
+            "the database had a write error and is being reopened; try again shortly".into(),
+        ),
+        e => StoreError::Internal(format!("redb: {e}")),
+    }
+}
+
+/// ENOSPC or EDQUOT.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
 fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
@@ -683,6 +713,8 @@ impl Tx<'_> {
     }
 
     /// Deletes a role and emits `deleted_role`; `false` when it did not exist.
+    /// Deletes a role and takes it off every token that lists it, so that a role created later
+    /// under the same id gives old tokens nothing.
     fn remove_role(&self, id: &str) -> StoreResult<bool> {
         let existed = self
             .txn
@@ -691,6 +723,23 @@ impl Tx<'_> {
             .remove(id)
             .or_internal()?
             .is_some();
+        let mut tokens = self.txn.open_table(TOKENS).or_internal()?;
+        let mut holders = Vec::new();
+        for row in tokens.iter().or_internal()? {
+            let (key, value) = row.or_internal()?;
+            // An unreadable token cannot authenticate anyone; the doctor deals with it.
+            if let Ok(stored) = decode::<StoredToken>("token", value.value())
+                && stored.token.roles.iter().any(|r| r == id)
+            {
+                holders.push((key.value().to_string(), stored));
+            }
+        }
+        for (key, mut stored) in holders {
+            stored.token.roles.retain(|r| r != id);
+            tokens
+                .insert(key.as_str(), encode(&stored)?.as_slice())
+                .or_internal()?;
+        }
         if existed {
             self.emit(EventKind::DeletedRole {
                 role_id: id.to_string(),
@@ -890,7 +939,10 @@ impl RedbStore {
     /// `Locked` when another process or another handle in this process holds the file.
     pub fn open(path: &Path) -> StoreResult<RedbStore> {
         match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
-            Ok(db) => Self::init(db),
+            Ok(db) => Self::init(db).map(|store| RedbStore {
+                path: Some(path.to_path_buf()),
+                ..store
+            }),
             Err(DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch) => {
                 let dir = match path.parent() {
                     Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
@@ -966,7 +1018,9 @@ impl RedbStore {
         };
         txn.commit().or_internal()?;
         Ok(RedbStore {
-            db,
+            db: std::sync::RwLock::new(Some(Arc::new(db))),
+            path: None,
+            failure: std::sync::Mutex::default(),
             instance_id,
             clock: Arc::new(gofer_core::now_millis),
             generation: std::sync::atomic::AtomicU64::new(0),
@@ -977,8 +1031,48 @@ impl RedbStore {
 
     /// Runs `op` in one write transaction: committed when it succeeds, aborted when it fails.
     fn write<T>(&self, op: impl FnOnce(&Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let result = self.write_inner(op);
+        if let Err(e) = &result {
+            self.note_failure(e);
+        }
+        result
+    }
+
+    /// The open database, or the reason it is not open.
+    fn db(&self) -> StoreResult<Arc<Database>> {
+        match self
+            .db
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            Some(db) => Ok(db.clone()),
+            None => Err(StoreError::Io(self.failure().unwrap_or_else(|| {
+                "the database is being reopened; try again shortly".into()
+            }))),
+        }
+    }
+
+    /// Remembers an I/O failure (health reports it; `recover` reopens the database).
+    fn note_failure(&self, e: &StoreError) {
+        if let StoreError::Full(m) | StoreError::Io(m) = e {
+            let mut failure = self
+                .failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if failure.is_none() {
+                tracing::error!(error = %m, "storage failed; the database will be reopened");
+            }
+            // A full disk is the more useful reason; later "previous I/O error"s do not hide it.
+            if failure.is_none() || matches!(e, StoreError::Full(_)) {
+                *failure = Some(m.clone());
+            }
+        }
+    }
+
+    fn write_inner<T>(&self, op: impl FnOnce(&Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let _seen = SeenScope::enter(&self.unreadable);
-        let txn = self.db.begin_write().or_internal()?;
+        let txn = self.db()?.begin_write().or_internal()?;
         let result = op(&Tx {
             txn: &txn,
             clock: &self.clock,
@@ -1010,8 +1104,14 @@ impl RedbStore {
     /// Runs `op` in one read transaction (a consistent snapshot).
     fn read<T>(&self, op: impl FnOnce(&ReadTransaction) -> StoreResult<T>) -> StoreResult<T> {
         let _seen = SeenScope::enter(&self.unreadable);
-        let txn = self.db.begin_read().or_internal()?;
-        op(&txn)
+        let result = self
+            .db()
+            .and_then(|db| db.begin_read().or_internal())
+            .and_then(|txn| op(&txn));
+        if let Err(e) = &result {
+            self.note_failure(e);
+        }
+        result
     }
 }
 
@@ -1037,6 +1137,50 @@ impl Store for RedbStore {
                 error: error.clone(),
             })
             .collect()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn recover(&self) -> Result<bool, String> {
+        let Some(reason) = self.failure() else {
+            return Ok(false);
+        };
+        let Some(path) = &self.path else {
+            return Err(format!(
+                "{reason} (an in-memory database cannot be reopened)"
+            ));
+        };
+        let mut slot = self
+            .db
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The failed instance refuses every operation from now on; it must be closed (its
+        // last transaction dropped) before the file can be opened again.
+        if let Some(old) = slot.take()
+            && let Err(still_used) = Arc::try_unwrap(old)
+        {
+            *slot = Some(still_used);
+            return Err(format!("{reason} (waiting for open transactions to end)"));
+        }
+        match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
+            Ok(db) => {
+                *slot = Some(Arc::new(db));
+                *self
+                    .failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                self.generation.fetch_add(1, Ordering::Release);
+                self.auth_generation.fetch_add(1, Ordering::Release);
+                tracing::info!("storage recovered: the database was reopened");
+                Ok(true)
+            }
+            Err(e) => Err(format!("{reason} (reopening failed: {e})")),
+        }
     }
 
     fn system(&self) -> StoreResult<System> {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// A server with `development.bypass_auth = false`, and its bootstrap secret.
-async fn strict_server() -> (TestServer, tempfile::TempDir, String) {
+pub(crate) async fn strict_server() -> (TestServer, tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_for(dir.path());
     config.development.bypass_auth = false;
@@ -18,7 +18,7 @@ async fn strict_server() -> (TestServer, tempfile::TempDir, String) {
 }
 
 /// Creates a token as `admin` and returns `Bearer <secret>` and the token's id.
-async fn token(s: &TestServer, admin: &str, body: Value) -> (String, String) {
+pub(crate) async fn token(s: &TestServer, admin: &str, body: Value) -> (String, String) {
     let (status, created) = s
         .call_as(Some(admin), "POST", "/api/tokens", Some(body))
         .await;

@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod defects;
 mod engine;
 mod events;
 mod hostile;

@@ -1,9 +1,12 @@
 use crate::events::EventFeed;
 use crate::http::Cx;
+use crate::http::auth::Grants;
 use crate::http::reply::{ApiError, no_content, ok};
 use crate::store::StoreHandle;
 use futures_util::{SinkExt, StreamExt};
+use gofer_core::api::ResourceKind;
 use gofer_core::api::{Event, EventResponse, EventStreamQuery};
+use gofer_core::enums::Action;
 use std::time::Duration;
 use warp::Reply;
 use warp::reply::Response;
@@ -18,9 +21,32 @@ fn event_id(cx: &Cx) -> Result<String, ApiError> {
     }
 }
 
+/// Whether `grants` may see `event` (docs/security.md): read on its namespace, and on its
+/// pipeline where it names one. Events that name no namespace (roles, tokens, extensions, the
+/// system) are for admins only.
+pub fn visible(grants: &Grants, event: &Event) -> bool {
+    if grants.is_admin() {
+        return true;
+    }
+    match event.kind.scope() {
+        (None, _) => false,
+        (Some(namespace), pipeline) => {
+            let mut required = vec![(ResourceKind::Namespaces, Some(namespace))];
+            if let Some(pipeline) = pipeline {
+                required.push((ResourceKind::Pipelines, Some(pipeline)));
+            }
+            grants.allows(Action::Read, &required)
+        }
+    }
+}
+
 pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     let id = event_id(&cx)?;
+    let shown = id.clone();
     let event = cx.state.store.read(move |s| s.get_event(&id)).await?;
+    if !visible(&cx.caller.grants, &event) {
+        return Err(ApiError::not_found(format!("event '{shown}' not found")));
+    }
     Ok(ok(&EventResponse { event }))
 }
 
@@ -43,6 +69,7 @@ pub async fn stream(cx: Cx) -> Result<Response, ApiError> {
     };
     let store = cx.state.store.clone();
     let shutdown = cx.state.shutdown.clone();
+    let grants = cx.caller.grants.clone();
     // Without history the stream starts at the last event committed before the connection was
     // accepted: that is now, before the upgrade.
     let start = match (&query.after, query.history) {
@@ -51,7 +78,7 @@ pub async fn stream(cx: Cx) -> Result<Response, ApiError> {
         (None, false) => store.read(|s| s.last_event_id()).await?,
     };
     Ok(ws
-        .on_upgrade(move |socket| send_events(socket, store, query, start, shutdown))
+        .on_upgrade(move |socket| send_events(socket, store, query, grants, start, shutdown))
         .into_response())
 }
 
@@ -62,6 +89,7 @@ async fn send_events(
     socket: WebSocket,
     store: StoreHandle,
     query: EventStreamQuery,
+    grants: Grants,
     start: Option<String>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -94,7 +122,7 @@ async fn send_events(
                 break Some(Message::close_with(1011u16, "internal error"));
             }
         };
-        if send_all(&mut tx, &query, events).await.is_err() {
+        if send_all(&mut tx, &query, &grants, events).await.is_err() {
             break None;
         }
     };
@@ -131,9 +159,13 @@ async fn next_batch(
 async fn send_all(
     tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     query: &EventStreamQuery,
+    grants: &Grants,
     events: Vec<Event>,
 ) -> Result<(), ()> {
-    for event in events.iter().filter(|e| query.matches(e)) {
+    for event in events
+        .iter()
+        .filter(|e| query.matches(e) && visible(grants, e))
+    {
         let text = serde_json::to_string(event).map_err(|_| ())?;
         tx.send(Message::text(text)).await.map_err(|_| ())?;
     }

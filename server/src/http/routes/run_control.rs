@@ -2,7 +2,6 @@
 //! the work to the engine; reads of runs live in their own module.
 
 use crate::http::Cx;
-use crate::http::auth;
 use crate::http::reply::{ApiError, created, no_content};
 use crate::store::{NewRun, RunTokenSeed};
 use gofer_core::api::{Initiator, InitiatorKind, RunResponse, StartRunRequest, Variable};
@@ -109,23 +108,11 @@ pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
     Ok(created(&RunResponse { run }))
 }
 
-/// A run token for the run about to be created (SPEC §6.5); the store keeps it only when a task
-/// of the pinned config asks for it. Its secret is derived from the id, never stored.
 fn run_token_seed(cx: &Cx) -> RunTokenSeed {
-    let id = uuid::Uuid::now_v7().hyphenated().to_string();
-    let secret =
-        auth::run_token_secret(cx.state.config.secret_store.encryption_key.as_bytes(), &id);
-    let expiry_ms = cx.state.config.api.run_token_expiry.saturating_mul(1000);
-    RunTokenSeed {
-        hash: auth::hash_secret(&secret),
-        id,
-        // `api.run_token_expiry = 0` means the token never expires (like `expires = 0`).
-        expires: if expiry_ms == 0 {
-            0
-        } else {
-            gofer_core::now_millis().saturating_add(expiry_ms)
-        },
-    }
+    crate::engine::new_run_token(
+        cx.state.config.secret_store.encryption_key.as_bytes(),
+        cx.state.config.api.run_token_expiry,
+    )
 }
 
 /// `DELETE R` → 204 once the cancellation is durable (SPEC §5.9).

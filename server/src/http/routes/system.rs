@@ -32,13 +32,18 @@ pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
 
 /// `GET /api/health` (SPEC §14.10): 200 when every check passes, else 503 with the same shape.
 pub async fn health(cx: Cx) -> Result<Response, ApiError> {
-    let storage = match cx.state.store.read(|s| s.system()).await {
-        Ok(_) => match cx.state.store.blocking().unreadable().len() {
-            0 => "ok".to_string(),
-            1 => "degraded: 1 unreadable record (see gofer service doctor)".to_string(),
-            n => format!("degraded: {n} unreadable records (see gofer service doctor)"),
+    // A write failure (full disk, I/O error) is an error until the database is reopened, even
+    // though reads may still answer.
+    let storage = match cx.state.store.blocking().failure() {
+        Some(failure) => format!("error: {failure}"),
+        None => match cx.state.store.read(|s| s.system()).await {
+            Ok(_) => match cx.state.store.blocking().unreadable().len() {
+                0 => "ok".to_string(),
+                1 => "degraded: 1 unreadable record (see gofer service doctor)".to_string(),
+                n => format!("degraded: {n} unreadable records (see gofer service doctor)"),
+            },
+            Err(e) => format!("error: {e}"),
         },
-        Err(e) => format!("error: {e}"),
     };
     // The container engine answers a cheap list (nothing carries this label).
     let probe =

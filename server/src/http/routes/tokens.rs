@@ -50,6 +50,11 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
         gofer_core::validate::check_no_control(&format!("metadata.{}", k.escape_debug()), k)?;
         gofer_core::validate::check_no_control(&format!("metadata.{}", k.escape_debug()), v)?;
     }
+    if req.expires > MAX_TOKEN_EXPIRY_SECS {
+        return Err(ApiError::invalid(format!(
+            "expires: must be at most {MAX_TOKEN_EXPIRY_SECS} seconds (10 years); 0 means never"
+        )));
+    }
     let now = gofer_core::now_millis();
     let expires = if req.expires == 0 {
         0
@@ -141,6 +146,9 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     let token = cx.state.store.read(move |s| s.get_token(&id)).await?;
     Ok(ok(&TokenResponse { token }))
 }
+
+/// Longest token lifetime a create accepts, in seconds: 10 years (docs/decisions.md).
+pub const MAX_TOKEN_EXPIRY_SECS: u64 = 315_360_000;
 
 /// `PATCH /api/tokens/{id}` `{disabled?}` → 204; the caller's own token → 409.
 pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {

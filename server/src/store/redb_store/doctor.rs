@@ -136,7 +136,7 @@ fn remove_run_indexes(txn: &WriteTransaction, raw_key: &[u8]) -> StoreResult<()>
 impl RedbStore {
     /// Every stored record that does not decode (an offline scan of the whole database).
     pub fn scan_unreadable(&self) -> StoreResult<Vec<UnreadableRecord>> {
-        let txn = self.db.begin_read().or_internal()?;
+        let txn = self.db()?.begin_read().or_internal()?;
         Ok(scan_all(&txn)?.into_iter().map(|f| f.record).collect())
     }
 
@@ -144,14 +144,14 @@ impl RedbStore {
     /// queue and index rows go with it, so its pipeline can be deleted again. Returns what moved.
     pub fn quarantine_unreadable(&self) -> StoreResult<Vec<UnreadableRecord>> {
         let found = {
-            let txn = self.db.begin_read().or_internal()?;
+            let txn = self.db()?.begin_read().or_internal()?;
             scan_all(&txn)?
         };
         if found.is_empty() {
             return Ok(Vec::new());
         }
         let now = (self.clock)();
-        let txn = self.db.begin_write().or_internal()?;
+        let txn = self.db()?.begin_write().or_internal()?;
         for f in &found {
             let name = f.record.table.as_str();
             let Some(raw_value) = take_any(&txn, name, &f.raw_key)? else {
