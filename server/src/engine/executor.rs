@@ -302,10 +302,25 @@ async fn collect_logs(
                     None => break,
                 }
             }
-            None => {
-                complete = attached;
+            None if attached && !stream_was_cut(scheduler.as_ref(), &name).await => {
+                complete = true;
                 break;
             }
+            None if attached => {
+                // The connection closed under a running container (an engine restart or a
+                // dropped socket): follow its log again, skipping what was written.
+                tracing::warn!(container = %name,
+                    "output stream closed while the container runs; following its log again");
+                match resume_logs(scheduler.as_ref(), &name, total).await {
+                    Some(resumed) => {
+                        stream = resumed;
+                        attached = false;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            None => break,
         }
     }
     if complete {
@@ -372,6 +387,16 @@ async fn resume_logs(
         std::future::ready(item)
     });
     Some(stream.boxed())
+}
+
+/// Whether an attached output stream that ended cleanly was cut rather than finished: the
+/// container still runs (given the engine's ~40 ms of teardown after the process exits) or the
+/// engine does not answer.
+async fn stream_was_cut(scheduler: &dyn Scheduler, name: &str) -> bool {
+    !matches!(
+        tokio::time::timeout(Duration::from_secs(1), scheduler.wait(name)).await,
+        Ok(Ok(_))
+    )
 }
 
 /// How long a broken log stream waits for the engine to answer again.

@@ -374,7 +374,8 @@ async fn config_registration_validation() {
             ),
             "config.tasks[0].variables",
         ),
-        ("build", json!({"nope": 1}), "body: missing field `config`"),
+        ("build", json!({"nope": 1}), "nope: unknown field"),
+        ("build", json!({}), "body: missing field `config`"),
     ];
     for (p, body, needle) in cases {
         assert_error(&register(p, body.clone()).await, 400, needle);

@@ -277,7 +277,8 @@ async fn stop_sends_sigkill_after_the_grace_period() {
     let Some(f) = fixture_with(docker).await else {
         return;
     };
-    let request = f.task("grace", "sleep 60");
+    // A program that ignores SIGTERM (the init process hands the signal on; it is ignored).
+    let request = f.task("grace", "trap '' TERM; sleep 60");
     f.docker.start(&request).await.expect("start");
     assert_eq!(
         f.docker.state(&request.name).await.unwrap(),
@@ -286,7 +287,7 @@ async fn stop_sends_sigkill_after_the_grace_period() {
 
     let grace = Duration::from_secs(3);
     let begun = Instant::now();
-    // PID 1 without a handler ignores SIGTERM, so only the SIGKILL after the grace ends it.
+    // Only the SIGKILL after the grace ends it.
     let (stopped, waited) = tokio::join!(f.docker.stop(&request.name, grace.as_secs()), async {
         let state = f.docker.wait(&request.name).await;
         (state, begun.elapsed())
@@ -402,22 +403,26 @@ async fn a_missing_image_fails_the_start_naming_the_image() {
     assert!(error.to_string().contains("never pulled"), "{error}");
 }
 
+/// Containers run with an init process, which starts first: a command that cannot run ends
+/// the container with 127 and the init's explanation in its log.
 #[tokio::test]
-async fn a_command_that_cannot_run_fails_the_start_and_leaves_no_container() {
+async fn a_command_that_cannot_run_exits_127_saying_why() {
     let Some(f) = fixture().await else { return };
     let mut request = f.task("noexec", "");
     request.entrypoint = Some(vec!["/no/such/binary".into()]);
     request.command = None;
-    let error = f
-        .docker
-        .start(&request)
-        .await
-        .expect_err("start of a missing executable");
-    assert!(error.to_string().contains(&request.name), "{error}");
+    f.docker.start(&request).await.expect("start");
     assert_eq!(
-        f.docker.state(&request.name).await.unwrap(),
-        ContainerState::NotFound
+        f.docker.wait(&request.name).await.unwrap(),
+        ContainerState::Exited { exit_code: 127 }
     );
+    let mut log = Vec::new();
+    let mut stream = f.docker.logs(&request.name, false);
+    while let Some(Ok(bytes)) = futures_util::StreamExt::next(&mut stream).await {
+        log.extend_from_slice(&bytes);
+    }
+    let log = String::from_utf8_lossy(&log);
+    assert!(log.contains("/no/such/binary"), "{log}");
 }
 
 #[tokio::test]
