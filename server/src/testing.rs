@@ -3,7 +3,7 @@
 //!
 //! No registry can be reached where these tests run, so the one image they use,
 //! [`BUSYBOX_IMAGE`], is built locally `FROM scratch` around the host's static busybox
-//! (`../shared/ci/ensure-docker` installs it). Tests that need Docker start with
+//! (`.ci/ensure-docker` installs it). Tests that need Docker start with
 //! [`require_docker`]: it fails with instructions when no engine answers, or skips the test
 //! loudly when `GOFER_TEST_SKIP_DOCKER=1` (STYLE rule 22).
 //!
@@ -60,7 +60,7 @@ pub async fn require_docker_with_timeout(timeout_secs: u64) -> Option<DockerSche
         Ok(docker) => Some(docker),
         Err(e) => panic!(
             "this test needs a Docker engine and none answered.\n  {e}\n  \
-             Run ../shared/ci/ensure-docker to start one, or set {SKIP_DOCKER_ENV}=1 to skip the \
+             Run .ci/ensure-docker to start one, or set {SKIP_DOCKER_ENV}=1 to skip the \
              Docker tests explicitly."
         ),
     }
@@ -95,7 +95,7 @@ async fn build_busybox_image(docker: &DockerScheduler) -> SchedulerResult<String
     let path = std::env::var(BUSYBOX_PATH_ENV).unwrap_or_else(|_| "/bin/busybox".to_owned());
     let busybox = tokio::fs::read(&path).await.map_err(|e| {
         fail(format!(
-            "read the static busybox at {path}: {e} (../shared/ci/ensure-docker installs it, or \
+            "read the static busybox at {path}: {e} (.ci/ensure-docker installs it, or \
              set {BUSYBOX_PATH_ENV})"
         ))
     })?;

@@ -1,6 +1,6 @@
 //! `gofer console` end to end (issue 6): the real binary in a real terminal (tmux), against the
 //! real server with a real run on Docker. Needs `tmux` (`.ci/run` installs it) and a Docker
-//! engine (`../shared/ci/ensure-docker`).
+//! engine (`.ci/ensure-docker`).
 
 use crate::common::{ContainerNamespace, TestServer, busybox_image, no_config_dir, shell_task};
 use gofer_core::api::OrderedMap;

@@ -100,7 +100,7 @@ async fn run_to_completion(http: &reqwest::Client, base: &str, body: Value) -> u
 async fn deep_json_is_refused_and_an_unreadable_record_never_stops_the_server() {
     let docker = gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     let image = gofer_server::testing::busybox_image(&docker)
         .await
         .expect("busybox image");

@@ -168,7 +168,7 @@ pub enum SchedulerError {
     /// No engine answered at connect time.
     #[error(
         "cannot reach the Docker engine at {host}: is dockerd running? \
-         (../shared/ci/ensure-docker starts one): {message}"
+         (.ci/ensure-docker starts one): {message}"
     )]
     Unreachable { host: String, message: String },
     /// The image is not present and pulling it failed.

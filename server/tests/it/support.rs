@@ -48,7 +48,7 @@ impl TestServer {
     pub async fn start_on(config: ServerConfig, bind: &str) -> TestServer {
         assert!(
             gofer_server::testing::require_docker().await.is_some(),
-            "the Gofer server needs a Docker engine even for API tests; run ../shared/ci/ensure-docker"
+            "the Gofer server needs a Docker engine even for API tests; run .ci/ensure-docker"
         );
         let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
         let addr = SocketAddr::from(([127, 0, 0, 1], listener.local_addr().expect("addr").port()));
@@ -439,7 +439,7 @@ pub async fn frames_until_close(ws: &mut Ws) -> (Vec<String>, (u16, String)) {
 pub async fn busybox() -> String {
     let docker = gofer_server::testing::require_docker()
         .await
-        .expect("these tests need Docker: run ../shared/ci/ensure-docker");
+        .expect("these tests need Docker: run .ci/ensure-docker");
     gofer_server::testing::busybox_image(&docker)
         .await
         .expect("building the busybox test image")

@@ -21,7 +21,7 @@ const FIXTURE_LABEL: &str = "gofer.test.fixture";
 async fn swarm() -> (SwarmScheduler, String) {
     let docker = require_docker()
         .await
-        .expect("these tests need Docker: run ../shared/ci/ensure-docker");
+        .expect("these tests need Docker: run .ci/ensure-docker");
     let image = busybox_image(&docker).await.expect("busybox test image");
     let info = docker.client().info().await.expect("engine info");
     let state = info.swarm.and_then(|s| s.local_node_state);
