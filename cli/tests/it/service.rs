@@ -70,16 +70,12 @@ fn start_needs_an_existing_config_file() {
     );
 }
 
-/// Writes a server config for `bind` with a temporary data dir, JSON logs and one unknown key.
+/// Writes a server config for `bind` with a temporary data dir and JSON logs.
 fn write_config(dir: &std::path::Path, bind: &str) -> std::path::PathBuf {
     let mut config = test_config(&dir.join("data"));
     config.server.bind_address = bind.into();
     config.development.pretty_logging = false;
-    let mut table = toml::Table::try_from(&config).unwrap();
-    table["api"]
-        .as_table_mut()
-        .unwrap()
-        .insert("bogus_key".into(), 1.into());
+    let table = toml::Table::try_from(&config).unwrap();
     let path = dir.join("gofer_web.toml");
     std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
     path
@@ -159,11 +155,8 @@ fn start_serves_until_sigterm() {
             .any(|l| l.contains(&dir.path().join("data").display().to_string())),
         "{seen:?}"
     );
-    assert!(
-        seen.iter()
-            .any(|l| l.contains("unknown configuration key 'api.bogus_key' ignored")),
-        "{seen:?}"
-    );
+    // The JSON log lines are there (the file's `pretty_logging = false` took effect).
+    assert!(seen.iter().any(|l| l.starts_with('{')), "{seen:?}");
 
     // It serves the API: the CLI can talk to it.
     let r = run(gofer().args(["--api-base-url", &url, "namespace", "get", "default"])).expect(0);
