@@ -21,6 +21,8 @@ const SHOWN_BUILD_LINES: usize = 15;
 struct UpOutput {
     pipeline: Pipeline,
     deployment: Option<Deployment>,
+    /// The config equals the live version: nothing was registered or deployed.
+    unchanged: bool,
 }
 
 /// Where a pipeline config comes from (SPEC §15.3 step 1).
@@ -230,6 +232,33 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
         Err(e) if not_found(&e) => None,
         Err(e) => return Err(e),
     };
+    // The same config as the live version: registering it would only add a copy.
+    if let Some(live) = before.as_ref().filter(|live| same_config(&input, live)) {
+        if ctx.json() {
+            let metadata = ctx.client.get_pipeline(ns, &p).await?;
+            ctx.print(
+                &UpOutput {
+                    pipeline: Pipeline {
+                        metadata,
+                        config: live.clone(),
+                    },
+                    deployment: None,
+                    unchanged: true,
+                },
+                String::new,
+            );
+        } else {
+            print!(
+                "pipeline '{p}' is unchanged: live version {} already has this config; nothing registered
+                 next:
+  gofer run start {p} --watch
+  gofer pipeline get {p}
+",
+                live.version
+            );
+        }
+        return Ok(());
+    }
     let pipeline = ctx.client.register_config(ns, &p, &input).await?;
     let version = pipeline.config.version;
     let deployment = if no_deploy {
@@ -242,6 +271,7 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
             &UpOutput {
                 pipeline,
                 deployment,
+                unchanged: false,
             },
             String::new,
         );
@@ -263,6 +293,20 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
     ));
     print!("{out}");
     Ok(())
+}
+
+/// Whether `input` would register exactly the live config (compared as the server stores it).
+fn same_config(input: &PipelineConfigInput, live: &Config) -> bool {
+    match gofer_core::validate::validate_config(&input.id, input) {
+        Ok(valid) => {
+            valid.name == live.name
+                && valid.description == live.description
+                && valid.parallelism == live.parallelism
+                && valid.timeout == live.timeout
+                && valid.tasks == live.tasks
+        }
+        Err(_) => false,
+    }
 }
 
 fn not_found(e: &anyhow::Error) -> bool {

@@ -156,9 +156,26 @@ fn up_prints_exactly_what_changed_against_the_live_version() {
         second.stdout
     );
 
+    // The same config again registers nothing, deployed or not.
+    for args in [vec!["up", path], vec!["up", path, "--no-deploy"]] {
+        let same = server.run(&args).expect(0);
+        assert!(
+            same.stdout.starts_with(
+                "pipeline 'changes' is unchanged: live version 2 already has this config; nothing registered\n"
+            ),
+            "{}",
+            same.stdout
+        );
+    }
+    let configs = server
+        .block_on(server.client().list_configs("default", "changes", None))
+        .unwrap();
+    assert_eq!(configs.len(), 2, "{configs:?}");
+
+    write_config(dir.path(), "make again");
     let third = server.run(&["up", path, "--no-deploy"]).expect(0);
     assert!(
-        third.stdout.contains("no changes against live version 2\n")
+        third.stdout.contains("changes against live version 2:")
             && third
                 .stdout
                 .contains("not deployed (--no-deploy); make it live with 'gofer pipeline config deploy changes 3'"),
@@ -171,6 +188,7 @@ fn up_prints_exactly_what_changed_against_the_live_version() {
     assert_eq!(live.state, ConfigState::Live);
 
     // `{"config": …}` from stdin works too.
+    write_config(dir.path(), "make once more");
     let wrapped = format!(
         "{{\"config\": {}}}",
         std::fs::read_to_string(&file).unwrap()
