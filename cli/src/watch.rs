@@ -87,7 +87,20 @@ pub async fn watch(ctx: &Ctx, run: &Run) -> anyhow::Result<()> {
                 if let EventKind::CompletedRun { status, .. } = &event.kind {
                     outcome = Some(*status);
                 }
-                view.apply(&event);
+                // Why a task did not succeed is in its execution, not in the event.
+                let why = match &event.kind {
+                    EventKind::CompletedTaskExecution { task_execution_id, status, .. }
+                        if *status != TaskExecutionStatus::Successful && !json =>
+                    {
+                        ctx.client
+                            .get_task_execution(ns, p, run_id, task_execution_id)
+                            .await
+                            .ok()
+                            .map(|e| outcome_text(&e))
+                    }
+                    _ => None,
+                };
+                view.apply(&event, why);
             }
             Some(message) = logs.recv() => match message {
                 LogMessage::Line { task, text } => view.log_line(&task, &text)?,
@@ -105,6 +118,7 @@ pub async fn watch(ctx: &Ctx, run: &Run) -> anyhow::Result<()> {
     view.redraw(true);
     let status = outcome.expect("the loop ends only after completed_run");
     if !json {
+        view.summarise_failures();
         eprintln!(
             "run {run_id} of pipeline '{p}' {status} after {}",
             duration(view.run_started, view.run_ended, gofer_core::now_millis())
@@ -205,6 +219,39 @@ struct TaskRow {
     started: u64,
     ended: u64,
     cancelling: bool,
+    /// How it ended when not successfully (`failed: exit code 3`).
+    outcome: Option<String>,
+    /// Its last log lines, shown again when it failed.
+    last_lines: std::collections::VecDeque<String>,
+}
+
+/// Log lines of a failed task repeated in the summary at the end of a watch.
+const LAST_LINES: usize = 10;
+
+/// How a task execution ended, as a person would say it: `successful`, `failed: exit code 3`,
+/// `failed: never started: obtain image 'x': …`, `skipped: parent 'a' finished 'failed' …`.
+pub(crate) fn outcome_text(e: &gofer_core::api::TaskExecution) -> String {
+    use gofer_core::enums::TaskExecutionStatusReasonKind as Why;
+    let status = e.status;
+    if status == TaskExecutionStatus::Successful {
+        return status.to_string();
+    }
+    let description = e
+        .status_reason
+        .as_ref()
+        .map(|r| r.description.clone())
+        .unwrap_or_default();
+    match (&e.status_reason, e.exit_code) {
+        (Some(r), Some(code)) if r.reason == Why::AbnormalExit => {
+            format!("{status}: exit code {code}")
+        }
+        (Some(_), _) if e.started == 0 && status == TaskExecutionStatus::Failed => {
+            format!("{status}: never started: {description}")
+        }
+        (Some(r), _) if description.is_empty() => format!("{status}: {}", r.reason),
+        (Some(_), _) => format!("{status}: {description}"),
+        (None, _) => status.to_string(),
+    }
 }
 
 /// The task table and status lines on stderr, and the prefixed log lines on stdout.
@@ -248,12 +295,14 @@ impl View {
             started: 0,
             ended: 0,
             cancelling: false,
+            outcome: None,
+            last_lines: std::collections::VecDeque::new(),
         });
         self.tasks.last_mut().expect("just pushed")
     }
 
     /// Updates the state from one event of this run and reports the change.
-    fn apply(&mut self, event: &Event) {
+    fn apply(&mut self, event: &Event, why: Option<String>) {
         use EventKind::*;
         let at = event.emitted;
         let line = match &event.kind {
@@ -299,8 +348,10 @@ impl View {
                 row.state = TaskExecutionState::Complete;
                 row.status = *status;
                 row.ended = at;
+                row.outcome = why;
                 let took = duration(row.started, row.ended, at);
-                format!("{task_execution_id}: complete, {status} ({took})")
+                let outcome = row.outcome.clone().unwrap_or_else(|| status.to_string());
+                format!("{task_execution_id}: complete, {outcome} ({took})")
             }
             StartedTaskExecutionCancellation {
                 task_execution_id, ..
@@ -323,6 +374,11 @@ impl View {
 
     /// Prints one log line on stdout, moving the table out of the way on a terminal.
     fn log_line(&mut self, task: &str, text: &str) -> std::io::Result<()> {
+        let row = self.task(task);
+        if row.last_lines.len() == LAST_LINES {
+            row.last_lines.pop_front();
+        }
+        row.last_lines.push_back(text.to_string());
         self.clear();
         let width = self.width().max(task.len());
         let mut stdout = std::io::stdout().lock();
@@ -330,6 +386,34 @@ impl View {
         stdout.flush()?;
         self.dirty = true;
         Ok(())
+    }
+
+    /// After the run: each failed task with why, and its last log lines.
+    fn summarise_failures(&mut self) {
+        let failed: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskExecutionStatus::Failed)
+            .map(|t| {
+                let mut text = format!(
+                    "task '{}' {}",
+                    t.id,
+                    t.outcome.clone().unwrap_or_else(|| t.status.to_string())
+                );
+                if t.last_lines.is_empty() {
+                    text.push_str("\n  (no output)");
+                } else {
+                    text.push_str(&format!("; its last {} line(s):", t.last_lines.len()));
+                    for line in &t.last_lines {
+                        text.push_str(&format!("\n  {line}"));
+                    }
+                }
+                text
+            })
+            .collect();
+        for text in failed {
+            self.note(&text);
+        }
     }
 
     /// A message on stderr (above the table on a terminal).
@@ -368,7 +452,7 @@ impl View {
             table.row(vec![
                 t.id.clone(),
                 state,
-                t.status.to_string(),
+                t.outcome.clone().unwrap_or_else(|| t.status.to_string()),
                 if t.attempt == 0 {
                     "-".to_string()
                 } else {
@@ -463,36 +547,49 @@ mod tests {
         };
         let ids = |t: &str| ("default".to_string(), "simple".to_string(), t.to_string());
         let (namespace_id, pipeline_id, task_execution_id) = ids("build");
-        view.apply(&task_event(EventKind::CreatedTaskExecution {
-            namespace_id: namespace_id.clone(),
-            pipeline_id: pipeline_id.clone(),
-            run_id: 3,
-            task_execution_id: task_execution_id.clone(),
-        }));
-        view.apply(&task_event(EventKind::StartedTaskExecution {
-            namespace_id: namespace_id.clone(),
-            pipeline_id: pipeline_id.clone(),
-            run_id: 3,
-            task_execution_id: task_execution_id.clone(),
-            attempt: 2,
-        }));
+        view.apply(
+            &task_event(EventKind::CreatedTaskExecution {
+                namespace_id: namespace_id.clone(),
+                pipeline_id: pipeline_id.clone(),
+                run_id: 3,
+                task_execution_id: task_execution_id.clone(),
+            }),
+            None,
+        );
+        view.apply(
+            &task_event(EventKind::StartedTaskExecution {
+                namespace_id: namespace_id.clone(),
+                pipeline_id: pipeline_id.clone(),
+                run_id: 3,
+                task_execution_id: task_execution_id.clone(),
+                attempt: 2,
+            }),
+            None,
+        );
         let row = &view.tasks[0];
         assert_eq!(
             (row.state, row.attempt, row.started),
             (TaskExecutionState::Running, 2, 1_000)
         );
-        view.apply(&task_event(EventKind::CompletedTaskExecution {
-            namespace_id,
-            pipeline_id,
-            run_id: 3,
-            task_execution_id,
-            status: TaskExecutionStatus::Failed,
-            result: None,
-        }));
+        view.apply(
+            &task_event(EventKind::CompletedTaskExecution {
+                namespace_id,
+                pipeline_id,
+                run_id: 3,
+                task_execution_id,
+                status: TaskExecutionStatus::Failed,
+                result: None,
+            }),
+            Some("failed: exit code 3".into()),
+        );
         let row = &view.tasks[0];
         assert_eq!(
-            (row.state, row.status),
-            (TaskExecutionState::Complete, TaskExecutionStatus::Failed)
+            (row.state, row.status, row.outcome.as_deref()),
+            (
+                TaskExecutionState::Complete,
+                TaskExecutionStatus::Failed,
+                Some("failed: exit code 3")
+            )
         );
         assert_eq!(view.tasks.len(), 1);
         assert_eq!(view.width(), 5);

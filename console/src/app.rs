@@ -237,8 +237,8 @@ pub enum LogState {
     Loading,
     /// The task has not started: the view starts following when it does.
     NotStarted,
-    /// The task completed without ever starting a container.
-    NeverStarted,
+    /// The task completed without ever starting a container (why, from its status reason).
+    NeverStarted(String),
     Streaming,
     Ended,
     /// Removed by retention or by the API (SPEC §7.4).
@@ -935,9 +935,11 @@ impl App {
                 if execution.logs_removed || execution.logs_expired {
                     self.logs.state = LogState::Expired;
                     Vec::new()
-                } else if execution.attempts.is_empty() && execution.started == 0 {
+                } else if execution.started == 0 {
+                    // No container ever ran (an image that cannot be pulled, a parent that
+                    // failed): there is no log, only a reason.
                     self.logs.state = if execution.state == TaskExecutionState::Complete {
-                        LogState::NeverStarted
+                        LogState::NeverStarted(never_started_reason(&execution))
                     } else {
                         LogState::NotStarted
                     };
@@ -1039,7 +1041,14 @@ impl App {
                     && *task_execution_id == task
                     && self.logs.state == LogState::NotStarted
                 {
-                    self.logs.state = LogState::NeverStarted;
+                    // Read the execution again for the reason it never started.
+                    effects.push(Effect::OpenLogs {
+                        namespace: self.namespace.clone(),
+                        pipeline: p.clone(),
+                        run_id,
+                        task: task.clone(),
+                        generation: self.logs.generation,
+                    });
                 }
                 // The breadcrumb's run data (for the status of the task) stays fresh too.
                 effects.push(Effect::LoadRun {
@@ -2000,4 +2009,13 @@ pub fn event_run(kind: &EventKind) -> Option<u64> {
 /// Whether a pipeline row's state is `active` (for the view's colour).
 pub fn is_active(state: PipelineState) -> bool {
     state == PipelineState::Active
+}
+
+/// Why a task that ended without running never started: its status reason, or its status.
+pub fn never_started_reason(execution: &TaskExecution) -> String {
+    match &execution.status_reason {
+        Some(reason) if !reason.description.is_empty() => reason.description.clone(),
+        Some(reason) => reason.reason.to_string(),
+        None => execution.status.to_string(),
+    }
 }

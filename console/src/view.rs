@@ -1067,8 +1067,8 @@ fn render_logs(app: &App, frame: &mut Frame, area: Rect) {
             "task not started yet: its output appears here when it starts".into(),
             theme.waiting,
         )),
-        LogState::NeverStarted => Some((
-            "task never started: it has no logs (see the run view for why)".into(),
+        LogState::NeverStarted(why) => Some((
+            format!("the task never started, so it has no logs: {why}"),
             theme.skipped,
         )),
         LogState::Expired => Some((
@@ -1088,6 +1088,7 @@ fn render_logs(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(
             Paragraph::new(text_)
                 .style(Style::new().fg(colour))
+                .wrap(ratatui::widgets::Wrap { trim: false })
                 .block(Block::new().borders(Borders::TOP)),
             text,
         );

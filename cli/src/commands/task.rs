@@ -127,6 +127,18 @@ pub async fn run(ctx: &Ctx, command: TaskCommand) -> anyhow::Result<()> {
             task,
             follow,
         } => {
+            // A task whose container never ran has no log: say why instead of printing nothing.
+            let execution = ctx
+                .client
+                .get_task_execution(ns, &pipeline, run, &task)
+                .await?;
+            if never_started(&execution) {
+                eprintln!(
+                    "task '{task}' never started, so it has no log: {}",
+                    crate::watch::outcome_text(&execution)
+                );
+                return Ok(());
+            }
             let mut logs = ctx
                 .client
                 .task_logs(ns, &pipeline, run, &task, follow)
@@ -267,18 +279,25 @@ fn exit_code(code: Option<i64>) -> String {
         .unwrap_or_else(|| "-".to_string())
 }
 
+/// Complete without a container ever running (an image that could not be pulled, a skip).
+fn never_started(t: &TaskExecution) -> bool {
+    t.state == gofer_core::enums::TaskExecutionState::Complete && t.started == 0
+}
+
 fn describe_task(ctx: &Ctx, t: &TaskExecution) -> String {
     let reason = t
         .status_reason
         .as_ref()
         .map(|r| format!("{}: {}", r.reason, r.description))
         .unwrap_or_else(|| "-".to_string());
-    let logs = if t.logs_expired {
-        "expired"
+    let logs = if never_started(t) {
+        "none: the task never started".to_string()
+    } else if t.logs_expired {
+        "expired".to_string()
     } else if t.logs_removed {
-        "removed"
+        "removed".to_string()
     } else {
-        "kept"
+        "kept".to_string()
     };
     let words = |w: &Option<Vec<String>>| {
         w.as_ref()
@@ -300,7 +319,7 @@ fn describe_task(ctx: &Ctx, t: &TaskExecution) -> String {
         ("started", ctx.time(t.started)),
         ("ended", ctx.time(t.ended)),
         ("duration", duration(t.started, t.ended, ctx.times.now_ms)),
-        ("logs", logs.to_string()),
+        ("logs", logs),
         (
             "result",
             t.result

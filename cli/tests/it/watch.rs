@@ -1,5 +1,5 @@
 //! `gofer run start --watch`, `run watch`, `task logs | list | get` with real containers
-//! (SPEC §15.4 `run watch`, §7.2). Needs a Docker engine (`../shared/ci/ensure-docker`).
+//! (SPEC §15.4 `run watch`, §7.2). Needs a Docker engine (`.ci/ensure-docker`).
 
 use crate::common::{ContainerNamespace, TestServer, busybox_image, shell_task};
 use gofer_core::api::{Event, EventKind, TaskExecutionResponse, TaskExecutionsResponse};
@@ -145,4 +145,66 @@ fn a_failing_run_exits_8() {
     server
         .run_in(&ns, &["task", "logs", "failing", "1", "nope"])
         .expect(3);
+}
+
+/// `--watch` says why each task did not succeed (exit code, an image that could not be pulled,
+/// the unmet parent) and repeats a failed task's last lines; a task that never started says so
+/// in `task logs` and `task get` instead of looking like one that printed nothing.
+#[test]
+fn the_watch_says_why_tasks_failed_and_which_never_started() {
+    let namespace = ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    let mut after = shell_task("after", &image, "echo never");
+    after.depends_on = [("boom", "success")].into_iter().collect();
+    server.deploy_in(
+        &ns,
+        "reasons",
+        vec![
+            shell_task("boom", &image, "echo about to fail; exit 3"),
+            shell_task("nope", "does-not-exist.invalid/zzz:1", "true"),
+            after,
+        ],
+    );
+    let r = server
+        .run_in(&ns, &["run", "start", "reasons", "--watch"])
+        .expect(8);
+    for needle in [
+        "boom: complete, failed: exit code 3 (",
+        "nope: complete, failed: never started: obtain image 'does-not-exist.invalid/zzz:1'",
+        "after: complete, skipped: parent 'boom' finished 'failed' but 'success' was required",
+        "task 'boom' failed: exit code 3; its last 1 line(s):\n  about to fail",
+        "task 'nope' failed: never started: obtain image",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}\n---\n{}", r.stderr);
+    }
+
+    let r = server
+        .run_in(&ns, &["task", "logs", "reasons", "1", "nope"])
+        .expect(0);
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr.contains(
+            "task 'nope' never started, so it has no log: failed: never started: obtain image"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = server
+        .run_in(&ns, &["task", "get", "reasons", "1", "nope"])
+        .expect(0);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("logs:") && l.ends_with("none: the task never started")),
+        "{}",
+        r.stdout
+    );
+    let r = server
+        .run_in(&ns, &["task", "logs", "reasons", "1", "boom"])
+        .expect(0);
+    assert_eq!(r.stdout, "about to fail\n");
 }

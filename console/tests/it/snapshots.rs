@@ -8,6 +8,7 @@ use gofer_console::view;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
+use serde_json::json;
 
 fn draw(app: &App) -> String {
     let (w, h) = app.size;
@@ -184,6 +185,21 @@ fn logs_states() {
         result: Ok(diamond().tasks[4].clone()),
     });
     insta::assert_snapshot!("logs_never_started", draw(&app));
+    // An attempt was recorded but its image could not be pulled: no container ever ran.
+    let mut unpulled = serde_json::to_value(diamond().tasks[0].clone()).unwrap();
+    unpulled["started"] = json!(0);
+    unpulled["ended"] = json!(NOW);
+    unpulled["exit_code"] = json!(null);
+    unpulled["status"] = json!("failed");
+    unpulled["status_reason"] = json!({"reason": "scheduler_error",
+        "description": "obtain image 'does-not-exist/zzz:1': pull access denied"});
+    unpulled["attempts"] = json!([{"attempt": 1, "started": 0, "ended": NOW,
+        "exit_code": null, "status": "failed", "log_offset": 0}]);
+    app.update(Msg::LogTask {
+        generation,
+        result: Ok(serde_json::from_value(unpulled).unwrap()),
+    });
+    insta::assert_snapshot!("logs_image_never_pulled", draw(&app));
 }
 
 #[test]
