@@ -256,6 +256,7 @@ pub fn run_glyph(run: &Run, theme: &Theme) -> (&'static str, Color) {
         (RunState::Complete, RunStatus::Failed) => ("✖", theme.failed),
         (RunState::Complete, RunStatus::Cancelled) => ("⊘", theme.cancelled),
         (RunState::Complete, RunStatus::Unknown) => ("?", theme.unknown),
+        (RunState::Running, _) if run.cancellation.is_some() => ("⊘", theme.cancelled),
         (RunState::Running, _) => ("▶", theme.running),
         _ => ("⏳", theme.waiting),
     }
@@ -272,6 +273,13 @@ fn task_word(task: &TaskExecution) -> String {
 fn run_word(run: &Run) -> String {
     if run.state == RunState::Complete {
         run.status.to_string()
+    } else if let Some(c) = &run.cancellation {
+        // Between an accepted cancel and the run's end.
+        format!(
+            "cancelling (by {}{})",
+            c.by,
+            if c.force { ", killing" } else { "" }
+        )
     } else {
         run.state.to_string()
     }

@@ -66,9 +66,24 @@ impl Client {
     /// `DELETE …/runs/{run}`: asks the server to cancel the run; answers before it is done
     /// (SPEC §5.9). Cancelling a complete run is a no-op.
     pub async fn cancel_run(&self, ns: &str, p: &str, run: u64) -> Result<(), Error> {
+        self.cancel_run_with(ns, p, run, false).await
+    }
+
+    /// `DELETE …/runs/{run}?force=true` when `force`: its tasks are killed at once instead of
+    /// being given the server's stop grace (also turns a cancel in progress into a kill).
+    pub async fn cancel_run_with(
+        &self,
+        ns: &str,
+        p: &str,
+        run: u64,
+        force: bool,
+    ) -> Result<(), Error> {
         let run = run.to_string();
-        self.empty(self.request(Method::DELETE, &Self::runs_path(ns, p, &[&run])))
-            .await
+        let mut request = self.request(Method::DELETE, &Self::runs_path(ns, p, &[&run]));
+        if force {
+            request = request.query(&[("force", "true")]);
+        }
+        self.empty(request).await
     }
 
     /// `GET …/runs/{run}/tasks`.

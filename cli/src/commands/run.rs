@@ -42,6 +42,10 @@ pub enum RunCommand {
         pipeline: String,
         /// Run id
         run: u64,
+        /// Kill the run's tasks at once instead of giving them the server's stop grace
+        /// (api.task_execution_stop_timeout); also hurries a cancel already in progress
+        #[arg(long)]
+        force: bool,
     },
     /// Follow a run until it completes: task table on stderr, task logs on stdout; exits 0 when
     /// the run succeeds, 8 otherwise
@@ -122,11 +126,22 @@ pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
             }
         }
         RunCommand::Start(args) => start(ctx, args).await?,
-        RunCommand::Cancel { pipeline, run } => {
-            ctx.client.cancel_run(ns, &pipeline, run).await?;
-            ctx.done(format!(
-                "cancellation of run {run} of pipeline '{pipeline}' requested"
-            ));
+        RunCommand::Cancel {
+            pipeline,
+            run,
+            force,
+        } => {
+            ctx.client
+                .cancel_run_with(ns, &pipeline, run, force)
+                .await?;
+            ctx.done(if force {
+                format!("run {run} of pipeline '{pipeline}': its tasks are being killed")
+            } else {
+                format!(
+                    "cancellation of run {run} of pipeline '{pipeline}' requested; its tasks get \
+                     the server's stop grace (--force kills them at once)"
+                )
+            });
         }
         RunCommand::Watch { pipeline, run } => {
             let run = ctx.client.get_run(ns, &pipeline, run).await?;
@@ -255,7 +270,7 @@ fn runs_table(ctx: &Ctx, runs: &[Run]) -> String {
     for run in runs {
         table.row(vec![
             run.run_id.to_string(),
-            run.state.to_string(),
+            state_word(run),
             run.status.to_string(),
             ctx.time(run.started),
             duration(run.started, run.ended, ctx.times.now_ms),
@@ -265,13 +280,37 @@ fn runs_table(ctx: &Ctx, runs: &[Run]) -> String {
     table.render()
 }
 
-/// `alice` for API runs, `alice (one_off)` otherwise.
+/// `alice` for API runs, `alice (one_off)` otherwise (once, even when the user's name already
+/// says it, as extensions' names do).
 fn initiator(run: &Run) -> String {
     let kind = run.initiator.kind.to_string();
-    if kind == "api" {
-        run.initiator.user.clone()
+    let user = &run.initiator.user;
+    if kind == "api" || user.ends_with(&format!("({kind})")) {
+        user.clone()
     } else {
-        format!("{} ({kind})", run.initiator.user)
+        format!("{user} ({kind})")
+    }
+}
+
+/// The run's state, `cancelling` between an accepted cancel and the run's end.
+fn state_word(run: &Run) -> String {
+    if run.cancellation.is_some() && run.state != gofer_core::enums::RunState::Complete {
+        "cancelling".to_string()
+    } else {
+        run.state.to_string()
+    }
+}
+
+/// `cancelling (asked by alice at …)` while it stops; the plain state otherwise.
+fn state_text(ctx: &Ctx, run: &Run) -> String {
+    match &run.cancellation {
+        Some(c) if run.state != gofer_core::enums::RunState::Complete => format!(
+            "cancelling (asked by {} at {}{})",
+            c.by,
+            ctx.time(c.requested),
+            if c.force { ", tasks killed" } else { "" }
+        ),
+        _ => run.state.to_string(),
     }
 }
 
@@ -297,7 +336,7 @@ fn describe_run(ctx: &Ctx, run: &Run) -> String {
         ("pipeline", run.pipeline_id.clone()),
         ("run", run.run_id.to_string()),
         ("config version", run.pipeline_config_version.to_string()),
-        ("state", run.state.to_string()),
+        ("state", state_text(ctx, run)),
         ("status", run.status.to_string()),
         ("status reason", reason),
         ("initiator", initiator(run)),

@@ -269,3 +269,80 @@ fn run_with_stdin(server: &TestServer, args: &[&str], stdin: &str) -> (i32, Stri
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// An accepted cancel shows as `cancelling` (who asked, when) until the run ends; `--force`
+/// kills a task that ignores SIGTERM at once instead of waiting out the grace.
+#[test]
+fn cancelling_is_visible_and_force_kills() {
+    let namespace = crate::common::ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = crate::common::busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    server.deploy_in(
+        &ns,
+        "stubborn",
+        vec![crate::common::shell_task(
+            "hold",
+            &image,
+            "trap '' TERM; echo holding; sleep 300",
+        )],
+    );
+    server.run_in(&ns, &["run", "start", "stubborn"]).expect(0);
+    let client = server.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let task = server.block_on(client.get_task_execution(&ns, "stubborn", 1, "hold"));
+        if task.is_ok_and(|t| t.state == gofer_core::enums::TaskExecutionState::Running) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the task never ran");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let r = server
+        .run_in(&ns, &["run", "cancel", "stubborn", "1"])
+        .expect(0);
+    assert!(
+        r.stdout.contains("--force kills them at once"),
+        "{}",
+        r.stdout
+    );
+    // The task ignores SIGTERM, so the run stays cancelling for the whole grace (30 s).
+    let r = server
+        .run_in(&ns, &["run", "get", "stubborn", "1"])
+        .expect(0);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("state:") && l.contains("cancelling (asked by")),
+        "{}",
+        r.stdout
+    );
+    let r = server.run_in(&ns, &["run", "list", "stubborn"]).expect(0);
+    assert!(r.stdout.contains("cancelling"), "{}", r.stdout);
+
+    let asked = std::time::Instant::now();
+    server
+        .run_in(&ns, &["run", "cancel", "stubborn", "1", "--force"])
+        .expect(0);
+    let run = loop {
+        let run = server.block_on(client.get_run(&ns, "stubborn", 1)).unwrap();
+        if run.state == gofer_core::enums::RunState::Complete {
+            break run;
+        }
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(20),
+            "the forced cancel did not end the run inside the 30 s grace"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(run.status, gofer_core::enums::RunStatus::Cancelled);
+    let cancellation = run.cancellation.expect("the cancellation is recorded");
+    assert!(cancellation.force);
+    let task = server
+        .block_on(client.get_task_execution(&ns, "stubborn", 1, "hold"))
+        .unwrap();
+    assert_eq!(task.exit_code, Some(137), "killed: {task:?}");
+}

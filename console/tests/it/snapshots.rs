@@ -335,3 +335,24 @@ fn stored_control_characters_are_never_drawn() {
         "a control character reached the screen buffer"
     );
 }
+
+/// A run whose cancel was accepted says `cancelling` and who asked, until it ends.
+#[test]
+fn run_cancelling() {
+    let mut app = on_run(100, 26);
+    let mut data = diamond();
+    data.run.cancellation = Some(gofer_core::api::RunCancellation {
+        requested: NOW - 2_000,
+        by: "alice".into(),
+        force: false,
+    });
+    app.update(Msg::Run {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        run_id: 42,
+        result: Ok(data),
+    });
+    let screen = draw(&app);
+    assert!(screen.contains("cancelling (by alice)"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

@@ -50,6 +50,21 @@ pub struct Run {
     pub only: Option<Vec<String>>,
     #[serde(default)]
     pub command_override: Option<Vec<String>>,
+    /// Set once a cancel was accepted, while the run's tasks stop and after (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<RunCancellation>,
+}
+
+/// A run's accepted cancellation (new): shown as `cancelling` until the run completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCancellation {
+    /// When the cancel was accepted (Unix ms).
+    pub requested: u64,
+    /// Who asked: the token's user (`anonymous`, `admin` for the loopback bypass).
+    pub by: String,
+    /// Tasks are killed at once instead of being given `api.task_execution_stop_timeout`.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// One container launch of a task execution (SPEC §3.8, new).

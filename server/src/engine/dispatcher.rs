@@ -268,9 +268,10 @@ impl Dispatcher {
             Command::CancelRun {
                 key,
                 by_admin,
+                request,
                 reply,
             } => {
-                let result = self.cancel_run(&key, by_admin).await;
+                let result = self.cancel_run(&key, by_admin, request).await;
                 let _ = reply.send(result);
             }
             Command::SetResult {
@@ -960,7 +961,12 @@ impl Dispatcher {
 
     // ---- cancellation (SPEC §5.9) -----------------------------------------------------------
 
-    async fn cancel_run(&mut self, key: &RunKey, by_admin: bool) -> StoreResult<()> {
+    async fn cancel_run(
+        &mut self,
+        key: &RunKey,
+        by_admin: bool,
+        request: gofer_core::api::RunCancellation,
+    ) -> StoreResult<()> {
         let now = gofer_core::now_millis();
         let queue_key = (key.0.clone(), key.1.clone());
         // A pending run leaves the queue and completes cancelled with no executions.
@@ -971,6 +977,7 @@ impl Dispatcher {
         {
             let mut run = self.load_pending(&key.0, &key.1, key.2).await?;
             run.cancel = Some(CancelRequest { by_admin });
+            run.run.cancellation = Some(request);
             let (status, why) = runstate::final_status(
                 &[],
                 RunEnding {
@@ -1014,11 +1021,38 @@ impl Dispatcher {
             return Ok(());
         };
         if rs.run.cancel.is_some() {
+            // Already cancelling: a forced cancel now kills what still runs.
+            let already_forced = rs.run.run.cancellation.as_ref().is_some_and(|c| c.force);
+            if request.force && !already_forced {
+                let mut run = rs.run.clone();
+                if let Some(c) = run.run.cancellation.as_mut() {
+                    c.force = true;
+                } else {
+                    run.run.cancellation = Some(request);
+                }
+                let changes = RunChanges {
+                    runs: vec![run.clone()],
+                    ..Default::default()
+                };
+                self.store.write(move |s| s.commit(changes)).await?;
+                rs.run = run;
+                for active in rs.active.values() {
+                    let _ = active.stop.send(Some(Stop {
+                        kind: StopKind::Cancel,
+                        grace_secs: 0,
+                    }));
+                }
+            }
             return Ok(());
         }
-        let grace = self.config.stop_timeout;
+        let grace = if request.force {
+            0
+        } else {
+            self.config.stop_timeout
+        };
         let mut run = rs.run.clone();
         run.cancel = Some(CancelRequest { by_admin });
+        run.run.cancellation = Some(request);
         let mut changes = RunChanges {
             runs: vec![run.clone()],
             events: vec![EventKind::StartedRunCancellation {

@@ -131,7 +131,7 @@ pub async fn execute(
         }
         request = async { stop.wait_for(Option::is_some).await.ok().and_then(|r| *r) } => {
             let request = request.unwrap_or(Stop { kind: StopKind::Cancel, grace_secs: 0 });
-            let state = stop_and_wait(scheduler.as_ref(), &name, request.grace_secs).await;
+            let state = stop_escalating(scheduler.as_ref(), &name, request.grace_secs, &mut stop).await;
             Outcome::Stopped { kind: request.kind, state }
         }
     };
@@ -169,6 +169,33 @@ async fn stop_and_wait(scheduler: &dyn Scheduler, name: &str, grace_secs: u64) -
         }
     }
     wait_through_outages(scheduler, name).await
+}
+
+/// [`stop_and_wait`] with `grace_secs`, killing at once when a later request (a forced cancel)
+/// asks for no grace.
+async fn stop_escalating(
+    scheduler: &dyn Scheduler,
+    name: &str,
+    grace_secs: u64,
+    requests: &mut watch::Receiver<Option<Stop>>,
+) -> ContainerState {
+    let stopping = stop_and_wait(scheduler, name, grace_secs);
+    tokio::pin!(stopping);
+    let mut listening = grace_secs > 0;
+    loop {
+        tokio::select! {
+            state = &mut stopping => return state,
+            changed = requests.changed(), if listening => {
+                let kill = changed.is_ok() && requests.borrow().is_some_and(|s| s.grace_secs == 0);
+                if changed.is_err() || kill {
+                    listening = false;
+                }
+                if kill && let Err(e) = scheduler.stop(name, 0).await {
+                    tracing::warn!(container = %name, error = %e, "killing the container failed");
+                }
+            }
+        }
+    }
 }
 
 /// Waits for the container to end. A broken engine connection is not a container exit (the

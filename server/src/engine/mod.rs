@@ -56,6 +56,8 @@ pub(crate) enum Command {
     CancelRun {
         key: RunKey,
         by_admin: bool,
+        /// Who asked and whether to kill at once.
+        request: gofer_core::api::RunCancellation,
         reply: oneshot::Sender<StoreResult<()>>,
     },
     CancelTask {
@@ -148,11 +150,17 @@ impl Engine {
     }
 
     /// Cancels a run (SPEC §5.9); answers once the request is durable.
-    pub async fn cancel_run(&self, key: RunKey, by_admin: bool) -> StoreResult<()> {
+    pub async fn cancel_run(
+        &self,
+        key: RunKey,
+        by_admin: bool,
+        request: gofer_core::api::RunCancellation,
+    ) -> StoreResult<()> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::CancelRun {
             key,
             by_admin,
+            request,
             reply,
         })?;
         answer.await.map_err(|_| stopped())?

@@ -1787,6 +1787,7 @@ impl Store for RedbStore {
                 payload: new.payload,
                 only: new.only,
                 command_override: new.command_override,
+                cancellation: None,
             };
             let mut run = run;
             if let Some(seed) = new.run_token.as_ref().filter(|_| needs_token) {

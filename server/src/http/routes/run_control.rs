@@ -119,9 +119,20 @@ fn run_token_seed(cx: &Cx) -> RunTokenSeed {
 pub async fn cancel(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let run = cx.number("run", 1, "run")?;
+    let mut force = false;
+    for (k, v) in cx.query_pairs() {
+        if k == "force" {
+            force = gofer_core::api::parse_bool("force", &v).map_err(ApiError::invalid)?;
+        }
+    }
+    let request = gofer_core::api::RunCancellation {
+        requested: gofer_core::now_millis(),
+        by: cx.caller.user.clone(),
+        force,
+    };
     cx.state
         .engine
-        .cancel_run((ns, p, run), cx.caller.is_admin())
+        .cancel_run((ns, p, run), cx.caller.is_admin(), request)
         .await?;
     Ok(no_content())
 }
