@@ -29,6 +29,7 @@ pub struct Cli {
 /// Global flags (SPEC §15.1). Each falls back to its environment variable, then to the CLI
 /// config file, then to its default; `gofer config show` prints where each value came from.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Namespace to work in [file key: namespace] [default: default]
     #[arg(long, global = true, env = "GOFER_NAMESPACE", value_name = "ID")]

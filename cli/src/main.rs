@@ -20,7 +20,34 @@ use settings::Settings;
 use time::TimeFormat;
 
 fn main() {
+    quiet_on_closed_pipes();
     std::process::exit(run());
+}
+
+/// A closed stdout or stderr (`gofer … | head -1`) ends the command quietly, as it does for
+/// git and ripgrep: no panic message, no `error: Broken pipe`, exit 0.
+fn quiet_on_closed_pipes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(exit::EXIT_OK);
+        }
+        default(info);
+    }));
+}
+
+/// Whether `err` is a write to a closed pipe.
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run() -> i32 {
@@ -28,6 +55,22 @@ fn run() -> i32 {
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
         Err(err) => {
+            // The hidden `builtin` entrypoint is never a useful suggestion.
+            if err.kind() == clap::error::ErrorKind::InvalidSubcommand
+                && matches!(
+                    err.get(clap::error::ContextKind::SuggestedSubcommand),
+                    Some(clap::error::ContextValue::Strings(s)) if s.iter().any(|s| s == "builtin")
+                )
+            {
+                let invalid = match err.get(clap::error::ContextKind::InvalidSubcommand) {
+                    Some(clap::error::ContextValue::String(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                eprintln!(
+                    "error: unrecognized subcommand '{invalid}'\n\nUsage: gofer [OPTIONS] <COMMAND>\n\nFor more information, try '--help'."
+                );
+                return exit::EXIT_USAGE;
+            }
             let _ = err.print();
             // Help and version exit 0, everything else is a usage error.
             return if err.use_stderr() {
@@ -45,6 +88,7 @@ fn run() -> i32 {
         }
     };
     let mut debug = false;
+    let mut json = cli.global.output == Some(gofer_core::enums::OutputFormat::Json);
     let result = match cli.command {
         // Inside a task container: no settings, no server, its own exit codes (SPEC §12.10).
         Command::Builtin(command) => return commands::builtin::run(command),
@@ -65,6 +109,7 @@ fn run() -> i32 {
         command => match resolve_settings(&cli.global, &matches) {
             Ok(settings) => {
                 debug = settings.debug.value;
+                json = settings.output.value == gofer_core::enums::OutputFormat::Json;
                 dispatch(settings, command, started)
             }
             Err(err) => Err(err),
@@ -72,11 +117,31 @@ fn run() -> i32 {
     };
     match result {
         Ok(()) => exit::EXIT_OK,
+        Err(err) if broken_pipe(&err) => exit::EXIT_OK,
         Err(err) => {
-            report(&err, debug);
-            exit::for_error(&err)
+            let code = exit::for_error(&err);
+            if json {
+                report_json(&err, code);
+            } else {
+                report(&err, debug);
+            }
+            code
         }
     }
+}
+
+/// With `--output json`, errors are JSON on stderr too: `{"error": "…", "exit_code": 3}` (and
+/// the `request_id` the server gave, when there is one).
+fn report_json(err: &anyhow::Error, code: i32) {
+    let mut body = serde_json::json!({"error": format!("{err:#}"), "exit_code": code});
+    if let Some(gofer_sdk::Error::Api { request_id, .. }) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<gofer_sdk::Error>())
+        && !request_id.is_empty()
+    {
+        body["request_id"] = serde_json::Value::String(request_id.clone());
+    }
+    eprintln!("{body}");
 }
 
 fn resolve_settings(

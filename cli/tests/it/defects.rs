@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// The busybox test image, or `None` when Docker tests are skipped explicitly.
-async fn image() -> Option<String> {
+pub(crate) async fn image() -> Option<String> {
     let docker = gofer_server::testing::require_docker().await?;
     Some(
         gofer_server::testing::busybox_image(&docker)
@@ -21,7 +21,7 @@ async fn image() -> Option<String> {
 
 /// Starts the real binary on `addr` with `data` and more `GOFER_WEB_*` settings; its stderr
 /// goes to `log`.
-fn start_logged(addr: &str, data: &Path, env: &[(&str, &str)], log: &Path) -> Server {
+pub(crate) fn start_logged(addr: &str, data: &Path, env: &[(&str, &str)], log: &Path) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
         .args(["service", "start"])
         .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
@@ -37,7 +37,7 @@ fn start_logged(addr: &str, data: &Path, env: &[(&str, &str)], log: &Path) -> Se
     Server(child)
 }
 
-async fn healthy(http: &reqwest::Client, addr: &str) {
+pub(crate) async fn healthy(http: &reqwest::Client, addr: &str) {
     let url = format!("http://{addr}/api/health");
     wait_for("the server", async || {
         let (status, _) = call(http, Method::GET, url.clone(), None).await;
@@ -47,7 +47,7 @@ async fn healthy(http: &reqwest::Client, addr: &str) {
 }
 
 /// Registers and deploys `config` as pipeline `id` in namespace `default`.
-async fn deploy(http: &reqwest::Client, base: &str, id: &str, tasks: Value) {
+pub(crate) async fn deploy(http: &reqwest::Client, base: &str, id: &str, tasks: Value) {
     let (status, body) = call(
         http,
         Method::POST,
@@ -67,7 +67,7 @@ async fn deploy(http: &reqwest::Client, base: &str, id: &str, tasks: Value) {
 }
 
 /// Starts a run of `id` and returns its number.
-async fn start_run(http: &reqwest::Client, base: &str, id: &str) -> u64 {
+pub(crate) async fn start_run(http: &reqwest::Client, base: &str, id: &str) -> u64 {
     let (status, body) = call(
         http,
         Method::POST,
@@ -80,7 +80,7 @@ async fn start_run(http: &reqwest::Client, base: &str, id: &str) -> u64 {
 }
 
 /// Waits until run `n` of `id` is complete and returns it.
-async fn finished(http: &reqwest::Client, base: &str, id: &str, n: u64) -> Value {
+pub(crate) async fn finished(http: &reqwest::Client, base: &str, id: &str, n: u64) -> Value {
     let url = format!("{base}/api/namespaces/default/pipelines/{id}/runs/{n}");
     wait_for("the run to complete", async || {
         let (_, body) = call(http, Method::GET, url.clone(), None).await;

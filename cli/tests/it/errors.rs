@@ -61,3 +61,86 @@ fn an_unusable_server_url_is_invalid_input() {
     let r = run(gofer().args(["--api-base-url", "not a url", "namespace", "list"])).expect(7);
     assert!(r.stderr.contains("not a url"), "{}", r.stderr);
 }
+
+/// With `--output json` an error is one JSON object on stderr with its exit code (and the
+/// server's request id); the hidden `builtin` entrypoint is never suggested for a typo; global
+/// flags are listed under their own heading in every subcommand's help.
+#[test]
+fn json_errors_suggestions_and_help_headings() {
+    let server = TestServer::start();
+    let r = server
+        .run(&["--output", "json", "namespace", "get", "no-such-ns"])
+        .expect(3);
+    let body: serde_json::Value = serde_json::from_str(r.stderr.trim())
+        .unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {}", r.stderr));
+    assert_eq!(body["exit_code"], 3, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("no-such-ns"),
+        "{body}"
+    );
+    assert!(body["request_id"].as_str().is_some(), "{body}");
+
+    let r = run(gofer().arg("buil")).expect(2);
+    assert!(
+        r.stderr.contains("unrecognized subcommand 'buil'") && !r.stderr.contains("builtin"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(gofer().args(["run", "cancel", "--help"])).expect(0);
+    let (own, global) = r
+        .stdout
+        .split_once("Global options:")
+        .unwrap_or_else(|| panic!("no Global options heading:\n{}", r.stdout));
+    assert!(own.contains("--force"), "{}", r.stdout);
+    assert!(!own.contains("--api-base-url"), "{}", r.stdout);
+    assert!(global.contains("--api-base-url"), "{}", r.stdout);
+}
+
+/// A closed pipe ends the command quietly with 0, as git and ripgrep do, whether it is stdout
+/// (`| head -1`) or stderr too (`2>&1 | head -1`).
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let server = TestServer::start();
+    for redirect in ["", "2>&1"] {
+        let script = format!(
+            "{} --api-base-url {} event watch --history {redirect} | head -1 >/dev/null; \
+             echo \"exit=${{PIPESTATUS[0]}}\" >&2",
+            env!("CARGO_BIN_EXE_gofer"),
+            server.url
+        );
+        let mut child = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // New events make the watch write again after `head` has gone; keep making them until
+        // the command has ended.
+        let client = server.client();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut n = 0;
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watch did not end after its reader went away"
+            );
+            n += 1;
+            let side = if redirect.is_empty() { "out" } else { "err" };
+            let _ = server.block_on(client.create_namespace(
+                &gofer_core::api::CreateNamespaceRequest {
+                    id: format!("pipe-{side}-{n}"),
+                    name: None,
+                    description: None,
+                },
+            ));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("exit=0"), "{redirect}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{redirect}: {stderr}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ mod errors;
 mod event;
 mod exec;
 mod extensions;
+mod first_hour;
 mod hostile;
 mod local_images;
 mod namespace;
