@@ -270,6 +270,16 @@ fn task_word(task: &TaskExecution) -> String {
     }
 }
 
+/// `alice (api)`; an extension's runs say `interval (extension)` once (its user already names it).
+fn initiator(run: &Run) -> String {
+    let kind = run.initiator.kind.to_string();
+    if run.initiator.user.ends_with(&format!("({kind})")) {
+        run.initiator.user.clone()
+    } else {
+        format!("{} ({kind})", run.initiator.user)
+    }
+}
+
 fn run_word(run: &Run) -> String {
     if run.state == RunState::Complete {
         run.status.to_string()
@@ -513,7 +523,7 @@ fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
                 Line::from(ago(app, r.queued)),
                 Line::from(ago(app, r.started)),
                 Line::from(span_ms(app, r.started, r.ended).map_or("—".into(), duration)),
-                Line::from(format!("{} ({})", r.initiator.user, r.initiator.kind)),
+                Line::from(initiator(r)),
             ])
         })
         .collect();
@@ -1056,8 +1066,13 @@ fn render_logs(app: &App, frame: &mut Frame, area: Rect) {
                 String::new()
             },
             logs.filter.as_ref().map_or(String::new(), |f| format!(
-                " · & {f}: {} match",
-                display.len()
+                " · & {f}: {} {}",
+                display.len(),
+                if display.len() == 1 {
+                    "match"
+                } else {
+                    "matches"
+                }
             )),
             if logs.wrap { " · wrap" } else { "" },
             match &logs.state {

@@ -407,7 +407,8 @@ fn describe_config(ctx: &Ctx, c: &Config) -> String {
 
 fn tasks_table(c: &Config) -> String {
     let mut table = Table::new(&["task", "image", "depends on", "command"]);
-    for task in c.tasks.values() {
+    let tasks: Vec<&gofer_core::api::Task> = c.tasks.values().collect();
+    for task in super::task::in_graph_order(&tasks, |t| &t.id, |t| &t.depends_on) {
         let depends: Vec<String> = task
             .depends_on
             .iter()

@@ -386,6 +386,19 @@ mod tests {
     }
 
     #[test]
+    fn the_initiator_kind_is_said_once() {
+        let mut run: Run = serde_json::from_value(serde_json::json!({
+            "namespace_id": "default", "pipeline_id": "p", "pipeline_config_version": 1,
+            "run_id": 1, "state": "running", "status": "unknown",
+            "initiator": {"id": "x", "user": "interval (extension)", "kind": "extension"}
+        }))
+        .unwrap();
+        assert_eq!(initiator(&run), "interval (extension)");
+        run.initiator.user = "alice".into();
+        assert_eq!(initiator(&run), "alice (extension)");
+    }
+
+    #[test]
     fn key_values() {
         assert_eq!(key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
         assert_eq!(key_value("A=").unwrap(), ("A".into(), String::new()));

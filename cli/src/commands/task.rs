@@ -261,7 +261,7 @@ pub fn tasks_table(ctx: &Ctx, tasks: &[TaskExecution]) -> String {
         "exit code",
         "duration",
     ]);
-    for t in tasks {
+    for t in in_graph_order(tasks, |t| &t.task_id, |t| &t.task.depends_on) {
         table.row(vec![
             t.task_id.clone(),
             t.state.to_string(),
@@ -272,6 +272,27 @@ pub fn tasks_table(ctx: &Ctx, tasks: &[TaskExecution]) -> String {
         ]);
     }
     table.render()
+}
+
+/// `items` in the order the task graph runs them (parents first, ties by id), as the console
+/// draws them; in their own order when their dependencies do not form a graph of just them.
+pub(crate) fn in_graph_order<'a, T>(
+    items: &'a [T],
+    id: impl Fn(&T) -> &String,
+    depends_on: impl Fn(
+        &T,
+    )
+        -> &std::collections::BTreeMap<String, gofer_core::enums::RequiredParentStatus>,
+) -> Vec<&'a T> {
+    let graph = items.iter().map(|t| (id(t).clone(), depends_on(t).clone()));
+    match gofer_core::dag::Dag::new(graph) {
+        Ok(dag) => dag
+            .order()
+            .iter()
+            .filter_map(|task| items.iter().find(|t| id(t) == task))
+            .collect(),
+        Err(_) => items.iter().collect(),
+    }
 }
 
 fn exit_code(code: Option<i64>) -> String {

@@ -207,4 +207,18 @@ fn the_watch_says_why_tasks_failed_and_which_never_started() {
         .run_in(&ns, &["task", "logs", "reasons", "1", "boom"])
         .expect(0);
     assert_eq!(r.stdout, "about to fail\n");
+
+    // Task tables follow the graph (parents first), not the alphabet.
+    let r = server
+        .run_in(&ns, &["task", "list", "reasons", "1"])
+        .expect(0);
+    let order: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let at = |t: &str| order.iter().position(|o| *o == t).unwrap();
+    assert!(at("boom") < at("after"), "{}", r.stdout);
+    assert_ne!(order, ["after", "boom", "nope"], "{}", r.stdout);
 }

@@ -356,3 +356,20 @@ fn run_cancelling() {
     assert!(screen.contains("cancelling (by alice)"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+/// An extension's run names its initiator once: `interval (extension)`.
+#[test]
+fn extension_runs_name_their_initiator_once() {
+    let mut app = on_runs(120, 24);
+    let mut list = runs();
+    list[0].initiator.user = "interval (extension)".into();
+    list[0].initiator.kind = gofer_core::api::InitiatorKind::Extension;
+    app.update(Msg::Runs {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        result: Ok(list),
+    });
+    let screen = draw(&app);
+    assert!(screen.contains("interval (extension)"), "{screen}");
+    assert!(!screen.contains("(extension) (extension)"), "{screen}");
+}
