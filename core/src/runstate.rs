@@ -338,6 +338,7 @@ mod tests {
             payload: None,
             only: None,
             command_override: None,
+            cancellation: None,
         }
     }
 

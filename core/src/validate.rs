@@ -221,62 +221,76 @@ impl ValidConfig {
     }
 }
 
-/// Validates a registration for pipeline `path_pipeline_id` (SPEC §4.2, rules in order; the first
-/// failure is reported).
+/// Validates a registration for pipeline `path_pipeline_id` (SPEC §4.2). Every problem is
+/// reported at once, in rule order, joined by `; ` (checks that need an earlier one to pass,
+/// such as cycle detection after the dependency names, are skipped when it did not).
 pub fn validate_config(
     path_pipeline_id: &str,
     input: &PipelineConfigInput,
 ) -> Result<ValidConfig, ValidationError> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut note = |r: Result<(), ValidationError>| {
+        if let Err(e) = r {
+            problems.push(e.0);
+        }
+    };
     // 1. id
-    id::check("config.id", IdKind::Entity, &input.id)?;
-    if input.id != path_pipeline_id {
-        return Err(ValidationError(format!(
+    let id_valid = id::check("config.id", IdKind::Entity, &input.id);
+    let id_ok = id_valid.is_ok();
+    note(id_valid.map_err(ValidationError::from));
+    if id_ok && input.id != path_pipeline_id {
+        note(Err(ValidationError(format!(
             "config.id: must equal the pipeline id in the path ('{path_pipeline_id}')"
-        )));
+        ))));
     }
     // 2. name (parallelism and timeout are unsigned integers by type; the JSON decoder rejects
     // negatives and non-integers naming the field)
-    check_name("config.name", &input.name)?;
-    check_description("config.description", &input.description)?;
+    note(check_name("config.name", &input.name));
+    note(check_description("config.description", &input.description));
     if let Some(problem) = timeout_problem(input.timeout) {
-        return Err(ValidationError(format!("config.timeout: {problem}")));
+        note(Err(ValidationError(format!("config.timeout: {problem}"))));
     }
     // 3. tasks
     if input.tasks.is_empty() {
-        return Err(ValidationError(
+        note(Err(ValidationError(
             "config.tasks: must contain at least one task".into(),
-        ));
+        )));
     }
     // 4. task ids
+    let mut graph_checkable = true;
     for t in &input.tasks {
         if !IdKind::Task.accepts(&t.id) {
-            return Err(ValidationError(format!(
+            graph_checkable = false;
+            note(Err(ValidationError(format!(
                 "task '{}': invalid id ({})",
                 t.id,
                 IdKind::Task.rule()
-            )));
+            ))));
         }
     }
     // 5. duplicates
     let mut seen = std::collections::BTreeSet::new();
     for t in &input.tasks {
         if !seen.insert(t.id.as_str()) {
-            return Err(ValidationError(format!(
+            graph_checkable = false;
+            note(Err(ValidationError(format!(
                 "task '{}': duplicate task id",
                 t.id
-            )));
+            ))));
         }
     }
     // 6. images
     for t in &input.tasks {
         if t.image.trim().is_empty() {
-            return Err(ValidationError(format!(
+            note(Err(ValidationError(format!(
                 "task '{}': image must not be empty",
                 t.id
-            )));
-        }
-        if let Some(problem) = image_problem(&t.image) {
-            return Err(ValidationError(format!("task '{}': image {problem}", t.id)));
+            ))));
+        } else if let Some(problem) = image_problem(&t.image) {
+            note(Err(ValidationError(format!(
+                "task '{}': image {problem}",
+                t.id
+            ))));
         }
     }
     // 7. depends_on conditions, self and unknown references
@@ -284,45 +298,69 @@ pub fn validate_config(
     for t in &input.tasks {
         let mut deps = BTreeMap::new();
         for (parent, cond) in t.depends_on.iter() {
-            let status = RequiredParentStatus::parse(cond)
-                .filter(|s| *s != RequiredParentStatus::Unknown)
-                .ok_or_else(|| {
-                    ValidationError(format!(
+            match RequiredParentStatus::parse(cond).filter(|s| *s != RequiredParentStatus::Unknown)
+            {
+                Some(status) => {
+                    deps.insert(parent.to_string(), status);
+                }
+                None => {
+                    graph_checkable = false;
+                    note(Err(ValidationError(format!(
                         "task '{}': depends_on '{parent}' has invalid condition '{cond}' (expected any, success or failure)",
                         t.id
-                    ))
-                })?;
-            deps.insert(parent.to_string(), status);
+                    ))));
+                }
+            }
         }
         graph.push((t.id.clone(), deps));
     }
     // 7 and 8: self, unknown, cycle (Dag::new checks in that order)
-    let dag = Dag::new(graph.clone()).map_err(|e| ValidationError(e.to_string()))?;
+    let dag = if graph_checkable && !input.tasks.is_empty() {
+        match Dag::new(graph.clone()) {
+            Ok(dag) => Some(dag),
+            Err(e) => {
+                note(Err(ValidationError(e.to_string())));
+                None
+            }
+        }
+    } else {
+        None
+    };
     // 9. per-task fields
     let mut tasks = BTreeMap::new();
     for (t, (_, deps)) in input.tasks.iter().zip(graph) {
         let prefix = format!("task '{}'", t.id);
-        check_description(&format!("{prefix}: description"), &t.description)?;
-        check_variable_sizes(&format!("{prefix}: variables"), t.variables.iter())?;
+        note(check_description(
+            &format!("{prefix}: description"),
+            &t.description,
+        ));
+        note(check_variable_sizes(
+            &format!("{prefix}: variables"),
+            t.variables.iter(),
+        ));
         if let Some(problem) = timeout_problem(t.timeout) {
-            return Err(ValidationError(format!("{prefix}: timeout: {problem}")));
+            note(Err(ValidationError(format!(
+                "{prefix}: timeout: {problem}"
+            ))));
         }
         let mut variables = Vec::with_capacity(t.variables.0.len());
         for (key, value) in t.variables.iter() {
             if let Some(problem) = id::variable_key_problem(key) {
-                return Err(ValidationError(format!(
+                note(Err(ValidationError(format!(
                     "{prefix}: variables.{key}: {problem}"
-                )));
+                ))));
             }
             if let Some(Reference {
                 kind: RefKind::TaskResult,
                 key: ref_task,
             }) = parse_reference(value)
-                && !dag.is_ancestor(&ref_task, &t.id)
+                && dag
+                    .as_ref()
+                    .is_some_and(|dag| !dag.is_ancestor(&ref_task, &t.id))
             {
-                return Err(ValidationError(format!(
+                note(Err(ValidationError(format!(
                     "{prefix}: variables.{key}: task_result{{{{{ref_task}}}}} must name an ancestor of the task"
-                )));
+                ))));
             }
             variables.push(Variable {
                 key: key.to_string(),
@@ -333,23 +371,23 @@ pub fn validate_config(
         if let Some(auth) = &t.registry_auth
             && (auth.user.is_empty() || auth.pass.is_empty())
         {
-            return Err(ValidationError(format!(
+            note(Err(ValidationError(format!(
                 "{prefix}: registry_auth: user and pass must both be non-empty"
-            )));
+            ))));
         }
         let retries = match t.retries {
             None => Retries::default(),
             Some(r) => {
                 if r.count > MAX_RETRIES {
-                    return Err(ValidationError(format!(
+                    note(Err(ValidationError(format!(
                         "{prefix}: retries.count: must be between 0 and {MAX_RETRIES}"
-                    )));
+                    ))));
                 }
                 let backoff = r.backoff.unwrap_or(Retries::default().backoff);
                 if backoff > MAX_TIMEOUT_SECS {
-                    return Err(ValidationError(format!(
+                    note(Err(ValidationError(format!(
                         "{prefix}: retries.backoff: must be at most {MAX_TIMEOUT_SECS} seconds (365 days)"
-                    )));
+                    ))));
                 }
                 Retries {
                     count: r.count,
@@ -375,6 +413,10 @@ pub fn validate_config(
             },
         );
     }
+    drop(note);
+    let (Some(dag), true) = (dag, problems.is_empty()) else {
+        return Err(ValidationError(problems.join("; ")));
+    };
     Ok(ValidConfig {
         id: input.id.clone(),
         name: input.name.clone(),
@@ -505,6 +547,20 @@ mod tests {
                 count: 0,
                 backoff: 10
             }
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let e = err(|c| {
+            c.name.clear();
+            c.tasks[0].image = String::new();
+            c.tasks[1].timeout = MAX_TIMEOUT_SECS + 1;
+        });
+        assert_eq!(
+            e,
+            "config.name: must be 1-128 characters; task 'a': image must not be empty; \
+             task 'b': timeout: must be at most 31536000 seconds (365 days); 0 means no limit"
         );
     }
 

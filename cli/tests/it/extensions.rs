@@ -429,6 +429,11 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
     for (args, code, message) in [
         (vec![], 7, "settings.every: required by extension"),
         (
+            vec!["-s", "evry=30s"],
+            7,
+            "settings.evry: unknown setting (did you mean every?); extension",
+        ),
+        (
             vec!["-s", "every=0s"],
             7,
             "extension rejected subscription: every: must be longer than 0s",

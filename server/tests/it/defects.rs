@@ -214,6 +214,35 @@ async fn unknown_fields_and_wrong_shapes_are_refused() {
     let got = s
         .call(
             "POST",
+            path,
+            Some(json!({"config": {"id": "typo", "name": "Typo", "tasks": [
+                {"id": "a", "imgae": "busybox"}
+            ]}})),
+        )
+        .await;
+    assert_error(
+        &got,
+        400,
+        "config.tasks[0].imgae: unknown field (did you mean image?)",
+    );
+    // Every problem of a config at once.
+    let got = s
+        .call(
+            "POST",
+            path,
+            Some(json!({"config": {"id": "typo", "name": "", "tasks": [
+                {"id": "a", "image": ""}, {"id": "b", "image": "x", "depends_on": {"zz": "success"}}
+            ]}})),
+        )
+        .await;
+    assert_error(
+        &got,
+        400,
+        "config.name: must be 1-128 characters; task 'a': image must not be empty; task 'b': depends_on references unknown task 'zz'",
+    );
+    let got = s
+        .call(
+            "POST",
             "/api/namespaces",
             Some(json!({"id": "typo-ns", "nmae": "x"})),
         )

@@ -1474,6 +1474,7 @@ fn create_run_stores_a_pending_queued_run(store: &dyn Store) {
         payload: request.payload,
         only: request.only,
         command_override: request.command_override,
+        cancellation: None,
     };
     assert_eq!(run, expected);
     assert_eq!(store.get_run("team", "build", 1).unwrap(), expected);

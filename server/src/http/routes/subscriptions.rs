@@ -112,7 +112,23 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
             sub.subscription_id, sub.pipeline_id, sub.extension_id
         )));
     }
-    for param in &extension.documentation.pipeline_subscription_params {
+    // A setting the extension does not document is a typo: it would be ignored and the
+    // intended one missing (an extension that documents none is not checked).
+    let params = &extension.documentation.pipeline_subscription_params;
+    if !params.is_empty() {
+        for (key, _) in sub.settings.iter() {
+            if !params.iter().any(|p| p.key == key) {
+                let known: Vec<&str> = params.iter().map(|p| p.key.as_str()).collect();
+                return Err(ApiError::invalid(format!(
+                    "settings.{key}: unknown setting{}; extension '{}' takes: {}",
+                    gofer_core::suggest::did_you_mean(key, known.iter().copied()),
+                    sub.extension_id,
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    for param in params {
         if param.required && !sub.settings.iter().any(|(k, _)| k == param.key) {
             return Err(ApiError::invalid(format!(
                 "settings.{}: required by extension '{}'",
