@@ -321,7 +321,12 @@ pub struct EventsView {
 pub struct Status {
     pub text: String,
     pub error: bool,
+    /// When it was shown (ms): it fades after [`STATUS_FADE_MS`], or at the next key press.
+    pub shown_at: u64,
 }
+
+/// How long a status-line message stays.
+pub const STATUS_FADE_MS: u64 = 5_000;
 
 /// Input to [`App::update`]: a key, time, or the result of some I/O.
 #[derive(Debug)]
@@ -535,6 +540,7 @@ impl App {
         self.status = Some(Status {
             text: text.into(),
             error: false,
+            shown_at: self.now_ms,
         });
     }
 
@@ -542,6 +548,7 @@ impl App {
         self.status = Some(Status {
             text: text.into(),
             error: true,
+            shown_at: self.now_ms,
         });
     }
 
@@ -590,42 +597,49 @@ impl App {
         })
     }
 
-    /// One line describing an event (also what the events filter matches).
+    /// One line describing an event (also what the events filter matches): its kind, then every
+    /// id and value it carries (`ns=… pipeline=… run=… task=… status=…`, `role=…`,
+    /// `extension=… subscription=…`), so every kind can be found by what it names.
     pub fn event_text(event: &Event) -> String {
-        let (ns, p) = event.kind.scope();
         let mut text = event.kind.name().to_string();
-        if let Some(ns) = ns {
-            text.push_str(&format!(" ns={ns}"));
-        }
-        if let Some(p) = p {
-            text.push_str(&format!(" pipeline={p}"));
-        }
-        if let Some(run) = event_run(&event.kind) {
-            text.push_str(&format!(" run={run}"));
-        }
-        match &event.kind {
-            EventKind::CreatedTaskExecution {
-                task_execution_id, ..
-            }
-            | EventKind::StartedTaskExecution {
-                task_execution_id, ..
-            }
-            | EventKind::CompletedTaskExecution {
-                task_execution_id, ..
-            }
-            | EventKind::StartedTaskExecutionCancellation {
-                task_execution_id, ..
-            } => {
-                text.push_str(&format!(" task={task_execution_id}"));
-            }
-            _ => {}
-        }
-        match &event.kind {
-            EventKind::CompletedRun { status, .. } => text.push_str(&format!(" status={status}")),
-            EventKind::CompletedTaskExecution { status, .. } => {
-                text.push_str(&format!(" status={status}"))
-            }
-            _ => {}
+        let value = serde_json::to_value(&event.kind).unwrap_or_default();
+        let fields = value
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_object());
+        // Ids first, from the widest scope in; then the rest by name.
+        const FIRST: [&str; 7] = [
+            "namespace_id",
+            "pipeline_id",
+            "run_id",
+            "task_execution_id",
+            "extension_id",
+            "subscription_id",
+            "pipeline_subscription_id",
+        ];
+        let mut fields: Vec<(&String, &serde_json::Value)> = fields.into_iter().flatten().collect();
+        fields.sort_by_key(|(key, _)| {
+            (
+                FIRST.iter().position(|f| f == key).unwrap_or(FIRST.len()),
+                key.as_str(),
+            )
+        });
+        for (key, value) in fields {
+            let shown = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                // Results and other documents are too big for one line.
+                _ => continue,
+            };
+            let name = match key.as_str() {
+                "namespace_id" => "ns",
+                "pipeline_id" => "pipeline",
+                "task_execution_id" => "task",
+                "pipeline_subscription_id" => "subscription",
+                other => other.strip_suffix("_id").unwrap_or(other),
+            };
+            text.push_str(&format!(" {name}={shown}"));
         }
         text
     }
@@ -762,6 +776,13 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now_ms = now;
+                if self
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| now.saturating_sub(s.shown_at) >= STATUS_FADE_MS)
+                {
+                    self.status = None;
+                }
                 if self.connection != Connection::Live
                     && now.saturating_sub(self.last_poll_ms) >= POLL_EVERY_MS
                     && !self.paused
@@ -1151,6 +1172,16 @@ impl App {
 
     /// `esc`: pops the stack (never past the first screen).
     fn back(&mut self) -> Vec<Effect> {
+        // A filtered view is first unfiltered (as its "esc clears it" hint says); the next
+        // Esc leaves it.
+        if !self.frame().filter.is_empty() {
+            self.frame_mut().filter.clear();
+            self.frame_mut().selected = 0;
+            if matches!(self.screen(), Screen::Events) {
+                self.clamp_to_newest_event();
+            }
+            return Vec::new();
+        }
         if self.stack.len() == 1 {
             return Vec::new();
         }
@@ -1218,7 +1249,10 @@ impl App {
             return Vec::new();
         }
         match self.mode.clone() {
-            Mode::Normal => {}
+            Mode::Normal => {
+                // The last action's message makes way for this one's.
+                self.status = None;
+            }
             Mode::Confirm(mutation) => {
                 self.mode = Mode::Normal;
                 return match event.code {
@@ -1258,6 +1292,8 @@ impl App {
         match action {
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
+            Action::Left => self.move_across_columns(-1),
+            Action::Right => self.move_across_columns(1),
             Action::PageUp => self.move_selection(-(self.page() as isize)),
             Action::PageDown => self.move_selection(self.page() as isize),
             Action::Top => {
@@ -1484,6 +1520,39 @@ impl App {
         let next = (frame.selected as isize + delta).clamp(0, len as isize - 1);
         frame.selected = next as usize;
         self.sync_task_selection();
+        Vec::new()
+    }
+
+    /// In the run view's task graph (columns left to right): selects the task in the column
+    /// `delta` away, on the nearest row. Elsewhere (and in the tree or timeline) it does nothing.
+    fn move_across_columns(&mut self, delta: i32) -> Vec<Effect> {
+        if !matches!(self.screen(), Screen::Run { .. }) || self.run_uses_tree() || self.timeline {
+            return Vec::new();
+        }
+        let Some(data) = self.run.ready() else {
+            return Vec::new();
+        };
+        let layout = Layout::new(&data.tasks);
+        let current = self
+            .selected_task
+            .clone()
+            .or_else(|| layout.order.first().cloned());
+        let Some((column, row)) = current.and_then(|id| layout.cells.get(&id).copied()) else {
+            return Vec::new();
+        };
+        let target = i32::from(column) + delta;
+        let nearest = layout
+            .order
+            .iter()
+            .filter_map(|id| layout.cells.get(id).map(|cell| (id, *cell)))
+            .filter(|(_, (c, _))| i32::from(*c) == target)
+            .min_by_key(|(_, (_, r))| r.abs_diff(row));
+        if let Some((id, _)) = nearest {
+            let id = id.clone();
+            let index = self.task_order().iter().position(|t| *t == id).unwrap_or(0);
+            self.selected_task = Some(id);
+            self.frame_mut().selected = index;
+        }
         Vec::new()
     }
 

@@ -15,6 +15,8 @@ pub const DEFAULTS: &str = include_str!("../../assets/console.toml");
 pub enum Action {
     Up,
     Down,
+    Left,
+    Right,
     Top,
     Bottom,
     PageDown,
@@ -44,9 +46,11 @@ pub enum Action {
 
 impl Action {
     /// Every action with its config name, in help order.
-    pub const ALL: [(Action, &'static str); 27] = [
+    pub const ALL: [(Action, &'static str); 29] = [
         (Action::Up, "up"),
         (Action::Down, "down"),
+        (Action::Left, "left"),
+        (Action::Right, "right"),
         (Action::Top, "top"),
         (Action::Bottom, "bottom"),
         (Action::PageDown, "page_down"),

@@ -744,6 +744,36 @@ pub fn render_dag(
         };
         put(buf, area, offset, *x, *y, c, edge_style);
     }
+    // Each child's incoming line ends in an arrowhead coloured by what it waits for: green when
+    // it runs on its parents' success, red on their failure, gray on either (yellow when its
+    // parents' conditions differ).
+    for task in tasks {
+        let parents: Vec<&String> = layout
+            .edges
+            .iter()
+            .filter(|(_, child)| *child == task.task_id)
+            .map(|(parent, _)| parent)
+            .collect();
+        let (Some(first), Some((cx, cy))) = (parents.first(), layout.origin(&task.task_id)) else {
+            continue;
+        };
+        let condition = |p: &String| task.task.depends_on.get(p).copied();
+        let colour = if parents.iter().all(|p| condition(p) == condition(first)) {
+            match condition(first) {
+                Some(gofer_core::enums::RequiredParentStatus::Success) => theme.successful,
+                Some(gofer_core::enums::RequiredParentStatus::Failure) => theme.failed,
+                _ => Color::Gray,
+            }
+        } else {
+            theme.waiting
+        };
+        let y = cy + BOX_H / 2;
+        let style = Style::new().fg(colour);
+        for x in cx - GAP_X / 2 + 1..cx - 1 {
+            put(buf, area, offset, x, y, "─", style);
+        }
+        put(buf, area, offset, cx - 1, y, "▸", style);
+    }
     // Boxes over the edges (an edge that skips a column runs behind the boxes it passes).
     for task in tasks {
         let Some((x, y)) = layout.origin(&task.task_id) else {
@@ -1236,6 +1266,13 @@ fn render_events(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
+    // The kind column fits the longest kind shown (up to the longest there is).
+    let kind_width = events
+        .iter()
+        .map(|e| e.kind.name().len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 44);
     let rows = events
         .into_iter()
         .map(|e| {
@@ -1270,7 +1307,7 @@ fn render_events(app: &App, frame: &mut Frame, area: Rect) {
         vec!["WHEN", "KIND", "DETAILS"],
         vec![
             Constraint::Length(12),
-            Constraint::Length(36),
+            Constraint::Length(u16::try_from(kind_width).unwrap_or(44)),
             Constraint::Fill(1),
         ],
         rows,
@@ -1284,6 +1321,8 @@ fn render_help(app: &App, frame: &mut Frame, area: Rect) {
     let mut rows: Vec<(Action, &str)> = vec![
         (Action::Up, "move up / scroll up"),
         (Action::Down, "move down / scroll down"),
+        (Action::Left, "task graph: the task in the column before"),
+        (Action::Right, "task graph: the task in the column after"),
         (Action::Top, "top"),
         (Action::Bottom, "bottom"),
         (Action::PageDown, "half a page down"),

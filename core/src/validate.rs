@@ -413,7 +413,6 @@ pub fn validate_config(
             },
         );
     }
-    drop(note);
     let (Some(dag), true) = (dag, problems.is_empty()) else {
         return Err(ValidationError(problems.join("; ")));
     };

@@ -276,14 +276,14 @@ pub fn tasks_table(ctx: &Ctx, tasks: &[TaskExecution]) -> String {
 
 /// `items` in the order the task graph runs them (parents first, ties by id), as the console
 /// draws them; in their own order when their dependencies do not form a graph of just them.
-pub(crate) fn in_graph_order<'a, T>(
-    items: &'a [T],
+pub(crate) fn in_graph_order<T>(
+    items: &[T],
     id: impl Fn(&T) -> &String,
     depends_on: impl Fn(
         &T,
     )
         -> &std::collections::BTreeMap<String, gofer_core::enums::RequiredParentStatus>,
-) -> Vec<&'a T> {
+) -> Vec<&T> {
     let graph = items.iter().map(|t| (id(t).clone(), depends_on(t).clone()));
     match gofer_core::dag::Dag::new(graph) {
         Ok(dag) => dag

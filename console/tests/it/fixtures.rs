@@ -177,6 +177,13 @@ pub fn event(n: u64, kind: serde_json::Value, ago_s: u64) -> Event {
 
 pub fn events() -> Vec<Event> {
     vec![
+        serde_json::from_value(json!({"id": "0189-0001", "emitted": NOW - 1_000_000,
+            "kind": {"created_role": {"role_id": "team-reader"}}}))
+        .unwrap(),
+        serde_json::from_value(json!({"id": "0189-0002", "emitted": NOW - 950_000,
+            "kind": {"pipeline_extension_subscription_registered": {"namespace_id": "default",
+                "pipeline_id": "deploy-web", "extension_id": "interval", "subscription_id": "every5m"}}}))
+        .unwrap(),
         event(
             1,
             json!({"created_pipeline": {"namespace_id": "default", "pipeline_id": "deploy-web"}}),

@@ -373,3 +373,34 @@ fn extension_runs_name_their_initiator_once() {
     assert!(screen.contains("interval (extension)"), "{screen}");
     assert!(!screen.contains("(extension) (extension)"), "{screen}");
 }
+
+/// Every event kind shows its ids, so the filter finds it by what it names.
+#[test]
+fn every_event_kind_shows_its_ids() {
+    let mut app = on_pipelines(100, 24);
+    app.update(Msg::EventHistory(Ok(events())));
+    app.update(key(':'));
+    type_text(&mut app, "events");
+    app.update(code(KeyCode::Enter));
+    app.update(key('/'));
+    type_text(&mut app, "interval");
+    app.update(code(KeyCode::Enter));
+    let screen = draw(&app);
+    assert!(
+        screen.contains("pipeline_extension_subscription_registered ns=default"),
+        "{screen}"
+    );
+    // Esc clears the filter and stays on the events; a second Esc leaves.
+    app.update(code(KeyCode::Esc));
+    assert_eq!(*app.screen(), gofer_console::app::Screen::Events);
+    assert!(app.frame().filter.is_empty());
+    app.update(key('/'));
+    type_text(&mut app, "team-reader");
+    app.update(code(KeyCode::Enter));
+    let screen = draw(&app);
+    assert!(screen.contains("created_role"), "{screen}");
+    assert!(screen.contains("role=team-reader"), "{screen}");
+    app.update(code(KeyCode::Esc));
+    app.update(code(KeyCode::Esc));
+    assert_ne!(*app.screen(), gofer_console::app::Screen::Events);
+}

@@ -607,14 +607,14 @@ fn enter_on_an_event_opens_its_run() {
     type_text(&mut app, "events");
     app.update(code(KeyCode::Enter));
     // New events keep the selection on the newest row when it was there.
-    assert_eq!(app.frame().selected, 4);
+    assert_eq!(app.frame().selected, 6);
     let newer = event(
         20,
         json!({"created_namespace": {"namespace_id": "team-b"}}),
         0,
     );
     app.update(Msg::Event(newer));
-    assert_eq!(app.frame().selected, 5);
+    assert_eq!(app.frame().selected, 7);
     app.update(key('k'));
     // Newest selected first: the team-a completed_run.
     let effects = app.update(code(KeyCode::Enter));
@@ -680,4 +680,52 @@ fn deploy_enable_and_disable_ask_first() {
         "gofer --namespace team-a pipeline config deploy nightly-backup 11"
     );
     assert_eq!(app.update(key('y')).len(), 1);
+}
+
+/// ←/→ move the selection across the columns of the left-to-right task graph.
+#[test]
+fn left_and_right_move_across_the_task_graph() {
+    let mut app = on_run(120, 30);
+    assert!(
+        !app.run_uses_tree(),
+        "this size draws the graph left to right"
+    );
+    app.update(key('g'));
+    assert_eq!(app.selected_task.as_deref(), Some("checkout"));
+    app.update(code(KeyCode::Right));
+    let second = app.selected_task.clone().unwrap();
+    assert!(second == "build" || second == "lint", "{second}");
+    app.update(code(KeyCode::Right));
+    let third = app.selected_task.clone().unwrap();
+    assert!(third == "test" || third == "package", "{third}");
+    app.update(code(KeyCode::Left));
+    app.update(code(KeyCode::Left));
+    assert_eq!(app.selected_task.as_deref(), Some("checkout"));
+    // Nothing left of the first column.
+    app.update(code(KeyCode::Left));
+    assert_eq!(app.selected_task.as_deref(), Some("checkout"));
+}
+
+/// Status-line messages fade after a few seconds, and at the next key press.
+#[test]
+fn status_messages_fade() {
+    let mut app = on_pipelines(100, 24);
+    app.update(key(':'));
+    type_text(&mut app, "ext");
+    app.update(code(KeyCode::Enter));
+    let shown = app.status.clone().expect("an unknown command says so");
+    assert!(shown.error, "{shown:?}");
+    app.update(Msg::Tick(shown.shown_at + 1_000));
+    assert!(app.status.is_some(), "still shown after 1 s");
+    app.update(Msg::Tick(
+        shown.shown_at + gofer_console::app::STATUS_FADE_MS,
+    ));
+    assert!(app.status.is_none(), "gone after the fade time");
+
+    app.update(key(':'));
+    type_text(&mut app, "ext");
+    app.update(code(KeyCode::Enter));
+    assert!(app.status.is_some());
+    app.update(key('j'));
+    assert!(app.status.is_none(), "gone at the next action");
 }
