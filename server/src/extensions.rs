@@ -655,8 +655,9 @@ impl Extensions {
                                 | ContainerState::NotFound
                                 | ContainerState::Dead { .. })
                         );
-                        if !exited && self.health(&url).await {
+                        if !exited && let Some(report) = self.health(&url).await {
                             failures = 0;
+                            self.record_fires(&id, report).await;
                             continue;
                         }
                         failures += 1;
@@ -811,7 +812,7 @@ impl Extensions {
                     "the container of extension '{id}' exited while starting"
                 ));
             }
-            if self.health(&url).await {
+            if self.health(&url).await.is_some() {
                 healthy = true;
                 break;
             }
@@ -847,11 +848,41 @@ impl Extensions {
         Ok(url)
     }
 
-    async fn health(&self, url: &str) -> bool {
-        matches!(
-            self.inner.http.get(format!("{url}/api/health")).send().await,
-            Ok(r) if r.status().is_success()
-        )
+    /// `GET /api/health`: `None` when the extension is unhealthy, else what it reports about
+    /// its subscriptions (nothing, for an extension that answers with an empty body).
+    async fn health(&self, url: &str) -> Option<gofer_core::api::ExtensionHealthResponse> {
+        let response = self
+            .inner
+            .http
+            .get(format!("{url}/api/health"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())?;
+        let body = response.bytes().await.unwrap_or_default();
+        Some(serde_json::from_slice(&body).unwrap_or_default())
+    }
+
+    /// Stores each subscription's last firing as its extension reported it (only the
+    /// extension's own subscriptions; unknown ones are ignored).
+    async fn record_fires(&self, id: &str, report: gofer_core::api::ExtensionHealthResponse) {
+        for fire in report.subscriptions {
+            let key = SubscriptionKey {
+                namespace: fire.namespace_id,
+                pipeline: fire.pipeline_id,
+                extension: id.to_owned(),
+                subscription: fire.subscription_id,
+            };
+            let (last_fired, last_error) = (fire.last_fired, fire.last_error);
+            let recorded = self
+                .inner
+                .store
+                .write(move |s| s.record_subscription_fire(&key, last_fired, last_error))
+                .await;
+            if let Err(e) = recorded {
+                tracing::warn!(extension = %id, error = %e, "cannot record a subscription's last firing");
+            }
+        }
     }
 
     /// Stores the runtime fields; `documentation` is kept when `None`.

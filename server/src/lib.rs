@@ -288,6 +288,15 @@ impl Prepared {
                 let _ = stop_tx.send(true);
             }
         });
+        // Tasks and extensions call the API at `server.extension_address`: say so at once when
+        // nothing answers there (a server bound to loopback only, a wrong address), instead of
+        // letting triggers and result hand-offs fail silently later.
+        if let Ok(local) = listener.local_addr() {
+            tokio::spawn(check_extension_address(
+                state.config.server.extension_address.clone(),
+                local,
+            ));
+        }
         let shutdown_timeout = Duration::from_secs(state.config.server.shutdown_timeout);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -518,6 +527,26 @@ async fn prune_events(store: &StoreHandle, retention_secs: u64) {
         Ok(n) => tracing::info!(count = n, "pruned old events"),
         Err(e) => tracing::warn!(error = %e, "pruning events failed"),
     }
+}
+
+/// Warns when the API cannot be reached at `extension_address` from this host (a container on
+/// the bridge reaches the host the same way, so this catches a server listening on loopback
+/// only): tasks would get a wrong `GOFER_API_BASE_URL` and extensions could not start runs.
+async fn check_extension_address(extension_address: String, listening: std::net::SocketAddr) {
+    let connect = tokio::net::TcpStream::connect(extension_address.as_str());
+    let problem = match tokio::time::timeout(Duration::from_secs(3), connect).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 3 s".to_owned(),
+    };
+    let port = listening.port();
+    tracing::warn!(
+        "tasks and extensions cannot reach the API at {extension_address} \
+         (server.extension_address): {problem}. The server listens on {listening} only; set \
+         server.bind_address = \"0.0.0.0:{port}\" (or the Docker bridge's address), or \
+         server.extension_address to where containers can reach it. Until then, triggers cannot \
+         start runs and tasks cannot send results"
+    );
 }
 
 /// Reopens the database after a full disk or an I/O error, as soon as it can be reopened

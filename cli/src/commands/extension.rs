@@ -254,7 +254,7 @@ pub async fn subscribe(
         .create_subscription(ns, pipeline, &request)
         .await?;
     let body = SubscriptionResponse { subscription };
-    ctx.print(&body, || describe_subscription(&body.subscription));
+    ctx.print(&body, || describe_subscription(ctx, &body.subscription));
     Ok(())
 }
 
@@ -287,7 +287,7 @@ pub async fn subscription(ctx: &Ctx, ns: &str, command: SubscriptionCommand) -> 
                 .get_subscription(ns, &pipeline, &extension, &subscription)
                 .await?;
             let body = SubscriptionResponse { subscription };
-            ctx.print(&body, || describe_subscription(&body.subscription));
+            ctx.print(&body, || describe_subscription(ctx, &body.subscription));
         }
         SubscriptionCommand::Enable {
             pipeline,
@@ -339,12 +339,24 @@ fn settings_of(s: &Subscription) -> String {
     )
 }
 
-fn describe_subscription(s: &Subscription) -> String {
+fn describe_subscription(ctx: &Ctx, s: &Subscription) -> String {
     details(&[
         ("pipeline", format!("{}/{}", s.namespace_id, s.pipeline_id)),
         ("extension", s.extension_id.clone()),
         ("subscription", s.subscription_id.clone()),
         ("status", status_of(s)),
         ("settings", settings_of(s)),
+        (
+            "last fired",
+            if s.last_fired == 0 {
+                "never".to_string()
+            } else {
+                ctx.time(s.last_fired)
+            },
+        ),
+        (
+            "last error",
+            s.last_error.clone().unwrap_or_else(|| "-".to_string()),
+        ),
     ])
 }

@@ -21,6 +21,8 @@ struct Subscription {
     jitter: String,
     /// When the next run starts (Unix ms), for the debug view.
     next_ms: Arc<Mutex<u64>>,
+    /// The last attempt to start a run: when (Unix ms, 0 = none yet) and why it failed.
+    last: Arc<Mutex<(u64, Option<String>)>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -156,6 +158,26 @@ impl Extension for Interval {
         serde_json::json!({"min_interval": self.min_text, "subscriptions": list}).to_string()
     }
 
+    fn fires(&self) -> Vec<gofer_core::api::SubscriptionFireReport> {
+        self.lock()
+            .iter()
+            .filter_map(|((ns, p, id), s)| {
+                let (last_fired, last_error) = s
+                    .last
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                (last_fired > 0).then(|| gofer_core::api::SubscriptionFireReport {
+                    namespace_id: ns.clone(),
+                    pipeline_id: p.clone(),
+                    subscription_id: id.clone(),
+                    last_fired,
+                    last_error,
+                })
+            })
+            .collect()
+    }
+
     fn subscribe(&self, request: ExtensionSubscribeRequest) -> Result<(), String> {
         let (every, every_text, jitter, jitter_text) = parse_params(
             &request.pipeline_subscription_params,
@@ -168,8 +190,10 @@ impl Extension for Interval {
             request.pipeline_subscription_id.clone(),
         );
         let next_ms = Arc::new(Mutex::new(0));
+        let last = Arc::new(Mutex::new((0, None)));
         let client = self.client.clone();
         let next = next_ms.clone();
+        let fired = last.clone();
         let (ns, p, id) = key.clone();
         let task = tokio::spawn(async move {
             let t0 = tokio::time::Instant::now();
@@ -184,14 +208,19 @@ impl Extension for Interval {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) =
                     t0_ms + u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
                 tokio::time::sleep_until(t0 + at).await;
-                match client.start_run(&ns, &p, &StartRunRequest::default()).await {
+                let outcome = match client.start_run(&ns, &p, &StartRunRequest::default()).await {
                     Ok(run) => {
-                        println!("subscription {id}: started run {} of {ns}/{p}", run.run_id)
+                        println!("subscription {id}: started run {} of {ns}/{p}", run.run_id);
+                        None
                     }
                     Err(e) => {
-                        eprintln!("subscription {id}: could not start a run of {ns}/{p}: {e}")
+                        eprintln!("subscription {id}: could not start a run of {ns}/{p}: {e}");
+                        Some(e.to_string())
                     }
-                }
+                };
+                *fired
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = (now_ms(), outcome);
             }
         });
         let replaced = self.lock().insert(
@@ -200,6 +229,7 @@ impl Extension for Interval {
                 every: every_text,
                 jitter: jitter_text,
                 next_ms,
+                last,
                 task,
             },
         );

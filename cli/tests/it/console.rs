@@ -361,3 +361,76 @@ fn cancelling_from_the_console_asks_first_and_read_only_refuses() {
     tmux.keys(&[":", "q", "Enter"]);
     assert_eq!(server.finish_runs(&ns, "slow"), vec![(1, 8)]);
 }
+
+/// A server restart while the console is open: once the stream is back, the view shows what
+/// happened meanwhile and after (a run started after the restart) without a key press.
+#[test]
+fn after_a_server_restart_the_view_catches_up_by_itself() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(image) = rt.block_on(crate::defects::image()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let addr = crate::common::unused_addr().to_string();
+    let base = format!("http://{addr}");
+    let log = dir.path().join("server.log");
+    let http = reqwest::Client::new();
+    let pipeline = crate::common::unique("restart");
+    let server = crate::defects::start_logged(&addr, &data, &[], &log);
+    rt.block_on(async {
+        crate::defects::healthy(&http, &addr).await;
+        crate::defects::deploy(
+            &http,
+            &base,
+            &pipeline,
+            serde_json::json!([{"id": "t", "image": image, "command": ["sh", "-c", "echo hi"]}]),
+        )
+        .await;
+    });
+    let state = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {base} console",
+        no_config_dir().display(),
+        state.path().display(),
+        env!("CARGO_BIN_EXE_gofer"),
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the pipeline, live", |s| {
+        line_with(s, &[&pipeline, "never run"]) && s.contains("● live")
+    });
+    rt.block_on(async {
+        let n = crate::defects::start_run(&http, &base, &pipeline).await;
+        crate::defects::finished(&http, &base, &pipeline, n).await;
+    });
+    tmux.wait_for("run 1 as the last run", |s| {
+        line_with(s, &[&pipeline, "#1"]) || line_with(s, &[&pipeline, " 1 "])
+    });
+
+    // Restart the server on the same address and data.
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    drop(server);
+    tmux.wait_for("the console to notice", |s| !s.contains("● live"));
+    let _server = crate::defects::start_logged(&addr, &data, &[], &log);
+    rt.block_on(async {
+        crate::defects::healthy(&http, &addr).await;
+        let n = crate::defects::start_run(&http, &base, &pipeline).await;
+        assert_eq!(n, 2);
+        crate::defects::finished(&http, &base, &pipeline, n).await;
+    });
+    tmux.wait_for("run 2 without a key press", |s| {
+        s.contains("● live")
+            && (line_with(s, &[&pipeline, "#2"]) || line_with(s, &[&pipeline, " 2 "]))
+    });
+    crate::common::remove_pipeline_containers(&pipeline);
+}

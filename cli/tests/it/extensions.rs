@@ -34,7 +34,7 @@ fn container_running(id: &str) -> bool {
     !String::from_utf8_lossy(&out.stdout).trim().is_empty()
 }
 
-struct Cleanup(Vec<String>);
+pub(crate) struct Cleanup(pub(crate) Vec<String>);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for id in &self.0 {
@@ -84,7 +84,7 @@ fn cli_on(port: u16, args: &[&str]) -> crate::common::Run {
 async fn extensions_install_run_hold_objects_and_uninstall() {
     gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
@@ -385,7 +385,7 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
 async fn a_subscribed_pipeline_is_run_by_its_extension() {
     gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
@@ -691,7 +691,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
 async fn standard_extensions_are_installed_at_boot() {
     gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     // The std extension's container name is fixed; another server's would (rightly) win.
     assert!(
         !container_running("interval"),
@@ -758,7 +758,7 @@ async fn standard_extensions_are_installed_at_boot() {
 async fn external_events_reach_their_extension() {
     gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
@@ -826,7 +826,7 @@ async fn external_events_reach_their_extension() {
 async fn a_dead_extension_is_restarted() {
     gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();

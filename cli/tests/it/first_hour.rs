@@ -61,3 +61,132 @@ async fn clients_that_leave_and_a_clean_shutdown_log_no_errors() {
     assert!(text.contains("server stopped"), "{text}");
     crate::common::remove_pipeline_containers(&pipeline);
 }
+
+/// A trigger that cannot reach the server does not fail silently: the server warns at boot
+/// that containers cannot reach it where it says they can, and the subscription shows when its
+/// extension last fired and why starting the run failed (API and CLI). Tasks are told the
+/// port the server actually listens on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trigger_that_cannot_reach_the_server_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    // Loopback only: containers cannot reach it.
+    let addr = unused_addr().to_string();
+    let port = addr.rsplit_once(':').unwrap().1.to_string();
+    let base = format!("http://{addr}");
+    let _server = start_logged(
+        &addr,
+        &dir.path().join("data"),
+        &[("GOFER_WEB_EXTENSIONS__HEALTH_CHECK_INTERVAL", "1")],
+        &log,
+    );
+    let http = reqwest::Client::new();
+    healthy(&http, &addr).await;
+    let cli = |args: &[&str]| {
+        crate::common::run(
+            crate::common::gofer()
+                .env("GOFER_API_BASE_URL", &base)
+                .args(args),
+        )
+    };
+    let warning = wait_for("the boot warning", async || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .find(|l| l.contains("tasks and extensions cannot reach the API at"))
+            .map(|l| Value::String(l.to_string()))
+    })
+    .await;
+    let warning = warning.as_str().unwrap();
+    assert!(
+        warning.contains(&format!(":{port} (server.extension_address)"))
+            && warning.contains("server.bind_address"),
+        "{warning}"
+    );
+
+    let ext = crate::common::unique("ivl");
+    let _cleanup = crate::extensions::Cleanup(vec![ext.clone()]);
+    cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-interval",
+        "-s",
+        "MIN_INTERVAL=1s",
+    ])
+    .expect(0);
+    let pipeline = crate::common::unique("tick");
+    deploy(
+        &http,
+        &base,
+        &pipeline,
+        json!([{"id": "envs", "image": "gofer.local/debug-envs"}]),
+    )
+    .await;
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "every1s",
+        "-s",
+        "every=1s",
+    ])
+    .expect(0);
+    let url =
+        format!("{base}/api/namespaces/default/pipelines/{pipeline}/subscriptions/{ext}/every1s");
+    let sub = wait_for("the subscription to report the failure", async || {
+        let (_, body) = call(&http, Method::GET, url.clone(), None).await;
+        body["subscription"]["last_error"]
+            .as_str()
+            .is_some()
+            .then(|| body["subscription"].clone())
+    })
+    .await;
+    assert!(sub["last_fired"].as_u64().unwrap() > 0, "{sub}");
+    assert!(
+        sub["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the Gofer server"),
+        "{sub}"
+    );
+    assert_eq!(sub["status"], "active", "{sub}");
+    assert_eq!(sub["status_reason"]["reason"], "failed", "{sub}");
+    let r = cli(&[
+        "pipeline",
+        "subscription",
+        "get",
+        &pipeline,
+        &ext,
+        "every1s",
+    ])
+    .expect(0);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("last error:") && l.contains("cannot reach the Gofer server")),
+        "{}",
+        r.stdout
+    );
+
+    // Tasks get the port the server listens on (not :8080).
+    let n = start_run(&http, &base, &pipeline).await;
+    finished(&http, &base, &pipeline, n).await;
+    let logs = http
+        .get(format!(
+            "{base}/api/namespaces/default/pipelines/{pipeline}/runs/{n}/tasks/envs/logs"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        logs.lines().any(
+            |l| l.starts_with("GOFER_API_BASE_URL=http://") && l.ends_with(&format!(":{port}"))
+        ),
+        "{logs}"
+    );
+    crate::common::remove_pipeline_containers(&pipeline);
+}

@@ -44,7 +44,7 @@ async fn start_and_wait(http: &reqwest::Client, addr: &str, data: &std::path::Pa
 async fn debug_images_are_built_from_the_binary_and_run_as_tasks() {
     let docker = gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let addr = unused_addr().to_string();
@@ -161,7 +161,7 @@ fn docker_rm(id: &str) {
 async fn the_interval_extension_image_starts_runs_for_its_subscriptions() {
     gofer_server::testing::require_docker()
         .await
-        .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+        .expect("this test needs Docker: run .ci/ensure-docker");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     // The extension container reaches the server through the docker0 gateway.

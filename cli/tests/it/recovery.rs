@@ -99,7 +99,7 @@ impl Crashed {
     async fn new(prefix: &str, task: impl FnOnce(&str) -> Value) -> Crashed {
         let docker = gofer_server::testing::require_docker()
             .await
-            .expect("this test needs Docker: run ../shared/ci/ensure-docker");
+            .expect("this test needs Docker: run .ci/ensure-docker");
         let image = gofer_server::testing::busybox_image(&docker)
             .await
             .expect("busybox image");

@@ -228,6 +228,34 @@ pub struct Subscription {
     pub status: SubscriptionStatus,
     #[serde(default)]
     pub status_reason: Option<StatusReason<SubscriptionStatusReasonKind>>,
+    /// When the extension last tried to start a run for it (Unix ms, 0 = never; new).
+    #[serde(default)]
+    pub last_fired: u64,
+    /// Why that attempt failed; absent when it succeeded (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// An extension's `GET /api/health` body (new, optional): how its last attempt to start a run
+/// went for each subscription, so the server can show a trigger that fails (an extension that
+/// answers with no body reports nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionHealthResponse {
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionFireReport>,
+}
+
+/// One subscription's last firing, as its extension saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionFireReport {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub subscription_id: String,
+    /// Unix ms.
+    pub last_fired: u64,
+    /// `None` when the run was started.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// `POST …/pipelines/{p}/subscriptions` (SPEC §12.5).

@@ -412,6 +412,16 @@ pub trait Store: Send + Sync + 'static {
             gofer_core::api::StatusReason<gofer_core::enums::SubscriptionStatusReasonKind>,
         >,
     ) -> StoreResult<()>;
+    /// Records how the extension's last attempt to start a run went: `last_fired`,
+    /// `last_error`, and on an active subscription the status reason (`failed`, saying why,
+    /// while it fails; none once it works). `Ok(false)` when nothing changed or the
+    /// subscription is gone.
+    fn record_subscription_fire(
+        &self,
+        key: &SubscriptionKey,
+        last_fired: u64,
+        last_error: Option<String>,
+    ) -> StoreResult<bool>;
     /// Deletes it and emits `pipeline_extension_subscription_unregistered`.
     fn delete_subscription(&self, key: &SubscriptionKey) -> StoreResult<()>;
     /// Whether the pipeline has an `active` subscription to the extension (SPEC §12.6).

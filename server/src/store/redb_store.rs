@@ -2790,6 +2790,43 @@ impl Store for RedbStore {
         })
     }
 
+    fn record_subscription_fire(
+        &self,
+        k: &SubscriptionKey,
+        last_fired: u64,
+        last_error: Option<String>,
+    ) -> StoreResult<bool> {
+        use gofer_core::enums::{SubscriptionStatus, SubscriptionStatusReasonKind};
+        self.write(|tx| {
+            let key = subscription_row(k);
+            let mut table = tx.txn.open_table(SUBSCRIPTIONS).or_internal()?;
+            let Some(mut sub): Option<gofer_core::api::Subscription> =
+                get(&table, key, "subscription")?
+            else {
+                return Ok(false);
+            };
+            let before = sub.clone();
+            sub.last_fired = last_fired;
+            sub.last_error = last_error.clone();
+            // The status stays `active` (the extension holds the subscription, and runs it
+            // starts need an active one); the reason says the trigger is failing.
+            if sub.status == SubscriptionStatus::Active {
+                sub.status_reason =
+                    last_error
+                        .as_ref()
+                        .map(|error| gofer_core::api::StatusReason {
+                            reason: SubscriptionStatusReasonKind::Failed,
+                            description: format!("the extension could not start a run: {error}"),
+                        });
+            }
+            if sub == before {
+                return Ok(false);
+            }
+            table.insert(key, encode(&sub)?.as_slice()).or_internal()?;
+            Ok(true)
+        })
+    }
+
     fn delete_subscription(&self, k: &SubscriptionKey) -> StoreResult<()> {
         self.write(|tx| {
             tx.require_pipeline(&k.namespace, &k.pipeline)?;

@@ -104,6 +104,8 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
         settings: req.settings,
         status: SubscriptionStatus::Active,
         status_reason: None,
+        last_fired: 0,
+        last_error: None,
     };
     let k = SubscriptionKey::of(&sub);
     if store.read(move |s| s.get_subscription(&k)).await.is_ok() {
