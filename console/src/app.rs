@@ -41,6 +41,8 @@ pub struct PipelineRow {
     /// The live config version, if one is live.
     pub live_version: Option<u64>,
     pub last_run: Option<Run>,
+    /// Its triggers (extension subscriptions), with how their last firing went.
+    pub subscriptions: Vec<gofer_core::api::Subscription>,
 }
 
 /// A run with its task executions.

@@ -385,9 +385,10 @@ async fn load_pipelines(client: &Client, namespace: &str) -> Result<Vec<Pipeline
             offset: 0,
             reverse: true,
         };
-        let (runs, configs) = tokio::join!(
+        let (runs, configs, subscriptions) = tokio::join!(
             client.list_runs(namespace, &metadata.pipeline_id, Some(last)),
-            client.list_configs(namespace, &metadata.pipeline_id, None)
+            client.list_configs(namespace, &metadata.pipeline_id, None),
+            client.list_subscriptions(namespace, &metadata.pipeline_id, None)
         );
         let live_version = configs
             .ok()
@@ -396,6 +397,7 @@ async fn load_pipelines(client: &Client, namespace: &str) -> Result<Vec<Pipeline
         PipelineRow {
             last_run: runs.ok().and_then(|r| r.into_iter().next()),
             live_version,
+            subscriptions: subscriptions.unwrap_or_default(),
             metadata,
         }
     }))

@@ -473,6 +473,7 @@ fn render_pipelines(app: &App, frame: &mut Frame, area: Rect) {
                         .map_or("none".to_string(), |v| format!("v{v}")),
                 ),
                 last,
+                triggers(&p.subscriptions, theme),
             ])
         })
         .collect();
@@ -480,15 +481,52 @@ fn render_pipelines(app: &App, frame: &mut Frame, area: Rect) {
         app,
         frame,
         area,
-        vec!["PIPELINE", "STATE", "LIVE", "LAST RUN"],
+        vec!["PIPELINE", "STATE", "LIVE", "LAST RUN", "TRIGGERS"],
         vec![
             Constraint::Length(28),
             Constraint::Length(10),
             Constraint::Length(6),
+            Constraint::Length(30),
             Constraint::Fill(1),
         ],
         rows,
     );
+}
+
+/// A pipeline's subscriptions: `interval/every5m`, with ✖ and the reason when its extension
+/// could not start a run (or could not take the subscription), ⏸ when disabled.
+fn triggers(subscriptions: &[gofer_core::api::Subscription], theme: &Theme) -> Line<'static> {
+    use gofer_core::enums::SubscriptionStatus;
+    if subscriptions.is_empty() {
+        return Line::from(Span::styled("-", Style::new().fg(Color::Gray)));
+    }
+    let mut spans = Vec::new();
+    for (i, sub) in subscriptions.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(", "));
+        }
+        let name = format!("{}/{}", sub.extension_id, sub.subscription_id);
+        let failing = sub.status == SubscriptionStatus::Error || sub.status_reason.is_some();
+        if sub.status == SubscriptionStatus::Disabled {
+            spans.push(Span::styled(
+                format!("⏸ {name}"),
+                Style::new().fg(theme.skipped),
+            ));
+        } else if failing {
+            let why = sub
+                .last_error
+                .clone()
+                .or_else(|| sub.status_reason.as_ref().map(|r| r.description.clone()))
+                .unwrap_or_default();
+            spans.push(Span::styled(
+                format!("✖ {name}: {why}"),
+                Style::new().fg(theme.failed),
+            ));
+        } else {
+            spans.push(Span::raw(name));
+        }
+    }
+    Line::from(spans)
 }
 
 fn render_runs(app: &App, frame: &mut Frame, area: Rect) {

@@ -69,16 +69,27 @@ pub fn pipelines() -> Vec<PipelineRow> {
             metadata: metadata("deploy-web", "active"),
             live_version: Some(3),
             last_run: Some(run(42, "running", "unknown", 30, None)),
+            subscriptions: vec![serde_json::from_value(json!({
+                "namespace_id": "default", "pipeline_id": "deploy-web",
+                "extension_id": "interval", "subscription_id": "every5m",
+                "status": "active",
+                "status_reason": {"reason": "failed", "description": "the extension could not start a run: cannot reach the Gofer server at http://172.17.0.1:8080"},
+                "last_fired": NOW - 60_000,
+                "last_error": "cannot reach the Gofer server at http://172.17.0.1:8080"
+            }))
+            .unwrap()],
         },
         PipelineRow {
             metadata: metadata("nightly-backup", "active"),
             live_version: Some(12),
             last_run: Some(run(7, "complete", "failed", 3_600, Some(95))),
+            subscriptions: vec![],
         },
         PipelineRow {
             metadata: metadata("lint-docs", "disabled"),
             live_version: None,
             last_run: None,
+            subscriptions: vec![],
         },
     ]
 }

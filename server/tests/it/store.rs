@@ -3652,6 +3652,8 @@ fn subscriptions_create_status_list_cascade(store: &dyn Store) {
         settings: [("every", "5m")].into_iter().collect(),
         status: SubscriptionStatus::Active,
         status_reason: None,
+        last_fired: 0,
+        last_error: None,
     };
     store.create_subscription(&sub("build", "a")).unwrap();
     store.create_subscription(&sub("build", "b")).unwrap();
@@ -3690,6 +3692,52 @@ fn subscriptions_create_status_list_cascade(store: &dyn Store) {
             .unwrap()
     );
     let key = |p: &str, id: &str| SubscriptionKey::of(&sub(p, id));
+    // A failing trigger is recorded with its reason, and cleared when it works again; the
+    // status stays active (runs the extension starts need it).
+    assert!(
+        store
+            .record_subscription_fire(&key("test", "a"), 1_000, Some("cannot reach".into()))
+            .unwrap()
+    );
+    let failing = store.get_subscription(&key("test", "a")).unwrap();
+    assert_eq!(
+        (
+            failing.status,
+            failing.last_fired,
+            failing.last_error.as_deref()
+        ),
+        (SubscriptionStatus::Active, 1_000, Some("cannot reach"))
+    );
+    assert!(
+        failing
+            .status_reason
+            .unwrap()
+            .description
+            .ends_with("cannot reach"),
+    );
+    assert!(
+        !store
+            .record_subscription_fire(&key("test", "a"), 1_000, Some("cannot reach".into()))
+            .unwrap(),
+        "nothing changed"
+    );
+    store
+        .record_subscription_fire(&key("test", "a"), 2_000, None)
+        .unwrap();
+    let working = store.get_subscription(&key("test", "a")).unwrap();
+    assert_eq!(
+        (
+            working.last_fired,
+            working.last_error,
+            working.status_reason
+        ),
+        (2_000, None, None)
+    );
+    assert!(
+        !store
+            .record_subscription_fire(&key("nope", "zz"), 1, None)
+            .unwrap()
+    );
     for id in ["a", "b"] {
         store
             .set_subscription_status(&key("build", id), SubscriptionStatus::Disabled, None)
