@@ -655,9 +655,9 @@ impl Extensions {
                                 | ContainerState::NotFound
                                 | ContainerState::Dead { .. })
                         );
-                        if !exited && let Some(report) = self.health(&url).await {
+                        if !exited && self.health(&url).await {
                             failures = 0;
-                            self.record_fires(&id, report).await;
+                            self.record_fires(&id).await;
                             continue;
                         }
                         failures += 1;
@@ -812,7 +812,7 @@ impl Extensions {
                     "the container of extension '{id}' exited while starting"
                 ));
             }
-            if self.health(&url).await.is_some() {
+            if self.health(&url).await {
                 healthy = true;
                 break;
             }
@@ -848,25 +848,27 @@ impl Extensions {
         Ok(url)
     }
 
-    /// `GET /api/health`: `None` when the extension is unhealthy, else what it reports about
-    /// its subscriptions (nothing, for an extension that answers with an empty body).
-    async fn health(&self, url: &str) -> Option<gofer_core::api::ExtensionHealthResponse> {
-        let response = self
-            .inner
-            .http
-            .get(format!("{url}/api/health"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())?;
-        let body = response.bytes().await.unwrap_or_default();
-        Some(serde_json::from_slice(&body).unwrap_or_default())
+    async fn health(&self, url: &str) -> bool {
+        matches!(
+            self.inner.http.get(format!("{url}/api/health")).send().await,
+            Ok(r) if r.status().is_success()
+        )
     }
 
-    /// Stores each subscription's last firing as its extension reported it (only the
-    /// extension's own subscriptions; unknown ones are ignored).
-    async fn record_fires(&self, id: &str, report: gofer_core::api::ExtensionHealthResponse) {
+    /// Reads the extension's debug info and stores each subscription's last firing it reports
+    /// (see `ExtensionFireReports`; an extension that reports none is left alone).
+    async fn record_fires(&self, id: &str) {
+        let Ok(info) = self.debug(id).await else {
+            return;
+        };
+        let Ok(report) = serde_json::from_str::<gofer_core::api::ExtensionFireReports>(&info)
+        else {
+            return;
+        };
         for fire in report.subscriptions {
+            if fire.last_fired == 0 {
+                continue;
+            }
             let key = SubscriptionKey {
                 namespace: fire.namespace_id,
                 pipeline: fire.pipeline_id,

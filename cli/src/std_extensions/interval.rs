@@ -145,6 +145,13 @@ impl Extension for Interval {
                     .next_ms
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let (last_fired, last_error) = s
+                    .last
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                // `last_fired` and `last_error` are what the server records on the
+                // subscription (gofer_core::api::ExtensionFireReports).
                 serde_json::json!({
                     "namespace_id": ns,
                     "pipeline_id": p,
@@ -152,30 +159,12 @@ impl Extension for Interval {
                     "every": s.every,
                     "jitter": s.jitter,
                     "next_run": crate::time::rfc3339(next),
+                    "last_fired": last_fired,
+                    "last_error": last_error,
                 })
             })
             .collect();
         serde_json::json!({"min_interval": self.min_text, "subscriptions": list}).to_string()
-    }
-
-    fn fires(&self) -> Vec<gofer_core::api::SubscriptionFireReport> {
-        self.lock()
-            .iter()
-            .filter_map(|((ns, p, id), s)| {
-                let (last_fired, last_error) = s
-                    .last
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone();
-                (last_fired > 0).then(|| gofer_core::api::SubscriptionFireReport {
-                    namespace_id: ns.clone(),
-                    pipeline_id: p.clone(),
-                    subscription_id: id.clone(),
-                    last_fired,
-                    last_error,
-                })
-            })
-            .collect()
     }
 
     fn subscribe(&self, request: ExtensionSubscribeRequest) -> Result<(), String> {

@@ -80,11 +80,6 @@ pub trait Extension: Send + Sync + 'static {
     /// `POST /api/subscribe`: replaces any subscription with the same key. `Err` is a 400 whose
     /// message names the parameter.
     fn subscribe(&self, request: ExtensionSubscribeRequest) -> Result<(), String>;
-    /// How each subscription's last attempt to start a run went (reported in `GET /api/health`,
-    /// which the server turns into the subscription's `last_fired`, `last_error` and reason).
-    fn fires(&self) -> Vec<gofer_core::api::SubscriptionFireReport> {
-        Vec::new()
-    }
     /// `DELETE /api/subscribe`: an unknown subscription is not an error.
     fn unsubscribe(&self, request: ExtensionUnsubscribeRequest);
     /// `POST /api/external-event`: `Err((status, message))` is answered as is.
@@ -138,16 +133,9 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
     let authorized = authorized.untuple_one();
     let ext = warp::any().map(move || extension.clone());
 
-    // Health needs no auth; its body says how each subscription's last run start went.
     let health = warp::path!("api" / "health")
         .and(warp::get())
-        .and(ext.clone())
-        .map(|e: Arc<dyn Extension>| {
-            warp::reply::json(&gofer_core::api::ExtensionHealthResponse {
-                subscriptions: e.fires(),
-            })
-            .into_response()
-        });
+        .map(no_content);
     let info_id = env.id.clone();
     let info = warp::path!("api" / "info")
         .and(warp::get())

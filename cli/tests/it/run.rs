@@ -144,7 +144,7 @@ fn start_list_and_get_runs() {
         .expect(0);
     assert_eq!(
         r.stdout,
-        "cancellation of run 3 of pipeline 'simple' requested\n"
+        "cancellation of run 3 of pipeline 'simple' requested; its tasks get the server's stop grace (--force kills them at once)\n"
     );
 
     // Every run completes; run 3 ends cancelled unless it finished before the cancel arrived.

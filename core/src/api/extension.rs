@@ -236,11 +236,12 @@ pub struct Subscription {
     pub last_error: Option<String>,
 }
 
-/// An extension's `GET /api/health` body (new, optional): how its last attempt to start a run
-/// went for each subscription, so the server can show a trigger that fails (an extension that
-/// answers with no body reports nothing).
+/// What the server reads from an extension's `GET /api/debug` info when the info is JSON (new,
+/// optional): how its last attempt to start a run went for each subscription, so the server can
+/// show a trigger that fails. Other fields of the info are ignored; an extension whose info is
+/// not JSON, or has no `subscriptions`, reports nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExtensionHealthResponse {
+pub struct ExtensionFireReports {
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionFireReport>,
 }
@@ -251,7 +252,8 @@ pub struct SubscriptionFireReport {
     pub namespace_id: String,
     pub pipeline_id: String,
     pub subscription_id: String,
-    /// Unix ms.
+    /// Unix ms; 0 = not fired yet.
+    #[serde(default)]
     pub last_fired: u64,
     /// `None` when the run was started.
     #[serde(default)]
