@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod cron;
 pub mod dag;
 pub mod duration;
 pub mod enums;

@@ -19,6 +19,8 @@ pub enum ObjectScope<'a> {
     Pipeline(&'a str, &'a str),
     /// `(namespace, pipeline, run id)`.
     Run(&'a str, &'a str, u64),
+    /// An extension's own objects (`/api/extensions/{id}/objects`).
+    Extension(&'a str),
 }
 
 /// Where a secret lives.
@@ -32,6 +34,9 @@ pub enum SecretScope<'a> {
 impl ObjectScope<'_> {
     fn path(&self, key: Option<&str>) -> Vec<String> {
         let mut path: Vec<String> = match self {
+            ObjectScope::Extension(id) => ["api", "extensions", id, "objects"]
+                .map(String::from)
+                .to_vec(),
             ObjectScope::Pipeline(ns, p) => ["api", "namespaces", ns, "pipelines", p, "objects"]
                 .map(String::from)
                 .to_vec(),

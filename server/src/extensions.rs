@@ -31,7 +31,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// The standard extensions installed at boot (SPEC §12.1): id and image.
-const STD_EXTENSIONS: &[(&str, &str)] = &[("interval", "gofer.local/extension-interval:latest")];
+const STD_EXTENSIONS: &[(&str, &str)] = &[
+    ("interval", "gofer.local/extension-interval:latest"),
+    ("cron", "gofer.local/extension-cron:latest"),
+];
 
 /// What settings and registry passwords show instead of their value (SPEC §3.9).
 pub const MASK: &str = "********";
@@ -252,7 +255,7 @@ impl Extensions {
 
     /// Registers the standard extensions that are not registered yet, when
     /// `extensions.install_std_extensions` is on (SPEC §12.1, boot). They start with the others.
-    /// `cron` joins `interval` when it is written (docs/decisions.md).
+    /// `github` joins them when it is written (docs/decisions.md).
     pub async fn install_std(&self) -> Result<(), StoreError> {
         if !self.inner.config.extensions.install_std_extensions {
             return Ok(());

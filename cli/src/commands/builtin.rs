@@ -20,6 +20,8 @@ pub enum BuiltinCommand {
 pub enum ExtensionCommand {
     /// Start a run of each subscribed pipeline every `every` (SPEC §12.9)
     Interval,
+    /// Start a run of each subscribed pipeline at every minute its cron expression matches
+    Cron,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +121,9 @@ fn run_extension(command: ExtensionCommand) -> i32 {
         let extension: std::sync::Arc<dyn crate::std_extensions::Extension> = match command {
             ExtensionCommand::Interval => {
                 std::sync::Arc::new(crate::std_extensions::interval::Interval::new(&env)?)
+            }
+            ExtensionCommand::Cron => {
+                std::sync::Arc::new(crate::std_extensions::cron::Cron::new(&env)?)
             }
         };
         crate::std_extensions::serve(env, extension).await

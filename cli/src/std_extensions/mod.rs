@@ -5,6 +5,7 @@
 //! auth with `GOFER_EXTENSION_SYSTEM_SECRET`, health without auth, `{message, request_id}` error
 //! bodies, graceful `POST /api/shutdown`) over an [`Extension`] that holds the behaviour.
 
+pub mod cron;
 pub mod interval;
 
 use gofer_core::api::{

@@ -7,6 +7,7 @@ use crate::recovery::{Server, call, start_with_env, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::process::Command;
+use std::time::Duration;
 
 /// The extension container's environment (`KEY=VALUE` lines), empty when there is none.
 fn container_env(id: &str) -> Vec<String> {
@@ -700,32 +701,28 @@ async fn standard_extensions_are_installed_at_boot() {
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
-    let _cleanup = Cleanup(vec!["interval".to_owned()]);
+    let _cleanup = Cleanup(vec!["interval".to_owned(), "cron".to_owned()]);
     let api = format!("http://127.0.0.1:{port}/api");
     let std_on = [("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "true")];
     for boot in 0..2 {
         let server = start_reachable(&http, port, dir.path(), &std_on).await;
-        let e = wait_for("the interval extension to run", async || {
-            let (_, e) = call(
-                &http,
-                Method::GET,
-                format!("{api}/extensions/interval"),
-                None,
-            )
+        for id in ["interval", "cron"] {
+            let e = wait_for("the standard extension to run", async || {
+                let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{id}"), None).await;
+                (e["extension"]["state"] == "running").then_some(e)
+            })
             .await;
-            (e["extension"]["state"] == "running").then_some(e)
-        })
-        .await;
-        assert_eq!(
-            e["extension"]["registration"]["image"],
-            "gofer.local/extension-interval:latest"
-        );
+            assert_eq!(
+                e["extension"]["registration"]["image"],
+                format!("gofer.local/extension-{id}:latest")
+            );
+        }
         let listed: Value = cli_on(port, &["extension", "list", "--output", "json"])
             .expect(0)
             .json();
         assert_eq!(
             listed["extensions"].as_array().unwrap().len(),
-            1,
+            2,
             "boot {boot}"
         );
         terminate(server);
@@ -746,10 +743,11 @@ async fn standard_extensions_are_installed_at_boot() {
         .expect(0)
         .stdout;
         cli_on(port, &["extension", "uninstall", "interval"]).expect(0);
+        cli_on(port, &["extension", "uninstall", "cron"]).expect(0);
         terminate(server);
         out
     };
-    assert_eq!(events.matches("installed_extension").count(), 1, "{events}");
+    assert_eq!(events.matches("installed_extension").count(), 2, "{events}");
 }
 
 /// External events (SPEC §12.7): the second listener forwards a webhook to its extension and
@@ -875,4 +873,197 @@ async fn a_dead_extension_is_restarted() {
     let debug = cli_on(port, &["extension", "debug", &ext]).expect(0).stdout;
     assert!(debug.contains("min_interval"), "it answers again: {debug}");
     terminate(server);
+}
+
+/// The runs of `pipeline` (oldest first) with their scheduled-time variable.
+async fn cron_runs(http: &reqwest::Client, api: &str, pipeline: &str) -> Vec<(u64, String, u64)> {
+    let (_, body) = call(
+        http,
+        Method::GET,
+        format!("{api}/namespaces/default/pipelines/{pipeline}/runs"),
+        None,
+    )
+    .await;
+    let mut runs: Vec<(u64, String, u64)> = body["runs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            let scheduled = r["variables"]
+                .as_array()
+                .and_then(|vs| {
+                    vs.iter()
+                        .find(|v| v["key"] == "GOFER_EXTENSION_CRON_SCHEDULED_TIME")
+                })
+                .and_then(|v| v["value"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            (
+                r["run_id"].as_u64().unwrap(),
+                scheduled,
+                r["queued"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+/// Waits (on the clock) until `ms` has passed.
+async fn until_ms(ms: u64) {
+    while gofer_core::now_millis() < ms {
+        let left = ms - gofer_core::now_millis();
+        tokio::time::sleep(Duration::from_millis(left.min(1_000))).await;
+    }
+}
+
+/// The cron extension: bad parameters are refused naming them; `* * * * *` starts a run at the
+/// next minute boundary with the scheduled minute as a variable; with `catch_up = latest`, an
+/// extension that was disabled across scheduled minutes starts exactly one run for the latest
+/// of them when enabled again, and never fires a minute twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_fires_each_minute_once_and_catches_up() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let _server = start_reachable(&http, port, dir.path(), &[]).await;
+    let api = format!("http://127.0.0.1:{port}/api");
+    let (ext, pipeline) = (unique("crn"), unique("cron"));
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    let cli = |args: &[&str]| cli_on(port, args);
+    cli(&["extension", "install", &ext, "gofer.local/extension-cron"]).expect(0);
+    let base = format!("{api}/namespaces/default/pipelines/{pipeline}");
+    let config = json!({"config": {"id": pipeline, "name": "cron", "tasks": [
+        {"id": "envs", "image": "gofer.local/debug-envs"}]}});
+    assert_eq!(
+        call(&http, Method::POST, format!("{base}/configs"), Some(config))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        call(&http, Method::POST, format!("{base}/configs/1"), None)
+            .await
+            .0,
+        201
+    );
+    for (setting, message) in [
+        (
+            "expression=0 24 * * *",
+            "expression: field 2 (hour): 24 is out of range 0-23",
+        ),
+        (
+            "timezone=Mars/Olympus",
+            "timezone: 'Mars/Olympus' is not an IANA time zone name",
+        ),
+        ("catch_up=all", "catch_up: 'all' is not one of none, latest"),
+    ] {
+        let mut args = vec!["pipeline", "subscribe", &pipeline, &ext, "bad"];
+        if !setting.starts_with("expression") {
+            args.extend(["-s", "expression=* * * * *"]);
+        }
+        args.extend(["-s", setting]);
+        let out = cli(&args).expect(7);
+        assert!(out.stderr.contains(message), "{setting}: {}", out.stderr);
+    }
+
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "minutely",
+        "-s",
+        "expression=* * * * *",
+        "-s",
+        "catch_up=latest",
+    ])
+    .expect(0);
+    let subscribed = gofer_core::now_millis();
+    let first = wait_for_runs(&http, &api, &pipeline, 1, Duration::from_secs(75)).await;
+    let (_, scheduled, queued) = &first[0];
+    let at = scheduled
+        .parse::<jiff::Timestamp>()
+        .unwrap_or_else(|e| panic!("'{scheduled}' is not RFC 3339: {e}"));
+    let at_ms = u64::try_from(at.as_millisecond()).unwrap();
+    assert_eq!(at_ms % 60_000, 0, "a minute boundary: {scheduled}");
+    assert!(at_ms > subscribed, "{scheduled} after subscribing");
+    assert!(
+        *queued >= at_ms && *queued - at_ms < 5_000,
+        "queued {queued} for {at_ms}"
+    );
+
+    // Down across at least one scheduled minute, then back: one catch-up run, for the latest.
+    cli(&["extension", "disable", &ext]).expect(0);
+    let before: Vec<_> = cron_runs(&http, &api, &pipeline).await;
+    let missed_from = gofer_core::now_millis();
+    until_ms(missed_from - missed_from % 60_000 + 60_000 + 2_000).await;
+    let enabled = gofer_core::now_millis();
+    cli(&["extension", "enable", &ext]).expect(0);
+    let after = wait_for_runs(
+        &http,
+        &api,
+        &pipeline,
+        before.len() + 1,
+        Duration::from_secs(30),
+    )
+    .await;
+    let caught_up = &after[before.len()];
+    let caught_ms = u64::try_from(
+        caught_up
+            .1
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond(),
+    )
+    .unwrap();
+    assert_eq!(
+        caught_ms,
+        enabled - enabled % 60_000,
+        "the latest missed minute: {after:?}"
+    );
+    // The next run is the following minute's, not another catch-up.
+    let later = wait_for_runs(
+        &http,
+        &api,
+        &pipeline,
+        before.len() + 2,
+        Duration::from_secs(75),
+    )
+    .await;
+    let scheduled: Vec<&String> = later.iter().map(|r| &r.1).collect();
+    let mut unique_minutes = scheduled.clone();
+    unique_minutes.dedup();
+    assert_eq!(
+        scheduled, unique_minutes,
+        "no minute fired twice: {later:?}"
+    );
+    assert!(later[before.len() + 1].1 > caught_up.1, "{later:?}");
+}
+
+/// Waits until `pipeline` has at least `n` runs, within `limit`.
+async fn wait_for_runs(
+    http: &reqwest::Client,
+    api: &str,
+    pipeline: &str,
+    n: usize,
+    limit: Duration,
+) -> Vec<(u64, String, u64)> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let runs = cron_runs(http, api, pipeline).await;
+        if runs.len() >= n {
+            return runs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pipeline} has {} of {n} runs: {runs:?}",
+            runs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
