@@ -451,6 +451,32 @@ impl Extensions {
         Ok(gofer_core::api::OrderedMap(out))
     }
 
+    /// `value` itself, or the secret it names when it is a `global_secret{{k}}` reference.
+    async fn resolve_global_secret(&self, value: &str) -> Result<String, String> {
+        use gofer_core::validate::{RefKind, parse_reference};
+        let Some(reference) = parse_reference(value).filter(|r| r.kind == RefKind::GlobalSecret)
+        else {
+            return Ok(value.to_owned());
+        };
+        let key = reference.key.clone();
+        let (_, sealed) = self
+            .inner
+            .store
+            .read(move |s| s.get_secret(&crate::store::SecretScope::Global, &key))
+            .await
+            .map_err(|e| format!("global secret '{}': {e}", reference.key))?;
+        let plain = self
+            .inner
+            .cipher
+            .open(
+                &crate::store::SecretScope::Global.associated_data(&reference.key),
+                &sealed,
+            )
+            .map_err(|e| format!("global secret '{}': {e}", reference.key))?;
+        String::from_utf8(plain)
+            .map_err(|_| format!("global secret '{}' is not valid UTF-8", reference.key))
+    }
+
     /// `POST /api/subscribe` with the resolved settings.
     pub async fn subscribe(
         &self,
@@ -764,6 +790,12 @@ impl Extensions {
             } else {
                 setting.value.clone()
             };
+            // A `global_secret{{k}}` setting reaches the container resolved; only the reference
+            // is ever stored or shown.
+            let value = self
+                .resolve_global_secret(&value)
+                .await
+                .map_err(|problem| format!("settings.{}: {problem}", setting.key))?;
             env.push((setting.key.clone(), value.clone()));
             env.push((
                 format!("GOFER_EXTENSION_CONFIG_{}", setting.key.to_uppercase()),

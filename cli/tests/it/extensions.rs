@@ -1067,3 +1067,96 @@ async fn wait_for_runs(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A `global_secret{{k}}` install setting reaches the extension's container resolved and is
+/// stored and shown only as the reference (never in the API, the database file or the log);
+/// other references, and references to missing secrets, are refused naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_references_in_install_settings_are_resolved_at_launch() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let port = unused_addr().port();
+    let server = crate::defects::start_logged(&format!("0.0.0.0:{port}"), &data, &[], &log);
+    crate::defects::healthy(&http, &format!("127.0.0.1:{port}")).await;
+    let api = format!("http://127.0.0.1:{port}/api");
+    let cli = |args: &[&str]| cli_on(port, args);
+    let secret = "s3cr3t-for-the-extension-4711";
+    cli(&["secret", "global", "put", "ext-token", secret]).expect(0);
+    let ext = unique("sec");
+    let _cleanup = Cleanup(vec![ext.clone()]);
+
+    let out = cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-interval",
+        "-s",
+        "MY_VALUE=pipeline_secret{{x}}",
+    ])
+    .expect(7);
+    assert!(
+        out.stderr
+            .contains("settings.MY_VALUE: pipeline_secret references are not allowed"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-interval",
+        "-s",
+        "MY_VALUE=global_secret{{missing}}",
+    ])
+    .expect(7);
+    assert!(
+        out.stderr
+            .contains("settings.MY_VALUE: global secret 'missing' does not exist"),
+        "{}",
+        out.stderr
+    );
+
+    cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-interval",
+        "-s",
+        "MY_VALUE=global_secret{{ext-token}}",
+        "-s",
+        "API_TOKEN=global_secret{{ext-token}}",
+    ])
+    .expect(0);
+    let env = container_env(&ext);
+    for key in [
+        "MY_VALUE",
+        "GOFER_EXTENSION_CONFIG_MY_VALUE",
+        "API_TOKEN",
+        "GOFER_EXTENSION_CONFIG_API_TOKEN",
+    ] {
+        assert!(
+            env.contains(&format!("{key}={secret}")),
+            "{key} resolved in the container: {env:?}"
+        );
+    }
+    let (status, body) = call(&http, Method::GET, format!("{api}/extensions/{ext}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let text = body.to_string();
+    assert!(!text.contains(secret), "{text}");
+    assert!(text.contains("global_secret{{ext-token}}"), "{text}");
+
+    // Stopped, so the database file is complete.
+    terminate(server);
+    let db = std::fs::read(data.join("gofer.redb")).unwrap();
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the secret is in the database file"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains(secret), "the secret is in the log");
+}

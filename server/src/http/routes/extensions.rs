@@ -80,6 +80,37 @@ pub async fn install(mut cx: Cx) -> Result<Response, ApiError> {
             )));
         }
     }
+    // `global_secret{{k}}` is the one reference an extension setting may hold (there is no
+    // pipeline to resolve the others against); it is resolved when the extension starts and
+    // only the reference is stored.
+    for (key, value) in request.settings.iter() {
+        use gofer_core::validate::{RefKind, parse_reference};
+        match parse_reference(value) {
+            Some(r) if r.kind == RefKind::GlobalSecret => {
+                let secret_key = r.key.clone();
+                let exists = cx
+                    .state
+                    .store
+                    .read(move |s| s.get_secret(&crate::store::SecretScope::Global, &secret_key))
+                    .await;
+                if exists.is_err() {
+                    return Err(ApiError::invalid(format!(
+                        "settings.{key}: global secret '{}' does not exist; create it first \
+                         (gofer secret global put {} …)",
+                        r.key, r.key
+                    )));
+                }
+            }
+            Some(r) => {
+                return Err(ApiError::invalid(format!(
+                    "settings.{key}: {} references are not allowed in extension settings (only \
+                     global_secret{{{{…}}}})",
+                    r.kind.name()
+                )));
+            }
+            None => {}
+        }
+    }
     for role in &request.additional_roles {
         if reserved_role(role) {
             return Err(ApiError::forbidden(format!(
