@@ -23,30 +23,18 @@ impl TimeFormat {
 
 /// `2024-05-01T12:03:04Z` (UTC, second precision).
 pub fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let seconds = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{ms} ms after 1970"))
 }
 
-/// Year, month, day of the civil (proleptic Gregorian) calendar for a count of days since
-/// 1970-01-01 (Howard Hinnant's `civil_from_days`, restricted to non-negative days).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+/// `2024-05-01T12:03:04.250Z` (UTC, millisecond precision).
+pub fn rfc3339_ms(ms: u64) -> String {
+    let millis = i64::try_from(ms).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_millisecond(millis)
+        .map(|t| format!("{t:.3}"))
+        .unwrap_or_else(|_| format!("{ms} ms after 1970"))
 }
 
 /// "just now", "3 minutes ago", "in 2 hours".
@@ -103,6 +91,7 @@ mod tests {
         assert_eq!(rfc3339(1_714_564_984_000), "2024-05-01T12:03:04Z");
         assert_eq!(rfc3339(4_107_542_399_000), "2100-02-28T23:59:59Z");
         assert_eq!(rfc3339(1_709_251_199_999), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339_ms(1_714_564_984_250), "2024-05-01T12:03:04.250Z");
     }
 
     #[test]

@@ -197,9 +197,15 @@ impl Extension for Interval {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) =
                     t0_ms + u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
                 tokio::time::sleep_until(t0 + at).await;
+                let scheduled = crate::time::rfc3339_ms(
+                    t0_ms + u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+                );
                 let outcome = match client.start_run(&ns, &p, &StartRunRequest::default()).await {
                     Ok(run) => {
-                        println!("subscription {id}: started run {} of {ns}/{p}", run.run_id);
+                        println!(
+                            "subscription {id}: started run {} of {ns}/{p} scheduled for {scheduled}",
+                            run.run_id
+                        );
                         None
                     }
                     Err(e) => {
