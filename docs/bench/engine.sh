@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run-engine benchmarks (docs/benchmarks.md). Needs Docker (../shared/ci/ensure-docker) and the
+# Run-engine benchmarks (docs/benchmarks.md). Needs Docker (.ci/ensure-docker) and the
 # busybox test image gofer-test/busybox:latest (built by `cargo test -p gofer-server`).
 # Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|runs]...   (default: all but runs)
 set -euo pipefail

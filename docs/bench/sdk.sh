@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `gofer up` and `gofer pipeline exec` benchmarks (docs/benchmarks.md, issue 5). Needs Docker
-# (../shared/ci/ensure-docker) and the busybox test image gofer-test/busybox:latest (built by
+# (.ci/ensure-docker) and the busybox test image gofer-test/busybox:latest (built by
 # `cargo test -p gofer-server` or `cargo test -p gofer`).
 # Usage: docs/bench/sdk.sh [runs]   (default 10 repetitions of each measurement)
 set -euo pipefail
