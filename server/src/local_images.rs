@@ -1,6 +1,6 @@
 //! Locally packaged images (SPEC §12.10): images built by the server from its own executable on
 //! `FROM scratch`, so that no registry is needed: the debug task images and the standard
-//! extension images written so far (`interval`, `cron`; see docs/decisions.md).
+//! extension images (`interval`, `cron`, `github`; see docs/decisions.md).
 //!
 //! An image is current when its `gofer.binary_sha256` label is the SHA-256 of the running
 //! executable. Hashing a debug build (about 300 MB) takes seconds, so images also carry
@@ -52,6 +52,10 @@ pub const IMAGES: &[LocalImage] = &[
     LocalImage {
         image: "gofer.local/extension-cron:latest",
         args: &["extension", "cron"],
+    },
+    LocalImage {
+        image: "gofer.local/extension-github:latest",
+        args: &["extension", "github"],
     },
 ];
 

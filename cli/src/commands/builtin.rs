@@ -22,6 +22,8 @@ pub enum ExtensionCommand {
     Interval,
     /// Start a run of each subscribed pipeline at every minute its cron expression matches
     Cron,
+    /// Start runs of subscribed pipelines for signed GitHub webhooks
+    Github,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +126,9 @@ fn run_extension(command: ExtensionCommand) -> i32 {
             }
             ExtensionCommand::Cron => {
                 std::sync::Arc::new(crate::std_extensions::cron::Cron::new(&env)?)
+            }
+            ExtensionCommand::Github => {
+                std::sync::Arc::new(crate::std_extensions::github::Github::new(&env)?)
             }
         };
         crate::std_extensions::serve(env, extension).await

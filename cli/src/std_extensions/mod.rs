@@ -6,6 +6,7 @@
 //! bodies, graceful `POST /api/shutdown`) over an [`Extension`] that holds the behaviour.
 
 pub mod cron;
+pub mod github;
 pub mod interval;
 
 use gofer_core::api::{

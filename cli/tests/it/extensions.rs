@@ -1160,3 +1160,178 @@ async fn secret_references_in_install_settings_are_resolved_at_launch() {
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(!logged.contains(secret), "the secret is in the log");
 }
+
+/// A push payload as GitHub documents it (trimmed to the fields Gofer reads and a few more).
+fn push_payload(repository: &str) -> String {
+    json!({
+        "ref": "refs/heads/main",
+        "before": "0000000000000000000000000000000000000000",
+        "after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "repository": {"id": 1296269, "name": "web", "full_name": repository,
+                       "private": false, "default_branch": "main"},
+        "pusher": {"name": "octocat", "email": "octocat@github.com"},
+        "head_commit": {
+            "id": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+            "message": "Update README",
+            "timestamp": "2026-12-06T05:00:00Z",
+            "author": {"name": "Mona Lisa", "email": "mona@github.com", "username": "mona"},
+            "committer": {"name": "GitHub", "email": "noreply@github.com", "username": "web-flow"}
+        }
+    })
+    .to_string()
+}
+
+/// The github extension: a signed push webhook on the external events port starts a run of
+/// the subscribed pipeline with the push's variables; a bad or missing signature is 401 and
+/// starts nothing; `ping` and other event types are accepted and ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_webhooks_start_runs() {
+    use hmac::Mac;
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let events = unused_addr();
+    let events_address = events.to_string();
+    let _server = start_reachable(
+        &http,
+        port,
+        dir.path(),
+        &[
+            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+            (
+                "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
+                events_address.as_str(),
+            ),
+        ],
+    )
+    .await;
+    let api = format!("http://127.0.0.1:{port}/api");
+    let (ext, pipeline) = (unique("gh"), unique("push"));
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    let cli = |args: &[&str]| cli_on(port, args);
+    let secret = "webhook-secret-123";
+    cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-github",
+        "-s",
+        &format!("APP_WEBHOOK_SECRET={secret}"),
+    ])
+    .expect(0);
+    let base = format!("{api}/namespaces/default/pipelines/{pipeline}");
+    let config = json!({"config": {"id": pipeline, "name": "push", "tasks": [
+        {"id": "envs", "image": "gofer.local/debug-envs"}]}});
+    assert_eq!(
+        call(&http, Method::POST, format!("{base}/configs"), Some(config))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        call(&http, Method::POST, format!("{base}/configs/1"), None)
+            .await
+            .0,
+        201
+    );
+    let out = cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "bad",
+        "-s",
+        "repository=acme/web",
+        "-s",
+        "event_filter=issues",
+    ])
+    .expect(7);
+    assert!(
+        out.stderr
+            .contains("event_filter: 'issues' is not one of push, pull_request"),
+        "{}",
+        out.stderr
+    );
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "pushes",
+        "-s",
+        "repository=acme/web",
+        "-s",
+        "event_filter=push",
+    ])
+    .expect(0);
+
+    let url = format!("http://{events_address}/events/{ext}");
+    let send = async |event: &str, body: &str, signature: Option<String>| {
+        let mut req = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            req = req.header("x-hub-signature-256", signature);
+        }
+        req.send().await.unwrap().status().as_u16()
+    };
+    let sign = |body: &str| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let body = push_payload("acme/web");
+    assert_eq!(send("push", &body, None).await, 401);
+    assert_eq!(send("push", &body, Some(sign("something else"))).await, 401);
+    assert_eq!(
+        send("ping", r#"{"zen": "hi"}"#, Some(sign(r#"{"zen": "hi"}"#))).await / 100,
+        2
+    );
+    let other = push_payload("acme/other");
+    assert_eq!(send("push", &other, Some(sign(&other))).await / 100, 2);
+    assert_eq!(send("push", &body, Some(sign(&body))).await / 100, 2);
+
+    let run = wait_for("the push's run", async || {
+        let (_, body) = call(&http, Method::GET, format!("{base}/runs"), None).await;
+        body["runs"]
+            .as_array()
+            .filter(|r| !r.is_empty())
+            .map(|r| r[0].clone())
+    })
+    .await;
+    let vars: std::collections::BTreeMap<String, String> = run["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["key"].as_str().unwrap().to_owned(),
+                v["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (key, value) in [
+        ("EVENT", "push"),
+        ("ACTION", ""),
+        ("REPOSITORY", "acme/web"),
+        ("REF", "refs/heads/main"),
+        ("HEAD_COMMIT_ID", "6113728f27ae82c7b1a177c8d03f9e96e0adf246"),
+        ("HEAD_COMMIT_AUTHOR_USERNAME", "mona"),
+        ("HEAD_COMMIT_COMMITTER_EMAIL", "noreply@github.com"),
+    ] {
+        assert_eq!(
+            vars.get(&format!("GOFER_EXTENSION_GITHUB_{key}"))
+                .map(String::as_str),
+            Some(value),
+            "{key}: {vars:?}"
+        );
+    }
+    // Exactly one run: the bad signatures, the ping and the other repository started none.
+    let (_, runs) = call(&http, Method::GET, format!("{base}/runs"), None).await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+}
