@@ -875,6 +875,11 @@ async fn a_dead_extension_is_restarted() {
     terminate(server);
 }
 
+/// One task printing its environment (the debug image built at boot).
+fn envs_task() -> Value {
+    json!([{"id": "envs", "image": "gofer.local/debug-envs"}])
+}
+
 /// The runs of `pipeline` (oldest first) with their scheduled-time variable.
 async fn cron_runs(http: &reqwest::Client, api: &str, pipeline: &str) -> Vec<(u64, String, u64)> {
     let (_, body) = call(
@@ -936,21 +941,13 @@ async fn cron_fires_each_minute_once_and_catches_up() {
     let _cleanup = Cleanup(vec![ext.clone()]);
     let cli = |args: &[&str]| cli_on(port, args);
     cli(&["extension", "install", &ext, "gofer.local/extension-cron"]).expect(0);
-    let base = format!("{api}/namespaces/default/pipelines/{pipeline}");
-    let config = json!({"config": {"id": pipeline, "name": "cron", "tasks": [
-        {"id": "envs", "image": "gofer.local/debug-envs"}]}});
-    assert_eq!(
-        call(&http, Method::POST, format!("{base}/configs"), Some(config))
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        call(&http, Method::POST, format!("{base}/configs/1"), None)
-            .await
-            .0,
-        201
-    );
+    crate::defects::deploy(
+        &http,
+        &format!("http://127.0.0.1:{port}"),
+        &pipeline,
+        envs_task(),
+    )
+    .await;
     for (setting, message) in [
         (
             "expression=0 24 * * *",
@@ -1223,20 +1220,13 @@ async fn github_push_webhooks_start_runs() {
     ])
     .expect(0);
     let base = format!("{api}/namespaces/default/pipelines/{pipeline}");
-    let config = json!({"config": {"id": pipeline, "name": "push", "tasks": [
-        {"id": "envs", "image": "gofer.local/debug-envs"}]}});
-    assert_eq!(
-        call(&http, Method::POST, format!("{base}/configs"), Some(config))
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        call(&http, Method::POST, format!("{base}/configs/1"), None)
-            .await
-            .0,
-        201
-    );
+    crate::defects::deploy(
+        &http,
+        &format!("http://127.0.0.1:{port}"),
+        &pipeline,
+        envs_task(),
+    )
+    .await;
     let out = cli(&[
         "pipeline",
         "subscribe",
