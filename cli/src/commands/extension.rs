@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use super::run::key_value;
+use crate::failure::Failure;
 use crate::output::{Table, details, or_dash};
 use clap::Subcommand;
 use futures_util::StreamExt;
@@ -40,6 +41,10 @@ pub enum ExtensionCommand {
         /// Registry password for a private image
         #[arg(long, requires = "registry_user")]
         registry_pass: Option<String>,
+        /// Ask for each setting the extension documents (built-in gofer.local/extension-*
+        /// images); secret-looking ones are read without echo
+        #[arg(long)]
+        interactive: bool,
     },
     /// Stop and delete an extension with its objects, token and role (admin)
     Uninstall {
@@ -102,7 +107,13 @@ pub async fn run(ctx: &Ctx, command: ExtensionCommand) -> anyhow::Result<()> {
             additional_roles,
             registry_user,
             registry_pass,
+            interactive,
         } => {
+            let settings = if interactive {
+                ask_settings(&image, settings)?
+            } else {
+                settings
+            };
             let request = InstallExtensionRequest {
                 id,
                 image,
@@ -359,4 +370,100 @@ fn describe_subscription(ctx: &Ctx, s: &Subscription) -> String {
             s.last_error.clone().unwrap_or_else(|| "-".to_string()),
         ),
     ])
+}
+
+/// `extension install --interactive`: asks for each setting the image documents that `given`
+/// does not already hold, on stderr, reading answers from stdin (without echo for secret-looking
+/// keys when stdin is a terminal). An empty answer leaves an optional setting out.
+fn ask_settings(
+    image: &str,
+    mut given: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, Failure> {
+    let docs = crate::std_extensions::documentation_for_image(image).ok_or_else(|| {
+        Failure::invalid(format!(
+            "--interactive knows the settings of the built-in gofer.local/extension-* images \
+             only; for {image}, pass each setting with -s K=V (see the image's documentation)"
+        ))
+    })?;
+    let mut input = std::io::stdin().lock();
+    for param in docs.config_params {
+        if given
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(&param.key))
+        {
+            continue;
+        }
+        let secret = gofer_core::api::secret_looking_setting(&param.key);
+        loop {
+            eprintln!(
+                "{} ({}{}): {}",
+                param.key,
+                if param.required {
+                    "required"
+                } else {
+                    "optional, enter skips"
+                },
+                if secret { ", not echoed" } else { "" },
+                param.documentation
+            );
+            eprint!("> ");
+            let answer = read_answer(&mut input, secret)
+                .map_err(|e| Failure::invalid(format!("reading {}: {e}", param.key)))?;
+            match answer {
+                None => {
+                    return Err(Failure::invalid(format!(
+                        "{}: no answer (stdin ended)",
+                        param.key
+                    )));
+                }
+                Some(value) if value.is_empty() && param.required => {
+                    eprintln!("{} is required", param.key);
+                }
+                Some(value) if value.is_empty() => break,
+                Some(value) => {
+                    given.push((param.key.clone(), value));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(given)
+}
+
+/// One line of `input` without its line ending; `None` at the end of input. With `hidden` and
+/// a terminal, the typed characters are not shown.
+fn read_answer(input: &mut impl std::io::BufRead, hidden: bool) -> std::io::Result<Option<String>> {
+    let _echo_off = if hidden { EchoOff::new() } else { None };
+    let mut line = String::new();
+    if input.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    if hidden {
+        eprintln!();
+    }
+    Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
+}
+
+/// Turns the terminal's echo off until dropped (nothing when stdin is not a terminal).
+struct EchoOff(rustix::termios::Termios);
+
+impl EchoOff {
+    fn new() -> Option<EchoOff> {
+        let stdin = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&stdin).ok()?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet).ok()?;
+        Some(EchoOff(saved))
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin(),
+            rustix::termios::OptionalActions::Now,
+            &self.0,
+        );
+    }
 }

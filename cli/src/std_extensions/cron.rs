@@ -244,38 +244,44 @@ async fn run_subscription(
     }
 }
 
+/// What the extension documents: its settings and subscription parameters (also what
+/// `gofer extension install --interactive` asks for).
+pub fn documentation() -> ExtensionDocumentation {
+    ExtensionDocumentation {
+        config_params: Vec::new(),
+        pipeline_subscription_params: vec![
+            ExtensionParameter {
+                key: "expression".to_owned(),
+                required: true,
+                documentation: "When to start a run: 5 fields (minute hour day-of-month \
+                                month day-of-week) or 6 with a year, e.g. '0 6 * * 1-5'."
+                    .to_owned(),
+            },
+            ExtensionParameter {
+                key: "timezone".to_owned(),
+                required: false,
+                documentation: "The IANA time zone the expression is read in, e.g. \
+                                Europe/Berlin (default UTC)."
+                    .to_owned(),
+            },
+            ExtensionParameter {
+                key: "catch_up".to_owned(),
+                required: false,
+                documentation: "none (default) or latest: after downtime that missed \
+                                scheduled minutes, start one run for the latest of them."
+                    .to_owned(),
+            },
+        ],
+        body: format!(
+            "Starts a run of the subscribed pipeline at every minute its expression matches, \
+             with {SCHEDULED_TIME_VARIABLE} set to the scheduled minute (RFC 3339, UTC)."
+        ),
+    }
+}
+
 impl Extension for Cron {
     fn documentation(&self) -> ExtensionDocumentation {
-        ExtensionDocumentation {
-            config_params: Vec::new(),
-            pipeline_subscription_params: vec![
-                ExtensionParameter {
-                    key: "expression".to_owned(),
-                    required: true,
-                    documentation: "When to start a run: 5 fields (minute hour day-of-month \
-                                    month day-of-week) or 6 with a year, e.g. '0 6 * * 1-5'."
-                        .to_owned(),
-                },
-                ExtensionParameter {
-                    key: "timezone".to_owned(),
-                    required: false,
-                    documentation: "The IANA time zone the expression is read in, e.g. \
-                                    Europe/Berlin (default UTC)."
-                        .to_owned(),
-                },
-                ExtensionParameter {
-                    key: "catch_up".to_owned(),
-                    required: false,
-                    documentation: "none (default) or latest: after downtime that missed \
-                                    scheduled minutes, start one run for the latest of them."
-                        .to_owned(),
-                },
-            ],
-            body: format!(
-                "Starts a run of the subscribed pipeline at every minute its expression matches, \
-                 with {SCHEDULED_TIME_VARIABLE} set to the scheduled minute (RFC 3339, UTC)."
-            ),
-        }
+        documentation()
     }
 
     fn debug(&self) -> String {

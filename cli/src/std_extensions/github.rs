@@ -213,36 +213,42 @@ fn variables(event: &str, action: &str, payload: &serde_json::Value) -> Vec<(Str
         .collect()
 }
 
+/// What the extension documents: its settings and subscription parameters (also what
+/// `gofer extension install --interactive` asks for).
+pub fn documentation() -> ExtensionDocumentation {
+    ExtensionDocumentation {
+        config_params: vec![ExtensionParameter {
+            key: "APP_WEBHOOK_SECRET".to_owned(),
+            required: true,
+            documentation: "The secret of the GitHub webhook: every delivery must be signed \
+                            with it (X-Hub-Signature-256)."
+                .to_owned(),
+        }],
+        pipeline_subscription_params: vec![
+            ExtensionParameter {
+                key: "repository".to_owned(),
+                required: true,
+                documentation: "The repository, as owner/repo.".to_owned(),
+            },
+            ExtensionParameter {
+                key: "event_filter".to_owned(),
+                required: true,
+                documentation: "push, pull_request or release, optionally with actions: \
+                                pull_request/opened,synchronize."
+                    .to_owned(),
+            },
+        ],
+        body: "Point a GitHub webhook (content type application/json, with the secret) at \
+               the server's external events address, path /events/<extension id>. Each \
+               matching push, pull request or release starts a run with \
+               GOFER_EXTENSION_GITHUB_* variables."
+            .to_owned(),
+    }
+}
+
 impl Extension for Github {
     fn documentation(&self) -> ExtensionDocumentation {
-        ExtensionDocumentation {
-            config_params: vec![ExtensionParameter {
-                key: "APP_WEBHOOK_SECRET".to_owned(),
-                required: true,
-                documentation: "The secret of the GitHub webhook: every delivery must be signed \
-                                with it (X-Hub-Signature-256)."
-                    .to_owned(),
-            }],
-            pipeline_subscription_params: vec![
-                ExtensionParameter {
-                    key: "repository".to_owned(),
-                    required: true,
-                    documentation: "The repository, as owner/repo.".to_owned(),
-                },
-                ExtensionParameter {
-                    key: "event_filter".to_owned(),
-                    required: true,
-                    documentation: "push, pull_request or release, optionally with actions: \
-                                    pull_request/opened,synchronize."
-                        .to_owned(),
-                },
-            ],
-            body: "Point a GitHub webhook (content type application/json, with the secret) at \
-                   the server's external events address, path /events/<extension id>. Each \
-                   matching push, pull request or release starts a run with \
-                   GOFER_EXTENSION_GITHUB_* variables."
-                .to_owned(),
-        }
+        documentation()
     }
 
     fn debug(&self) -> String {

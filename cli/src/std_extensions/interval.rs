@@ -106,34 +106,41 @@ fn random_delay(jitter: Duration) -> Duration {
     )
 }
 
+/// What the extension documents: its settings and subscription parameters (also what
+/// `gofer extension install --interactive` asks for).
+pub fn documentation() -> ExtensionDocumentation {
+    ExtensionDocumentation {
+        config_params: vec![ExtensionParameter {
+            key: "MIN_INTERVAL".to_owned(),
+            required: false,
+            documentation: "The shortest `every` a subscription may ask for (default 1m)."
+                .to_owned(),
+        }],
+        pipeline_subscription_params: vec![
+            ExtensionParameter {
+                key: "every".to_owned(),
+                required: true,
+                documentation: "How often to start a run, e.g. 5m, 1h30m (at least MIN_INTERVAL)."
+                    .to_owned(),
+            },
+            ExtensionParameter {
+                key: "jitter".to_owned(),
+                required: false,
+                documentation:
+                    "A random delay of up to this much added to each run, e.g. 30s (default 0s)."
+                        .to_owned(),
+            },
+        ],
+        body: "Starts a run of the subscribed pipeline every `every`, counted from the time of \
+               subscribing, each delayed by a fresh random amount up to `jitter`. Runs carry no \
+               variables."
+            .to_owned(),
+    }
+}
+
 impl Extension for Interval {
     fn documentation(&self) -> ExtensionDocumentation {
-        ExtensionDocumentation {
-            config_params: vec![ExtensionParameter {
-                key: "MIN_INTERVAL".to_owned(),
-                required: false,
-                documentation: "The shortest `every` a subscription may ask for (default 1m)."
-                    .to_owned(),
-            }],
-            pipeline_subscription_params: vec![
-                ExtensionParameter {
-                    key: "every".to_owned(),
-                    required: true,
-                    documentation: "How often to start a run, e.g. 5m, 1h30m (at least MIN_INTERVAL)."
-                        .to_owned(),
-                },
-                ExtensionParameter {
-                    key: "jitter".to_owned(),
-                    required: false,
-                    documentation: "A random delay of up to this much added to each run, e.g. 30s (default 0s)."
-                        .to_owned(),
-                },
-            ],
-            body: "Starts a run of the subscribed pipeline every `every`, counted from the time of \
-                   subscribing, each delayed by a fresh random amount up to `jitter`. Runs carry no \
-                   variables."
-                .to_owned(),
-        }
+        documentation()
     }
 
     fn debug(&self) -> String {

@@ -66,6 +66,19 @@ impl SystemEnv {
     }
 }
 
+/// The documentation of a built-in extension image (`gofer.local/extension-<name>[:tag]`), which
+/// this binary knows without running it; `None` for any other image.
+pub fn documentation_for_image(image: &str) -> Option<ExtensionDocumentation> {
+    let name = image.strip_prefix("gofer.local/extension-")?;
+    let name = name.split_once(':').map_or(name, |(name, _)| name);
+    match name {
+        "interval" => Some(interval::documentation()),
+        "cron" => Some(cron::documentation()),
+        "github" => Some(github::documentation()),
+        _ => None,
+    }
+}
+
 /// A setting of the extension: `GOFER_EXTENSION_CONFIG_<KEY>`, then `<KEY>` (SPEC §12.9).
 pub fn setting(key: &str) -> Option<String> {
     std::env::var(format!("GOFER_EXTENSION_CONFIG_{}", key.to_uppercase()))

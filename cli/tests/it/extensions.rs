@@ -1325,3 +1325,59 @@ async fn github_push_webhooks_start_runs() {
     let (_, runs) = call(&http, Method::GET, format!("{base}/runs"), None).await;
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
 }
+
+/// `extension install --interactive` asks for each setting a built-in image documents (a
+/// required one until answered) and installs with the answers; other images are refused with
+/// a message saying to pass -s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_install_asks_for_documented_settings() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let _server = start_reachable(&http, port, dir.path(), &[]).await;
+    let ext = unique("gha");
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    let out = run(gofer()
+        .env("GOFER_API_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .args([
+            "extension",
+            "install",
+            &ext,
+            "gofer.local/extension-github",
+            "--interactive",
+        ])
+        // An empty answer to a required setting asks again.
+        .write_stdin("\nhook-secret-from-prompt\n"))
+    .expect(0);
+    assert!(
+        out.stderr
+            .contains("APP_WEBHOOK_SECRET (required, not echoed)")
+            && out.stderr.contains("APP_WEBHOOK_SECRET is required"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        container_env(&ext).contains(&"APP_WEBHOOK_SECRET=hook-secret-from-prompt".to_owned()),
+        "{:?}",
+        container_env(&ext)
+    );
+    let out = cli_on(
+        port,
+        &[
+            "extension",
+            "install",
+            "other",
+            "example/ext:1",
+            "--interactive",
+        ],
+    )
+    .expect(7);
+    assert!(
+        out.stderr.contains("pass each setting with -s"),
+        "{}",
+        out.stderr
+    );
+}
