@@ -245,7 +245,7 @@ pub(crate) fn outcome_text(e: &gofer_core::api::TaskExecution) -> String {
         (Some(r), Some(code)) if r.reason == Why::AbnormalExit => {
             format!("{status}: exit code {code}")
         }
-        (Some(_), _) if e.started == 0 && status == TaskExecutionStatus::Failed => {
+        (Some(_), _) if e.never_started() && status == TaskExecutionStatus::Failed => {
             format!("{status}: never started: {description}")
         }
         (Some(r), _) if description.is_empty() => format!("{status}: {}", r.reason),

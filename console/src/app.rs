@@ -958,14 +958,13 @@ impl App {
                 if execution.logs_removed || execution.logs_expired {
                     self.logs.state = LogState::Expired;
                     Vec::new()
-                } else if execution.started == 0 {
+                } else if execution.never_started() {
                     // No container ever ran (an image that cannot be pulled, a parent that
                     // failed): there is no log, only a reason.
-                    self.logs.state = if execution.state == TaskExecutionState::Complete {
-                        LogState::NeverStarted(never_started_reason(&execution))
-                    } else {
-                        LogState::NotStarted
-                    };
+                    self.logs.state = LogState::NeverStarted(never_started_reason(&execution));
+                    Vec::new()
+                } else if execution.started == 0 {
+                    self.logs.state = LogState::NotStarted;
                     Vec::new()
                 } else {
                     self.logs.state = LogState::Streaming;

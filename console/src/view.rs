@@ -270,16 +270,6 @@ fn task_word(task: &TaskExecution) -> String {
     }
 }
 
-/// `alice (api)`; an extension's runs say `interval (extension)` once (its user already names it).
-fn initiator(run: &Run) -> String {
-    let kind = run.initiator.kind.to_string();
-    if run.initiator.user.ends_with(&format!("({kind})")) {
-        run.initiator.user.clone()
-    } else {
-        format!("{} ({kind})", run.initiator.user)
-    }
-}
-
 fn run_word(run: &Run) -> String {
     if run.state == RunState::Complete {
         run.status.to_string()
@@ -561,7 +551,7 @@ fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
                 Line::from(ago(app, r.queued)),
                 Line::from(ago(app, r.started)),
                 Line::from(span_ms(app, r.started, r.ended).map_or("—".into(), duration)),
-                Line::from(initiator(r)),
+                Line::from(r.initiator.describe()),
             ])
         })
         .collect();

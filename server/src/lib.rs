@@ -151,15 +151,21 @@ pub async fn prepare_with(
     let secrets = secrets::Secrets::new(store.clone(), cipher.clone());
     secrets.verify_key().await.map_err(ServerError::Startup)?;
     let scheduler = connect_scheduler(&config).await?;
+    // The engine beside the server, connected once: local images are built, the bridge gateway
+    // is read and extensions run there.
+    let local = local_docker(&config)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
     if config.server.extension_address.is_empty() {
-        config.server.extension_address = default_extension_address(&config, &options).await;
+        config.server.extension_address =
+            default_extension_address(&config, &options, &local).await;
         tracing::info!(
             address = %config.server.extension_address,
             "tasks and extensions reach the API here (server.extension_address)"
         );
     }
     if let Some(executable) = &options.local_images_from {
-        build_local_images(&config, executable, &data_dir).await;
+        build_local_images(&local, executable, &data_dir).await;
     }
     boot(&store, &config).await?;
 
@@ -220,9 +226,7 @@ pub async fn prepare_with(
     let config = Arc::new(config);
     let extensions = extensions::Extensions::new(
         store.clone(),
-        local_docker(&config)
-            .await
-            .map_err(|e| ServerError::Startup(e.to_string()))?,
+        local,
         cipher_for_extensions,
         config.clone(),
         instance_for_extensions,
@@ -396,9 +400,13 @@ pub async fn bridge_gateway(host: &str, timeout_secs: u64) -> Option<std::net::I
     docker.bridge_gateway().await
 }
 
-/// `server.extension_address` when it is left empty: the bridge gateway (`172.17.0.1` when the
-/// engine does not say) and the port the API listens on.
-async fn default_extension_address(config: &ServerConfig, options: &BootOptions) -> String {
+/// `server.extension_address` when it is left empty: the bridge gateway of the local engine
+/// (`172.17.0.1` when it does not say) and the port the API listens on.
+async fn default_extension_address(
+    config: &ServerConfig,
+    options: &BootOptions,
+    local: &scheduler::docker::DockerScheduler,
+) -> String {
     let port = options.api_address.map(|a| a.port()).unwrap_or_else(|| {
         config
             .server
@@ -407,15 +415,8 @@ async fn default_extension_address(config: &ServerConfig, options: &BootOptions)
             .map(|a| a.port())
             .unwrap_or(8080)
     });
-    let (host, timeout) = if config.scheduler.engine == "swarm" {
-        (&config.scheduler.swarm.host, config.scheduler.swarm.timeout)
-    } else {
-        (
-            &config.scheduler.docker.host,
-            config.scheduler.docker.timeout,
-        )
-    };
-    let gateway = bridge_gateway(host, timeout)
+    let gateway = local
+        .bridge_gateway()
         .await
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::new(172, 17, 0, 1)));
     std::net::SocketAddr::new(gateway, port).to_string()
@@ -424,18 +425,11 @@ async fn default_extension_address(config: &ServerConfig, options: &BootOptions)
 /// Builds the locally packaged images on the engine beside the server (SPEC §12.10). A failure is
 /// logged, not fatal: tasks using a missing image then fail with `scheduler_error`.
 async fn build_local_images(
-    config: &ServerConfig,
+    docker: &scheduler::docker::DockerScheduler,
     executable: &std::path::Path,
     work_dir: &std::path::Path,
 ) {
-    let docker = match local_docker(config).await {
-        Ok(docker) => docker,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the local images");
-            return;
-        }
-    };
-    match local_images::ensure(&docker, executable, work_dir).await {
+    match local_images::ensure(docker, executable, work_dir).await {
         Ok(built) if built.is_empty() => tracing::debug!("local images are current"),
         Ok(built) => tracing::info!(images = ?built, "built local images"),
         Err(e) => tracing::error!(

@@ -280,15 +280,12 @@ fn runs_table(ctx: &Ctx, runs: &[Run]) -> String {
     table.render()
 }
 
-/// `alice` for API runs, `alice (one_off)` otherwise (once, even when the user's name already
-/// says it, as extensions' names do).
+/// `alice` for API runs, `alice (one_off)` otherwise.
 fn initiator(run: &Run) -> String {
-    let kind = run.initiator.kind.to_string();
-    let user = &run.initiator.user;
-    if kind == "api" || user.ends_with(&format!("({kind})")) {
-        user.clone()
+    if run.initiator.kind.to_string() == "api" {
+        run.initiator.user.clone()
     } else {
-        format!("{user} ({kind})")
+        run.initiator.describe()
     }
 }
 

@@ -132,7 +132,7 @@ pub async fn run(ctx: &Ctx, command: TaskCommand) -> anyhow::Result<()> {
                 .client
                 .get_task_execution(ns, &pipeline, run, &task)
                 .await?;
-            if never_started(&execution) {
+            if execution.never_started() {
                 eprintln!(
                     "task '{task}' never started, so it has no log: {}",
                     crate::watch::outcome_text(&execution)
@@ -300,18 +300,13 @@ fn exit_code(code: Option<i64>) -> String {
         .unwrap_or_else(|| "-".to_string())
 }
 
-/// Complete without a container ever running (an image that could not be pulled, a skip).
-fn never_started(t: &TaskExecution) -> bool {
-    t.state == gofer_core::enums::TaskExecutionState::Complete && t.started == 0
-}
-
 fn describe_task(ctx: &Ctx, t: &TaskExecution) -> String {
     let reason = t
         .status_reason
         .as_ref()
         .map(|r| format!("{}: {}", r.reason, r.description))
         .unwrap_or_else(|| "-".to_string());
-    let logs = if never_started(t) {
+    let logs = if t.never_started() {
         "none: the task never started".to_string()
     } else if t.logs_expired {
         "expired".to_string()

@@ -7,7 +7,7 @@ use crate::recovery::{Server, call, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The busybox test image, or `None` when Docker tests are skipped explicitly.
 pub(crate) async fn image() -> Option<String> {
@@ -22,19 +22,8 @@ pub(crate) async fn image() -> Option<String> {
 /// Starts the real binary on `addr` with `data` and more `GOFER_WEB_*` settings; its stderr
 /// goes to `log`.
 pub(crate) fn start_logged(addr: &str, data: &Path, env: &[(&str, &str)], log: &Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
-        .args(["service", "start"])
-        .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
-        .env("GOFER_WEB_SERVER__DATA_DIR", data)
-        .env("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "false")
-        .env("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "false")
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("create the log file"))
-        .spawn()
-        .expect("start gofer");
-    Server(child)
+    let log = std::fs::File::create(log).expect("create the log file");
+    crate::recovery::spawn_server(addr, data, env, log.into())
 }
 
 pub(crate) async fn healthy(http: &reqwest::Client, addr: &str) {

@@ -22,6 +22,17 @@ pub(crate) fn start(addr: &str, data: &std::path::Path) -> Server {
 
 /// [`start`] with more `GOFER_WEB_*` settings (they override the defaults here).
 pub(crate) fn start_with_env(addr: &str, data: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    spawn_server(addr, data, env, Stdio::null())
+}
+
+/// The real binary serving on `addr` from `data`, with the test defaults (no external events
+/// listener, no standard extensions), then `env`; its stderr (the log) goes to `log`.
+pub(crate) fn spawn_server(
+    addr: &str,
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+    log: Stdio,
+) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
         .args(["service", "start"])
         .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
@@ -31,7 +42,7 @@ pub(crate) fn start_with_env(addr: &str, data: &std::path::Path, env: &[(&str, &
         .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start gofer");
     Server(child)

@@ -18,6 +18,19 @@ pub struct Initiator {
     pub kind: InitiatorKind,
 }
 
+impl Initiator {
+    /// `alice (api)`; the kind is said once even when the user's name already ends with it, as
+    /// an extension's does (`interval (extension)`).
+    pub fn describe(&self) -> String {
+        let kind = self.kind.to_string();
+        if self.user.ends_with(&format!("({kind})")) {
+            self.user.clone()
+        } else {
+            format!("{} ({kind})", self.user)
+        }
+    }
+}
+
 /// One execution of a pipeline (SPEC §3.7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
@@ -65,6 +78,14 @@ pub struct RunCancellation {
     /// Tasks are killed at once instead of being given `api.task_execution_stop_timeout`.
     #[serde(default)]
     pub force: bool,
+}
+
+impl TaskExecution {
+    /// Complete without a container ever running (an image that could not be pulled, a skip):
+    /// it has no log, only a reason.
+    pub fn never_started(&self) -> bool {
+        self.state == crate::enums::TaskExecutionState::Complete && self.started == 0
+    }
 }
 
 /// One container launch of a task execution (SPEC §3.8, new).

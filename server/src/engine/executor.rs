@@ -420,10 +420,16 @@ async fn resume_logs(
 /// container still runs (given the engine's ~40 ms of teardown after the process exits) or the
 /// engine does not answer.
 async fn stream_was_cut(scheduler: &dyn Scheduler, name: &str) -> bool {
-    !matches!(
-        tokio::time::timeout(Duration::from_secs(1), scheduler.wait(name)).await,
-        Ok(Ok(_))
-    )
+    // Usually the container has exited (one inspect); only while it still looks running is it
+    // waited for briefly.
+    match scheduler.state(name).await {
+        Ok(state) if state.is_finished() => false,
+        Ok(_) => !matches!(
+            tokio::time::timeout(Duration::from_secs(1), scheduler.wait(name)).await,
+            Ok(Ok(_))
+        ),
+        Err(_) => true,
+    }
 }
 
 /// How long a broken log stream waits for the engine to answer again.

@@ -179,6 +179,26 @@ async fn swarm_stop_kills_the_task_and_removes_the_service() {
         assert!(Instant::now() < deadline, "the task never ran");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Its container runs under an init process, which hands SIGTERM on to the program.
+    let ids = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label={FIXTURE_LABEL}={}", f.id),
+        ])
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&ids.stdout).trim().to_owned();
+    let init = std::process::Command::new("docker")
+        .args(["inspect", "--format", "{{.HostConfig.Init}}", &id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&init.stdout).trim(),
+        "true",
+        "container {id}"
+    );
     let began = Instant::now();
     f.swarm.stop(&task.name, 0).await.expect("stop");
     assert!(
