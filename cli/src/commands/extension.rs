@@ -7,9 +7,9 @@ use crate::output::{Table, details, or_dash};
 use clap::Subcommand;
 use futures_util::StreamExt;
 use gofer_core::api::{
-    CreateSubscriptionRequest, Extension, ExtensionResponse, ExtensionsResponse,
-    InstallExtensionRequest, OrderedMap, RegistryAuth, Subscription, SubscriptionResponse,
-    SubscriptionsResponse,
+    CreateSubscriptionRequest, Extension, ExtensionDocumentation, ExtensionResponse,
+    ExtensionsResponse, InstallExtensionRequest, OrderedMap, RegistryAuth, Subscription,
+    SubscriptionResponse, SubscriptionsResponse,
 };
 use std::io::Write;
 
@@ -110,7 +110,11 @@ pub async fn run(ctx: &Ctx, command: ExtensionCommand) -> anyhow::Result<()> {
             interactive,
         } => {
             let settings = if interactive {
-                ask_settings(&image, settings)?
+                let docs = match crate::std_extensions::documentation_for_image(&image) {
+                    Some(docs) => Some(docs),
+                    None => installed_documentation(ctx, &image).await,
+                };
+                ask_settings(docs, settings)?
             } else {
                 settings
             };
@@ -372,20 +376,49 @@ fn describe_subscription(ctx: &Ctx, s: &Subscription) -> String {
     ])
 }
 
-/// `extension install --interactive`: asks for each setting the image documents that `given`
-/// does not already hold, on stderr, reading answers from stdin (without echo for secret-looking
-/// keys when stdin is a terminal). An empty answer leaves an optional setting out.
+/// The settings documentation of `image` as the server learned it from an extension already
+/// installed from that image (extensions document themselves when they start).
+async fn installed_documentation(ctx: &Ctx, image: &str) -> Option<ExtensionDocumentation> {
+    let extensions = ctx.client.list_extensions(None).await.ok()?;
+    extensions
+        .into_iter()
+        .find(|e| e.registration.image == image && !e.documentation.config_params.is_empty())
+        .map(|e| e.documentation)
+}
+
+/// `extension install --interactive`: with the image's documentation (`docs`), asks for each
+/// documented setting that `given` does not already hold; without it (an image no extension has
+/// been installed from yet), asks for key/value pairs until an empty key, as Gofer 0.9 did.
+/// Questions go to stderr, answers come from stdin; values of secret-looking keys are not echoed
+/// when stdin is a terminal. An empty answer (or the end of input) leaves an optional setting out.
 fn ask_settings(
-    image: &str,
+    docs: Option<ExtensionDocumentation>,
     mut given: Vec<(String, String)>,
 ) -> Result<Vec<(String, String)>, Failure> {
-    let docs = crate::std_extensions::documentation_for_image(image).ok_or_else(|| {
-        Failure::invalid(format!(
-            "--interactive knows the settings of the built-in gofer.local/extension-* images \
-             only; for {image}, pass each setting with -s K=V (see the image's documentation)"
-        ))
-    })?;
     let mut input = std::io::stdin().lock();
+    let Some(docs) = docs else {
+        eprintln!(
+            "This image's settings are not known yet (no extension installed from it has \
+             described them). Enter each setting as a key, then its value; an empty key ends."
+        );
+        loop {
+            eprint!("key> ");
+            let key = read_answer(&mut input, false)
+                .map_err(|e| Failure::invalid(format!("reading a key: {e}")))?
+                .unwrap_or_default();
+            let key = key.trim().to_owned();
+            if key.is_empty() {
+                return Ok(given);
+            }
+            let secret = gofer_core::api::secret_looking_setting(&key);
+            eprint!("{key}{}> ", if secret { " (not echoed)" } else { "" });
+            let value = read_answer(&mut input, secret)
+                .map_err(|e| Failure::invalid(format!("reading {key}: {e}")))?
+                .ok_or_else(|| Failure::invalid(format!("{key}: no value (stdin ended)")))?;
+            given.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+            given.push((key, value));
+        }
+    };
     for param in docs.config_params {
         if given
             .iter()
@@ -410,6 +443,8 @@ fn ask_settings(
             let answer = read_answer(&mut input, secret)
                 .map_err(|e| Failure::invalid(format!("reading {}: {e}", param.key)))?;
             match answer {
+                // The end of input skips what is optional.
+                None if !param.required => break,
                 None => {
                     return Err(Failure::invalid(format!(
                         "{}: no answer (stdin ended)",

@@ -1327,8 +1327,8 @@ async fn github_push_webhooks_start_runs() {
 }
 
 /// `extension install --interactive` asks for each setting a built-in image documents (a
-/// required one until answered) and installs with the answers; other images are refused with
-/// a message saying to pass -s.
+/// required one until answered) and installs with the answers; for another image it asks for
+/// key/value pairs until it knows the image's documentation from an installed extension.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactive_install_asks_for_documented_settings() {
     gofer_server::testing::require_docker()
@@ -1364,20 +1364,473 @@ async fn interactive_install_asks_for_documented_settings() {
         "{:?}",
         container_env(&ext)
     );
-    let out = cli_on(
-        port,
-        &[
-            "extension",
-            "install",
-            "other",
-            "example/ext:1",
-            "--interactive",
-        ],
-    )
-    .expect(7);
+    // An image that is not built in and not installed yet: key/value pairs until an empty key,
+    // as Gofer 0.9 asked.
+    let image = format!("localtest/ticker:{}", unique("t"));
+    let tagged = Command::new("docker")
+        .args(["tag", "gofer.local/extension-interval:latest", &image])
+        .status()
+        .unwrap();
+    assert!(tagged.success());
+    struct Untag(String);
+    impl Drop for Untag {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rmi", &self.0]).output();
+        }
+    }
+    let (first, second) = (unique("tk"), unique("tk"));
+    let _cleanup_more = Cleanup(vec![first.clone(), second.clone()]);
+    let _untag = Untag(image.clone());
+    let install = |id: &str, answers: &str| {
+        run(gofer()
+            .env("GOFER_API_BASE_URL", format!("http://127.0.0.1:{port}"))
+            .args(["extension", "install", id, &image, "--interactive"])
+            .write_stdin(answers.to_owned()))
+    };
+    let out = install(&first, "MIN_INTERVAL\n2m\n\n").expect(0);
+    assert!(out.stderr.contains("not known yet"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("pass each setting with -s"),
+        container_env(&first).contains(&"MIN_INTERVAL=2m".to_owned()),
+        "{:?}",
+        container_env(&first)
+    );
+    // Once an extension from the image has described itself, its documented settings are asked.
+    wait_for("the extension's documentation", async || {
+        let (_, body) = call(
+            &http,
+            Method::GET,
+            format!("http://127.0.0.1:{port}/api/extensions/{first}"),
+            None,
+        )
+        .await;
+        body["extension"]["documentation"]["config_params"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+            .then_some(body)
+    })
+    .await;
+    let out = install(&second, "3m\n").expect(0);
+    assert!(
+        out.stderr.contains("MIN_INTERVAL (optional, enter skips)"),
         "{}",
         out.stderr
     );
+    assert!(
+        container_env(&second).contains(&"MIN_INTERVAL=3m".to_owned()),
+        "{:?}",
+        container_env(&second)
+    );
+}
+
+/// A `pull_request` webhook (action `opened`), shaped as GitHub documents the event.
+fn pull_request_payload(repository: &str, head_sha: &str) -> String {
+    json!({
+        "action": "opened",
+        "number": 12,
+        "pull_request": {
+            "id": 279147437,
+            "number": 12,
+            "state": "open",
+            "title": "Run the pipeline",
+            "user": {"login": "octocat", "id": 1, "type": "User"},
+            "head": {"label": "octocat:feature", "ref": "feature", "sha": head_sha,
+                     "repo": {"full_name": repository}},
+            "base": {"label": "octocat:main", "ref": "main",
+                     "sha": "0000000000000000000000000000000000000001",
+                     "repo": {"full_name": repository}}
+        },
+        "repository": {"id": 1296269, "name": "web", "full_name": repository,
+                       "private": false, "default_branch": "main"},
+        "sender": {"login": "octocat", "id": 1, "type": "User"},
+        "installation": {"id": 7}
+    })
+    .to_string()
+}
+
+/// What the GitHub stand-in was asked: method, path and JSON body of each call, in order.
+type GithubCalls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>;
+
+/// A local stand-in for the GitHub API on `0.0.0.0:<port>`: it verifies the app's JWT (RS256
+/// with the public half of `key`, issuer `app_id`) before handing out an installation token,
+/// checks that token on the check-run calls, and records every call.
+async fn github_stand_in(key: &ring::signature::RsaKeyPair, app_id: &str) -> (GithubCalls, u16) {
+    use base64::Engine as _;
+    use warp::Filter as _;
+    let calls = GithubCalls::default();
+    let public = key.public().as_ref().to_vec();
+    let app_id = app_id.to_owned();
+    let record = calls.clone();
+    let routes = warp::method()
+        .and(warp::path::full())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::bytes())
+        .map(
+            move |method: warp::http::Method,
+                  path: warp::path::FullPath,
+                  auth: Option<String>,
+                  body: bytes::Bytes| {
+                let path = path.as_str().to_owned();
+                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let reply = |status: u16, value: Value| {
+                    warp::http::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(value.to_string())
+                        .unwrap()
+                };
+                let bearer = auth
+                    .as_deref()
+                    .and_then(|a| a.strip_prefix("Bearer "))
+                    .unwrap_or_default()
+                    .to_owned();
+                record
+                    .lock()
+                    .unwrap()
+                    .push((method.to_string(), path.clone(), body.clone()));
+                if path == "/app/installations/7/access_tokens" {
+                    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                    let parts: Vec<&str> = bearer.split('.').collect();
+                    let verified = parts.len() == 3
+                        && b64.decode(parts[2]).is_ok_and(|signature| {
+                            ring::signature::UnparsedPublicKey::new(
+                                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                                &public,
+                            )
+                            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+                            .is_ok()
+                        });
+                    let claims: Value = parts
+                        .get(1)
+                        .and_then(|c| b64.decode(c).ok())
+                        .and_then(|c| serde_json::from_slice(&c).ok())
+                        .unwrap_or(Value::Null);
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs() as i64;
+                    if !verified
+                        || claims["iss"] != app_id.as_str()
+                        || claims["exp"].as_i64().is_none_or(|exp| exp <= now)
+                    {
+                        return reply(
+                            401,
+                            json!({"message": "A JSON web token could not be decoded"}),
+                        );
+                    }
+                    return reply(
+                        201,
+                        json!({"token": "ghs_standin", "expires_at": "2099-01-01T00:00:00Z"}),
+                    );
+                }
+                if bearer != "ghs_standin" {
+                    return reply(401, json!({"message": "Bad credentials"}));
+                }
+                match method.as_str() {
+                    "POST" if path == "/repos/acme/web/check-runs" => {
+                        let n = record.lock().unwrap().len();
+                        reply(201, json!({"id": 1000 + n, "status": "in_progress"}))
+                    }
+                    "PATCH" if path.starts_with("/repos/acme/web/check-runs/") => {
+                        reply(200, json!({"status": "completed"}))
+                    }
+                    _ => reply(404, json!({"message": "Not Found"})),
+                }
+            },
+        );
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(warp::serve(routes).incoming(listener).run());
+    (calls, port)
+}
+
+/// `pull_request_with_check`: a signed pull_request webhook starts the subscribed pipelines and
+/// the extension reports each run as a check run on a GitHub stand-in (the app's JWT verified
+/// there): created `in_progress` on the head commit with a details URL to the run, completed
+/// `success` for the passing pipeline and `failure` for the failing one. The app key reaches the
+/// extension through a global secret reference. Without the app settings such a subscription is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_pull_request_checks_report_run_outcomes() {
+    use base64::Engine as _;
+    use hmac::Mac;
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let pem = include_str!("../fixtures/github-app-test-key.pem");
+    let der: Vec<u8> = base64::engine::general_purpose::STANDARD
+        .decode(
+            pem.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .unwrap();
+    let key = ring::signature::RsaKeyPair::from_der(&der).unwrap();
+    let (calls, github_port) = github_stand_in(&key, "42").await;
+
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let events_address = unused_addr().to_string();
+    let _server = start_reachable(
+        &http,
+        port,
+        dir.path(),
+        &[
+            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+            (
+                "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
+                events_address.as_str(),
+            ),
+        ],
+    )
+    .await;
+    let root = format!("http://127.0.0.1:{port}");
+    let (ext, plain, ok, bad) = (unique("ghc"), unique("ghp"), unique("pass"), unique("fail"));
+    let slow = unique("slow");
+    let _cleanup = Cleanup(vec![ext.clone(), plain.clone()]);
+    let cli = |args: &[&str]| cli_on(port, args);
+    let secret = "pr-webhook-secret";
+    let encoded_key = base64::engine::general_purpose::STANDARD.encode(pem);
+    cli(&["secret", "global", "put", "github_app_key", &encoded_key]).expect(0);
+    cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-github",
+        "-s",
+        &format!("APP_WEBHOOK_SECRET={secret}"),
+        "-s",
+        "APP_ID=42",
+        "-s",
+        "APP_INSTALLATION=7",
+        "-s",
+        "APP_KEY=global_secret{{github_app_key}}",
+        "-s",
+        &format!("APP_API_URL=http://172.17.0.1:{github_port}"),
+    ])
+    .expect(0);
+    cli(&[
+        "extension",
+        "install",
+        &plain,
+        "gofer.local/extension-github",
+        "-s",
+        "APP_WEBHOOK_SECRET=x",
+    ])
+    .expect(0);
+    crate::defects::deploy(&http, &root, &ok, envs_task()).await;
+    crate::defects::deploy(
+        &http,
+        &root,
+        &bad,
+        json!([{"id": "fails", "image": "gofer.local/debug-fail"}]),
+    )
+    .await;
+    crate::defects::deploy(
+        &http,
+        &root,
+        &slow,
+        json!([{"id": "wait", "image": "gofer.local/debug-wait",
+                "variables": {"WAIT_DURATION": "25s"}}]),
+    )
+    .await;
+    let out = cli(&[
+        "pipeline",
+        "subscribe",
+        &ok,
+        &plain,
+        "nocheck",
+        "-s",
+        "repository=acme/web",
+        "-s",
+        "event_filter=pull_request_with_check",
+    ])
+    .expect(7);
+    assert!(
+        out.stderr
+            .contains("event_filter: pull_request_with_check needs the GitHub App settings"),
+        "{}",
+        out.stderr
+    );
+    for pipeline in [&ok, &bad, &slow] {
+        cli(&[
+            "pipeline",
+            "subscribe",
+            pipeline,
+            &ext,
+            "checks",
+            "-s",
+            "repository=acme/web",
+            "-s",
+            "event_filter=pull_request_with_check/opened,synchronize",
+        ])
+        .expect(0);
+    }
+
+    let sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+    let body = pull_request_payload("acme/web", sha);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let status = http
+        .post(format!("http://{events_address}/events/{ext}"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "pull_request")
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+
+    let completed = async |count: usize| {
+        wait_for("check runs completed", async || {
+            let calls = calls.lock().unwrap().clone();
+            let done: Vec<(String, String, Value)> = calls
+                .into_iter()
+                .filter(|(method, _, _)| method == "PATCH")
+                .collect();
+            (done.len() == count).then(|| json!(done))
+        })
+        .await
+    };
+    let first_two = completed(2).await;
+    // The extension restarts while the slow run goes on: the new process finds the check run
+    // in its object store and completes it (without creating another).
+    cli(&["extension", "disable", &ext]).expect(0);
+    cli(&["extension", "enable", &ext]).expect(0);
+    let all = completed(3).await;
+    let logs = cli(&["extension", "logs", &ext]).expect(0).stdout;
+    assert!(
+        logs.contains("following run 1 again for check run"),
+        "the restarted extension took the check run up: {logs}"
+    );
+    let last = &all[2];
+    assert_eq!(last[2]["conclusion"], "success", "{last}");
+    assert!(
+        last[2]["details_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/pipelines/{slow}/runs/1")),
+        "{last}"
+    );
+    let calls = calls.lock().unwrap().clone();
+    let created: Vec<&Value> = calls
+        .iter()
+        .filter(|(method, path, _)| method == "POST" && path == "/repos/acme/web/check-runs")
+        .map(|(_, _, body)| body)
+        .collect();
+    assert_eq!(created.len(), 3, "{calls:?}");
+    for body in &created {
+        assert_eq!(body["name"], "checks", "{body}");
+        assert_eq!(body["head_sha"], sha, "{body}");
+        assert_eq!(body["status"], "in_progress", "{body}");
+    }
+    let mut outcomes: Vec<(String, String)> = first_two
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|call| {
+            let body = &call[2];
+            assert_eq!(body["status"], "completed", "{body}");
+            (
+                body["details_url"].as_str().unwrap().to_owned(),
+                body["conclusion"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    outcomes.sort_by_key(|(_, conclusion)| conclusion.clone());
+    assert_eq!(
+        outcomes,
+        [
+            (
+                format!("http://172.17.0.1:{port}/api/namespaces/default/pipelines/{bad}/runs/1"),
+                "failure".to_owned()
+            ),
+            (
+                format!("http://172.17.0.1:{port}/api/namespaces/default/pipelines/{ok}/runs/1"),
+                "success".to_owned()
+            ),
+        ]
+    );
+    // The debug info shows them; the key never appears in the API.
+    let debug = cli(&["extension", "debug", &plain]).expect(0).stdout;
+    assert!(debug.contains("not configured"), "{debug}");
+    let debug = cli(&["extension", "debug", &ext]).expect(0).stdout;
+    assert!(
+        debug.contains(&format!("\"pipeline_id\":\"{slow}\""))
+            && debug.contains("\"conclusion\":\"success\""),
+        "{debug}"
+    );
+    let shown = cli(&["extension", "get", &ext, "--output", "json"])
+        .expect(0)
+        .stdout;
+    assert!(!shown.contains(&encoded_key[..40]), "{shown}");
+
+    // GitHub out of reach: the run goes on regardless, the failure shows in debug info.
+    let down = unique("ghd");
+    let _cleanup_down = Cleanup(vec![down.clone()]);
+    cli(&[
+        "extension",
+        "install",
+        &down,
+        "gofer.local/extension-github",
+        "-s",
+        &format!("APP_WEBHOOK_SECRET={secret}"),
+        "-s",
+        "APP_ID=42",
+        "-s",
+        "APP_INSTALLATION=7",
+        "-s",
+        &format!("APP_KEY={encoded_key}"),
+        "-s",
+        "APP_API_URL=http://172.17.0.1:1",
+    ])
+    .expect(0);
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &ok,
+        &down,
+        "unreachable",
+        "-s",
+        "repository=acme/web",
+        "-s",
+        "event_filter=pull_request_with_check",
+    ])
+    .expect(0);
+    let body = pull_request_payload("acme/web", sha);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    http.post(format!("http://{events_address}/events/{down}"))
+        .header("x-github-event", "pull_request")
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let run = format!("{root}/api/namespaces/default/pipelines/{ok}/runs/2");
+    wait_for("the run despite GitHub being down", async || {
+        let (_, body) = call(&http, Method::GET, run.clone(), None).await;
+        (body["run"]["state"] == "complete").then_some(body)
+    })
+    .await;
+    let debug = wait_for("the failure in debug info", async || {
+        let debug = cli(&["extension", "debug", &down]).expect(0).stdout;
+        debug
+            .contains("not_created")
+            .then_some(Value::String(debug))
+    })
+    .await;
+    assert!(debug.to_string().contains("172.17.0.1:1"), "{debug}");
+    let (_, finished) = call(&http, Method::GET, run, None).await;
+    assert_eq!(finished["run"]["status"], "successful", "{finished}");
 }
