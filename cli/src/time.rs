@@ -37,6 +37,35 @@ pub fn rfc3339_ms(ms: u64) -> String {
         .unwrap_or_else(|_| format!("{ms} ms after 1970"))
 }
 
+/// When something should end, as the CLI takes it (`token create --expiry`): whole seconds from
+/// now (`3600`; `0` = never), a duration (`30d`, `12h`, `1h30m`), or an RFC 3339 time with its
+/// offset (`2027-01-01T00:00:00+01:00`, `2027-01-01T00:00:00Z`), which must be in the future.
+/// Returns seconds from `now_ms`.
+pub fn seconds_until(text: &str, now_ms: u64) -> Result<u64, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(seconds);
+    }
+    if text.contains('T') || text.contains('t') {
+        let at: jiff::Timestamp = text.parse().map_err(|e| {
+            format!(
+                "'{text}' is not an RFC 3339 time with an offset such as \
+                 2027-01-01T00:00:00+01:00 ({e})"
+            )
+        })?;
+        let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+        return u64::try_from(at.as_second() - now)
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| format!("'{text}' is in the past"));
+    }
+    gofer_core::duration::parse(text)
+        .map(|d| d.as_secs())
+        .map_err(|e| {
+            format!("{e}; or give seconds (3600) or an RFC 3339 time (2027-01-01T00:00:00Z)")
+        })
+}
+
 /// "just now", "3 minutes ago", "in 2 hours".
 pub fn relative(ms: u64, now_ms: u64) -> String {
     let (delta, future) = if ms <= now_ms {
@@ -128,5 +157,28 @@ mod tests {
             absolute: true,
         };
         assert_eq!(f.format(0), "-");
+    }
+
+    #[test]
+    fn ends_are_seconds_durations_or_rfc3339_times() {
+        // 2026-12-06T00:00:00Z
+        let now = 1_796_515_200_000;
+        assert_eq!(seconds_until("3600", now), Ok(3600));
+        assert_eq!(seconds_until("0", now), Ok(0));
+        assert_eq!(seconds_until("30d", now), Ok(30 * 86_400));
+        assert_eq!(seconds_until("1h30m", now), Ok(5_400));
+        assert_eq!(seconds_until("2026-12-06T01:00:00Z", now), Ok(3_600));
+        assert_eq!(seconds_until("2026-12-06T02:00:00+01:00", now), Ok(3_600));
+        assert!(
+            seconds_until("2026-12-05T00:00:00Z", now)
+                .unwrap_err()
+                .contains("in the past")
+        );
+        assert!(
+            seconds_until("2026-12-06T02:00:00", now)
+                .unwrap_err()
+                .contains("RFC 3339 time with an offset")
+        );
+        assert!(seconds_until("soon", now).unwrap_err().contains("RFC 3339"));
     }
 }

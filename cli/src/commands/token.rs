@@ -24,8 +24,10 @@ pub enum TokenCommand {
         /// A role to give the token; repeatable
         #[arg(short = 'r', long = "role", value_name = "ROLE")]
         roles: Vec<String>,
-        /// Seconds until the token expires; 0 = never
-        #[arg(short = 'e', long = "expiry", value_name = "SECS", default_value_t = 0)]
+        /// When the token expires: seconds from now (0 = never), a duration (30d, 12h) or an
+        /// RFC 3339 time with offset (2027-01-01T00:00:00+01:00)
+        #[arg(short = 'e', long = "expiry", value_name = "WHEN", default_value = "0",
+              value_parser = expiry_seconds)]
         expiry: u64,
         /// Metadata to attach; repeatable
         #[arg(short = 'm', long = "metadata", value_name = "K=V", value_parser = key_value)]
@@ -140,6 +142,14 @@ fn state(ctx: &Ctx, t: &Token) -> String {
     } else {
         "active".into()
     }
+}
+
+/// `--expiry` as seconds from now (see [`crate::time::seconds_until`]).
+fn expiry_seconds(text: &str) -> Result<u64, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    crate::time::seconds_until(text, now)
 }
 
 fn expires(ctx: &Ctx, t: &Token) -> String {

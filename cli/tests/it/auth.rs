@@ -155,6 +155,40 @@ fn token_and_role_commands() {
     let r = as_admin(&["token", "create", "x", "-r", "bootstrap"]).expect(4);
     assert!(r.stderr.contains("cannot be given"), "{}", r.stderr);
 
+    // --expiry takes seconds, a duration or an RFC 3339 time with an offset.
+    let now_ms = jiff::Timestamp::now().as_millisecond() as u64;
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(2)))
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
+    for (expiry, hours) in [("7200", 2), ("30d", 720), (at.as_str(), 48)] {
+        let created: CreatedToken = as_admin(&[
+            "token", "create", "temp", "-r", "user", "--expiry", expiry, "--output", "json",
+        ])
+        .expect(0)
+        .json();
+        let expires = created.token_details.expires;
+        let wanted = now_ms + hours * 3_600_000;
+        assert!(
+            expires.abs_diff(wanted) < 120_000,
+            "--expiry {expiry}: expires {expires}, wanted about {wanted}"
+        );
+        as_admin(&["token", "delete", &created.token_details.id]).expect(0);
+    }
+    let r = as_admin(&[
+        "token",
+        "create",
+        "temp",
+        "--expiry",
+        "2001-01-01T00:00:00Z",
+    ])
+    .expect(2);
+    assert!(r.stderr.contains("is in the past"), "{}", r.stderr);
+    let r = as_admin(&["token", "create", "temp", "--expiry", "2031-01-01T00:00:00"]).expect(2);
+    assert!(r.stderr.contains("with an offset"), "{}", r.stderr);
+
     // rita may read her own token and team namespaces, nothing admin.
     let as_rita = |args: &[&str]| run(server.gofer().env("GOFER_TOKEN", &rita).args(args));
     as_rita(&["token", "get", &id]).expect(0);
