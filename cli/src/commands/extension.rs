@@ -177,15 +177,6 @@ fn describe(ctx: &Ctx, e: &Extension) -> String {
         .map(|s| format!("{}={}", s.key, s.value))
         .collect::<Vec<_>>()
         .join(", ");
-    let params = |list: &[gofer_core::api::ExtensionParameter]| {
-        list.iter()
-            .map(|p| {
-                let required = if p.required { " (required)" } else { "" };
-                format!("{}{required}", p.key)
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut out = details(&[
         ("id", r.extension_id.clone()),
         ("image", r.image.clone()),
@@ -196,18 +187,36 @@ fn describe(ctx: &Ctx, e: &Extension) -> String {
         ("created", ctx.time(r.created)),
         ("settings", or_dash(&settings)),
         ("additional roles", or_dash(&r.additional_roles.join(", "))),
-        (
-            "config params",
-            or_dash(&params(&e.documentation.config_params)),
-        ),
-        (
-            "subscription params",
-            or_dash(&params(&e.documentation.pipeline_subscription_params)),
-        ),
     ]);
-    if !e.documentation.body.is_empty() {
+    let docs = &e.documentation;
+    for (title, list) in [
+        ("Settings it reads (-s at install)", &docs.config_params),
+        (
+            "Subscription parameters (-s at pipeline subscribe)",
+            &docs.pipeline_subscription_params,
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n{title}:\n"));
+        for p in list {
+            let required = if p.required { " (required)" } else { "" };
+            out.push_str(&format!("  {}{required}", p.key));
+            if !p.documentation.is_empty() {
+                out.push_str(&format!(": {}", p.documentation));
+            }
+            out.push('\n');
+        }
+    }
+    if docs.config_params.is_empty() && docs.pipeline_subscription_params.is_empty() {
+        out.push_str(
+            "\nNo documentation yet: the extension describes its settings once it has started.\n",
+        );
+    }
+    if !docs.body.is_empty() {
         out.push('\n');
-        out.push_str(&e.documentation.body);
+        out.push_str(&docs.body);
         out.push('\n');
     }
     out

@@ -137,7 +137,10 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     );
     let shown = cli(&["extension", "get", &ext]).expect(0).stdout;
     assert!(
-        shown.contains("API_KEY=********") && shown.contains("every (required)"),
+        shown.contains("API_KEY=********")
+            && shown.contains("Subscription parameters (-s at pipeline subscribe):")
+            && shown.contains("  every (required): How often to start a run")
+            && shown.contains("  MIN_INTERVAL: The shortest"),
         "{shown}"
     );
     assert!(!shown.contains("hush-hush-value"));
