@@ -62,6 +62,38 @@ pub enum CallError {
     Failed(String),
 }
 
+impl CallError {
+    /// The HTTP status an API answer carries for this error: the one mapping every route and
+    /// the external events listener use (`From<CallError> for ApiError`).
+    pub fn status(&self) -> u16 {
+        match self {
+            CallError::NotFound(_) => 404,
+            CallError::NotRunning(_) => 503,
+            CallError::Rejected { status, .. } if (400..500).contains(status) => *status,
+            CallError::Rejected { .. } => 400,
+            CallError::Failed(_) => 502,
+        }
+    }
+
+    /// The message, without the status.
+    pub fn message(&self) -> &str {
+        match self {
+            CallError::NotFound(m)
+            | CallError::NotRunning(m)
+            | CallError::Rejected { message: m, .. }
+            | CallError::Failed(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for CallError {}
+
 struct Supervisor {
     stop: watch::Sender<bool>,
     state: watch::Receiver<ExtensionState>,
@@ -321,9 +353,16 @@ impl Extensions {
 
     /// `GET /api/debug` of a running extension (SPEC §12.8).
     pub async fn debug(&self, id: &str) -> Result<String, CallError> {
+        // The request carries no user input, so an extension refusing it is its own fault (502).
         let response = self
             .call(id, reqwest::Method::GET, "debug", None::<&()>)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                CallError::Rejected { status, message } => CallError::Failed(format!(
+                    "extension '{id}' answered {status} to a debug request: {message}"
+                )),
+                other => other,
+            })?;
         let info: ExtensionDebugResponse = response.json().await.map_err(|e| {
             CallError::Failed(format!(
                 "extension '{id}' sent an unreadable debug answer: {e}"
@@ -516,9 +555,9 @@ impl Extensions {
             .await
         {
             Ok(_) | Err(CallError::NotFound(_) | CallError::NotRunning(_)) => {}
-            Err(CallError::Rejected { message, .. } | CallError::Failed(message)) => {
+            Err(e) => {
                 tracing::warn!(extension = %key.extension, subscription = %key.subscription,
-                    error = %message, "telling the extension about a removed subscription failed");
+                    error = %e, "telling the extension about a removed subscription failed");
             }
         }
     }
@@ -527,12 +566,10 @@ impl Extensions {
     /// (SPEC §12.2 step 5, §12.5 enabling).
     pub async fn deliver(&self, sub: &gofer_core::api::Subscription) {
         let outcome = match self.resolve_settings(sub).await {
-            Ok(settings) => self.subscribe(sub, settings).await.map_err(|e| match e {
-                CallError::NotFound(m)
-                | CallError::NotRunning(m)
-                | CallError::Rejected { message: m, .. }
-                | CallError::Failed(m) => m,
-            }),
+            Ok(settings) => self
+                .subscribe(sub, settings)
+                .await
+                .map_err(|e| e.to_string()),
             Err(problem) => Err(problem),
         };
         let (status, reason) = match outcome {

@@ -2,7 +2,7 @@
 //! webhooks to the extension they are addressed to (`POST /api/external/{id}` or
 //! `POST /events/{id}`). The extension authenticates the payload itself (e.g. an HMAC).
 
-use crate::extensions::{CallError, Extensions};
+use crate::extensions::Extensions;
 use crate::http::reply::ApiError;
 use futures_util::StreamExt;
 use gofer_core::id::IdKind;
@@ -73,7 +73,7 @@ async fn handle(
         )));
     }
     // Refuse before reading the body when nobody would receive it.
-    let endpoint = extensions.reachable(id).await.map_err(call_error)?;
+    let endpoint = extensions.reachable(id).await.map_err(ApiError::from)?;
     let mut bytes = Vec::new();
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| ApiError::invalid(format!("body: {e}")))?;
@@ -92,19 +92,7 @@ async fn handle(
     extensions
         .external_event(id, &endpoint, forwarded_headers(headers), bytes)
         .await
-        .map_err(call_error)
-}
-
-fn call_error(e: CallError) -> ApiError {
-    match e {
-        CallError::NotFound(message) => ApiError::not_found(message),
-        CallError::NotRunning(message) => ApiError::unavailable(message),
-        CallError::Rejected { status, message } => ApiError::new(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            message,
-        ),
-        CallError::Failed(message) => ApiError::new(StatusCode::BAD_GATEWAY, message),
-    }
+        .map_err(ApiError::from)
 }
 
 /// Header names lower-cased, repeated headers joined with `, `, non-UTF-8 values dropped

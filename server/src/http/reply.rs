@@ -84,6 +84,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The one mapping of a failed server→extension call to an API answer (see `CallError::status`).
+impl From<crate::extensions::CallError> for ApiError {
+    fn from(e: crate::extensions::CallError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        ApiError::new(status, e.to_string())
+    }
+}
+
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         ApiError::invalid(e.0)

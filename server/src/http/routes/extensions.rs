@@ -1,7 +1,7 @@
 //! Extensions (SPEC §12.1, §12.8; §14.3 rows 4–10 and 15). Objects (rows 11–14) are in
 //! `objects.rs`; the work is done by [`crate::extensions`].
 
-use crate::extensions::{CallError, masked, registration_of};
+use crate::extensions::{masked, registration_of};
 use crate::http::Cx;
 use crate::http::reply::{ApiError, created, no_content, ok};
 use gofer_core::api::{
@@ -10,7 +10,6 @@ use gofer_core::api::{
 };
 use gofer_core::id::IdKind;
 use warp::Reply;
-use warp::http::StatusCode;
 use warp::reply::Response;
 
 /// Default page size of the extension list (SPEC §14.1).
@@ -153,14 +152,8 @@ pub async fn uninstall(cx: Cx) -> Result<Response, ApiError> {
 /// `GET /api/extensions/{id}/debug` (admin): proxies the extension's `GET /api/debug`.
 pub async fn debug(cx: Cx) -> Result<Response, ApiError> {
     let id = cx.extension()?;
-    match cx.state.extensions.debug(&id).await {
-        Ok(info) => Ok(ok(&ExtensionDebugResponse { info })),
-        Err(CallError::NotFound(message)) => Err(ApiError::not_found(message)),
-        Err(CallError::NotRunning(message)) => Err(ApiError::unavailable(message)),
-        Err(CallError::Rejected { message, .. } | CallError::Failed(message)) => {
-            Err(ApiError::new(StatusCode::BAD_GATEWAY, message))
-        }
-    }
+    let info = cx.state.extensions.debug(&id).await?;
+    Ok(ok(&ExtensionDebugResponse { info }))
 }
 
 /// (WS or plain) `GET /api/extensions/{id}/logs[?follow=]`: the container's log (SPEC §12.8).

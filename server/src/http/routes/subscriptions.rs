@@ -12,7 +12,6 @@ use gofer_core::api::{
 use gofer_core::enums::{ExtensionStatus, SubscriptionStatus};
 use gofer_core::id::{self, IdKind};
 use gofer_core::validate::{RefKind, parse_reference};
-use warp::http::StatusCode;
 use warp::reply::Response;
 
 /// Default page size of subscription lists (SPEC §14.1).
@@ -146,14 +145,13 @@ pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
             .map_err(ApiError::invalid)?;
         match extensions.subscribe(&sub, settings).await {
             Ok(()) => {}
+            // Whatever 4xx the extension chose, a refused subscription is a 400.
             Err(CallError::Rejected { message, .. }) => {
                 return Err(ApiError::invalid(format!(
                     "extension rejected subscription: {message}"
                 )));
             }
-            Err(CallError::Failed(message)) => {
-                return Err(ApiError::new(StatusCode::BAD_GATEWAY, message));
-            }
+            Err(e @ CallError::Failed(_)) => return Err(e.into()),
             // It stopped in between: stored, delivered at its next start.
             Err(CallError::NotRunning(_)) => {}
             // Uninstalled in between: the store refuses the subscription below.
