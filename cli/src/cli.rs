@@ -1,15 +1,13 @@
 //! The command line (SPEC §15): global flags and the command tree. Parsing only; each noun's
 //! behaviour lives in `commands/<noun>.rs` (STYLE rule 19).
 
+pub use crate::args::GlobalArgs;
 use crate::commands::{
     config::ConfigCommand, console::ConsoleArgs, event::EventCommand, namespace::NamespaceCommand,
     pipeline::PipelineCommand, role::RoleCommand, run::RunCommand, service::ServiceCommand,
     task::TaskCommand, token::TokenCommand,
 };
-use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser};
-use clap::{ArgAction, Args, Parser, Subcommand};
-use gofer_core::enums::OutputFormat;
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
 /// Gofer runs pipelines of container tasks. One binary: server, CLI and console.
 #[derive(Debug, Parser)]
@@ -24,61 +22,6 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Global flags (SPEC §15.1). Each falls back to its environment variable, then to the CLI
-/// config file, then to its default; `gofer config show` prints where each value came from.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
-    /// Namespace to work in [file key: namespace] [default: default]
-    #[arg(long, global = true, env = "GOFER_NAMESPACE", value_name = "ID")]
-    pub namespace: Option<String>,
-
-    /// Output format [file key: output] [default: plain]
-    #[arg(
-        long,
-        global = true,
-        env = "GOFER_OUTPUT",
-        value_name = "FORMAT",
-        ignore_case = true,
-        value_parser = PossibleValuesParser::new(["plain", "json"])
-            .map(|s| OutputFormat::parse(&s).expect("one of the possible values")),
-    )]
-    pub output: Option<OutputFormat>,
-
-    /// CLI config file [default: $XDG_CONFIG_HOME/gofer/config.toml, else ~/.config/gofer/config.toml]
-    #[arg(long, global = true, env = "GOFER_CONFIG", value_name = "PATH")]
-    pub config: Option<PathBuf>,
-
-    /// Gofer server URL [file key: api_base_url] [default: http://127.0.0.1:8080]
-    #[arg(long, global = true, env = "GOFER_API_BASE_URL", value_name = "URL")]
-    pub api_base_url: Option<String>,
-
-    /// API token; also read from GOFER_API_TOKEN when GOFER_TOKEN is unset [file key: token]
-    #[arg(
-        long,
-        global = true,
-        env = "GOFER_TOKEN",
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
-    pub token: Option<String>,
-
-    /// Show absolute RFC 3339 times instead of relative ones [file key: detail]
-    #[arg(long, global = true, env = "GOFER_DETAIL", action = ArgAction::SetTrue,
-        value_parser = BoolishValueParser::new())]
-    pub detail: bool,
-
-    /// Skip TLS certificate verification [file key: insecure_skip_tls_verify]
-    #[arg(long, global = true, env = "GOFER_INSECURE_SKIP_TLS_VERIFY", action = ArgAction::SetTrue,
-        value_parser = BoolishValueParser::new())]
-    pub insecure_skip_tls_verify: bool,
-
-    /// Trace requests on stderr [file key: debug]
-    #[arg(long, global = true, env = "GOFER_DEBUG", action = ArgAction::SetTrue,
-        value_parser = BoolishValueParser::new())]
-    pub debug: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,7 +97,10 @@ mod tests {
             "x",
         ])
         .unwrap();
-        assert_eq!(cli.global.output, Some(OutputFormat::Json));
+        assert_eq!(
+            cli.global.output,
+            Some(gofer_core::enums::OutputFormat::Json)
+        );
         assert_eq!(cli.global.namespace.as_deref(), Some("x"));
     }
 }

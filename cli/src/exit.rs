@@ -1,7 +1,5 @@
 //! Process exit codes (SPEC §15.2, STYLE rule 20). Only `main` calls `process::exit`; everything
-//! else returns an error that [`for_error`] maps to one of these.
-
-use crate::failure::Failure;
+//! else returns an error that `failure::exit_code` maps to one of these.
 
 /// Success.
 pub const EXIT_OK: i32 = 0;
@@ -46,20 +44,6 @@ pub fn for_sdk(error: &gofer_sdk::Error) -> i32 {
     }
 }
 
-/// The exit code for any error a command returned: the first SDK error or [`Failure`] in the
-/// chain decides, anything else is [`EXIT_ERROR`].
-pub fn for_error(error: &anyhow::Error) -> i32 {
-    for cause in error.chain() {
-        if let Some(sdk) = cause.downcast_ref::<gofer_sdk::Error>() {
-            return for_sdk(sdk);
-        }
-        if let Some(failure) = cause.downcast_ref::<Failure>() {
-            return failure.code;
-        }
-    }
-    EXIT_ERROR
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,11 +69,6 @@ mod tests {
             url: "u".into(),
             message: "m".into(),
         };
-        assert_eq!(
-            for_error(&anyhow::Error::new(unreachable).context("while listing")),
-            EXIT_UNAVAILABLE
-        );
-        assert_eq!(for_error(&anyhow::anyhow!("boom")), EXIT_ERROR);
-        assert_eq!(for_error(&Failure::invalid("bad").into()), EXIT_INVALID);
+        assert_eq!(for_sdk(&unreachable), EXIT_UNAVAILABLE);
     }
 }

@@ -69,3 +69,37 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// The exit code for any error a command returned: the first SDK error or [`Failure`] in the
+/// chain decides, anything else is [`EXIT_ERROR`].
+pub fn exit_code(error: &anyhow::Error) -> i32 {
+    for cause in error.chain() {
+        if let Some(sdk) = cause.downcast_ref::<gofer_sdk::Error>() {
+            return crate::exit::for_sdk(sdk);
+        }
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            return failure.code;
+        }
+    }
+    EXIT_ERROR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::EXIT_ERROR;
+
+    #[test]
+    fn the_first_sdk_error_or_failure_in_the_chain_decides() {
+        let unreachable = gofer_sdk::Error::Unreachable {
+            url: "u".into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            exit_code(&anyhow::Error::new(unreachable).context("while listing")),
+            EXIT_UNAVAILABLE
+        );
+        assert_eq!(exit_code(&anyhow::anyhow!("boom")), EXIT_ERROR);
+        assert_eq!(exit_code(&Failure::invalid("bad").into()), EXIT_INVALID);
+    }
+}

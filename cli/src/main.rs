@@ -1,6 +1,7 @@
 //! `gofer`: the one binary (STYLE layout). `main` parses, dispatches and maps errors to the exit
 //! codes of SPEC §15.2; it is the only place that calls `process::exit` (STYLE rule 20).
 
+mod args;
 mod cli;
 mod commands;
 mod exit;
@@ -119,7 +120,7 @@ fn run() -> i32 {
         Ok(()) => exit::EXIT_OK,
         Err(err) if broken_pipe(&err) => exit::EXIT_OK,
         Err(err) => {
-            let code = exit::for_error(&err);
+            let code = failure::exit_code(&err);
             if json {
                 report_json(&err, code);
             } else {
@@ -145,7 +146,7 @@ fn report_json(err: &anyhow::Error, code: i32) {
 }
 
 fn resolve_settings(
-    args: &cli::GlobalArgs,
+    args: &args::GlobalArgs,
     matches: &clap::ArgMatches,
 ) -> anyhow::Result<Settings> {
     let env = |key: &str| std::env::var(key).ok();

@@ -106,6 +106,25 @@ pub fn or_dash(text: &str) -> String {
     }
 }
 
+/// An event as one line of JSON (the wire type unchanged).
+pub fn json_line(event: &gofer_core::api::Event) -> String {
+    serde_json::to_string(event).expect("wire types always serialise")
+}
+
+/// Writes `text` to stdout. Every result the CLI prints goes through here or [`println`]
+/// (the workspace's `print_stdout` lint keeps it that way), so stdout carries only results and
+/// everything else (progress, questions, warnings) goes to stderr.
+#[allow(clippy::print_stdout)]
+pub fn print(text: impl std::fmt::Display) {
+    print!("{text}");
+}
+
+/// [`print`] and a newline.
+#[allow(clippy::print_stdout)]
+pub fn println(text: impl std::fmt::Display) {
+    println!("{text}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

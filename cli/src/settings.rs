@@ -1,7 +1,7 @@
 //! The effective CLI configuration (SPEC §15.1): flag > environment > config file > default,
 //! keeping the source of every value so that `gofer config show` can print it.
 
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
 use crate::failure::Failure;
 use clap::ArgMatches;
 use clap::parser::ValueSource;

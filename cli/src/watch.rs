@@ -11,9 +11,8 @@
 //! * `--output json`: one JSON event per line on stdout, no logs, no table.
 
 use crate::commands::Ctx;
-use crate::commands::event::json_line;
 use crate::failure::Failure;
-use crate::output::Table;
+use crate::output::{Table, json_line};
 use crate::time::duration;
 use futures_util::StreamExt;
 use gofer_core::api::{Event, EventKind, Run};
@@ -69,7 +68,7 @@ pub async fn watch(ctx: &Ctx, run: &Run) -> anyhow::Result<()> {
                     continue;
                 }
                 if json {
-                    println!("{}", json_line(&event));
+                    crate::output::println(format_args!("{}", json_line(&event)));
                     std::io::stdout().flush()?;
                 }
                 if let EventKind::StartedTaskExecution { task_execution_id, .. } = &event.kind

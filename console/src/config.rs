@@ -10,7 +10,7 @@ use std::str::FromStr;
 pub const DEFAULTS: &str = include_str!("../../assets/console.toml");
 
 /// What a key press asks for. Which one a key means is the keymap's business; what it does in
-/// the current view is [`crate::app::App::update`]'s.
+/// the current view is `App::update`'s (in `app.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Up,

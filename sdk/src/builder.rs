@@ -169,6 +169,8 @@ impl Pipeline {
     ///         .finish();
     /// }
     /// ```
+    // A pipeline program's stdout is its output: the config JSON that `gofer up` reads.
+    #[allow(clippy::print_stdout)]
     pub fn finish(self) {
         match self.to_json() {
             Ok(json) => println!("{json}"),

@@ -1,6 +1,9 @@
 //! Canned HTTP and websocket responders for the unit tests: what the client sends, and how it
 //! reads answers, without a server.
 
+// Test support only (compiled with `cfg(test)`): a failed set-up is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;

@@ -127,13 +127,13 @@ impl Client {
     pub(crate) async fn byte_stream(
         &self,
         builder: RequestBuilder,
-    ) -> Result<crate::runs::ByteStream, Error> {
+    ) -> Result<crate::error::ByteStream, Error> {
         use futures_util::{StreamExt, TryStreamExt};
         let what = describe(&builder);
         let response = self.send(builder).await?;
         Ok(response
             .bytes_stream()
-            .map_err(move |e| crate::ws::broken(&what, e))
+            .map_err(move |e| crate::error::broken(&what, e))
             .boxed())
     }
 

@@ -58,3 +58,14 @@ impl Error {
         }
     }
 }
+
+/// A stream of raw bytes: log output or the output of an attached process.
+pub type ByteStream = futures_util::stream::BoxStream<'static, Result<bytes::Bytes, Error>>;
+
+/// A transport failure in the middle of a stream.
+pub(crate) fn broken(request: &str, error: impl std::fmt::Display) -> Error {
+    Error::Stream {
+        request: request.to_string(),
+        message: error.to_string(),
+    }
+}

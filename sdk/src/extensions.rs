@@ -1,7 +1,7 @@
 //! Extensions and subscriptions (SPEC §12, §14.3 #4–10 and #15, §14.8 #54–58).
 
 use crate::client::paged;
-use crate::runs::ByteStream;
+use crate::error::ByteStream;
 use crate::{Client, Error};
 use gofer_core::api::{
     CreateSubscriptionRequest, Extension, ExtensionDebugResponse, ExtensionResponse,

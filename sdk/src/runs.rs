@@ -1,10 +1,11 @@
 //! Runs, task executions, task logs and attach (SPEC §5.1, §5.9, §7.2, §14.7 #36–39, #44–49).
 
 use crate::client::paged;
-use crate::ws::{Socket, broken, payloads};
+use crate::error::broken;
+use crate::ws::{Socket, payloads};
 use crate::{Client, Error};
 use bytes::Bytes;
-use futures_util::stream::{BoxStream, SplitSink, StreamExt};
+use futures_util::stream::{SplitSink, StreamExt};
 use futures_util::{Sink, SinkExt};
 use gofer_core::api::{
     Page, Run, RunResponse, RunsResponse, StartRunRequest, TaskExecution, TaskExecutionResponse,
@@ -15,8 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio_tungstenite::tungstenite::Message;
 
-/// A stream of raw bytes: log output or the output of an attached process.
-pub type ByteStream = BoxStream<'static, Result<Bytes, Error>>;
+pub use crate::error::ByteStream;
 
 impl Client {
     /// `…/namespaces/{ns}/pipelines/{p}/runs` followed by `rest`.

@@ -2,7 +2,7 @@
 //! are streamed both ways, never collected by the client.
 
 use crate::client::paged;
-use crate::runs::ByteStream;
+use crate::error::ByteStream;
 use crate::{Client, Error};
 use bytes::Bytes;
 use futures_util::stream::Stream;

@@ -2,6 +2,7 @@
 //! with the client's headers, and the mapping of a refused upgrade to [`Error::Api`].
 
 use crate::client::CONNECT_TIMEOUT;
+use crate::error::broken;
 use crate::{Client, Error};
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
@@ -104,14 +105,6 @@ fn refused(response: &tungstenite::http::Response<Option<Vec<u8>>>) -> Error {
         status,
         message,
         request_id,
-    }
-}
-
-/// A transport failure in the middle of a stream.
-pub(crate) fn broken(request: &str, error: impl std::fmt::Display) -> Error {
-    Error::Stream {
-        request: request.to_string(),
-        message: error.to_string(),
     }
 }
 

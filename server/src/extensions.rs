@@ -467,7 +467,7 @@ impl Extensions {
             cipher: self.inner.cipher.clone(),
             data_dir: crate::resolve_data_dir(&self.inner.config),
         };
-        let key = (sub.namespace_id.clone(), sub.pipeline_id.clone(), 0);
+        let key = crate::store::RunKey::new(sub.namespace_id.clone(), sub.pipeline_id.clone(), 0);
         let mut out = Vec::with_capacity(sub.settings.0.len());
         for (k, v) in sub.settings.iter() {
             let value = match parse_reference(v) {
@@ -777,7 +777,7 @@ impl Extensions {
         let registration = stored.extension.registration.clone();
 
         // A new token; the previous one is deleted with the replacement.
-        let secret = crate::http::auth::new_secret();
+        let secret = crate::tokens::new_secret();
         let mut roles = vec![extension_role_id(id)];
         roles.extend(registration.additional_roles.iter().cloned());
         let token = Token {
@@ -789,7 +789,7 @@ impl Extensions {
             user: format!("{id} (extension)"),
             roles,
         };
-        let hash = crate::http::auth::hash_secret(&secret);
+        let hash = crate::tokens::hash_secret(&secret);
         let id2 = id.to_owned();
         self.inner
             .store

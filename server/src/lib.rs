@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tokens;
 
 use gofer_core::api::Namespace;
 use gofer_core::config::{DEFAULT_ENCRYPTION_KEY, ServerConfig};

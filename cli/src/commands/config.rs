@@ -59,7 +59,7 @@ fn show(settings: &Settings) {
             }
             body.insert(key.to_string(), entry);
         }
-        print!("{}", output::json(&body));
+        crate::output::print(format_args!("{}", output::json(&body)));
         return;
     }
     let mut table = Table::new(&["key", "value", "source"]);
@@ -74,5 +74,5 @@ fn show(settings: &Settings) {
         }
         table.row(vec![key.to_string(), text, source.as_str().to_string()]);
     }
-    print!("{}", table.render());
+    crate::output::print(format_args!("{}", table.render()));
 }

@@ -2,6 +2,7 @@
 //! and delete single events. Streams print one JSON event per line with `--output json`.
 
 use super::Ctx;
+use crate::output::json_line;
 use crate::output::{Table, details, or_dash};
 use crate::time::rfc3339;
 use clap::{Args, Subcommand};
@@ -92,7 +93,7 @@ pub async fn run(ctx: &Ctx, command: EventCommand) -> anyhow::Result<()> {
             }
             if ctx.json() {
                 for event in &events {
-                    println!("{}", json_line(event));
+                    crate::output::println(format_args!("{}", json_line(event)));
                 }
             } else {
                 let mut table = Table::new(&["id", "kind", "emitted", "details"]);
@@ -104,7 +105,7 @@ pub async fn run(ctx: &Ctx, command: EventCommand) -> anyhow::Result<()> {
                         or_dash(&payload_summary(event)),
                     ]);
                 }
-                print!("{}", table.render());
+                crate::output::print(format_args!("{}", table.render()));
             }
         }
         EventCommand::Watch { history, scope } => {
@@ -150,11 +151,6 @@ pub async fn run(ctx: &Ctx, command: EventCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// An event as one line of JSON (the wire type unchanged).
-pub fn json_line(event: &Event) -> String {
-    serde_json::to_string(event).expect("wire types always serialise")
 }
 
 /// The payload as `key=value` pairs sorted by key: `namespace_id=default pipeline_id=simple

@@ -43,7 +43,7 @@ pub async fn exec(
     }
     let payload = match payload {
         Some(source) => {
-            let value = super::run::read_payload(&source)?;
+            let value = crate::args::read_payload(&source)?;
             if value.to_string().len() > MAX_PAYLOAD_BYTES {
                 return Err(Failure::invalid(format!(
                     "payload: larger than {MAX_PAYLOAD_BYTES} bytes"

@@ -1,7 +1,7 @@
 //! `gofer extension …` (SPEC §15.4, §12, §14.3 #4–10).
 
 use super::Ctx;
-use super::run::key_value;
+use crate::args::key_value;
 use crate::failure::Failure;
 use crate::output::{Table, details, or_dash};
 use clap::Subcommand;

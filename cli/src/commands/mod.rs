@@ -50,9 +50,9 @@ impl Ctx {
     /// Prints `body` as JSON with `--output json`, else the plain text `plain` builds.
     pub fn print<T: Serialize>(&self, body: &T, plain: impl FnOnce() -> String) {
         if self.json() {
-            print!("{}", output::json(body));
+            crate::output::print(format_args!("{}", output::json(body)));
         } else {
-            print!("{}", plain());
+            crate::output::print(format_args!("{}", plain()));
         }
     }
 
@@ -60,7 +60,7 @@ impl Ctx {
     /// (the API body is empty).
     pub fn done(&self, message: String) {
         if !self.json() {
-            println!("{message}");
+            crate::output::println(format_args!("{message}"));
         }
     }
 }

@@ -185,7 +185,7 @@ async fn get(ctx: &Ctx, scope: ObjectScope<'_>, args: GetArgs) -> anyhow::Result
                 args.key
             ))
         })?;
-        println!("{text}");
+        crate::output::println(format_args!("{text}"));
         return Ok(());
     }
     let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> =
@@ -219,7 +219,7 @@ async fn put(ctx: &Ctx, scope: ObjectScope<'_>, args: PutArgs) -> anyhow::Result
     if ctx.json() {
         ctx.print(&ObjectResponse { object }, String::new);
     } else {
-        println!("object '{}' stored", object.key);
+        crate::output::println(format_args!("object '{}' stored", object.key));
     }
     Ok(())
 }

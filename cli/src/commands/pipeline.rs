@@ -6,9 +6,9 @@ use crate::output::{Table, details, or_dash};
 use clap::Subcommand;
 use gofer_core::api::{
     Config, ConfigResponse, ConfigsResponse, Deployment, DeploymentResponse, DeploymentsResponse,
-    Metadata, Page, PipelineResponse, PipelinesResponse,
+    Metadata, PipelineResponse, PipelinesResponse,
 };
-use gofer_core::enums::{ConfigState, PipelineState};
+use gofer_core::enums::PipelineState;
 
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
@@ -54,7 +54,7 @@ pub enum PipelineCommand {
         /// Subscription id: 3-32 characters of [a-zA-Z0-9_-]
         subscription: String,
         /// A setting for the extension (repeatable), e.g. -s every=5m
-        #[arg(short = 's', long = "setting", value_name = "K=V", value_parser = super::run::key_value)]
+        #[arg(short = 's', long = "setting", value_name = "K=V", value_parser = crate::args::key_value)]
         settings: Vec<(String, String)>,
     },
     /// Remove a pipeline's subscription to an extension
@@ -80,7 +80,7 @@ pub enum PipelineCommand {
         /// A pipeline program's directory (Cargo.toml or go.mod), a .json file, or - for stdin
         path: String,
         /// A run variable (repeatable)
-        #[arg(short = 'v', long = "var", value_name = "K=V", value_parser = super::run::key_value)]
+        #[arg(short = 'v', long = "var", value_name = "K=V", value_parser = crate::args::key_value)]
         vars: Vec<(String, String)>,
         /// JSON payload for the run's tasks (GOFER_RUN_PAYLOAD): a file, or @ or - for stdin
         #[arg(long, value_name = "FILE|@")]
@@ -161,8 +161,11 @@ pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
             if ctx.json() {
                 ctx.print(&PipelineResponse { pipeline: metadata }, String::new);
             } else {
-                let live = live_config(ctx, ns, &pipeline).await?;
-                print!("{}", describe_pipeline(ctx, &metadata, live.as_ref()));
+                let live = super::up::live_config(ctx, ns, &pipeline).await?;
+                crate::output::print(format_args!(
+                    "{}",
+                    describe_pipeline(ctx, &metadata, live.as_ref())
+                ));
             }
         }
         PipelineCommand::Run(args) => super::run::start(ctx, args).await?,
@@ -314,32 +317,6 @@ async fn deployment(ctx: &Ctx, ns: &str, command: DeploymentCommand) -> anyhow::
         }
     }
     Ok(())
-}
-
-/// The live config version, if any: configs are listed page by page until one is `live`.
-pub(crate) async fn live_config(
-    ctx: &Ctx,
-    ns: &str,
-    pipeline: &str,
-) -> anyhow::Result<Option<Config>> {
-    const PAGE: u64 = gofer_core::api::MAX_LIMIT;
-    let mut offset = 0;
-    loop {
-        let page = Page {
-            limit: PAGE,
-            offset,
-            reverse: false,
-        };
-        let configs = ctx.client.list_configs(ns, pipeline, Some(page)).await?;
-        let count = configs.len() as u64;
-        if let Some(live) = configs.into_iter().find(|c| c.state == ConfigState::Live) {
-            return Ok(Some(live));
-        }
-        if count < PAGE {
-            return Ok(None);
-        }
-        offset += PAGE;
-    }
 }
 
 fn version_or_none(version: u64) -> String {

@@ -3,13 +3,13 @@
 
 use super::Ctx;
 use super::task::tasks_table;
+use crate::args::{key_value, read_payload};
 use crate::failure::Failure;
 use crate::output::{Table, details, or_dash};
 use crate::time::duration;
 use crate::watch;
 use clap::{Args, Subcommand};
 use gofer_core::api::{OrderedMap, Page, Run, RunResponse, RunsResponse, StartRunRequest};
-use std::io::Read;
 
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
@@ -82,14 +82,6 @@ pub struct StartArgs {
     pub watch: bool,
 }
 
-/// `K=V` → `(K, V)`; the key is checked by the server (400, exit 7).
-pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) => Ok((key.to_string(), value.to_string())),
-        None => Err(format!("expected K=V, got '{text}'")),
-    }
-}
-
 pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
     let ns = ctx.namespace();
     match command {
@@ -122,7 +114,7 @@ pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
                     out.push('\n');
                     out.push_str(&tasks_table(ctx, &tasks));
                 }
-                print!("{out}");
+                crate::output::print(format_args!("{out}"));
             }
         }
         RunCommand::Start(args) => start(ctx, args).await?,
@@ -190,22 +182,6 @@ pub async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
         )
     });
     Ok(())
-}
-
-/// The payload JSON from a file, or from stdin for `@` or `-`.
-pub(crate) fn read_payload(source: &str) -> Result<serde_json::Value, Failure> {
-    let text = if source == "@" || source == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::invalid(format!("cannot read the payload from stdin: {e}")))?;
-        text
-    } else {
-        std::fs::read_to_string(source)
-            .map_err(|e| Failure::invalid(format!("cannot read payload file '{source}': {e}")))?
-    };
-    serde_json::from_str(&text)
-        .map_err(|e| Failure::invalid(format!("the payload is not valid JSON: {e}")))
 }
 
 /// Splits `text` like a POSIX shell splits words: whitespace separates, single quotes keep

@@ -186,7 +186,7 @@ fn stored(ctx: &Ctx, secret: Secret) {
     if ctx.json() {
         ctx.print(&SecretResponse { secret }, String::new);
     } else {
-        println!("secret '{}' stored", secret.key);
+        crate::output::println(format_args!("secret '{}' stored", secret.key));
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn toggle_event_ingress(ctx: &Ctx) -> anyhow::Result<()> {
 /// `service init-config`.
 pub fn init_config(path: Option<&Path>, force: bool) -> anyhow::Result<()> {
     let Some(path) = path else {
-        print!("{DEFAULT_SERVER_TOML}");
+        crate::output::print(format_args!("{DEFAULT_SERVER_TOML}"));
         return Ok(());
     };
     if path.exists() && !force {
@@ -80,10 +80,10 @@ pub fn init_config(path: Option<&Path>, force: bool) -> anyhow::Result<()> {
     }
     std::fs::write(path, DEFAULT_SERVER_TOML)
         .map_err(|e| Failure::invalid(format!("cannot write '{}': {e}", path.display())))?;
-    println!(
+    crate::output::println(format_args!(
         "default server configuration written to '{}'",
         path.display()
-    );
+    ));
     Ok(())
 }
 
@@ -158,23 +158,30 @@ pub fn doctor(config: Option<&Path>, quarantine: bool, json: bool) -> anyhow::Re
     }
     .map_err(|e| Failure::error(e.to_string()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&records)?);
+        crate::output::println(format_args!("{}", serde_json::to_string_pretty(&records)?));
     } else if records.is_empty() {
-        println!("{}: every stored record reads back", path.display());
+        crate::output::println(format_args!(
+            "{}: every stored record reads back",
+            path.display()
+        ));
     } else {
         let verb = if quarantine {
             "quarantined"
         } else {
             "unreadable"
         };
-        println!("{} record(s) {verb} in {}:", records.len(), path.display());
+        crate::output::println(format_args!(
+            "{} record(s) {verb} in {}:",
+            records.len(),
+            path.display()
+        ));
         for r in &records {
-            println!(
+            crate::output::println(format_args!(
                 "  {}  {}  {}",
                 crate::output::sanitize(&r.table),
                 crate::output::sanitize(&r.key),
                 crate::output::sanitize(&r.error)
-            );
+            ));
         }
     }
     if !records.is_empty() && !quarantine {

@@ -197,9 +197,13 @@ pub async fn run(ctx: &Ctx, command: TaskCommand) -> anyhow::Result<()> {
                 .get_task_execution(ns, &pipeline, run, &task)
                 .await?;
             match &execution.result {
-                Some(result) => print!("{}", crate::output::json(result)),
-                None if ctx.json() => println!("null"),
-                None => println!("task '{task}' of run {run} recorded no result"),
+                Some(result) => {
+                    crate::output::print(format_args!("{}", crate::output::json(result)))
+                }
+                None if ctx.json() => crate::output::println(format_args!("null")),
+                None => crate::output::println(format_args!(
+                    "task '{task}' of run {run} recorded no result"
+                )),
             }
         }
     }

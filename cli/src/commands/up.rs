@@ -227,7 +227,7 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
     let p = input.id.clone();
     // The live version before this registration, to report what changes. A pipeline that does
     // not exist yet has none.
-    let before = match super::pipeline::live_config(ctx, ns, &p).await {
+    let before = match live_config(ctx, ns, &p).await {
         Ok(live) => live,
         Err(e) if not_found(&e) => None,
         Err(e) => return Err(e),
@@ -248,14 +248,14 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
                 String::new,
             );
         } else {
-            print!(
+            crate::output::print(format_args!(
                 "pipeline '{p}' is unchanged: live version {} already has this config; nothing registered
                  next:
   gofer run start {p} --watch
   gofer pipeline get {p}
 ",
                 live.version
-            );
+            ));
         }
         return Ok(());
     }
@@ -291,7 +291,7 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
     out.push_str(&format!(
         "next:\n  gofer run start {p} --watch\n  gofer pipeline get {p}\n"
     ));
-    print!("{out}");
+    crate::output::print(format_args!("{out}"));
     Ok(())
 }
 
@@ -395,6 +395,35 @@ fn changed_fields(old: &Task, new: &Task) -> Vec<&'static str> {
     check(old.timeout != new.timeout, "timeout");
     check(old.retries != new.retries, "retries");
     fields
+}
+
+/// The live config version, if any: configs are listed page by page until one is `live`.
+pub(crate) async fn live_config(
+    ctx: &Ctx,
+    ns: &str,
+    pipeline: &str,
+) -> anyhow::Result<Option<Config>> {
+    const PAGE: u64 = gofer_core::api::MAX_LIMIT;
+    let mut offset = 0;
+    loop {
+        let page = gofer_core::api::Page {
+            limit: PAGE,
+            offset,
+            reverse: false,
+        };
+        let configs = ctx.client.list_configs(ns, pipeline, Some(page)).await?;
+        let count = configs.len() as u64;
+        if let Some(live) = configs
+            .into_iter()
+            .find(|c| c.state == gofer_core::enums::ConfigState::Live)
+        {
+            return Ok(Some(live));
+        }
+        if count < PAGE {
+            return Ok(None);
+        }
+        offset += PAGE;
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 //! server start the real one in-process on an ephemeral port with a temporary data dir
 //! (STYLE rule 22) and run the real binary against it with `assert_cmd`.
 
+// Test code may unwrap and print: a panic or a line on stdout is how a test reports.
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod auth;
 mod common;
 mod config_show;

@@ -51,11 +51,7 @@ pub(super) struct Dispatcher {
 }
 
 fn key_of(run: &StoredRun) -> RunKey {
-    (
-        run.run.namespace_id.clone(),
-        run.run.pipeline_id.clone(),
-        run.run.run_id,
-    )
+    RunKey::of(&run.run)
 }
 
 fn reason(kind: XR, description: impl Into<String>) -> Option<StatusReason<XR>> {
@@ -162,9 +158,9 @@ impl Dispatcher {
             };
             let labels = scheduler::task_labels(
                 &self.config.instance_id,
-                &key.0,
-                &key.1,
-                key.2,
+                &key.namespace,
+                &key.pipeline,
+                key.run,
                 task,
                 last.attempt,
             );
@@ -257,7 +253,11 @@ impl Dispatcher {
 
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Queued((ns, p, run_id)) => {
+            Command::Queued(RunKey {
+                namespace: ns,
+                pipeline: p,
+                run: run_id,
+            }) => {
                 self.queue
                     .entry((ns.clone(), p.clone()))
                     .or_default()
@@ -401,7 +401,7 @@ impl Dispatcher {
                 let in_pipeline = self
                     .running
                     .keys()
-                    .filter(|k| k.0 == ns && k.1 == p)
+                    .filter(|k| k.namespace == ns && k.pipeline == p)
                     .count() as u64;
                 if limit > 0 && in_pipeline >= limit {
                     break;
@@ -431,8 +431,8 @@ impl Dispatcher {
     async fn start_run(&mut self, mut run: StoredRun) -> bool {
         let key = key_of(&run);
         let (ns, p, version) = (
-            key.0.clone(),
-            key.1.clone(),
+            key.namespace.clone(),
+            key.pipeline.clone(),
             run.run.pipeline_config_version,
         );
         let config: Config = match self
@@ -442,7 +442,7 @@ impl Dispatcher {
         {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(run = ?key, error = %e, "the run's config version is missing");
+                tracing::error!(run = %key, error = %e, "the run's config version is missing");
                 return false;
             }
         };
@@ -457,14 +457,14 @@ impl Dispatcher {
         let executions =
             runstate::new_executions(&run.run, &config, &self.config.api_base_url, now);
         let mut events = vec![EventKind::StartedRun {
-            namespace_id: key.0.clone(),
-            pipeline_id: key.1.clone(),
-            run_id: key.2,
+            namespace_id: key.namespace.clone(),
+            pipeline_id: key.pipeline.clone(),
+            run_id: key.run,
         }];
         events.extend(executions.iter().map(|e| EventKind::CreatedTaskExecution {
-            namespace_id: key.0.clone(),
-            pipeline_id: key.1.clone(),
-            run_id: key.2,
+            namespace_id: key.namespace.clone(),
+            pipeline_id: key.pipeline.clone(),
+            run_id: key.run,
             task_execution_id: e.task_id.clone(),
         }));
         let stored: Vec<StoredExecution> = executions
@@ -514,11 +514,16 @@ impl Dispatcher {
         let not_running = |state: &str| {
             crate::store::StoreError::Conflict(format!(
                 "task '{task}' of run {} is {state}; a result can only be recorded while the task runs",
-                key.2
+                key.run
             ))
         };
         let Some(rs) = self.running.get_mut(key) else {
-            let (ns, p, id, t) = (key.0.clone(), key.1.clone(), key.2, task.to_string());
+            let (ns, p, id, t) = (
+                key.namespace.clone(),
+                key.pipeline.clone(),
+                key.run,
+                task.to_string(),
+            );
             let e = self
                 .store
                 .read(move |s| s.get_task_execution(&ns, &p, id, &t))
@@ -528,7 +533,7 @@ impl Dispatcher {
         let Some(se) = rs.executions.get(task) else {
             return Err(crate::store::StoreError::NotFound(format!(
                 "task '{task}' not found in run {}",
-                key.2
+                key.run
             )));
         };
         // `processing` with an attempt in flight counts as running: the container may report
@@ -630,9 +635,19 @@ impl Dispatcher {
                     }
                 }
                 // Record the attempt durably before asking the scheduler (SPEC §5.6 step 1).
-                let log_path =
-                    gofer_core::paths::task_log(&self.config.data_dir, &key.0, &key.1, key.2, task);
-                let offset = match prepare_log(&log_path) {
+                let log_path = gofer_core::paths::task_log(
+                    &self.config.data_dir,
+                    &key.namespace,
+                    &key.pipeline,
+                    key.run,
+                    task,
+                );
+                // File work runs on the blocking pool, never on the dispatcher's loop.
+                let path = log_path.clone();
+                let prepared = tokio::task::spawn_blocking(move || prepare_log(&path))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                let offset = match prepared {
                     Ok(offset) => offset,
                     Err(err) => {
                         tracing::error!(path = %log_path.display(), error = %err, "cannot create the task log");
@@ -700,13 +715,19 @@ impl Dispatcher {
         if e.task.inject_api_token
             && let Some(token_id) = &rs.run.run.token_id
         {
-            let secret = crate::http::auth::run_token_secret(&self.config.run_token_key, token_id);
+            let secret = crate::tokens::run_token_secret(&self.config.run_token_key, token_id);
             // Masked in the task's log like any secret (SPEC §6.4, §6.5).
             substitute::add_mask(&mut masks, &secret);
             env.push(("GOFER_API_TOKEN".into(), secret));
         }
         let request = StartRequest {
-            name: scheduler::task_container_name(&key.0, &key.1, key.2, task, attempt),
+            name: scheduler::task_container_name(
+                &key.namespace,
+                &key.pipeline,
+                key.run,
+                task,
+                attempt,
+            ),
             image: e.task.image.clone(),
             registry_auth: e.task.registry_auth.as_ref().map(|a| {
                 let pass = resolved.registry_pass.clone().unwrap_or(a.pass.clone());
@@ -718,9 +739,9 @@ impl Dispatcher {
             command: e.task.command.clone(),
             labels: scheduler::task_labels(
                 &self.config.instance_id,
-                &key.0,
-                &key.1,
-                key.2,
+                &key.namespace,
+                &key.pipeline,
+                key.run,
                 task,
                 attempt,
             ),
@@ -733,9 +754,9 @@ impl Dispatcher {
             request,
             log_path: gofer_core::paths::task_log(
                 &self.config.data_dir,
-                &key.0,
-                &key.1,
-                key.2,
+                &key.namespace,
+                &key.pipeline,
+                key.run,
                 task,
             ),
             timeout_secs: e.task.timeout,
@@ -787,9 +808,9 @@ impl Dispatcher {
         }
         e.state = ES::Running;
         let event = EventKind::StartedTaskExecution {
-            namespace_id: key.0.clone(),
-            pipeline_id: key.1.clone(),
-            run_id: key.2,
+            namespace_id: key.namespace.clone(),
+            pipeline_id: key.pipeline.clone(),
+            run_id: key.run,
             task_execution_id: task.to_string(),
             attempt,
         };
@@ -945,17 +966,17 @@ impl Dispatcher {
         let changes = RunChanges {
             runs: vec![run],
             events: vec![EventKind::CompletedRun {
-                namespace_id: key.0.clone(),
-                pipeline_id: key.1.clone(),
-                run_id: key.2,
+                namespace_id: key.namespace.clone(),
+                pipeline_id: key.pipeline.clone(),
+                run_id: key.run,
                 status,
             }],
             ..Default::default()
         };
         if self.commit(changes).await {
             self.running.remove(key);
-            self.sweep_logs(&key.0, &key.1).await;
-            self.sweep_objects(&key.0, &key.1).await;
+            self.sweep_logs(&key.namespace, &key.pipeline).await;
+            self.sweep_objects(&key.namespace, &key.pipeline).await;
         }
     }
 
@@ -968,14 +989,16 @@ impl Dispatcher {
         request: gofer_core::api::RunCancellation,
     ) -> StoreResult<()> {
         let now = gofer_core::now_millis();
-        let queue_key = (key.0.clone(), key.1.clone());
+        let queue_key = (key.namespace.clone(), key.pipeline.clone());
         // A pending run leaves the queue and completes cancelled with no executions.
         if let Some(pos) = self
             .queue
             .get(&queue_key)
-            .and_then(|q| q.iter().position(|id| *id == key.2))
+            .and_then(|q| q.iter().position(|id| *id == key.run))
         {
-            let mut run = self.load_pending(&key.0, &key.1, key.2).await?;
+            let mut run = self
+                .load_pending(&key.namespace, &key.pipeline, key.run)
+                .await?;
             run.cancel = Some(CancelRequest { by_admin });
             run.run.cancellation = Some(request);
             let (status, why) = runstate::final_status(
@@ -989,20 +1012,19 @@ impl Dispatcher {
             run.run.status = status;
             run.run.status_reason = why;
             run.run.ended = now;
-            let ids = (key.0.clone(), key.1.clone(), key.2);
             let changes = RunChanges {
                 runs: vec![run],
-                dequeued: vec![ids],
+                dequeued: vec![key.clone()],
                 events: vec![
                     EventKind::StartedRunCancellation {
-                        namespace_id: key.0.clone(),
-                        pipeline_id: key.1.clone(),
-                        run_id: key.2,
+                        namespace_id: key.namespace.clone(),
+                        pipeline_id: key.pipeline.clone(),
+                        run_id: key.run,
                     },
                     EventKind::CompletedRun {
-                        namespace_id: key.0.clone(),
-                        pipeline_id: key.1.clone(),
-                        run_id: key.2,
+                        namespace_id: key.namespace.clone(),
+                        pipeline_id: key.pipeline.clone(),
+                        run_id: key.run,
                         status: RunStatus::Cancelled,
                     },
                 ],
@@ -1016,7 +1038,11 @@ impl Dispatcher {
         }
         let Some(rs) = self.running.get_mut(key) else {
             // Not pending and not running: it exists and is complete (204), or it is missing.
-            let (ns, p, id) = key.clone();
+            let RunKey {
+                namespace: ns,
+                pipeline: p,
+                run: id,
+            } = key.clone();
             self.store.read(move |s| s.get_run(&ns, &p, id)).await?;
             return Ok(());
         };
@@ -1056,9 +1082,9 @@ impl Dispatcher {
         let mut changes = RunChanges {
             runs: vec![run.clone()],
             events: vec![EventKind::StartedRunCancellation {
-                namespace_id: key.0.clone(),
-                pipeline_id: key.1.clone(),
-                run_id: key.2,
+                namespace_id: key.namespace.clone(),
+                pipeline_id: key.pipeline.clone(),
+                run_id: key.run,
             }],
             ..Default::default()
         };
@@ -1070,9 +1096,9 @@ impl Dispatcher {
             changes
                 .events
                 .push(EventKind::StartedTaskExecutionCancellation {
-                    namespace_id: key.0.clone(),
-                    pipeline_id: key.1.clone(),
-                    run_id: key.2,
+                    namespace_id: key.namespace.clone(),
+                    pipeline_id: key.pipeline.clone(),
+                    run_id: key.run,
                     task_execution_id: task.clone(),
                     timeout: grace,
                 });
@@ -1124,7 +1150,12 @@ impl Dispatcher {
         let Some(rs) = self.running.get_mut(key) else {
             // Not running: the execution must exist (404 otherwise) and is complete, or the run
             // is still queued and has no executions yet.
-            let (ns, p, id, t) = (key.0.clone(), key.1.clone(), key.2, task.to_string());
+            let (ns, p, id, t) = (
+                key.namespace.clone(),
+                key.pipeline.clone(),
+                key.run,
+                task.to_string(),
+            );
             self.store
                 .read(move |s| s.get_task_execution(&ns, &p, id, &t))
                 .await?;
@@ -1133,7 +1164,7 @@ impl Dispatcher {
         let Some(se) = rs.executions.get(task) else {
             return Err(crate::store::StoreError::NotFound(format!(
                 "task '{task}' not found in run {}",
-                key.2
+                key.run
             )));
         };
         if se.execution.state == ES::Complete || se.cancel.is_some() {
@@ -1146,9 +1177,9 @@ impl Dispatcher {
         });
         let mut changes = RunChanges {
             events: vec![EventKind::StartedTaskExecutionCancellation {
-                namespace_id: key.0.clone(),
-                pipeline_id: key.1.clone(),
-                run_id: key.2,
+                namespace_id: key.namespace.clone(),
+                pipeline_id: key.pipeline.clone(),
+                run_id: key.run,
                 task_execution_id: task.to_string(),
                 timeout: grace,
             }],
@@ -1277,7 +1308,7 @@ impl Dispatcher {
                     se.execution.run_id,
                     &se.execution.task_id,
                 );
-                if let Err(e) = std::fs::remove_file(&path)
+                if let Err(e) = tokio::fs::remove_file(&path).await
                     && e.kind() != std::io::ErrorKind::NotFound
                 {
                     tracing::warn!(path = %path.display(), error = %e, "could not delete an expired log");

@@ -19,8 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// `(namespace, pipeline, run_id)`.
-pub type RunKey = (String, String, u64);
+pub use crate::store::RunKey;
 
 /// Settings the engine needs, taken from the server config at boot.
 #[derive(Debug, Clone)]
@@ -45,7 +44,7 @@ pub struct EngineConfig {
     pub prune: bool,
     pub prune_interval: u64,
     /// The key run token secrets are derived under (`secret_store.encryption_key`, SPEC §6.5;
-    /// see `http::auth::run_token_secret`).
+    /// see `tokens::run_token_secret`).
     pub run_token_key: Vec<u8>,
 }
 
@@ -141,11 +140,7 @@ impl Engine {
             .store
             .write(move |s| s.create_run(&ns, &p, new, now))
             .await?;
-        self.send(Command::Queued((
-            run.namespace_id.clone(),
-            run.pipeline_id.clone(),
-            run.run_id,
-        )))?;
+        self.send(Command::Queued(RunKey::of(&run)))?;
         Ok(run)
     }
 
@@ -298,10 +293,10 @@ pub async fn prune_once(
 /// key), never stored. It expires `expiry_secs` from now (`api.run_token_expiry`; 0 = never).
 pub fn new_run_token(key: &[u8], expiry_secs: u64) -> crate::store::RunTokenSeed {
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
-    let secret = crate::http::auth::run_token_secret(key, &id);
+    let secret = crate::tokens::run_token_secret(key, &id);
     let expiry_ms = expiry_secs.saturating_mul(1000);
     crate::store::RunTokenSeed {
-        hash: crate::http::auth::hash_secret(&secret),
+        hash: crate::tokens::hash_secret(&secret),
         id,
         expires: if expiry_ms == 0 {
             0

@@ -107,7 +107,11 @@ pub fn add_mask(masks: &mut Vec<String>, value: &str) {
 /// One reference → (value, whether it is a secret).
 pub(crate) async fn resolve_one(
     r: &Resolver,
-    (ns, p, run_id): &RunKey,
+    RunKey {
+        namespace: ns,
+        pipeline: p,
+        run: run_id,
+    }: &RunKey,
     reference: &Reference,
 ) -> Result<(String, bool), String> {
     let k = reference.key.as_str();

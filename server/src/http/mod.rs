@@ -544,7 +544,7 @@ pub(crate) async fn authorize(
         })
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::unauthorized("malformed authorization header"))?;
-    let hash = auth::hash_secret(secret);
+    let hash = crate::tokens::hash_secret(secret);
     let (token, roles) = state.auth.resolve(&state.store, Some(&hash)).await?;
     let token = token.ok_or_else(|| ApiError::unauthorized("invalid token"))?;
     if token.disabled {

@@ -308,7 +308,7 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_run_token(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<bool>;
 
     // ---- secrets (SPEC §9.2) ---------------------------------------------------------------
-    // The store only ever sees ciphertext: encryption happens above it (`crate::secrets`).
+    // The store only ever sees ciphertext: encryption happens above it (in `secrets.rs`).
 
     /// The encrypted check value of SPEC §9.2: stores `candidate` when none is stored yet and
     /// returns what is stored (the caller then proves it can decrypt it).
@@ -330,7 +330,7 @@ pub trait Store: Send + Sync + 'static {
     fn delete_secret(&self, scope: &SecretScope, key: &str) -> StoreResult<()>;
 
     // ---- objects (SPEC §9.1) ---------------------------------------------------------------
-    // The store holds the index `{key, created}`; the bytes are files (`crate::objects`).
+    // The store holds the index `{key, created}`; the bytes are files (in `objects.rs`).
 
     /// Indexes an object whose bytes are ready to be moved into place. `NotFound` for a missing
     /// parent; `Conflict("object '<k>' already exists; use force to replace it")` without
@@ -516,7 +516,7 @@ impl ObjectScope {
 }
 
 /// An extension as stored: settings whose key looks secret and the registry password hold
-/// sealed values (hex of the ciphertext, `crate::secrets`), which the API masks.
+/// sealed values (hex of the ciphertext, see `secrets.rs`), which the API masks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredExtension {
     pub extension: gofer_core::api::Extension,
@@ -611,13 +611,48 @@ pub struct StoredRunState {
     pub executions: Vec<StoredExecution>,
 }
 
+/// Which run: its namespace, pipeline and number. How the engine, the store's run changes and
+/// the run routes name a run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub namespace: String,
+    pub pipeline: String,
+    pub run: u64,
+}
+
+impl RunKey {
+    pub fn new(namespace: impl Into<String>, pipeline: impl Into<String>, run: u64) -> RunKey {
+        RunKey {
+            namespace: namespace.into(),
+            pipeline: pipeline.into(),
+            run,
+        }
+    }
+
+    /// The key of a stored run.
+    pub fn of(run: &gofer_core::api::Run) -> RunKey {
+        RunKey::new(
+            run.namespace_id.clone(),
+            run.pipeline_id.clone(),
+            run.run_id,
+        )
+    }
+}
+
+impl std::fmt::Display for RunKey {
+    /// `namespace/pipeline run N`, for log lines and messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} run {}", self.namespace, self.pipeline, self.run)
+    }
+}
+
 /// One atomic change of run state (see [`Store::commit`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunChanges {
     pub runs: Vec<StoredRun>,
     pub executions: Vec<StoredExecution>,
-    /// `(namespace, pipeline, run_id)` of runs leaving the queue.
-    pub dequeued: Vec<(String, String, u64)>,
+    /// Runs leaving the queue.
+    pub dequeued: Vec<RunKey>,
     pub events: Vec<EventKind>,
 }
 

@@ -2159,7 +2159,12 @@ impl Store for RedbStore {
             for (ns, p, run_id) in &touched {
                 tx.sync_logs_index(ns, p, *run_id)?;
             }
-            for (ns, p, run_id) in &changes.dequeued {
+            for crate::store::RunKey {
+                namespace: ns,
+                pipeline: p,
+                run: run_id,
+            } in &changes.dequeued
+            {
                 let stored = tx.require_run(ns, p, *run_id)?;
                 if stored.run.state == RunState::Pending {
                     // The queue holds exactly the pending runs: leaving it means changing state

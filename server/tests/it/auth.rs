@@ -1299,7 +1299,7 @@ async fn token_lifecycle_and_secret_storage() {
             "a token secret is stored in the database file"
         );
     }
-    let hash = gofer_server::http::auth::hash_secret(&kept);
+    let hash = gofer_server::tokens::hash_secret(&kept);
     assert!(
         bytes.windows(hash.len()).any(|w| w == hash.as_bytes()),
         "the token's hash is not in the database file"
@@ -1482,7 +1482,7 @@ async fn run_token_reaches_flagged_tasks_and_is_revoked() {
     assert!(log("plain").await.contains("token=none"));
 
     // The token works against its own pipeline only, until the pipeline is deleted.
-    let secret = gofer_server::http::auth::run_token_secret(
+    let secret = gofer_server::tokens::run_token_secret(
         config.secret_store.encryption_key.as_bytes(),
         &token_id,
     );
@@ -1614,7 +1614,7 @@ async fn run_token_writes_objects_and_results_that_children_read() {
         log(1, "reader").await,
         "hello from run 1 / {\"answer\":42}\n"
     );
-    let secret = gofer_server::http::auth::run_token_secret(
+    let secret = gofer_server::tokens::run_token_secret(
         config.secret_store.encryption_key.as_bytes(),
         &token_id,
     );

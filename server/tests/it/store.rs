@@ -1264,30 +1264,21 @@ fn run_ids(runs: &[Run]) -> Vec<u64> {
     runs.iter().map(|r| r.run_id).collect()
 }
 
-fn queue_keys(runs: &[StoredRun]) -> Vec<(String, String, u64)> {
+fn queue_keys(runs: &[StoredRun]) -> Vec<gofer_server::store::RunKey> {
     runs.iter()
-        .map(|s| {
-            (
-                s.run.namespace_id.clone(),
-                s.run.pipeline_id.clone(),
-                s.run.run_id,
-            )
-        })
+        .map(|s| gofer_server::store::RunKey::of(&s.run))
         .collect()
 }
 
-fn state_keys(states: &[StoredRunState]) -> Vec<(String, String, u64)> {
+fn state_keys(states: &[StoredRunState]) -> Vec<gofer_server::store::RunKey> {
     states
         .iter()
-        .map(|s| {
-            let r = &s.run.run;
-            (r.namespace_id.clone(), r.pipeline_id.clone(), r.run_id)
-        })
+        .map(|s| gofer_server::store::RunKey::of(&s.run.run))
         .collect()
 }
 
-fn key(ns: &str, p: &str, run_id: u64) -> (String, String, u64) {
-    (ns.to_string(), p.to_string(), run_id)
+fn key(ns: &str, p: &str, run_id: u64) -> gofer_server::store::RunKey {
+    gofer_server::store::RunKey::new(ns, p, run_id)
 }
 
 fn no_live_version(p: &str) -> StoreError {
@@ -1358,7 +1349,7 @@ fn start_changes(store: &dyn Store, run: &Run, now: u64) -> RunChanges {
             deadline: now + config.timeout * 1000,
         }],
         executions,
-        dequeued: vec![(ns.into(), p.into(), run.run_id)],
+        dequeued: vec![key(ns, p, run.run_id)],
         events,
     }
 }
@@ -3155,7 +3146,7 @@ fn run_tokens_only_when_asked_and_revoked(store: &dyn Store) {
         store
             .commit(RunChanges {
                 runs: vec![stored],
-                dequeued: vec![(ns.into(), p.into(), run_id)],
+                dequeued: vec![key(ns, p, run_id)],
                 ..RunChanges::default()
             })
             .unwrap();
@@ -3343,7 +3334,7 @@ fn complete_run(store: &dyn Store, ns: &str, p: &str, run_id: u64) {
     store
         .commit(RunChanges {
             runs: vec![stored],
-            dequeued: vec![(ns.into(), p.into(), run_id)],
+            dequeued: vec![key(ns, p, run_id)],
             ..RunChanges::default()
         })
         .unwrap();

@@ -3,7 +3,7 @@
 
 use crate::http::Cx;
 use crate::http::reply::{ApiError, created, no_content};
-use crate::store::{NewRun, RunTokenSeed};
+use crate::store::{NewRun, RunKey, RunTokenSeed};
 use gofer_core::api::{Initiator, InitiatorKind, RunResponse, StartRunRequest, Variable};
 use gofer_core::enums::VariableSource;
 use gofer_core::id::{self, IdKind};
@@ -132,7 +132,7 @@ pub async fn cancel(cx: Cx) -> Result<Response, ApiError> {
     };
     cx.state
         .engine
-        .cancel_run((ns, p, run), cx.caller.is_admin(), request)
+        .cancel_run(RunKey::new(ns, p, run), cx.caller.is_admin(), request)
         .await?;
     Ok(no_content())
 }
@@ -152,7 +152,7 @@ pub async fn cancel_task(cx: Cx) -> Result<Response, ApiError> {
     }
     cx.state
         .engine
-        .cancel_task((ns, p, run), task, grace, cx.caller.is_admin())
+        .cancel_task(RunKey::new(ns, p, run), task, grace, cx.caller.is_admin())
         .await?;
     Ok(no_content())
 }

@@ -64,7 +64,7 @@ pub async fn set_result(mut cx: Cx) -> Result<Response, ApiError> {
     gofer_core::validate::check_json_value("result", &result)?;
     cx.state
         .engine
-        .set_task_result((ns, p, run), task, result)
+        .set_task_result(crate::store::RunKey::new(ns, p, run), task, result)
         .await?;
     Ok(no_content())
 }

@@ -2,8 +2,8 @@
 //! in the route table; these handlers only validate, store and reply.
 
 use crate::http::Cx;
-use crate::http::auth::{hash_secret, new_secret};
 use crate::http::reply::{ApiError, created, no_content, ok};
+use crate::tokens::{hash_secret, new_secret};
 use gofer_core::api::{
     CreateTokenRequest, CreatedToken, Token, TokenResponse, TokensResponse, UpdateTokenRequest,
     reserved_role,
