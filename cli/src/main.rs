@@ -93,12 +93,12 @@ fn run() -> i32 {
     let result = match cli.command {
         // Inside a task container: no settings, no server, its own exit codes (SPEC §12.10).
         Command::Builtin(command) => return commands::builtin::run(command),
-        Command::Service(ServiceCommand::Start { .. }) => {
+        Command::Service(ServiceCommand::Start { log_format, .. }) => {
             // Under `service`, `--config` names the server config file (SPEC §15.4); only a value
             // given on the command line counts, not GOFER_CONFIG (that names the CLI config).
             let given = matches.value_source("config") == Some(ValueSource::CommandLine);
             let path = cli.global.config.as_deref().filter(|_| given);
-            commands::service::start(path)
+            commands::service::start(path, log_format.as_deref())
         }
         Command::Service(ServiceCommand::InitConfig { path, force }) => {
             commands::service::init_config(path.as_deref(), force)

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod objects;
 pub mod scheduler;
 pub mod secrets;
+pub mod service;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;

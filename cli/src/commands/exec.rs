@@ -16,8 +16,8 @@ use gofer_core::enums::VariableSource;
 use gofer_server::scheduler::{LABEL_MANAGED, LABEL_NAMESPACE, Scheduler};
 use gofer_server::store::NewRun;
 
-/// Largest run payload, serialised (SPEC §5.13).
-const MAX_PAYLOAD_BYTES: usize = 65536;
+/// Largest run payload, serialised: the server's own limit.
+use gofer_server::service::runs::MAX_PAYLOAD_BYTES;
 
 /// `gofer pipeline exec <path> [-v K=V]… [--payload <file|@>]`.
 pub async fn exec(

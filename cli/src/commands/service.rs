@@ -18,6 +18,10 @@ pub enum ServiceCommand {
         /// Server config file (TOML); must exist [default: /etc/gofer/gofer_web.toml when present]
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
+        /// Log lines as JSON objects or human-readable text; overrides
+        /// development.pretty_logging [default: pretty when that setting is on, else json]
+        #[arg(long, value_name = "FORMAT", value_parser = ["json", "pretty"])]
+        log_format: Option<String>,
     },
     /// Pause or resume run ingress (ignore_pipeline_run_events) and print the new state
     ToggleEventIngress,
@@ -88,12 +92,14 @@ pub fn init_config(path: Option<&Path>, force: bool) -> anyhow::Result<()> {
 }
 
 /// `service start`: load and validate the config, set up logging, bind, serve until a signal.
-/// `config` is the `--config` path given on the command line, if any.
-pub fn start(config: Option<&Path>) -> anyhow::Result<()> {
+/// `config` is the `--config` path given on the command line, if any; `log_format` is
+/// `--log-format` (`json` or `pretty`), which wins over `development.pretty_logging`.
+pub fn start(config: Option<&Path>, log_format: Option<&str>) -> anyhow::Result<()> {
     let (file, loaded) = load_server_config(config)?;
     let config = loaded.config;
 
-    init_tracing(&config);
+    let pretty = log_format.map_or(config.development.pretty_logging, |f| f == "pretty");
+    init_tracing(&config, pretty);
     if let Some((name, _)) = &file {
         tracing::info!(file = %name, "configuration loaded");
     }
@@ -230,13 +236,13 @@ fn read_server_config(config: Option<&Path>) -> Result<Option<(String, String)>,
     }
 }
 
-/// Human-readable logs when `development.pretty_logging`, else JSON lines; the level is
+/// Human-readable logs when `pretty` (`--log-format`, else `development.pretty_logging`), else JSON lines; the level is
 /// `api.log_level` unless `RUST_LOG` says otherwise. Logs go to stderr.
 ///
 /// Whatever the level, the HTTP and Docker client libraries never log below `info`: at `debug`
 /// and `trace` they write whole request bodies and headers (a container's environment with its
 /// resolved secrets, `Authorization` headers). See docs/security.md.
-fn init_tracing(config: &ServerConfig) {
+fn init_tracing(config: &ServerConfig, pretty: bool) {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -248,7 +254,7 @@ fn init_tracing(config: &ServerConfig) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if config.development.pretty_logging {
+    if pretty {
         builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .finish()

@@ -18,6 +18,7 @@ mod first_hour;
 mod hostile;
 mod local_images;
 mod namespace;
+mod observability;
 mod pipeline;
 mod recovery;
 mod results;

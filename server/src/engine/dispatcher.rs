@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument as _;
 
 /// An attempt in flight.
 struct Active {
@@ -252,6 +253,23 @@ impl Dispatcher {
     }
 
     async fn handle(&mut self, command: Command) {
+        let span = match &command {
+            Command::Queued(key)
+            | Command::CancelRun { key, .. }
+            | Command::CancelTask { key, .. }
+            | Command::SetResult { key, .. }
+            | Command::AttemptStarted { key, .. }
+            | Command::AttemptEnded { key, .. } => tracing::info_span!(
+                "run",
+                namespace = %key.namespace,
+                pipeline = %key.pipeline,
+                run = key.run
+            ),
+        };
+        self.handle_in_span(command).instrument(span).await;
+    }
+
+    async fn handle_in_span(&mut self, command: Command) {
         match command {
             Command::Queued(RunKey {
                 namespace: ns,
@@ -776,12 +794,19 @@ impl Dispatcher {
                 grace_secs: cancel.grace_secs,
             }));
         }
-        let handle = tokio::spawn(executor::execute(
-            spec,
-            self.scheduler.clone(),
-            self.tx.clone(),
-            stop_rx,
-        ));
+        // Every log line of the attempt carries its ids.
+        let span = tracing::info_span!(
+            "attempt",
+            namespace = %key.namespace,
+            pipeline = %key.pipeline,
+            run = key.run,
+            task = %task,
+            attempt
+        );
+        let handle = tokio::spawn(
+            executor::execute(spec, self.scheduler.clone(), self.tx.clone(), stop_rx)
+                .instrument(span),
+        );
         rs.active.insert(
             task.to_string(),
             Active {

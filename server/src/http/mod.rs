@@ -23,6 +23,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument as _;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
@@ -405,6 +406,13 @@ async fn dispatch(
                 .into_response(&request_id),
             ),
             Match::Found(route, params) => {
+                // Every log line of the request (a 500's cause included) carries its ids.
+                let span = tracing::info_span!(
+                    "request",
+                    method = %method,
+                    route = route.template,
+                    request_id = %request_id
+                );
                 let handled = async {
                     check_version(route.access, &headers)?;
                     let caller = authorize(&state, route, &params, &headers, remote).await?;
@@ -422,6 +430,7 @@ async fn dispatch(
                     };
                     (route.handler)(cx).await
                 }
+                .instrument(span)
                 .await;
                 let response = handled.unwrap_or_else(|e| e.into_response(&request_id));
                 (route.template, response)

@@ -92,6 +92,21 @@ impl From<crate::extensions::CallError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::Invalid(m) => ApiError::invalid(m),
+            S::TooLarge(m) => ApiError::too_large(m),
+            S::Forbidden(m) => ApiError::forbidden(m),
+            S::NotFound(m) => ApiError::not_found(m),
+            S::Conflict(m) => ApiError::conflict(m),
+            S::Store(e) => e.into(),
+            S::Extension(e) => e.into(),
+        }
+    }
+}
+
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         ApiError::invalid(e.0)

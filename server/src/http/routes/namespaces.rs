@@ -91,39 +91,12 @@ pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
     Ok(ok(&NamespaceResponse { namespace }))
 }
 
+/// `DELETE /api/namespaces/{ns}`: the namespace and everything in it
+/// (`service::deletes::namespace`).
 pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let ns = cx.ns()?;
-    // Subscriptions go with the pipelines; running extensions are told afterwards (SPEC §3.16).
-    let subscriptions = {
-        let ns = ns.clone();
-        cx.state
-            .store
-            .read(move |s| {
-                let mut all = Vec::new();
-                for p in s.list_pipelines(&ns, Page::ALL)? {
-                    all.extend(s.list_subscriptions(&ns, &p.pipeline_id, Page::ALL)?);
-                }
-                Ok(all)
-            })
-            .await
-            .unwrap_or_default()
-    };
-    cx.state
-        .store
-        .write({
-            let ns = ns.clone();
-            move |s| s.delete_namespace(&ns)
-        })
+    let state = &cx.state;
+    crate::service::deletes::namespace(&state.store, &state.extensions, &state.data_dir, &ns)
         .await?;
-    // The index rows went with the namespace; now its object files (SPEC §3.16).
-    let objects = gofer_core::paths::objects(&cx.state.data_dir);
-    crate::objects::remove_dir(&objects.join("pipelines").join(&ns)).await;
-    crate::objects::remove_dir(&objects.join("runs").join(&ns)).await;
-    for sub in &subscriptions {
-        cx.state
-            .extensions
-            .unsubscribe(&crate::store::SubscriptionKey::of(sub))
-            .await;
-    }
     Ok(no_content())
 }

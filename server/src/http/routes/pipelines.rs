@@ -40,32 +40,11 @@ pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
     Ok(no_content())
 }
 
+/// `DELETE P`: the pipeline and everything in it (`service::deletes::pipeline`).
 pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
-    // Its subscriptions go with it; running extensions are told afterwards (SPEC §3.16).
-    let (ns2, p2) = (ns.clone(), p.clone());
-    let subscriptions = cx
-        .state
-        .store
-        .read(move |s| s.list_subscriptions(&ns2, &p2, gofer_core::api::Page::ALL))
-        .await
-        .unwrap_or_default();
-    cx.state
-        .store
-        .write({
-            let (ns, p) = (ns.clone(), p.clone());
-            move |s| s.delete_pipeline(&ns, &p)
-        })
+    let state = &cx.state;
+    crate::service::deletes::pipeline(&state.store, &state.extensions, &state.data_dir, &ns, &p)
         .await?;
-    // The index rows went with the pipeline; now its object files (SPEC §3.16).
-    let data_dir = &cx.state.data_dir;
-    crate::objects::remove_dir(&gofer_core::paths::pipeline_objects(data_dir, &ns, &p)).await;
-    crate::objects::remove_dir(&gofer_core::paths::pipeline_run_objects(data_dir, &ns, &p)).await;
-    for sub in &subscriptions {
-        cx.state
-            .extensions
-            .unsubscribe(&crate::store::SubscriptionKey::of(sub))
-            .await;
-    }
     Ok(no_content())
 }

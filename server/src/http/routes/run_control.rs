@@ -3,108 +3,37 @@
 
 use crate::http::Cx;
 use crate::http::reply::{ApiError, created, no_content};
-use crate::store::{NewRun, RunKey, RunTokenSeed};
-use gofer_core::api::{Initiator, InitiatorKind, RunResponse, StartRunRequest, Variable};
-use gofer_core::enums::VariableSource;
-use gofer_core::id::{self, IdKind};
+use crate::service::runs::Starter;
+use crate::store::{RunKey, RunTokenSeed};
+use gofer_core::api::{RunResponse, StartRunRequest};
+use gofer_core::id::IdKind;
 use warp::reply::Response;
 
-/// Largest accepted payload, serialised (SPEC §5.13).
-pub const MAX_PAYLOAD_BYTES: usize = 65536;
-
-/// `POST P/runs` → 201 `{run}` in state `pending`; never waits for capacity.
+/// `POST P/runs` → 201 `{run}` in state `pending`; never waits for capacity. The rules are
+/// `service::runs::start`'s.
 pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
-    let req: StartRunRequest = cx.json_or_default().await?;
-    gofer_core::validate::check_variable_sizes("variables", req.variables.iter())?;
-    let mut variables = Vec::with_capacity(req.variables.0.len());
-    for (key, value) in req.variables.iter() {
-        if let Some(problem) = id::variable_key_problem(key) {
-            return Err(ApiError::invalid(format!("variables.{key}: {problem}")));
-        }
-        variables.push(Variable {
-            key: key.to_string(),
-            value: value.to_string(),
-            source: VariableSource::RunOptions,
-        });
-    }
-    if let Some(payload) = &req.payload {
-        gofer_core::validate::check_json_value("payload", payload)?;
-        let size = serde_json::to_vec(payload)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        if size > MAX_PAYLOAD_BYTES {
-            return Err(ApiError::too_large(format!(
-                "payload: larger than {MAX_PAYLOAD_BYTES} bytes"
-            )));
-        }
-    }
-    if let Some(only) = &req.only {
-        if only.is_empty() {
-            return Err(ApiError::invalid("only: must name at least one task"));
-        }
-        for task in only {
-            if !IdKind::Task.accepts(task) {
-                return Err(ApiError::invalid(format!("only: unknown task '{task}'")));
-            }
-        }
-    }
-    if let Some(command) = &req.command_override {
-        if req.only.as_ref().map(Vec::len) != Some(1) {
-            return Err(ApiError::invalid(
-                "command_override: requires exactly one task in only",
-            ));
-        }
-        if command.is_empty() {
-            return Err(ApiError::invalid("command_override: must not be empty"));
-        }
-    }
-    // An extension may start runs only of pipelines subscribed to it (SPEC §12.6); its
-    // variables come from the extension.
-    let extension = cx
-        .caller
-        .token
-        .as_ref()
-        .and_then(|t| t.metadata.get("extension_id").cloned());
-    if let Some(ext) = &extension {
-        let (ns2, p2, ext2) = (ns.clone(), p.clone(), ext.clone());
-        let active = cx
-            .state
-            .store
-            .read(move |s| {
-                s.get_pipeline(&ns2, &p2)?;
-                s.has_active_subscription(&ns2, &p2, &ext2)
-            })
-            .await?;
-        if !active {
-            return Err(ApiError::forbidden(format!(
-                "extension '{ext}' has no active subscription for pipeline '{p}'"
-            )));
-        }
-        for v in &mut variables {
-            v.source = VariableSource::Extension;
-        }
-    }
-    let kind = if extension.is_some() {
-        InitiatorKind::Extension
-    } else if req.only.is_some() {
-        InitiatorKind::OneOff
-    } else {
-        InitiatorKind::Api
+    let request: StartRunRequest = cx.json_or_default().await?;
+    let starter = Starter {
+        token_id: cx.caller.token_id.clone(),
+        user: cx.caller.user.clone(),
+        extension: cx
+            .caller
+            .token
+            .as_ref()
+            .and_then(|t| t.metadata.get("extension_id").cloned()),
     };
-    let new = NewRun {
-        variables,
-        initiator: Initiator {
-            id: cx.caller.token_id.clone(),
-            user: cx.caller.user.clone(),
-            kind,
-        },
-        payload: req.payload,
-        only: req.only,
-        command_override: req.command_override,
-        run_token: Some(run_token_seed(&cx)),
-    };
-    let run = cx.state.engine.start_run(&ns, &p, new).await?;
+    let state = &cx.state;
+    let run = crate::service::runs::start(
+        &state.store,
+        &state.engine,
+        &ns,
+        &p,
+        request,
+        starter,
+        run_token_seed(&cx),
+    )
+    .await?;
     Ok(created(&RunResponse { run }))
 }
 

@@ -1,0 +1,121 @@
+//! Starting a run: what a start request may carry and who may start what.
+
+use super::{ServiceError, ServiceResult};
+use crate::engine::Engine;
+use crate::store::{NewRun, RunTokenSeed, StoreHandle};
+use gofer_core::api::{Initiator, InitiatorKind, Run, StartRunRequest, Variable};
+use gofer_core::enums::VariableSource;
+use gofer_core::id::{self, IdKind};
+
+/// Largest accepted payload, serialised.
+pub const MAX_PAYLOAD_BYTES: usize = 65536;
+
+/// Who starts the run.
+pub struct Starter {
+    pub token_id: String,
+    pub user: String,
+    /// The extension whose token this is: it may start only pipelines subscribed to it, and the
+    /// run's variables are marked as coming from it.
+    pub extension: Option<String>,
+}
+
+/// Checks `request`, then creates the run (`pending`) and hands it to the engine; never waits
+/// for capacity. `run_token` is the seed of the run's API token.
+pub async fn start(
+    store: &StoreHandle,
+    engine: &Engine,
+    namespace: &str,
+    pipeline: &str,
+    request: StartRunRequest,
+    starter: Starter,
+    run_token: RunTokenSeed,
+) -> ServiceResult<Run> {
+    gofer_core::validate::check_variable_sizes("variables", request.variables.iter())?;
+    let mut variables = Vec::with_capacity(request.variables.0.len());
+    for (key, value) in request.variables.iter() {
+        if let Some(problem) = id::variable_key_problem(key) {
+            return Err(ServiceError::Invalid(format!("variables.{key}: {problem}")));
+        }
+        variables.push(Variable {
+            key: key.to_string(),
+            value: value.to_string(),
+            source: VariableSource::RunOptions,
+        });
+    }
+    if let Some(payload) = &request.payload {
+        gofer_core::validate::check_json_value("payload", payload)?;
+        let size = serde_json::to_vec(payload)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(ServiceError::TooLarge(format!(
+                "payload: larger than {MAX_PAYLOAD_BYTES} bytes"
+            )));
+        }
+    }
+    if let Some(only) = &request.only {
+        if only.is_empty() {
+            return Err(ServiceError::Invalid(
+                "only: must name at least one task".to_owned(),
+            ));
+        }
+        for task in only {
+            if !IdKind::Task.accepts(task) {
+                return Err(ServiceError::Invalid(format!(
+                    "only: unknown task '{task}'"
+                )));
+            }
+        }
+    }
+    if let Some(command) = &request.command_override {
+        if request.only.as_ref().map(Vec::len) != Some(1) {
+            return Err(ServiceError::Invalid(
+                "command_override: requires exactly one task in only".to_owned(),
+            ));
+        }
+        if command.is_empty() {
+            return Err(ServiceError::Invalid(
+                "command_override: must not be empty".to_owned(),
+            ));
+        }
+    }
+    // An extension may start runs only of pipelines subscribed to it; its variables come from
+    // the extension.
+    if let Some(ext) = &starter.extension {
+        let (ns, p, ext2) = (namespace.to_owned(), pipeline.to_owned(), ext.clone());
+        let active = store
+            .read(move |s| {
+                s.get_pipeline(&ns, &p)?;
+                s.has_active_subscription(&ns, &p, &ext2)
+            })
+            .await?;
+        if !active {
+            return Err(ServiceError::Forbidden(format!(
+                "extension '{ext}' has no active subscription for pipeline '{pipeline}'"
+            )));
+        }
+        for v in &mut variables {
+            v.source = VariableSource::Extension;
+        }
+    }
+    let kind = if starter.extension.is_some() {
+        InitiatorKind::Extension
+    } else if request.only.is_some() {
+        InitiatorKind::OneOff
+    } else {
+        InitiatorKind::Api
+    };
+    let new = NewRun {
+        variables,
+        initiator: Initiator {
+            id: starter.token_id,
+            user: starter.user,
+            kind,
+        },
+        payload: request.payload,
+        only: request.only,
+        command_override: request.command_override,
+        run_token: Some(run_token),
+    };
+    Ok(engine.start_run(namespace, pipeline, new).await?)
+}
