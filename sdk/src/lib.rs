@@ -32,6 +32,8 @@ mod client;
 mod error;
 #[cfg(feature = "client")]
 mod events;
+#[cfg(feature = "extension")]
+pub mod extension;
 #[cfg(feature = "client")]
 mod extensions;
 #[cfg(feature = "client")]

@@ -1,0 +1,394 @@
+//! Serving an extension (feature `extension`): the extension REST API the Gofer server calls —
+//! bearer auth with `GOFER_EXTENSION_SYSTEM_SECRET` on every route but health, `{message,
+//! request_id}` error bodies, `GET /api/info` and `/api/debug`, `POST`/`DELETE /api/subscribe`,
+//! `POST /api/external-event`, and a graceful `POST /api/shutdown` (or SIGTERM). An extension
+//! written in Rust implements [`Extension`] and calls [`serve`] with the [`SystemEnv`] the server
+//! passed to its container; it starts runs with a [`crate::Client`] on
+//! [`SystemEnv::api_base_url`] and the secret as its token. Gofer's built-in extensions
+//! (interval, cron, github) are written this way.
+
+// An extension container's stdout is its log (`gofer extension logs`).
+#![allow(clippy::print_stdout)]
+
+use gofer_core::api::{
+    ExtensionDebugResponse, ExtensionDocumentation, ExtensionInfoResponse,
+    ExtensionSubscribeRequest, ExtensionUnsubscribeRequest,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use warp::Filter;
+use warp::http::StatusCode;
+
+/// How long in-flight requests get to finish once the extension is told to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What the server passes to every extension container (SPEC §12.2).
+#[derive(Debug, Clone)]
+pub struct SystemEnv {
+    pub id: String,
+    pub secret: String,
+    /// `host:port` of the Gofer API, no scheme.
+    pub gofer_host: String,
+    pub bind_address: SocketAddr,
+}
+
+impl SystemEnv {
+    /// Reads the `GOFER_EXTENSION_SYSTEM_*` variables; the error names the variable.
+    pub fn from_env() -> Result<SystemEnv, String> {
+        let var = |key: &str| std::env::var(format!("GOFER_EXTENSION_SYSTEM_{key}")).ok();
+        let required = |key: &str| {
+            var(key)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("GOFER_EXTENSION_SYSTEM_{key} is not set (the Gofer server sets it when it starts an extension)"))
+        };
+        if var("USE_TLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            return Err(
+                "GOFER_EXTENSION_SYSTEM_USE_TLS=true: this extension serves plain \
+                        HTTP only; set extensions.use_tls = false"
+                    .to_owned(),
+            );
+        }
+        let bind = var("BIND_ADDRESS")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "0.0.0.0:8082".to_owned());
+        Ok(SystemEnv {
+            id: required("ID")?,
+            secret: required("SECRET")?,
+            gofer_host: required("GOFER_HOST")?,
+            bind_address: bind.parse().map_err(|e| {
+                format!("GOFER_EXTENSION_SYSTEM_BIND_ADDRESS: '{bind}' is not host:port ({e})")
+            })?,
+        })
+    }
+
+    /// The Gofer API base URL the extension calls.
+    pub fn api_base_url(&self) -> String {
+        format!("http://{}", self.gofer_host)
+    }
+}
+
+/// A setting of the extension: `GOFER_EXTENSION_CONFIG_<KEY>`, then `<KEY>` (SPEC §12.9).
+pub fn setting(key: &str) -> Option<String> {
+    std::env::var(format!("GOFER_EXTENSION_CONFIG_{}", key.to_uppercase()))
+        .ok()
+        .or_else(|| std::env::var(key).ok())
+        .filter(|v| !v.is_empty())
+}
+
+/// The behaviour of one extension; [`serve`] supplies the HTTP side.
+pub trait Extension: Send + Sync + 'static {
+    fn documentation(&self) -> ExtensionDocumentation;
+    /// `GET /api/debug`: a JSON (or plain) text for operators.
+    fn debug(&self) -> String;
+    /// `POST /api/subscribe`: replaces any subscription with the same key. `Err` is a 400 whose
+    /// message names the parameter.
+    fn subscribe(&self, request: ExtensionSubscribeRequest) -> Result<(), String>;
+    /// `DELETE /api/subscribe`: an unknown subscription is not an error.
+    fn unsubscribe(&self, request: ExtensionUnsubscribeRequest);
+    /// `POST /api/external-event`: `Err((status, message))` is answered as is.
+    fn external_event(
+        &self,
+        _headers: Vec<(String, String)>,
+        _body: Vec<u8>,
+    ) -> Result<(), (u16, String)> {
+        Err((400, "this extension takes no external events".to_owned()))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    message: String,
+    request_id: String,
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> warp::reply::Response {
+    use rand::Rng;
+    let request_id = format!("{:032x}", rand::rng().random::<u128>());
+    let body = ErrorBody {
+        message: message.into(),
+        request_id,
+    };
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+use warp::Reply;
+
+fn no_content() -> warp::reply::Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Serves the extension REST API on `env.bind_address` until `POST /api/shutdown` or SIGTERM.
+pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), String> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let expected = format!("Bearer {}", env.secret);
+    let authorized = warp::header::optional::<String>("authorization").and_then(
+        move |header: Option<String>| {
+            let ok = header.as_deref() == Some(expected.as_str());
+            async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(warp::reject::custom(Unauthorized))
+                }
+            }
+        },
+    );
+    let authorized = authorized.untuple_one();
+    let ext = warp::any().map(move || extension.clone());
+
+    let health = warp::path!("api" / "health")
+        .and(warp::get())
+        .map(no_content);
+    let info_id = env.id.clone();
+    let info = warp::path!("api" / "info")
+        .and(warp::get())
+        .and(authorized.clone())
+        .and(ext.clone())
+        .map(move |e: Arc<dyn Extension>| {
+            warp::reply::json(&ExtensionInfoResponse {
+                extension_id: info_id.clone(),
+                documentation: e.documentation(),
+            })
+            .into_response()
+        });
+    let debug = warp::path!("api" / "debug")
+        .and(warp::get())
+        .and(authorized.clone())
+        .and(ext.clone())
+        .map(|e: Arc<dyn Extension>| {
+            warp::reply::json(&ExtensionDebugResponse { info: e.debug() }).into_response()
+        });
+    let subscribe = warp::path!("api" / "subscribe")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(ext.clone())
+        .and(warp::body::bytes())
+        .map(|e: Arc<dyn Extension>, body: bytes::Bytes| {
+            match serde_json::from_slice::<ExtensionSubscribeRequest>(&body) {
+                Ok(request) => match e.subscribe(request) {
+                    Ok(()) => no_content(),
+                    Err(message) => error(StatusCode::BAD_REQUEST, message),
+                },
+                Err(e) => error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid subscription: {e}"),
+                ),
+            }
+        });
+    let unsubscribe = warp::path!("api" / "subscribe")
+        .and(warp::delete())
+        .and(authorized.clone())
+        .and(ext.clone())
+        .and(warp::body::bytes())
+        .map(|e: Arc<dyn Extension>, body: bytes::Bytes| {
+            match serde_json::from_slice::<ExtensionUnsubscribeRequest>(&body) {
+                Ok(request) => {
+                    e.unsubscribe(request);
+                    no_content()
+                }
+                Err(e) => error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
+            }
+        });
+    let external = warp::path!("api" / "external-event")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(ext.clone())
+        .and(warp::body::bytes())
+        .map(|e: Arc<dyn Extension>, body: bytes::Bytes| {
+            match serde_json::from_slice::<gofer_core::api::ExtensionExternalEventRequest>(&body) {
+                Ok(request) => {
+                    let headers = request.headers.0;
+                    match e.external_event(headers, request.body) {
+                        Ok(()) => no_content(),
+                        Err((status, message)) => error(
+                            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                            message,
+                        ),
+                    }
+                }
+                Err(e) => error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid external event: {e}"),
+                ),
+            }
+        });
+    let shutdown = warp::path!("api" / "shutdown")
+        .and(warp::post())
+        .and(authorized)
+        .map(move || {
+            let _ = stop_tx.send(true);
+            no_content()
+        });
+    let routes = health
+        .or(info)
+        .unify()
+        .or(debug)
+        .unify()
+        .or(subscribe)
+        .unify()
+        .or(unsubscribe)
+        .unify()
+        .or(external)
+        .unify()
+        .or(shutdown)
+        .unify()
+        .recover(recover);
+
+    let listener = tokio::net::TcpListener::bind(env.bind_address)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", env.bind_address))?;
+    println!("extension {} listening on {}", env.id, env.bind_address);
+    // Shutdown: on `POST /api/shutdown`, SIGTERM or ctrl-c. In-flight requests get
+    // `SHUTDOWN_GRACE` to finish; idle keep-alive connections (the server's client pools them)
+    // must not hold the process open until they time out.
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    // Registered before serving: as PID 1 of its container the extension ignores SIGTERM
+    // until it has a handler.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let stop_signal = async move {
+        tokio::select! {
+            _ = stop_rx.wait_for(|stop| *stop) => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending().await,
+                }
+            } => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        println!("extension shutting down");
+        let _ = stopping_tx.send(true);
+    };
+    let server = warp::serve(routes)
+        .incoming(listener)
+        .graceful(stop_signal)
+        .run();
+    tokio::select! {
+        () = server => {}
+        () = async {
+            let _ = stopping_rx.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {}
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+struct Unauthorized;
+impl warp::reject::Reject for Unauthorized {}
+
+async fn recover(
+    rejection: warp::Rejection,
+) -> Result<warp::reply::Response, std::convert::Infallible> {
+    Ok(if rejection.find::<Unauthorized>().is_some() {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (the extension's GOFER_EXTENSION_SYSTEM_SECRET)",
+        )
+    } else if rejection.is_not_found() {
+        error(StatusCode::NOT_FOUND, "no such route")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    } else {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("bad request: {rejection:?}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl Extension for Echo {
+        fn documentation(&self) -> ExtensionDocumentation {
+            ExtensionDocumentation {
+                body: "echoes".to_owned(),
+                ..ExtensionDocumentation::default()
+            }
+        }
+        fn debug(&self) -> String {
+            "all quiet".to_owned()
+        }
+        fn subscribe(&self, request: ExtensionSubscribeRequest) -> Result<(), String> {
+            if request.pipeline_subscription_params.iter().count() == 0 {
+                return Err("every: missing".to_owned());
+            }
+            Ok(())
+        }
+        fn unsubscribe(&self, _request: ExtensionUnsubscribeRequest) {}
+    }
+
+    /// The REST API an extension serves: health without auth, everything else behind the bearer
+    /// secret, a refused subscription as a 400 with the extension's message, shutdown on request.
+    #[tokio::test]
+    async fn serves_the_extension_api_behind_the_secret() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env = SystemEnv {
+            id: "echo".to_owned(),
+            secret: "s3cret".to_owned(),
+            gofer_host: "127.0.0.1:1".to_owned(),
+            bind_address: format!("127.0.0.1:{port}").parse().unwrap(),
+        };
+        let server = serve(env, Arc::new(Echo));
+        let client = async {
+            let http = reqwest::Client::new();
+            let base = format!("http://127.0.0.1:{port}/api");
+            let mut health = None;
+            for _ in 0..100 {
+                if let Ok(r) = http.get(format!("{base}/health")).send().await {
+                    health = Some(r.status().as_u16());
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert_eq!(health, Some(204));
+            let info = http.get(format!("{base}/info")).send().await.unwrap();
+            assert_eq!(info.status().as_u16(), 401);
+            let info: serde_json::Value = http
+                .get(format!("{base}/info"))
+                .bearer_auth("s3cret")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(info["extension_id"], "echo");
+            assert_eq!(info["documentation"]["body"], "echoes");
+            let refused = http
+                .post(format!("{base}/subscribe"))
+                .bearer_auth("s3cret")
+                .json(&serde_json::json!({
+                    "namespace_id": "default", "pipeline_id": "p",
+                    "pipeline_subscription_id": "s", "pipeline_subscription_params": {}
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status().as_u16(), 400);
+            let body: serde_json::Value = refused.json().await.unwrap();
+            assert_eq!(body["message"], "every: missing");
+            let stop = http
+                .post(format!("{base}/shutdown"))
+                .bearer_auth("s3cret")
+                .send()
+                .await
+                .unwrap();
+            assert!(stop.status().is_success());
+        };
+        // The server runs beside the client on this task, and ends after the shutdown request.
+        let (served, ()) = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            tokio::join!(server, client)
+        })
+        .await
+        .expect("the extension stops after POST /api/shutdown");
+        assert_eq!(served, Ok(()));
+    }
+}
