@@ -1,5 +1,6 @@
 //! Fixtures for test suites (feature `test-support`): the store of a server running in-process
-//! ([`running_store`]), and the image for tests that run real containers.
+//! ([`running_store`]), the image for tests that run real containers, and [`FakeScheduler`],
+//! a scheduler without a container engine for tests of the run engine.
 //!
 //! No registry can be reached where these tests run, so the one image they use,
 //! [`BUSYBOX_IMAGE`], is built locally `FROM scratch` around the host's static busybox
@@ -14,6 +15,9 @@
 //! # let _ = image;
 //! # }
 //! ```
+
+mod fake;
+pub use fake::{Behaviour, FakeScheduler, env_of};
 
 use crate::scheduler::{DockerScheduler, SchedulerError, SchedulerResult};
 use bollard::query_parameters::BuildImageOptionsBuilder;

@@ -130,7 +130,12 @@ pub async fn execute(
             Outcome::TimedOut { timeout_secs: spec.timeout_secs, state }
         }
         request = async { stop.wait_for(Option::is_some).await.ok().and_then(|r| *r) } => {
-            let request = request.unwrap_or(Stop { kind: StopKind::Cancel, grace_secs: 0 });
+            let Some(request) = request else {
+                // The dispatcher is gone: the server is stopping. The container is left running
+                // (never killed for that), and the next start reattaches to it.
+                collector.abort();
+                return;
+            };
             let state = stop_escalating(scheduler.as_ref(), &name, request.grace_secs, &mut stop).await;
             Outcome::Stopped { kind: request.kind, state }
         }

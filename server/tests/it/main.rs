@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod defects;
 mod engine;
+mod engine_fake;
 mod events;
 mod hostile;
 mod logs;
