@@ -1,6 +1,6 @@
 //! One attempt of one task: start (or reattach to) its container, copy its output to the task's
 //! log file, enforce the task timeout, obey stop requests, and report to the dispatcher. Waiting
-//! uses the engine's wait API, not a poll (SPEC §5.6 step 4).
+//! uses the engine's wait API, not a poll (docs/runs.md#attempts).
 
 use super::substitute::Masker;
 use super::{Command, RunKey};
@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 pub enum StopKind {
     /// Run or task cancellation.
     Cancel,
-    /// The run deadline passed (SPEC §5.8): failed/timeout, never retried.
+    /// The run deadline passed (docs/runs.md#timeouts): failed/timeout, never retried.
     Deadline,
 }
 
@@ -57,13 +57,13 @@ pub struct AttemptSpec {
     /// Task timeout in seconds, 0 = none.
     pub timeout_secs: u64,
     /// For a reattached attempt: when its container started (ms), so the timeout keeps its
-    /// original start (SPEC §5.12). `None` = start the container now.
+    /// original start (docs/runs.md#restart-recovery). `None` = start the container now.
     pub reattach_started: Option<u64>,
     /// Byte offset where this attempt's output starts in the log file.
     pub log_offset: u64,
     /// Grace for timeout stops.
     pub stop_timeout: u64,
-    /// Secret values to mask in the log (SPEC §6.4).
+    /// Secret values to mask in the log (docs/runs.md#variables).
     pub masks: Vec<String>,
 }
 
@@ -276,8 +276,8 @@ async fn truncate(path: &std::path::Path, len: u64) -> std::io::Result<()> {
 }
 
 /// Appends the container's output (`stream`: attached before start, or the engine's followed
-/// log after a reattach) to the task log in arrival order, unprefixed (SPEC §7.1), with secret
-/// values masked (SPEC §6.4). `total` counts the bytes received.
+/// log after a reattach) to the task log in arrival order, unprefixed (docs/runs.md#attempts), with secret
+/// values masked (docs/runs.md#variables). `total` counts the bytes received.
 async fn collect_logs(
     scheduler: Arc<dyn Scheduler>,
     name: String,
@@ -299,7 +299,7 @@ async fn collect_logs(
     let mut recent = RecentBytes::default();
     loop {
         // Buffered bytes are flushed at 64 KiB or after 100 ms without new output, so followers
-        // see output well within a second (SPEC §7.2) and bursts cost few writes.
+        // see output well within a second (docs/runs.md#attempts) and bursts cost few writes.
         let next = if out.buffer().is_empty() {
             stream.next().await
         } else {

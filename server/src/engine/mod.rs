@@ -1,7 +1,7 @@
-//! The run engine (SPEC §5): a durable queue, DAG execution on a [`Scheduler`], cancellation,
+//! The run engine (docs/runs.md): a durable queue, DAG execution on a [`Scheduler`], cancellation,
 //! timeouts, retries, log collection and restart recovery.
 //!
-//! One dispatcher task owns all run state (STYLE rule 12). It reacts to a closed set of
+//! One dispatcher task owns all run state (one writer of run state: ARCHITECTURE.md). It reacts to a closed set of
 //! [`Command`]s — from the API (queued runs, cancellations) and from executors (an attempt's
 //! container started or ended) — and to a one-second tick. Executors never touch the store; they
 //! report through the channel. The store sees every change as one atomic `commit` of rows and
@@ -26,7 +26,7 @@ pub use crate::store::RunKey;
 pub struct EngineConfig {
     pub data_dir: PathBuf,
     pub instance_id: String,
-    /// `GOFER_API_BASE_URL` for tasks (SPEC §6.2).
+    /// `GOFER_API_BASE_URL` for tasks (docs/runs.md#variables).
     pub api_base_url: String,
     /// Grace in seconds for cancel and timeout stops (`api.task_execution_stop_timeout`).
     pub stop_timeout: u64,
@@ -38,12 +38,12 @@ pub struct EngineConfig {
     pub log_retention: u64,
     /// `object_store.run_object_expiry` (0 = never expire).
     pub run_object_expiry: u64,
-    /// Decrypts secrets for substitution (SPEC §6.3).
+    /// Decrypts secrets for substitution (docs/runs.md#variables).
     pub cipher: Arc<crate::secrets::Cipher>,
-    /// Remove finished task containers every `prune_interval` seconds (SPEC §13.2).
+    /// Remove finished task containers every `prune_interval` seconds (docs/runs.md#retention).
     pub prune: bool,
     pub prune_interval: u64,
-    /// The key run token secrets are derived under (`secret_store.encryption_key`, SPEC §6.5;
+    /// The key run token secrets are derived under (`secret_store.encryption_key`, docs/runs.md#variables;
     /// see `tokens::run_token_secret`).
     pub run_token_key: Vec<u8>,
 }
@@ -66,7 +66,7 @@ pub(crate) enum Command {
         by_admin: bool,
         reply: oneshot::Sender<StoreResult<()>>,
     },
-    /// Record a task execution's JSON result (SPEC §5.13).
+    /// Record a task execution's JSON result (docs/runs.md#results-and-payload).
     SetResult {
         key: RunKey,
         task: String,
@@ -97,7 +97,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Recovers unfinished runs (SPEC §5.12) and starts the dispatcher. Call before the HTTP
+    /// Recovers unfinished runs (docs/runs.md#restart-recovery) and starts the dispatcher. Call before the HTTP
     /// listener opens. The dispatcher stops when `shutdown` turns true; running containers are
     /// left alone so that the next start reattaches to them.
     pub async fn start(
@@ -127,7 +127,7 @@ impl Engine {
         Ok((Engine { store, tx }, handle))
     }
 
-    /// Creates a run (SPEC §5.1) and hands it to the dispatcher; never waits for capacity.
+    /// Creates a run (docs/runs.md#queue) and hands it to the dispatcher; never waits for capacity.
     pub async fn start_run(
         &self,
         namespace: &str,
@@ -144,7 +144,7 @@ impl Engine {
         Ok(run)
     }
 
-    /// Cancels a run (SPEC §5.9); answers once the request is durable.
+    /// Cancels a run (docs/runs.md#cancellation); answers once the request is durable.
     pub async fn cancel_run(
         &self,
         key: RunKey,
@@ -161,7 +161,7 @@ impl Engine {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Cancels one task execution with `grace_secs` before the kill (SPEC §5.9).
+    /// Cancels one task execution with `grace_secs` before the kill (docs/runs.md#cancellation).
     pub async fn cancel_task(
         &self,
         key: RunKey,
@@ -180,7 +180,7 @@ impl Engine {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Records `result` as the result of task execution `task` while it runs (SPEC §5.13); the
+    /// Records `result` as the result of task execution `task` while it runs (docs/runs.md#results-and-payload); the
     /// last write wins. A missing run or task is `NotFound`, a task that is not running is
     /// `Conflict`. The dispatcher writes it, as it writes all run state.
     pub async fn set_task_result(
@@ -208,7 +208,7 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the run engine is shutting down".into())
 }
 
-/// Prunes after boot recovery and then every `prune_interval` seconds (SPEC §13.2).
+/// Prunes after boot recovery and then every `prune_interval` seconds (docs/runs.md#retention).
 async fn prune_loop(
     store: StoreHandle,
     scheduler: Arc<dyn Scheduler>,
@@ -288,7 +288,7 @@ pub async fn prune_once(
     scheduler.prune(instance_id, &is_complete).await
 }
 
-/// A run token for a run about to be created (SPEC §6.5): the store keeps it only when a task of
+/// A run token for a run about to be created (docs/runs.md#variables): the store keeps it only when a task of
 /// the pinned config asks for it. Its secret is derived from the id with `key` (the encryption
 /// key), never stored. It expires `expiry_secs` from now (`api.run_token_expiry`; 0 = never).
 pub fn new_run_token(key: &[u8], expiry_secs: u64) -> crate::store::RunTokenSeed {

@@ -1,8 +1,8 @@
-//! Substitution of secret and object references (SPEC §6.3), resolved just before each attempt
+//! Substitution of secret and object references (docs/runs.md#variables), resolved just before each attempt
 //! starts so that a parent task can write run objects for its children. Resolved values go only
 //! to the scheduler (the container environment and registry password): they are never stored,
 //! returned by the API or logged. Secret values are also handed to the log collector for masking
-//! (SPEC §6.4).
+//! (docs/runs.md#variables).
 //!
 //! Entry point: [`resolve`]. Other reference kinds (`task_result`) plug in beside it.
 
@@ -15,10 +15,10 @@ use gofer_core::validate::{RefKind, Reference, parse_reference};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Largest object usable as a variable value (SPEC §6.3).
+/// Largest object usable as a variable value (docs/runs.md#variables).
 const MAX_OBJECT_VALUE: u64 = 64 * 1024;
 
-/// Shortest secret value that is masked (SPEC §6.4).
+/// Shortest secret value that is masked (docs/runs.md#variables).
 const MIN_MASKED: usize = 4;
 
 /// What resolution needs.
@@ -89,7 +89,7 @@ pub async fn resolve(
     Ok(out)
 }
 
-/// Masks for a secret value: the value, and each of its lines (SPEC §6.4).
+/// Masks for a secret value: the value, and each of its lines (docs/runs.md#variables).
 pub fn add_mask(masks: &mut Vec<String>, value: &str) {
     let mut add = |s: &str| {
         if s.len() >= MIN_MASKED && !masks.iter().any(|m| m == s) {
@@ -200,7 +200,7 @@ fn missing(e: StoreError, name: &str, k: &str) -> String {
     }
 }
 
-/// Masks secret values in a task's output stream (SPEC §6.4). Feed it chunks in order; it
+/// Masks secret values in a task's output stream (docs/runs.md#variables). Feed it chunks in order; it
 /// returns what may be written now and holds back at most `max(mask length) - 1` bytes that
 /// could still be the start of a secret split across chunks.
 #[derive(Default)]

@@ -1,20 +1,20 @@
-//! `task_result{{t}}` substitution (SPEC §5.13, §6.3): the JSON result a parent task recorded,
+//! `task_result{{t}}` substitution (docs/runs.md#results-and-payload, docs/runs.md#variables): the JSON result a parent task recorded,
 //! serialised compactly. Registration already checked that `t` is an ancestor of the task
-//! (SPEC §6.3), so by the time a task leaves `waiting` its parent is complete.
+//! (docs/runs.md#variables), so by the time a task leaves `waiting` its parent is complete.
 
 use gofer_core::api::TaskExecution;
 use std::collections::BTreeMap;
 
 /// The value of variable `variable` = `task_result{{parent}}` in a run whose executions are
 /// `executions`. A parent without a result fails the dependent task with a message naming both
-/// (SPEC §5.13: `failed_precondition`).
+/// (docs/runs.md#results-and-payload: `failed_precondition`).
 pub(super) fn resolve(
     variable: &str,
     parent: &str,
     executions: &BTreeMap<String, TaskExecution>,
 ) -> Result<String, String> {
     let Some(execution) = executions.get(parent) else {
-        // A one-off run (SPEC §5.13) can leave the parent out of the run.
+        // A one-off run (docs/runs.md#results-and-payload) can leave the parent out of the run.
         return Err(format!(
             "variable '{variable}': task_result{{{{{parent}}}}} cannot be resolved: task '{parent}' is not part of this run"
         ));

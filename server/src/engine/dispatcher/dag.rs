@@ -4,7 +4,7 @@
 use super::*;
 
 impl Dispatcher {
-    /// Records a task execution's result while it runs (SPEC §5.13). Runs that are not in
+    /// Records a task execution's result while it runs (docs/runs.md#results-and-payload). Runs that are not in
     /// memory are queued or finished: their executions are not running, so the answer is 409
     /// (or 404 when the execution does not exist).
     pub(super) async fn set_result(
@@ -120,7 +120,7 @@ impl Dispatcher {
                         Readiness::Run => {}
                     }
                 }
-                // Substitution (SPEC §6.3) resolves here, just before each attempt, so parents
+                // Substitution (docs/runs.md#variables) resolves here, just before each attempt, so parents
                 // can write run objects for their children.
                 match resolve_references(&self.resolver, key, e, &view).await {
                     Ok(values) => {
@@ -136,7 +136,7 @@ impl Dispatcher {
                         continue;
                     }
                 }
-                // Record the attempt durably before asking the scheduler (SPEC §5.6 step 1).
+                // Record the attempt durably before asking the scheduler (docs/runs.md#attempts).
                 let log_path = gofer_core::paths::task_log(
                     &self.config.data_dir,
                     &key.namespace,
@@ -212,13 +212,13 @@ impl Dispatcher {
         });
         let mut env = resolved.env;
         env.push(("GOFER_TASK_ATTEMPT".into(), attempt.to_string()));
-        // The run's API token (SPEC §6.5), derived again here so its plaintext is never stored.
+        // The run's API token (docs/runs.md#variables), derived again here so its plaintext is never stored.
         let mut masks = resolved.masks;
         if e.task.inject_api_token
             && let Some(token_id) = &rs.run.run.token_id
         {
             let secret = crate::tokens::run_token_secret(&self.config.run_token_key, token_id);
-            // Masked in the task's log like any secret (SPEC §6.4, §6.5).
+            // Masked in the task's log like any secret (docs/runs.md#variables).
             substitute::add_mask(&mut masks, &secret);
             env.push(("GOFER_API_TOKEN".into(), secret));
         }
@@ -446,7 +446,7 @@ impl Dispatcher {
         self.advance(key).await;
     }
 
-    /// Finalises a run whose executions are all complete (SPEC §5.10).
+    /// Finalises a run whose executions are all complete (docs/runs.md#final-status).
     pub(super) async fn finish_if_done(&mut self, key: &RunKey) {
         let Some(rs) = self.running.get(key) else {
             return;

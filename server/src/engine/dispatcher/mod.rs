@@ -1,4 +1,4 @@
-//! The single owner of run state (STYLE rule 12). See the module docs of `engine`.
+//! The single owner of run state (one writer of run state: ARCHITECTURE.md). See the module docs of `engine`.
 //!
 //! `mod.rs` holds the state and the loop (commands, the 1 s tick, commits); the rest is split by
 //! concern: `recovery.rs` (boot), `queue.rs` (pending runs and limits), `dag.rs` (readiness,
@@ -41,9 +41,9 @@ struct Running {
     run: StoredRun,
     executions: BTreeMap<String, StoredExecution>,
     active: HashMap<String, Active>,
-    /// The run deadline has been enforced (SPEC §5.8).
+    /// The run deadline has been enforced (docs/runs.md#timeouts).
     deadline_enforced: bool,
-    /// Substituted values of attempts about to launch (SPEC §6.3); taken by `launch`, never
+    /// Substituted values of attempts about to launch (docs/runs.md#variables); taken by `launch`, never
     /// stored.
     resolved: HashMap<String, Resolved>,
 }
@@ -53,7 +53,7 @@ pub(super) struct Dispatcher {
     scheduler: Arc<dyn Scheduler>,
     config: Arc<EngineConfig>,
     tx: mpsc::UnboundedSender<Command>,
-    /// Pending runs per pipeline, FIFO (SPEC §5.2).
+    /// Pending runs per pipeline, FIFO (docs/runs.md#queue).
     /// Only ids: a queued run is loaded from the store when it is dispatched or cancelled, so a
     /// long queue costs a few bytes per run, not the run's variables and payload.
     queue: BTreeMap<(String, String), VecDeque<u64>>,
@@ -118,7 +118,7 @@ impl Dispatcher {
             }
             self.drive().await;
         }
-        // Containers keep running; the next start reattaches to them (SPEC §17.3).
+        // Containers keep running; the next start reattaches to them (docs/runs.md#restart-recovery).
         for rs in self.running.values() {
             for active in rs.active.values() {
                 active.task.abort();
@@ -241,12 +241,12 @@ fn prepare_log(path: &std::path::Path) -> std::io::Result<u64> {
     Ok(file.metadata()?.len())
 }
 
-/// The single place where substitution plugs in (SPEC §6.3): every reference of the execution
+/// The single place where substitution plugs in (docs/runs.md#variables): every reference of the execution
 /// resolved for one attempt, or the problem (naming the variable and the reference, never a
 /// value) that fails the task with `failed_precondition`. Secret and object references resolve
 /// in [`substitute`]; other kinds sit beside it.
 ///
-/// `executions` is the run's current view, for `task_result{{t}}` (SPEC §5.13).
+/// `executions` is the run's current view, for `task_result{{t}}` (docs/runs.md#results-and-payload).
 async fn resolve_references(
     resolver: &Resolver,
     key: &RunKey,

@@ -106,7 +106,7 @@ impl Dispatcher {
         })
     }
 
-    /// Moves a run from the queue to `running` with its execution rows (SPEC §5.3).
+    /// Moves a run from the queue to `running` with its execution rows (docs/runs.md#queue).
     pub(super) async fn start_run(&mut self, mut run: StoredRun) -> bool {
         let key = key_of(&run);
         let (ns, p, version) = (

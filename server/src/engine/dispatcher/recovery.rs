@@ -6,7 +6,7 @@ use super::*;
 
 impl Dispatcher {
     /// Loads every unfinished run and reconciles recorded attempts with the containers that
-    /// exist (SPEC §5.12). Attempts found running or exited are reattached once the loop runs.
+    /// exist (docs/runs.md#restart-recovery). Attempts found running or exited are reattached once the loop runs.
     pub(in crate::engine) async fn recover(
         store: StoreHandle,
         scheduler: Arc<dyn Scheduler>,
@@ -120,7 +120,7 @@ impl Dispatcher {
         }
         for (task, attempt, reattach) in resume {
             // The container already has its environment; resolve again only so that its log
-            // stays masked (SPEC §6.4). A reference that no longer resolves masks nothing.
+            // stays masked (docs/runs.md#variables). A reference that no longer resolves masks nothing.
             if let Some(rs) = self.running.get_mut(key)
                 && let Some(se) = rs.executions.get(&task)
                 && let Ok(resolved) = resolve_references(

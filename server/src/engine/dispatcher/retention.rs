@@ -23,7 +23,7 @@ impl Dispatcher {
         }
     }
 
-    /// Run object expiry (SPEC §9.1): whenever a run is created or completes, the objects of
+    /// Run object expiry (docs/runs.md#retention): whenever a run is created or completes, the objects of
     /// every complete run at least `run_object_expiry` runs older than the newest are deleted
     /// and the run marked `store_objects_expired`.
     pub(super) async fn sweep_objects(&self, ns: &str, p: &str) {
