@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run-engine benchmarks (docs/benchmarks.md). Needs Docker (.ci/ensure-docker) and the
 # busybox test image gofer-test/busybox:latest (built by `cargo test -p gofer-server`).
-# Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|runs]...   (default: all but runs)
+# Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|sustained|runs]...
+#   (default: overhead chain fanout logs sustained)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -17,7 +18,7 @@ GOFER_WEB_SERVER__BIND_ADDRESS=127.0.0.1:$PORT GOFER_WEB_SERVER__DATA_DIR=$DATA 
   "$TARGET/release/gofer" service start >"$DATA/server.log" 2>&1 &
 PID=$!
 remove_containers() { # bench pipelines' containers (a new server instance must not meet old ones)
-  for p in bench-one bench-chain bench-fan bench-logs bench-runs; do
+  for p in bench-one bench-chain bench-fan bench-logs bench-runs bench-sustained; do
     docker ps -aq --filter "label=gofer.pipeline_id=$p" | xargs -r docker rm -f >/dev/null 2>&1 || true
   done
 }
@@ -40,7 +41,7 @@ deploy() { # id, tasks json
 run_ms() { # pipeline → prints ended - queued of one run (server-side: request to completed_run).
   # Polling is slow on purpose: the figure comes from the run's own timestamps, and a busy poll
   # loop would steal CPU from Docker on a small machine.
-  local id; id=$(curl -sf -X POST "$BASE/$1/runs" -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
+  local id; id=$(curl -sf -X POST "$BASE/$1/runs" -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
   while :; do
     local r; r=$(curl -sf "$BASE/$1/runs/$id")
     if echo "$r" | grep -q '"state":"complete"'; then
@@ -96,7 +97,7 @@ logs() {
   deploy bench-logs "[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c 52428800\"]}]"
   local before peak=0 id
   before=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
-  id=$(curl -sf -X POST "$BASE/bench-logs/runs" -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
+  id=$(curl -sf -X POST "$BASE/bench-logs/runs" -H 'content-type: application/json' -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
   while ! curl -sf "$BASE/bench-logs/runs/$id" | grep -q '"state":"complete"'; do
     r=$(awk '/VmRSS/ {print $2}' /proc/$PID/status); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.05
   done
@@ -106,13 +107,33 @@ import json,sys; t=json.load(sys.stdin)['task_execution']; ms=t['ended']-t['star
 print(f'log ingest: {$size} bytes stored in {ms} ms = {$size/1e6/(ms/1000):.1f} MB/s; server RSS {$before} kB before, peak {$peak} kB (+{($peak-$before)/1024:.1f} MB)')"
 }
 
+sustained() { # 60 one-task runs, 10 at a time (pipeline parallelism 10) vs 60 docker runs, 10 at a time
+  curl -sf -X POST "$BASE/bench-sustained/configs" -H 'content-type: application/json' \
+    -d "{\"config\":{\"id\":\"bench-sustained\",\"name\":\"sustained\",\"parallelism\":10,\"tasks\":[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"echo hi\"]}]}}" >/dev/null
+  curl -sf -X POST "$BASE/bench-sustained/configs/1" >/dev/null
+  local round s g d done_count total=0
+  for round in 1 2 3; do
+    s=$(now_ms)
+    seq 1 60 | xargs -P 8 -I@ curl -sf -o /dev/null -X POST "$BASE/bench-sustained/runs" -H 'content-type: application/json' -d '{}'
+    total=$((total + 60))
+    while :; do
+      done_count=$(curl -sf "$BASE/bench-sustained/runs?limit=200" | python3 -c 'import json,sys; print(sum(r["state"]=="complete" for r in json.load(sys.stdin)["runs"]))')
+      [ "$done_count" -ge "$total" ] && break
+      sleep 0.2
+    done
+    g=$(( $(now_ms) - s ))
+    s=$(now_ms); seq 1 60 | xargs -P 10 -I@ docker run --rm $IMG sh -c 'echo hi' >/dev/null; d=$(( $(now_ms) - s ))
+    echo "sustained, round $round: gofer 60 runs in ${g} ms ($(python3 -c "print(round(60*60000/$g))") runs/min), docker run 60 in ${d} ms ($(python3 -c "print(round(60*60000/$d))") runs/min), ratio $(python3 -c "print(round($d/$g,3))")"
+  done
+}
+
 runs() { # GET runs first page with 11 and with 100,000 runs stored
   # One run executes (a long sleep); the rest wait in the queue, so 100,000 runs are stored
   # without starting 100,000 containers.
   curl -sf -X POST "$BASE/bench-runs/configs" -H 'content-type: application/json' \
     -d "{\"config\":{\"id\":\"bench-runs\",\"name\":\"runs\",\"parallelism\":1,\"tasks\":[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sleep\",\"3600\"]}]}}" >/dev/null
   curl -sf -X POST "$BASE/bench-runs/configs/1" >/dev/null
-  create() { local n=$1; seq 1 "$n" | xargs -P 8 -I@ curl -sf -o /dev/null -X POST "$BASE/bench-runs/runs" -d '{}'; }
+  create() { local n=$1; seq 1 "$n" | xargs -P 8 -I@ curl -sf -o /dev/null -X POST "$BASE/bench-runs/runs" -H 'content-type: application/json' -d '{}'; }
   create 11
   echo "== GET runs, 11 runs stored"; wrk -t2 -c32 -d10s --latency "$BASE/bench-runs/runs" | grep -E 'Requests/sec|^ +99%'
   create 99989
@@ -122,4 +143,4 @@ runs() { # GET runs first page with 11 and with 100,000 runs stored
   echo "server RSS with 99,999 runs queued: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"
 }
 
-for b in "${@:-overhead chain fanout logs}"; do for x in $b; do $x; done; done
+for b in "${@:-overhead chain fanout logs sustained}"; do for x in $b; do $x; done; done
