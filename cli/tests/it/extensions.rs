@@ -81,6 +81,38 @@ fn cli_on(port: u16, args: &[&str]) -> crate::common::Run {
         .args(args))
 }
 
+/// [`start_reachable`] with the external events listener on; returns the server and the
+/// listener's address.
+async fn start_with_events(
+    http: &reqwest::Client,
+    port: u16,
+    data: &std::path::Path,
+) -> (Server, String) {
+    let events_address = unused_addr().to_string();
+    let server = start_reachable(
+        http,
+        port,
+        data,
+        &[
+            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+            (
+                "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
+                events_address.as_str(),
+            ),
+        ],
+    )
+    .await;
+    (server, events_address)
+}
+
+/// `X-Hub-Signature-256` of `body` under `secret`, as GitHub computes it.
+fn github_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extensions_install_run_hold_objects_and_uninstall() {
     gofer_server::testing::require_docker()
@@ -1186,28 +1218,13 @@ fn push_payload(repository: &str) -> String {
 /// starts nothing; `ping` and other event types are accepted and ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_push_webhooks_start_runs() {
-    use hmac::Mac;
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
-    let events = unused_addr();
-    let events_address = events.to_string();
-    let _server = start_reachable(
-        &http,
-        port,
-        dir.path(),
-        &[
-            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
-            (
-                "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
-                events_address.as_str(),
-            ),
-        ],
-    )
-    .await;
+    let (_server, events_address) = start_with_events(&http, port, dir.path()).await;
     let api = format!("http://127.0.0.1:{port}/api");
     let (ext, pipeline) = (unique("gh"), unique("push"));
     let _cleanup = Cleanup(vec![ext.clone()]);
@@ -1273,11 +1290,7 @@ async fn github_push_webhooks_start_runs() {
         }
         req.send().await.unwrap().status().as_u16()
     };
-    let sign = |body: &str| {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body.as_bytes());
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-    };
+    let sign = |body: &str| github_signature(secret, body);
     let body = push_payload("acme/web");
     assert_eq!(send("push", &body, None).await, 401);
     assert_eq!(send("push", &body, Some(sign("something else"))).await, 401);
@@ -1555,7 +1568,6 @@ async fn github_stand_in(key: &ring::signature::RsaKeyPair, app_id: &str) -> (Gi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_pull_request_checks_report_run_outcomes() {
     use base64::Engine as _;
-    use hmac::Mac;
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
@@ -1573,20 +1585,7 @@ async fn github_pull_request_checks_report_run_outcomes() {
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
-    let events_address = unused_addr().to_string();
-    let _server = start_reachable(
-        &http,
-        port,
-        dir.path(),
-        &[
-            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
-            (
-                "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
-                events_address.as_str(),
-            ),
-        ],
-    )
-    .await;
+    let (_server, events_address) = start_with_events(&http, port, dir.path()).await;
     let root = format!("http://127.0.0.1:{port}");
     let (ext, plain, ok, bad) = (unique("ghc"), unique("ghp"), unique("pass"), unique("fail"));
     let slow = unique("slow");
@@ -1672,16 +1671,11 @@ async fn github_pull_request_checks_report_run_outcomes() {
 
     let sha = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
     let body = pull_request_payload("acme/web", sha);
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
     let status = http
         .post(format!("http://{events_address}/events/{ext}"))
         .header("content-type", "application/json")
         .header("x-github-event", "pull_request")
-        .header(
-            "x-hub-signature-256",
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-        )
+        .header("x-hub-signature-256", github_signature(secret, &body))
         .body(body)
         .send()
         .await
@@ -1806,14 +1800,9 @@ async fn github_pull_request_checks_report_run_outcomes() {
     ])
     .expect(0);
     let body = pull_request_payload("acme/web", sha);
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
     http.post(format!("http://{events_address}/events/{down}"))
         .header("x-github-event", "pull_request")
-        .header(
-            "x-hub-signature-256",
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-        )
+        .header("x-hub-signature-256", github_signature(secret, &body))
         .body(body)
         .send()
         .await

@@ -4,24 +4,17 @@
 use crate::common::unused_addr;
 use crate::recovery::{Server, wait_for};
 use serde_json::Value;
-use std::process::{Command, Stdio};
 
 fn start(addr: &str, data: &std::path::Path, format: &str, log: &std::path::Path) -> Server {
     let log = std::fs::File::create(log).expect("create the log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
-        .args(["service", "start", "--log-format", format])
-        .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
-        .env("GOFER_WEB_SERVER__DATA_DIR", data)
-        .env("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "false")
-        .env("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "false")
-        // The default config logs pretty; the flag must win.
-        .env("GOFER_WEB_DEVELOPMENT__PRETTY_LOGGING", "true")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start gofer");
-    Server(child)
+    // The default config logs pretty; the flag must win.
+    crate::recovery::spawn_server_with_args(
+        addr,
+        data,
+        &["--log-format", format],
+        &[("GOFER_WEB_DEVELOPMENT__PRETTY_LOGGING", "true")],
+        log.into(),
+    )
 }
 
 /// With `--log-format json` every line but the start-up banner is a JSON object, and a line logged while a request is

@@ -33,8 +33,20 @@ pub(crate) fn spawn_server(
     env: &[(&str, &str)],
     log: Stdio,
 ) -> Server {
+    spawn_server_with_args(addr, data, &[], env, log)
+}
+
+/// [`spawn_server`] with extra `service start` arguments.
+pub(crate) fn spawn_server_with_args(
+    addr: &str,
+    data: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: Stdio,
+) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_gofer"))
         .args(["service", "start"])
+        .args(args)
         .env("GOFER_WEB_SERVER__BIND_ADDRESS", addr)
         .env("GOFER_WEB_SERVER__DATA_DIR", data)
         .env("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "false")
