@@ -2,6 +2,7 @@
 //! log file, enforce the task timeout, obey stop requests, and report to the dispatcher. Waiting
 //! uses the engine's wait API, not a poll (docs/runs.md#attempts).
 
+pub use super::book::{Outcome, Stop};
 use super::substitute::Masker;
 use super::{Command, RunKey};
 use crate::scheduler::{ContainerState, Output, Scheduler, StartRequest};
@@ -11,41 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
-
-/// Why the dispatcher asks an attempt to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopKind {
-    /// Run or task cancellation.
-    Cancel,
-    /// The run deadline passed (docs/runs.md#timeouts): failed/timeout, never retried.
-    Deadline,
-}
-
-/// A stop request: kind and grace seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stop {
-    pub kind: StopKind,
-    pub grace_secs: u64,
-}
-
-/// How an attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The container could not be started (pull or start failure).
-    StartFailed(String),
-    /// The container ended by itself.
-    Finished(ContainerState),
-    /// The task timeout expired and the container was stopped.
-    TimedOut {
-        timeout_secs: u64,
-        state: ContainerState,
-    },
-    /// The dispatcher asked it to stop.
-    Stopped {
-        kind: StopKind,
-        state: ContainerState,
-    },
-}
 
 /// Everything an attempt needs.
 pub struct AttemptSpec {

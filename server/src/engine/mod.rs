@@ -7,6 +7,7 @@
 //! report through the channel. The store sees every change as one atomic `commit` of rows and
 //! events, so a crash can never leave an event without its state or the reverse.
 
+pub(crate) mod book;
 mod dispatcher;
 mod executor;
 pub mod substitute;

@@ -1,5 +1,5 @@
-//! Running a run's DAG: readiness and skips, substitution, recording and launching attempts,
-//! their start and end (retries, timeouts), task results, and the final run status.
+//! Carrying out the core's attempt steps: preparing attempts (substitution, the task log),
+//! launching executors, and recording a task's result while it runs.
 
 use super::*;
 
@@ -32,7 +32,7 @@ impl Dispatcher {
                 .await?;
             return Err(not_running(&e.state.to_string()));
         };
-        let Some(se) = rs.executions.get(task) else {
+        let Some(se) = rs.book.executions.get(task) else {
             return Err(crate::store::StoreError::NotFound(format!(
                 "task '{task}' not found in run {}",
                 key.run
@@ -41,162 +41,93 @@ impl Dispatcher {
         // `processing` with an attempt in flight counts as running: the container may report
         // before the dispatcher has processed its start.
         let in_flight = se.execution.state == ES::Running
-            || (se.execution.state == ES::Processing && rs.active.contains_key(task));
+            || (se.execution.state == ES::Processing && rs.book.in_flight(task));
         if !in_flight {
             return Err(not_running(&se.execution.state.to_string()));
         }
         let mut updated = se.clone();
         updated.execution.result = Some(result);
         let changes = RunChanges {
-            executions: vec![updated.clone()],
+            executions: vec![updated],
             ..Default::default()
         };
-        self.store.write(move |s| s.commit(changes)).await?;
-        rs.executions.insert(task.to_string(), updated);
+        let written = changes.clone();
+        self.store.write(move |s| s.commit(written)).await?;
+        rs.book.record(&changes);
         Ok(())
     }
 
-    pub(super) async fn advance(&mut self, key: &RunKey) {
-        let now = gofer_core::now_millis();
-        let Some(rs) = self.running.get_mut(key) else {
-            return;
+    /// Prepares attempts of ready tasks (docs/runs.md#attempts): substitution resolves just before
+    /// each attempt, so parents can write run objects for their children, and the task log is
+    /// created (its size is the attempt's offset). File work runs on the blocking pool, never on
+    /// the dispatcher's loop.
+    pub(super) async fn prepare(
+        &mut self,
+        key: &RunKey,
+        tasks: Vec<String>,
+    ) -> Vec<(String, Prepared)> {
+        let Some(rs) = self.running.get(key) else {
+            return Vec::new();
         };
-        let mut changes = RunChanges::default();
-        let mut launches = Vec::new();
-        let mut resolved = Vec::new();
-
-        // Run deadline: stop running attempts, settle everything not yet started.
-        if rs.run.deadline > 0 && now >= rs.run.deadline && !rs.deadline_enforced {
-            rs.deadline_enforced = true;
-            for active in rs.active.values() {
-                let _ = active.stop.send(Some(Stop {
-                    kind: StopKind::Deadline,
-                    grace_secs: self.config.stop_timeout,
-                }));
-            }
-            for (task, se) in rs.executions.iter_mut() {
-                if se.execution.state != ES::Complete && !rs.active.contains_key(task) {
-                    let mut updated = se.clone();
-                    let why = reason(XR::Timeout, "the run exceeded its pipeline timeout");
-                    changes
-                        .events
-                        .push(complete(&mut updated.execution, XS::Skipped, why, now));
-                    changes.executions.push(updated);
-                }
-            }
-        }
-
-        if changes.executions.is_empty() && !rs.deadline_enforced && rs.run.cancel.is_none() {
-            let view: BTreeMap<String, TaskExecution> = rs
-                .executions
-                .iter()
-                .map(|(k, v)| (k.clone(), v.execution.clone()))
-                .collect();
-            for (task, se) in &rs.executions {
-                let e = &se.execution;
-                if e.state == ES::Complete || e.state == ES::Running || rs.active.contains_key(task)
-                {
+        let view = rs.book.view();
+        let mut results = Vec::new();
+        let mut values = Vec::new();
+        for task in tasks {
+            let Some(execution) = view.get(&task) else {
+                continue;
+            };
+            match resolve_references(&self.resolver, key, execution, &view).await {
+                Ok(resolved) => values.push((task.clone(), resolved)),
+                Err(problem) => {
+                    results.push((task, Prepared::Unresolvable(problem)));
                     continue;
                 }
-                if se.retry_at > now {
-                    continue;
+            }
+            let log_path = gofer_core::paths::task_log(
+                &self.config.data_dir,
+                &key.namespace,
+                &key.pipeline,
+                key.run,
+                &task,
+            );
+            let path = log_path.clone();
+            let prepared = tokio::task::spawn_blocking(move || prepare_log(&path))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            match prepared {
+                Ok(log_offset) => results.push((task, Prepared::Ready { log_offset })),
+                Err(err) => {
+                    tracing::error!(path = %log_path.display(), error = %err, "cannot create the task log");
+                    results.push((task, Prepared::NotNow));
                 }
-                let retrying = !e.attempts.is_empty();
-                if !retrying {
-                    match runstate::readiness(&e.task, &view) {
-                        Readiness::Wait => continue,
-                        Readiness::Skip(why) => {
-                            let mut updated = se.clone();
-                            let why = reason(XR::FailedPrecondition, why);
-                            changes.events.push(complete(
-                                &mut updated.execution,
-                                XS::Skipped,
-                                why,
-                                now,
-                            ));
-                            changes.executions.push(updated);
-                            continue;
-                        }
-                        Readiness::Run => {}
-                    }
-                }
-                // Substitution (docs/runs.md#variables) resolves here, just before each attempt, so parents
-                // can write run objects for their children.
-                match resolve_references(&self.resolver, key, e, &view).await {
-                    Ok(values) => {
-                        resolved.push((task.clone(), values));
-                    }
-                    Err(problem) => {
-                        let mut updated = se.clone();
-                        let why = reason(XR::FailedPrecondition, problem);
-                        changes
-                            .events
-                            .push(complete(&mut updated.execution, XS::Failed, why, now));
-                        changes.executions.push(updated);
-                        continue;
-                    }
-                }
-                // Record the attempt durably before asking the scheduler (docs/runs.md#attempts).
-                let log_path = gofer_core::paths::task_log(
-                    &self.config.data_dir,
-                    &key.namespace,
-                    &key.pipeline,
-                    key.run,
-                    task,
-                );
-                // File work runs on the blocking pool, never on the dispatcher's loop.
-                let path = log_path.clone();
-                let prepared = tokio::task::spawn_blocking(move || prepare_log(&path))
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-                let offset = match prepared {
-                    Ok(offset) => offset,
-                    Err(err) => {
-                        tracing::error!(path = %log_path.display(), error = %err, "cannot create the task log");
-                        continue;
-                    }
-                };
-                let mut updated = se.clone();
-                let attempt = updated.execution.attempts.len() as u64 + 1;
-                updated.execution.attempts.push(TaskAttempt {
-                    attempt,
-                    started: 0,
-                    ended: 0,
-                    exit_code: None,
-                    status: XS::Unknown,
-                    status_reason: None,
-                    log_offset: offset,
-                });
-                updated.execution.state = ES::Processing;
-                updated.retry_at = 0;
-                changes.executions.push(updated);
-                launches.push((task.clone(), attempt));
             }
         }
-
-        if !changes.executions.is_empty() {
-            if !self.commit(changes.clone()).await {
-                return;
-            }
-            let rs = self.running.get_mut(key).expect("present above");
-            for se in changes.executions {
-                rs.executions.insert(se.execution.task_id.clone(), se);
-            }
-            rs.resolved.extend(resolved);
-            for (task, attempt) in launches {
-                self.launch(key, &task, attempt, None);
-            }
+        if let Some(rs) = self.running.get_mut(key) {
+            rs.resolved.extend(values);
         }
-        self.finish_if_done(key).await;
+        results
     }
 
-    /// Spawns the executor of `attempt` (already recorded). `reattach` carries the recorded start
-    /// time of a container found by recovery.
-    pub(super) fn launch(&mut self, key: &RunKey, task: &str, attempt: u64, reattach: Option<u64>) {
+    /// Spawns the executor of `attempt` (already recorded). `recovered` is a container found at
+    /// boot, which the executor follows instead of creating one.
+    pub(super) async fn launch(
+        &mut self,
+        key: &RunKey,
+        task: &str,
+        attempt: u64,
+        recovered: Option<Recovered>,
+    ) {
+        if recovered.is_some() {
+            self.resolve_masks(key, task).await;
+        }
+        let reattach = match recovered {
+            Some(Recovered::Started(at)) => Some(at),
+            Some(Recovered::Created) | None => None,
+        };
         let Some(rs) = self.running.get_mut(key) else {
             return;
         };
-        let Some(se) = rs.executions.get(task) else {
+        let Some(se) = rs.book.executions.get(task) else {
             return;
         };
         let e = &se.execution;
@@ -215,7 +146,7 @@ impl Dispatcher {
         // The run's API token (docs/runs.md#variables), derived again here so its plaintext is never stored.
         let mut masks = resolved.masks;
         if e.task.inject_api_token
-            && let Some(token_id) = &rs.run.run.token_id
+            && let Some(token_id) = &rs.book.run.run.token_id
         {
             let secret = crate::tokens::run_token_secret(&self.config.run_token_key, token_id);
             // Masked in the task's log like any secret (docs/runs.md#variables).
@@ -268,16 +199,6 @@ impl Dispatcher {
             masks,
         };
         let (stop, stop_rx) = watch::channel(None);
-        // A cancel accepted before the container started applies at once.
-        if let Some(cancel) = se.cancel.or(rs.run.cancel.map(|c| TaskCancel {
-            grace_secs: self.config.stop_timeout,
-            by_admin: c.by_admin,
-        })) {
-            let _ = stop.send(Some(Stop {
-                kind: StopKind::Cancel,
-                grace_secs: cancel.grace_secs,
-            }));
-        }
         // Every log line of the attempt carries its ids.
         let span = tracing::info_span!(
             "attempt",
@@ -298,206 +219,24 @@ impl Dispatcher {
                 task: handle.abort_handle(),
             },
         );
+        rs.book.launched(task);
     }
 
-    pub(super) async fn attempt_started(
-        &mut self,
-        key: &RunKey,
-        task: &str,
-        attempt: u64,
-        at: u64,
-    ) {
-        let Some(se) = self.running.get(key).and_then(|rs| rs.executions.get(task)) else {
-            return;
-        };
-        let mut updated = se.clone();
-        let e = &mut updated.execution;
-        let Some(a) = e.attempts.iter_mut().find(|a| a.attempt == attempt) else {
-            return;
-        };
-        if a.started == 0 {
-            a.started = at;
-        }
-        if e.started == 0 {
-            e.started = at;
-        }
-        e.state = ES::Running;
-        let event = EventKind::StartedTaskExecution {
-            namespace_id: key.namespace.clone(),
-            pipeline_id: key.pipeline.clone(),
-            run_id: key.run,
-            task_execution_id: task.to_string(),
-            attempt,
-        };
-        let changes = RunChanges {
-            executions: vec![updated.clone()],
-            events: vec![event],
-            ..Default::default()
-        };
-        if self.commit(changes).await
-            && let Some(rs) = self.running.get_mut(key)
-        {
-            rs.executions.insert(task.to_string(), updated);
-        }
-    }
-
-    pub(super) async fn attempt_ended(
-        &mut self,
-        key: &RunKey,
-        task: &str,
-        attempt: u64,
-        outcome: Outcome,
-    ) {
-        let now = gofer_core::now_millis();
-        let Some(rs) = self.running.get_mut(key) else {
-            return;
-        };
-        rs.active.remove(task);
-        let Some(se) = rs.executions.get(task) else {
-            return;
-        };
-        let mut updated = se.clone();
-        let run_cancelled = rs.run.cancel.is_some();
-        let deadline_passed =
-            rs.deadline_enforced || (rs.run.deadline > 0 && now >= rs.run.deadline);
-        let e = &mut updated.execution;
-        let (status, why, exit_code, retryable) = match &outcome {
-            Outcome::StartFailed(message) => (
-                XS::Failed,
-                reason(XR::SchedulerError, message.clone()),
-                None,
-                true,
-            ),
-            Outcome::Finished(state) => match state {
-                ContainerState::Exited { exit_code: 0 } => (XS::Successful, None, Some(0), false),
-                ContainerState::Exited { exit_code } => (
-                    XS::Failed,
-                    reason(XR::AbnormalExit, format!("exited with code {exit_code}")),
-                    Some(*exit_code),
-                    true,
-                ),
-                other => (
-                    XS::Failed,
-                    reason(
-                        XR::SchedulerError,
-                        format!("the container ended unexpectedly: {other}"),
-                    ),
-                    None,
-                    true,
-                ),
-            },
-            Outcome::TimedOut {
-                timeout_secs,
-                state,
-            } => (
-                XS::Failed,
-                reason(
-                    XR::Timeout,
-                    format!("exceeded task timeout of {timeout_secs}s"),
-                ),
-                exit_code_of(state),
-                true,
-            ),
-            Outcome::Stopped {
-                kind: StopKind::Cancel,
-                state,
-            } => (
-                XS::Cancelled,
-                reason(XR::Cancelled, "the task was cancelled"),
-                exit_code_of(state),
-                false,
-            ),
-            Outcome::Stopped {
-                kind: StopKind::Deadline,
-                state,
-            } => (
-                XS::Failed,
-                reason(XR::Timeout, "the run exceeded its pipeline timeout"),
-                exit_code_of(state),
-                false,
-            ),
-        };
-        if let Some(a) = e.attempts.iter_mut().find(|a| a.attempt == attempt) {
-            a.ended = now;
-            a.exit_code = exit_code;
-            a.status = status;
-            a.status_reason = why.clone();
-        }
-        e.exit_code = exit_code;
-        let allowed = e.task.retries.count + 1;
-        let mut changes = RunChanges::default();
-        if retryable
-            && (e.attempts.len() as u64) < allowed
-            && updated.cancel.is_none()
-            && !run_cancelled
-            && !deadline_passed
-        {
-            e.state = ES::Waiting;
-            updated.retry_at = now.saturating_add(e.task.retries.backoff.saturating_mul(1000));
-        } else {
-            changes.events.push(complete(e, status, why, now));
-        }
-        changes.executions.push(updated.clone());
-        if self.commit(changes).await
-            && let Some(rs) = self.running.get_mut(key)
-        {
-            rs.executions.insert(task.to_string(), updated);
-        }
-        self.advance(key).await;
-    }
-
-    /// Finalises a run whose executions are all complete (docs/runs.md#final-status).
-    pub(super) async fn finish_if_done(&mut self, key: &RunKey) {
+    /// A recovered container already has its environment; its references are resolved again
+    /// only so that its log stays masked (docs/runs.md#variables). A reference that no longer
+    /// resolves masks nothing.
+    async fn resolve_masks(&mut self, key: &RunKey, task: &str) {
         let Some(rs) = self.running.get(key) else {
             return;
         };
-        if !rs.active.is_empty()
-            || rs
-                .executions
-                .values()
-                .any(|e| e.execution.state != ES::Complete)
-        {
+        let view = rs.book.view();
+        let Some(execution) = view.get(task) else {
             return;
-        }
-        let now = gofer_core::now_millis();
-        let executions: Vec<TaskExecution> = rs
-            .executions
-            .values()
-            .map(|e| e.execution.clone())
-            .collect();
-        let cancelled = rs.run.cancel.map(|c| c.by_admin).or_else(|| {
-            rs.executions
-                .values()
-                .find_map(|e| e.cancel.map(|c| c.by_admin))
-        });
-        let deadline_passed =
-            rs.deadline_enforced || (rs.run.deadline > 0 && now >= rs.run.deadline);
-        let (status, why) = runstate::final_status(
-            &executions,
-            RunEnding {
-                cancelled,
-                deadline_passed,
-            },
-        );
-        let mut run = rs.run.clone();
-        run.run.state = RunState::Complete;
-        run.run.status = status;
-        run.run.status_reason = why;
-        run.run.ended = now;
-        let changes = RunChanges {
-            runs: vec![run],
-            events: vec![EventKind::CompletedRun {
-                namespace_id: key.namespace.clone(),
-                pipeline_id: key.pipeline.clone(),
-                run_id: key.run,
-                status,
-            }],
-            ..Default::default()
         };
-        if self.commit(changes).await {
-            self.running.remove(key);
-            self.sweep_logs(&key.namespace, &key.pipeline).await;
-            self.sweep_objects(&key.namespace, &key.pipeline).await;
+        if let Ok(resolved) = resolve_references(&self.resolver, key, execution, &view).await
+            && let Some(rs) = self.running.get_mut(key)
+        {
+            rs.resolved.insert(task.to_owned(), resolved);
         }
     }
 }

@@ -4,20 +4,15 @@
 //! concern: `recovery.rs` (boot), `queue.rs` (pending runs and limits), `dag.rs` (readiness,
 //! attempts, results, the final status), `cancel.rs`, `retention.rs` (logs and objects).
 
-use super::executor::{self, AttemptSpec, Outcome, Stop, StopKind};
+use super::book::{Input, Prepared, Recovered, RunBook, Step};
+use super::executor::{self, AttemptSpec, Stop};
 use super::substitute::{self, Resolved, Resolver};
 use super::{Command, EngineConfig, RunKey};
-use crate::scheduler::{self, ContainerState, Scheduler, StartRequest};
-use crate::store::{
-    CancelRequest, RunChanges, StoreError, StoreHandle, StoreResult, StoredExecution, StoredRun,
-    StoredRunState, TaskCancel,
-};
-use gofer_core::api::{Config, EventKind, Page, StatusReason, TaskAttempt, TaskExecution};
-use gofer_core::enums::{
-    RunState, RunStatus, TaskExecutionState as ES, TaskExecutionStatus as XS,
-    TaskExecutionStatusReasonKind as XR,
-};
-use gofer_core::runstate::{self, Readiness, RunEnding};
+use crate::scheduler::{self, Scheduler, StartRequest};
+use crate::store::{RunChanges, StoreError, StoreHandle, StoreResult, StoredRun, StoredRunState};
+use gofer_core::api::{Config, EventKind, Page, RunCancellation, TaskExecution};
+use gofer_core::enums::{RunState, RunStatus, TaskExecutionState as ES};
+use gofer_core::runstate::{self, RunEnding};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,16 +31,24 @@ struct Active {
     task: tokio::task::AbortHandle,
 }
 
-/// A running run in memory; mirrors what is stored.
+/// A running run in memory: the core's book of it (docs/runs.md) and the executors of its
+/// attempts.
 struct Running {
-    run: StoredRun,
-    executions: BTreeMap<String, StoredExecution>,
+    book: RunBook,
     active: HashMap<String, Active>,
-    /// The run deadline has been enforced (docs/runs.md#timeouts).
-    deadline_enforced: bool,
     /// Substituted values of attempts about to launch (docs/runs.md#variables); taken by `launch`, never
     /// stored.
     resolved: HashMap<String, Resolved>,
+}
+
+impl Running {
+    fn new(book: RunBook) -> Running {
+        Running {
+            book,
+            active: HashMap::new(),
+            resolved: HashMap::new(),
+        }
+    }
 }
 
 pub(super) struct Dispatcher {
@@ -61,38 +64,6 @@ pub(super) struct Dispatcher {
     resolver: Resolver,
 }
 
-fn key_of(run: &StoredRun) -> RunKey {
-    RunKey::of(&run.run)
-}
-
-fn reason(kind: XR, description: impl Into<String>) -> Option<StatusReason<XR>> {
-    Some(StatusReason {
-        reason: kind,
-        description: description.into(),
-    })
-}
-
-/// Completes an execution with a final status (the caller emits the event).
-fn complete(
-    exec: &mut TaskExecution,
-    status: XS,
-    why: Option<StatusReason<XR>>,
-    now: u64,
-) -> EventKind {
-    exec.state = ES::Complete;
-    exec.status = status;
-    exec.status_reason = why;
-    exec.ended = now;
-    EventKind::CompletedTaskExecution {
-        namespace_id: exec.namespace_id.clone(),
-        pipeline_id: exec.pipeline_id.clone(),
-        run_id: exec.run_id,
-        task_execution_id: exec.task_id.clone(),
-        status,
-        result: exec.result.clone(),
-    }
-}
-
 impl Dispatcher {
     pub(super) async fn run(
         mut self,
@@ -101,15 +72,14 @@ impl Dispatcher {
     ) {
         self.sweep_all_logs().await;
         self.drive().await;
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let wake = self.next_wake();
             tokio::select! {
                 command = rx.recv() => match command {
                     Some(command) => self.handle(command).await,
                     None => break,
                 },
-                _ = tick.tick() => {}
+                () = tokio::time::sleep(wake) => {}
                 () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
             }
             // Batch whatever else is already waiting before re-evaluating.
@@ -191,41 +161,111 @@ impl Dispatcher {
                 task,
                 attempt,
                 at,
-            } => self.attempt_started(&key, &task, attempt, at).await,
+            } => {
+                let _ = self
+                    .feed(&key, Input::AttemptStarted { task, attempt, at })
+                    .await;
+            }
             Command::AttemptEnded {
                 key,
                 task,
                 attempt,
                 outcome,
-            } => self.attempt_ended(&key, &task, attempt, outcome).await,
+            } => {
+                if let Some(rs) = self.running.get_mut(&key) {
+                    rs.active.remove(&task);
+                }
+                let input = Input::AttemptEnded {
+                    task,
+                    attempt,
+                    outcome,
+                };
+                let _ = self.feed(&key, input).await;
+            }
         }
     }
 
-    /// Writes one atomic change; on failure the error is logged and memory is not updated by the
-    /// caller (it re-evaluates on the next tick).
-    async fn commit(&self, changes: RunChanges) -> bool {
-        match self.store.write(move |s| s.commit(changes)).await {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "committing run state failed");
-                false
-            }
-        }
+    /// How long the loop may sleep: until the earliest deadline, retry or held task of any
+    /// running run, and never more than a second (the queue and retention are looked at then).
+    fn next_wake(&self) -> Duration {
+        let now = gofer_core::now_millis();
+        let soonest = self
+            .running
+            .values()
+            .filter_map(|rs| rs.book.next_wake())
+            .min()
+            .map_or(1000, |at| at.saturating_sub(now));
+        Duration::from_millis(soonest.clamp(1, 1000))
     }
 
     async fn drive(&mut self) {
         self.dequeue().await;
         let keys: Vec<RunKey> = self.running.keys().cloned().collect();
         for key in keys {
-            self.advance(&key).await;
+            // A failed commit is logged by `feed` and decided again on the next pass.
+            let _ = self.feed(&key, Input::Evaluate).await;
         }
     }
-}
 
-fn exit_code_of(state: &ContainerState) -> Option<i64> {
-    match state {
-        ContainerState::Exited { exit_code } => Some(*exit_code),
-        _ => None,
+    /// Writes one atomic change of run state; a failure is logged here and returned.
+    async fn commit(&self, changes: RunChanges) -> StoreResult<()> {
+        let result = self.store.write(move |s| s.commit(changes)).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "committing run state failed");
+        }
+        result.map(|_| ())
+    }
+
+    /// Feeds `input` to the run's core and carries out its steps in order (module docs of
+    /// `engine::book`); after any input that changed stored state the run is evaluated again. A
+    /// failed commit abandons the steps after it and is returned.
+    async fn feed(&mut self, key: &RunKey, input: Input) -> StoreResult<()> {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            let evaluating = input == Input::Evaluate;
+            let Some(rs) = self.running.get_mut(key) else {
+                return Ok(());
+            };
+            let steps = rs.book.apply(input, gofer_core::now_millis());
+            let mut changed = false;
+            for step in steps {
+                match step {
+                    Step::Commit(changes) => {
+                        self.commit(changes.clone()).await?;
+                        if let Some(rs) = self.running.get_mut(key) {
+                            rs.book.record(&changes);
+                        }
+                        changed = true;
+                    }
+                    Step::Prepare(tasks) => {
+                        let results = self.prepare(key, tasks).await;
+                        inputs.push_back(Input::Prepared(results));
+                    }
+                    Step::Launch {
+                        task,
+                        attempt,
+                        recovered,
+                    } => self.launch(key, &task, attempt, recovered).await,
+                    Step::Stop { task, stop } => {
+                        if let Some(active) =
+                            self.running.get(key).and_then(|rs| rs.active.get(&task))
+                        {
+                            let _ = active.stop.send(Some(stop));
+                        }
+                    }
+                    Step::Finished => {
+                        self.running.remove(key);
+                        self.sweep_logs(&key.namespace, &key.pipeline).await;
+                        self.sweep_objects(&key.namespace, &key.pipeline).await;
+                        return Ok(());
+                    }
+                }
+            }
+            if changed && !evaluating {
+                inputs.push_back(Input::Evaluate);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -107,8 +107,8 @@ impl Dispatcher {
     }
 
     /// Moves a run from the queue to `running` with its execution rows (docs/runs.md#queue).
-    pub(super) async fn start_run(&mut self, mut run: StoredRun) -> bool {
-        let key = key_of(&run);
+    pub(super) async fn start_run(&mut self, run: StoredRun) -> bool {
+        let key = RunKey::of(&run.run);
         let (ns, p, version) = (
             key.namespace.clone(),
             key.pipeline.clone(),
@@ -125,57 +125,25 @@ impl Dispatcher {
                 return false;
             }
         };
-        let now = gofer_core::now_millis();
-        run.run.state = RunState::Running;
-        run.run.started = now;
-        run.deadline = if config.timeout > 0 {
-            now.saturating_add(config.timeout.saturating_mul(1000))
-        } else {
-            0
-        };
-        let executions =
-            runstate::new_executions(&run.run, &config, &self.config.api_base_url, now);
-        let mut events = vec![EventKind::StartedRun {
-            namespace_id: key.namespace.clone(),
-            pipeline_id: key.pipeline.clone(),
-            run_id: key.run,
-        }];
-        events.extend(executions.iter().map(|e| EventKind::CreatedTaskExecution {
-            namespace_id: key.namespace.clone(),
-            pipeline_id: key.pipeline.clone(),
-            run_id: key.run,
-            task_execution_id: e.task_id.clone(),
-        }));
-        let stored: Vec<StoredExecution> = executions
-            .into_iter()
-            .map(|execution| StoredExecution {
-                execution,
-                retry_at: 0,
-                cancel: None,
-            })
-            .collect();
-        let changes = RunChanges {
-            runs: vec![run.clone()],
-            executions: stored.clone(),
-            dequeued: vec![key.clone()],
-            events,
-        };
-        if !self.commit(changes).await {
+        let changes = RunBook::start(
+            run,
+            &config,
+            &self.config.api_base_url,
+            gofer_core::now_millis(),
+        );
+        if self.commit(changes.clone()).await.is_err() {
             return false;
         }
-        self.running.insert(
-            key,
-            Running {
-                run,
-                executions: stored
-                    .into_iter()
-                    .map(|e| (e.execution.task_id.clone(), e))
-                    .collect(),
-                active: HashMap::new(),
-                deadline_enforced: false,
-                resolved: HashMap::new(),
-            },
-        );
+        let RunChanges {
+            mut runs,
+            executions,
+            ..
+        } = changes;
+        let Some(run) = runs.pop() else {
+            return false;
+        };
+        let book = RunBook::new(run, executions, self.config.stop_timeout);
+        self.running.insert(key, Running::new(book));
         true
     }
 }

@@ -116,7 +116,7 @@ impl Dispatcher {
             }
         }
         if !changes.executions.is_empty() {
-            self.commit(changes).await;
+            let _ = self.commit(changes).await;
         }
     }
 }
