@@ -8,10 +8,17 @@
 //! sets up tracing (to a file, never the terminal); this crate only draws and talks to the API.
 
 pub mod app;
+pub mod command;
 pub mod config;
 pub mod dag;
+pub mod draw;
+pub mod keys;
 pub mod logbuf;
+pub mod model;
+pub mod mutation;
+pub mod navigation;
 pub mod runtime;
+pub mod screens;
 pub mod view;
 
 use std::time::Instant;

@@ -1,0 +1,114 @@
+//! Changes the console can make (start, cancel, deploy, …): the question it asks first and the
+//! CLI command that does the same.
+
+/// A mutating action (hidden and refused in read-only mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    CancelRun {
+        pipeline: String,
+        run_id: u64,
+    },
+    CancelTask {
+        pipeline: String,
+        run_id: u64,
+        task: String,
+    },
+    StartRun {
+        pipeline: String,
+        variables: Vec<(String, String)>,
+    },
+    SetPipelineState {
+        pipeline: String,
+        enable: bool,
+    },
+    Deploy {
+        pipeline: String,
+        version: u64,
+    },
+}
+
+impl Mutation {
+    /// The question asked before it runs.
+    pub fn question(&self) -> String {
+        match self {
+            Mutation::CancelRun { pipeline, run_id } => {
+                format!("cancel run {run_id} of pipeline '{pipeline}'? (y/n)")
+            }
+            Mutation::CancelTask {
+                pipeline,
+                run_id,
+                task,
+            } => {
+                format!("cancel task '{task}' of run {run_id} of '{pipeline}'? (y/n)")
+            }
+            Mutation::StartRun { pipeline, .. } => format!("start a run of '{pipeline}'? (y/n)"),
+            Mutation::SetPipelineState { pipeline, enable } => format!(
+                "{} pipeline '{pipeline}'? (y/n)",
+                if *enable { "enable" } else { "disable" }
+            ),
+            Mutation::Deploy { pipeline, version } => {
+                format!("deploy version {version} of '{pipeline}'? (y/n)")
+            }
+        }
+    }
+
+    /// The equivalent `gofer …` command, shown after the action (issue 6 item 6).
+    pub fn cli(&self, namespace: &str) -> String {
+        let ns = if namespace == "default" {
+            String::new()
+        } else {
+            format!(" --namespace {namespace}")
+        };
+        match self {
+            Mutation::CancelRun { pipeline, run_id } => {
+                format!("gofer{ns} run cancel {pipeline} {run_id}")
+            }
+            Mutation::CancelTask {
+                pipeline,
+                run_id,
+                task,
+            } => {
+                format!("gofer{ns} task cancel {pipeline} {run_id} {task}")
+            }
+            Mutation::StartRun {
+                pipeline,
+                variables,
+            } => {
+                let mut cli = format!("gofer{ns} run start {pipeline}");
+                for (k, v) in variables {
+                    cli.push_str(&format!(" -v {}", shell_word(&format!("{k}={v}"))));
+                }
+                cli
+            }
+            Mutation::SetPipelineState { pipeline, enable } => format!(
+                "gofer{ns} pipeline {} {pipeline}",
+                if *enable { "enable" } else { "disable" }
+            ),
+            Mutation::Deploy { pipeline, version } => {
+                format!("gofer{ns} pipeline config deploy {pipeline} {version}")
+            }
+        }
+    }
+
+    /// What the read-only refusal names.
+    pub(crate) fn verb(&self) -> &'static str {
+        match self {
+            Mutation::CancelRun { .. } | Mutation::CancelTask { .. } => "cancelling",
+            Mutation::StartRun { .. } => "starting runs",
+            Mutation::SetPipelineState { .. } => "enabling and disabling pipelines",
+            Mutation::Deploy { .. } => "deploying",
+        }
+    }
+}
+
+pub(crate) fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=./:,@".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}

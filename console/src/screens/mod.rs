@@ -1,0 +1,11 @@
+//! One module per screen of the console: its part of the transition function (methods on the
+//! console state, `App`, defined in `model`) and its drawing, together.
+
+pub mod dag;
+pub mod events;
+pub mod help;
+pub mod logs;
+pub mod namespaces;
+pub mod pipelines;
+pub mod run;
+pub mod runs;
