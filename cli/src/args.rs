@@ -8,7 +8,7 @@ use gofer_core::enums::OutputFormat;
 use std::io::Read as _;
 use std::path::PathBuf;
 
-/// Global flags (SPEC §15.1). Each falls back to its environment variable, then to the CLI
+/// Global flags (docs/cli.md#global-flags). Each falls back to its environment variable, then to the CLI
 /// config file, then to its default; `gofer config show` prints where each value came from.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]

@@ -1,5 +1,5 @@
-//! The command line (SPEC §15): global flags and the command tree. Parsing only; each noun's
-//! behaviour lives in `commands/<noun>.rs` (STYLE rule 19).
+//! The command line (docs/cli.md): global flags and the command tree. Parsing only; each noun's
+//! behaviour lives in `commands/<noun>.rs`.
 
 pub use crate::args::GlobalArgs;
 use crate::commands::{
@@ -70,7 +70,7 @@ pub enum Command {
     Service(ServiceCommand),
     /// The operator console: a full-screen terminal UI of runs, DAGs, logs and events
     Console(ConsoleArgs),
-    /// Entrypoints of the images the server builds from this executable (SPEC §12.10)
+    /// Entrypoints of the images the server builds from this executable (docs/extensions.md#images-gofer-builds-itself)
     #[command(subcommand, hide = true)]
     Builtin(crate::commands::builtin::BuiltinCommand),
 }

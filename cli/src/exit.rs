@@ -1,4 +1,4 @@
-//! Process exit codes (SPEC §15.2, STYLE rule 20). Only `main` calls `process::exit`; everything
+//! Process exit codes (docs/cli.md#exit-codes). Only `main` calls `process::exit`; everything
 //! else returns an error that `failure::exit_code` maps to one of these.
 
 /// Success.

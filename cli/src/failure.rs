@@ -5,7 +5,7 @@ use crate::exit::{
 };
 use std::fmt;
 
-/// An error message plus the exit code it should produce (SPEC §15.2).
+/// An error message plus the exit code it should produce (docs/cli.md#exit-codes).
 #[derive(Debug)]
 pub struct Failure {
     pub code: i32,

@@ -1,5 +1,5 @@
-//! `gofer`: the one binary (STYLE layout). `main` parses, dispatches and maps errors to the exit
-//! codes of SPEC §15.2; it is the only place that calls `process::exit` (STYLE rule 20).
+//! `gofer`: the one binary. `main` parses, dispatches and maps errors to the exit
+//! codes of docs/cli.md#exit-codes; it is the only place that calls `process::exit`.
 
 mod args;
 mod cli;
@@ -91,10 +91,10 @@ fn run() -> i32 {
     let mut debug = false;
     let mut json = cli.global.output == Some(gofer_core::enums::OutputFormat::Json);
     let result = match cli.command {
-        // Inside a task container: no settings, no server, its own exit codes (SPEC §12.10).
+        // Inside a task container: no settings, no server, its own exit codes (docs/extensions.md#images-gofer-builds-itself).
         Command::Builtin(command) => return commands::builtin::run(command),
         Command::Service(ServiceCommand::Start { log_format, .. }) => {
-            // Under `service`, `--config` names the server config file (SPEC §15.4); only a value
+            // Under `service`, `--config` names the server config file (docs/cli.md); only a value
             // given on the command line counts, not GOFER_CONFIG (that names the CLI config).
             let given = matches.value_source("config") == Some(ValueSource::CommandLine);
             let path = cli.global.config.as_deref().filter(|_| given);
@@ -163,7 +163,7 @@ fn dispatch(
     started: std::time::Instant,
 ) -> anyhow::Result<()> {
     if let Command::Console(args) = command {
-        // The console takes over the terminal and traces to a file (SPEC §16, STYLE rule 17).
+        // The console takes over the terminal and traces to a file (docs/cli.md#console).
         return commands::console::run(&settings, args, started);
     }
     if settings.debug.value {
@@ -221,7 +221,7 @@ fn dispatch(
 }
 
 /// Prints `error: …` on stderr: the server's message with its request id, or a hint for an
-/// unreachable server (SPEC §15.1).
+/// unreachable server (docs/cli.md#global-flags).
 fn report(err: &anyhow::Error, debug: bool) {
     let sdk = err
         .chain()

@@ -1,4 +1,4 @@
-//! Plain and JSON output (SPEC §15.1): aligned tables and `key: value` blocks for people, the API
+//! Plain and JSON output (docs/cli.md#global-flags): aligned tables and `key: value` blocks for people, the API
 //! wire types unchanged for `--output json`.
 
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! The effective CLI configuration (SPEC §15.1): flag > environment > config file > default,
+//! The effective CLI configuration (docs/cli.md#global-flags): flag > environment > config file > default,
 //! keeping the source of every value so that `gofer config show` can print it.
 
 use crate::args::GlobalArgs;
@@ -60,7 +60,7 @@ pub struct Settings {
     pub console: toml::Table,
 }
 
-/// Defaults (SPEC §15.1).
+/// Defaults (docs/cli.md#global-flags).
 pub const DEFAULT_NAMESPACE: &str = "default";
 pub const DEFAULT_API_BASE_URL: &str = "http://127.0.0.1:8080";
 
@@ -161,7 +161,7 @@ impl Settings {
             })?),
         };
         // `--token`/GOFER_TOKEN come through clap; GOFER_API_TOKEN is the fallback a task with
-        // `inject_api_token` gets (SPEC §6.5, §15.1).
+        // `inject_api_token` gets (docs/auth.md#run-tokens, docs/cli.md#global-flags).
         let token_given = given(args.token.clone(), "token").or_else(|| {
             env("GOFER_API_TOKEN")
                 .filter(|t| !t.is_empty())

@@ -1,5 +1,5 @@
 //! Human times for plain output: relative ("3 minutes ago") by default, RFC 3339 with `--detail`
-//! (SPEC §15.1). Timestamps are Unix epoch milliseconds; `0` means "not set" and prints as `-`.
+//! (docs/cli.md#global-flags). Timestamps are Unix epoch milliseconds; `0` means "not set" and prints as `-`.
 
 /// Formats timestamps relative to a fixed `now`, so one command prints consistent times.
 #[derive(Debug, Clone, Copy)]

@@ -1,4 +1,4 @@
-//! `run watch` and `run start --watch` (SPEC §15.4): follow a run through the event stream until
+//! `run watch` and `run start --watch` (docs/cli.md): follow a run through the event stream until
 //! `completed_run`, with a task table on stderr and each task's log lines on stdout.
 //!
 //! * Events come from `GET /api/events` filtered to the pipeline, starting `after` the run's
@@ -7,7 +7,7 @@
 //!   `started_task_execution`; lines go to stdout as `<task> | <line>`. The watch ends once
 //!   `completed_run` arrived and every log stream has ended.
 //! * When stderr is a terminal the table is redrawn in place; otherwise each change is one
-//!   plain status line (STYLE rule 21: progress on stderr, stdout stays the logs).
+//!   plain status line (progress on stderr, stdout stays the logs).
 //! * `--output json`: one JSON event per line on stdout, no logs, no table.
 
 use crate::commands::Ctx;

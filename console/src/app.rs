@@ -1,4 +1,4 @@
-//! The console's state and its one transition function (STYLE rule 14): `update(msg)` changes
+//! The console's state and its one transition function: `update(msg)` changes
 //! state and returns the I/O to perform as [`Effect`]s; it never does I/O itself and reads no
 //! clock (time arrives as [`Msg::Tick`]).
 
@@ -187,7 +187,7 @@ impl App {
                     && now.saturating_sub(self.last_poll_ms) >= POLL_EVERY_MS
                     && !self.paused
                 {
-                    // Polling fallback while the event stream is down (SPEC §16).
+                    // Polling fallback while the event stream is down (docs/cli.md#console).
                     self.last_poll_ms = now;
                     return self.reload_screen();
                 }

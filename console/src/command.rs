@@ -5,7 +5,7 @@ use crate::model::{App, Effect, Mode, Screen};
 use crate::mutation::Mutation;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// Commands of `:` mode, for completion (SPEC §16.2).
+/// Commands of `:` mode, for completion (docs/cli.md#console).
 pub const COMMANDS: [&str; 13] = [
     "namespaces",
     "ns",

@@ -1,4 +1,4 @@
-//! Keymap and theme (SPEC §16.2, STYLE rule 15): data-driven, defaults shipped in
+//! Keymap and theme (docs/cli.md#console): data-driven, defaults shipped in
 //! `assets/console.toml`, overridable entry by entry.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

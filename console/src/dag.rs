@@ -1,4 +1,4 @@
-//! Laying out a run's task executions (SPEC §16.1 "Run (DAG)"): columns by dependency depth,
+//! Laying out a run's task executions (docs/cli.md#console "Run (DAG)"): columns by dependency depth,
 //! and the indented tree used when the terminal is too narrow for columns.
 
 use gofer_core::api::TaskExecution;

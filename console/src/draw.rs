@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Wrap};
 use crate::model::{App, Load, Screen};
 use ratatui::Frame;
 
-/// Glyph and colour of a task execution (issue 6 item 2).
+/// Glyph and colour of a task execution.
 pub fn task_glyph(task: &TaskExecution, theme: &Theme) -> (&'static str, Color) {
     match (task.state, task.status) {
         (TaskExecutionState::Complete, TaskExecutionStatus::Successful) => ("✔", theme.successful),

@@ -1,7 +1,7 @@
-//! `gofer console`: the operator console (SPEC §16), a ratatui terminal UI that is purely a
+//! `gofer console`: the operator console (docs/cli.md#console), a ratatui terminal UI that is purely a
 //! client of the Gofer API through `gofer-sdk` — it never reads the database.
 //!
-//! Elm-like (STYLE rules 14–18): [`app::App`] is the state and [`app::App::update`] its only
+//! Elm-like: [`app::App`] is the state and [`app::App::update`] its only
 //! transition, returning [`app::Effect`]s; [`view::render`] draws a frame from the state alone;
 //! [`runtime`] turns terminal input, SDK answers, the event websocket and log streams into
 //! [`app::Msg`]s and performs the effects. The binary (`cli`) resolves the configuration and
@@ -25,7 +25,7 @@ use std::time::Instant;
 
 /// Everything the console needs to start.
 pub struct Options {
-    /// A client for the server (base URL and token from the CLI configuration, SPEC §15.1).
+    /// A client for the server (base URL and token from the CLI configuration, docs/cli.md#global-flags).
     pub client: gofer_sdk::Client,
     /// The namespace to open (`--namespace`).
     pub namespace: String,

@@ -1,4 +1,4 @@
-//! A bounded buffer of log lines (issue 6 item 3): bytes in, sanitised lines out, oldest lines
+//! A bounded buffer of log lines: bytes in, sanitised lines out, oldest lines
 //! dropped past the cap. Lines keep a stable absolute number so scroll positions and search
 //! cursors survive the front of the buffer being dropped.
 
@@ -27,7 +27,7 @@ impl LogBuf {
         }
     }
 
-    /// Appends raw log bytes (SPEC §7.2 plain transport: any chunking).
+    /// Appends raw log bytes (docs/logs-and-events.md#reading plain transport: any chunking).
     pub fn push(&mut self, bytes: &[u8]) {
         let mut rest = bytes;
         while let Some(newline) = rest.iter().position(|b| *b == b'\n') {
@@ -110,7 +110,7 @@ impl LogBuf {
 /// Makes a log line safe to draw: escape sequences (colours, cursor moves) are removed, tabs
 /// become spaces, a trailing `\r` is dropped and other control characters become `�`, so a task's
 /// output can never move the cursor or change the terminal. Invalid UTF-8 becomes `�` (as the
-/// websocket transport does, SPEC §7.2).
+/// websocket transport does, docs/logs-and-events.md#reading).
 pub fn sanitize(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = text.strip_suffix('\r').unwrap_or(&text);

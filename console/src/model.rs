@@ -14,7 +14,7 @@ use crate::mutation::Mutation;
 pub const SIDE_PANEL_FROM: u16 = 140;
 /// How many events the events view keeps.
 pub const EVENTS_KEPT: usize = 2_000;
-/// While the event stream is down, the visible view is refreshed this often (SPEC §16).
+/// While the event stream is down, the visible view is refreshed this often (docs/cli.md#console).
 pub const POLL_EVERY_MS: u64 = 2_000;
 
 /// Something that is fetched: not yet, fetched, or failed with a message.
@@ -52,7 +52,7 @@ pub struct RunData {
     pub tasks: Vec<TaskExecution>,
 }
 
-/// The views of SPEC §16.1 that this console has.
+/// The views of docs/cli.md#console that this console has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screen {
     Namespaces,
@@ -107,7 +107,7 @@ pub enum Mode {
     },
 }
 
-/// The event stream's health, shown in the header (issue 6 item 5).
+/// The event stream's health, shown in the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connection {
     Connecting,
@@ -284,11 +284,11 @@ pub enum LogState {
     NeverStarted(String),
     Streaming,
     Ended,
-    /// Removed by retention or by the API (SPEC §7.4).
+    /// Removed by retention or by the API (docs/logs-and-events.md#deleting-and-retention).
     Expired,
     Failed(String),
 }
-/// The log view (issue 6 item 3).
+/// The log view.
 #[derive(Debug, Clone)]
 pub struct LogView {
     pub buf: LogBuf,

@@ -52,7 +52,7 @@ impl Mutation {
         }
     }
 
-    /// The equivalent `gofer …` command, shown after the action (issue 6 item 6).
+    /// The equivalent `gofer …` command, shown after the action.
     pub fn cli(&self, namespace: &str) -> String {
         let ns = if namespace == "default" {
             String::new()

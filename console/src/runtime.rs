@@ -1,4 +1,4 @@
-//! The I/O layer (STYLE rule 16): terminal input, SDK calls, the event stream and the log
+//! The I/O layer: terminal input, SDK calls, the event stream and the log
 //! stream all feed [`Msg`]s into one channel; the loop applies them with [`App::update`],
 //! performs the returned [`Effect`]s in background tasks and redraws at most every
 //! [`FRAME`] — at once after a key, so typing never waits for the frame cap.
@@ -147,7 +147,7 @@ async fn ticker(tx: UnboundedSender<Msg>) {
     }
 }
 
-/// The live event stream (SPEC §8.3), reconnecting with exponential backoff. After a
+/// The live event stream (docs/logs-and-events.md#the-stream), reconnecting with exponential backoff. After a
 /// disconnection it resumes `after` the last event it saw, so nothing is missed.
 async fn event_stream(client: Client, tx: UnboundedSender<Msg>) {
     let mut last_id: Option<String> = None;

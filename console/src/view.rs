@@ -1,5 +1,5 @@
-//! Drawing (STYLE rule 14): a pure function of [`App`] — no clock, no I/O. Every state has a
-//! colour and a glyph (SPEC §16, issue 6 item 2); loading, empty, error and disconnected states
+//! Drawing: a pure function of [`App`] — no clock, no I/O. Every state has a
+//! colour and a glyph (docs/cli.md#console); loading, empty, error and disconnected states
 //! are drawn explicitly.
 
 use crate::config::Action;
@@ -20,7 +20,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-/// Below this size only a notice is drawn (SPEC §16.2).
+/// Below this size only a notice is drawn (docs/cli.md#console).
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 

@@ -1,4 +1,4 @@
-//! Server configuration schema (SPEC §17). Defaults are compiled in from
+//! Server configuration schema (docs/configuration.md). Defaults are compiled in from
 //! `assets/gofer_web.toml`, which is also what `gofer service init-config` prints, so the sample
 //! and the defaults cannot drift apart.
 
@@ -186,7 +186,7 @@ impl ServerConfig {
         }
         overlays.push((None, layered::env_overlay(ENV_PREFIX, env)));
         for (source, mut overlay) in overlays {
-            // Accepted alias (SPEC §17.2).
+            // Accepted alias (docs/configuration.md).
             if let Some(api) = overlay.get_mut("api").and_then(|v| v.as_table_mut())
                 && let Some(v) = api.remove("pipeline_run_concurrency_limit")
             {
@@ -214,7 +214,7 @@ impl ServerConfig {
         Ok(Loaded { config })
     }
 
-    /// Checks values that the types alone do not (SPEC §17.1).
+    /// Checks values that the types alone do not (docs/configuration.md#where-settings-come-from).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let addr = |key: &str, v: &str| {
             v.parse::<SocketAddr>()

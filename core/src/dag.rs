@@ -1,6 +1,6 @@
-//! The pipeline DAG (SPEC §4.2, §5.4). `Dag::new` rejects unknown parents, self-dependencies,
+//! The pipeline DAG (docs/pipelines.md#writing-a-pipeline-config, docs/runs.md#conditions). `Dag::new` rejects unknown parents, self-dependencies,
 //! duplicates and cycles, so the engine can only ever be handed a graph that terminates
-//! (STYLE rule 6). Plain functions and maps; no graph framework (STYLE rule 12).
+//!. Plain functions and maps; no graph framework.
 
 use crate::enums::RequiredParentStatus;
 use std::collections::{BTreeMap, BTreeSet};

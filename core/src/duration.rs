@@ -1,4 +1,4 @@
-//! Durations as written in extension settings and debug-image variables (SPEC §12.9): one or more
+//! Durations as written in extension settings and debug-image variables (docs/extensions.md#the-built-in-extensions): one or more
 //! groups of an integer and a unit, `s`, `m`, `h` or `d`, e.g. `90s`, `1h30m`.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! Every enumeration of SPEC §3.1. Values from clients match case-insensitively; the server always
-//! emits lowercase snake_case (SPEC conventions).
+//! Every enumeration of docs/pipelines.md#the-records. Values from clients match case-insensitively; the server always
+//! emits lowercase snake_case (docs/pipelines.md#words).
 
 /// Declares a string enum that serialises as snake_case and deserialises case-insensitively.
 macro_rules! wire_enum {
@@ -72,7 +72,7 @@ wire_enum!(
     PipelineState { Unknown => "unknown", Active => "active", Disabled => "disabled" }
 );
 wire_enum!(
-    /// Config version state (SPEC §10).
+    /// Config version state (docs/pipelines.md#versions-and-deployments).
     ConfigState { Unknown => "unknown", Unreleased => "unreleased", Live => "live", Deprecated => "deprecated" }
 );
 wire_enum!(
@@ -126,42 +126,42 @@ wire_enum!(
     }
 );
 wire_enum!(
-    /// A `depends_on` condition (SPEC §5.5). `unknown` exists in the type but is rejected at registration.
+    /// A `depends_on` condition (docs/runs.md#conditions). `unknown` exists in the type but is rejected at registration.
     RequiredParentStatus { Unknown => "unknown", Any => "any", Success => "success", Failure => "failure" }
 );
 wire_enum!(
-    /// Where a variable came from (SPEC §6.1).
+    /// Where a variable came from (docs/runs.md#variables).
     VariableSource {
         Unknown => "unknown", PipelineConfig => "pipeline_config", System => "system",
         RunOptions => "run_options", Extension => "extension"
     }
 );
 wire_enum!(
-    /// Extension registration status (SPEC §3.1, §3.9).
+    /// Extension registration status (docs/pipelines.md#the-records, docs/extensions.md#install-enable-disable-uninstall).
     ExtensionStatus { Unknown => "unknown", Enabled => "enabled", Disabled => "disabled" }
 );
 wire_enum!(
-    /// Extension state (SPEC §3.1, §3.9).
+    /// Extension state (docs/pipelines.md#the-records, docs/extensions.md#install-enable-disable-uninstall).
     ExtensionState {
         Unknown => "unknown", Processing => "processing", Running => "running", Exited => "exited"
     }
 );
 wire_enum!(
-    /// Subscription status (SPEC §3.1, §3.10).
+    /// Subscription status (docs/pipelines.md#the-records, docs/extensions.md#subscriptions).
     SubscriptionStatus {
         Unknown => "unknown", Active => "active", Error => "error", Disabled => "disabled"
     }
 );
 wire_enum!(
-    /// Why a subscription is in `error` (SPEC §3.1).
+    /// Why a subscription is in `error` (docs/pipelines.md#the-records).
     SubscriptionStatusReasonKind { Unknown => "unknown", NotFound => "not_found", Failed => "failed" }
 );
 wire_enum!(
-    /// Permission action (SPEC §11.3).
+    /// Permission action (docs/auth.md#roles-and-permissions).
     Action { Read => "read", Write => "write", Delete => "delete" }
 );
 wire_enum!(
-    /// `--output` format of the CLI (SPEC §15.1).
+    /// `--output` format of the CLI (docs/cli.md#global-flags).
     OutputFormat { Plain => "plain", Json => "json" }
 );
 

@@ -1,4 +1,4 @@
-//! Identifier rules (SPEC §2.1). Every id that reaches a path, a file name or a container name is
+//! Identifier rules (docs/pipelines.md#identifiers). Every id that reaches a path, a file name or a container name is
 //! checked here first.
 
 use std::fmt;
@@ -113,7 +113,7 @@ id_newtype!(
     IdKind::Task
 );
 
-/// Variable keys (SPEC §2.1): 1–256 bytes, no `=`, no NUL, no whitespace. Returns the problem.
+/// Variable keys (docs/pipelines.md#identifiers): 1–256 bytes, no `=`, no NUL, no whitespace. Returns the problem.
 pub fn variable_key_problem(key: &str) -> Option<&'static str> {
     if key.is_empty() || key.len() > 256 {
         Some("keys must be 1-256 bytes")

@@ -1,4 +1,4 @@
-//! Layered TOML configuration (STYLE rule 28, SPEC §15.1 and §17.1): compiled-in defaults, then a
+//! Layered TOML configuration (docs/cli.md#global-flags and docs/configuration.md#where-settings-come-from): compiled-in defaults, then a
 //! file, then environment variables, then flags. Pure functions over `toml::Table`; reading files
 //! and the environment is the caller's job.
 

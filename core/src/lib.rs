@@ -14,7 +14,7 @@ pub mod runstate;
 pub mod suggest;
 pub mod validate;
 
-/// Current time as Unix epoch milliseconds (SPEC conventions). The only clock read in core; kept
+/// Current time as Unix epoch milliseconds (docs/pipelines.md#words). The only clock read in core; kept
 /// here so every crate stamps times the same way.
 pub fn now_millis() -> u64 {
     std::time::SystemTime::now()

@@ -1,4 +1,4 @@
-//! Where things live under the data dir (SPEC §1 conventions, §7.1, §9.1). Pure path arithmetic:
+//! Where things live under the data dir (docs/pipelines.md#words conventions, docs/logs-and-events.md#where-they-live, docs/objects-and-secrets.md#objects). Pure path arithmetic:
 //! every component is an id that passed its rule, so no component can contain `/` or `..`.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ pub fn database(data_dir: &Path) -> PathBuf {
     data_dir.join("gofer.redb")
 }
 
-/// `<data_dir>/logs/<ns>/<p>/<run_id>/<task_id>.log` (SPEC §7.1).
+/// `<data_dir>/logs/<ns>/<p>/<run_id>/<task_id>.log` (docs/logs-and-events.md#where-they-live).
 pub fn task_log(
     data_dir: &Path,
     namespace: &str,
@@ -29,7 +29,7 @@ pub fn pipeline_logs(data_dir: &Path, namespace: &str, pipeline: &str) -> PathBu
     data_dir.join("logs").join(namespace).join(pipeline)
 }
 
-/// The root of the object store (SPEC §9.1).
+/// The root of the object store (docs/objects-and-secrets.md#objects).
 pub fn objects(data_dir: &Path) -> PathBuf {
     data_dir.join("objects")
 }
@@ -65,7 +65,7 @@ pub fn run_objects(data_dir: &Path, namespace: &str, pipeline: &str, run_id: u64
 const MAX_HEX_NAMED_KEY: usize = 127;
 
 /// The file name of an object, so a key never reaches the file system as written and cannot
-/// name another directory: the lowercase hex of the key's UTF-8 bytes (SPEC §9.1) for keys of
+/// name another directory: the lowercase hex of the key's UTF-8 bytes (docs/objects-and-secrets.md#objects) for keys of
 /// up to 127 bytes (as every earlier version named them), else `h` and the SHA-256 hex of the
 /// key, which fits every allowed key (a 128-character key may take 512 bytes) and can never
 /// equal a hex name (odd length).

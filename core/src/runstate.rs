@@ -1,4 +1,4 @@
-//! Pure run-state logic (SPEC §5.3–§5.5, §5.10, §6.1–§6.2): building a run's task executions,
+//! Pure run-state logic (docs/runs.md#queue–docs/runs.md#conditions, docs/runs.md#final-status, docs/runs.md#variables–docs/runs.md#variables): building a run's task executions,
 //! deciding when a task may leave `waiting`, and a run's final status. The engine's dispatcher
 //! calls these plain functions; nothing here does I/O or reads a clock.
 
@@ -6,7 +6,7 @@ use crate::api::{Config, Run, StatusReason, Task, TaskExecution, Variable};
 use crate::enums::*;
 use std::collections::BTreeMap;
 
-/// The system variables of one task of a run (SPEC §6.2), except the per-attempt
+/// The system variables of one task of a run (docs/runs.md#variables), except the per-attempt
 /// `GOFER_TASK_ATTEMPT` and the secret `GOFER_API_TOKEN`, which are added at launch and never
 /// stored.
 pub fn system_variables(run: &Run, task: &Task, api_base_url: &str) -> Vec<Variable> {
@@ -33,7 +33,7 @@ pub fn system_variables(run: &Run, task: &Task, api_base_url: &str) -> Vec<Varia
         .collect()
 }
 
-/// Merges the three sources (SPEC §6.1): pipeline config > run options > system, exact
+/// Merges the three sources (docs/runs.md#variables): pipeline config > run options > system, exact
 /// case-sensitive keys. Order: surviving system entries, then run entries, then pipeline entries.
 pub fn merge_variables(
     system: &[Variable],
@@ -57,8 +57,8 @@ pub fn merge_variables(
         .collect()
 }
 
-/// The task execution rows of a run leaving the queue (SPEC §5.3), in task id order. One-off runs
-/// (§5.13) keep only the listed tasks, drop dependencies on tasks outside the list and replace the
+/// The task execution rows of a run leaving the queue (docs/runs.md#queue), in task id order. One-off runs
+/// (docs/runs.md#results-and-payload) keep only the listed tasks, drop dependencies on tasks outside the list and replace the
 /// command when asked.
 pub fn new_executions(
     run: &Run,
@@ -111,7 +111,7 @@ pub fn new_executions(
         .collect()
 }
 
-/// What a waiting task may do now (SPEC §5.4, §5.5).
+/// What a waiting task may do now (docs/runs.md#conditions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
     /// A parent is not complete yet.
@@ -122,7 +122,7 @@ pub enum Readiness {
     Run,
 }
 
-/// Whether `condition` accepts a parent that ended with `status` (SPEC §5.5).
+/// Whether `condition` accepts a parent that ended with `status` (docs/runs.md#conditions).
 pub fn condition_met(condition: RequiredParentStatus, status: TaskExecutionStatus) -> bool {
     use TaskExecutionStatus as S;
     match condition {
@@ -158,7 +158,7 @@ pub fn readiness(task: &Task, executions: &BTreeMap<String, TaskExecution>) -> R
     }
 }
 
-/// How a run ended, as far as the executions tell (SPEC §5.10).
+/// How a run ended, as far as the executions tell (docs/runs.md#final-status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunEnding {
     /// `Some(by_admin)` of the first cancel request (run or task), if any.
@@ -167,7 +167,7 @@ pub struct RunEnding {
     pub deadline_passed: bool,
 }
 
-/// The final status and reason of a run whose executions are all complete (SPEC §5.10).
+/// The final status and reason of a run whose executions are all complete (docs/runs.md#final-status).
 pub fn final_status(
     executions: &[TaskExecution],
     ending: RunEnding,

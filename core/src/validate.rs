@@ -1,5 +1,5 @@
-//! Pipeline config validation (SPEC §4.2). One validator, two callers: the server's registration
-//! route and the SDK's `Pipeline::finish()` (issue 5), so both report the same message.
+//! Pipeline config validation (docs/pipelines.md#writing-a-pipeline-config). One validator, two callers: the server's registration
+//! route and the SDK's `Pipeline::finish()`, so both report the same message.
 
 use crate::api::{Config, PipelineConfigInput, Retries, Task, Variable};
 use crate::dag::Dag;
@@ -7,7 +7,7 @@ use crate::enums::{ConfigState, RequiredParentStatus, VariableSource};
 use crate::id::{self, IdKind};
 use std::collections::BTreeMap;
 
-/// A 400-class problem with a message that starts with the offending field (SPEC §2.2).
+/// A 400-class problem with a message that starts with the offending field (docs/pipelines.md#validation-errors).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ValidationError(pub String);
@@ -18,7 +18,7 @@ impl From<id::IdError> for ValidationError {
     }
 }
 
-/// Longest name (SPEC §2.1 "other field limits").
+/// Longest name (docs/pipelines.md#identifiers "other field limits").
 pub const MAX_NAME: usize = 128;
 /// Longest description.
 pub const MAX_DESCRIPTION: usize = 4096;
@@ -221,7 +221,7 @@ impl ValidConfig {
     }
 }
 
-/// Validates a registration for pipeline `path_pipeline_id` (SPEC §4.2). Every problem is
+/// Validates a registration for pipeline `path_pipeline_id` (docs/pipelines.md#writing-a-pipeline-config). Every problem is
 /// reported at once, in rule order, joined by `; ` (checks that need an earlier one to pass,
 /// such as cycle detection after the dependency names, are skipped when it did not).
 pub fn validate_config(
@@ -427,7 +427,7 @@ pub fn validate_config(
     })
 }
 
-/// Kinds of substitution reference (SPEC §6.3).
+/// Kinds of substitution reference (docs/runs.md#variables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefKind {
     PipelineSecret,

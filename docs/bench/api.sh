@@ -36,7 +36,7 @@ run() {
 }
 run /api/namespaces/default/pipelines/bench01
 run /api/namespaces/default/pipelines
-# Auth: a loopback request that carries a token is authenticated normally (SPEC §11.7). The
+# Auth: a loopback request that carries a token is authenticated normally (docs/auth.md#without-a-token). The
 # bypass and token runs alternate ROUNDS times so that drift of a loaded machine hits both alike;
 # the ratio is of the medians.
 SECRET=$(curl -sf -X POST "$BASE/api/tokens/bootstrap" | sed -E 's/.*"secret":"([^"]+)".*/\1/')

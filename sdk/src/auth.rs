@@ -1,4 +1,4 @@
-//! Tokens and roles (SPEC §14.9 #59–63, #71–77).
+//! Tokens and roles (docs/api.md#roles-global-secrets-system-tokens–77).
 
 use crate::client::paged;
 use crate::{Client, Error};

@@ -1,9 +1,9 @@
-//! The pipeline builder (issue 5): write a pipeline as a small Rust program whose `main` ends in
-//! [`Pipeline::finish`], which prints the config JSON that `gofer up` registers (SPEC §4.1,
-//! §15.3).
+//! The pipeline builder: write a pipeline as a small Rust program whose `main` ends in
+//! [`Pipeline::finish`], which prints the config JSON that `gofer up` registers (docs/pipelines.md#writing-a-pipeline-config,
+//! docs/cli.md#pipelines-as-code).
 //!
 //! The builder validates with [`gofer_core::validate::validate_config`], the very function the
-//! server's registration route calls (SPEC §4.2), so a config that `finish()` accepts is one the
+//! server's registration route calls (docs/pipelines.md#writing-a-pipeline-config), so a config that `finish()` accepts is one the
 //! server accepts, and a rejected one fails with the message the server would give.
 //!
 //! ```
@@ -24,7 +24,7 @@ use gofer_core::api::{PipelineConfigInput, RegistryAuth, RetriesInput, TaskInput
 use gofer_core::validate::{ValidConfig, ValidationError, validate_config};
 use std::time::Duration;
 
-/// A pipeline config under construction (SPEC §4.1).
+/// A pipeline config under construction (docs/pipelines.md#writing-a-pipeline-config).
 ///
 /// ```
 /// use gofer_sdk::{Pipeline, Task};
@@ -39,7 +39,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline with an id (3–32 characters of `[a-zA-Z0-9_-]`, SPEC §2.1) and a display name
+    /// A pipeline with an id (3–32 characters of `[a-zA-Z0-9_-]`, docs/pipelines.md#identifiers) and a display name
     /// (1–128 characters). It has no tasks yet.
     ///
     /// ```
@@ -68,7 +68,7 @@ impl Pipeline {
     }
 
     /// How many runs of this pipeline may execute at once; 0 (the default) means no limit of
-    /// its own (SPEC §5.2).
+    /// its own (docs/runs.md#queue).
     ///
     /// ```
     /// let p = gofer_sdk::Pipeline::new("deploy", "Deploy").parallelism(1);
@@ -80,7 +80,7 @@ impl Pipeline {
     }
 
     /// The longest a whole run may take, in whole seconds; zero (the default) means no limit
-    /// (SPEC §5.8). Sub-second parts are dropped.
+    /// (docs/runs.md#timeouts). Sub-second parts are dropped.
     ///
     /// ```
     /// use std::time::Duration;
@@ -117,7 +117,7 @@ impl Pipeline {
         self
     }
 
-    /// The config as it will be sent (`PipelineConfigInput`, the body of SPEC §4.1).
+    /// The config as it will be sent (`PipelineConfigInput`, the body of docs/pipelines.md#writing-a-pipeline-config).
     ///
     /// ```
     /// let p = gofer_sdk::Pipeline::new("simple", "Simple");
@@ -127,7 +127,7 @@ impl Pipeline {
         &self.config
     }
 
-    /// Checks the config with the server's own rules (SPEC §4.2) and returns it normalised, or
+    /// Checks the config with the server's own rules (docs/pipelines.md#writing-a-pipeline-config) and returns it normalised, or
     /// the first problem, worded exactly as the server would word it.
     ///
     /// ```
@@ -159,7 +159,7 @@ impl Pipeline {
 
     /// Ends a pipeline program: prints the config JSON on stdout and returns; or, when the
     /// config is invalid, prints `error: <problem>` on stderr and exits with status 1, so that
-    /// `gofer up` reports the problem (SPEC §15.3).
+    /// `gofer up` reports the problem (docs/cli.md#pipelines-as-code).
     ///
     /// ```
     /// use gofer_sdk::{Pipeline, Task};
@@ -182,7 +182,7 @@ impl Pipeline {
     }
 }
 
-/// The condition a task requires of a parent (SPEC §5.5).
+/// The condition a task requires of a parent (docs/runs.md#conditions).
 ///
 /// ```
 /// use gofer_sdk::{Requires, Task};
@@ -214,7 +214,7 @@ impl Requires {
     }
 }
 
-/// One task: a container image and what to run in it (SPEC §3.5).
+/// One task: a container image and what to run in it (docs/pipelines.md#writing-a-pipeline-config).
 ///
 /// ```
 /// use gofer_sdk::Task;
@@ -303,7 +303,7 @@ impl Task {
 
     /// Sets an environment variable of the container. The value may be a reference made with
     /// [`pipeline_secret`], [`global_secret`], [`pipeline_object`], [`run_object`] or
-    /// [`task_result`], resolved when the task starts (SPEC §6.3). Setting a key again replaces
+    /// [`task_result`], resolved when the task starts (docs/runs.md#variables). Setting a key again replaces
     /// its value.
     ///
     /// ```
@@ -337,7 +337,7 @@ impl Task {
             .fold(self, |task, (k, v)| task.variable(k, v))
     }
 
-    /// Runs this task only after `parent` ended with the status `requires` asks for (SPEC §5.5).
+    /// Runs this task only after `parent` ended with the status `requires` asks for (docs/runs.md#conditions).
     ///
     /// ```
     /// use gofer_sdk::{Requires, Task};
@@ -361,7 +361,7 @@ impl Task {
     }
 
     /// Gives the container `GOFER_API_TOKEN`, a token scoped to this run, so it can call the
-    /// API (for example `gofer task result set -`; SPEC §6.5).
+    /// API (for example `gofer task result set -`; docs/auth.md#run-tokens).
     ///
     /// ```
     /// let t = gofer_sdk::Task::new("t", "busybox:latest").inject_api_token(true);
@@ -401,7 +401,7 @@ impl Task {
     }
 
     /// The longest one attempt may run, in whole seconds; zero (the default) means no limit
-    /// (SPEC §5.8).
+    /// (docs/runs.md#timeouts).
     ///
     /// ```
     /// use std::time::Duration;
@@ -414,7 +414,7 @@ impl Task {
     }
 
     /// Retries a failed attempt up to `count` more times (at most 10), waiting `backoff`
-    /// (whole seconds) between attempts (SPEC §5.7).
+    /// (whole seconds) between attempts (docs/runs.md#retries).
     ///
     /// ```
     /// use std::time::Duration;
@@ -430,7 +430,7 @@ impl Task {
     }
 }
 
-/// `pipeline_secret{{key}}`: the value of the pipeline's secret `key` (SPEC §6.3).
+/// `pipeline_secret{{key}}`: the value of the pipeline's secret `key` (docs/runs.md#variables).
 ///
 /// ```
 /// assert_eq!(gofer_sdk::pipeline_secret("token"), "pipeline_secret{{token}}");
@@ -439,7 +439,7 @@ pub fn pipeline_secret(key: &str) -> String {
     format!("pipeline_secret{{{{{key}}}}}")
 }
 
-/// `global_secret{{key}}`: a global secret the pipeline's namespace may read (SPEC §6.3).
+/// `global_secret{{key}}`: a global secret the pipeline's namespace may read (docs/runs.md#variables).
 ///
 /// ```
 /// assert_eq!(gofer_sdk::global_secret("npm"), "global_secret{{npm}}");
@@ -448,7 +448,7 @@ pub fn global_secret(key: &str) -> String {
     format!("global_secret{{{{{key}}}}}")
 }
 
-/// `pipeline_object{{key}}`: the pipeline object `key`, as UTF-8 text (SPEC §6.3).
+/// `pipeline_object{{key}}`: the pipeline object `key`, as UTF-8 text (docs/runs.md#variables).
 ///
 /// ```
 /// assert_eq!(gofer_sdk::pipeline_object("cfg"), "pipeline_object{{cfg}}");
@@ -458,7 +458,7 @@ pub fn pipeline_object(key: &str) -> String {
 }
 
 /// `run_object{{key}}`: the object `key` of the current run, for example one a parent task
-/// wrote (SPEC §6.3).
+/// wrote (docs/runs.md#variables).
 ///
 /// ```
 /// assert_eq!(gofer_sdk::run_object("artifact"), "run_object{{artifact}}");
@@ -468,7 +468,7 @@ pub fn run_object(key: &str) -> String {
 }
 
 /// `task_result{{task}}`: the JSON result task `task` of the current run recorded; `task` must
-/// be an ancestor of the task using it (SPEC §5.13, §6.3).
+/// be an ancestor of the task using it (docs/runs.md#results-and-payload, docs/runs.md#variables).
 ///
 /// ```
 /// assert_eq!(gofer_sdk::task_result("build"), "task_result{{build}}");

@@ -142,7 +142,7 @@ impl Client {
     }
 }
 
-/// Adds `limit`, `offset` and `reverse` query parameters when a page is given (SPEC §14.1).
+/// Adds `limit`, `offset` and `reverse` query parameters when a page is given (docs/api.md#common-rules).
 pub(crate) fn paged(builder: RequestBuilder, page: Option<Page>) -> RequestBuilder {
     match page {
         None => builder,

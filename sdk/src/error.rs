@@ -1,10 +1,10 @@
 //! The one error type of the SDK.
 
-/// Why a request failed. Messages are lowercase fragments (STYLE rule 7).
+/// Why a request failed. Messages are lowercase fragments.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The server answered with a non-2xx status. `message` and `request_id` come from the error
-    /// body `{request_id, message}` (SPEC §14.1); when the body is not that JSON, `message` is the
+    /// body `{request_id, message}` (docs/api.md#common-rules); when the body is not that JSON, `message` is the
     /// body text (or the status reason when empty) and `request_id` the `x-request-id` header, if any.
     #[error("{message}")]
     Api {

@@ -1,4 +1,4 @@
-//! Events (SPEC §8.3, §14.2 #1–3): the websocket stream and single events.
+//! Events (docs/logs-and-events.md#the-stream, docs/api.md#events): the websocket stream and single events.
 
 use crate::ws::payloads;
 use crate::{Client, Error};
@@ -10,7 +10,7 @@ use reqwest::{Method, Url};
 pub type EventStream = BoxStream<'static, Result<Event, Error>>;
 
 /// Which events [`Client::events`] asks for: the query parameters of `GET /api/events`
-/// (SPEC §8.3). The default is "live events only, every kind, everywhere".
+/// (docs/logs-and-events.md#the-stream). The default is "live events only, every kind, everywhere".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
     /// Replay stored events first, then continue live.
@@ -57,7 +57,7 @@ impl EventFilter {
 }
 
 impl Client {
-    /// `GET /api/events` over a websocket (SPEC §8.3): one [`Event`] per text frame. The stream
+    /// `GET /api/events` over a websocket (docs/logs-and-events.md#the-stream): one [`Event`] per text frame. The stream
     /// ends when the server closes it (end of a reverse replay, or shutdown); the live part
     /// otherwise never ends on its own. Invalid filters (unknown kind, `reverse` without
     /// `history`) are refused before the upgrade, as [`Error::Api`] 400.

@@ -22,7 +22,7 @@ use warp::http::StatusCode;
 /// How long in-flight requests get to finish once the extension is told to stop.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What the server passes to every extension container (SPEC §12.2).
+/// What the server passes to every extension container (docs/extensions.md#launch).
 #[derive(Debug, Clone)]
 pub struct SystemEnv {
     pub id: String,
@@ -67,7 +67,7 @@ impl SystemEnv {
     }
 }
 
-/// A setting of the extension: `GOFER_EXTENSION_CONFIG_<KEY>`, then `<KEY>` (SPEC §12.9).
+/// A setting of the extension: `GOFER_EXTENSION_CONFIG_<KEY>`, then `<KEY>` (docs/extensions.md#the-built-in-extensions).
 pub fn setting(key: &str) -> Option<String> {
     std::env::var(format!("GOFER_EXTENSION_CONFIG_{}", key.to_uppercase()))
         .ok()

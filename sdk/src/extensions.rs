@@ -1,4 +1,4 @@
-//! Extensions and subscriptions (SPEC §12, §14.3 #4–10 and #15, §14.8 #54–58).
+//! Extensions and subscriptions (docs/extensions.md, docs/api.md#extensions and #15, docs/api.md#secrets-and-subscriptions).
 
 use crate::client::paged;
 use crate::error::ByteStream;

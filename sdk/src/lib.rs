@@ -1,4 +1,4 @@
-//! Typed async HTTP client for the Gofer API (SPEC §14), and the pipeline builder.
+//! Typed async HTTP client for the Gofer API (docs/api.md), and the pipeline builder.
 //!
 //! **Pipeline programs** use the builder — [`Pipeline`], [`Task`], [`Requires`] and the
 //! reference helpers such as [`pipeline_secret`] — and end with [`Pipeline::finish`]; `gofer up`
@@ -7,8 +7,8 @@
 //!
 //! **The client** (feature `client`, on by default) is the rest.
 //! Every method sends the `gofer-api-version: v0` header and, when the client has a token,
-//! `Authorization: Bearer <token>` (SPEC §11.1, §15.1). Request and response bodies are the wire
-//! types of [`gofer_core::api`], used unchanged (STYLE rule 4).
+//! `Authorization: Bearer <token>` (docs/auth.md#order-of-checks, docs/cli.md#global-flags). Request and response bodies are the wire
+//! types of [`gofer_core::api`], used unchanged.
 //!
 //! ```no_run
 //! # #[cfg(feature = "client")]
@@ -59,7 +59,7 @@ pub use client::Client;
 pub use error::Error;
 #[cfg(feature = "client")]
 pub use events::{EventFilter, EventStream};
-/// The page type every list method accepts (SPEC §14.1): `limit` 0 means the route's default.
+/// The page type every list method accepts (docs/api.md#common-rules): `limit` 0 means the route's default.
 #[cfg(feature = "client")]
 pub use gofer_core::api::Page;
 #[cfg(feature = "client")]

@@ -1,4 +1,4 @@
-//! Namespaces (SPEC §14.4 #16–20).
+//! Namespaces (docs/api.md#namespaces-and-pipelines).
 
 use crate::client::paged;
 use crate::{Client, Error};
@@ -49,7 +49,7 @@ impl Client {
         Ok(response.namespace)
     }
 
-    /// `DELETE /api/namespaces/{ns}`, deleting its pipelines with it (SPEC §3.16).
+    /// `DELETE /api/namespaces/{ns}`, deleting its pipelines with it (docs/pipelines.md#what-a-delete-takes-with-it).
     pub async fn delete_namespace(&self, id: &str) -> Result<(), Error> {
         self.empty(self.request(Method::DELETE, &["api", "namespaces", id]))
             .await

@@ -1,4 +1,4 @@
-//! Pipelines, config versions and deployments (SPEC §14.4 #21–24, §14.5).
+//! Pipelines, config versions and deployments (docs/api.md#namespaces-and-pipelines, docs/api.md#configs-and-deployments).
 
 use crate::client::paged;
 use crate::{Client, Error};
@@ -50,13 +50,13 @@ impl Client {
         self.empty(builder).await
     }
 
-    /// `DELETE /api/namespaces/{ns}/pipelines/{p}`, with everything it owns (SPEC §3.16).
+    /// `DELETE /api/namespaces/{ns}/pipelines/{p}`, with everything it owns (docs/pipelines.md#what-a-delete-takes-with-it).
     pub async fn delete_pipeline(&self, ns: &str, p: &str) -> Result<(), Error> {
         self.empty(self.request(Method::DELETE, &Self::pipeline_path(ns, p)))
             .await
     }
 
-    /// `POST …/pipelines/{p}/configs` with `{"config": …}` (SPEC §4): registers a new, unreleased
+    /// `POST …/pipelines/{p}/configs` with `{"config": …}` (docs/pipelines.md#writing-a-pipeline-config): registers a new, unreleased
     /// config version, creating the pipeline on first registration.
     pub async fn register_config(
         &self,
@@ -99,7 +99,7 @@ impl Client {
         Ok(response.config)
     }
 
-    /// `POST …/pipelines/{p}/configs/{version}`: makes the version live (SPEC §10) and answers the
+    /// `POST …/pipelines/{p}/configs/{version}`: makes the version live (docs/pipelines.md#versions-and-deployments) and answers the
     /// finished deployment.
     pub async fn deploy_config(
         &self,

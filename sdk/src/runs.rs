@@ -1,4 +1,4 @@
-//! Runs, task executions, task logs and attach (SPEC §5.1, §5.9, §7.2, §14.7 #36–39, #44–49).
+//! Runs, task executions, task logs and attach (docs/runs.md#queue, docs/runs.md#cancellation, docs/logs-and-events.md#reading, docs/api.md#runs-and-task-executions–49).
 
 use crate::client::paged;
 use crate::error::broken;
@@ -26,7 +26,7 @@ impl Client {
         path
     }
 
-    /// `POST …/pipelines/{p}/runs`: queues a run and answers it at once, `pending` (SPEC §5.1).
+    /// `POST …/pipelines/{p}/runs`: queues a run and answers it at once, `pending` (docs/runs.md#queue).
     pub async fn start_run(
         &self,
         ns: &str,
@@ -64,7 +64,7 @@ impl Client {
     }
 
     /// `DELETE …/runs/{run}`: asks the server to cancel the run; answers before it is done
-    /// (SPEC §5.9). Cancelling a complete run is a no-op.
+    /// (docs/runs.md#cancellation). Cancelling a complete run is a no-op.
     pub async fn cancel_run(&self, ns: &str, p: &str, run: u64) -> Result<(), Error> {
         self.cancel_run_with(ns, p, run, false).await
     }
@@ -118,7 +118,7 @@ impl Client {
     }
 
     /// `PUT …/runs/{run}/tasks/{task}/result`: records the running task's JSON result (at most
-    /// 64 KiB serialised; SPEC §5.13). Dependent tasks read it through `task_result{{task}}`.
+    /// 64 KiB serialised; docs/runs.md#results-and-payload). Dependent tasks read it through `task_result{{task}}`.
     pub async fn set_task_result(
         &self,
         ns: &str,
@@ -138,7 +138,7 @@ impl Client {
     }
 
     /// `DELETE …/runs/{run}/tasks/{task}[?wait_for=<secs>]`: stops the task's container with a
-    /// grace period of `wait_for` seconds (the server's default when `None`, SPEC §5.9).
+    /// grace period of `wait_for` seconds (the server's default when `None`, docs/runs.md#cancellation).
     pub async fn cancel_task_execution(
         &self,
         ns: &str,
@@ -158,7 +158,7 @@ impl Client {
         self.empty(builder).await
     }
 
-    /// `DELETE …/runs/{run}/tasks/{task}/logs` (only for a complete execution, SPEC §7.3).
+    /// `DELETE …/runs/{run}/tasks/{task}/logs` (only for a complete execution, docs/logs-and-events.md#deleting-and-retention).
     pub async fn delete_task_logs(
         &self,
         ns: &str,
@@ -171,7 +171,7 @@ impl Client {
         self.empty(self.request(Method::DELETE, &path)).await
     }
 
-    /// `GET …/runs/{run}/tasks/{task}/logs?follow=…` over the plain transport (SPEC §7.2): the
+    /// `GET …/runs/{run}/tasks/{task}/logs?follow=…` over the plain transport (docs/logs-and-events.md#reading): the
     /// raw stored bytes, streamed as they arrive (never buffered whole). With `follow`, the stream
     /// continues with new output and ends once the execution is complete and every byte was sent.
     ///
@@ -193,7 +193,7 @@ impl Client {
         self.byte_stream(builder).await
     }
 
-    /// `GET …/runs/{run}/tasks/{task}/attach?command=…` (websocket, SPEC §14.7): runs `command`
+    /// `GET …/runs/{run}/tasks/{task}/attach?command=…` (websocket, docs/api.md#runs-and-task-executions): runs `command`
     /// (split on whitespace by the server; `/bin/sh` when `None`) inside the task's running
     /// container. Bytes sent into the [`AttachInput`] reach the process's stdin unchanged; the
     /// [`ByteStream`] yields its output and ends when the server closes (the process exited,

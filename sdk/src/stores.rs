@@ -1,4 +1,4 @@
-//! Objects and secrets (SPEC §9; §14.6, §14.7 #40–43, §14.8 #50–53, §14.9 #64–67). Object bytes
+//! Objects and secrets (docs/objects-and-secrets.md; docs/api.md#objects, docs/api.md#runs-and-task-executions, docs/api.md#secrets-and-subscriptions, docs/api.md#roles-global-secrets-system-tokens). Object bytes
 //! are streamed both ways, never collected by the client.
 
 use crate::client::paged;

@@ -1,4 +1,4 @@
-//! System and operational endpoints (SPEC §14.9 #68–70, §14.10).
+//! System and operational endpoints (docs/api.md#roles-global-secrets-system-tokens, docs/api.md#operations).
 
 use crate::client::{decode, describe};
 use crate::{Client, Error};

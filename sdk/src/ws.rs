@@ -1,4 +1,4 @@
-//! Websocket plumbing for the streaming routes (SPEC §8.3 events, §14.7 attach): the handshake
+//! Websocket plumbing for the streaming routes (docs/logs-and-events.md#the-stream events, docs/api.md#runs-and-task-executions attach): the handshake
 //! with the client's headers, and the mapping of a refused upgrade to [`Error::Api`].
 
 use crate::client::CONNECT_TIMEOUT;

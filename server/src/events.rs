@@ -1,4 +1,4 @@
-//! Following the event log (SPEC §8.1): every reader keeps its own cursor and reads stored events
+//! Following the event log (docs/logs-and-events.md#what-an-event-promises): every reader keeps its own cursor and reads stored events
 //! after it, in batches; [`StoreHandle::subscribe`] only wakes it. A slow reader therefore falls
 //! behind but never misses an event and never sees one twice. Used by the websocket stream
 //! `GET /api/events`, and meant for anything else that reacts to events.

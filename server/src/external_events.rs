@@ -1,4 +1,4 @@
-//! The external events listener (SPEC §12.7): a second listener, without Gofer auth, that hands
+//! The external events listener (docs/extensions.md#webhooks-external-events): a second listener, without Gofer auth, that hands
 //! webhooks to the extension they are addressed to (`POST /api/external/{id}` or
 //! `POST /events/{id}`). The extension authenticates the payload itself (e.g. an HMAC).
 
@@ -96,7 +96,7 @@ async fn handle(
 }
 
 /// Header names lower-cased, repeated headers joined with `, `, non-UTF-8 values dropped
-/// (SPEC §12.7), in the order first seen.
+/// (docs/extensions.md#webhooks-external-events), in the order first seen.
 fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {

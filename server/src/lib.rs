@@ -1,4 +1,4 @@
-//! The Gofer server as a library: `serve(config, listener, shutdown)` (STYLE rule 9). `main` (in
+//! The Gofer server as a library: `serve(config, listener, shutdown)`. `main` (in
 //! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
 pub mod engine;
@@ -41,7 +41,7 @@ pub enum ServerError {
 }
 
 /// The data directory: `server.data_dir`, else `$XDG_DATA_HOME/gofer`, else
-/// `~/.local/share/gofer` (SPEC §17.2).
+/// `~/.local/share/gofer` (docs/configuration.md).
 pub fn resolve_data_dir(config: &ServerConfig) -> PathBuf {
     if !config.server.data_dir.is_empty() {
         return PathBuf::from(&config.server.data_dir);
@@ -63,7 +63,7 @@ pub async fn serve(
     prepare(config).await?.serve(listener, shutdown).await
 }
 
-/// A server that has done its boot sequence (SPEC §17.3) up to opening the listener: data dir
+/// A server that has done its boot sequence (docs/configuration.md#what-happens-at-start) up to opening the listener: data dir
 /// created, store open (a second server on the same data dir fails here), engine connected,
 /// default namespace present, unfinished runs recovered.
 pub struct Prepared {
@@ -74,7 +74,7 @@ pub struct Prepared {
     /// receivers through `AppState::shutdown` and close with 1000 when it turns true).
     stop_tx: tokio::sync::watch::Sender<bool>,
     stop_rx: tokio::sync::watch::Receiver<bool>,
-    /// The external events listener (SPEC §12.7), bound at boot when enabled.
+    /// The external events listener (docs/extensions.md#webhooks-external-events), bound at boot when enabled.
     external: Option<tokio::net::TcpListener>,
     /// Keeps the store reachable from tests while the server runs.
     #[cfg(feature = "test-support")]
@@ -85,7 +85,7 @@ pub struct Prepared {
 #[derive(Debug, Clone, Default)]
 pub struct BootOptions {
     /// The `gofer` executable of this process, from which the locally packaged images are built
-    /// at boot (SPEC §12.10). `None` (in-process test servers, whose executable is a test binary)
+    /// at boot (docs/extensions.md#images-gofer-builds-itself). `None` (in-process test servers, whose executable is a test binary)
     /// builds none.
     pub local_images_from: Option<PathBuf>,
     /// The address the API listener is bound to, when the caller bound it already (its port
@@ -145,7 +145,7 @@ pub async fn prepare_with(
     let store = StoreHandle::new(Arc::new(store));
     #[cfg(feature = "test-support")]
     let registration = testing::register(&data_dir, store.clone());
-    // Verify the encryption key before anything else uses the store (SPEC §9.2, §17.3).
+    // Verify the encryption key before anything else uses the store (docs/objects-and-secrets.md#secrets, docs/configuration.md#what-happens-at-start).
     let cipher = Arc::new(
         secrets::Cipher::new(config.secret_store.encryption_key.as_bytes())
             .map_err(|e| ServerError::Startup(e.to_string()))?,
@@ -171,7 +171,7 @@ pub async fn prepare_with(
     }
     boot(&store, &config).await?;
 
-    // Restart recovery happens here, before the listener serves (SPEC §5.12, §17.3).
+    // Restart recovery happens here, before the listener serves (docs/runs.md#restart-recovery, docs/configuration.md#what-happens-at-start).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     prune_events(&store, config.api.event_log_retention).await;
     tokio::spawn(recover_storage(store.clone(), stop_rx.clone()));
@@ -265,7 +265,7 @@ impl Prepared {
     }
 
     /// The run engine, for an embedding program that starts runs in-process (`gofer pipeline
-    /// exec` starts its run with initiator kind `cli_exec`, SPEC §3.7).
+    /// exec` starts its run with initiator kind `cli_exec`, docs/pipelines.md#the-records).
     pub fn engine(&self) -> &engine::Engine {
         &self.state.engine
     }
@@ -339,7 +339,7 @@ impl Prepared {
                 stopped(stop_rx.clone()),
             ));
         }
-        // Extensions start once the listener is up: they call the API (SPEC §17.3).
+        // Extensions start once the listener is up: they call the API (docs/configuration.md#what-happens-at-start).
         tokio::spawn({
             let extensions = extensions.clone();
             async move { extensions.start_enabled().await }
@@ -378,7 +378,7 @@ impl Prepared {
 }
 
 /// The Docker engine beside the server: the configured one, or the swarm manager's engine.
-/// Local images are built and extensions run there (SPEC §12.2, §12.10).
+/// Local images are built and extensions run there (docs/extensions.md#launch, docs/extensions.md#images-gofer-builds-itself).
 async fn local_docker(
     config: &ServerConfig,
 ) -> scheduler::SchedulerResult<scheduler::docker::DockerScheduler> {
@@ -424,7 +424,7 @@ async fn default_extension_address(
     std::net::SocketAddr::new(gateway, port).to_string()
 }
 
-/// Builds the locally packaged images on the engine beside the server (SPEC §12.10). A failure is
+/// Builds the locally packaged images on the engine beside the server (docs/extensions.md#images-gofer-builds-itself). A failure is
 /// logged, not fatal: tasks using a missing image then fail with `scheduler_error`.
 async fn build_local_images(
     docker: &scheduler::docker::DockerScheduler,
@@ -442,7 +442,7 @@ async fn build_local_images(
 }
 
 /// Connects to the configured container engine; the server does not start without one
-/// (SPEC §13.2).
+/// (docs/schedulers.md#docker).
 async fn connect_scheduler(
     config: &ServerConfig,
 ) -> Result<Arc<dyn scheduler::Scheduler>, ServerError> {
@@ -515,7 +515,7 @@ pub(crate) async fn shutting_down(shutdown: &mut tokio::sync::watch::Receiver<bo
     shutdown.wait_for(|stop| *stop).await.is_ok()
 }
 
-/// Deletes events older than `retention_secs` (SPEC §8.4).
+/// Deletes events older than `retention_secs` (docs/logs-and-events.md#one-event-deletion-retention).
 async fn prune_events(store: &StoreHandle, retention_secs: u64) {
     let cutoff = gofer_core::now_millis().saturating_sub(retention_secs.saturating_mul(1000));
     match store.write(move |s| s.prune_events(cutoff)).await {
@@ -588,7 +588,7 @@ async fn prune_events_every(
     }
 }
 
-/// Boot steps that need the store (SPEC §17.3): warnings about development defaults, the system
+/// Boot steps that need the store (docs/configuration.md#what-happens-at-start): warnings about development defaults, the system
 /// roles and the `default` namespace.
 async fn boot(store: &StoreHandle, config: &ServerConfig) -> Result<(), ServerError> {
     if config.secret_store.encryption_key == DEFAULT_ENCRYPTION_KEY {
@@ -604,7 +604,7 @@ async fn boot(store: &StoreHandle, config: &ServerConfig) -> Result<(), ServerEr
              development.bypass_auth = false in production"
         );
     }
-    // System roles (SPEC §11.4, §17.3): created when missing, never changed.
+    // System roles (docs/auth.md#roles-that-always-exist, docs/configuration.md#what-happens-at-start): created when missing, never changed.
     store
         .write(|s| s.ensure_roles(gofer_core::api::system_roles()))
         .await?;

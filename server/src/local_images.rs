@@ -1,4 +1,4 @@
-//! Locally packaged images (SPEC §12.10): images built by the server from its own executable on
+//! Locally packaged images (docs/extensions.md#images-gofer-builds-itself): images built by the server from its own executable on
 //! `FROM scratch`, so that no registry is needed: the debug task images and the standard
 //! extension images (`interval`, `cron`, `github`; see docs/decisions.md).
 //!
@@ -27,7 +27,7 @@ pub struct LocalImage {
     pub args: &'static [&'static str],
 }
 
-/// The images built at boot (SPEC §12.10), each tagged `latest`.
+/// The images built at boot (docs/extensions.md#images-gofer-builds-itself), each tagged `latest`.
 pub const IMAGES: &[LocalImage] = &[
     LocalImage {
         image: "gofer.local/debug-envs:latest",

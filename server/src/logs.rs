@@ -1,4 +1,4 @@
-//! Reading logs (SPEC §7.2): a task's log file as a stream of byte chunks, optionally followed
+//! Reading logs (docs/logs-and-events.md#reading): a task's log file as a stream of byte chunks, optionally followed
 //! until its execution is `complete`, and the two transports every log route shares — a plain
 //! chunked body of the raw bytes, or a websocket sending one text frame per line.
 //!
@@ -6,7 +6,7 @@
 //! by a spawned task that hands them over through a small channel, so a slow client slows the
 //! reader down instead of growing a buffer. Dropping a [`LogStream`] stops its reader.
 //!
-//! Extension logs (SPEC §7.2, last paragraph) reuse the transports: wrap the container's log
+//! Extension logs (docs/logs-and-events.md#reading, last paragraph) reuse the transports: wrap the container's log
 //! chunks in [`LogStream::channel`] and pass the stream to [`plain_response`] or [`send_lines`].
 
 use crate::store::StoreHandle;
@@ -27,7 +27,7 @@ use warp::ws::{Message, WebSocket};
 /// Largest piece read from a file at once.
 pub const CHUNK: usize = 64 * 1024;
 /// How often a follower re-reads the file when nothing woke it: appended bytes must reach the
-/// client within 1 second (SPEC §7.2).
+/// client within 1 second (docs/logs-and-events.md#reading).
 pub const POLL: Duration = Duration::from_millis(250);
 /// Longest text frame: a longer line is sent in pieces of at most this size (cut at a UTF-8
 /// character boundary), so one endless line cannot exhaust memory.
@@ -67,13 +67,13 @@ impl Stream for LogStream {
     }
 }
 
-/// Reads the log of `key` at `path` (SPEC §7.2). Without `follow`: the current content, then the
+/// Reads the log of `key` at `path` (docs/logs-and-events.md#reading). Without `follow`: the current content, then the
 /// end (a missing file is an empty log). With `follow`: the current content, then bytes as they
 /// are appended, ending once the execution is `complete` (or gone, or its logs removed) and every
 /// byte written before that has been sent. A file that does not exist yet is waited for.
 ///
 /// The end is decided by the store, not the file: the collector flushes a log before the engine
-/// marks its execution complete (SPEC §7.1), so after seeing `complete` one more read to the end of
+/// marks its execution complete (docs/logs-and-events.md#where-they-live), so after seeing `complete` one more read to the end of
 /// the file yields everything.
 pub fn task_log(store: StoreHandle, path: PathBuf, key: TaskKey, follow: bool) -> LogStream {
     let (tx, stream) = LogStream::channel();

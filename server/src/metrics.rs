@@ -1,4 +1,4 @@
-//! `GET /metrics` (SPEC §14.10): Prometheus text format 0.0.4.
+//! `GET /metrics` (docs/api.md#operations): Prometheus text format 0.0.4.
 //!
 //! HTTP counters are recorded by the request pipeline; run, task and event counters come from
 //! following the event log from the moment the server started (counters restart at zero with

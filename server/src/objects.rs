@@ -1,4 +1,4 @@
-//! Object bytes on disk (SPEC §9.1). redb holds the index (`Store::put_object` and friends);
+//! Object bytes on disk (docs/objects-and-secrets.md#objects). redb holds the index (`Store::put_object` and friends);
 //! the bytes of `(scope, key)` live in `ObjectScope::dir(data_dir)/<name>`, the name being the
 //! key's hex or, for long keys, a hash (`gofer_core::paths::object_file_name`). Keys never reach
 //! the file system as written and every directory component is an id that
@@ -119,7 +119,7 @@ pub async fn open(path: &Path) -> io::Result<(u64, impl Stream<Item = io::Result
     Ok((len, stream))
 }
 
-/// Reads a whole object of at most `max` bytes (substitution, SPEC §6.3). `Ok(None)` when it is
+/// Reads a whole object of at most `max` bytes (substitution, docs/runs.md#variables). `Ok(None)` when it is
 /// larger.
 pub async fn read_small(path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
     let file = tokio::fs::File::open(path).await?;

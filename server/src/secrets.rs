@@ -1,4 +1,4 @@
-//! Secret encryption (SPEC §9.2): XChaCha20-Poly1305 from orion under the configured 32-byte
+//! Secret encryption (docs/objects-and-secrets.md#secrets): XChaCha20-Poly1305 from orion under the configured 32-byte
 //! key. A sealed value is `24-byte nonce ‖ ciphertext ‖ 16-byte tag`, with the secret's canonical
 //! scope string as associated data, so a ciphertext moved to another entry does not decrypt.
 //! Plaintext values exist only in memory: in a put request, in a get answer that asked for them,
@@ -27,7 +27,7 @@ impl std::fmt::Debug for Cipher {
 #[error("{0}")]
 pub struct CipherError(pub String);
 
-/// Associated data of the boot-time check value (SPEC §9.2).
+/// Associated data of the boot-time check value (docs/objects-and-secrets.md#secrets).
 const CHECK_AD: &str = "gofer/secret_check";
 const CHECK_PLAINTEXT: &[u8] = b"gofer secret store check value";
 
@@ -98,7 +98,7 @@ impl Secrets {
         Secrets { store, cipher }
     }
 
-    /// Boot step of SPEC §9.2 and §17.3: stores an encrypted check value at first boot; later
+    /// Boot step of docs/objects-and-secrets.md#secrets and docs/configuration.md#what-happens-at-start: stores an encrypted check value at first boot; later
     /// boots must decrypt it, else the key changed and stored secrets would be unreadable.
     pub async fn verify_key(&self) -> Result<(), String> {
         let candidate = self
@@ -152,7 +152,7 @@ impl Secrets {
     }
 }
 
-/// Whether a global secret with these namespace regexes may be used in `namespace` (SPEC §6.3:
+/// Whether a global secret with these namespace regexes may be used in `namespace` (docs/runs.md#variables:
 /// one regex must match the whole id).
 pub fn namespace_allowed(namespaces: &[String], namespace: &str) -> bool {
     namespaces

@@ -6,7 +6,7 @@
 //! [`BUSYBOX_IMAGE`], is built locally `FROM scratch` around the host's static busybox
 //! (`.ci/ensure-docker` installs it). Tests that need Docker start with
 //! [`require_docker`]: it fails with instructions when no engine answers, or skips the test
-//! loudly when `GOFER_TEST_SKIP_DOCKER=1` (STYLE rule 22).
+//! loudly when `GOFER_TEST_SKIP_DOCKER=1`.
 //!
 //! ```no_run
 //! # async fn a_test() {

@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-/// Length of generated secrets (SPEC §11.2).
+/// Length of generated secrets (docs/auth.md#tokens).
 pub const SECRET_LEN: usize = 40;
 
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -31,7 +31,7 @@ pub fn hash_secret(secret: &str) -> String {
     out
 }
 
-/// The secret of a run's API token (SPEC §6.5), derived as HMAC-SHA256 under the secret-store
+/// The secret of a run's API token (docs/auth.md#run-tokens), derived as HMAC-SHA256 under the secret-store
 /// key from the token id, so that the plaintext is never stored anywhere: the dispatcher derives
 /// it again when a task with `inject_api_token` starts (docs/decisions.md, "run token secrets").
 /// Deleting the token row revokes it; rotating the key invalidates every run token.

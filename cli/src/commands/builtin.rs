@@ -1,4 +1,4 @@
-//! `gofer builtin …`: hidden entrypoints of the locally packaged images (SPEC §12.10). They run
+//! `gofer builtin …`: hidden entrypoints of the locally packaged images (docs/extensions.md#images-gofer-builds-itself). They run
 //! inside task containers built `FROM scratch` with this executable as `/gofer`, so they use only
 //! the standard library and never talk to a server.
 
@@ -18,7 +18,7 @@ pub enum BuiltinCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ExtensionCommand {
-    /// Start a run of each subscribed pipeline every `every` (SPEC §12.9)
+    /// Start a run of each subscribed pipeline every `every` (docs/extensions.md#the-built-in-extensions)
     Interval,
     /// Start a run of each subscribed pipeline at every minute its cron expression matches
     Cron,
@@ -38,7 +38,7 @@ pub enum DebugCommand {
     Wait,
 }
 
-/// Exit code of `debug wait` without a usable `WAIT_DURATION` (SPEC §12.10).
+/// Exit code of `debug wait` without a usable `WAIT_DURATION` (docs/extensions.md#images-gofer-builds-itself).
 pub const EXIT_WAIT_INVALID: i32 = 42;
 
 /// Runs a builtin; returns the process exit code.

@@ -1,4 +1,4 @@
-//! `gofer config show` (SPEC §15.4): the effective CLI configuration with the source of each value.
+//! `gofer config show` (docs/cli.md): the effective CLI configuration with the source of each value.
 
 use crate::output::{self, Table};
 use crate::settings::{Settings, Source};

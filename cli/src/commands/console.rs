@@ -1,5 +1,5 @@
-//! `gofer console [--read-only]` (SPEC §16): resolves the console's configuration, sets up
-//! tracing to a file (never the terminal, STYLE rule 17) and hands over to `gofer-console`.
+//! `gofer console [--read-only]` (docs/cli.md#console): resolves the console's configuration, sets up
+//! tracing to a file (never the terminal) and hands over to `gofer-console`.
 
 use crate::exit::EXIT_USAGE;
 use crate::failure::Failure;
@@ -70,7 +70,7 @@ fn console_file(table: &toml::Table, origin: &str) -> Result<ConsoleFile, Failur
     })
 }
 
-/// `$XDG_CONFIG_HOME/gofer/keymap.toml`, else `~/.config/gofer/keymap.toml` (SPEC §16.2).
+/// `$XDG_CONFIG_HOME/gofer/keymap.toml`, else `~/.config/gofer/keymap.toml` (docs/cli.md#console).
 fn keymap_path() -> Option<PathBuf> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(xdg) = var("XDG_CONFIG_HOME") {

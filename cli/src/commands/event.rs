@@ -1,4 +1,4 @@
-//! `gofer event …` (SPEC §15.4, §8.3, §14.2): read the event history, follow live events, get
+//! `gofer event …` (docs/cli.md, docs/logs-and-events.md#the-stream, docs/api.md#events): read the event history, follow live events, get
 //! and delete single events. Streams print one JSON event per line with `--output json`.
 
 use super::Ctx;

@@ -1,10 +1,10 @@
-//! `gofer pipeline exec` (SPEC §15.4): run a pipeline once on the local Docker engine without a
+//! `gofer pipeline exec` (docs/cli.md): run a pipeline once on the local Docker engine without a
 //! running server, and leave nothing behind.
 //!
 //! An in-process server (`gofer_server::prepare`) gets a temporary data dir and an ephemeral
 //! port on the Docker bridge's gateway (where task containers reach it, docs/decisions.md); the pipeline is registered and deployed in a namespace of its own
 //! (`exec-<random>`, so that container names never collide with another exec or a real server's
-//! runs, SPEC §5.11), one run is started with initiator kind `cli_exec`, and the output is that of
+//! runs, docs/schedulers.md#what-every-scheduler-does), one run is started with initiator kind `cli_exec`, and the output is that of
 //! `run watch`. Afterwards — also after Ctrl-C — the server stops, the run's containers are
 //! removed and the data dir is deleted. The exit code is the run's: 0 successful, 8 otherwise.
 

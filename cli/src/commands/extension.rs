@@ -1,4 +1,4 @@
-//! `gofer extension …` (SPEC §15.4, §12, §14.3 #4–10).
+//! `gofer extension …` (docs/cli.md, docs/extensions.md, docs/api.md#extensions).
 
 use super::Ctx;
 use crate::args::key_value;

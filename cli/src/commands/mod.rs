@@ -1,4 +1,4 @@
-//! One module per noun (STYLE rule 19). Commands that talk to the server get a [`Ctx`].
+//! One module per noun. Commands that talk to the server get a [`Ctx`].
 
 pub mod builtin;
 pub mod config;

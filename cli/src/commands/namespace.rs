@@ -1,4 +1,4 @@
-//! `gofer namespace …` (SPEC §15.4, §14.4 #16–20).
+//! `gofer namespace …` (docs/cli.md, docs/api.md#namespaces-and-pipelines).
 
 use super::Ctx;
 use crate::output::{Table, details, or_dash};

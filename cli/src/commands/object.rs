@@ -1,4 +1,4 @@
-//! `gofer pipeline object …` and `gofer run object …` (SPEC §15.4, §9.1). Bytes stream between
+//! `gofer pipeline object …` and `gofer run object …` (docs/cli.md, docs/objects-and-secrets.md#objects). Bytes stream between
 //! files (or stdin/stdout) and the server in chunks; no object is held in memory whole.
 
 use super::Ctx;
@@ -12,7 +12,7 @@ use gofer_sdk::ObjectScope;
 use std::path::PathBuf;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-/// Largest object `--stringify` prints (SPEC §15.4: it refuses objects of 1 KiB or more).
+/// Largest object `--stringify` prints (docs/cli.md: it refuses objects of 1 KiB or more).
 const STRINGIFY_MAX: usize = 1024;
 /// Upload chunk size.
 const CHUNK: usize = 256 * 1024;

@@ -1,4 +1,4 @@
-//! `gofer pipeline …` (SPEC §15.4, §14.4 #21–24, §14.5): pipelines, config versions and
+//! `gofer pipeline …` (docs/cli.md, docs/api.md#namespaces-and-pipelines, docs/api.md#configs-and-deployments): pipelines, config versions and
 //! deployments, always within `--namespace`.
 
 use super::Ctx;

@@ -1,4 +1,4 @@
-//! `gofer role …` (SPEC §15.4, §11.3, §14.9 #59–63).
+//! `gofer role …` (docs/cli.md, docs/auth.md#roles-and-permissions, docs/api.md#roles-global-secrets-system-tokens).
 
 use super::Ctx;
 use crate::failure::Failure;

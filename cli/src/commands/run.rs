@@ -1,4 +1,4 @@
-//! `gofer run …` (SPEC §15.4, §5.1, §5.9, §5.13, §14.7 #36–39): start, list, inspect, cancel
+//! `gofer run …` (docs/cli.md, docs/runs.md#queue, docs/runs.md#cancellation, docs/runs.md#results-and-payload, docs/api.md#runs-and-task-executions): start, list, inspect, cancel
 //! and watch a pipeline's runs. `gofer pipeline run` is [`start`] too.
 
 use super::Ctx;

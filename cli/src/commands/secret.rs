@@ -1,4 +1,4 @@
-//! `gofer secret global|pipeline …` (SPEC §15.4, §9.2). Values come from an argument or from
+//! `gofer secret global|pipeline …` (docs/cli.md, docs/objects-and-secrets.md#secrets). Values come from an argument or from
 //! stdin (`@` or `-`); they are printed only by `get --include-secret`.
 
 use super::Ctx;

@@ -1,4 +1,4 @@
-//! `gofer service …` (SPEC §15.4, §17): run the server in the foreground, print or write the
+//! `gofer service …` (docs/cli.md, docs/configuration.md): run the server in the foreground, print or write the
 //! default server configuration.
 
 use super::Ctx;
@@ -8,7 +8,7 @@ use gofer_core::api::UpdateSystemRequest;
 use gofer_core::config::{DEFAULT_SERVER_TOML, ServerConfig};
 use std::path::{Path, PathBuf};
 
-/// Read when `service start` gets no `--config` (SPEC §17.1).
+/// Read when `service start` gets no `--config` (docs/configuration.md#where-settings-come-from).
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/gofer/gofer_web.toml";
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +49,7 @@ pub enum ServiceCommand {
     },
 }
 
-/// `service toggle-event-ingress`: reads the current state and PATCHes the opposite (SPEC §14.9
+/// `service toggle-event-ingress`: reads the current state and PATCHes the opposite (docs/api.md#roles-global-secrets-system-tokens
 /// #68–69). While paused, every start-run answers 503; queued and running runs continue.
 pub async fn toggle_event_ingress(ctx: &Ctx) -> anyhow::Result<()> {
     let current = ctx.client.system().await?;

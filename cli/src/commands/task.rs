@@ -1,4 +1,4 @@
-//! `gofer task …` (SPEC §15.4, §7.2, §5.9, §14.7 #44–48): a run's task executions, their logs,
+//! `gofer task …` (docs/cli.md, docs/logs-and-events.md#reading, docs/runs.md#cancellation, docs/api.md#runs-and-task-executions): a run's task executions, their logs,
 //! cancellation and attaching a shell.
 
 use super::Ctx;
@@ -374,7 +374,7 @@ fn describe_task(ctx: &Ctx, t: &TaskExecution) -> String {
         out.push_str(&table.render());
     }
     out.push('\n');
-    // As stored: references such as pipeline_secret{{k}} appear as written (SPEC §3.8).
+    // As stored: references such as pipeline_secret{{k}} appear as written (docs/pipelines.md#the-records).
     let mut table = Table::new(&["variable", "value", "source"]);
     for v in &t.variables {
         table.row(vec![v.key.clone(), or_dash(&v.value), v.source.to_string()]);
@@ -392,8 +392,8 @@ struct ResultTarget {
     task: String,
 }
 
-/// `<p> <run> <task> <json>`, or `<json>` with the ids from the task's environment (SPEC §5.13,
-/// §6.2). Anything else is a usage error (exit 2).
+/// `<p> <run> <task> <json>`, or `<json>` with the ids from the task's environment (docs/runs.md#results-and-payload,
+/// docs/runs.md#variables). Anything else is a usage error (exit 2).
 fn result_target(
     namespace: &str,
     args: &[String],

@@ -1,4 +1,4 @@
-//! `gofer token …` (SPEC §15.4, §11.2, §14.9 #71–77).
+//! `gofer token …` (docs/cli.md, docs/auth.md#tokens, docs/api.md#roles-global-secrets-system-tokens).
 
 use super::Ctx;
 use crate::output::{Table, details, or_dash};

@@ -1,4 +1,4 @@
-//! `gofer up` and `gofer pipeline validate` (SPEC §15.3, §15.4): turn a pipeline program or a
+//! `gofer up` and `gofer pipeline validate` (docs/cli.md#pipelines-as-code, docs/cli.md): turn a pipeline program or a
 //! JSON file into a config, then register and deploy it, or only check it locally.
 
 use super::Ctx;
@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How many lines of a failed build's stderr are shown (SPEC §15.3 step 2).
+/// How many lines of a failed build's stderr are shown (docs/cli.md#pipelines-as-code step 2).
 const SHOWN_BUILD_LINES: usize = 15;
 
-/// `gofer up --output json` (SPEC §15.3 step 4).
+/// `gofer up --output json` (docs/cli.md#pipelines-as-code step 4).
 #[derive(Debug, Serialize)]
 struct UpOutput {
     pipeline: Pipeline,
@@ -25,7 +25,7 @@ struct UpOutput {
     unchanged: bool,
 }
 
-/// Where a pipeline config comes from (SPEC §15.3 step 1).
+/// Where a pipeline config comes from (docs/cli.md#pipelines-as-code step 1).
 #[derive(Debug)]
 enum Source {
     Cargo(PathBuf),
@@ -92,7 +92,7 @@ pub fn load(path: &str) -> Result<PipelineConfigInput, Failure> {
     parse(&text)
 }
 
-/// The JSON is the bare config or `{"config": {…}}` (SPEC §15.3 step 3).
+/// The JSON is the bare config or `{"config": {…}}` (docs/cli.md#pipelines-as-code step 3).
 fn parse(text: &str) -> Result<PipelineConfigInput, Failure> {
     let invalid = |e: serde_json::Error| Failure::invalid(format!("invalid pipeline JSON: {e}"));
     let mut value: serde_json::Value = serde_json::from_str(text).map_err(invalid)?;
@@ -203,7 +203,7 @@ fn spin(done: &AtomicBool, lines: &Mutex<VecDeque<String>>, path: &str) {
 }
 
 /// `gofer pipeline validate <path>`: builds and checks the config with the server's own rules
-/// (SPEC §4.2), without a server.
+/// (docs/pipelines.md#writing-a-pipeline-config), without a server.
 pub fn validate(ctx: &Ctx, path: &str) -> anyhow::Result<()> {
     let input = load(path)?;
     let valid = gofer_core::validate::validate_config(&input.id, &input)
@@ -220,7 +220,7 @@ pub fn validate(ctx: &Ctx, path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `gofer up <path> [--no-deploy]` (SPEC §15.3).
+/// `gofer up <path> [--no-deploy]` (docs/cli.md#pipelines-as-code).
 pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
     let input = load(path)?;
     let ns = ctx.namespace();

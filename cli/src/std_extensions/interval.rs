@@ -1,4 +1,4 @@
-//! The `interval` extension (SPEC §12.9): per subscription, starts a run every `every`, with an
+//! The `interval` extension (docs/extensions.md#the-built-in-extensions): per subscription, starts a run every `every`, with an
 //! optional random `jitter`. Subscriptions live in memory; the server re-delivers them when the
 //! extension starts.
 
@@ -34,7 +34,7 @@ pub struct Interval {
 }
 
 impl Interval {
-    /// Reads `MIN_INTERVAL` (an unparsable value stops the extension at startup, SPEC §12.9).
+    /// Reads `MIN_INTERVAL` (an unparsable value stops the extension at startup, docs/extensions.md#the-built-in-extensions).
     pub fn new(env: &SystemEnv) -> Result<Interval, String> {
         let min_text =
             super::setting("MIN_INTERVAL").unwrap_or_else(|| DEFAULT_MIN_INTERVAL.to_owned());

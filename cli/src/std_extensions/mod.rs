@@ -1,4 +1,4 @@
-//! The standard extensions built into the `gofer` binary (SPEC §12.9), run as
+//! The standard extensions built into the `gofer` binary (docs/extensions.md#the-built-in-extensions), run as
 //! `gofer builtin extension <name>` inside their `gofer.local/extension-<name>` images.
 //!
 //! Each implements `gofer_sdk::extension::Extension`; the SDK's `serve` is the extension REST

@@ -1,5 +1,5 @@
-//! `gofer token …` and `gofer role …` against a real server without the dev bypass (SPEC §11,
-//! §15.1, §15.4), and the exit codes of auth failures (§15.2).
+//! `gofer token …` and `gofer role …` against a real server without the dev bypass (docs/auth.md,
+//! docs/cli.md#global-flags, docs/cli.md), and the exit codes of auth failures (docs/cli.md#exit-codes).
 
 use crate::common::{TestServer, run};
 use gofer_core::api::{CreatedToken, RoleResponse, TokenResponse, TokensResponse};
@@ -7,7 +7,7 @@ use gofer_core::api::{CreatedToken, RoleResponse, TokenResponse, TokensResponse}
 #[test]
 fn token_and_role_commands() {
     let server = TestServer::start_strict();
-    // Without a token nothing but bootstrap works: exit 4 (SPEC §15.2).
+    // Without a token nothing but bootstrap works: exit 4 (docs/cli.md#exit-codes).
     let r = server.run(&["token", "whoami"]).expect(4);
     assert!(
         r.stderr.contains("authorization header missing"),

@@ -277,7 +277,7 @@ pub fn shell_task(id: &str, image: &str, script: &str) -> TaskInput {
     }
 }
 
-/// The busybox test image when a Docker engine answers (STYLE rule 22: panics with
+/// The busybox test image when a Docker engine answers (panics with
 /// instructions when none does; `None` only when skipped explicitly).
 pub fn busybox_image(server: &TestServer) -> Option<String> {
     server.block_on(async {
@@ -313,7 +313,7 @@ impl Drop for TestServer {
 }
 
 /// A namespace id no other test run uses, for tests whose runs start containers: container
-/// names contain the namespace (SPEC §5.11) and the Docker engine is shared with other test
+/// names contain the namespace (docs/schedulers.md#what-every-scheduler-does) and the Docker engine is shared with other test
 /// runs, so a fixed namespace would collide with containers an earlier run left. On drop, every
 /// container of the namespace is removed: declare it before the [`TestServer`], so that it is
 /// dropped after the server stopped and can start no more containers.

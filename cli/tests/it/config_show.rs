@@ -1,4 +1,4 @@
-//! `gofer config show`: effective CLI settings with their sources (SPEC §15.1). No server needed.
+//! `gofer config show`: effective CLI settings with their sources (docs/cli.md#global-flags). No server needed.
 
 use crate::common::{gofer, run};
 use serde_json::Value;

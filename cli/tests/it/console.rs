@@ -1,4 +1,4 @@
-//! `gofer console` end to end (issue 6): the real binary in a real terminal (tmux), against the
+//! `gofer console` end to end: the real binary in a real terminal (tmux), against the
 //! real server with a real run on Docker. Needs `tmux` (`.ci/run` installs it) and a Docker
 //! engine (`.ci/ensure-docker`).
 

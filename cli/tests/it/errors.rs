@@ -1,4 +1,4 @@
-//! Exit codes and error output (SPEC §15.1, §15.2).
+//! Exit codes and error output (docs/cli.md#global-flags, docs/cli.md#exit-codes).
 
 use crate::common::{TestServer, gofer, run, unused_addr};
 
@@ -16,7 +16,7 @@ fn api_errors_map_to_exit_codes_and_show_the_request_id() {
         .run(&["--namespace", "missing", "pipeline", "list"])
         .expect(3);
 
-    // 400 → 7 (the id rule of SPEC §2.1; the message names the field, §2.2)
+    // 400 → 7 (the id rule of docs/pipelines.md#identifiers; the message names the field, docs/pipelines.md#validation-errors)
     let r = server.run(&["namespace", "create", "x!"]).expect(7);
     assert!(r.stderr.contains("id"), "{}", r.stderr);
     assert!(r.stderr.contains("(request_id "), "{}", r.stderr);

@@ -1,4 +1,4 @@
-//! `gofer event list | watch | get | delete` against the real server (SPEC §8, §14.2, §15.4).
+//! `gofer event list | watch | get | delete` against the real server (docs/logs-and-events.md#events, docs/api.md#events, docs/cli.md).
 
 use crate::common::{ContainerNamespace, TestServer, gofer_process, shell_task};
 use gofer_core::api::{DeploymentResponse, Event, EventKind, EventResponse};

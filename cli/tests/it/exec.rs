@@ -1,4 +1,4 @@
-//! `gofer pipeline exec` (SPEC §15.4): a run on the local Docker engine through an in-process
+//! `gofer pipeline exec` (docs/cli.md): a run on the local Docker engine through an in-process
 //! server, with the run's exit code, and nothing left behind. Needs a Docker engine.
 
 use crate::common::{gofer, run};

@@ -1,5 +1,5 @@
-//! Extensions through the real binary and a real extension (SPEC §12.1–12.4, §12.8, §9.1
-//! extension objects, §11.4 the extension role): install the built-in interval extension with
+//! Extensions through the real binary and a real extension (docs/extensions.md#install-enable-disable-uninstall, docs/extensions.md#the-api-every-extension-serves, docs/extensions.md#logs-and-debug, docs/objects-and-secrets.md#objects
+//! extension objects, docs/auth.md#roles-that-always-exist the extension role): install the built-in interval extension with
 //! `gofer extension install`, use its token, disable, enable, restart the server, uninstall.
 
 use crate::common::{gofer, run, unique, unused_addr};
@@ -267,7 +267,7 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     }
     cli(&["extension", "get", &other]).expect(3);
 
-    // The extension's token: its own objects, nobody else's (SPEC §11.4).
+    // The extension's token: its own objects, nobody else's (docs/auth.md#roles-that-always-exist).
     cli(&[
         "extension",
         "install",
@@ -414,7 +414,7 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     terminate(server);
 }
 
-/// Subscriptions (SPEC §12.5, §12.6): a pipeline subscribed to the interval extension gets runs
+/// Subscriptions (docs/extensions.md#subscriptions, docs/extensions.md#the-api-every-extension-serves): a pipeline subscribed to the interval extension gets runs
 /// started by the extension; disabling, enabling, re-delivery at start, unsubscribing and the
 /// cascade of an uninstall.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -576,7 +576,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
     .await;
     assert_eq!(subs["subscriptions"][0]["pipeline_id"], pipeline.as_str());
 
-    // The extension's token cannot run a pipeline that is not subscribed (SPEC §12.6).
+    // The extension's token cannot run a pipeline that is not subscribed (docs/extensions.md#the-api-every-extension-serves).
     let secret = container_env(&ext)
         .iter()
         .find_map(|v| {
@@ -638,7 +638,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
     .expect(0);
     assert_eq!(debug()[0]["subscription_id"], "tick");
 
-    // An extension that starts again gets its subscriptions again (SPEC §12.2 step 5).
+    // An extension that starts again gets its subscriptions again (docs/extensions.md#launch step 5).
     cli(&["extension", "disable", &ext]).expect(0);
     cli(&["extension", "enable", &ext]).expect(0);
     wait_for("the extension to run again", async || {
@@ -666,7 +666,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
         "every=1h",
     ])
     .expect(0);
-    // Deleting a pipeline tells the extension its subscriptions are gone (SPEC §3.16).
+    // Deleting a pipeline tells the extension its subscriptions are gone (docs/pipelines.md#what-a-delete-takes-with-it).
     cli(&[
         "pipeline",
         "subscribe",
@@ -722,7 +722,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
 }
 
 /// With `extensions.install_std_extensions` (the default) the server registers `interval` at
-/// boot and starts it (SPEC §12.1); a second boot registers nothing new.
+/// boot and starts it (docs/extensions.md#install-enable-disable-uninstall); a second boot registers nothing new.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_extensions_are_installed_at_boot() {
     gofer_server::testing::require_docker()
@@ -785,7 +785,7 @@ async fn standard_extensions_are_installed_at_boot() {
     assert_eq!(events.matches("installed_extension").count(), 2, "{events}");
 }
 
-/// External events (SPEC §12.7): the second listener forwards a webhook to its extension and
+/// External events (docs/extensions.md#webhooks-external-events): the second listener forwards a webhook to its extension and
 /// answers with the extension's verdict; unknown extension 404, stopped 503, too large 413.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_events_reach_their_extension() {
@@ -854,7 +854,7 @@ async fn external_events_reach_their_extension() {
 }
 
 /// An extension whose container dies is marked `exited` and started again, with a new token
-/// (SPEC §12.3).
+/// (docs/extensions.md#launch).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_extension_is_restarted() {
     gofer_server::testing::require_docker()

@@ -1,4 +1,4 @@
-//! Locally packaged images (SPEC §12.10) through the real binary: `gofer service start` builds
+//! Locally packaged images (docs/extensions.md#images-gofer-builds-itself) through the real binary: `gofer service start` builds
 //! the `gofer.local/debug-*` images from its own executable, tasks run them without a registry,
 //! and a second boot of the same executable builds nothing.
 
@@ -155,8 +155,8 @@ fn docker_rm(id: &str) {
     let _ = Command::new("docker").args(["rm", "-f", id]).output();
 }
 
-/// The std `interval` extension image (SPEC §12.9), run as the server would run it (§12.2), speaks
-/// the extension API (§12.4) and starts runs of its subscribed pipeline through the real server.
+/// The std `interval` extension image (docs/extensions.md#the-built-in-extensions), run as the server would run it (docs/extensions.md#launch), speaks
+/// the extension API (docs/extensions.md#the-api-every-extension-serves) and starts runs of its subscribed pipeline through the real server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_interval_extension_image_starts_runs_for_its_subscriptions() {
     gofer_server::testing::require_docker()

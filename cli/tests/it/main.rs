@@ -1,6 +1,6 @@
-//! Integration tests of the `gofer` binary (one test binary, STYLE rule 25). Tests that need a
+//! Integration tests of the `gofer` binary (one test binary). Tests that need a
 //! server start the real one in-process on an ephemeral port with a temporary data dir
-//! (STYLE rule 22) and run the real binary against it with `assert_cmd`.
+//! and run the real binary against it with `assert_cmd`.
 
 // Test code may unwrap and print: a panic or a line on stdout is how a test reports.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]

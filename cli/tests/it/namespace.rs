@@ -1,4 +1,4 @@
-//! `gofer namespace …` against the real server (SPEC §14.4, §15.4).
+//! `gofer namespace …` against the real server (docs/api.md#namespaces-and-pipelines, docs/cli.md).
 
 use crate::common::{TestServer, run};
 use gofer_core::api::{NamespaceResponse, NamespacesResponse};

@@ -1,5 +1,5 @@
 //! `gofer pipeline …`, `pipeline config …` and `pipeline deployment …` against the real server
-//! (SPEC §10, §14.4, §14.5, §15.4). Configs are registered through the SDK, as `gofer up` will.
+//! (docs/pipelines.md#versions-and-deployments, docs/api.md#namespaces-and-pipelines, docs/api.md#configs-and-deployments, docs/cli.md). Configs are registered through the SDK, as `gofer up` will.
 
 use crate::common::{TestServer, run};
 use gofer_core::api::{
@@ -114,7 +114,7 @@ fn register_deploy_and_inspect() {
         r.stdout
     );
 
-    // Deploying the live version again conflicts (SPEC §10).
+    // Deploying the live version again conflicts (docs/pipelines.md#versions-and-deployments).
     let r = server
         .run(&["pipeline", "config", "deploy", "simple", "1"])
         .expect(5);

@@ -1,4 +1,4 @@
-//! Crash recovery through the real binary (SPEC §5.12): SIGKILL the server while a task runs,
+//! Crash recovery through the real binary (docs/runs.md#restart-recovery): SIGKILL the server while a task runs,
 //! start it again on the same data dir, and the run completes without the task's container being
 //! started twice.
 

@@ -1,5 +1,5 @@
-//! Run payloads, task results and one-off runs through the CLI with real containers (SPEC §5.13,
-//! §6.2, §6.3, §14.7 #49a). Needs a Docker engine.
+//! Run payloads, task results and one-off runs through the CLI with real containers (docs/runs.md#results-and-payload,
+//! docs/runs.md#variables, docs/api.md#runs-and-task-executions). Needs a Docker engine.
 
 use crate::common::{ContainerNamespace, TestServer, busybox_image, shell_task};
 use gofer_core::api::{Event, EventKind, TaskExecutionResponse, TaskExecutionsResponse, TaskInput};
@@ -151,7 +151,7 @@ fn payload_reaches_tasks_and_a_parent_result_reaches_its_child() {
         )
         .unwrap();
     assert_eq!(seen.result, Some(serde_json::json!({"via": "post"})));
-    // The last write wins; the ids can also come from the task's environment (SPEC §6.2).
+    // The last write wins; the ids can also come from the task's environment (docs/runs.md#variables).
     server
         .run_in(
             &ns,

@@ -1,5 +1,5 @@
-//! `gofer run start | list | get | cancel` and `pipeline run` against the real server (SPEC §5.1,
-//! §5.13, §14.7, §15.2, §15.4). The checks do not depend on how the runs execute; they run in a
+//! `gofer run start | list | get | cancel` and `pipeline run` against the real server (docs/runs.md#queue,
+//! docs/runs.md#results-and-payload, docs/api.md#runs-and-task-executions, docs/cli.md#exit-codes, docs/cli.md). The checks do not depend on how the runs execute; they run in a
 //! namespace of their own whose containers are removed at the end.
 
 use crate::common::{ContainerNamespace, TestServer, shell_task};

@@ -1,5 +1,5 @@
 //! SDK methods the CLI commands of this issue do not call yet, against the real server
-//! (SPEC §14.2, §14.9, §14.10).
+//! (docs/api.md#events, docs/api.md#roles-global-secrets-system-tokens, docs/api.md#operations).
 
 use crate::common::TestServer;
 use gofer_core::api::{PipelineConfigInput, TaskInput, UpdateSystemRequest};

@@ -1,4 +1,4 @@
-//! `gofer service init-config` and `gofer service start` (SPEC §15.4, §17).
+//! `gofer service init-config` and `gofer service start` (docs/cli.md, docs/configuration.md).
 
 use crate::common::{gofer, run, test_config};
 use gofer_core::config::{DEFAULT_SERVER_TOML, ServerConfig};

@@ -1,5 +1,5 @@
 //! `gofer secret …`, `gofer pipeline object …` and `gofer run object …` against the real server
-//! (SPEC §9, §15.4), and a 1 GiB object streamed through the real server binary with its memory
+//! (docs/objects-and-secrets.md, docs/cli.md), and a 1 GiB object streamed through the real server binary with its memory
 //! measured.
 
 use crate::common::{

@@ -1,4 +1,4 @@
-//! The pipeline builder, `gofer up` and `gofer pipeline validate` (issue 5; SPEC §4.2, §15.3)
+//! The pipeline builder, `gofer up` and `gofer pipeline validate` (docs/pipelines.md#writing-a-pipeline-config, docs/cli.md#pipelines-as-code)
 //! against the real server. Pipeline programs are built with cargo into this build's target dir,
 //! so only the small example binaries compile here.
 

@@ -1,5 +1,5 @@
 //! `gofer run start --watch`, `run watch`, `task logs | list | get` with real containers
-//! (SPEC §15.4 `run watch`, §7.2). Needs a Docker engine (`.ci/ensure-docker`).
+//! (docs/cli.md `run watch`, docs/logs-and-events.md#reading). Needs a Docker engine (`.ci/ensure-docker`).
 
 use crate::common::{ContainerNamespace, TestServer, busybox_image, shell_task};
 use gofer_core::api::{Event, EventKind, TaskExecutionResponse, TaskExecutionsResponse};

@@ -40,7 +40,7 @@ pub(crate) fn put(
     buf.set_stringn(sx, sy, text, max, style);
 }
 
-/// Draws a DAG pane: boxes in columns by depth with box-drawing edges (issue 6 item 2).
+/// Draws a DAG pane: boxes in columns by depth with box-drawing edges.
 /// Scrolls so the selected box is always visible.
 pub fn render_dag(
     app: &App,

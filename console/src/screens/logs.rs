@@ -122,7 +122,7 @@ impl App {
         };
         match action {
             Action::Up => {
-                // Scrolling up pauses following (issue 6 item 3).
+                // Scrolling up pauses following.
                 let position = first.saturating_sub(1);
                 self.logs.follow = false;
                 self.logs.top = display.get(position).copied().unwrap_or(0);

@@ -343,7 +343,7 @@ pub(crate) fn render_timeline(
     }
 }
 
-/// The side panel: the selected execution's details (SPEC §16.1).
+/// The side panel: the selected execution's details (docs/cli.md#console).
 pub(crate) fn render_details(app: &App, task: &TaskExecution, frame: &mut Frame, area: Rect) {
     let theme = &app.settings.config.theme;
     let (glyph, colour) = task_glyph(task, theme);

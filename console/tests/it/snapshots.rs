@@ -1,4 +1,4 @@
-//! Every view rendered from fixture state (issue 6 "Tests that must exist"). Snapshots are text
+//! Every view rendered from fixture state. Snapshots are text
 //! only (colours are not compared); the glyphs carry the state.
 
 use crate::fixtures::*;

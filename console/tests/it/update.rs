@@ -1,4 +1,4 @@
-//! `App::update` key flows (issue 6): navigation, filter, follow/pause, confirm-cancel,
+//! `App::update` key flows: navigation, filter, follow/pause, confirm-cancel,
 //! read-only refusal, command mode, live events.
 
 use crate::fixtures::*;

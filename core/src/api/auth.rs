@@ -1,10 +1,10 @@
-//! Tokens, roles and permissions (SPEC §3.13, §3.14, §11, §14.9).
+//! Tokens, roles and permissions (docs/auth.md#tokens, docs/auth.md#roles-and-permissions, docs/auth.md, docs/api.md#roles-global-secrets-system-tokens).
 
 use crate::enums::Action;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// SPEC §3.13. The secret's hash is never part of this type, so it can never be serialised.
+/// docs/auth.md#tokens. The secret's hash is never part of this type, so it can never be serialised.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
     pub id: String,
@@ -22,13 +22,13 @@ pub struct Token {
 }
 
 impl Token {
-    /// Whether the token is past its expiry at `now` (SPEC §11.2: `expires != 0 && now > expires`).
+    /// Whether the token is past its expiry at `now` (docs/auth.md#tokens: `expires != 0 && now > expires`).
     pub fn expired_at(&self, now: u64) -> bool {
         self.expires != 0 && now > self.expires
     }
 }
 
-/// SPEC §3.14.
+/// docs/auth.md#roles-and-permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Permission {
@@ -37,7 +37,7 @@ pub struct Permission {
     pub actions: Vec<Action>,
 }
 
-/// SPEC §3.14.
+/// docs/auth.md#roles-and-permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
     pub id: String,
@@ -50,7 +50,7 @@ pub struct Role {
 }
 
 crate::enums::wire_enum!(
-    /// A resource kind of a permission (SPEC §11.3).
+    /// A resource kind of a permission (docs/auth.md#roles-and-permissions).
     ResourceKind {
         All => "all",
         Configs => "configs",
@@ -71,7 +71,7 @@ crate::enums::wire_enum!(
 );
 
 impl ResourceKind {
-    /// Only `namespaces`, `pipelines` and `extensions` take a target (SPEC §11.3).
+    /// Only `namespaces`, `pipelines` and `extensions` take a target (docs/auth.md#roles-and-permissions).
     pub fn takes_target(self) -> bool {
         matches!(
             self,
@@ -84,7 +84,7 @@ impl ResourceKind {
 pub const MAX_TARGET_CHARS: usize = 256;
 
 /// A parsed permission resource string: a kind and an optional target regex (not yet compiled;
-/// the server compiles it anchored, SPEC §11.5).
+/// the server compiles it anchored, docs/auth.md#how-a-request-is-matched).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceSpec {
     pub kind: ResourceKind,
@@ -125,7 +125,7 @@ impl ResourceSpec {
         Ok(ResourceSpec { kind, target })
     }
 
-    /// The canonical output form: lowercase kind, then `:<target>` when set (SPEC §3.14).
+    /// The canonical output form: lowercase kind, then `:<target>` when set (docs/auth.md#roles-and-permissions).
     pub fn canonical(&self) -> String {
         match &self.target {
             Some(t) => format!("{}:{t}", self.kind),
@@ -205,7 +205,7 @@ pub struct RolesResponse {
     pub roles: Vec<Role>,
 }
 
-/// The system roles of SPEC §11.4 that exist at every boot (extension and run roles are made
+/// The system roles of docs/auth.md#roles-that-always-exist that exist at every boot (extension and run roles are made
 /// per extension and per run).
 pub fn system_roles() -> Vec<Role> {
     use Action::{Delete, Read, Write};
@@ -262,7 +262,7 @@ pub fn system_roles() -> Vec<Role> {
     ]
 }
 
-/// The role of a run's API token (SPEC §6.5): `run:<ns>:<p>:<run_id>`.
+/// The role of a run's API token (docs/auth.md#run-tokens): `run:<ns>:<p>:<run_id>`.
 pub fn run_role(namespace: &str, pipeline: &str, run_id: u64) -> Role {
     use Action::{Read, Write};
     let ns = format!("namespaces:{namespace}");
@@ -295,7 +295,7 @@ pub fn run_role_id(namespace: &str, pipeline: &str, run_id: u64) -> String {
     format!("run:{namespace}:{pipeline}:{run_id}")
 }
 
-/// Roles no token may be given through `POST /api/tokens` (SPEC §11.2).
+/// Roles no token may be given through `POST /api/tokens` (docs/auth.md#tokens).
 pub fn reserved_role(id: &str) -> bool {
     id == "bootstrap" || id.starts_with("extension:") || id.starts_with("run:")
 }

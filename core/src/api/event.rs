@@ -1,4 +1,4 @@
-//! Events (SPEC §3.12, §8.2). `kind` is externally tagged: `{"<kind_name>": {payload}}`.
+//! Events (docs/logs-and-events.md#events, docs/logs-and-events.md#kinds). `kind` is externally tagged: `{"<kind_name>": {payload}}`.
 
 use crate::enums::{RunStatus, TaskExecutionStatus};
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,7 @@ pub enum EventKind {
     },
 }
 
-/// Every kind name, for `kinds` filters (SPEC §8.3).
+/// Every kind name, for `kinds` filters (docs/logs-and-events.md#the-stream).
 pub const EVENT_KIND_NAMES: &[&str] = &[
     "created_namespace",
     "deleted_namespace",
@@ -291,7 +291,7 @@ impl EventKind {
     }
 }
 
-/// Query of the event stream `GET /api/events` (SPEC §8.3). Serializes to the query string a
+/// Query of the event stream `GET /api/events` (docs/logs-and-events.md#the-stream). Serializes to the query string a
 /// client sends (absent and `false` fields are left out).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventStreamQuery {

@@ -1,5 +1,5 @@
-//! Wire types of the extension REST API (SPEC §12.4), spoken between the server and every
-//! extension, and of extension documentation (SPEC §3.9).
+//! Wire types of the extension REST API (docs/extensions.md#the-api-every-extension-serves), spoken between the server and every
+//! extension, and of extension documentation (docs/extensions.md#install-enable-disable-uninstall).
 
 use super::{OrderedMap, Permission, RegistryAuth, Role, StatusReason, Variable};
 use crate::enums::{
@@ -7,7 +7,7 @@ use crate::enums::{
 };
 use serde::{Deserialize, Serialize};
 
-/// An installed extension as registered (SPEC §3.9). Secret-looking settings and the registry
+/// An installed extension as registered (docs/extensions.md#install-enable-disable-uninstall). Secret-looking settings and the registry
 /// password are shown as `********`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtensionRegistration {
@@ -26,7 +26,7 @@ pub struct ExtensionRegistration {
     pub additional_roles: Vec<String>,
 }
 
-/// An extension: its registration and what the server knows of its container (SPEC §3.9).
+/// An extension: its registration and what the server knows of its container (docs/extensions.md#install-enable-disable-uninstall).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     pub registration: ExtensionRegistration,
@@ -41,7 +41,7 @@ pub struct Extension {
     pub documentation: ExtensionDocumentation,
 }
 
-/// `POST /api/extensions` (SPEC §12.1).
+/// `POST /api/extensions` (docs/extensions.md#install-enable-disable-uninstall).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstallExtensionRequest {
@@ -55,7 +55,7 @@ pub struct InstallExtensionRequest {
     pub additional_roles: Vec<String>,
 }
 
-/// `PATCH /api/extensions/{id}` (SPEC §12.1).
+/// `PATCH /api/extensions/{id}` (docs/extensions.md#install-enable-disable-uninstall).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateExtensionRequest {
@@ -78,7 +78,7 @@ pub fn extension_role_id(extension_id: &str) -> String {
     format!("extension:{extension_id}")
 }
 
-/// The role of an extension's token (SPEC §11.4).
+/// The role of an extension's token (docs/auth.md#roles-that-always-exist).
 pub fn extension_role(extension_id: &str) -> Role {
     use Action::{Delete, Read, Write};
     let resources = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect();
@@ -109,7 +109,7 @@ pub fn extension_role(extension_id: &str) -> Role {
     }
 }
 
-/// Whether a setting's value is stored encrypted and shown masked (SPEC §3.9).
+/// Whether a setting's value is stored encrypted and shown masked (docs/extensions.md#install-enable-disable-uninstall).
 pub fn secret_looking_setting(key: &str) -> bool {
     let upper = key.to_uppercase();
     ["SECRET", "KEY", "TOKEN", "PASS", "PRIVATE", "CREDENTIAL"]
@@ -117,7 +117,7 @@ pub fn secret_looking_setting(key: &str) -> bool {
         .any(|word| upper.contains(word))
 }
 
-/// One documented parameter of an extension (`Parameter` of SPEC §3.9).
+/// One documented parameter of an extension (`Parameter` of docs/extensions.md#install-enable-disable-uninstall).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtensionParameter {
     pub key: String,
@@ -127,7 +127,7 @@ pub struct ExtensionParameter {
     pub documentation: String,
 }
 
-/// `{config_params, pipeline_subscription_params, body}` (SPEC §3.9).
+/// `{config_params, pipeline_subscription_params, body}` (docs/extensions.md#install-enable-disable-uninstall).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtensionDocumentation {
     #[serde(default)]
@@ -214,7 +214,7 @@ mod body_bytes {
     }
 }
 
-/// A pipeline's subscription to an extension (SPEC §3.10). Settings are stored as written
+/// A pipeline's subscription to an extension (docs/extensions.md#subscriptions). Settings are stored as written
 /// (references unresolved).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
@@ -260,7 +260,7 @@ pub struct SubscriptionFireReport {
     pub last_error: Option<String>,
 }
 
-/// `POST …/pipelines/{p}/subscriptions` (SPEC §12.5).
+/// `POST …/pipelines/{p}/subscriptions` (docs/extensions.md#subscriptions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscriptionRequest {
@@ -270,7 +270,7 @@ pub struct CreateSubscriptionRequest {
     pub settings: OrderedMap,
 }
 
-/// `PATCH …/pipelines/{p}/subscriptions/{ext}/{sub}` (SPEC §12.5): `active` or `disabled`.
+/// `PATCH …/pipelines/{p}/subscriptions/{ext}/{sub}` (docs/extensions.md#subscriptions): `active` or `disabled`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {

@@ -1,4 +1,4 @@
-//! Pagination of list routes (SPEC §14.1).
+//! Pagination of list routes (docs/api.md#common-rules).
 
 /// Largest accepted `limit`.
 pub const MAX_LIMIT: u64 = 1000;
@@ -67,7 +67,7 @@ impl Page {
     }
 }
 
-/// Query-string booleans are exactly `true` or `false` (SPEC §14.1).
+/// Query-string booleans are exactly `true` or `false` (docs/api.md#common-rules).
 pub fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
     match value {
         "true" => Ok(true),

@@ -1,5 +1,5 @@
-//! API wire types (SPEC §3, §14). Used unchanged by the server, the SDK, `--output json` and the
-//! console (STYLE rule 4). Optional fields added after 0.9 carry `#[serde(default)]` (rule 5).
+//! API wire types (docs/pipelines.md#the-records, docs/api.md). Used unchanged by the server, the SDK, `--output json` and the
+//! console. Optional fields added after 0.9 carry `#[serde(default)]`.
 
 mod auth;
 mod event;
@@ -23,7 +23,7 @@ pub use system::*;
 
 use serde::{Deserialize, Serialize};
 
-/// The one error body every failed request answers with (SPEC §14.1).
+/// The one error body every failed request answers with (docs/api.md#common-rules).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub request_id: String,
@@ -38,7 +38,7 @@ pub struct StatusReason<K> {
     pub description: String,
 }
 
-/// The header every client sends and the server checks (SPEC §11.1).
+/// The header every client sends and the server checks (docs/auth.md#order-of-checks).
 pub const API_VERSION_HEADER: &str = "gofer-api-version";
 /// The only API version there is.
 pub const API_VERSION: &str = "v0";

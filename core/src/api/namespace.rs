@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-/// SPEC §3.2.
+/// docs/pipelines.md#the-records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespace {
     pub id: String,

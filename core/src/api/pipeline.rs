@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Pipeline metadata (SPEC §3.3).
+/// Pipeline metadata (docs/pipelines.md#the-records).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     pub namespace_id: String,
@@ -23,7 +23,7 @@ pub struct Pipeline {
     pub config: Config,
 }
 
-/// One immutable config version (SPEC §3.4).
+/// One immutable config version (docs/pipelines.md#writing-a-pipeline-config).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     pub namespace_id: String,
@@ -43,7 +43,7 @@ pub struct Config {
     pub deprecated: u64,
 }
 
-/// A task of a config version (SPEC §3.5).
+/// A task of a config version (docs/pipelines.md#writing-a-pipeline-config).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub id: String,
@@ -72,7 +72,7 @@ pub struct Task {
 
 impl Task {
     /// The task as the API shows it: a literal registry password is replaced by `********`; a secret
-    /// reference is shown as written (SPEC §3.5).
+    /// reference is shown as written (docs/pipelines.md#writing-a-pipeline-config).
     pub fn redacted(&self) -> Task {
         let mut task = self.clone();
         if let Some(auth) = task.registry_auth.as_mut()
@@ -114,7 +114,7 @@ pub struct RegistryAuth {
     pub pass: String,
 }
 
-/// Extra attempts and the delay between them (SPEC §3.5, §5.7).
+/// Extra attempts and the delay between them (docs/pipelines.md#writing-a-pipeline-config, docs/runs.md#retries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retries {
     #[serde(default)]
@@ -136,7 +136,7 @@ impl Default for Retries {
     }
 }
 
-/// Deployment record (SPEC §3.6).
+/// Deployment record (docs/pipelines.md#versions-and-deployments).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {
     pub namespace_id: String,
@@ -157,7 +157,7 @@ pub struct Deployment {
 
 // ---- requests ---------------------------------------------------------------------------------
 
-/// `POST P/configs` body (SPEC §4.1).
+/// `POST P/configs` body (docs/pipelines.md#writing-a-pipeline-config).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterConfigRequest {
@@ -184,7 +184,7 @@ pub struct PipelineConfigInput {
 }
 
 /// A task as SDKs send it. `depends_on` keeps raw condition strings so that an invalid one is
-/// reported by the validator with the task and parent named (SPEC §4.2 rule 7).
+/// reported by the validator with the task and parent named (docs/pipelines.md#writing-a-pipeline-config rule 7).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
@@ -240,7 +240,7 @@ where
 }
 
 /// A JSON object of string values that keeps its input order (task variables are kept "in input
-/// order", SPEC §3.5).
+/// order", docs/pipelines.md#writing-a-pipeline-config).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderedMap(pub Vec<(String, String)>);
 

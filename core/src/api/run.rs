@@ -1,11 +1,11 @@
-//! Runs and task executions (SPEC §3.7, §3.8, §5.1, §5.13).
+//! Runs and task executions (docs/pipelines.md#the-records, docs/runs.md#queue, docs/runs.md#results-and-payload).
 
 use super::{OrderedMap, StatusReason, Task, Variable};
 use crate::enums::*;
 use serde::{Deserialize, Serialize};
 
 crate::enums::wire_enum!(
-    /// How a run was started (SPEC §3.7).
+    /// How a run was started (docs/pipelines.md#the-records).
     InitiatorKind { Api => "api", Extension => "extension", OneOff => "one_off", CliExec => "cli_exec" }
 );
 
@@ -31,7 +31,7 @@ impl Initiator {
     }
 }
 
-/// One execution of a pipeline (SPEC §3.7).
+/// One execution of a pipeline (docs/pipelines.md#the-records).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
     pub namespace_id: String,
@@ -88,7 +88,7 @@ impl TaskExecution {
     }
 }
 
-/// One container launch of a task execution (SPEC §3.8, new).
+/// One container launch of a task execution (docs/pipelines.md#the-records, new).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskAttempt {
     pub attempt: u64,
@@ -105,7 +105,7 @@ pub struct TaskAttempt {
     pub log_offset: u64,
 }
 
-/// The record of one task within one run (SPEC §3.8).
+/// The record of one task within one run (docs/pipelines.md#the-records).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskExecution {
     pub namespace_id: String,
@@ -137,7 +137,7 @@ pub struct TaskExecution {
     pub result: Option<serde_json::Value>,
 }
 
-/// `POST P/runs` body; every field optional (SPEC §5.1, §5.13).
+/// `POST P/runs` body; every field optional (docs/runs.md#queue, docs/runs.md#results-and-payload).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartRunRequest {

@@ -1,9 +1,9 @@
-//! Objects and secrets (SPEC §3.11, §9, §14.6–§14.9). Secret values travel only in a put request
+//! Objects and secrets (docs/objects-and-secrets.md, docs/api.md#objects–docs/api.md#roles-global-secrets-system-tokens). Secret values travel only in a put request
 //! and in a get answer that asked for them (`include_secret=true`).
 
 use serde::{Deserialize, Serialize};
 
-/// Object metadata (SPEC §3.11); the bytes are served raw, never inside JSON.
+/// Object metadata (docs/objects-and-secrets.md); the bytes are served raw, never inside JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
     pub key: String,
@@ -23,7 +23,7 @@ pub struct ObjectsResponse {
     pub objects: Vec<Object>,
 }
 
-/// Secret metadata (SPEC §3.11). `namespaces` is `[<namespace id>]` for a pipeline secret and
+/// Secret metadata (docs/objects-and-secrets.md). `namespaces` is `[<namespace id>]` for a pipeline secret and
 /// the list of namespace regexes for a global one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Secret {
@@ -32,7 +32,7 @@ pub struct Secret {
     pub created: u64,
 }
 
-/// `POST P/secrets` (SPEC §14.8 row 51).
+/// `POST P/secrets` (docs/api.md#secrets-and-subscriptions row 51).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutPipelineSecretRequest {
@@ -42,7 +42,7 @@ pub struct PutPipelineSecretRequest {
     pub force: bool,
 }
 
-/// `POST /api/secrets/global` (SPEC §14.9 row 65). `namespaces` are regexes, each fully matched
+/// `POST /api/secrets/global` (docs/api.md#roles-global-secrets-system-tokens row 65). `namespaces` are regexes, each fully matched
 /// against a namespace id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,5 +73,5 @@ pub struct SecretsResponse {
     pub secrets: Vec<Secret>,
 }
 
-/// Largest secret value (SPEC §2.1: 1 byte–64 KiB).
+/// Largest secret value (docs/pipelines.md#identifiers: 1 byte–64 KiB).
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;

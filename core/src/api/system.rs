@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// `GET /api/system/metadata` (SPEC §3.15).
+/// `GET /api/system/metadata` (docs/api.md#roles-global-secrets-system-tokens).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemMetadata {
     pub commit: String,
@@ -23,7 +23,7 @@ pub struct UpdateSystemRequest {
     pub ignore_pipeline_run_events: Option<bool>,
 }
 
-/// `GET /api/health` (SPEC §14.10): `status` is `ok` or `error`; each check is `ok` or
+/// `GET /api/health` (docs/api.md#operations): `status` is `ok` or `error`; each check is `ok` or
 /// `error: <message>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {

@@ -1,4 +1,4 @@
-//! A DAG that uses all three `depends_on` conditions (SPEC §5.5):
+//! A DAG that uses all three `depends_on` conditions (docs/runs.md#conditions):
 //!
 //! ```text
 //! check ──success──► build ──failure──► on_failure ──any──► notify

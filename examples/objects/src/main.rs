@@ -1,5 +1,5 @@
 //! A parent task writes a run object through the API, a child reads it as a variable
-//! (SPEC §6.3 `run_object{{key}}`, §9.1). The parent gets a run-scoped token with
+//! (docs/runs.md#variables `run_object{{key}}`, docs/objects-and-secrets.md#objects). The parent gets a run-scoped token with
 //! `inject_api_token` and calls the API with busybox `wget`.
 
 use gofer_sdk::{Pipeline, Requires, Task, run_object};

@@ -1,4 +1,4 @@
-//! A Lagoon-style "advanced task" (SPEC §5.13): the run's JSON payload goes in, a JSON result
+//! A Lagoon-style "advanced task" (docs/runs.md#results-and-payload): the run's JSON payload goes in, a JSON result
 //! comes out, and a dependent task reads that result.
 //!
 //! ```text

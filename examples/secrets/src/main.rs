@@ -1,4 +1,4 @@
-//! Secrets reach a task as variables, never in the config (SPEC §6.3, §6.4).
+//! Secrets reach a task as variables, never in the config (docs/runs.md#variables, docs/security.md#secrets-in-logs).
 //!
 //! Before running it, store the secrets it reads:
 //!

@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// Why a call to an extension failed (SPEC §12.4, §12.8).
+/// Why a call to an extension failed (docs/extensions.md#the-api-every-extension-serves, docs/extensions.md#logs-and-debug).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
     /// No extension has this id (404).
@@ -51,7 +51,7 @@ impl std::fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 impl Extensions {
-    /// `GET /api/debug` of a running extension (SPEC §12.8).
+    /// `GET /api/debug` of a running extension (docs/extensions.md#logs-and-debug).
     pub async fn debug(&self, id: &str) -> Result<String, CallError> {
         // The request carries no user input, so an extension refusing it is its own fault (502).
         let response = self
@@ -71,7 +71,7 @@ impl Extensions {
         Ok(info.info)
     }
 
-    /// One server→extension call (SPEC §12.4) to a running extension: `path` under `/api/`,
+    /// One server→extension call (docs/extensions.md#the-api-every-extension-serves) to a running extension: `path` under `/api/`,
     /// bearer auth, the client's 10 s timeout. A 2xx answers the response; a 4xx is `Rejected`
     /// with the extension's status and message; a 5xx or no answer is `Failed`.
     pub(super) async fn call<B: serde::Serialize + ?Sized>(
@@ -123,7 +123,7 @@ impl Extensions {
         }
     }
 
-    /// Forwards a webhook to the extension's `POST /api/external-event` (SPEC §12.7), at the
+    /// Forwards a webhook to the extension's `POST /api/external-event` (docs/extensions.md#webhooks-external-events), at the
     /// `endpoint` the listener found before it read the body ([`Extensions::reachable`]: a
     /// disabled or stopped extension is `NotRunning`, 503). Its 4xx is `Rejected` (answered with
     /// the same status); 5xx or silence is `Failed` (502).

@@ -1,13 +1,13 @@
-//! The extension manager (SPEC §12.1–12.4, §12.8): installs, launches, health-checks, restarts
+//! The extension manager (docs/extensions.md#install-enable-disable-uninstall, docs/extensions.md#the-api-every-extension-serves, docs/extensions.md#logs-and-debug): installs, launches, health-checks, restarts
 //! and stops extension containers on the local Docker engine, and talks to them over the
 //! extension REST API.
 //!
-//! One supervisor task per enabled extension owns its container: launch (§12.2), then health
+//! One supervisor task per enabled extension owns its container: launch (docs/extensions.md#launch), then health
 //! checks every `extensions.health_check_interval` seconds; three failed checks or an exited
-//! container mark it `exited` and restart it after a backoff (§12.3). Stopping a supervisor
+//! container mark it `exited` and restart it after a backoff (docs/extensions.md#launch). Stopping a supervisor
 //! sends `POST /api/shutdown`, stops the container with the configured grace and removes it.
 //! The store holds registrations, subscriptions and the state the API shows; a started extension
-//! gets every active (or failed) subscription delivered again (§12.2 step 5).
+//! gets every active (or failed) subscription delivered again (docs/extensions.md#launch step 5).
 
 use crate::scheduler::docker::DockerScheduler;
 use crate::scheduler::{
@@ -36,19 +36,19 @@ mod supervisor;
 
 pub use client::CallError;
 
-/// The standard extensions installed at boot (SPEC §12.1): id and image.
+/// The standard extensions installed at boot (docs/extensions.md#install-enable-disable-uninstall): id and image.
 const STD_EXTENSIONS: &[(&str, &str)] = &[
     ("interval", "gofer.local/extension-interval:latest"),
     ("cron", "gofer.local/extension-cron:latest"),
 ];
 
-/// What settings and registry passwords show instead of their value (SPEC §3.9).
+/// What settings and registry passwords show instead of their value (docs/extensions.md#install-enable-disable-uninstall).
 pub const MASK: &str = "********";
-/// The port every extension serves on inside its container (SPEC §12.2).
+/// The port every extension serves on inside its container (docs/extensions.md#launch).
 const EXTENSION_PORT: u16 = 8082;
-/// Server→extension calls time out after this (SPEC §12.4).
+/// Server→extension calls time out after this (docs/extensions.md#the-api-every-extension-serves).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an extension must stay healthy for the restart backoff to reset (SPEC §12.3).
+/// How long an extension must stay healthy for the restart backoff to reset (docs/extensions.md#launch).
 const HEALTHY_RESET: Duration = Duration::from_secs(300);
 
 /// Where a running extension answers, and the bearer secret to call it with.
@@ -84,7 +84,7 @@ pub struct Extensions {
     inner: Arc<Inner>,
 }
 
-/// The associated data sealing setting `key` of extension `id` (SPEC §9.2).
+/// The associated data sealing setting `key` of extension `id` (docs/objects-and-secrets.md#secrets).
 fn setting_scope(id: &str, key: &str) -> String {
     format!("extension_setting/{id}/{key}")
 }
@@ -176,7 +176,7 @@ impl Extensions {
     }
 
     /// Installs and starts an extension, waiting up to `extensions.start_timeout` seconds for it
-    /// to become healthy (SPEC §12.1). `registration` is already validated and sealed.
+    /// to become healthy (docs/extensions.md#install-enable-disable-uninstall). `registration` is already validated and sealed.
     pub async fn install(
         &self,
         registration: ExtensionRegistration,
@@ -211,7 +211,7 @@ impl Extensions {
             .extension)
     }
 
-    /// Enables or disables an extension (SPEC §12.1).
+    /// Enables or disables an extension (docs/extensions.md#install-enable-disable-uninstall).
     pub async fn set_enabled(&self, id: &str, enable: bool) -> Result<(), StoreError> {
         let (id2, now) = (id.to_owned(), gofer_core::now_millis());
         let changed = self
@@ -231,7 +231,7 @@ impl Extensions {
     }
 
     /// Stops and removes the extension's container, then deletes it with its objects, token
-    /// and role (SPEC §12.1). The object files go too.
+    /// and role (docs/extensions.md#install-enable-disable-uninstall). The object files go too.
     pub async fn uninstall(&self, id: &str) -> Result<(), StoreError> {
         let id2 = id.to_owned();
         self.inner
@@ -251,7 +251,7 @@ impl Extensions {
     }
 
     /// Registers the standard extensions that are not registered yet, when
-    /// `extensions.install_std_extensions` is on (SPEC §12.1, boot). They start with the others.
+    /// `extensions.install_std_extensions` is on (docs/extensions.md#install-enable-disable-uninstall, boot). They start with the others.
     /// `github` joins them when it is written (docs/decisions.md).
     pub async fn install_std(&self) -> Result<(), StoreError> {
         if !self.inner.config.extensions.install_std_extensions {

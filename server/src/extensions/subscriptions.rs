@@ -5,7 +5,7 @@
 use super::*;
 
 impl Extensions {
-    /// Resolves a subscription's settings (SPEC §6.3). `run_object` and `task_result`
+    /// Resolves a subscription's settings (docs/runs.md#variables). `run_object` and `task_result`
     /// references are refused. The error names the setting.
     pub async fn resolve_settings(
         &self,
@@ -113,7 +113,7 @@ impl Extensions {
     }
 
     /// Resolves and delivers one subscription, recording `active`, or `error` with the reason
-    /// (SPEC §12.2 step 5, §12.5 enabling).
+    /// (docs/extensions.md#launch step 5, docs/extensions.md#subscriptions enabling).
     pub async fn deliver(&self, sub: &gofer_core::api::Subscription) {
         let outcome = match self.resolve_settings(sub).await {
             Ok(settings) => self

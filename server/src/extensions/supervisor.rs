@@ -4,7 +4,7 @@
 use super::*;
 
 impl Extensions {
-    /// Starts every enabled extension (at boot, after the listener is up; SPEC §12.2).
+    /// Starts every enabled extension (at boot, after the listener is up; docs/extensions.md#launch).
     pub async fn start_enabled(&self) {
         let all = match self
             .inner
@@ -26,14 +26,14 @@ impl Extensions {
         }
     }
 
-    /// Stops every running extension (graceful server shutdown, SPEC §12.3).
+    /// Stops every running extension (graceful server shutdown, docs/extensions.md#launch).
     pub async fn shutdown(&self) {
         let ids: Vec<String> = self.supervisors().keys().cloned().collect();
         let stops = ids.iter().map(|id| self.stop_supervisor(id));
         futures_util::future::join_all(stops).await;
     }
 
-    /// The container's log stream (SPEC §12.8).
+    /// The container's log stream (docs/extensions.md#logs-and-debug).
     pub fn logs(
         &self,
         id: &str,
@@ -147,7 +147,7 @@ impl Extensions {
         let _ = state.send(ExtensionState::Exited);
     }
 
-    /// SPEC §12.2 steps 1–4; returns the URL of a healthy extension.
+    /// docs/extensions.md#launch steps 1–4; returns the URL of a healthy extension.
     pub(super) async fn launch(
         &self,
         id: &str,
@@ -260,7 +260,7 @@ impl Extensions {
         self.record(id, ExtensionState::Processing, url.clone(), None)
             .await;
 
-        // Health once per second, up to 30 times, then the documentation (SPEC §12.2 step 4).
+        // Health once per second, up to 30 times, then the documentation (docs/extensions.md#launch step 4).
         let mut healthy = false;
         for _ in 0..30 {
             if matches!(
@@ -344,7 +344,7 @@ impl Extensions {
         }
     }
 
-    /// `POST /api/shutdown` (best effort), then stop with grace and remove (SPEC §12.1, §12.3).
+    /// `POST /api/shutdown` (best effort), then stop with grace and remove (docs/extensions.md#install-enable-disable-uninstall, docs/extensions.md#launch).
     /// An extension that never became healthy gets no grace: it may not even have set up its
     /// signal handlers yet, and as PID 1 of its container it would then ignore SIGTERM for the
     /// whole grace (seen when an uninstall followed a boot at once).

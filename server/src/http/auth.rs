@@ -1,4 +1,4 @@
-//! Authentication and authorization (SPEC §11): secrets and their hashes, compiled roles, and
+//! Authentication and authorization (docs/auth.md): secrets and their hashes, compiled roles, and
 //! [`Authenticator`], the cache that makes checking a token cost a hash and a map lookup.
 //!
 //! The decision itself is made in one place, [`super::authorize`], from the route's declared
@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 /// At most this many tokens are cached; beyond that the cache starts over (it refills on use).
 const MAX_CACHED_TOKENS: usize = 10_000;
 
-/// Compiles a permission target anchored (SPEC §11.5): `^(?:<target>)$`.
+/// Compiles a permission target anchored (docs/auth.md#how-a-request-is-matched): `^(?:<target>)$`.
 pub fn compile_target(target: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(&format!("^(?:{target})$"))
         .size_limit(1 << 20)
@@ -41,7 +41,7 @@ struct CompiledPermission {
 #[derive(Debug)]
 pub struct CompiledRole {
     pub id: String,
-    /// `admin` and `bootstrap` pass every route (SPEC §11.5).
+    /// `admin` and `bootstrap` pass every route (docs/auth.md#how-a-request-is-matched).
     admin: bool,
     permissions: Vec<CompiledPermission>,
 }
@@ -84,7 +84,7 @@ impl CompiledRole {
         }
     }
 
-    /// Whether this role grants `action` on every resource of `required` (SPEC §11.5).
+    /// Whether this role grants `action` on every resource of `required` (docs/auth.md#how-a-request-is-matched).
     fn satisfies(&self, action: Action, required: &[(ResourceKind, Option<&str>)]) -> bool {
         required.iter().all(|(kind, id)| {
             self.permissions.iter().any(|p| {
@@ -105,8 +105,8 @@ impl CompiledRole {
 /// The roles in force, by id.
 pub type RoleMap = HashMap<String, Arc<CompiledRole>>;
 
-/// What a request proved about its caller: the roles it holds (unknown role ids dropped, SPEC
-/// §11.3).
+/// What a request proved about its caller: the roles it holds (unknown role ids dropped,
+/// docs/auth.md#roles-and-permissions).
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
     roles: Vec<Arc<CompiledRole>>,
@@ -123,7 +123,7 @@ impl Grants {
         }
     }
 
-    /// Full access: the dev-mode bypass (SPEC §11.7).
+    /// Full access: the dev-mode bypass (docs/auth.md#without-a-token).
     pub fn admin() -> Grants {
         static ADMIN: std::sync::LazyLock<Arc<CompiledRole>> = std::sync::LazyLock::new(|| {
             Arc::new(CompiledRole {
@@ -142,7 +142,7 @@ impl Grants {
         self.roles.iter().any(|r| r.admin)
     }
 
-    /// Admins pass; otherwise one role must satisfy every required resource (SPEC §11.5).
+    /// Admins pass; otherwise one role must satisfy every required resource (docs/auth.md#how-a-request-is-matched).
     pub fn allows(&self, action: Action, required: &[(ResourceKind, Option<&str>)]) -> bool {
         self.is_admin() || self.roles.iter().any(|r| r.satisfies(action, required))
     }
@@ -189,7 +189,7 @@ pub fn denied(action: Action, required: &[(ResourceKind, Option<&str>)]) -> ApiE
     ))
 }
 
-/// Whether `access` lets callers without a token in with the `anonymous` role (SPEC §11.6).
+/// Whether `access` lets callers without a token in with the `anonymous` role (docs/auth.md#without-a-token).
 pub fn anonymous_allowed(access: Access) -> bool {
     matches!(
         access,

@@ -1,7 +1,7 @@
 //! The HTTP API. One warp filter takes every request, finds its row in the route table
-//! ([`routes::all`]), runs the request pipeline of SPEC §11.1 in order — version header,
+//! ([`routes::all`]), runs the request pipeline of docs/auth.md#order-of-checks in order — version header,
 //! authentication, authorization — and calls the handler. Handlers only parse, call the store and
-//! reply (STYLE rule 10).
+//! reply.
 
 pub mod auth;
 pub mod listen;
@@ -30,12 +30,12 @@ use warp::reply::Response;
 
 /// Everything a handler may need, shared by all requests.
 pub struct AppState {
-    /// The extension manager (SPEC §12).
+    /// The extension manager (docs/extensions.md).
     pub extensions: crate::extensions::Extensions,
-    /// `GET /metrics` counters (SPEC §14.10).
+    /// `GET /metrics` counters (docs/api.md#operations).
     pub metrics: Arc<crate::metrics::Metrics>,
     pub store: StoreHandle,
-    /// The secret store: encryption in front of the store's secret rows (SPEC §9.2).
+    /// The secret store: encryption in front of the store's secret rows (docs/objects-and-secrets.md#secrets).
     pub secrets: crate::secrets::Secrets,
     pub engine: crate::engine::Engine,
     /// The container engine (attach runs commands in task containers).
@@ -47,7 +47,7 @@ pub struct AppState {
     /// Token and role cache for [`authorize`].
     pub auth: auth::Authenticator,
     /// Turns `true` when the server begins shutting down; long-lived streams (websockets) end on
-    /// it with close 1000 (SPEC §8.3).
+    /// it with close 1000 (docs/logs-and-events.md#the-stream).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -58,7 +58,7 @@ pub struct Caller {
     pub user: String,
     /// The presented token; `None` for anonymous and dev-bypass callers.
     pub token: Option<Arc<gofer_core::api::Token>>,
-    /// What the caller may do (for handlers that filter lists, SPEC §11.5).
+    /// What the caller may do (for handlers that filter lists, docs/auth.md#how-a-request-is-matched).
     pub grants: auth::Grants,
 }
 
@@ -86,7 +86,7 @@ impl Cx {
     }
 
     /// A path id that must satisfy `kind`. A path id that breaks its rule can never name an
-    /// existing entity, so it is 404 (SPEC §2.1), worded like any other miss.
+    /// existing entity, so it is 404 (docs/pipelines.md#identifiers), worded like any other miss.
     pub fn id(&self, name: &str, kind: IdKind, what: &str) -> Result<String, ApiError> {
         let value = self.param(name);
         if kind.accepts(value) {
@@ -137,7 +137,7 @@ impl Cx {
         parse_query(&self.query)
     }
 
-    /// Pagination parameters (SPEC §14.1).
+    /// Pagination parameters (docs/api.md#common-rules).
     pub fn page(&self, default_limit: u64) -> Result<Page, ApiError> {
         let pairs = self.query_pairs();
         Page::from_query(
@@ -170,7 +170,7 @@ impl Cx {
         }
     }
 
-    /// Parses a JSON body; errors name the field (SPEC §2.2), e.g.
+    /// Parses a JSON body; errors name the field (docs/pipelines.md#validation-errors), e.g.
     /// `config.tasks[0].image: invalid type: integer, expected a string`. The body must be
     /// declared `application/json` (415 otherwise): a web page cannot send that cross-site
     /// without the browser asking first (docs/security.md).
@@ -252,7 +252,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message.truncate(at);
         }
         if let Some((field, hint)) = unknown_field(&message) {
-            // A typo must never be dropped silently (SPEC §2.2): name it and the likely intent.
+            // A typo must never be dropped silently (docs/pipelines.md#validation-errors): name it and the likely intent.
             let full = if path == "." || path.is_empty() || path == field {
                 field.to_string()
             } else if path.ends_with(&format!(".{field}")) {
@@ -489,7 +489,7 @@ async fn parents_exist(state: &AppState, route: &Route, params: &Params) -> Resu
     Ok(())
 }
 
-/// Step 1 of SPEC §11.1: `gofer-api-version` absent or `v0`.
+/// Step 1 of docs/auth.md#order-of-checks: `gofer-api-version` absent or `v0`.
 fn check_version(access: Access, headers: &HeaderMap) -> Result<(), ApiError> {
     if access == Access::Open {
         return Ok(());
@@ -504,14 +504,14 @@ fn check_version(access: Access, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Steps 2 and 3 of SPEC §11.1: authentication and authorization against the route's declared
+/// Steps 2 and 3 of docs/auth.md#order-of-checks: authentication and authorization against the route's declared
 /// [`Access`]. This is the one place they happen; handlers never check permissions.
 ///
 /// * Open and public routes need nothing.
-/// * No `Authorization` header: the dev-mode bypass for loopback peers (§11.7), else the
-///   `anonymous` role on routes that allow it (§11.6), else 401.
-/// * A header: it must be `Bearer <secret>` of a known, enabled, unexpired token (§11.2), else
-///   401; then the route's access decides (§11.5), else 403.
+/// * No `Authorization` header: the dev-mode bypass for loopback peers (docs/auth.md#without-a-token), else the
+///   `anonymous` role on routes that allow it (docs/auth.md#without-a-token), else 401.
+/// * A header: it must be `Bearer <secret>` of a known, enabled, unexpired token (docs/auth.md#tokens), else
+///   401; then the route's access decides (docs/auth.md#how-a-request-is-matched), else 403.
 pub(crate) async fn authorize(
     state: &AppState,
     route: &Route,
@@ -610,7 +610,7 @@ pub(crate) async fn authorize(
 }
 
 impl Caller {
-    /// The dev-mode identity (SPEC §11.7): admin.
+    /// The dev-mode identity (docs/auth.md#without-a-token): admin.
     pub fn dev_bypass() -> Caller {
         Caller {
             token_id: "0".into(),
@@ -621,7 +621,7 @@ impl Caller {
     }
 
     /// Whether the caller holds `admin` or `bootstrap` (or is the dev bypass); cancellations
-    /// by such callers count as `admin_cancelled` (SPEC §5.10).
+    /// by such callers count as `admin_cancelled` (docs/runs.md#final-status).
     pub fn is_admin(&self) -> bool {
         self.grants.is_admin()
     }

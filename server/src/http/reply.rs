@@ -1,5 +1,5 @@
-//! The one place where errors become HTTP statuses (STYLE rule 8), and the helpers that build
-//! every response body `{request_id, message}` (SPEC §14.1).
+//! The one place where errors become HTTP statuses, and the helpers that build
+//! every response body `{request_id, message}` (docs/api.md#common-rules).
 
 use crate::store::StoreError;
 use gofer_core::api::ErrorBody;
@@ -22,7 +22,7 @@ impl ApiError {
             message: message.into(),
         }
     }
-    /// 400: the message starts with the offending field (SPEC §2.2).
+    /// 400: the message starts with the offending field (docs/pipelines.md#validation-errors).
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }

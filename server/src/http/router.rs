@@ -1,5 +1,5 @@
 //! The route table. Every API route is one [`Route`] row: method, path template, the access it
-//! requires (SPEC §11.8) and its handler. One matcher finds the row, one function checks access,
+//! requires (docs/auth.md#route-requirements) and its handler. One matcher finds the row, one function checks access,
 //! so authorization lives in exactly one place of the request pipeline, metrics and logs get the
 //! path template, and tests can enumerate every route.
 
@@ -10,7 +10,7 @@ use gofer_core::enums::Action;
 use warp::http::Method;
 use warp::reply::Response;
 
-/// A kind of resource in a permission (SPEC §11.3). `Namespace`, `Pipeline` and `Extension` take
+/// A kind of resource in a permission (docs/auth.md#roles-and-permissions). `Namespace`, `Pipeline` and `Extension` take
 /// their target from the path parameter `{ns}`, `{p}` or `{id}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Res {
@@ -33,7 +33,7 @@ pub enum Res {
     Tokens,
 }
 
-/// What a route requires of its caller (SPEC §11.8).
+/// What a route requires of its caller (docs/auth.md#route-requirements).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// No auth and no version check (health, metrics).
@@ -48,7 +48,7 @@ pub enum Access {
     AdminOrOwnToken,
     /// Like `Perm` (never anonymous), and also the run token of the run named by the path
     /// (`{ns}`, `{p}`, `{run}`): a task records its own result with its injected token
-    /// (SPEC §5.13), although the run role of §6.5 only reads task executions.
+    /// (docs/runs.md#results-and-payload), although the run role of docs/auth.md#run-tokens only reads task executions.
     PermOrOwnRun {
         action: Action,
         resources: &'static [Res],

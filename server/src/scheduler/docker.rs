@@ -1,4 +1,4 @@
-//! The `docker` engine (SPEC §13.2): one container per attempt on a local Docker engine, driven
+//! The `docker` engine (docs/schedulers.md#docker): one container per attempt on a local Docker engine, driven
 //! through bollard over the unix socket.
 //!
 //! Latency matters (a task should cost about what `docker run` costs), so `start` is
@@ -276,7 +276,7 @@ impl DockerScheduler {
     }
 
     /// A container with the requested name exists: start it only if it is ours and was never
-    /// started (SPEC §5.11, §5.12).
+    /// started (docs/schedulers.md#what-every-scheduler-does, docs/runs.md#restart-recovery).
     async fn adopt(&self, request: &StartRequest) -> SchedulerResult<String> {
         let info = self
             .docker

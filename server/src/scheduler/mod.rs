@@ -1,10 +1,10 @@
-//! Container schedulers: the contract of SPEC §13.1 and its engines.
+//! Container schedulers: the contract of docs/schedulers.md#what-every-scheduler-does and its engines.
 //!
 //! The run engine holds one scheduler as `Arc<dyn Scheduler>`; every method therefore returns a
 //! boxed future or stream so the trait stays object-safe. Futures borrow the scheduler and their
 //! arguments; log streams own what they need (`'static`) so a log collector can be spawned.
 //!
-//! Container names and labels follow SPEC §5.11: [`task_container_name`],
+//! Container names and labels follow docs/schedulers.md#what-every-scheduler-does: [`task_container_name`],
 //! [`extension_container_name`], [`task_labels`] and [`extension_labels`] build them, and only
 //! containers labelled `gofer.managed=true` with our own `gofer.instance` are ever removed.
 
@@ -26,7 +26,7 @@ pub type Labels = BTreeMap<String, String>;
 
 pub type SchedulerResult<T> = Result<T, SchedulerError>;
 
-/// Repository prefix of the images the server builds itself (SPEC §12.10); never pulled.
+/// Repository prefix of the images the server builds itself (docs/extensions.md#images-gofer-builds-itself); never pulled.
 pub const LOCAL_IMAGE_PREFIX: &str = "gofer.local/";
 
 pub const LABEL_MANAGED: &str = "gofer.managed";
@@ -39,11 +39,11 @@ pub const LABEL_TASK: &str = "gofer.task_id";
 pub const LABEL_ATTEMPT: &str = "gofer.attempt";
 pub const LABEL_EXTENSION: &str = "gofer.extension_id";
 
-/// What to run (SPEC §5.6 step 2, §12.2 step 2). Its `Debug` shows environment keys and the
-/// registry user only: values may be resolved secrets (SPEC §6.3: never logged).
+/// What to run (docs/runs.md#attempts step 2, docs/extensions.md#launch step 2). Its `Debug` shows environment keys and the
+/// registry user only: values may be resolved secrets (docs/runs.md#variables: never logged).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct StartRequest {
-    /// Container name (SPEC §5.11), e.g. from [`task_container_name`].
+    /// Container name (docs/schedulers.md#what-every-scheduler-does), e.g. from [`task_container_name`].
     pub name: String,
     pub image: String,
     /// `(username, password)` sent with the pull.
@@ -101,7 +101,7 @@ pub struct Started {
     pub address: Option<String>,
 }
 
-/// A container's state as the engine reports it (SPEC §13.1).
+/// A container's state as the engine reports it (docs/schedulers.md#what-every-scheduler-does).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContainerState {
     Created,
@@ -180,7 +180,7 @@ pub enum SchedulerError {
          built by the server at boot, never pulled (see the server log for the build error)"
     )]
     LocalImageMissing { image: String },
-    /// A container with the target name belongs to someone else (SPEC §5.11).
+    /// A container with the target name belongs to someone else (docs/schedulers.md#what-every-scheduler-does).
     #[error(
         "start container '{name}': a container with this name already exists and belongs to \
          {owner}; Gofer never removes containers it does not own (remove it with \
@@ -205,7 +205,7 @@ pub enum SchedulerError {
     },
 }
 
-/// The operations every engine implements (SPEC §13.1).
+/// The operations every engine implements (docs/schedulers.md#what-every-scheduler-does).
 pub trait Scheduler: Send + Sync {
     /// Creates and starts the container, pulling its image as the pull rule says. An existing
     /// container with this name is started when it carries our `gofer.instance` and was never
@@ -269,7 +269,7 @@ pub trait Scheduler: Send + Sync {
     fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, SchedulerResult<()>>;
 
     /// Removes the exited containers labelled `gofer.managed=true` and
-    /// `gofer.instance=<instance_id>` for which `is_complete(labels)` holds (SPEC §13.2);
+    /// `gofer.instance=<instance_id>` for which `is_complete(labels)` holds (docs/schedulers.md#docker);
     /// returns their names.
     fn prune<'a>(
         &'a self,
@@ -278,7 +278,7 @@ pub trait Scheduler: Send + Sync {
     ) -> BoxFuture<'a, SchedulerResult<Vec<String>>>;
 }
 
-/// `gofer.<ns>.<p>.<run_id>.<task_id>.<attempt>` (SPEC §5.11). Ids never contain `.`.
+/// `gofer.<ns>.<p>.<run_id>.<task_id>.<attempt>` (docs/schedulers.md#what-every-scheduler-does). Ids never contain `.`.
 pub fn task_container_name(
     namespace_id: &str,
     pipeline_id: &str,
@@ -289,12 +289,12 @@ pub fn task_container_name(
     format!("gofer.{namespace_id}.{pipeline_id}.{run_id}.{task_id}.{attempt}")
 }
 
-/// `gofer.extension.<id>` (SPEC §12.2).
+/// `gofer.extension.<id>` (docs/extensions.md#launch).
 pub fn extension_container_name(extension_id: &str) -> String {
     format!("gofer.extension.{extension_id}")
 }
 
-/// The labels every Gofer container carries (SPEC §5.11); `kind` is `task` or `extension`.
+/// The labels every Gofer container carries (docs/schedulers.md#what-every-scheduler-does); `kind` is `task` or `extension`.
 pub fn base_labels(instance_id: &str, kind: &str) -> Labels {
     BTreeMap::from([
         (LABEL_MANAGED.to_owned(), "true".to_owned()),
@@ -303,7 +303,7 @@ pub fn base_labels(instance_id: &str, kind: &str) -> Labels {
     ])
 }
 
-/// The labels of a task container (SPEC §5.11); also the filter recovery lists by (§5.12).
+/// The labels of a task container (docs/schedulers.md#what-every-scheduler-does); also the filter recovery lists by (docs/runs.md#restart-recovery).
 pub fn task_labels(
     instance_id: &str,
     namespace_id: &str,
@@ -323,14 +323,14 @@ pub fn task_labels(
     labels
 }
 
-/// The labels of an extension container (SPEC §5.11).
+/// The labels of an extension container (docs/schedulers.md#what-every-scheduler-does).
 pub fn extension_labels(instance_id: &str, extension_id: &str) -> Labels {
     let mut labels = base_labels(instance_id, "extension");
     labels.insert(LABEL_EXTENSION.to_owned(), extension_id.to_owned());
     labels
 }
 
-/// Whether the pull rule may ever pull `image` (SPEC §12.10, §13.1).
+/// Whether the pull rule may ever pull `image` (docs/extensions.md#images-gofer-builds-itself, docs/schedulers.md#what-every-scheduler-does).
 pub fn is_local_image(image: &str) -> bool {
     image.starts_with(LOCAL_IMAGE_PREFIX)
 }

@@ -1,8 +1,8 @@
-//! The `swarm` engine (SPEC §13.3): each attempt is a Docker service in `replicated-job` mode
+//! The `swarm` engine (docs/schedulers.md#swarm): each attempt is a Docker service in `replicated-job` mode
 //! (one task, never restarted) on a swarm manager, named and labelled like a container
-//! (SPEC §5.11). State comes from the service's task; logs from the service-logs API.
+//! (docs/schedulers.md#what-every-scheduler-does). State comes from the service's task; logs from the service-logs API.
 //!
-//! Decisions where SPEC §13.3 leaves room (docs/decisions.md):
+//! Decisions where docs/schedulers.md#swarm leaves room (docs/decisions.md):
 //! - Swarm nodes pull images themselves (a failed pull of an image present on the node is only
 //!   logged by the engine), so `always_pull_newest_image` has no separate effect here.
 //! - Updating a job service makes the engine run the job again, so `stop` stops the task's
@@ -36,13 +36,13 @@ use std::time::Duration;
 
 /// The label swarm puts on a service's containers.
 const SERVICE_NAME_LABEL: &str = "com.docker.swarm.service.name";
-/// Our label holding the SPEC §5.11 name of a service (service names must be DNS labels).
+/// Our label holding the docs/schedulers.md#what-every-scheduler-does name of a service (service names must be DNS labels).
 const LABEL_NAME: &str = "gofer.name";
 
-/// The service name for a SPEC §5.11 container name. Swarm requires a DNS label (letters,
+/// The service name for a docs/schedulers.md#what-every-scheduler-does container name. Swarm requires a DNS label (letters,
 /// digits and `-`, at most 63 characters), which `gofer.<ns>.<p>.<run>.<task>.<attempt>` is
 /// not; the name is kept readable where it fits and made unique by a stable hash of the whole
-/// name. The §5.11 name itself is on the service as the `gofer.name` label.
+/// name. The docs/schedulers.md#what-every-scheduler-does name itself is on the service as the `gofer.name` label.
 pub fn service_name(name: &str) -> String {
     let mut readable = String::with_capacity(name.len());
     for c in name.chars() {
@@ -188,7 +188,7 @@ impl SwarmScheduler {
         if request.publish_port.is_some() {
             return Err(SchedulerError::Unsupported(format!(
                 "start service '{}': publishing a port is for extensions, which always run on \
-                 the local engine (SPEC §12.2)",
+                 the local engine (docs/extensions.md#launch)",
                 request.name
             )));
         }
@@ -209,7 +209,7 @@ impl SwarmScheduler {
                 address: None,
             }),
             // The name exists: ours (a start repeated after a crash) is adopted, never started a
-            // second time; anyone else's is refused (SPEC §5.11).
+            // second time; anyone else's is refused (docs/schedulers.md#what-every-scheduler-does).
             Err(e) if status_of(&e) == Some(409) => {
                 let service = client
                     .inspect_service(&service_name(&request.name), None)
@@ -339,7 +339,7 @@ impl SwarmScheduler {
                 }
             }
             None if grace_secs != self.stop_grace_secs => {
-                // On another node: the grace travels in the service spec (SPEC §13.3).
+                // On another node: the grace travels in the service spec (docs/schedulers.md#swarm).
                 if let Ok(service) = client.inspect_service(name, None).await
                     && let (Some(mut spec), Some(version)) =
                         (service.spec, service.version.and_then(|v| v.index))
@@ -520,7 +520,7 @@ impl SwarmScheduler {
         Ok(listed)
     }
 
-    /// The services carrying `label_filter`: service name and listing (named per SPEC §5.11).
+    /// The services carrying `label_filter`: service name and listing (named per docs/schedulers.md#what-every-scheduler-does).
     async fn services(
         &self,
         label_filter: &Labels,
@@ -601,7 +601,7 @@ fn nanos(secs: u64) -> i64 {
     i64::try_from(secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX)
 }
 
-/// A swarm task's state as a container state (SPEC §13.3).
+/// A swarm task's state as a container state (docs/schedulers.md#swarm).
 pub fn task_state(task: &Task) -> ContainerState {
     let status = task.status.clone().unwrap_or_default();
     let message = || {

@@ -1,7 +1,7 @@
-//! Storage behind a small domain trait (STYLE rule 13). One write transaction per logical
-//! operation; every event an operation emits is written in that same transaction (SPEC §8.1).
+//! Storage behind a small domain trait. One write transaction per logical
+//! operation; every event an operation emits is written in that same transaction (docs/logs-and-events.md#what-an-event-promises).
 //! Implementations are synchronous; [`StoreHandle`] moves every call off the async threads with
-//! `spawn_blocking` (STYLE rule 11). Only the server process opens the database file.
+//! `spawn_blocking`. Only the server process opens the database file.
 
 use gofer_core::api::{
     Config, Deployment, Event, EventKind, Initiator, Metadata, Namespace, Object, Page, Pipeline,
@@ -31,14 +31,14 @@ pub enum StoreError {
     /// The database file is held by another process.
     #[error("{0}")]
     Locked(String),
-    /// The request is refused for now (SPEC §5.1: run ingress paused, pipeline disabled) → 503.
+    /// The request is refused for now (docs/runs.md#queue: run ingress paused, pipeline disabled) → 503.
     #[error("{0}")]
     Unavailable(String),
     /// The request itself is invalid in a way only stored state can tell (e.g. `only` naming a
     /// task the live config does not have) → 400; the message starts with the field.
     #[error("{0}")]
     Invalid(String),
-    /// The operation is never allowed, whoever asks (editing a system role, SPEC §11.3) → 403.
+    /// The operation is never allowed, whoever asks (editing a system role, docs/auth.md#roles-and-permissions) → 403.
     #[error("{0}")]
     Forbidden(String),
     /// A stored record that does not decode (written by an older, laxer version, or damaged).
@@ -72,7 +72,7 @@ pub struct UnreadableRecord {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The domain operations (SPEC §3, §4, §5, §9, §10). Token operations are added by the issue
+/// The domain operations (docs/pipelines.md#the-records, docs/pipelines.md#writing-a-pipeline-config, docs/runs.md, docs/objects-and-secrets.md, docs/pipelines.md#versions-and-deployments). Token operations are added by the issue
 /// that introduces them.
 ///
 /// Ordering: lists honour [`Page`] (`offset`, `limit`, `reverse`) applied to the default order
@@ -80,10 +80,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///
 /// Times: the `now` arguments stamp the entities (`created`, `modified`, `registered`,
 /// `deprecated`, a deployment's `started`/`ended`). An event's `emitted` comes from the store's own
-/// clock under the write lock, because it must never decrease in id order (SPEC §8.1).
+/// clock under the write lock, because it must never decrease in id order (docs/logs-and-events.md#what-an-event-promises).
 pub trait Store: Send + Sync + 'static {
     // ---- system --------------------------------------------------------------------------
-    /// The server instance id (a UUID created at first open and stored, SPEC §5.11).
+    /// The server instance id (a UUID created at first open and stored, docs/schedulers.md#what-every-scheduler-does).
     fn instance_id(&self) -> StoreResult<String>;
     /// A counter that grows after every committed write. Read it before a read transaction:
     /// if it is unchanged later, nothing was written since, so a result computed from that read
@@ -116,7 +116,7 @@ pub trait Store: Send + Sync + 'static {
         description: Option<String>,
         now: u64,
     ) -> StoreResult<Namespace>;
-    /// Deletes the namespace and everything beneath it (SPEC §3.16), emitting `deleted_pipeline`
+    /// Deletes the namespace and everything beneath it (docs/pipelines.md#what-a-delete-takes-with-it), emitting `deleted_pipeline`
     /// for each pipeline, then `deleted_namespace`. `Conflict` when any of its pipelines has a
     /// pending or running run (nothing is deleted then).
     fn delete_namespace(&self, id: &str) -> StoreResult<()>;
@@ -161,9 +161,9 @@ pub trait Store: Send + Sync + 'static {
     /// The live config, if any.
     fn live_config(&self, namespace: &str, pipeline: &str) -> StoreResult<Option<Config>>;
     /// `Conflict` (`cannot delete the live version`) when it is live; `Conflict` naming a run when
-    /// a pending or running run is pinned to it (SPEC §10). Emits no event.
+    /// a pending or running run is pinned to it (docs/pipelines.md#versions-and-deployments). Emits no event.
     fn delete_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<()>;
-    /// Makes `version` live in one transaction (SPEC §10): deployment record, `started_deployment`,
+    /// Makes `version` live in one transaction (docs/pipelines.md#versions-and-deployments): deployment record, `started_deployment`,
     /// states and `deprecated` times, `completed_deployment`; returns the final deployment.
     /// `Conflict` (`version <n> is already live`) when it already is; `NotFound` for a missing
     /// version. A refused deploy changes nothing and consumes no deployment id.
@@ -196,11 +196,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes, in id order, every event emitted before `cutoff` (ms, exclusive); returns how many.
     fn prune_events(&self, cutoff: u64) -> StoreResult<u64>;
 
-    // ---- runs and task executions (SPEC §5) ------------------------------------------------
+    // ---- runs and task executions (docs/runs.md) ------------------------------------------------
     // After `create_run`, only the engine's dispatcher changes runs and executions, always
-    // through `commit`, so there is a single writer of run state (STYLE rule 12).
+    // through `commit`, so there is a single writer of run state.
 
-    /// Creates a run (SPEC §5.1 steps 2–6 and the transaction after them): `NotFound` for a
+    /// Creates a run (docs/runs.md#queue steps 2–6 and the transaction after them): `NotFound` for a
     /// missing namespace or pipeline; `Unavailable("run ingress is paused")` when
     /// `ignore_pipeline_run_events` is set; `Unavailable("pipeline '<p>' is disabled")`;
     /// `Conflict("pipeline '<p>' has no live config version; deploy one first (gofer pipeline
@@ -243,7 +243,7 @@ pub trait Store: Send + Sync + 'static {
     /// The queue: pending runs of every pipeline, oldest first per pipeline, as stored.
     fn pending_runs(&self) -> StoreResult<Vec<StoredRun>>;
     /// Runs of a pipeline that are `complete`, have `run_id <= max_run_id` and still have logs
-    /// (some execution with `logs_removed = false`), with their executions (SPEC §7.4).
+    /// (some execution with `logs_removed = false`), with their executions (docs/logs-and-events.md#deleting-and-retention).
     fn runs_with_logs(
         &self,
         namespace: &str,
@@ -262,7 +262,7 @@ pub trait Store: Send + Sync + 'static {
     /// refusal also changes nothing.
     fn commit(&self, changes: RunChanges) -> StoreResult<Vec<Event>>;
 
-    // ---- tokens and roles (SPEC §11) -------------------------------------------------------
+    // ---- tokens and roles (docs/auth.md) -------------------------------------------------------
     // Tokens are stored with the SHA-256 of their secret (lowercase hex), never the secret, and
     // are found by that hash. Every write below (and `create_run` with a run token, and the
     // deletions that revoke run tokens) changes `auth_generation`, which the HTTP layer uses to
@@ -270,11 +270,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// A number that changes after every committed write of a token or a role.
     fn auth_generation(&self) -> u64;
-    /// Creates each of `roles` that does not exist yet (system roles at boot, SPEC §11.4),
+    /// Creates each of `roles` that does not exist yet (system roles at boot, docs/auth.md#roles-that-always-exist),
     /// emitting `created_role` for each; existing roles are left as they are.
     fn ensure_roles(&self, roles: Vec<Role>) -> StoreResult<()>;
     /// Stores the bootstrap token and sets `system.bootstrap_token_created`, once:
-    /// `Conflict("bootstrap token already exists")` afterwards (SPEC §11.2).
+    /// `Conflict("bootstrap token already exists")` afterwards (docs/auth.md#tokens).
     fn bootstrap_token(&self, token: Token, hash: String) -> StoreResult<Token>;
     /// Stores a token. Every role must exist: `Invalid("roles: unknown role '<id>'")`.
     fn create_token(&self, token: Token, hash: String) -> StoreResult<Token>;
@@ -301,16 +301,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Role>;
     /// `Forbidden` for a system role; `NotFound`. Emits `deleted_role`.
     fn delete_role(&self, id: &str) -> StoreResult<()>;
-    /// Revokes the API token of a run (SPEC §6.5): deletes the token and its role
+    /// Revokes the API token of a run (docs/auth.md#run-tokens): deletes the token and its role
     /// `run:<ns>:<p>:<run>` and emits `deleted_role`. Returns whether the run had one; a run
     /// without a token (or already revoked) is `Ok(false)`. Also done inside the pipeline and
     /// namespace deletions for all their runs, and inside `expire_run_objects`.
     fn revoke_run_token(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<bool>;
 
-    // ---- secrets (SPEC §9.2) ---------------------------------------------------------------
+    // ---- secrets (docs/objects-and-secrets.md#secrets) ---------------------------------------------------------------
     // The store only ever sees ciphertext: encryption happens above it (in `secrets.rs`).
 
-    /// The encrypted check value of SPEC §9.2: stores `candidate` when none is stored yet and
+    /// The encrypted check value of docs/objects-and-secrets.md#secrets: stores `candidate` when none is stored yet and
     /// returns what is stored (the caller then proves it can decrypt it).
     fn secret_check(&self, candidate: Vec<u8>) -> StoreResult<Vec<u8>>;
     /// Stores a secret. `NotFound` for a missing namespace/pipeline; `Conflict("secret '<k>'
@@ -329,7 +329,7 @@ pub trait Store: Send + Sync + 'static {
     fn list_secrets(&self, scope: &SecretScope, page: Page) -> StoreResult<Vec<Secret>>;
     fn delete_secret(&self, scope: &SecretScope, key: &str) -> StoreResult<()>;
 
-    // ---- objects (SPEC §9.1) ---------------------------------------------------------------
+    // ---- objects (docs/objects-and-secrets.md#objects) ---------------------------------------------------------------
     // The store holds the index `{key, created}`; the bytes are files (in `objects.rs`).
 
     /// Indexes an object whose bytes are ready to be moved into place. `NotFound` for a missing
@@ -351,7 +351,7 @@ pub trait Store: Send + Sync + 'static {
     fn list_objects(&self, scope: &ObjectScope, page: Page) -> StoreResult<Vec<Object>>;
     fn delete_object(&self, scope: &ObjectScope, key: &str) -> StoreResult<()>;
 
-    // ---- extensions (SPEC §12) -------------------------------------------------------------
+    // ---- extensions (docs/extensions.md) -------------------------------------------------------------
 
     /// Stores a new extension (`Conflict` naming it when the id exists; `Invalid` for an unknown
     /// additional role), creates its role `extension:<id>` and emits `created_role` and
@@ -367,11 +367,11 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         runtime: &gofer_core::api::Extension,
     ) -> StoreResult<()>;
-    /// Enables or disables an extension (SPEC §12.1): on a change sets `modified`, emits
+    /// Enables or disables an extension (docs/extensions.md#install-enable-disable-uninstall): on a change sets `modified`, emits
     /// `enabled_extension`/`disabled_extension` and disables the token when disabling. Returns
     /// whether the status changed.
     fn set_extension_status(&self, id: &str, enabled: bool, now: u64) -> StoreResult<bool>;
-    /// Replaces the extension's token with `token` (SPEC §12.2): the previous one is deleted.
+    /// Replaces the extension's token with `token` (docs/extensions.md#launch): the previous one is deleted.
     fn replace_extension_token(
         &self,
         id: &str,
@@ -379,10 +379,10 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
     ) -> StoreResult<()>;
     /// Deletes an extension with its object rows, token and role (emitting `deleted_role`),
-    /// then emits `uninstalled_extension` (SPEC §12.1). The caller removes the object files.
+    /// then emits `uninstalled_extension` (docs/extensions.md#install-enable-disable-uninstall). The caller removes the object files.
     fn uninstall_extension(&self, id: &str) -> StoreResult<StoredExtension>;
 
-    // ---- subscriptions (SPEC §12.5) ----------------------------------------------------------
+    // ---- subscriptions (docs/extensions.md#subscriptions) ----------------------------------------------------------
 
     /// Stores a new subscription and emits `pipeline_extension_subscription_registered`.
     /// `NotFound` for a missing pipeline or extension, `Conflict` when it exists.
@@ -424,7 +424,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Deletes it and emits `pipeline_extension_subscription_unregistered`.
     fn delete_subscription(&self, key: &SubscriptionKey) -> StoreResult<()>;
-    /// Whether the pipeline has an `active` subscription to the extension (SPEC §12.6).
+    /// Whether the pipeline has an `active` subscription to the extension (docs/extensions.md#the-api-every-extension-serves).
     fn has_active_subscription(
         &self,
         namespace: &str,
@@ -432,9 +432,9 @@ pub trait Store: Send + Sync + 'static {
         extension: &str,
     ) -> StoreResult<bool>;
 
-    /// Run object expiry (SPEC §9.1): every `complete` run of the pipeline with `run_id <=
+    /// Run object expiry (docs/objects-and-secrets.md#objects): every `complete` run of the pipeline with `run_id <=
     /// max_run_id` whose objects have not expired gets its object rows deleted and
-    /// `store_objects_expired = true`, and its run token revoked (SPEC §6.5), in one
+    /// `store_objects_expired = true`, and its run token revoked (docs/auth.md#run-tokens), in one
     /// transaction. Returns those run ids (the caller removes their files).
     fn expire_run_objects(
         &self,
@@ -445,7 +445,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// The run token `create_run` stores when the pinned config has a task with
-/// `inject_api_token` (SPEC §6.5). The caller derives the secret, so the store only ever sees
+/// `inject_api_token` (docs/auth.md#run-tokens). The caller derives the secret, so the store only ever sees
 /// its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunTokenSeed {
@@ -457,7 +457,7 @@ pub struct RunTokenSeed {
     pub expires: u64,
 }
 
-/// Where a secret lives (SPEC §9.2).
+/// Where a secret lives (docs/objects-and-secrets.md#secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretScope {
     Pipeline { namespace: String, pipeline: String },
@@ -465,7 +465,7 @@ pub enum SecretScope {
 }
 
 impl SecretScope {
-    /// The associated data of the secret's ciphertext (SPEC §9.2), so that a ciphertext copied
+    /// The associated data of the secret's ciphertext (docs/objects-and-secrets.md#secrets), so that a ciphertext copied
     /// to another entry does not decrypt.
     pub fn associated_data(&self, key: &str) -> String {
         match self {
@@ -478,7 +478,7 @@ impl SecretScope {
     }
 }
 
-/// Where an object lives (SPEC §9.1).
+/// Where an object lives (docs/objects-and-secrets.md#objects).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectScope {
     Extension {
@@ -520,7 +520,7 @@ impl ObjectScope {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredExtension {
     pub extension: gofer_core::api::Extension,
-    /// The id of the extension's current token (replaced at every start, SPEC §12.2).
+    /// The id of the extension's current token (replaced at every start, docs/extensions.md#launch).
     #[serde(default)]
     pub token_id: Option<String>,
 }
@@ -553,7 +553,7 @@ pub struct PutObject {
     pub evicted: Vec<String>,
 }
 
-/// What `create_run` needs besides the ids (SPEC §5.1, §5.13).
+/// What `create_run` needs besides the ids (docs/runs.md#queue, docs/runs.md#results-and-payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRun {
     /// Run variables (source already set: `run_options` or `extension`).
@@ -563,7 +563,7 @@ pub struct NewRun {
     pub only: Option<Vec<String>>,
     pub command_override: Option<Vec<String>>,
     /// The run's API token, used only when some task of the pinned config has
-    /// `inject_api_token` (SPEC §6.5).
+    /// `inject_api_token` (docs/auth.md#run-tokens).
     pub run_token: Option<RunTokenSeed>,
 }
 
@@ -574,7 +574,7 @@ pub struct StoredRun {
     /// Set when a cancel was accepted; `by_admin` decides `admin_cancelled` vs `user_cancelled`.
     #[serde(default)]
     pub cancel: Option<CancelRequest>,
-    /// Absolute run deadline in ms (`started + timeout`), 0 = none (SPEC §5.3).
+    /// Absolute run deadline in ms (`started + timeout`), 0 = none (docs/runs.md#queue).
     #[serde(default)]
     pub deadline: u64,
 }
@@ -589,7 +589,7 @@ pub struct CancelRequest {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredExecution {
     pub execution: TaskExecution,
-    /// When the pending retry may start (ms), 0 = none (SPEC §5.7: survives restarts).
+    /// When the pending retry may start (ms), 0 = none (docs/runs.md#retries: survives restarts).
     #[serde(default)]
     pub retry_at: u64,
     /// A cancel of this execution was accepted, with its grace in seconds.
@@ -597,7 +597,7 @@ pub struct StoredExecution {
     pub cancel: Option<TaskCancel>,
 }
 
-/// A task cancellation request (SPEC §5.9).
+/// A task cancellation request (docs/runs.md#cancellation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskCancel {
     pub grace_secs: u64,

@@ -1,7 +1,7 @@
-//! Every redb table of the store, in one place (STYLE rule 13).
+//! Every redb table of the store, in one place.
 //!
 //! Values are always bytes: one version-tag byte ([`VALUE_VERSION`]) followed by the JSON of a
-//! core wire type or of a private stored struct (STYLE rule 5); the index tables at the end are
+//! core wire type or of a private stored struct; the index tables at the end are
 //! the exception: their value is `()`, the key being the whole fact. Keys are tuples whose
 //! leading components are the parents, so that everything beneath a parent is one contiguous
 //! range: listing a pipeline's configs or deleting a namespace's pipelines is a range scan.
@@ -23,9 +23,9 @@ pub(crate) const META: TableDefinition<&str, Bytes> = TableDefinition::new("meta
 /// `META` key of the server instance id (a UUID v4 string, created at first open).
 pub(crate) const META_INSTANCE_ID: &str = "instance_id";
 /// `META` key of the newest event id ever issued and its `emitted` time (`LastEvent`), kept
-/// even when that event is deleted, so ids and times never go backwards (SPEC §8.1).
+/// even when that event is deleted, so ids and times never go backwards (docs/logs-and-events.md#what-an-event-promises).
 pub(crate) const META_LAST_EVENT: &str = "last_event";
-/// `META` key of the persisted [`gofer_core::api::System`] flags (SPEC §3.15).
+/// `META` key of the persisted [`gofer_core::api::System`] flags (docs/api.md#roles-global-secrets-system-tokens).
 pub(crate) const META_SYSTEM: &str = "system";
 
 /// `namespace id` → `Namespace`.
@@ -63,7 +63,7 @@ pub(crate) const EXECUTIONS: TableDefinition<(&str, &str, u64, &str), Bytes> =
 // Index tables below hold no value (`()`): the key is the whole fact. Each is kept in step with
 // the `RUNS`/`EXECUTIONS` rows in the transaction that writes them.
 
-/// The durable run queue (SPEC §5.2): `(namespace id, pipeline id, run id)` of exactly the runs
+/// The durable run queue (docs/runs.md#queue): `(namespace id, pipeline id, run id)` of exactly the runs
 /// whose state is `pending`. Key order is FIFO order within a pipeline.
 pub(crate) const RUN_QUEUE: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("run_queue");
@@ -74,11 +74,11 @@ pub(crate) const RUNNING_RUNS: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("running_runs");
 
 /// `(namespace id, pipeline id, run id)` of exactly the runs with at least one execution whose
-/// `logs_removed` is false, so the retention sweep (SPEC §7.4) never scans every run.
+/// `logs_removed` is false, so the retention sweep (docs/logs-and-events.md#deleting-and-retention) never scans every run.
 pub(crate) const RUNS_WITH_LOGS: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("runs_with_logs");
 
-// ---- tokens and roles (SPEC §11) ----------------------------------------------------------------
+// ---- tokens and roles (docs/auth.md) ----------------------------------------------------------------
 
 /// `token id` (UUIDv7) → `StoredToken` (the API `Token` plus the SHA-256 hex of its secret; the
 /// secret itself is never stored).
@@ -90,19 +90,19 @@ pub(crate) const TOKEN_HASHES: TableDefinition<&str, &str> = TableDefinition::ne
 /// `role id` → `Role`.
 pub(crate) const ROLES: TableDefinition<&str, Bytes> = TableDefinition::new("roles");
 
-/// `(namespace id, pipeline id, run id)` → `token id` of runs holding an API token (SPEC §6.5),
+/// `(namespace id, pipeline id, run id)` → `token id` of runs holding an API token (docs/auth.md#run-tokens),
 /// so deleting a pipeline revokes its run tokens with a range scan rather than reading every run.
 pub(crate) const RUN_TOKENS: TableDefinition<(&str, &str, u64), &str> =
     TableDefinition::new("run_tokens");
 /// `(namespace id, pipeline id, run id)` of exactly the complete runs whose
-/// `store_objects_expired` is false: the runs run object expiry (SPEC §9.1) may expire, so it
+/// `store_objects_expired` is false: the runs run object expiry (docs/objects-and-secrets.md#objects) may expire, so it
 /// never scans every run, nor the queued and running ones (a backlog of 100,000 queued runs made
 /// every new run scan them all). Databases written before may also list unfinished runs; expiry
 /// skips those.
 pub(crate) const RUNS_WITH_OBJECTS: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("runs_with_objects");
 
-// Objects and secrets (SPEC §9). Object bytes live in files under the data dir; these rows are
+// Objects and secrets (docs/objects-and-secrets.md). Object bytes live in files under the data dir; these rows are
 // the index. Secret rows hold ciphertext only (`StoredSecret`), never a plaintext value.
 
 /// `(namespace id, pipeline id, key)` → `Object`.
@@ -117,12 +117,12 @@ pub(crate) const RUN_OBJECTS: TableDefinition<(&str, &str, u64, &str), Bytes> =
 pub(crate) const EXTENSION_OBJECTS: TableDefinition<(&str, &str), Bytes> =
     TableDefinition::new("extension_objects");
 
-// Extensions (SPEC §12). Secret-looking settings and registry passwords are stored sealed.
+// Extensions (docs/extensions.md). Secret-looking settings and registry passwords are stored sealed.
 
 /// `extension id` → `StoredExtension`.
 pub(crate) const EXTENSIONS: TableDefinition<&str, Bytes> = TableDefinition::new("extensions");
 
-/// `(namespace id, pipeline id, extension id, subscription id)` → `Subscription` (SPEC §3.10).
+/// `(namespace id, pipeline id, extension id, subscription id)` → `Subscription` (docs/extensions.md#subscriptions).
 pub(crate) const SUBSCRIPTIONS: TableDefinition<(&str, &str, &str, &str), Bytes> =
     TableDefinition::new("subscriptions");
 
@@ -140,7 +140,7 @@ pub(crate) const GLOBAL_SECRETS: TableDefinition<&str, Bytes> =
     TableDefinition::new("global_secrets");
 
 /// `META` key of the encrypted check value that proves the configured key is the one the
-/// stored secrets were encrypted with (SPEC §9.2); a hex string.
+/// stored secrets were encrypted with (docs/objects-and-secrets.md#secrets); a hex string.
 pub(crate) const META_SECRET_CHECK: &str = "secret_check";
 
 /// Unreadable records moved aside by `gofer service doctor --quarantine`, keyed

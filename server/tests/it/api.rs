@@ -1,5 +1,5 @@
-//! The foundation API through real HTTP against a real server and redb file (SPEC §14.4, §14.5,
-//! §14.9, §14.10, §10, §11.1 step 1, §2).
+//! The foundation API through real HTTP against a real server and redb file (docs/api.md#namespaces-and-pipelines, docs/api.md#configs-and-deployments,
+//! docs/api.md#roles-global-secrets-system-tokens, docs/api.md#operations, docs/pipelines.md#versions-and-deployments, docs/auth.md#order-of-checks step 1, docs/pipelines.md#identifiers).
 
 use crate::support::{TestServer, assert_error, config_for, simple_config};
 use gofer_core::api::*;
@@ -69,7 +69,7 @@ async fn api_version_header() {
         body.message,
         "gofer-api-version: unsupported version 'v1'; supported: v0"
     );
-    // Health skips the version check (SPEC §11.1).
+    // Health skips the version check (docs/auth.md#order-of-checks).
     assert_eq!(send("v9", "/api/health").await.unwrap().status(), 200);
     // The version check comes before anything else, also on unknown entities.
     assert_eq!(

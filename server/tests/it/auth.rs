@@ -1,4 +1,4 @@
-//! Auth against a real server (SPEC §11, §14.9, §6.5): the permission matrix over every route,
+//! Auth against a real server (docs/auth.md, docs/api.md#roles-global-secrets-system-tokens, docs/auth.md#run-tokens): the permission matrix over every route,
 //! tokens, roles, the loopback bypass and run tokens.
 
 use crate::support::{TestServer, assert_error, busybox, config_for};
@@ -75,7 +75,7 @@ const ANY_TOKEN: Who = Who {
     user: true,
     other_ns: true,
 };
-/// Write/delete on extensions: the `user` role only reads them (SPEC §11.4); the other-namespace
+/// Write/delete on extensions: the `user` role only reads them (docs/auth.md#roles-that-always-exist); the other-namespace
 /// role holds `extensions:.*`.
 const EXTENSION_WRITERS: Who = Who {
     anonymous: false,
@@ -91,7 +91,7 @@ struct Row {
     body: Option<Value>,
     /// The answer for callers that pass (chosen so the request changes nothing).
     pass: u16,
-    /// `Some(..)` for routes that check access; `None` for routes without auth (SPEC §11.1:
+    /// `Some(..)` for routes that check access; `None` for routes without auth (docs/auth.md#order-of-checks:
     /// health, metrics, system metadata, bootstrap), which give `pass` to everyone.
     who: Option<Who>,
 }
@@ -144,7 +144,7 @@ fn row(
 }
 
 /// The matrix: every route × {no token, garbage, expired, disabled, other namespace, user,
-/// admin} → the exact status (SPEC §11.8). A route without a row fails the test.
+/// admin} → the exact status (docs/auth.md#route-requirements). A route without a row fails the test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_matrix_covers_every_route() {
     let (s, _dir, bootstrap) = strict_server().await;
@@ -221,7 +221,7 @@ async fn permission_matrix_covers_every_route() {
 
     let u = &user_id;
     let rows = vec![
-        // §14.3 extensions (none installed: the target does not exist)
+        // docs/api.md#extensions extensions (none installed: the target does not exist)
         row("GET", "/api/extensions", None, 200, Some(ANY_TOKEN), u),
         row(
             "POST",
@@ -304,7 +304,7 @@ async fn permission_matrix_covers_every_route() {
             Some(ANY_TOKEN),
             u,
         ),
-        // §14.6 pipeline objects
+        // docs/api.md#objects pipeline objects
         row(
             "GET",
             "/api/namespaces/{ns}/pipelines/{p}/objects",
@@ -337,7 +337,7 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.7 run objects (run 999 does not exist)
+        // docs/api.md#runs-and-task-executions run objects (run 999 does not exist)
         row(
             "GET",
             "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects",
@@ -370,7 +370,7 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.8 pipeline secrets
+        // docs/api.md#secrets-and-subscriptions pipeline secrets
         row(
             "GET",
             "/api/namespaces/{ns}/pipelines/{p}/secrets",
@@ -403,7 +403,7 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.8 subscriptions
+        // docs/api.md#secrets-and-subscriptions subscriptions
         row(
             "GET",
             "/api/namespaces/{ns}/pipelines/{p}/subscriptions",
@@ -444,7 +444,7 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.9 global secrets
+        // docs/api.md#roles-global-secrets-system-tokens global secrets
         row("GET", "/api/secrets/global", None, 200, Some(ADMIN_ONLY), u),
         row(
             "POST",
@@ -470,7 +470,7 @@ async fn permission_matrix_covers_every_route() {
             Some(ADMIN_ONLY),
             u,
         ),
-        // §5.13 task results (run 999 does not exist)
+        // docs/runs.md#results-and-payload task results (run 999 does not exist)
         row(
             "PUT",
             "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result",
@@ -487,9 +487,9 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.10 metrics: no auth
+        // docs/api.md#operations metrics: no auth
         row("GET", "/metrics", None, 200, None, u),
-        // §14.2 events
+        // docs/api.md#events events
         row("GET", "/api/events", None, 400, Some(ANY_TOKEN), u),
         row(
             "GET",
@@ -507,7 +507,7 @@ async fn permission_matrix_covers_every_route() {
             Some(ADMIN_ONLY),
             u,
         ),
-        // §14.4 namespaces and pipelines
+        // docs/api.md#namespaces-and-pipelines namespaces and pipelines
         row("GET", "/api/namespaces", None, 200, Some(ANY_TOKEN), u),
         row(
             "POST",
@@ -566,7 +566,7 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.5 configs and deployments
+        // docs/api.md#configs-and-deployments configs and deployments
         row(
             "GET",
             "/api/namespaces/{ns}/pipelines/{p}/configs",
@@ -623,7 +623,7 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.7 runs and task executions
+        // docs/api.md#runs-and-task-executions runs and task executions
         row(
             "GET",
             "/api/namespaces/{ns}/pipelines/{p}/runs",
@@ -704,7 +704,7 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
-        // §14.9 roles
+        // docs/api.md#roles-global-secrets-system-tokens roles
         row("GET", "/api/roles", None, 200, Some(ANY_TOKEN), u),
         row(
             "POST",
@@ -724,7 +724,7 @@ async fn permission_matrix_covers_every_route() {
             Some(ADMIN_ONLY),
             u,
         ),
-        // §14.9 system
+        // docs/api.md#roles-global-secrets-system-tokens system
         row("GET", "/api/system", None, 200, Some(ADMIN_ONLY), u),
         row(
             "PATCH",
@@ -735,7 +735,7 @@ async fn permission_matrix_covers_every_route() {
             u,
         ),
         row("GET", "/api/system/metadata", None, 200, None, u),
-        // §14.9 tokens
+        // docs/api.md#roles-global-secrets-system-tokens tokens
         row("GET", "/api/tokens", None, 200, Some(ADMIN_ONLY), u),
         row(
             "POST",
@@ -758,7 +758,7 @@ async fn permission_matrix_covers_every_route() {
             Some(ADMIN_ONLY),
             u,
         ),
-        // §14.10 operational
+        // docs/api.md#operations operational
         row("GET", "/api/health", None, 200, None, u),
     ];
 
@@ -819,7 +819,7 @@ async fn permission_matrix_covers_every_route() {
                     r.method, r.path
                 ));
             }
-            // Denials carry the SPEC §11.2 messages.
+            // Denials carry the docs/auth.md#tokens messages.
             if expected == 401 && status == 401 {
                 let want = match name {
                     "no token" => "authorization header missing",
@@ -891,7 +891,7 @@ async fn denials_name_what_is_missing() {
         .call_as(Some(&lower), "GET", "/api/tokens/whoami", None)
         .await;
     assert_eq!((status, body["token"]["user"].as_str()), (200, Some("uma")));
-    // A request with a bad token is 401 even where anonymous callers may read (SPEC §11.6).
+    // A request with a bad token is 401 even where anonymous callers may read (docs/auth.md#without-a-token).
     let got = s
         .call_as(
             Some("Bearer nope"),
@@ -901,7 +901,7 @@ async fn denials_name_what_is_missing() {
         )
         .await;
     assert_error(&got, 401, "invalid token");
-    // The namespace list holds only what the caller could read (SPEC §11.5).
+    // The namespace list holds only what the caller could read (docs/auth.md#how-a-request-is-matched).
     let (status, _) = s
         .call_as(
             Some(&bootstrap),
@@ -1348,7 +1348,7 @@ async fn loopback_bypass_only_for_loopback_peers_without_token() {
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["message"], "authorization header missing");
-    // ... though anonymous reads still work for it (SPEC §11.6).
+    // ... though anonymous reads still work for it (docs/auth.md#without-a-token).
     let res = s
         .http
         .get(url("/api/namespaces/default/pipelines"))
@@ -1356,7 +1356,7 @@ async fn loopback_bypass_only_for_loopback_peers_without_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    // Forwarding headers change nothing (SPEC §11.7).
+    // Forwarding headers change nothing (docs/auth.md#without-a-token).
     let res = s
         .http
         .get(url("/api/system"))
@@ -1369,7 +1369,7 @@ async fn loopback_bypass_only_for_loopback_peers_without_token() {
 }
 
 /// A task with `inject_api_token` calls the API with its run's token from inside its container
-/// (SPEC §6.5); a task without the flag gets no token; deleting the pipeline revokes it.
+/// (docs/auth.md#run-tokens); a task without the flag gets no token; deleting the pipeline revokes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_token_reaches_flagged_tasks_and_is_revoked() {
     let img = busybox().await;
@@ -1520,7 +1520,7 @@ async fn run_token_reaches_flagged_tasks_and_is_revoked() {
 /// through the API with its injected token (busybox `wget`); `reader` depends on it and reads
 /// both through `run_object{{…}}` and `task_result{{…}}`; the token is masked in the writer's
 /// log; it cannot set the result of another run; and it is rejected once the run's objects
-/// expire (SPEC §5.13, §6.3–§6.5, §9.1).
+/// expire (docs/runs.md#results-and-payload, docs/runs.md#variables–docs/auth.md#run-tokens, docs/objects-and-secrets.md#objects).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_token_writes_objects_and_results_that_children_read() {
     let img = busybox().await;

@@ -1,4 +1,4 @@
-//! The run engine against a real server and the real Docker engine (SPEC §5, §6.2, §7.1).
+//! The run engine against a real server and the real Docker engine (docs/runs.md#variables, docs/logs-and-events.md#where-they-live).
 //! Images are built FROM scratch from the static busybox; nothing is pulled.
 
 use crate::support::{TestServer, busybox, config_for};
@@ -89,7 +89,7 @@ async fn success_failure_exit_codes_and_logs() {
     );
     assert_eq!(s.logs(ns, "basic", run, "three").await, b"failing\n");
 
-    // System variables reach the container (SPEC §6.2) and the execution stores the merged set.
+    // System variables reach the container (docs/runs.md#variables) and the execution stores the merged set.
     let vars: Vec<String> = ok["variables"]
         .as_array()
         .unwrap()
@@ -864,7 +864,7 @@ async fn attach_runs_a_command_in_the_running_task() {
     s.remove_containers().await;
 }
 
-/// `GET /metrics` (SPEC §14.10) counts a real run: runs, task executions and their duration,
+/// `GET /metrics` (docs/api.md#operations) counts a real run: runs, task executions and their duration,
 /// events and HTTP requests by route template, without namespace or pipeline identifiers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_a_real_run() {

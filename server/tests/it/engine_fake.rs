@@ -454,7 +454,7 @@ fn plans() -> impl Strategy<Value = (Vec<TaskPlan>, Disruption, u64)> {
         })
 }
 
-/// What SPEC's conditions say a task's status is, from its parents' (when no cancel applies).
+/// What the conditions (docs/runs.md#conditions) say a task's status is, from its parents' (when no cancel applies).
 fn expected_status(plan: &TaskPlan, parents: &[XS]) -> XS {
     let satisfied = plan
         .parents

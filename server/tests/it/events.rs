@@ -1,4 +1,4 @@
-//! The event stream `GET /api/events` (SPEC §8.3): history, live delivery, filters, reverse
+//! The event stream `GET /api/events` (docs/logs-and-events.md#the-stream): history, live delivery, filters, reverse
 //! replay, errors before the upgrade, slow subscribers and shutdown.
 
 use crate::support::{

@@ -1,5 +1,5 @@
-//! Task logs (SPEC §7.2, §7.3): plain and websocket transports, following, removal. Log files are
-//! written directly where the collector writes them (SPEC §7.1).
+//! Task logs (docs/logs-and-events.md#reading, docs/logs-and-events.md#deleting-and-retention): plain and websocket transports, following, removal. Log files are
+//! written directly where the collector writes them (docs/logs-and-events.md#where-they-live).
 
 use crate::support::{
     Frame, TestServer, assert_error, create_run, execution, frames_until_close, live_pipeline,
@@ -142,7 +142,7 @@ async fn plain_follow_streams_appends_until_complete() {
     append(&path, b"two\n");
     read_until(&mut got, b"two\n").await;
     append(&path, b"three, unfinished");
-    // The collector flushes before the execution completes (SPEC §7.1).
+    // The collector flushes before the execution completes (docs/logs-and-events.md#where-they-live).
     complete(&s, &run, "first").await;
     let rest = within("the end of the log", async {
         let mut rest = Vec::new();

@@ -1,4 +1,4 @@
-//! The server's one integration-test binary (STYLE rule 25): one module per area.
+//! The server's one integration-test binary: one module per area.
 
 // Test code may unwrap and print: a panic or a line on stdout is how a test reports.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]

@@ -1,4 +1,4 @@
-//! Runs and task executions through HTTP (SPEC §14.7 rows 36, 38, 44, 45). Runs and executions
+//! Runs and task executions through HTTP (docs/api.md#runs-and-task-executions rows 36, 38, 44, 45). Runs and executions
 //! are created through the server's store, as the engine will.
 
 use crate::support::{

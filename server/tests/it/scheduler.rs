@@ -1,4 +1,4 @@
-//! The docker scheduler against the real engine (SPEC §13.1, §13.2, §5.11, §5.12).
+//! The docker scheduler against the real engine (docs/schedulers.md#what-every-scheduler-does, docs/schedulers.md#docker, docs/schedulers.md#what-every-scheduler-does, docs/runs.md#restart-recovery).
 //!
 //! Every test labels its containers with a fresh fixture id and removes them when it ends,
 //! also when it panics. Instance ids are fresh per test, so `list` and `prune` only ever see
@@ -453,7 +453,7 @@ async fn a_name_held_by_another_instance_is_refused_and_left_alone() {
 async fn a_created_container_of_ours_is_started_and_a_started_one_is_not_restarted() {
     let Some(f) = fixture().await else { return };
     let request = f.task("adopt", "printf adopted");
-    // What a crash between create and start leaves behind (SPEC §5.12).
+    // What a crash between create and start leaves behind (docs/runs.md#restart-recovery).
     f.docker
         .client()
         .create_container(
@@ -512,7 +512,7 @@ async fn list_by_labels_finds_exactly_our_containers() {
     assert_eq!(listed[0].labels["gofer.task_id"], "one");
     assert_eq!(listed[1].labels["gofer.kind"], "task");
 
-    // Recovery lists by the full task label set (SPEC §5.12).
+    // Recovery lists by the full task label set (docs/runs.md#restart-recovery).
     let exact = f.docker.list(&two.labels).await.unwrap();
     assert_eq!(exact.len(), 1);
     assert_eq!(exact[0].name, two.name);

@@ -1,4 +1,4 @@
-//! Store conformance suite (STYLE rule 13): every case takes `&dyn Store` and runs against every
+//! Store conformance suite: every case takes `&dyn Store` and runs against every
 //! implementation — `RedbStore` on a file and `RedbStore` in memory. Cases that need the file
 //! itself (persistence, locking, the value encoding) or a pinned clock follow the suite.
 
@@ -204,7 +204,7 @@ fn deployment_ids(deployments: &[Deployment]) -> Vec<u64> {
     deployments.iter().map(|d| d.deployment_id).collect()
 }
 
-/// Ids strictly increase and `emitted` never decreases (SPEC §8.1).
+/// Ids strictly increase and `emitted` never decreases (docs/logs-and-events.md#what-an-event-promises).
 fn assert_ordered(events: &[Event]) {
     for pair in events.windows(2) {
         assert!(
@@ -439,7 +439,7 @@ fn versions_are_never_reused(store: &dyn Store) {
         .register_config("team", config("build", "v4"), 40)
         .unwrap();
     assert_eq!(v4.config.version, 4);
-    // Deleting the highest version does not free its number either (SPEC §3.4).
+    // Deleting the highest version does not free its number either (docs/pipelines.md#writing-a-pipeline-config).
     store.delete_config("team", "build", 4).unwrap();
     store.delete_config("team", "build", 3).unwrap();
     let v5 = store
@@ -1288,7 +1288,7 @@ fn no_live_version(p: &str) -> StoreError {
     ))
 }
 
-/// What the dispatcher commits when a run leaves the queue (SPEC §5.3): the run `running`, one
+/// What the dispatcher commits when a run leaves the queue (docs/runs.md#queue): the run `running`, one
 /// `waiting` execution per task of its pinned version, `started_run`, then
 /// `created_task_execution` per task in task id order.
 fn start_changes(store: &dyn Store, run: &Run, now: u64) -> RunChanges {
@@ -2732,7 +2732,7 @@ fn open_in_a_missing_directory_is_internal() {
     }
 }
 
-/// Stored values are one version-tag byte (1) then JSON of the wire type (STYLE rule 5), and a
+/// Stored values are one version-tag byte (1) then JSON of the wire type, and a
 /// value with an unknown tag is refused rather than misread.
 #[test]
 fn stored_values_are_version_tagged_json() {
@@ -2791,7 +2791,7 @@ fn stored_values_are_version_tagged_json() {
 }
 
 /// With the clock stalled or going backwards, ids still strictly increase (previous id + 1) and
-/// `emitted` holds; when it advances, both move on (SPEC §8.1). Retention cuts by `emitted`.
+/// `emitted` holds; when it advances, both move on (docs/logs-and-events.md#what-an-event-promises). Retention cuts by `emitted`.
 #[test]
 fn event_ids_follow_the_rule_under_a_pinned_clock() {
     let now = Arc::new(AtomicU64::new(1_000));
@@ -2860,7 +2860,7 @@ fn event_ids_follow_the_rule_under_a_pinned_clock() {
     assert_eq!(all_events(&store), [all.last().unwrap().clone()]);
 }
 
-/// The queue and running runs are durable (SPEC §5.2, §5.12): after a reopen of the file,
+/// The queue and running runs are durable (docs/runs.md#queue, docs/runs.md#restart-recovery): after a reopen of the file,
 /// `unfinished_runs` and `pending_runs` return exactly what they did, in the same order, and run
 /// ids continue where they stopped.
 #[test]
@@ -2926,7 +2926,7 @@ fn unfinished_runs_survive_reopen() {
     assert_ordered(&all_events(&store));
 }
 
-// ---- tokens and roles (SPEC §11, §6.5) ---------------------------------------------------------
+// ---- tokens and roles (docs/auth.md#run-tokens) ---------------------------------------------------------
 
 fn token(id: &str, roles: &[&str]) -> gofer_core::api::Token {
     gofer_core::api::Token {
@@ -3168,7 +3168,7 @@ fn run_tokens_only_when_asked_and_revoked(store: &dyn Store) {
     assert!(store.get_role("run:ns2:inject:1").is_err());
 }
 
-// ---- secrets and objects (SPEC §9) -------------------------------------------------------------
+// ---- secrets and objects (docs/objects-and-secrets.md) -------------------------------------------------------------
 
 fn pipeline_secrets(ns: &str, p: &str) -> SecretScope {
     SecretScope::Pipeline {
@@ -3417,7 +3417,7 @@ fn run_object_expiry_revokes_the_run_token(store: &dyn Store) {
     seeded_run(store, "ns1", "inject", new);
     complete_run(store, "ns1", "inject", 1);
     let generation = store.auth_generation();
-    // One transaction: the objects expire and the token and role go with them (SPEC §6.5).
+    // One transaction: the objects expire and the token and role go with them (docs/auth.md#run-tokens).
     assert_eq!(store.expire_run_objects("ns1", "inject", 1).unwrap(), [1]);
     assert_ne!(
         store.auth_generation(),

@@ -1,4 +1,4 @@
-//! The secret store, the object store, substitution and log masking (SPEC §6.3, §6.4, §9)
+//! The secret store, the object store, substitution and log masking (docs/runs.md#variables, docs/security.md#secrets-in-logs, docs/objects-and-secrets.md)
 //! against a real server, real redb and the real Docker engine.
 
 use crate::support::{TestServer, busybox, config_for};
@@ -427,7 +427,7 @@ async fn pipeline_objects_evict_the_oldest_at_the_limit() {
     assert_eq!(status, 204);
     assert_eq!(get_bytes(&s, &format!("{base}/a")).await.0, 404);
 
-    // Deleting the pipeline removes its objects and secrets (SPEC §3.16).
+    // Deleting the pipeline removes its objects and secrets (docs/pipelines.md#what-a-delete-takes-with-it).
     let (status, _) = s
         .call(
             "POST",

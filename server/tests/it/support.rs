@@ -1,4 +1,4 @@
-//! A real server on an ephemeral port with a temporary data dir (STYLE rule 22).
+//! A real server on an ephemeral port with a temporary data dir.
 
 use gofer_core::api::{Initiator, InitiatorKind, Run, Task, TaskExecution};
 use gofer_core::config::ServerConfig;
@@ -38,7 +38,7 @@ impl TestServer {
     }
 
     /// Starts a server with `config` and waits until it answers. The server needs a Docker
-    /// engine (SPEC §13.2); without one this fails saying how to start it.
+    /// engine (docs/schedulers.md#docker); without one this fails saying how to start it.
     pub async fn start_with(config: ServerConfig) -> TestServer {
         TestServer::start_on(config, "127.0.0.1:0").await
     }
@@ -341,7 +341,7 @@ pub async fn put_executions(s: &TestServer, executions: Vec<TaskExecution>) {
         .expect("commit");
 }
 
-/// Where the log of `task` in `run` lives (SPEC §7.1); its directory exists afterwards.
+/// Where the log of `task` in `run` lives (docs/logs-and-events.md#where-they-live); its directory exists afterwards.
 pub fn log_path(s: &TestServer, run: &Run, task: &str) -> PathBuf {
     let path = gofer_core::paths::task_log(
         &s.data_dir,
@@ -446,7 +446,7 @@ pub async fn busybox() -> String {
 }
 
 impl TestServer {
-    /// Registers `config` (the inner object of SPEC §4.1) and deploys version 1.
+    /// Registers `config` (the inner object of docs/pipelines.md#writing-a-pipeline-config) and deploys version 1.
     pub async fn deploy(&self, ns: &str, config: Value) {
         let p = config["id"].as_str().expect("config.id").to_string();
         let path = format!("/api/namespaces/{ns}/pipelines/{p}/configs");

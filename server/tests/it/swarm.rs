@@ -1,4 +1,4 @@
-//! The swarm scheduler against a real single-node swarm (SPEC §13.3), and a whole run through a
+//! The swarm scheduler against a real single-node swarm (docs/schedulers.md#swarm), and a whole run through a
 //! server configured with `scheduler.engine = "swarm"`.
 //!
 //! The local engine is made a swarm manager when it is not one yet (`.ci/run` does the same);

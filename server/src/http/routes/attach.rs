@@ -1,5 +1,5 @@
 //! `GET T/attach` (WS): an interactive command with a TTY in a running task's container
-//! (SPEC §14.7 row 47).
+//! (docs/api.md#runs-and-task-executions row 47).
 
 use crate::http::Cx;
 use crate::http::reply::ApiError;

@@ -19,8 +19,8 @@ pub async fn list(cx: Cx) -> Result<Response, ApiError> {
     Ok(ok(&ConfigsResponse { configs }))
 }
 
-/// `POST P/configs` (SPEC §4). The `{p}` segment is checked by the `config.id` rule, so a bad
-/// pipeline id here is 400, not 404 (SPEC §2.1: registration creates the pipeline).
+/// `POST P/configs` (docs/pipelines.md#writing-a-pipeline-config). The `{p}` segment is checked by the `config.id` rule, so a bad
+/// pipeline id here is 400, not 404 (docs/pipelines.md#identifiers: registration creates the pipeline).
 pub async fn register(mut cx: Cx) -> Result<Response, ApiError> {
     let ns = cx.ns()?;
     let path_pipeline = cx.param("p").to_string();
@@ -54,7 +54,7 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     }))
 }
 
-/// `POST P/configs/{version}` deploys (SPEC §10).
+/// `POST P/configs/{version}` deploys (docs/pipelines.md#versions-and-deployments).
 pub async fn deploy(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let version = cx.number("version", 1, "config version")?;

@@ -56,10 +56,10 @@ pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     Ok(no_content())
 }
 
-/// Websocket pings keep idle streams alive through proxies (SPEC §8.3).
+/// Websocket pings keep idle streams alive through proxies (docs/logs-and-events.md#the-stream).
 const PING: Duration = Duration::from_secs(30);
 
-/// (WS) `GET /api/events` (SPEC §8.3). Every check happens before the upgrade.
+/// (WS) `GET /api/events` (docs/logs-and-events.md#the-stream). Every check happens before the upgrade.
 pub async fn stream(cx: Cx) -> Result<Response, ApiError> {
     let pairs = cx.query_pairs();
     let query = EventStreamQuery::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))

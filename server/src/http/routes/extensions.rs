@@ -1,4 +1,4 @@
-//! Extensions (SPEC §12.1, §12.8; §14.3 rows 4–10 and 15). Objects (rows 11–14) are in
+//! Extensions (docs/extensions.md#install-enable-disable-uninstall, docs/extensions.md#logs-and-debug; docs/api.md#extensions rows 4–10 and 15). Objects (rows 11–14) are in
 //! `objects.rs`; the work is done by [`crate::extensions`].
 
 use crate::extensions::{masked, registration_of};
@@ -12,7 +12,7 @@ use gofer_core::id::IdKind;
 use warp::Reply;
 use warp::reply::Response;
 
-/// Default page size of the extension list (SPEC §14.1).
+/// Default page size of the extension list (docs/api.md#common-rules).
 const DEFAULT_LIMIT: u64 = 50;
 
 /// `GET /api/extensions`: every extension, enabled or not, settings masked.
@@ -37,8 +37,8 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     }))
 }
 
-/// A setting key: the variable key rule of SPEC §2.1, and not in the server's own
-/// `GOFER_EXTENSION_SYSTEM_` namespace (SPEC §12.1).
+/// A setting key: the variable key rule of docs/pipelines.md#identifiers, and not in the server's own
+/// `GOFER_EXTENSION_SYSTEM_` namespace (docs/extensions.md#install-enable-disable-uninstall).
 fn check_setting_key(key: &str) -> Result<(), ApiError> {
     if let Some(problem) = gofer_core::id::variable_key_problem(key) {
         return Err(ApiError::invalid(format!(
@@ -55,7 +55,7 @@ fn check_setting_key(key: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /api/extensions` (admin): validates, stores, starts and waits up to
-/// `extensions.start_timeout` (SPEC §12.1).
+/// `extensions.start_timeout` (docs/extensions.md#install-enable-disable-uninstall).
 pub async fn install(mut cx: Cx) -> Result<Response, ApiError> {
     let request: InstallExtensionRequest = cx.json().await?;
     if !IdKind::Entity.accepts(&request.id) {
@@ -156,7 +156,7 @@ pub async fn debug(cx: Cx) -> Result<Response, ApiError> {
     Ok(ok(&ExtensionDebugResponse { info }))
 }
 
-/// (WS or plain) `GET /api/extensions/{id}/logs[?follow=]`: the container's log (SPEC §12.8).
+/// (WS or plain) `GET /api/extensions/{id}/logs[?follow=]`: the container's log (docs/extensions.md#logs-and-debug).
 pub async fn logs(cx: Cx) -> Result<Response, ApiError> {
     use futures_util::StreamExt;
     let id = cx.extension()?;
@@ -194,7 +194,7 @@ pub async fn logs(cx: Cx) -> Result<Response, ApiError> {
     }
 }
 
-/// `GET /api/extensions/{id}/subscriptions`: every subscription to the extension (SPEC §12.5).
+/// `GET /api/extensions/{id}/subscriptions`: every subscription to the extension (docs/extensions.md#subscriptions).
 pub async fn subscriptions(cx: Cx) -> Result<Response, ApiError> {
     let id = cx.extension()?;
     let page = cx.page(DEFAULT_LIMIT)?;

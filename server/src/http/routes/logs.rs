@@ -1,4 +1,4 @@
-//! Task logs (SPEC §7.2, §7.3; §14.7 rows 48 and 49). The reading itself lives in
+//! Task logs (docs/logs-and-events.md#reading, docs/logs-and-events.md#deleting-and-retention; docs/api.md#runs-and-task-executions rows 48 and 49). The reading itself lives in
 //! [`crate::logs`].
 
 use crate::http::Cx;
@@ -72,7 +72,7 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     }
 }
 
-/// `DELETE T/logs` (SPEC §7.3): 404 when missing or already removed, 409 unless `complete`.
+/// `DELETE T/logs` (docs/logs-and-events.md#deleting-and-retention): 404 when missing or already removed, 409 unless `complete`.
 pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let key = key(&cx)?;
     let mut execution = execution_with_logs(&cx.state.store, &key).await?;

@@ -1,4 +1,4 @@
-//! The route table (SPEC §14) with each route's access requirement (SPEC §11.8). Later issues add
+//! The route table (docs/api.md) with each route's access requirement (docs/auth.md#route-requirements). Later issues add
 //! their rows here; tests enumerate [`all`] so no route can miss a permission-matrix row.
 
 mod attach;
@@ -64,20 +64,20 @@ const NS_P_SECRETS: &[Res] = &[Namespace, Pipeline, Secrets];
 const EXT_OBJECTS: &[Res] = &[Extension, Objects];
 const NS_P_SUBS: &[Res] = &[Namespace, Pipeline, Subscriptions];
 
-/// Task results: write on the task executions, or the run's own token (SPEC §5.13).
+/// Task results: write on the task executions, or the run's own token (docs/runs.md#results-and-payload).
 const OWN_RUN_TASKS_WRITE: Access = Access::PermOrOwnRun {
     action: Write,
     resources: NS_P_RUNS_TASKS,
 };
 
-/// Every API route, in the order of SPEC §14.
+/// Every API route, in the order of docs/api.md.
 pub fn all() -> Vec<Route> {
     vec![
-        // §14.2 events
+        // events
         route!(GET "/api/events", perm(Read, &[Events]), events::stream),
         route!(GET "/api/events/{event_id}", perm(Read, &[Events]), events::get),
         route!(DELETE "/api/events/{event_id}", Access::Admin, events::delete),
-        // §14.3 extensions
+        // extensions
         route!(GET "/api/extensions", perm(Read, &[Extensions]), extensions::list),
         route!(POST "/api/extensions", Access::Admin, extensions::install),
         route!(GET "/api/extensions/{id}", perm(Read, &[Extension]), extensions::get),
@@ -90,7 +90,7 @@ pub fn all() -> Vec<Route> {
         route!(POST "/api/extensions/{id}/objects/{key}", perm(Write, EXT_OBJECTS), objects::put_extension),
         route!(DELETE "/api/extensions/{id}/objects/{key}", perm(Delete, EXT_OBJECTS), objects::delete_extension),
         route!(GET "/api/extensions/{id}/subscriptions", perm(Read, &[Extension, Subscriptions]), extensions::subscriptions),
-        // §14.4 namespaces and pipelines
+        // namespaces and pipelines
         route!(GET "/api/namespaces", perm(Read, &[Namespaces]), namespaces::list),
         route!(POST "/api/namespaces", Access::Admin, namespaces::create),
         route!(GET "/api/namespaces/{ns}", perm(Read, &[Namespace]), namespaces::get),
@@ -100,7 +100,7 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}", anonymous_read(NS_P), pipelines::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}", perm(Delete, NS_P), pipelines::delete),
         route!(PATCH "/api/namespaces/{ns}/pipelines/{p}", perm(Write, NS_P), pipelines::update),
-        // §14.5 configs and deployments
+        // configs and deployments
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/configs", perm(Read, NS_P_CONFIGS), configs::list),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/configs", perm(Write, NS_P_CONFIGS), configs::register),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Read, NS_P_CONFIGS), configs::get),
@@ -108,12 +108,12 @@ pub fn all() -> Vec<Route> {
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Delete, NS_P_CONFIGS), configs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}", perm(Read, NS_P_DEPLOYMENTS), configs::get_deployment),
-        // §14.6 pipeline objects
+        // pipeline objects
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/objects", perm(Read, NS_P_OBJECTS), objects::list_pipeline),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Read, NS_P_OBJECTS), objects::get_pipeline),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Write, NS_P_OBJECTS), objects::put_pipeline),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Delete, NS_P_OBJECTS), objects::delete_pipeline),
-        // §14.7 runs and task executions
+        // runs and task executions
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs", anonymous_read(NS_P_RUNS), runs::list),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs", perm(Write, NS_P_RUNS), run_control::start),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", anonymous_read(NS_P_RUNS), runs::get),
@@ -130,13 +130,13 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/attach", perm(Write, NS_P_RUNS_TASKS), attach::attach),
         route!(PUT "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result", OWN_RUN_TASKS_WRITE, tasks::set_result),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/result", OWN_RUN_TASKS_WRITE, tasks::set_result),
-        // §14.9 roles
+        // roles
         route!(GET "/api/roles", perm(Read, &[Permissions]), roles::list),
         route!(POST "/api/roles", Access::Admin, roles::create),
         route!(GET "/api/roles/{id}", perm(Read, &[Permissions]), roles::get),
         route!(DELETE "/api/roles/{id}", Access::Admin, roles::delete),
         route!(PATCH "/api/roles/{id}", Access::Admin, roles::update),
-        // §14.8 pipeline secrets
+        // pipeline secrets
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/secrets", perm(Read, NS_P_SECRETS), secrets::list_pipeline),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/secrets", perm(Write, NS_P_SECRETS), secrets::put_pipeline),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/secrets/{key}", perm(Read, NS_P_SECRETS), secrets::get_pipeline),
@@ -146,16 +146,16 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Read, NS_P_SUBS), subscriptions::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Delete, NS_P_SUBS), subscriptions::delete),
         route!(PATCH "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Write, NS_P_SUBS), subscriptions::update),
-        // §14.9 global secrets
+        // global secrets
         route!(GET "/api/secrets/global", Access::Admin, secrets::list_global),
         route!(POST "/api/secrets/global", Access::Admin, secrets::put_global),
         route!(GET "/api/secrets/global/{key}", Access::Admin, secrets::get_global),
         route!(DELETE "/api/secrets/global/{key}", Access::Admin, secrets::delete_global),
-        // §14.9 system
+        // system
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),
         route!(GET "/api/system/metadata", Access::Public, system::metadata),
-        // §14.9 tokens (whoami and bootstrap before `{id}`: the first matching row wins)
+        // tokens (whoami and bootstrap before `{id}`: the first matching row wins)
         route!(GET "/api/tokens", Access::Admin, tokens::list),
         route!(POST "/api/tokens", Access::Admin, tokens::create),
         route!(POST "/api/tokens/bootstrap", Access::Public, tokens::bootstrap),
@@ -163,7 +163,7 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/tokens/{id}", Access::AdminOrOwnToken, tokens::get),
         route!(DELETE "/api/tokens/{id}", Access::Admin, tokens::delete),
         route!(PATCH "/api/tokens/{id}", Access::Admin, tokens::update),
-        // §14.10 operational
+        // operational
         route!(GET "/api/health", Access::Open, system::health),
         route!(GET "/metrics", Access::Open, system::metrics),
     ]

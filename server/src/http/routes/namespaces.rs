@@ -10,7 +10,7 @@ use gofer_core::id::{self, IdKind};
 use gofer_core::validate::{check_description, check_name};
 use warp::reply::Response;
 
-/// `GET /api/namespaces`: only the namespaces the caller could read (SPEC §11.5). The filter
+/// `GET /api/namespaces`: only the namespaces the caller could read (docs/auth.md#how-a-request-is-matched). The filter
 /// applies before pagination, so pages hold readable namespaces only.
 pub async fn list(cx: Cx) -> Result<Response, ApiError> {
     let page = cx.page(200)?;

@@ -1,4 +1,4 @@
-//! Pipeline and run objects (SPEC §9.1; §14.6 rows 32–35, §14.7 rows 40–43). Bytes are streamed
+//! Pipeline and run objects (docs/objects-and-secrets.md#objects; docs/api.md#objects rows 32–35, docs/api.md#runs-and-task-executions rows 40–43). Bytes are streamed
 //! between the request/response bodies and files ([`crate::objects`]); redb holds the index.
 
 use crate::http::reply::{ApiError, created, no_content, ok};
@@ -12,7 +12,7 @@ use warp::Reply;
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
-/// Default page size of object lists (SPEC §14.1).
+/// Default page size of object lists (docs/api.md#common-rules).
 const DEFAULT_LIMIT: u64 = 200;
 
 fn pipeline_scope(cx: &Cx) -> Result<ObjectScope, ApiError> {
@@ -36,7 +36,7 @@ fn run_scope(cx: &Cx) -> Result<ObjectScope, ApiError> {
     })
 }
 
-/// `{key}` of a read or delete: a key that breaks its rule names nothing (404, SPEC §2.1).
+/// `{key}` of a read or delete: a key that breaks its rule names nothing (404, docs/pipelines.md#identifiers).
 fn existing_key(cx: &Cx) -> Result<String, ApiError> {
     cx.id("key", IdKind::Key, "object")
 }

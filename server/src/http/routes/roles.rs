@@ -1,4 +1,4 @@
-//! Roles (SPEC §11.3, §14.9 #59–63).
+//! Roles (docs/auth.md#roles-and-permissions, docs/api.md#roles-global-secrets-system-tokens).
 
 use crate::http::Cx;
 use crate::http::auth::compile_target;
@@ -17,7 +17,7 @@ pub async fn list(cx: Cx) -> Result<Response, ApiError> {
     Ok(ok(&RolesResponse { roles }))
 }
 
-/// Validates permissions and returns them with canonical resource strings (SPEC §3.14): kinds
+/// Validates permissions and returns them with canonical resource strings (docs/auth.md#roles-and-permissions): kinds
 /// lowercase, targets compiled to prove they are valid anchored regexes.
 fn check_permissions(permissions: Vec<Permission>) -> Result<Vec<Permission>, ApiError> {
     let mut out = Vec::with_capacity(permissions.len());

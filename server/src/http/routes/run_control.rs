@@ -1,4 +1,4 @@
-//! Routes that change runs: start (SPEC §5.1, §5.13), cancel a run or a task (§5.9). They hand
+//! Routes that change runs: start (docs/runs.md#queue, docs/runs.md#results-and-payload), cancel a run or a task (docs/runs.md#cancellation). They hand
 //! the work to the engine; reads of runs live in their own module.
 
 use crate::http::Cx;
@@ -44,7 +44,7 @@ fn run_token_seed(cx: &Cx) -> RunTokenSeed {
     )
 }
 
-/// `DELETE R` → 204 once the cancellation is durable (SPEC §5.9).
+/// `DELETE R` → 204 once the cancellation is durable (docs/runs.md#cancellation).
 pub async fn cancel(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let run = cx.number("run", 1, "run")?;
@@ -66,7 +66,7 @@ pub async fn cancel(cx: Cx) -> Result<Response, ApiError> {
     Ok(no_content())
 }
 
-/// `DELETE T?wait_for=<seconds>` → 204 (SPEC §5.9).
+/// `DELETE T?wait_for=<seconds>` → 204 (docs/runs.md#cancellation).
 pub async fn cancel_task(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let run = cx.number("run", 1, "run")?;

@@ -1,11 +1,11 @@
-//! Runs (SPEC §14.7 rows 36 and 38). Starting and cancelling runs belong to the engine.
+//! Runs (docs/api.md#runs-and-task-executions rows 36 and 38). Starting and cancelling runs belong to the engine.
 
 use crate::http::Cx;
 use crate::http::reply::{ApiError, json_bytes, ok};
 use gofer_core::api::{RunResponse, RunsResponse};
 use warp::reply::Response;
 
-/// Default page size of the runs list (SPEC §14.1).
+/// Default page size of the runs list (docs/api.md#common-rules).
 const DEFAULT_LIMIT: u64 = 50;
 
 /// `GET P/runs`: by run id ascending. Pages are served from the page cache until the next

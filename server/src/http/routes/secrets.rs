@@ -1,4 +1,4 @@
-//! Pipeline and global secrets (SPEC §9.2; §14.8 rows 50–53, §14.9 rows 64–67). Values are
+//! Pipeline and global secrets (docs/objects-and-secrets.md#secrets; docs/api.md#secrets-and-subscriptions rows 50–53, docs/api.md#roles-global-secrets-system-tokens rows 64–67). Values are
 //! encrypted by [`crate::secrets::Secrets`] before they reach the store and are only ever
 //! returned by a get with `include_secret=true`.
 
@@ -13,10 +13,10 @@ use gofer_core::api::{
 use gofer_core::id::IdKind;
 use warp::reply::Response;
 
-/// Default page size of secret lists (SPEC §14.1).
+/// Default page size of secret lists (docs/api.md#common-rules).
 const DEFAULT_LIMIT: u64 = 200;
 
-/// Longest namespace regex (SPEC §2.1).
+/// Longest namespace regex (docs/pipelines.md#identifiers).
 const MAX_REGEX_LEN: usize = 256;
 
 fn pipeline_scope(cx: &Cx) -> Result<SecretScope, ApiError> {

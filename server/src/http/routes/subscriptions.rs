@@ -1,4 +1,4 @@
-//! Pipeline subscriptions to extensions (SPEC §12.5; §14.8 rows 54–58). Delivery to the
+//! Pipeline subscriptions to extensions (docs/extensions.md#subscriptions; docs/api.md#secrets-and-subscriptions rows 54–58). Delivery to the
 //! extension is [`crate::extensions`]'s.
 
 use crate::http::Cx;
@@ -12,7 +12,7 @@ use gofer_core::enums::SubscriptionStatus;
 use gofer_core::id::IdKind;
 use warp::reply::Response;
 
-/// Default page size of subscription lists (SPEC §14.1).
+/// Default page size of subscription lists (docs/api.md#common-rules).
 const DEFAULT_LIMIT: u64 = 50;
 
 fn key(cx: &Cx) -> Result<SubscriptionKey, ApiError> {
@@ -47,7 +47,7 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     Ok(ok(&SubscriptionResponse { subscription }))
 }
 
-/// `POST P/subscriptions` (SPEC §12.5): validated, delivered when the extension runs (nothing is
+/// `POST P/subscriptions` (docs/extensions.md#subscriptions): validated, delivered when the extension runs (nothing is
 /// stored when it refuses), stored `active` — `service::subscriptions::create`.
 pub async fn create(mut cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-/// `GET /metrics` (SPEC §14.10): Prometheus text format 0.0.4.
+/// `GET /metrics` (docs/api.md#operations): Prometheus text format 0.0.4.
 pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
     let (pending, running) = cx.state.store.read(|s| s.active_run_counts()).await?;
     let extensions = cx
@@ -30,7 +30,7 @@ pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
     Ok(res)
 }
 
-/// `GET /api/health` (SPEC §14.10): 200 when every check passes, else 503 with the same shape.
+/// `GET /api/health` (docs/api.md#operations): 200 when every check passes, else 503 with the same shape.
 pub async fn health(cx: Cx) -> Result<Response, ApiError> {
     // A write failure (full disk, I/O error) is an error until the database is reopened, even
     // though reads may still answer.
@@ -96,7 +96,7 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     Ok(ok(&system))
 }
 
-/// `PATCH /api/system` (SPEC §14.9 op 69).
+/// `PATCH /api/system` (docs/api.md#roles-global-secrets-system-tokens op 69).
 pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
     let req: UpdateSystemRequest = cx.json_or_default().await?;
     if req.ignore_pipeline_run_events.is_none() {

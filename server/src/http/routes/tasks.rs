@@ -1,4 +1,4 @@
-//! Task executions (SPEC §14.7 rows 44 and 45).
+//! Task executions (docs/api.md#runs-and-task-executions rows 44 and 45).
 
 use crate::http::Cx;
 use crate::http::reply::{ApiError, no_content, ok};
@@ -28,10 +28,10 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     Ok(ok(&TaskExecutionResponse { task_execution }))
 }
 
-/// Largest accepted task result, serialised (SPEC §5.13).
+/// Largest accepted task result, serialised (docs/runs.md#results-and-payload).
 pub const MAX_RESULT_BYTES: usize = 65536;
 
-/// `PUT` or `POST T/result` with a JSON body → 204 (SPEC §5.13, §14.7 #49a). Only while the
+/// `PUT` or `POST T/result` with a JSON body → 204 (docs/runs.md#results-and-payload, docs/api.md#runs-and-task-executions). Only while the
 /// execution runs (409 otherwise); the last write wins. The body is read at most one byte past
 /// the limit, so an oversized result is refused without buffering it.
 pub async fn set_result(mut cx: Cx) -> Result<Response, ApiError> {

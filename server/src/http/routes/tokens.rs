@@ -1,4 +1,4 @@
-//! Tokens (SPEC §11.2, §14.9 #71–77). Who may call each route is decided by its row's access
+//! Tokens (docs/auth.md#tokens, docs/api.md#roles-global-secrets-system-tokens). Who may call each route is decided by its row's access
 //! in the route table; these handlers only validate, store and reply.
 
 use crate::http::Cx;
@@ -115,7 +115,7 @@ pub async fn bootstrap(cx: Cx) -> Result<Response, ApiError> {
 }
 
 /// `GET /api/tokens/whoami`: the caller's token; the dev-mode bypass gets a synthetic one
-/// (SPEC §11.2).
+/// (docs/auth.md#tokens).
 pub async fn whoami(cx: Cx) -> Result<Response, ApiError> {
     let token = match &cx.caller.token {
         Some(token) => Token::clone(token),

@@ -45,7 +45,7 @@ pub(super) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
     let mut bytes = vec![VALUE_VERSION];
     serde_json::to_writer(&mut bytes, value)
         .map_err(|e| StoreError::Internal(format!("cannot encode a stored value: {e}")))?;
-    // What is written must read back: the decoder refuses deeper documents (STYLE rule 11a).
+    // What is written must read back: the decoder refuses deeper documents.
     // The API refuses deep values first with the field's name; this guards every other path.
     let depth = gofer_core::validate::json_text_depth(&bytes[1..]);
     if depth > gofer_core::validate::MAX_STORED_JSON_DEPTH {
@@ -72,7 +72,7 @@ pub(super) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StoreResu
 
 // ---- unreadable records ------------------------------------------------------------------------
 //
-// A record that does not decode must not take the server down (STYLE rule 11a): readers of many
+// A record that does not decode must not take the server down: readers of many
 // records skip it, and every reader notes it here once, with its table and key, so health,
 // metrics and the log can tell. `gofer service doctor` finds them all and quarantines them.
 
@@ -294,7 +294,7 @@ pub(super) fn upper(s: &str) -> String {
 
 // ---- event ids ---------------------------------------------------------------------------------
 
-/// The id and `emitted` of the next event, given the previous one and the clock (SPEC §8.1).
+/// The id and `emitted` of the next event, given the previous one and the clock (docs/logs-and-events.md#what-an-event-promises).
 pub(super) fn next_event_id(last: Option<&LastEvent>, now: u64) -> StoreResult<(String, u64)> {
     if let Some(last) = last.filter(|last| now <= last.emitted) {
         let previous = Uuid::parse_str(&last.id).map_err(|e| {

@@ -92,7 +92,7 @@ impl RedbStore {
             registration.modified = now;
             let image = registration.image.clone();
             if !enabled && let Some(token_id) = &stored.token_id {
-                // A disabled extension's token answers 401 (SPEC §12.1, §12.6).
+                // A disabled extension's token answers 401 (docs/extensions.md#install-enable-disable-uninstall, docs/extensions.md#the-api-every-extension-serves).
                 let found: Option<StoredToken> = {
                     let tokens = tx.txn.open_table(TOKENS).or_internal()?;
                     get(&tokens, token_id.as_str(), "token")?

@@ -1,7 +1,7 @@
-//! The redb implementation of [`Store`] (STYLE rule 13).
+//! The redb implementation of [`Store`].
 //!
 //! * One write transaction per logical operation; the events an operation emits are written in
-//!   that transaction (SPEC §8.1), so a reader that sees an event can read the new state.
+//!   that transaction (docs/logs-and-events.md#what-an-event-promises), so a reader that sees an event can read the new state.
 //! * Event ids are UUIDv7 strings issued under the write lock: a fresh id from the current
 //!   millisecond when the clock has advanced past the previous event, else the previous id + 1
 //!   (as a `u128`), with `emitted` held at the previous value. Ids therefore strictly increase in
@@ -85,19 +85,19 @@ struct StoredToken {
 /// Per-pipeline counters, stored next to the pipeline row and deleted with it.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct PipelineCounters {
-    /// Highest config version ever registered (versions are never reused, SPEC §3.4).
+    /// Highest config version ever registered (versions are never reused, docs/pipelines.md#writing-a-pipeline-config).
     last_version: u64,
     /// Highest deployment id ever issued.
     last_deployment: u64,
     /// The live version, 0 when none; kept in step with the configs' `state` by `deploy`.
     live_version: u64,
-    /// Highest run id ever issued (run ids are never reused within the pipeline's life, SPEC
-    /// §5.1). Absent in rows written before runs existed, hence the default.
+    /// Highest run id ever issued (run ids are never reused within the pipeline's life,
+    /// docs/runs.md#queue). Absent in rows written before runs existed, hence the default.
     #[serde(default)]
     last_run: u64,
 }
 
-/// A secret row: metadata and the ciphertext (nonce ‖ ciphertext ‖ tag, SPEC §9.2) as hex.
+/// A secret row: metadata and the ciphertext (nonce ‖ ciphertext ‖ tag, docs/objects-and-secrets.md#secrets) as hex.
 /// Never a plaintext value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredSecret {

@@ -265,7 +265,7 @@ impl RedbStore {
                     .or_internal()?
                     .retain_in(run_executions(ns, p, &p_upper, run_id), |_, _| false)
                     .or_internal()?;
-                // The run's API token goes with its objects (SPEC §6.5).
+                // The run's API token goes with its objects (docs/auth.md#run-tokens).
                 tx.revoke_run_token(ns, p, run_id)?;
                 expired.push(run_id);
             }

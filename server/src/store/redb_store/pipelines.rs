@@ -205,7 +205,7 @@ impl RedbStore {
                     "cannot delete the live version".into(),
                 ));
             }
-            // SPEC §10: a version pending or running runs are pinned to stays.
+            // docs/pipelines.md#versions-and-deployments: a version pending or running runs are pinned to stays.
             let pinned = tx
                 .unfinished_of(namespace, pipeline)?
                 .into_iter()
@@ -248,7 +248,7 @@ impl RedbStore {
             let deployment_id = counters.last_deployment + 1;
             let (namespace_id, pipeline_id) = (namespace.to_string(), pipeline.to_string());
 
-            // SPEC §10, in order, all in this transaction.
+            // docs/pipelines.md#versions-and-deployments, in order, all in this transaction.
             let started = tx.emit(EventKind::StartedDeployment {
                 namespace_id: namespace_id.clone(),
                 pipeline_id: pipeline_id.clone(),

@@ -11,7 +11,7 @@ impl RedbStore {
         now: u64,
     ) -> StoreResult<Run> {
         self.write_auth(|tx| {
-            // SPEC §5.1 steps 2-6, in order, inside the transaction that creates the run so no
+            // docs/runs.md#queue steps 2-6, in order, inside the transaction that creates the run so no
             // concurrent change slips between a check and its effect.
             let metadata = tx.require_pipeline(namespace, pipeline)?;
             let system: System = {
@@ -238,7 +238,7 @@ impl RedbStore {
                     continue;
                 };
                 if run.run.state != RunState::Complete {
-                    continue; // handled when it completes (SPEC §7.4)
+                    continue; // handled when it completes (docs/logs-and-events.md#deleting-and-retention)
                 }
                 let executions = executions_of(&executions, namespace, pipeline, run_id, WHOLE)?;
                 out.push(StoredRunState { run, executions });

@@ -173,7 +173,7 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    /// Removes a pipeline and everything beneath it (SPEC §3.16, for what exists so far: configs,
+    /// Removes a pipeline and everything beneath it (docs/pipelines.md#what-a-delete-takes-with-it, for what exists so far: configs,
     /// deployments, counters, runs, executions, object index rows, pipeline secrets and their
     /// index entries; the caller removes the object files) and emits
     /// `deleted_pipeline`. `Conflict` when it has a pending or running run; the caller's

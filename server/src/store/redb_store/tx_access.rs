@@ -185,7 +185,7 @@ impl Tx<'_> {
         Ok(true)
     }
 
-    /// Creates the run's role and token (SPEC §6.5) and emits `created_role`.
+    /// Creates the run's role and token (docs/auth.md#run-tokens) and emits `created_role`.
     pub(super) fn create_run_token(
         &self,
         run: &Run,
