@@ -1,4 +1,4 @@
-//! Tokens and roles (docs/api.md#roles-global-secrets-system-tokens–77).
+//! Tokens and roles (docs/api.md#roles-global-secrets-system-tokens).
 
 use crate::client::paged;
 use crate::{Client, Error};

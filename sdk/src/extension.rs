@@ -19,6 +19,45 @@ use std::sync::Arc;
 use warp::Filter;
 use warp::http::StatusCode;
 
+/// Which subscription a request is about: the subscribing pipeline and the subscription's id.
+/// The key an extension keeps its subscriptions under.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubscriptionKey {
+    pub namespace: String,
+    pub pipeline: String,
+    pub subscription: String,
+}
+
+impl SubscriptionKey {
+    /// The subscription a subscribe request delivers.
+    pub fn of(request: &ExtensionSubscribeRequest) -> SubscriptionKey {
+        SubscriptionKey {
+            namespace: request.namespace_id.clone(),
+            pipeline: request.pipeline_id.clone(),
+            subscription: request.pipeline_subscription_id.clone(),
+        }
+    }
+
+    /// The subscription an unsubscribe request ends.
+    pub fn of_unsubscribe(request: &ExtensionUnsubscribeRequest) -> SubscriptionKey {
+        SubscriptionKey {
+            namespace: request.namespace_id.clone(),
+            pipeline: request.pipeline_id.clone(),
+            subscription: request.pipeline_subscription_id.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for SubscriptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}",
+            self.namespace, self.pipeline, self.subscription
+        )
+    }
+}
+
 /// How long in-flight requests get to finish once the extension is told to stop.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 

@@ -1,4 +1,4 @@
-//! Runs, task executions, task logs and attach (docs/runs.md#queue, docs/runs.md#cancellation, docs/logs-and-events.md#reading, docs/api.md#runs-and-task-executions–49).
+//! Runs, task executions, task logs and attach (docs/runs.md#queue, docs/runs.md#cancellation, docs/logs-and-events.md#reading, docs/api.md#runs-and-task-executions).
 
 use crate::client::paged;
 use crate::error::broken;

@@ -12,6 +12,7 @@ use gofer_core::api::{
 };
 use gofer_core::cron::{Schedule, time_zone};
 use gofer_sdk::ObjectScope;
+use gofer_sdk::extension::SubscriptionKey;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
@@ -19,8 +20,6 @@ use std::sync::{Arc, Mutex};
 
 /// The run variable naming the scheduled minute.
 pub const SCHEDULED_TIME_VARIABLE: &str = "GOFER_EXTENSION_CRON_SCHEDULED_TIME";
-
-type Key = (String, String, String);
 
 /// What a subscription asked for, validated.
 #[derive(Debug, Clone)]
@@ -51,7 +50,7 @@ struct Subscription {
 pub struct Cron {
     id: String,
     client: gofer_sdk::Client,
-    subscriptions: Mutex<BTreeMap<Key, Subscription>>,
+    subscriptions: Mutex<BTreeMap<SubscriptionKey, Subscription>>,
 }
 
 impl Cron {
@@ -65,7 +64,7 @@ impl Cron {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Subscription>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SubscriptionKey, Subscription>> {
         self.subscriptions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -108,7 +107,12 @@ fn parse_params(params: &gofer_core::api::OrderedMap) -> Result<Params, String> 
 }
 
 /// The object holding a subscription's last scheduled minute.
-fn last_fire_key((ns, p, id): &Key) -> String {
+fn last_fire_key(key: &SubscriptionKey) -> String {
+    let SubscriptionKey {
+        namespace: ns,
+        pipeline: p,
+        subscription: id,
+    } = key;
     format!("last-fire.{ns}.{p}.{id}")
 }
 
@@ -117,7 +121,11 @@ fn now_ms() -> u64 {
 }
 
 /// Reads the stored last scheduled minute (none when never fired or unreadable).
-async fn stored_last(client: &gofer_sdk::Client, ext: &str, key: &Key) -> Option<Timestamp> {
+async fn stored_last(
+    client: &gofer_sdk::Client,
+    ext: &str,
+    key: &SubscriptionKey,
+) -> Option<Timestamp> {
     let mut stream = client
         .get_object(ObjectScope::Extension(ext), &last_fire_key(key))
         .await
@@ -131,8 +139,18 @@ async fn stored_last(client: &gofer_sdk::Client, ext: &str, key: &Key) -> Option
 
 /// Starts one run for the scheduled minute `at`, then records it (object store first, so a
 /// restart never fires it again).
-async fn fire(client: &gofer_sdk::Client, ext: &str, key: &Key, at: Timestamp, last: &Mutex<Last>) {
-    let (ns, p, id) = key;
+async fn fire(
+    client: &gofer_sdk::Client,
+    ext: &str,
+    key: &SubscriptionKey,
+    at: Timestamp,
+    last: &Mutex<Last>,
+) {
+    let SubscriptionKey {
+        namespace: ns,
+        pipeline: p,
+        subscription: id,
+    } = key;
     let stored = client
         .put_object(
             ObjectScope::Extension(ext),
@@ -194,7 +212,7 @@ async fn sleep_until(at: Timestamp) {
 async fn run_subscription(
     client: gofer_sdk::Client,
     ext: String,
-    key: Key,
+    key: SubscriptionKey,
     params: Params,
     last: Arc<Mutex<Last>>,
 ) {
@@ -235,7 +253,7 @@ async fn run_subscription(
         let Some(next) = params.schedule.next_after(after, &params.tz) else {
             println!(
                 "subscription {}: the expression matches no more minutes",
-                key.2
+                key.subscription
             );
             return;
         };
@@ -289,45 +307,50 @@ impl Extension for Cron {
         let list: Vec<serde_json::Value> = self
             .lock()
             .iter()
-            .map(|((ns, p, id), s)| {
-                let last = s
-                    .last
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone();
-                let next: Vec<String> = s
-                    .params
-                    .schedule
-                    .upcoming(now, &s.params.tz, 5)
-                    .into_iter()
-                    .map(|t| t.to_zoned(s.params.tz.clone()).to_string())
-                    .collect();
-                // `last_fired` and `last_error` are what the server records on the
-                // subscription (gofer_core::api::ExtensionFireReports).
-                serde_json::json!({
-                    "namespace_id": ns,
-                    "pipeline_id": p,
-                    "subscription_id": id,
-                    "expression": s.params.expression,
-                    "timezone": s.params.timezone,
-                    "catch_up": if s.params.catch_up { "latest" } else { "none" },
-                    "last_scheduled": last.scheduled.map(|t| t.to_string()),
-                    "last_fired": last.fired_ms,
-                    "last_error": last.error,
-                    "next": next,
-                })
-            })
+            .map(
+                |(
+                    SubscriptionKey {
+                        namespace: ns,
+                        pipeline: p,
+                        subscription: id,
+                    },
+                    s,
+                )| {
+                    let last = s
+                        .last
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    let next: Vec<String> = s
+                        .params
+                        .schedule
+                        .upcoming(now, &s.params.tz, 5)
+                        .into_iter()
+                        .map(|t| t.to_zoned(s.params.tz.clone()).to_string())
+                        .collect();
+                    // `last_fired` and `last_error` are what the server records on the
+                    // subscription (gofer_core::api::ExtensionFireReports).
+                    serde_json::json!({
+                        "namespace_id": ns,
+                        "pipeline_id": p,
+                        "subscription_id": id,
+                        "expression": s.params.expression,
+                        "timezone": s.params.timezone,
+                        "catch_up": if s.params.catch_up { "latest" } else { "none" },
+                        "last_scheduled": last.scheduled.map(|t| t.to_string()),
+                        "last_fired": last.fired_ms,
+                        "last_error": last.error,
+                        "next": next,
+                    })
+                },
+            )
             .collect();
         serde_json::json!({"subscriptions": list}).to_string()
     }
 
     fn subscribe(&self, request: ExtensionSubscribeRequest) -> Result<(), String> {
         let params = parse_params(&request.pipeline_subscription_params)?;
-        let key = (
-            request.namespace_id.clone(),
-            request.pipeline_id.clone(),
-            request.pipeline_subscription_id.clone(),
-        );
+        let key = SubscriptionKey::of(&request);
         let last = Arc::new(Mutex::new(Last::default()));
         let task = tokio::spawn(run_subscription(
             self.client.clone(),
@@ -344,11 +367,7 @@ impl Extension for Cron {
     }
 
     fn unsubscribe(&self, request: ExtensionUnsubscribeRequest) {
-        let key = (
-            request.namespace_id,
-            request.pipeline_id,
-            request.pipeline_subscription_id,
-        );
+        let key = SubscriptionKey::of_unsubscribe(&request);
         if let Some(old) = self.lock().remove(&key) {
             old.task.abort();
         }

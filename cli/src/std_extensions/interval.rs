@@ -7,14 +7,13 @@ use gofer_core::api::{
     ExtensionDocumentation, ExtensionParameter, ExtensionSubscribeRequest,
     ExtensionUnsubscribeRequest, StartRunRequest,
 };
+use gofer_sdk::extension::SubscriptionKey;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// The smallest `every` unless `MIN_INTERVAL` says otherwise.
 const DEFAULT_MIN_INTERVAL: &str = "1m";
-
-type Key = (String, String, String);
 
 struct Subscription {
     every: String,
@@ -30,7 +29,7 @@ pub struct Interval {
     min: Duration,
     min_text: String,
     client: gofer_sdk::Client,
-    subscriptions: Mutex<BTreeMap<Key, Subscription>>,
+    subscriptions: Mutex<BTreeMap<SubscriptionKey, Subscription>>,
 }
 
 impl Interval {
@@ -50,7 +49,7 @@ impl Interval {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Subscription>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SubscriptionKey, Subscription>> {
         self.subscriptions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -147,29 +146,38 @@ impl Extension for Interval {
         let subs = self.lock();
         let list: Vec<serde_json::Value> = subs
             .iter()
-            .map(|((ns, p, id), s)| {
-                let next = *s
-                    .next_ms
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let (last_fired, last_error) = s
-                    .last
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone();
-                // `last_fired` and `last_error` are what the server records on the
-                // subscription (gofer_core::api::ExtensionFireReports).
-                serde_json::json!({
-                    "namespace_id": ns,
-                    "pipeline_id": p,
-                    "subscription_id": id,
-                    "every": s.every,
-                    "jitter": s.jitter,
-                    "next_run": crate::time::rfc3339(next),
-                    "last_fired": last_fired,
-                    "last_error": last_error,
-                })
-            })
+            .map(
+                |(
+                    SubscriptionKey {
+                        namespace: ns,
+                        pipeline: p,
+                        subscription: id,
+                    },
+                    s,
+                )| {
+                    let next = *s
+                        .next_ms
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let (last_fired, last_error) = s
+                        .last
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    // `last_fired` and `last_error` are what the server records on the
+                    // subscription (gofer_core::api::ExtensionFireReports).
+                    serde_json::json!({
+                        "namespace_id": ns,
+                        "pipeline_id": p,
+                        "subscription_id": id,
+                        "every": s.every,
+                        "jitter": s.jitter,
+                        "next_run": crate::time::rfc3339(next),
+                        "last_fired": last_fired,
+                        "last_error": last_error,
+                    })
+                },
+            )
             .collect();
         serde_json::json!({"min_interval": self.min_text, "subscriptions": list}).to_string()
     }
@@ -180,17 +188,17 @@ impl Extension for Interval {
             self.min,
             &self.min_text,
         )?;
-        let key = (
-            request.namespace_id.clone(),
-            request.pipeline_id.clone(),
-            request.pipeline_subscription_id.clone(),
-        );
+        let key = SubscriptionKey::of(&request);
         let next_ms = Arc::new(Mutex::new(0));
         let last = Arc::new(Mutex::new((0, None)));
         let client = self.client.clone();
         let next = next_ms.clone();
         let fired = last.clone();
-        let (ns, p, id) = key.clone();
+        let SubscriptionKey {
+            namespace: ns,
+            pipeline: p,
+            subscription: id,
+        } = key.clone();
         let task = tokio::spawn(async move {
             let t0 = tokio::time::Instant::now();
             let t0_ms = now_ms();
@@ -242,11 +250,7 @@ impl Extension for Interval {
     }
 
     fn unsubscribe(&self, request: ExtensionUnsubscribeRequest) {
-        let key = (
-            request.namespace_id,
-            request.pipeline_id,
-            request.pipeline_subscription_id,
-        );
+        let key = SubscriptionKey::of_unsubscribe(&request);
         if let Some(old) = self.lock().remove(&key) {
             old.task.abort();
         }

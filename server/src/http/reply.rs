@@ -103,6 +103,7 @@ impl From<crate::service::ServiceError> for ApiError {
             S::Conflict(m) => ApiError::conflict(m),
             S::Store(e) => e.into(),
             S::Extension(e) => e.into(),
+            S::Internal(detail) => ApiError::internal(detail),
         }
     }
 }

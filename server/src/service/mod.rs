@@ -7,8 +7,10 @@
 //! - `subscriptions.rs`: creating a subscription (settings checked against what the extension
 //!   documents, delivered to a running extension before it is stored).
 //! - `deletes.rs`: deleting a namespace or a pipeline with everything that goes with it.
+//! - `extensions.rs`: installing an extension (settings, references and roles checked first).
 
 pub mod deletes;
+pub mod extensions;
 pub mod runs;
 pub mod subscriptions;
 
@@ -30,6 +32,8 @@ pub enum ServiceError {
     Conflict(String),
     Store(StoreError),
     Extension(CallError),
+    /// A fault of ours (500); the detail goes to the server's log, never to the caller.
+    Internal(String),
 }
 
 impl std::fmt::Display for ServiceError {
@@ -39,7 +43,8 @@ impl std::fmt::Display for ServiceError {
             | ServiceError::TooLarge(m)
             | ServiceError::Forbidden(m)
             | ServiceError::NotFound(m)
-            | ServiceError::Conflict(m) => f.write_str(m),
+            | ServiceError::Conflict(m)
+            | ServiceError::Internal(m) => f.write_str(m),
             ServiceError::Store(e) => write!(f, "{e}"),
             ServiceError::Extension(e) => write!(f, "{e}"),
         }

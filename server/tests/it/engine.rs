@@ -297,14 +297,7 @@ async fn cancel_a_running_run() {
     s.wait_task(ns, "cancel", run, "sleeper", |t| t["state"] == "running")
         .await;
     let asked = std::time::Instant::now();
-    let (status, _) = s
-        .call(
-            "DELETE",
-            &format!("/api/namespaces/{ns}/pipelines/cancel/runs/{run}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    s.sdk.cancel_run(ns, "cancel", run).await.expect("cancel");
     let done = s.wait_run(ns, "cancel", run).await;
     // sh ignores SIGTERM as PID 1, so the stop timeout (2 s here) then SIGKILL applies.
     assert!(
@@ -321,26 +314,12 @@ async fn cancel_a_running_run() {
     assert_eq!(after["status"], "cancelled");
     assert!(after["attempts"].as_array().unwrap().is_empty());
     // Cancelling a complete run is a no-op; a missing one is 404.
-    assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/api/namespaces/{ns}/pipelines/cancel/runs/{run}"),
-            None
-        )
+    s.sdk
+        .cancel_run(ns, "cancel", run)
         .await
-        .0,
-        204
-    );
-    assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/api/namespaces/{ns}/pipelines/cancel/runs/99"),
-            None
-        )
-        .await
-        .0,
-        404
-    );
+        .expect("cancel a complete run");
+    let missing = s.sdk.cancel_run(ns, "cancel", 99).await;
+    assert_eq!(missing.err().and_then(|e| e.status()), Some(404));
     s.remove_containers().await;
 }
 
@@ -359,44 +338,34 @@ async fn cancel_one_task_and_a_pending_run() {
     s.wait_task(ns, "onetask", first, "slow", |t| t["state"] == "running")
         .await;
     // The second run waits in the queue; cancelling it completes it with no executions.
-    assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/api/namespaces/{ns}/pipelines/onetask/runs/{second}"),
-            None
-        )
+    s.sdk
+        .cancel_run(ns, "onetask", second)
         .await
-        .0,
-        204
-    );
+        .expect("cancel the queued run");
     let pending = s.wait_run(ns, "onetask", second).await;
     assert_eq!(pending["status"], "cancelled");
     assert_eq!(pending["started"], 0);
-    let (_, tasks) = s
-        .call(
-            "GET",
-            &format!("/api/namespaces/{ns}/pipelines/onetask/runs/{second}/tasks"),
-            None,
-        )
-        .await;
-    assert_eq!(tasks["task_executions"], json!([]));
+    let tasks = s
+        .sdk
+        .list_task_executions(ns, "onetask", second, None)
+        .await
+        .expect("list task executions");
+    assert!(tasks.is_empty(), "{tasks:?}");
     // Cancel one task with wait_for=0 (kill at once).
-    let path = format!("/api/namespaces/{ns}/pipelines/onetask/runs/{first}/tasks/slow?wait_for=0");
-    assert_eq!(s.call("DELETE", &path, None).await.0, 204);
+    s.sdk
+        .cancel_task_execution(ns, "onetask", first, "slow", Some(0))
+        .await
+        .expect("cancel the task");
     let done = s.wait_run(ns, "onetask", first).await;
     assert_eq!(done["status"], "cancelled");
     let quick = s.wait_task(ns, "onetask", first, "quick", |_| true).await;
     assert_eq!(quick["status"], "successful");
-    assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/api/namespaces/{ns}/pipelines/onetask/runs/{first}/tasks/nope"),
-            None
-        )
-        .await
-        .0,
-        404
-    );
+    let missing = s
+        .sdk
+        .cancel_task_execution(ns, "onetask", first, "nope", None)
+        .await;
+    assert_eq!(missing.err().and_then(|e| e.status()), Some(404));
+    // A malformed grace is a wire-format question: raw HTTP.
     let bad =
         format!("/api/namespaces/{ns}/pipelines/onetask/runs/{first}/tasks/slow?wait_for=soon");
     assert_eq!(s.call("DELETE", &bad, None).await.0, 400);

@@ -1,4 +1,9 @@
 //! The server's one integration-test binary: one module per area.
+//!
+//! Tests reach the server through `gofer-sdk` (`TestServer::sdk` and the helpers in `support`:
+//! deploy, start and wait for runs, read logs), as our users do, wherever the SDK covers the
+//! route; raw HTTP (`call`, `call_as`, websockets) only where the test is about the wire format,
+//! a status code and its message, or a malformed request.
 
 // Test code may unwrap and print: a panic or a line on stdout is how a test reports.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]

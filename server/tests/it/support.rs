@@ -13,7 +13,11 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), gofer_server::ServerError>>>,
+    /// Raw HTTP, for tests about the wire format or a malformed request.
     pub http: reqwest::Client,
+    /// The SDK our users call, without a token (a loopback caller: the development bypass).
+    /// Everything the SDK covers goes through it.
+    pub sdk: gofer_sdk::Client,
 }
 
 /// The default test configuration for a data dir.
@@ -58,12 +62,14 @@ impl TestServer {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::new();
+        let sdk = gofer_sdk::Client::new(&format!("http://{addr}"), None).expect("sdk client");
         let server = TestServer {
             addr,
             data_dir,
             stop: Some(stop),
             task: Some(task),
             http,
+            sdk,
         };
         server.wait_ready().await;
         server
@@ -107,14 +113,13 @@ impl TestServer {
     /// Creates a namespace with a fresh random id and returns the id.
     pub async fn unique_namespace(&self) -> String {
         let id = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/namespaces",
-                Some(serde_json::json!({"id": id})),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
+        let request = gofer_core::api::CreateNamespaceRequest {
+            id: id.clone(),
+            name: None,
+            description: None,
+        };
+        let created = self.sdk.create_namespace(&request).await;
+        assert_eq!(created.expect("create namespace").id, id);
         id
     }
 
@@ -446,28 +451,34 @@ pub async fn busybox() -> String {
 }
 
 impl TestServer {
-    /// Registers `config` (the inner object of docs/pipelines.md#writing-a-pipeline-config) and deploys version 1.
+    /// Registers `config` (the inner object of docs/pipelines.md#writing-a-pipeline-config) and
+    /// deploys the new version, through the SDK.
     pub async fn deploy(&self, ns: &str, config: Value) {
-        let p = config["id"].as_str().expect("config.id").to_string();
-        let path = format!("/api/namespaces/{ns}/pipelines/{p}/configs");
-        let (status, body) = self
-            .call("POST", &path, Some(serde_json::json!({"config": config})))
-            .await;
-        assert_eq!(status, 201, "register: {body}");
-        let version = body["pipeline"]["config"]["version"]
-            .as_u64()
-            .expect("version");
-        let (status, body) = self.call("POST", &format!("{path}/{version}"), None).await;
-        assert_eq!(status, 201, "deploy: {body}");
+        let input: gofer_core::api::PipelineConfigInput =
+            serde_json::from_value(config).expect("a pipeline config");
+        let p = input.id.clone();
+        let registered = self
+            .sdk
+            .register_config(ns, &p, &input)
+            .await
+            .expect("register");
+        self.sdk
+            .deploy_config(ns, &p, registered.config.version)
+            .await
+            .expect("deploy");
     }
 
-    /// Starts a run and returns its id.
+    /// Starts a run (`body` is the start-run request) and returns its id.
     pub async fn start_run(&self, ns: &str, p: &str, body: Value) -> u64 {
-        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs");
-        let (status, run) = self.call("POST", &path, Some(body)).await;
-        assert_eq!(status, 201, "start run: {run}");
-        assert_eq!(run["run"]["state"], "pending");
-        run["run"]["run_id"].as_u64().expect("run id")
+        let request: gofer_core::api::StartRunRequest =
+            serde_json::from_value(body).expect("a start-run request");
+        let run = self
+            .sdk
+            .start_run(ns, p, &request)
+            .await
+            .expect("start run");
+        assert_eq!(run.state, gofer_core::enums::RunState::Pending);
+        run.run_id
     }
 
     /// Polls the run until it is complete (deadline 120 s) and returns it.
@@ -475,25 +486,23 @@ impl TestServer {
         self.wait_run_state(ns, p, run, "complete").await
     }
 
-    /// Polls the run until its state is `state`.
+    /// Polls the run until its state is `state`; returns it as JSON for the assertions.
     pub async fn wait_run_state(&self, ns: &str, p: &str, run: u64, state: &str) -> Value {
-        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs/{run}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
-            let (status, body) = self.call("GET", &path, None).await;
-            assert_eq!(status, 200, "get run: {body}");
-            if body["run"]["state"] == state {
-                return body["run"].clone();
+            let got = self.sdk.get_run(ns, p, run).await.expect("get run");
+            if got.state.to_string() == state {
+                return serde_json::to_value(got).expect("run as JSON");
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "run {run} never reached {state}: {body}"
+                "run {run} never reached {state}: {got:?}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
-    /// Polls a task execution until `pred` holds (deadline 60 s).
+    /// Polls a task execution until `pred` holds of it (as JSON; deadline 60 s).
     pub async fn wait_task(
         &self,
         ns: &str,
@@ -502,31 +511,40 @@ impl TestServer {
         task: &str,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
-        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
-            let (status, body) = self.call("GET", &path, None).await;
-            if status == 200 && pred(&body["task_execution"]) {
-                return body["task_execution"].clone();
-            }
+            let got = self.sdk.get_task_execution(ns, p, run, task).await;
+            let last = match got {
+                Ok(execution) => {
+                    let json = serde_json::to_value(execution).expect("execution as JSON");
+                    if pred(&json) {
+                        return json;
+                    }
+                    json.to_string()
+                }
+                // Not created yet (the run is still queued).
+                Err(e) => e.to_string(),
+            };
             assert!(
                 std::time::Instant::now() < deadline,
-                "task {task} never matched: {body}"
+                "task {task} never matched: {last}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
-    /// The task's stored log (plain transport, no follow).
+    /// The task's stored log (plain transport, no follow), through the SDK.
     pub async fn logs(&self, ns: &str, p: &str, run: u64, task: &str) -> Vec<u8> {
-        let path = format!("/api/namespaces/{ns}/pipelines/{p}/runs/{run}/tasks/{task}/logs");
-        let res = self
-            .http
-            .get(self.url(&path))
-            .send()
+        use futures_util::StreamExt as _;
+        let mut stream = self
+            .sdk
+            .task_logs(ns, p, run, task, false)
             .await
-            .expect("logs request");
-        assert_eq!(res.status(), 200, "logs of {task}");
-        res.bytes().await.expect("log body").to_vec()
+            .unwrap_or_else(|e| panic!("logs of {task}: {e}"));
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.expect("log chunk"));
+        }
+        bytes
     }
 }

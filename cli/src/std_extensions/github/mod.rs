@@ -17,12 +17,11 @@ use gofer_core::api::{
     ExtensionUnsubscribeRequest, OrderedMap, StartRunRequest,
 };
 use gofer_sdk::ObjectScope;
+use gofer_sdk::extension::SubscriptionKey;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-type Key = (String, String, String);
 
 /// The events a subscription may filter on.
 const EVENTS: [&str; 4] = ["push", "pull_request", "pull_request_with_check", "release"];
@@ -47,12 +46,12 @@ impl Filter {
 }
 
 /// How the last run start went per subscription (for debug info and the server's reports).
-type LastFires = Arc<Mutex<BTreeMap<Key, (u64, Option<String>)>>>;
+type LastFires = Arc<Mutex<BTreeMap<SubscriptionKey, (u64, Option<String>)>>>;
 
 pub struct Github {
     client: gofer_sdk::Client,
     webhook_secret: Vec<u8>,
-    subscriptions: Mutex<BTreeMap<Key, Filter>>,
+    subscriptions: Mutex<BTreeMap<SubscriptionKey, Filter>>,
     last: LastFires,
     checks: Arc<Checks>,
 }
@@ -125,7 +124,7 @@ impl Github {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Filter>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SubscriptionKey, Filter>> {
         self.subscriptions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -370,12 +369,12 @@ impl Checks {
 
     /// Takes up the check runs a previous process of this extension left in progress for one
     /// subscription (the server subscribes again whenever the extension starts).
-    async fn resume(self: Arc<Self>, client: gofer_sdk::Client, key: Key) {
+    async fn resume(self: Arc<Self>, client: gofer_sdk::Client, key: SubscriptionKey) {
         let scope = ObjectScope::Extension(&self.extension_id);
         let Ok(objects) = client.list_objects(scope, None).await else {
             return;
         };
-        let prefix = format!("check.{}.{}.", key.0, key.1);
+        let prefix = format!("check.{}.{}.", key.namespace, key.pipeline);
         for object in objects.into_iter().filter(|o| o.key.starts_with(&prefix)) {
             let Ok(mut stream) = client.get_object(scope, &object.key).await else {
                 continue;
@@ -387,7 +386,7 @@ impl Checks {
             let Ok(record) = serde_json::from_slice::<CheckRecord>(&bytes) else {
                 continue;
             };
-            if record.subscription_id != key.2
+            if record.subscription_id != key.subscription
                 || self.following(&record.namespace_id, &record.pipeline_id, record.run_id)
             {
                 continue;
@@ -563,9 +562,9 @@ impl Extension for Github {
             .map(|(key, f)| {
                 let (last_fired, last_error) = last.get(key).cloned().unwrap_or_default();
                 serde_json::json!({
-                    "namespace_id": key.0,
-                    "pipeline_id": key.1,
-                    "subscription_id": key.2,
+                    "namespace_id": key.namespace,
+                    "pipeline_id": key.pipeline,
+                    "subscription_id": key.subscription,
                     "repository": f.repository,
                     "event": f.event,
                     "actions": f.actions,
@@ -594,11 +593,7 @@ impl Extension for Github {
             &request.pipeline_subscription_params,
             self.checks.app.is_some(),
         )?;
-        let key = (
-            request.namespace_id,
-            request.pipeline_id,
-            request.pipeline_subscription_id,
-        );
+        let key = SubscriptionKey::of(&request);
         if filter.event == "pull_request_with_check" {
             tokio::spawn(self.checks.clone().resume(self.client.clone(), key.clone()));
         }
@@ -607,11 +602,8 @@ impl Extension for Github {
     }
 
     fn unsubscribe(&self, request: ExtensionUnsubscribeRequest) {
-        self.lock().remove(&(
-            request.namespace_id,
-            request.pipeline_id,
-            request.pipeline_subscription_id,
-        ));
+        self.lock()
+            .remove(&SubscriptionKey::of_unsubscribe(&request));
     }
 
     fn external_event(
@@ -652,7 +644,7 @@ impl Extension for Github {
             .unwrap_or_default()
             .to_owned();
         let vars = variables(&event, &action, &payload);
-        let matching: Vec<(Key, bool)> = self
+        let matching: Vec<(SubscriptionKey, bool)> = self
             .lock()
             .iter()
             .filter(|(_, f)| f.matches(&repository, &event, &action))
@@ -673,7 +665,11 @@ impl Extension for Github {
                 ..StartRunRequest::default()
             };
             tokio::spawn(async move {
-                let (ns, p, id) = &key;
+                let SubscriptionKey {
+                    namespace: ns,
+                    pipeline: p,
+                    subscription: id,
+                } = &key;
                 let outcome = match client.start_run(ns, p, &request).await {
                     Ok(run) => {
                         println!("subscription {id}: started run {} of {ns}/{p}", run.run_id);

@@ -1,14 +1,13 @@
 //! Extensions (docs/extensions.md#install-enable-disable-uninstall, docs/extensions.md#logs-and-debug; docs/api.md#extensions rows 4–10 and 15). Objects (rows 11–14) are in
 //! `objects.rs`; the work is done by [`crate::extensions`].
 
-use crate::extensions::{masked, registration_of};
+use crate::extensions::masked;
 use crate::http::Cx;
 use crate::http::reply::{ApiError, created, no_content, ok};
 use gofer_core::api::{
     ExtensionDebugResponse, ExtensionResponse, ExtensionsResponse, InstallExtensionRequest,
-    UpdateExtensionRequest, parse_bool, reserved_role,
+    UpdateExtensionRequest, parse_bool,
 };
-use gofer_core::id::IdKind;
 use warp::Reply;
 use warp::reply::Response;
 
@@ -37,93 +36,19 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     }))
 }
 
-/// A setting key: the variable key rule of docs/pipelines.md#identifiers, and not in the server's own
-/// `GOFER_EXTENSION_SYSTEM_` namespace (docs/extensions.md#install-enable-disable-uninstall).
-fn check_setting_key(key: &str) -> Result<(), ApiError> {
-    if let Some(problem) = gofer_core::id::variable_key_problem(key) {
-        return Err(ApiError::invalid(format!(
-            "settings.{}: {problem}",
-            key.escape_debug()
-        )));
-    }
-    if key.to_uppercase().starts_with("GOFER_EXTENSION_SYSTEM_") {
-        return Err(ApiError::invalid(format!(
-            "settings.{key}: reserved; GOFER_EXTENSION_SYSTEM_* variables are set by the server"
-        )));
-    }
-    Ok(())
-}
-
-/// `POST /api/extensions` (admin): validates, stores, starts and waits up to
-/// `extensions.start_timeout` (docs/extensions.md#install-enable-disable-uninstall).
+/// `POST /api/extensions` (admin): parses the request; `service::extensions::install` checks,
+/// stores, starts and waits up to `extensions.start_timeout`
+/// (docs/extensions.md#install-enable-disable-uninstall).
 pub async fn install(mut cx: Cx) -> Result<Response, ApiError> {
     let request: InstallExtensionRequest = cx.json().await?;
-    if !IdKind::Entity.accepts(&request.id) {
-        return Err(ApiError::invalid(format!(
-            "id: {} (got '{}')",
-            IdKind::Entity.rule(),
-            request.id.escape_debug()
-        )));
-    }
-    if let Some(problem) = gofer_core::validate::image_problem(&request.image) {
-        return Err(ApiError::invalid(format!("image: {problem}")));
-    }
-    gofer_core::validate::check_variable_sizes("settings", request.settings.iter())?;
-    let mut seen = std::collections::BTreeSet::new();
-    for (key, _) in request.settings.iter() {
-        check_setting_key(key)?;
-        if !seen.insert(key.to_uppercase()) {
-            return Err(ApiError::invalid(format!(
-                "settings.{key}: given twice (keys are compared ignoring case, as each becomes \
-                 GOFER_EXTENSION_CONFIG_<KEY>)"
-            )));
-        }
-    }
-    // `global_secret{{k}}` is the one reference an extension setting may hold (there is no
-    // pipeline to resolve the others against); it is resolved when the extension starts and
-    // only the reference is stored.
-    for (key, value) in request.settings.iter() {
-        use gofer_core::validate::{RefKind, parse_reference};
-        match parse_reference(value) {
-            Some(r) if r.kind == RefKind::GlobalSecret => {
-                let secret_key = r.key.clone();
-                let exists = cx
-                    .state
-                    .store
-                    .read(move |s| s.get_secret(&crate::store::SecretScope::Global, &secret_key))
-                    .await;
-                if exists.is_err() {
-                    return Err(ApiError::invalid(format!(
-                        "settings.{key}: global secret '{}' does not exist; create it first \
-                         (gofer secret global put {} …)",
-                        r.key, r.key
-                    )));
-                }
-            }
-            Some(r) => {
-                return Err(ApiError::invalid(format!(
-                    "settings.{key}: {} references are not allowed in extension settings (only \
-                     global_secret{{{{…}}}})",
-                    r.kind.name()
-                )));
-            }
-            None => {}
-        }
-    }
-    for role in &request.additional_roles {
-        if reserved_role(role) {
-            return Err(ApiError::forbidden(format!(
-                "additional_roles: role '{role}' cannot be given to a token"
-            )));
-        }
-    }
-    let registration = registration_of(request, gofer_core::now_millis());
-    let registration = cx
-        .state
-        .extensions
-        .seal_registration(registration)
-        .map_err(ApiError::internal)?;
-    let extension = cx.state.extensions.install(registration).await?;
+    let state = &cx.state;
+    let extension = crate::service::extensions::install(
+        &state.store,
+        &state.extensions,
+        request,
+        gofer_core::now_millis(),
+    )
+    .await?;
     Ok(created(&ExtensionResponse {
         extension: masked(extension),
     }))
