@@ -590,16 +590,20 @@ fn starting_sets_the_deadline_and_one_waiting_execution_per_task() {
 }
 
 mod random_dags {
-    //! The core alone over random DAGs: random conditions and retries, random exit codes, the
-    //! order attempts end in, and a random cancel or restart point. Thousands of runs a second.
+    //! The core alone over random DAGs: random conditions and retries, random exit codes and
+    //! task timeouts, the order attempts end in (what random delays would change), and a random
+    //! cancel or restart point. Thousands of runs a second.
 
     use super::*;
     use gofer_core::enums::RequiredParentStatus;
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    /// One task: parents (earlier tasks) with their condition, retries, and one exit code per
-    /// possible attempt.
+    /// An attempt that runs over its task timeout instead of exiting.
+    const TIMED_OUT: i64 = -1;
+
+    /// One task: parents (earlier tasks) with their condition, retries, and per possible attempt
+    /// its exit code or [`TIMED_OUT`].
     type TaskSpec = (Vec<(usize, RequiredParentStatus)>, u64, Vec<i64>);
 
     #[derive(Debug, Clone)]
@@ -628,7 +632,10 @@ mod random_dags {
                             0..=(i.min(3)),
                         ),
                         0u64..=2,
-                        proptest::collection::vec(prop_oneof![3 => Just(0i64), 1 => Just(1i64)], 3),
+                        proptest::collection::vec(
+                            prop_oneof![3 => Just(0i64), 1 => Just(1i64), 1 => Just(TIMED_OUT)],
+                            3,
+                        ),
                     )
                         .prop_map(move |(parents, retries, exits)| {
                             // One condition per parent, as a config has.
@@ -743,7 +750,19 @@ mod random_dags {
                 let index: usize = task[1..].parse().unwrap();
                 let exit_code = spec.tasks[index].2[(attempt - 1) as usize];
                 ended += 1;
-                finished |= record(play(&mut b, exited(&task, attempt, exit_code), now), &mut in_flight);
+                let ended = if exit_code == TIMED_OUT {
+                    Input::AttemptEnded {
+                        task: task.clone(),
+                        attempt,
+                        outcome: Outcome::TimedOut {
+                            timeout_secs: 1,
+                            state: ContainerState::Exited { exit_code: 137 },
+                        },
+                    }
+                } else {
+                    exited(&task, attempt, exit_code)
+                };
+                finished |= record(play(&mut b, ended, now), &mut in_flight);
             }
 
             prop_assert!(in_flight.is_empty());
