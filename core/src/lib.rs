@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod cron;
 pub mod dag;
+pub mod diff;
 pub mod duration;
 pub mod enums;
 pub mod id;

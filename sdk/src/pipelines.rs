@@ -3,9 +3,10 @@
 use crate::client::paged;
 use crate::{Client, Error};
 use gofer_core::api::{
-    Config, ConfigResponse, ConfigsResponse, Deployment, DeploymentResponse, DeploymentsResponse,
-    Metadata, Page, Pipeline, PipelineConfigInput, PipelineResponse, PipelinesResponse,
-    RegisterConfigRequest, RegisterConfigResponse, UpdatePipelineRequest,
+    Config, ConfigDiff, ConfigDiffResponse, ConfigResponse, ConfigsResponse, Deployment,
+    DeploymentResponse, DeploymentsResponse, Metadata, Page, Pipeline, PipelineConfigInput,
+    PipelineResponse, PipelinesResponse, RegisterConfigRequest, RegisterConfigResponse,
+    UpdatePipelineRequest,
 };
 use gofer_core::enums::PipelineState;
 use reqwest::Method;
@@ -97,6 +98,25 @@ impl Client {
         let path = [&Self::pipeline_path(ns, p)[..], &["configs", &version]].concat();
         let response: ConfigResponse = self.json(self.request(Method::GET, &path)).await?;
         Ok(response.config)
+    }
+
+    /// `GET …/pipelines/{p}/configs/{from}/diff/{to}`: what changed from one version to another
+    /// (docs/pipelines.md#comparing-versions); `0` on either side is the latest registered.
+    pub async fn config_diff(
+        &self,
+        ns: &str,
+        p: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<ConfigDiff, Error> {
+        let (from, to) = (from.to_string(), to.to_string());
+        let path = [
+            &Self::pipeline_path(ns, p)[..],
+            &["configs", &from, "diff", &to],
+        ]
+        .concat();
+        let response: ConfigDiffResponse = self.json(self.request(Method::GET, &path)).await?;
+        Ok(response.diff)
     }
 
     /// `POST …/pipelines/{p}/configs/{version}`: makes the version live (docs/pipelines.md#versions-and-deployments) and answers the

@@ -260,3 +260,65 @@ fn enable_disable_delete_in_another_namespace() {
         .run(&["pipeline", "get", "simple", "--namespace", "team-b"])
         .expect(3);
 }
+
+#[test]
+fn config_diff_shows_exactly_what_changed() {
+    let server = TestServer::start();
+    let client = server.client();
+    let first = simple("Simple");
+    server
+        .block_on(client.register_config("default", "simple", &first))
+        .unwrap();
+    // Version 2 differs in one task's image and one dependency, nothing else.
+    let mut second = first.clone();
+    second.tasks[0].image = "ubuntu:24.04".into();
+    second.tasks[1].depends_on = [("build", "Any")].into_iter().collect();
+    server
+        .block_on(client.register_config("default", "simple", &second))
+        .unwrap();
+
+    // Not a terminal here: no colour codes.
+    let r = server
+        .run(&["pipeline", "config", "diff", "simple", "1", "2"])
+        .expect(0);
+    assert_eq!(
+        r.stdout,
+        "pipeline 'simple': version 1 → version 2\n\
+         ~ task build\n    image: \"ubuntu:latest\" → \"ubuntu:24.04\"\n\
+         ~ task test\n    depends_on.build: \"success\" → \"any\"\n"
+    );
+
+    let json: gofer_core::api::ConfigDiffResponse = server
+        .run(&[
+            "--output", "json", "pipeline", "config", "diff", "simple", "1", "2",
+        ])
+        .expect(0)
+        .json();
+    let d = json.diff;
+    assert_eq!((d.from_version, d.to_version), (1, 2));
+    assert!(d.pipeline.is_empty() && d.tasks_added.is_empty() && d.tasks_removed.is_empty());
+    let changed: Vec<(String, String)> = d
+        .tasks_changed
+        .iter()
+        .flat_map(|t| t.changes.iter().map(|c| (t.task.clone(), c.field.clone())))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("build".to_string(), "image".to_string()),
+            ("test".to_string(), "depends_on.build".to_string())
+        ]
+    );
+
+    // 0 is the newest version; a version against itself has no changes.
+    let r = server
+        .run(&["pipeline", "config", "diff", "simple", "2", "0"])
+        .expect(0);
+    assert!(r.stdout.ends_with("no changes\n"), "{}", r.stdout);
+
+    // A missing version is the API's 404 (exit code 3: docs/cli.md#exit-codes).
+    let r = server
+        .run(&["pipeline", "config", "diff", "simple", "1", "9"])
+        .expect(3);
+    assert!(r.stderr.contains("9"), "{}", r.stderr);
+}

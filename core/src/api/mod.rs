@@ -2,6 +2,7 @@
 //! console. Optional fields added after 0.9 carry `#[serde(default)]`.
 
 mod auth;
+mod diff;
 mod event;
 mod extension;
 mod list;
@@ -12,6 +13,7 @@ mod store;
 mod system;
 
 pub use auth::*;
+pub use diff::*;
 pub use event::*;
 pub use extension::*;
 pub use list::*;

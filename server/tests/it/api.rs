@@ -931,3 +931,71 @@ async fn old_events_are_pruned() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_diff_between_versions() {
+    let (s, _dir) = TestServer::start().await;
+    let mut first = simple_config("differ")["config"].clone();
+    first["tasks"][0]["variables"] = json!({"TOKEN": "pipeline_secret{{token}}"});
+    first["tasks"][0]["registry_auth"] = json!({"user": "ci", "pass": "hunter2-literal"});
+    let mut second = first.clone();
+    second["timeout"] = json!(60);
+    second["tasks"][0]["image"] = json!("busybox:2");
+    second["tasks"][0]["variables"] = json!({"TOKEN": "pipeline_secret{{other}}"});
+    second["tasks"][0]["registry_auth"] = json!({"user": "ci", "pass": "changed-literal"});
+    for config in [&first, &second] {
+        let input: PipelineConfigInput = serde_json::from_value(config.clone()).unwrap();
+        s.sdk
+            .register_config("default", "differ", &input)
+            .await
+            .unwrap();
+    }
+    let d = s.sdk.config_diff("default", "differ", 1, 2).await.unwrap();
+    assert_eq!((d.from_version, d.to_version), (1, 2));
+    assert_eq!(
+        d.pipeline,
+        vec![FieldChange {
+            field: "timeout".into(),
+            from: json!(0),
+            to: json!(60)
+        }]
+    );
+    let first_task = d.tasks_changed[0].task.clone();
+    let fields: Vec<&str> = d.tasks_changed[0]
+        .changes
+        .iter()
+        .map(|c| c.field.as_str())
+        .collect();
+    // A literal registry password never shows, so changing one is not visible either; secret
+    // references show as written.
+    assert_eq!(fields, ["image", "variables.TOKEN"], "{first_task}: {d:?}");
+    let text = serde_json::to_string(&d).unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("changed-literal"),
+        "{text}"
+    );
+    assert!(text.contains("pipeline_secret{{other}}"), "{text}");
+    // Latest against latest: nothing.
+    assert!(
+        s.sdk
+            .config_diff("default", "differ", 0, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A missing version is 404, and so is one that is not a number (a path id that breaks its
+    // rule names nothing).
+    let path = "/api/namespaces/default/pipelines/differ/configs";
+    assert_error(
+        &s.call("GET", &format!("{path}/1/diff/7"), None).await,
+        404,
+        "7",
+    );
+    assert_error(
+        &s.call("GET", &format!("{path}/1/diff/two"), None).await,
+        404,
+        "config version 'two' not found",
+    );
+    s.stop().await;
+}

@@ -54,6 +54,22 @@ pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     }))
 }
 
+/// `GET P/configs/{version}/diff/{other}`: what changed from `version` to `other`
+/// (docs/pipelines.md#comparing-versions); `0` on either side is the latest version.
+pub async fn diff(cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let from = cx.number("version", 0, "config version")?;
+    let to = cx.number("other", 0, "config version")?;
+    let (a, b) = cx
+        .state
+        .store
+        .read(move |s| Ok((s.get_config(&ns, &p, from)?, s.get_config(&ns, &p, to)?)))
+        .await?;
+    Ok(ok(&gofer_core::api::ConfigDiffResponse {
+        diff: gofer_core::diff::diff(&a, &b),
+    }))
+}
+
 /// `POST P/configs/{version}` deploys (docs/pipelines.md#versions-and-deployments).
 pub async fn deploy(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);

@@ -104,6 +104,7 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/configs", perm(Read, NS_P_CONFIGS), configs::list),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/configs", perm(Write, NS_P_CONFIGS), configs::register),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Read, NS_P_CONFIGS), configs::get),
+        route!(GET "/api/namespaces/{ns}/pipelines/{p}/configs/{version}/diff/{other}", perm(Read, NS_P_CONFIGS), configs::diff),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Write, NS_P_DEPLOYMENTS), configs::deploy),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Delete, NS_P_CONFIGS), configs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
