@@ -2,6 +2,7 @@
 //! DAG logic, and the configuration schemas. This crate does no I/O (see ARCHITECTURE.md).
 
 pub mod api;
+pub mod canary;
 pub mod config;
 pub mod cron;
 pub mod dag;
