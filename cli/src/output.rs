@@ -106,6 +106,57 @@ pub fn or_dash(text: &str) -> String {
     }
 }
 
+/// Whether to colour stdout: a terminal, and `NO_COLOR` unset.
+pub fn colour() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The changes of a config diff, one line each: `+ task` added, `- task` removed, `~` a changed
+/// pipeline field or task with its fields below as `field: old → new` (green, red and yellow
+/// when `colour`).
+pub fn config_diff_lines(d: &gofer_core::api::ConfigDiff, colour: bool) -> String {
+    let paint = |code: &str, text: String| {
+        if colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text
+        }
+    };
+    let value = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    };
+    let mut out = String::new();
+    for c in &d.pipeline {
+        out.push_str(&paint(
+            "33",
+            format!("~ {}: {} → {}", c.field, value(&c.from), value(&c.to)),
+        ));
+        out.push('\n');
+    }
+    for t in &d.tasks_added {
+        out.push_str(&paint("32", format!("+ task {t}")));
+        out.push('\n');
+    }
+    for t in &d.tasks_removed {
+        out.push_str(&paint("31", format!("- task {t}")));
+        out.push('\n');
+    }
+    for t in &d.tasks_changed {
+        out.push_str(&paint("33", format!("~ task {}", t.task)));
+        out.push('\n');
+        for c in &t.changes {
+            out.push_str(&format!(
+                "    {}: {} → {}\n",
+                c.field,
+                value(&c.from),
+                value(&c.to)
+            ));
+        }
+    }
+    out
+}
+
 /// An event as one line of JSON (the wire type unchanged).
 pub fn json_line(event: &gofer_core::api::Event) -> String {
     serde_json::to_string(event).expect("wire types always serialise")

@@ -270,8 +270,7 @@ async fn config(ctx: &Ctx, ns: &str, command: ConfigCommand) -> anyhow::Result<(
         }
         ConfigCommand::Diff { pipeline, from, to } => {
             let diff = ctx.client.config_diff(ns, &pipeline, from, to).await?;
-            let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
-                && std::env::var_os("NO_COLOR").is_none();
+            let colour = crate::output::colour();
             let body = gofer_core::api::ConfigDiffResponse { diff };
             ctx.print(&body, || describe_diff(&body.diff, colour));
         }
@@ -422,58 +421,17 @@ fn tasks_table(c: &Config) -> String {
     table.render()
 }
 
-/// A config diff for a person: `+` added, `-` removed, `~` changed (green, red and yellow on a
-/// terminal), one line per changed field as `field: old → new`.
-pub fn describe_diff(d: &gofer_core::api::ConfigDiff, colour: bool) -> String {
-    let paint = |code: &str, text: String| {
-        if colour {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text
-        }
-    };
-    let value = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => "(none)".to_string(),
-        other => other.to_string(),
-    };
+/// A config diff for a person: a header naming the versions, then the changes
+/// (`crate::output::config_diff_lines`).
+fn describe_diff(d: &gofer_core::api::ConfigDiff, colour: bool) -> String {
     let mut out = format!(
         "pipeline '{}': version {} → version {}\n",
         d.pipeline_id, d.from_version, d.to_version
     );
-    if d.pipeline.is_empty()
-        && d.tasks_added.is_empty()
-        && d.tasks_removed.is_empty()
-        && d.tasks_changed.is_empty()
-    {
+    if d.is_empty() {
         out.push_str("no changes\n");
-        return out;
-    }
-    for c in &d.pipeline {
-        out.push_str(&paint(
-            "33",
-            format!("~ {}: {} → {}", c.field, value(&c.from), value(&c.to)),
-        ));
-        out.push('\n');
-    }
-    for t in &d.tasks_added {
-        out.push_str(&paint("32", format!("+ task {t}")));
-        out.push('\n');
-    }
-    for t in &d.tasks_removed {
-        out.push_str(&paint("31", format!("- task {t}")));
-        out.push('\n');
-    }
-    for t in &d.tasks_changed {
-        out.push_str(&paint("33", format!("~ task {}", t.task)));
-        out.push('\n');
-        for c in &t.changes {
-            out.push_str(&format!(
-                "    {}: {} → {}\n",
-                c.field,
-                value(&c.from),
-                value(&c.to)
-            ));
-        }
+    } else {
+        out.push_str(&crate::output::config_diff_lines(d, colour));
     }
     out
 }

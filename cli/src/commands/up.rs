@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::failure::Failure;
-use gofer_core::api::{Config, Deployment, Pipeline, PipelineConfigInput, Task};
+use gofer_core::api::{Config, Deployment, Pipeline, PipelineConfigInput};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Read, Write};
@@ -278,7 +278,11 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut out = format!("registered version {version} of pipeline '{p}' in namespace '{ns}'\n");
-    out.push_str(&describe_changes(before.as_ref(), &pipeline.config));
+    out.push_str(&describe_changes(
+        before.as_ref(),
+        &pipeline.config,
+        crate::output::colour(),
+    ));
     match &deployment {
         Some(d) => out.push_str(&format!(
             "deployed version {} (deployment {}): {}\n",
@@ -318,8 +322,9 @@ fn not_found(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Tasks added, removed and changed against the live version (with the changed fields).
-pub fn describe_changes(before: Option<&Config>, after: &Config) -> String {
+/// What changed against the live version: tasks added and removed, and every changed field
+/// with its old and new value (`gofer pipeline config diff` shows the same).
+pub fn describe_changes(before: Option<&Config>, after: &Config, colour: bool) -> String {
     let Some(before) = before else {
         let ids: Vec<&str> = after.tasks.keys().map(String::as_str).collect();
         return format!(
@@ -328,73 +333,15 @@ pub fn describe_changes(before: Option<&Config>, after: &Config) -> String {
             ids.join(", ")
         );
     };
-    let mut lines = Vec::new();
-    for (id, task) in &after.tasks {
-        match before.tasks.get(id) {
-            None => lines.push(format!("  + task '{id}' added")),
-            Some(old) if old != task => lines.push(format!(
-                "  ~ task '{id}' changed: {}",
-                changed_fields(old, task).join(", ")
-            )),
-            Some(_) => {}
-        }
-    }
-    for id in before.tasks.keys() {
-        if !after.tasks.contains_key(id) {
-            lines.push(format!("  - task '{id}' removed"));
-        }
-    }
-    let mut settings = Vec::new();
-    if before.name != after.name {
-        settings.push("name");
-    }
-    if before.description != after.description {
-        settings.push("description");
-    }
-    if before.parallelism != after.parallelism {
-        settings.push("parallelism");
-    }
-    if before.timeout != after.timeout {
-        settings.push("timeout");
-    }
-    if !settings.is_empty() {
-        lines.push(format!("  ~ pipeline changed: {}", settings.join(", ")));
-    }
-    if lines.is_empty() {
+    let diff = gofer_core::diff::diff(before, after);
+    if diff.is_empty() {
         return format!("no changes against live version {}\n", before.version);
     }
     format!(
-        "changes against live version {}:\n{}\n",
+        "changes against live version {}:\n{}",
         before.version,
-        lines.join("\n")
+        crate::output::config_diff_lines(&diff, colour)
     )
-}
-
-fn changed_fields(old: &Task, new: &Task) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    let mut check = |differs: bool, name: &'static str| {
-        if differs {
-            fields.push(name);
-        }
-    };
-    check(old.description != new.description, "description");
-    check(old.image != new.image, "image");
-    check(old.registry_auth != new.registry_auth, "registry_auth");
-    check(old.depends_on != new.depends_on, "depends_on");
-    check(old.variables != new.variables, "variables");
-    check(old.entrypoint != new.entrypoint, "entrypoint");
-    check(old.command != new.command, "command");
-    check(
-        old.inject_api_token != new.inject_api_token,
-        "inject_api_token",
-    );
-    check(
-        old.always_pull_newest_image != new.always_pull_newest_image,
-        "always_pull_newest_image",
-    );
-    check(old.timeout != new.timeout, "timeout");
-    check(old.retries != new.retries, "retries");
-    fields
 }
 
 /// The live config version, if any: configs are listed page by page until one is `live`.

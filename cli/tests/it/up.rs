@@ -149,7 +149,7 @@ fn up_prints_exactly_what_changed_against_the_live_version() {
     assert!(
         second.stdout.starts_with(
             "registered version 2 of pipeline 'changes' in namespace 'default'\n\
-             changes against live version 1:\n  ~ task 'build' changed: command\n\
+             changes against live version 1:\n~ task build\n    command: [\"sh\",\"-c\",\"make\"] → [\"sh\",\"-c\",\"make release\"]\n\
              deployed version 2 (deployment 2): successful\n"
         ),
         "{}",

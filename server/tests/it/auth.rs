@@ -110,6 +110,7 @@ fn row(
         .replace("{run}", "999")
         .replace("{task}", "first")
         .replace("{version}", "999")
+        .replace("{other}", "998")
         .replace("{deployment_id}", "999")
         .replace("{event_id}", "0190f0f0-0000-7000-8000-000000000000")
         .replace("{key}", "no-such-key")
@@ -586,6 +587,14 @@ async fn permission_matrix_covers_every_route() {
         row(
             "GET",
             "/api/namespaces/{ns}/pipelines/{p}/configs/{version}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "GET",
+            "/api/namespaces/{ns}/pipelines/{p}/configs/{version}/diff/{other}",
             None,
             404,
             Some(NS_SCOPED),
