@@ -55,6 +55,24 @@ impl Client {
         Ok(response.runs)
     }
 
+    /// `GET …/pipelines/{p}/runs?version=N`: the runs made with config version `version`, in
+    /// the same order and pages as [`Client::list_runs`].
+    pub async fn list_runs_of_version(
+        &self,
+        ns: &str,
+        p: &str,
+        version: u64,
+        page: Option<Page>,
+    ) -> Result<Vec<Run>, Error> {
+        let builder = paged(
+            self.request(Method::GET, &Self::runs_path(ns, p, &[])),
+            page,
+        )
+        .query(&[("version", version.to_string())]);
+        let response: RunsResponse = self.json(builder).await?;
+        Ok(response.runs)
+    }
+
     /// `GET …/runs/{run}`.
     pub async fn get_run(&self, ns: &str, p: &str, run: u64) -> Result<Run, Error> {
         let run = run.to_string();

@@ -14,6 +14,8 @@ use gofer_core::api::{OrderedMap, Page, Run, RunResponse, RunsResponse, StartRun
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
     /// List a pipeline's runs, newest first
+    // `--version` filters by config version here, so the command has no version flag of its own.
+    #[command(disable_version_flag = true)]
     List {
         /// Pipeline id
         pipeline: String,
@@ -26,6 +28,9 @@ pub enum RunCommand {
         /// Oldest first
         #[arg(long)]
         no_reverse: bool,
+        /// Only the runs made with this config version
+        #[arg(long = "version", value_name = "VERSION")]
+        config_version: Option<u64>,
     },
     /// Show a run and its task executions
     Get {
@@ -90,13 +95,21 @@ pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
             limit,
             offset,
             no_reverse,
+            config_version,
         } => {
             let page = Page {
                 limit,
                 offset,
                 reverse: !no_reverse,
             };
-            let runs = ctx.client.list_runs(ns, &pipeline, Some(page)).await?;
+            let runs = match config_version {
+                Some(version) => {
+                    ctx.client
+                        .list_runs_of_version(ns, &pipeline, version, Some(page))
+                        .await?
+                }
+                None => ctx.client.list_runs(ns, &pipeline, Some(page)).await?,
+            };
             let body = RunsResponse { runs };
             ctx.print(&body, || runs_table(ctx, &body.runs));
         }

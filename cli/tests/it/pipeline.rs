@@ -322,3 +322,60 @@ fn config_diff_shows_exactly_what_changed() {
         .expect(3);
     assert!(r.stderr.contains("9"), "{}", r.stderr);
 }
+
+#[test]
+fn run_list_filters_by_config_version() {
+    let server = TestServer::start();
+    let client = server.client();
+    server
+        .block_on(client.register_config("default", "simple", &simple("Simple")))
+        .unwrap();
+    server
+        .run(&["pipeline", "config", "deploy", "simple", "1"])
+        .expect(0);
+    let start = || {
+        server
+            .block_on(client.start_run(
+                "default",
+                "simple",
+                &gofer_core::api::StartRunRequest::default(),
+            ))
+            .unwrap()
+    };
+    start();
+    start();
+    server
+        .block_on(client.register_config("default", "simple", &simple("Simple v2")))
+        .unwrap();
+    server
+        .run(&["pipeline", "config", "deploy", "simple", "2"])
+        .expect(0);
+    start();
+
+    let of = |version: &str| -> Vec<(u64, u64)> {
+        let list: gofer_core::api::RunsResponse = server
+            .run(&[
+                "--output",
+                "json",
+                "run",
+                "list",
+                "simple",
+                "--version",
+                version,
+            ])
+            .expect(0)
+            .json();
+        list.runs
+            .iter()
+            .map(|r| (r.run_id, r.pipeline_config_version))
+            .collect()
+    };
+    // Newest first, as `run list` shows them.
+    assert_eq!(of("1"), [(2, 1), (1, 1)]);
+    assert_eq!(of("2"), [(3, 2)]);
+    // Version 0 is not a version: the API's 400, exit code 7 (docs/cli.md#exit-codes).
+    let r = server
+        .run(&["run", "list", "simple", "--version", "0"])
+        .expect(7);
+    assert!(r.stderr.contains("version"), "{}", r.stderr);
+}

@@ -219,6 +219,15 @@ pub trait Store: Send + Sync + 'static {
     fn get_run(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<Run>;
     /// Ordered by run id ascending. `NotFound` when the pipeline is missing.
     fn list_runs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Run>>;
+    /// The runs made with config `version`, ordered like [`Store::list_runs`]; the page applies
+    /// to those runs. `NotFound` when the pipeline is missing.
+    fn list_runs_of_version(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        version: u64,
+        page: Page,
+    ) -> StoreResult<Vec<Run>>;
     /// `NotFound` naming the run or the task.
     fn get_task_execution(
         &self,

@@ -50,6 +50,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    runs_filter_by_config_version,
     system_flags_and_instance_id,
     namespace_create_get_update_delete,
     namespace_list_pages,
@@ -1614,6 +1615,41 @@ fn create_run_refusals_change_nothing(store: &dyn Store) {
         2,
         "refusals consume no run id"
     );
+}
+
+fn runs_filter_by_config_version(store: &dyn Store) {
+    // Runs 1-3 on version 1, 4-6 on version 2, 7 on version 1 again (a rollback).
+    live_pipeline(store, "team", "build");
+    for _ in 0..3 {
+        create(store, "team", "build");
+    }
+    store
+        .register_config("team", config("build", "v2"), 8)
+        .unwrap();
+    store.deploy("team", "build", 2, 9).unwrap();
+    for _ in 0..3 {
+        create(store, "team", "build");
+    }
+    store.deploy("team", "build", 1, 10).unwrap();
+    create(store, "team", "build");
+    let of = |version, page| {
+        run_ids(
+            &store
+                .list_runs_of_version("team", "build", version, page)
+                .unwrap(),
+        )
+    };
+    assert_eq!(of(1, ALL), [1, 2, 3, 7]);
+    assert_eq!(of(2, ALL), [4, 5, 6]);
+    assert_eq!(of(3, ALL), Vec::<u64>::new(), "a version without runs");
+    // The page applies to the matching runs, from either end.
+    assert_eq!(of(1, page(2, 1, false)), [2, 3]);
+    assert_eq!(of(1, page(2, 0, true)), [7, 3]);
+    assert_eq!(of(2, page(1, 2, true)), [4]);
+    assert!(matches!(
+        store.list_runs_of_version("team", "nope", 1, ALL),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 fn run_ids_are_consecutive_per_pipeline_and_never_reused(store: &dyn Store) {

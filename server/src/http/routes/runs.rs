@@ -14,6 +14,23 @@ pub async fn list(cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let page = cx.page(DEFAULT_LIMIT)?;
     let store = &cx.state.store;
+    // `?version=N`: only the runs made with config version N (docs/api.md#runs-and-task-executions).
+    if let Some((_, text)) = cx.query_pairs().into_iter().find(|(k, _)| k == "version") {
+        let version = text
+            .parse::<u64>()
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "version: must be a config version, a whole number from 1 (got '{}')",
+                    text.escape_debug()
+                ))
+            })?;
+        let runs = store
+            .read(move |s| s.list_runs_of_version(&ns, &p, version, page))
+            .await?;
+        return Ok(ok(&RunsResponse { runs }));
+    }
     let generation = store.generation();
     let key = ("runs", ns.clone(), p.clone(), page);
     if let Some(body) = store.pages.get(&key, generation) {

@@ -444,6 +444,15 @@ impl Store for RedbStore {
     fn list_runs(&self, namespace: &str, pipeline: &str, page: Page) -> StoreResult<Vec<Run>> {
         RedbStore::list_runs(self, namespace, pipeline, page)
     }
+    fn list_runs_of_version(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        version: u64,
+        page: Page,
+    ) -> StoreResult<Vec<Run>> {
+        RedbStore::list_runs_of_version(self, namespace, pipeline, version, page)
+    }
     fn get_task_execution(
         &self,
         namespace: &str,
