@@ -6,7 +6,7 @@ use crate::output::{Table, details, or_dash};
 use clap::Subcommand;
 use gofer_core::api::{
     Config, ConfigResponse, ConfigsResponse, Deployment, DeploymentResponse, DeploymentsResponse,
-    Metadata, PipelineResponse, PipelinesResponse,
+    Metadata, Page, PipelineResponse, PipelinesResponse,
 };
 use gofer_core::enums::PipelineState;
 
@@ -173,9 +173,16 @@ pub async fn run(ctx: &Ctx, command: PipelineCommand) -> anyhow::Result<()> {
                 ctx.print(&PipelineResponse { pipeline: metadata }, String::new);
             } else {
                 let live = super::up::live_config(ctx, ns, &pipeline).await?;
+                let newest = Page {
+                    limit: VERSION_STATS_RUNS,
+                    offset: 0,
+                    reverse: true,
+                };
+                let runs = ctx.client.list_runs(ns, &pipeline, Some(newest)).await?;
                 crate::output::print(format_args!(
-                    "{}",
-                    describe_pipeline(ctx, &metadata, live.as_ref())
+                    "{}\n{}",
+                    describe_pipeline(ctx, &metadata, live.as_ref()),
+                    describe_versions(&runs)
                 ));
             }
         }
@@ -344,6 +351,101 @@ fn version_or_none(version: u64) -> String {
     }
 }
 
+/// How many of the newest runs `pipeline get` sums up per config version.
+const VERSION_STATS_RUNS: u64 = 100;
+
+/// One config version's share of the newest runs.
+#[derive(Debug, PartialEq)]
+struct VersionStats {
+    version: u64,
+    /// Runs made with it, in whatever state.
+    runs: usize,
+    /// Complete runs that count: cancelled ones do not.
+    counted: usize,
+    successful: usize,
+    /// Median time from leaving the queue to completing, of its counted runs.
+    median_ms: Option<u64>,
+}
+
+/// The newest runs grouped by config version, newest version first.
+fn version_stats(runs: &[gofer_core::api::Run]) -> Vec<VersionStats> {
+    use gofer_core::enums::{RunState, RunStatus};
+    let mut by_version: std::collections::BTreeMap<u64, Vec<&gofer_core::api::Run>> =
+        std::collections::BTreeMap::new();
+    for run in runs {
+        by_version
+            .entry(run.pipeline_config_version)
+            .or_default()
+            .push(run);
+    }
+    by_version
+        .into_iter()
+        .rev()
+        .map(|(version, runs)| {
+            let complete: Vec<_> = runs
+                .iter()
+                .filter(|r| r.state == RunState::Complete)
+                .collect();
+            let counted = complete
+                .iter()
+                .filter(|r| r.status != RunStatus::Cancelled)
+                .count();
+            let successful = complete
+                .iter()
+                .filter(|r| r.status == RunStatus::Successful)
+                .count();
+            let mut durations: Vec<u64> = complete
+                .iter()
+                .filter(|r| r.started > 0 && r.status != RunStatus::Cancelled)
+                .map(|r| r.ended.saturating_sub(r.started))
+                .collect();
+            durations.sort_unstable();
+            let median_ms = match durations.len() {
+                0 => None,
+                n if n % 2 == 1 => Some(durations[n / 2]),
+                n => Some((durations[n / 2 - 1] + durations[n / 2]) / 2),
+            };
+            VersionStats {
+                version,
+                runs: runs.len(),
+                counted,
+                successful,
+                median_ms,
+            }
+        })
+        .collect()
+}
+
+/// Success rate and median duration per config version over the newest runs: what to look at
+/// before rolling a version forward or back.
+fn describe_versions(runs: &[gofer_core::api::Run]) -> String {
+    if runs.is_empty() {
+        return "no runs yet\n".to_string();
+    }
+    let mut table = Table::new(&["version", "runs", "successful", "median duration"]);
+    for v in version_stats(runs) {
+        let successful = match (v.successful * 100).checked_div(v.counted) {
+            Some(percent) => format!("{percent}% ({} of {})", v.successful, v.counted),
+            None => "-".to_string(),
+        };
+        let median = v
+            .median_ms
+            .map(|ms| crate::time::duration(1, 1 + ms, 0))
+            .unwrap_or_else(|| "-".to_string());
+        table.row(vec![
+            v.version.to_string(),
+            v.runs.to_string(),
+            successful,
+            median,
+        ]);
+    }
+    format!(
+        "runs per version (the newest {} runs; cancelled runs do not count):\n{}",
+        runs.len(),
+        table.render()
+    )
+}
+
 fn describe_pipeline(ctx: &Ctx, m: &Metadata, live: Option<&Config>) -> String {
     let mut pairs = vec![
         ("namespace", m.namespace_id.clone()),
@@ -456,4 +558,55 @@ fn describe_deployment(ctx: &Ctx, d: &Deployment) -> String {
         ("ended", ctx.time(d.ended)),
         ("events", or_dash(&events.join(", "))),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gofer_core::api::Run;
+
+    fn run(id: u64, version: u64, status: &str, took_ms: u64) -> Run {
+        serde_json::from_value(serde_json::json!({
+            "namespace_id": "n", "pipeline_id": "p", "pipeline_config_version": version,
+            "run_id": id, "queued": 1, "started": 10, "ended": 10 + took_ms,
+            "state": if status == "unknown" { "running" } else { "complete" },
+            "status": status, "initiator": {"id": "t", "user": "u", "kind": "api"},
+        }))
+        .expect("run")
+    }
+
+    #[test]
+    fn versions_sum_up_success_and_median_without_cancelled_runs() {
+        let runs = [
+            run(6, 2, "unknown", 0),
+            run(5, 2, "failed", 400),
+            run(4, 2, "successful", 200),
+            run(3, 2, "cancelled", 9_000),
+            run(2, 1, "successful", 100),
+            run(1, 1, "successful", 300),
+        ];
+        assert_eq!(
+            version_stats(&runs),
+            [
+                VersionStats {
+                    version: 2,
+                    runs: 4,
+                    counted: 2,
+                    successful: 1,
+                    median_ms: Some(300),
+                },
+                VersionStats {
+                    version: 1,
+                    runs: 2,
+                    counted: 2,
+                    successful: 2,
+                    median_ms: Some(200),
+                },
+            ]
+        );
+        let text = describe_versions(&runs);
+        assert!(text.contains("50% (1 of 2)"), "{text}");
+        assert!(text.contains("100% (2 of 2)"), "{text}");
+        assert_eq!(describe_versions(&[]), "no runs yet\n");
+    }
 }

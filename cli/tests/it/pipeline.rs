@@ -373,6 +373,20 @@ fn run_list_filters_by_config_version() {
     // Newest first, as `run list` shows them.
     assert_eq!(of("1"), [(2, 1), (1, 1)]);
     assert_eq!(of("2"), [(3, 2)]);
+    // `pipeline get` sums the newest runs up per version, newest version first.
+    let r = server.run(&["pipeline", "get", "simple"]).expect(0);
+    let section = r
+        .stdout
+        .split_once("runs per version (the newest 3 runs; cancelled runs do not count):\n")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let rows: Vec<Vec<&str>> = section
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().take(2).collect())
+        .collect();
+    assert_eq!(rows, [vec!["2", "1"], vec!["1", "2"]], "{section}");
+
     // Version 0 is not a version: the API's 400, exit code 7 (docs/cli.md#exit-codes).
     let r = server
         .run(&["run", "list", "simple", "--version", "0"])
