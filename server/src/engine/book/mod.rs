@@ -291,6 +291,22 @@ impl RunBook {
     /// tasks ready for an attempt, and the final status once every execution is complete.
     fn evaluate(&mut self, now: u64) -> Vec<Step> {
         self.held_until.retain(|_, until| *until > now);
+        // The dispatcher evaluates every running run after every command, so the common case —
+        // every unfinished task has its attempt under way — answers without copying anything.
+        let deadline_due =
+            self.run.deadline > 0 && now >= self.run.deadline && !self.deadline_enforced;
+        let waiting = self.executions.iter().any(|(task, se)| {
+            !matches!(se.execution.state, ES::Complete | ES::Running)
+                && !self.in_flight.contains(task)
+        });
+        let may_finish = self.in_flight.is_empty()
+            && self
+                .executions
+                .values()
+                .all(|se| se.execution.state == ES::Complete);
+        if !deadline_due && !waiting && !may_finish {
+            return Vec::new();
+        }
         let mut steps = Vec::new();
         let mut changes = RunChanges::default();
         let mut view = self.executions.clone();

@@ -202,6 +202,53 @@ where
     }
 }
 
+/// [`page_of`] over only the records `keep` accepts: every record is decoded (to be judged), and
+/// `offset` and `limit` count accepted ones.
+pub(super) fn page_of_where<'a, K, T>(
+    range: redb::Range<'a, K, Bytes>,
+    page: Page,
+    descending: bool,
+    what: &str,
+    keep: impl Fn(&T) -> bool,
+) -> StoreResult<Vec<T>>
+where
+    K: Key + 'static,
+    T: DeserializeOwned,
+{
+    fn collect<'a, K: Key + 'static, T: DeserializeOwned>(
+        entries: impl Iterator<Item = Entry<'a, K>>,
+        page: Page,
+        what: &str,
+        keep: impl Fn(&T) -> bool,
+    ) -> StoreResult<Vec<T>> {
+        let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for entry in entries {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = entry.or_internal()?;
+            let decoded = with_key(decode(what, value.value()), what, key.value());
+            let Some(record) = skip_unreadable(decoded)?.filter(|r| keep(r)) else {
+                continue;
+            };
+            if skipped < offset {
+                skipped += 1;
+            } else {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+    if page.reverse != descending {
+        collect(range.rev(), page, what, keep)
+    } else {
+        collect(range, page, what, keep)
+    }
+}
+
 // ---- messages ----------------------------------------------------------------------------------
 
 pub(super) fn namespace_not_found(ns: &str) -> StoreError {

@@ -135,48 +135,17 @@ impl RedbStore {
         version: u64,
         page: Page,
     ) -> StoreResult<Vec<Run>> {
-        /// Decodes runs in order and keeps the page of those made with `version`.
-        fn of_version<'a, K: Key + 'static>(
-            entries: impl Iterator<Item = Entry<'a, K>>,
-            version: u64,
-            page: Page,
-        ) -> StoreResult<Vec<Run>> {
-            let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
-            let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
-            let mut out = Vec::new();
-            let mut skipped = 0;
-            for entry in entries {
-                if out.len() >= limit {
-                    break;
-                }
-                let (key, value) = entry.or_internal()?;
-                let decoded: StoreResult<StoredRun> =
-                    with_key(decode("run", value.value()), "run", key.value());
-                let Some(stored) = skip_unreadable(decoded)? else {
-                    continue;
-                };
-                if stored.run.pipeline_config_version != version {
-                    continue;
-                }
-                if skipped < offset {
-                    skipped += 1;
-                    continue;
-                }
-                out.push(stored.run);
-            }
-            Ok(out)
-        }
         self.read(|txn| {
             read_pipeline(txn, namespace, pipeline)?;
             let runs = txn.open_table(RUNS).or_internal()?;
             let range = runs
                 .range(pipeline_runs(namespace, pipeline))
                 .or_internal()?;
-            if page.reverse {
-                of_version(range.rev(), version, page)
-            } else {
-                of_version(range, version, page)
-            }
+            let stored: Vec<StoredRun> =
+                page_of_where(range, page, false, "run", |s: &StoredRun| {
+                    s.run.pipeline_config_version == version
+                })?;
+            Ok(stored.into_iter().map(|s| s.run).collect())
         })
     }
 
