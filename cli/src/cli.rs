@@ -32,8 +32,10 @@ pub enum Command {
         /// A pipeline program's directory (Cargo.toml or go.mod), a .json file, or - for stdin
         path: String,
         /// Register the new version without making it live
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["canary", "smoke"])]
         no_deploy: bool,
+        #[command(flatten)]
+        strategy: crate::args::StrategyArgs,
     },
     /// Inspect the CLI configuration
     #[command(subcommand)]

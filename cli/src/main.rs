@@ -193,7 +193,11 @@ fn dispatch(
         .build()?;
     runtime.block_on(async {
         match command {
-            Command::Up { path, no_deploy } => commands::up::up(&ctx, &path, no_deploy).await,
+            Command::Up {
+                path,
+                no_deploy,
+                strategy,
+            } => commands::up::up(&ctx, &path, no_deploy, &strategy).await,
             Command::Namespace(command) => commands::namespace::run(&ctx, command).await,
             Command::Pipeline(command) => commands::pipeline::run(&ctx, command).await,
             Command::Run(command) => commands::run::run(&ctx, command).await,

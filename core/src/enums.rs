@@ -84,8 +84,16 @@ wire_enum!(
     DeploymentStatus { Unknown => "unknown", Failed => "failed", Successful => "successful" }
 );
 wire_enum!(
+    /// How a deployment makes its version live (docs/pipelines.md#safe-deployments).
+    DeploymentStrategy { Instant => "instant", Canary => "canary", Smoke => "smoke" }
+);
+wire_enum!(
     /// Deployment status reason.
-    DeploymentStatusReasonKind { Unknown => "unknown" }
+    DeploymentStatusReasonKind {
+        Unknown => "unknown", CanaryBaked => "canary_baked", CanaryFailureRate => "canary_failure_rate",
+        SmokeRunSucceeded => "smoke_run_succeeded", SmokeRunFailed => "smoke_run_failed",
+        PromotedByHand => "promoted_by_hand", Aborted => "aborted"
+    }
 );
 wire_enum!(
     /// Run state.

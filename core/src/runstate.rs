@@ -339,6 +339,7 @@ mod tests {
             only: None,
             command_override: None,
             cancellation: None,
+            deployment_id: None,
         }
     }
 

@@ -3,10 +3,10 @@
 use crate::client::paged;
 use crate::{Client, Error};
 use gofer_core::api::{
-    Config, ConfigDiff, ConfigDiffResponse, ConfigResponse, ConfigsResponse, Deployment,
-    DeploymentResponse, DeploymentsResponse, Metadata, Page, Pipeline, PipelineConfigInput,
-    PipelineResponse, PipelinesResponse, RegisterConfigRequest, RegisterConfigResponse,
-    UpdatePipelineRequest,
+    Config, ConfigDiff, ConfigDiffResponse, ConfigResponse, ConfigsResponse, DeployRequest,
+    Deployment, DeploymentResponse, DeploymentsResponse, Metadata, Page, Pipeline,
+    PipelineConfigInput, PipelineResponse, PipelinesResponse, RegisterConfigRequest,
+    RegisterConfigResponse, UpdatePipelineRequest,
 };
 use gofer_core::enums::PipelineState;
 use reqwest::Method;
@@ -129,6 +129,57 @@ impl Client {
     ) -> Result<Deployment, Error> {
         let version = version.to_string();
         let path = [&Self::pipeline_path(ns, p)[..], &["configs", &version]].concat();
+        let response: DeploymentResponse = self.json(self.request(Method::POST, &path)).await?;
+        Ok(response.deployment)
+    }
+
+    /// `POST …/pipelines/{p}/configs/{version}` with a strategy (docs/pipelines.md#safe-deployments):
+    /// a canary or a smoke run answers the deployment `running`; follow it with
+    /// [`Client::get_deployment`]. An empty request is [`Client::deploy_config`].
+    pub async fn deploy_config_with(
+        &self,
+        ns: &str,
+        p: &str,
+        version: u64,
+        request: &DeployRequest,
+    ) -> Result<Deployment, Error> {
+        let version = version.to_string();
+        let path = [&Self::pipeline_path(ns, p)[..], &["configs", &version]].concat();
+        let response: DeploymentResponse = self
+            .json(self.request(Method::POST, &path).json(request))
+            .await?;
+        Ok(response.deployment)
+    }
+
+    /// `POST …/pipelines/{p}/deployments/{id}/promote`: makes a running deployment's version live now.
+    pub async fn promote_deployment(
+        &self,
+        ns: &str,
+        p: &str,
+        id: u64,
+    ) -> Result<Deployment, Error> {
+        self.finish_deployment(ns, p, id, "promote").await
+    }
+
+    /// `POST …/pipelines/{p}/deployments/{id}/abort`: ends a running deployment; the live version
+    /// does not change.
+    pub async fn abort_deployment(&self, ns: &str, p: &str, id: u64) -> Result<Deployment, Error> {
+        self.finish_deployment(ns, p, id, "abort").await
+    }
+
+    async fn finish_deployment(
+        &self,
+        ns: &str,
+        p: &str,
+        id: u64,
+        action: &str,
+    ) -> Result<Deployment, Error> {
+        let id = id.to_string();
+        let path = [
+            &Self::pipeline_path(ns, p)[..],
+            &["deployments", &id, action],
+        ]
+        .concat();
         let response: DeploymentResponse = self.json(self.request(Method::POST, &path)).await?;
         Ok(response.deployment)
     }

@@ -181,6 +181,7 @@ pub async fn prepare_with(
         config.api.event_prune_interval,
         stop_rx.clone(),
     ));
+    tokio::spawn(advance_deployments_every(store.clone(), stop_rx.clone()));
     let instance_id = store.read(|s| s.instance_id()).await?;
     let instance_for_extensions = instance_id.clone();
     let cipher_for_extensions = cipher.clone();
@@ -583,6 +584,59 @@ async fn prune_events_every(
     loop {
         tokio::select! {
             () = tokio::time::sleep(interval) => prune_events(&store, retention_secs).await,
+            true = shutting_down(&mut shutdown) => return,
+        }
+    }
+}
+
+/// Concludes canaries whose time bake is over (docs/pipelines.md#safe-deployments); a canary
+/// baked in runs is concluded by the commit that completes its deciding run. Runs once right
+/// away, so a canary whose bake ended while the server was down is decided at start.
+async fn advance_deployments_every(
+    store: StoreHandle,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let now = gofer_core::now_millis();
+        // Reading first keeps an idle server from signalling a write every second.
+        let due = store
+            .read(|s| s.active_deployments())
+            .await
+            .map(|active| {
+                active.iter().any(|d| {
+                    d.canary.as_ref().is_some_and(|c| {
+                        c.bake_until != 0
+                            && now >= c.bake_until
+                            && gofer_core::canary::decide(
+                                &c.policy,
+                                &c.tally,
+                                now.saturating_sub(d.started) / 1000,
+                            ) != gofer_core::canary::Decision::KeepBaking
+                    })
+                })
+            })
+            .unwrap_or(true);
+        let result = if due {
+            store.write(move |s| s.advance_deployments(now)).await
+        } else {
+            Ok(Vec::new())
+        };
+        match result {
+            Ok(done) => {
+                for d in done {
+                    tracing::info!(
+                        namespace = %d.namespace_id,
+                        pipeline = %d.pipeline_id,
+                        deployment = d.deployment_id,
+                        status = %d.status,
+                        "deployment concluded at the end of its bake"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "checking deployments in progress failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
             true = shutting_down(&mut shutdown) => return,
         }
     }

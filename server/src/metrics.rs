@@ -76,6 +76,8 @@ struct Counters {
     tasks: BTreeMap<String, u64>,
     task_duration: Histogram,
     events: BTreeMap<&'static str, u64>,
+    /// `(strategy, status)` → concluded deployments.
+    deployments: BTreeMap<(String, String), u64>,
 }
 
 /// The server's metrics.
@@ -108,6 +110,13 @@ impl Metrics {
         };
         *c.events.entry(kind.name()).or_default() += 1;
         match kind {
+            EventKind::CompletedDeployment {
+                strategy, status, ..
+            } => {
+                *c.deployments
+                    .entry((strategy.to_string(), status.to_string()))
+                    .or_default() += 1;
+            }
             EventKind::CompletedRun { status, .. } => {
                 *c.runs.entry(status.to_string()).or_default() += 1;
             }
@@ -129,6 +138,7 @@ impl Metrics {
         running: u64,
         extensions: &std::collections::BTreeMap<gofer_core::enums::ExtensionState, u64>,
         unreadable_records: u64,
+        canaries_in_flight: u64,
     ) -> String {
         let mut out = String::with_capacity(4096);
         let _ = writeln!(
@@ -161,9 +171,26 @@ impl Metrics {
              skip them (gofer service doctor).\n# TYPE gofer_storage_unreadable_records gauge\n\
              gofer_storage_unreadable_records {unreadable_records}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP gofer_canary_runs_in_flight Runs on a canary's new version that have not \
+             completed yet.\n# TYPE gofer_canary_runs_in_flight gauge\n\
+             gofer_canary_runs_in_flight {canaries_in_flight}"
+        );
         let Ok(c) = self.counters.lock() else {
             return out;
         };
+        let _ = writeln!(
+            out,
+            "# HELP gofer_deployments_total Concluded deployments by strategy and final status.\n\
+             # TYPE gofer_deployments_total counter"
+        );
+        for ((strategy, status), n) in &c.deployments {
+            let _ = writeln!(
+                out,
+                "gofer_deployments_total{{strategy=\"{strategy}\",status=\"{status}\"}} {n}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP gofer_runs_total Completed runs by final status.\n# TYPE gofer_runs_total counter"
@@ -310,7 +337,7 @@ mod tests {
         m.http("GET", "/api/namespaces/{ns}", 200, Duration::from_millis(3));
         m.http("GET", "", 404, Duration::from_millis(1));
         let extensions = [(gofer_core::enums::ExtensionState::Running, 2)].into();
-        let text = m.render(0, 0, &extensions, 0);
+        let text = m.render(0, 0, &extensions, 0, 0);
         assert!(text.contains("gofer_extensions{state=\"running\"} 2\n"));
         assert!(text.contains("gofer_extensions{state=\"exited\"} 0\n"));
         assert!(text.contains(

@@ -3,6 +3,7 @@
 pub mod builtin;
 pub mod config;
 pub mod console;
+pub mod deploy;
 pub mod event;
 pub mod exec;
 pub mod extension;

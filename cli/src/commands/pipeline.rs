@@ -5,8 +5,8 @@ use super::Ctx;
 use crate::output::{Table, details, or_dash};
 use clap::Subcommand;
 use gofer_core::api::{
-    Config, ConfigResponse, ConfigsResponse, Deployment, DeploymentResponse, DeploymentsResponse,
-    Metadata, Page, PipelineResponse, PipelinesResponse,
+    Config, ConfigResponse, ConfigsResponse, DeploymentResponse, DeploymentsResponse, Metadata,
+    Page, PipelineResponse, PipelinesResponse,
 };
 use gofer_core::enums::PipelineState;
 
@@ -114,13 +114,15 @@ pub enum ConfigCommand {
         #[arg(value_name = "TO")]
         to: u64,
     },
-    /// Make a version live (rolls forward or back)
+    /// Make a version live (rolls forward or back), at once or through a canary or smoke run
     Deploy {
         /// Pipeline id
         pipeline: String,
         /// Config version
         #[arg(value_name = "VERSION")]
         config_version: u64,
+        #[command(flatten)]
+        strategy: crate::args::StrategyArgs,
     },
     /// Delete a version that is not live
     Delete {
@@ -139,8 +141,25 @@ pub enum DeploymentCommand {
         /// Pipeline id
         pipeline: String,
     },
-    /// Show one deployment
+    /// Show one deployment (a canary's progress, a smoke run)
     Get {
+        /// Pipeline id
+        pipeline: String,
+        /// Deployment id
+        id: u64,
+        /// Wait until a running deployment concludes, printing its progress; exit 8 if it fails
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Make a running deployment's version live now, whatever its canary says
+    Promote {
+        /// Pipeline id
+        pipeline: String,
+        /// Deployment id
+        id: u64,
+    },
+    /// End a running deployment; the live version does not change
+    Abort {
         /// Pipeline id
         pipeline: String,
         /// Deployment id
@@ -284,20 +303,11 @@ async fn config(ctx: &Ctx, ns: &str, command: ConfigCommand) -> anyhow::Result<(
         ConfigCommand::Deploy {
             pipeline,
             config_version: version,
+            strategy,
         } => {
-            let deployment = ctx.client.deploy_config(ns, &pipeline, version).await?;
+            let deployment = super::deploy::deploy(ctx, ns, &pipeline, version, &strategy).await?;
             let body = DeploymentResponse { deployment };
-            ctx.print(&body, || {
-                let d = &body.deployment;
-                format!(
-                    "deployed version {} of pipeline '{}' (deployment {}, previous live version {}): {}\n",
-                    d.end_version,
-                    d.pipeline_id,
-                    d.deployment_id,
-                    version_or_none(d.start_version),
-                    d.status
-                )
-            });
+            ctx.print(&body, || super::deploy::started(&body.deployment));
         }
         ConfigCommand::Delete {
             pipeline,
@@ -318,15 +328,21 @@ async fn deployment(ctx: &Ctx, ns: &str, command: DeploymentCommand) -> anyhow::
             let deployments = ctx.client.list_deployments(ns, &pipeline, None).await?;
             let body = DeploymentsResponse { deployments };
             ctx.print(&body, || {
-                let mut table =
-                    Table::new(&["id", "from", "to", "state", "status", "started", "ended"]);
+                let mut table = Table::new(&[
+                    "id", "strategy", "from", "to", "state", "status", "reason", "started", "ended",
+                ]);
                 for d in &body.deployments {
                     table.row(vec![
                         d.deployment_id.to_string(),
+                        d.strategy.to_string(),
                         version_or_none(d.start_version),
                         d.end_version.to_string(),
                         d.state.to_string(),
                         d.status.to_string(),
+                        d.status_reason
+                            .as_ref()
+                            .map(|r| r.reason.to_string())
+                            .unwrap_or_else(|| "-".into()),
                         ctx.time(d.started),
                         ctx.time(d.ended),
                     ]);
@@ -334,16 +350,29 @@ async fn deployment(ctx: &Ctx, ns: &str, command: DeploymentCommand) -> anyhow::
                 table.render()
             });
         }
-        DeploymentCommand::Get { pipeline, id } => {
-            let deployment = ctx.client.get_deployment(ns, &pipeline, id).await?;
+        DeploymentCommand::Get { pipeline, id, wait } => {
+            let mut deployment = ctx.client.get_deployment(ns, &pipeline, id).await?;
+            if wait {
+                deployment = super::deploy::follow(ctx, ns, &pipeline, deployment).await?;
+            }
             let body = DeploymentResponse { deployment };
-            ctx.print(&body, || describe_deployment(ctx, &body.deployment));
+            ctx.print(&body, || super::deploy::describe(ctx, &body.deployment));
+        }
+        DeploymentCommand::Promote { pipeline, id } => {
+            let deployment = ctx.client.promote_deployment(ns, &pipeline, id).await?;
+            let body = DeploymentResponse { deployment };
+            ctx.print(&body, || super::deploy::started(&body.deployment));
+        }
+        DeploymentCommand::Abort { pipeline, id } => {
+            let deployment = ctx.client.abort_deployment(ns, &pipeline, id).await?;
+            let body = DeploymentResponse { deployment };
+            ctx.print(&body, || super::deploy::started(&body.deployment));
         }
     }
     Ok(())
 }
 
-fn version_or_none(version: u64) -> String {
+pub fn version_or_none(version: u64) -> String {
     if version == 0 {
         "none".to_string()
     } else {
@@ -536,28 +565,6 @@ fn describe_diff(d: &gofer_core::api::ConfigDiff, colour: bool) -> String {
         out.push_str(&crate::output::config_diff_lines(d, colour));
     }
     out
-}
-
-fn describe_deployment(ctx: &Ctx, d: &Deployment) -> String {
-    let reason = d
-        .status_reason
-        .as_ref()
-        .map(|r| format!("{}: {}", r.reason, r.description))
-        .unwrap_or_else(|| "-".to_string());
-    let events: Vec<&str> = d.logs.iter().map(|e| e.kind.name()).collect();
-    details(&[
-        ("namespace", d.namespace_id.clone()),
-        ("pipeline", d.pipeline_id.clone()),
-        ("deployment", d.deployment_id.to_string()),
-        ("from version", version_or_none(d.start_version)),
-        ("to version", d.end_version.to_string()),
-        ("state", d.state.to_string()),
-        ("status", d.status.to_string()),
-        ("status reason", reason),
-        ("started", ctx.time(d.started)),
-        ("ended", ctx.time(d.ended)),
-        ("events", or_dash(&events.join(", "))),
-    ])
 }
 
 #[cfg(test)]

@@ -220,8 +220,16 @@ pub fn validate(ctx: &Ctx, path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `gofer up <path> [--no-deploy]` (docs/cli.md#pipelines-as-code).
-pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
+/// `gofer up <path> [--no-deploy | strategy flags]` (docs/cli.md#pipelines-as-code,
+/// docs/pipelines.md#safe-deployments).
+pub async fn up(
+    ctx: &Ctx,
+    path: &str,
+    no_deploy: bool,
+    strategy: &crate::args::StrategyArgs,
+) -> anyhow::Result<()> {
+    // Bad strategy flags are refused before anything is registered.
+    strategy.request()?;
     let input = load(path)?;
     let ns = ctx.namespace();
     let p = input.id.clone();
@@ -261,10 +269,30 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
     }
     let pipeline = ctx.client.register_config(ns, &p, &input).await?;
     let version = pipeline.config.version;
+    let mut out = format!("registered version {version} of pipeline '{p}' in namespace '{ns}'\n");
+    out.push_str(&describe_changes(
+        before.as_ref(),
+        &pipeline.config,
+        crate::output::colour(),
+    ));
+    // A canary compares the new version with the live one; a first version has none, so it
+    // goes live at once.
+    let first_canary = before.is_none() && strategy.canary.is_some();
+    if !ctx.json() && !no_deploy {
+        crate::output::print(format_args!("{out}"));
+        out.clear();
+        if first_canary {
+            out.push_str(
+                "no live version to compare a canary with: this first version goes live at once\n",
+            );
+        }
+    }
     let deployment = if no_deploy {
         None
-    } else {
+    } else if first_canary {
         Some(ctx.client.deploy_config(ns, &p, version).await?)
+    } else {
+        Some(super::deploy::deploy(ctx, ns, &p, version, strategy).await?)
     };
     if ctx.json() {
         ctx.print(
@@ -277,13 +305,13 @@ pub async fn up(ctx: &Ctx, path: &str, no_deploy: bool) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let mut out = format!("registered version {version} of pipeline '{p}' in namespace '{ns}'\n");
-    out.push_str(&describe_changes(
-        before.as_ref(),
-        &pipeline.config,
-        crate::output::colour(),
-    ));
     match &deployment {
+        Some(d) if d.state == gofer_core::enums::DeploymentState::Running => {
+            out.push_str(&super::deploy::started(d))
+        }
+        Some(d) if d.strategy != gofer_core::enums::DeploymentStrategy::Instant => {
+            out.push_str(&super::deploy::started(d))
+        }
         Some(d) => out.push_str(&format!(
             "deployed version {} (deployment {}): {}\n",
             d.end_version, d.deployment_id, d.status

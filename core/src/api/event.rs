@@ -1,6 +1,9 @@
 //! Events (docs/logs-and-events.md#events, docs/logs-and-events.md#kinds). `kind` is externally tagged: `{"<kind_name>": {payload}}`.
 
-use crate::enums::{RunStatus, TaskExecutionStatus};
+use crate::enums::{
+    DeploymentStatus, DeploymentStatusReasonKind, DeploymentStrategy, RunStatus,
+    TaskExecutionStatus,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +49,50 @@ pub enum EventKind {
         pipeline_id: String,
         start_version: u64,
         end_version: u64,
+        /// New: which deployment, how, and how it ended.
+        #[serde(default)]
+        deployment_id: u64,
+        #[serde(default)]
+        strategy: DeploymentStrategy,
+        #[serde(default)]
+        status: DeploymentStatus,
+    },
+    /// A run was created on a canary's new version (new).
+    CanaryRunStarted {
+        namespace_id: String,
+        pipeline_id: String,
+        deployment_id: u64,
+        run_id: u64,
+        version: u64,
+    },
+    /// A deployment made its new version live after watching it (new). The figures are the
+    /// canary's counted runs (or the smoke run's), and the reason says which rule decided.
+    DeploymentPromoted {
+        namespace_id: String,
+        pipeline_id: String,
+        deployment_id: u64,
+        start_version: u64,
+        end_version: u64,
+        reason: DeploymentStatusReasonKind,
+        description: String,
+        canary_runs: u64,
+        failed: u64,
+        scheduler_errors: u64,
+    },
+    /// A deployment gave up on its new version; the live version did not change (new).
+    DeploymentRolledBack {
+        namespace_id: String,
+        pipeline_id: String,
+        deployment_id: u64,
+        start_version: u64,
+        end_version: u64,
+        reason: DeploymentStatusReasonKind,
+        description: String,
+        canary_runs: u64,
+        failed: u64,
+        scheduler_errors: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        smoke_run_id: Option<u64>,
     },
     QueuedRun {
         namespace_id: String,
@@ -144,6 +191,9 @@ pub const EVENT_KIND_NAMES: &[&str] = &[
     "disabled_pipeline",
     "started_deployment",
     "completed_deployment",
+    "canary_run_started",
+    "deployment_promoted",
+    "deployment_rolled_back",
     "queued_run",
     "started_run",
     "completed_run",
@@ -175,6 +225,9 @@ impl EventKind {
             DisabledPipeline { .. } => "disabled_pipeline",
             StartedDeployment { .. } => "started_deployment",
             CompletedDeployment { .. } => "completed_deployment",
+            CanaryRunStarted { .. } => "canary_run_started",
+            DeploymentPromoted { .. } => "deployment_promoted",
+            DeploymentRolledBack { .. } => "deployment_rolled_back",
             QueuedRun { .. } => "queued_run",
             StartedRun { .. } => "started_run",
             CompletedRun { .. } => "completed_run",
@@ -227,6 +280,21 @@ impl EventKind {
                 ..
             }
             | CompletedDeployment {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | CanaryRunStarted {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | DeploymentPromoted {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | DeploymentRolledBack {
                 namespace_id,
                 pipeline_id,
                 ..

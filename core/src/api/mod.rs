@@ -2,6 +2,7 @@
 //! console. Optional fields added after 0.9 carry `#[serde(default)]`.
 
 mod auth;
+mod deployment;
 mod diff;
 mod event;
 mod extension;
@@ -13,6 +14,7 @@ mod store;
 mod system;
 
 pub use auth::*;
+pub use deployment::*;
 pub use diff::*;
 pub use event::*;
 pub use extension::*;

@@ -136,8 +136,9 @@ impl Default for Retries {
     }
 }
 
-/// Deployment record (docs/pipelines.md#versions-and-deployments).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Deployment record (docs/pipelines.md#versions-and-deployments,
+/// docs/pipelines.md#safe-deployments).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -153,6 +154,15 @@ pub struct Deployment {
     pub status_reason: Option<StatusReason<DeploymentStatusReasonKind>>,
     #[serde(default)]
     pub logs: Vec<Event>,
+    /// `instant` for every deployment made without a strategy (new).
+    #[serde(default)]
+    pub strategy: crate::enums::DeploymentStrategy,
+    /// A canary's rules and runs so far (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<super::CanaryProgress>,
+    /// A smoke deployment's run (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<super::SmokeProgress>,
 }
 
 // ---- requests ---------------------------------------------------------------------------------
@@ -317,12 +327,12 @@ pub struct ConfigsResponse {
     pub configs: Vec<Config>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentResponse {
     pub deployment: Deployment,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentsResponse {
     pub deployments: Vec<Deployment>,
 }

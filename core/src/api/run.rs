@@ -66,6 +66,10 @@ pub struct Run {
     /// Set once a cancel was accepted, while the run's tasks stop and after (new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<RunCancellation>,
+    /// The deployment that chose this run's version, when one was in progress (new,
+    /// docs/pipelines.md#safe-deployments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<u64>,
 }
 
 /// A run's accepted cancellation (new): shown as `cancelling` until the run completes.

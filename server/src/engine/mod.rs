@@ -145,6 +145,11 @@ impl Engine {
         Ok(run)
     }
 
+    /// Hands a run created elsewhere (a smoke deployment's run) to the dispatcher.
+    pub fn queued(&self, run: &Run) -> StoreResult<()> {
+        self.send(Command::Queued(RunKey::of(run)))
+    }
+
     /// Cancels a run (docs/runs.md#cancellation); answers once the request is durable.
     pub async fn cancel_run(
         &self,

@@ -6,10 +6,13 @@
 //! - `runs.rs`: starting a run (variables, payload, `only`, an extension's rights).
 //! - `subscriptions.rs`: creating a subscription (settings checked against what the extension
 //!   documents, delivered to a running extension before it is stored).
+//! - `deployments.rs`: deploying a version with a strategy (canary, smoke run), and promoting
+//!   or aborting a deployment by hand.
 //! - `deletes.rs`: deleting a namespace or a pipeline with everything that goes with it.
 //! - `extensions.rs`: installing an extension (settings, references and roles checked first).
 
 pub mod deletes;
+pub mod deployments;
 pub mod extensions;
 pub mod runs;
 pub mod subscriptions;

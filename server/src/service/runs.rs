@@ -30,6 +30,20 @@ pub async fn start(
     starter: Starter,
     run_token: RunTokenSeed,
 ) -> ServiceResult<Run> {
+    let new = prepare(store, namespace, pipeline, request, starter, run_token).await?;
+    Ok(engine.start_run(namespace, pipeline, new).await?)
+}
+
+/// Checks a start request and turns it into the run to create (shared with a smoke deployment's
+/// run, docs/pipelines.md#safe-deployments).
+pub async fn prepare(
+    store: &StoreHandle,
+    namespace: &str,
+    pipeline: &str,
+    request: StartRunRequest,
+    starter: Starter,
+    run_token: RunTokenSeed,
+) -> ServiceResult<NewRun> {
     gofer_core::validate::check_variable_sizes("variables", request.variables.iter())?;
     let mut variables = Vec::with_capacity(request.variables.0.len());
     for (key, value) in request.variables.iter() {
@@ -117,5 +131,5 @@ pub async fn start(
         command_override: request.command_override,
         run_token: Some(run_token),
     };
-    Ok(engine.start_run(namespace, pipeline, new).await?)
+    Ok(new)
 }

@@ -174,6 +174,35 @@ pub trait Store: Send + Sync + 'static {
         version: u64,
         now: u64,
     ) -> StoreResult<Deployment>;
+    /// Starts a deployment with a strategy (docs/pipelines.md#safe-deployments). `Instant` is
+    /// [`Store::deploy`]; a canary or smoke deployment stays `running` and is concluded by its
+    /// runs, the clock ([`Store::advance_deployments`]) or by hand. A smoke deployment needs
+    /// `smoke_run`, created in the same transaction on the new version and returned. Besides
+    /// `deploy`'s errors: `Conflict` while another deployment of the pipeline is in progress;
+    /// `Invalid` (naming `canary`) for a canary with no live version to compare with.
+    fn start_deployment(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        version: u64,
+        plan: gofer_core::api::DeployPlan,
+        smoke_run: Option<NewRun>,
+        now: u64,
+    ) -> StoreResult<(Deployment, Option<Run>)>;
+    /// Promotes (`promote`) or aborts a running deployment by hand; `Conflict` when it is
+    /// already complete, `NotFound` when missing.
+    fn finish_deployment(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        id: u64,
+        promote: bool,
+        now: u64,
+    ) -> StoreResult<Deployment>;
+    /// Concludes the canaries whose time bake decides them at `now`; returns those concluded.
+    fn advance_deployments(&self, now: u64) -> StoreResult<Vec<Deployment>>;
+    /// Every deployment in progress, across pipelines.
+    fn active_deployments(&self) -> StoreResult<Vec<Deployment>>;
     /// Ordered by deployment id ascending.
     fn list_deployments(
         &self,

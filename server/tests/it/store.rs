@@ -2,14 +2,16 @@
 //! implementation — `RedbStore` on a file and `RedbStore` in memory. Cases that need the file
 //! itself (persistence, locking, the value encoding) or a pinned clock follow the suite.
 
+use gofer_core::api::DeployPlan;
 use gofer_core::api::{
     Config, Deployment, Event, EventKind, Extension, ExtensionRegistration, Initiator,
     InitiatorKind, Metadata, Namespace, Page, PipelineConfigInput, Run, Secret, TaskExecution,
     Token, Variable,
 };
 use gofer_core::enums::{
-    ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
-    TaskExecutionState, TaskExecutionStatus, VariableSource,
+    ConfigState, DeploymentState, DeploymentStatus, DeploymentStatusReasonKind, DeploymentStrategy,
+    PipelineState, RunState, RunStatus, RunStatusReasonKind, TaskExecutionState,
+    TaskExecutionStatus, VariableSource,
 };
 use gofer_core::validate::{ValidConfig, validate_config};
 use gofer_server::store::{
@@ -50,6 +52,10 @@ macro_rules! conformance {
 }
 
 conformance!(
+    canary_splits_new_runs_and_promotes_when_baked,
+    canary_rolls_back_on_failures_and_ignores_cancelled_runs,
+    smoke_deployment_runs_once_then_decides,
+    deployments_in_progress_refuse_a_second_and_finish_by_hand,
     runs_filter_by_config_version,
     system_flags_and_instance_id,
     namespace_create_get_update_delete,
@@ -534,6 +540,9 @@ fn deploy_switches_live_and_records_deployment(store: &dyn Store) {
         pipeline_id: "build".into(),
         start_version: 0,
         end_version: 1,
+        deployment_id: 1,
+        strategy: gofer_core::enums::DeploymentStrategy::Instant,
+        status: DeploymentStatus::Successful,
     };
     assert_eq!(first.namespace_id, "team");
     assert_eq!(first.pipeline_id, "build");
@@ -1467,6 +1476,7 @@ fn create_run_stores_a_pending_queued_run(store: &dyn Store) {
         only: request.only,
         command_override: request.command_override,
         cancellation: None,
+        deployment_id: None,
     };
     assert_eq!(run, expected);
     assert_eq!(store.get_run("team", "build", 1).unwrap(), expected);
@@ -3803,4 +3813,409 @@ fn subscriptions_create_status_list_cascade(store: &dyn Store) {
         })
         .count();
     assert_eq!(unregistered, 3);
+}
+
+// ---- deployments with a strategy (docs/pipelines.md#safe-deployments) -----------------------------
+
+fn canary_plan(percent: u8, bake_runs: u64, rate: f64, min_sample: u64) -> DeployPlan {
+    DeployPlan::Canary(gofer_core::canary::CanaryPolicy {
+        percent,
+        bake: gofer_core::canary::Bake::Runs(bake_runs),
+        max_failure_rate: rate,
+        min_sample,
+    })
+}
+
+/// Completes a pending run straight away with `status` (and a reason kind when given).
+fn complete_as(store: &dyn Store, run: &Run, status: RunStatus, why: Option<RunStatusReasonKind>) {
+    let mut done = run.clone();
+    done.state = RunState::Complete;
+    done.status = status;
+    done.ended = 300;
+    done.status_reason = why.map(|reason| gofer_core::api::StatusReason {
+        reason,
+        description: "test".into(),
+    });
+    store
+        .commit(RunChanges {
+            runs: vec![StoredRun {
+                run: done,
+                cancel: None,
+                deadline: 0,
+            }],
+            dequeued: vec![gofer_server::store::RunKey {
+                namespace: run.namespace_id.clone(),
+                pipeline: run.pipeline_id.clone(),
+                run: run.run_id,
+            }],
+            ..RunChanges::default()
+        })
+        .unwrap();
+}
+
+fn kinds(d: &Deployment) -> Vec<&'static str> {
+    d.logs.iter().map(|e| e.kind.name()).collect()
+}
+
+fn canary_splits_new_runs_and_promotes_when_baked(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    store
+        .register_config("team", config("build", "v2"), 8)
+        .unwrap();
+    let (started, none) = store
+        .start_deployment("team", "build", 2, canary_plan(50, 3, 0.0, 1), None, 1_000)
+        .unwrap();
+    assert!(none.is_none());
+    assert_eq!(started.state, DeploymentState::Running);
+    assert_eq!(started.strategy, DeploymentStrategy::Canary);
+    let seed = started.canary.as_ref().unwrap().seed;
+    // Every run created while the canary runs is split by its id; the live version stays 1.
+    let mut canary_runs = Vec::new();
+    let mut baseline = 0;
+    while canary_runs.len() < 3 {
+        let run = create(store, "team", "build");
+        assert_eq!(run.deployment_id, Some(started.deployment_id));
+        let on_new = gofer_core::canary::picks_new(seed, run.run_id, 50);
+        assert_eq!(run.pipeline_config_version, if on_new { 2 } else { 1 });
+        if on_new {
+            canary_runs.push(run);
+        } else {
+            baseline += 1;
+        }
+        assert!(
+            run_count(store) < 60,
+            "a 50% split sent no run to the new version"
+        );
+    }
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        1
+    );
+    let d = store
+        .get_deployment("team", "build", started.deployment_id)
+        .unwrap();
+    let c = d.canary.as_ref().unwrap();
+    assert_eq!((c.started, c.baseline), (3, baseline));
+    assert_eq!(c.in_flight(), 3);
+    assert_eq!(store.active_deployments().unwrap().len(), 1);
+    // Two successes keep it baking; the third promotes it in the commit that completes it.
+    complete_as(store, &canary_runs[0], RunStatus::Successful, None);
+    complete_as(store, &canary_runs[1], RunStatus::Successful, None);
+    let d = store
+        .get_deployment("team", "build", started.deployment_id)
+        .unwrap();
+    assert_eq!(d.state, DeploymentState::Running);
+    assert_eq!(d.canary.as_ref().unwrap().tally.successful, 2);
+    complete_as(store, &canary_runs[2], RunStatus::Successful, None);
+    let d = store
+        .get_deployment("team", "build", started.deployment_id)
+        .unwrap();
+    assert_eq!(d.state, DeploymentState::Complete);
+    assert_eq!(d.status, DeploymentStatus::Successful);
+    assert_eq!(
+        d.status_reason.as_ref().unwrap().reason,
+        DeploymentStatusReasonKind::CanaryBaked
+    );
+    assert_eq!(kinds(&d).first(), Some(&"started_deployment"));
+    assert_eq!(
+        kinds(&d)
+            .iter()
+            .filter(|k| **k == "canary_run_started")
+            .count(),
+        3
+    );
+    assert_eq!(
+        kinds(&d)[kinds(&d).len() - 2..],
+        ["deployment_promoted", "completed_deployment"]
+    );
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        2
+    );
+    assert_eq!(
+        store.get_config("team", "build", 1).unwrap().state,
+        ConfigState::Deprecated
+    );
+    assert!(store.active_deployments().unwrap().is_empty());
+    // Later runs use the new live version and belong to no deployment.
+    let later = create(store, "team", "build");
+    assert_eq!(
+        (later.pipeline_config_version, later.deployment_id),
+        (2, None)
+    );
+}
+
+fn run_count(store: &dyn Store) -> usize {
+    store.list_runs("team", "build", Page::ALL).unwrap().len()
+}
+
+fn canary_rolls_back_on_failures_and_ignores_cancelled_runs(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    store
+        .register_config("team", config("build", "v2"), 8)
+        .unwrap();
+    // Every new run goes to the canary; two counted runs decide.
+    let (d, _) = store
+        .start_deployment("team", "build", 2, canary_plan(100, 6, 0.4, 2), None, 1_000)
+        .unwrap();
+    let runs: Vec<Run> = (0..5).map(|_| create(store, "team", "build")).collect();
+    assert!(runs.iter().all(|r| r.pipeline_config_version == 2));
+    complete_as(
+        store,
+        &runs[0],
+        RunStatus::Cancelled,
+        Some(RunStatusReasonKind::UserCancelled),
+    );
+    complete_as(
+        store,
+        &runs[1],
+        RunStatus::Cancelled,
+        Some(RunStatusReasonKind::UserCancelled),
+    );
+    complete_as(
+        store,
+        &runs[2],
+        RunStatus::Failed,
+        Some(RunStatusReasonKind::SchedulerError),
+    );
+    let now = store
+        .get_deployment("team", "build", d.deployment_id)
+        .unwrap();
+    let tally = now.canary.as_ref().unwrap().tally;
+    assert_eq!(
+        (
+            tally.cancelled,
+            tally.failed,
+            tally.scheduler_errors,
+            tally.counted()
+        ),
+        (2, 1, 1, 1),
+        "cancelled runs are kept apart and do not count"
+    );
+    assert_eq!(
+        now.state,
+        DeploymentState::Running,
+        "one counted run is not a sample"
+    );
+    complete_as(
+        store,
+        &runs[3],
+        RunStatus::Failed,
+        Some(RunStatusReasonKind::AbnormalExit),
+    );
+    let done = store
+        .get_deployment("team", "build", d.deployment_id)
+        .unwrap();
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    let why = done.status_reason.as_ref().unwrap();
+    assert_eq!(why.reason, DeploymentStatusReasonKind::CanaryFailureRate);
+    assert!(why.description.contains("2 failed"), "{}", why.description);
+    assert!(
+        why.description.contains("1 scheduler errors"),
+        "{}",
+        why.description
+    );
+    assert!(kinds(&done).contains(&"deployment_rolled_back"));
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        1
+    );
+    assert_eq!(
+        store.get_config("team", "build", 2).unwrap().state,
+        ConfigState::Unreleased
+    );
+    // A canary run completing after the decision changes nothing.
+    complete_as(store, &runs[4], RunStatus::Successful, None);
+    assert_eq!(
+        store
+            .get_deployment("team", "build", d.deployment_id)
+            .unwrap(),
+        done
+    );
+    let later = create(store, "team", "build");
+    assert_eq!(
+        (later.pipeline_config_version, later.deployment_id),
+        (1, None)
+    );
+}
+
+fn smoke_deployment_runs_once_then_decides(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    store
+        .register_config("team", config("build", "v2"), 8)
+        .unwrap();
+    store
+        .register_config("team", config("build", "v3"), 9)
+        .unwrap();
+    let smoke = || DeployPlan::Smoke(gofer_core::api::SmokeRequest::default());
+    let (d, run) = store
+        .start_deployment("team", "build", 2, smoke(), Some(new_run()), 1_000)
+        .unwrap();
+    let run = run.expect("a smoke deployment creates its run");
+    assert_eq!(
+        (run.pipeline_config_version, run.deployment_id),
+        (2, Some(d.deployment_id))
+    );
+    assert_eq!(d.smoke.as_ref().unwrap().run_id, run.run_id);
+    // Other runs stay on the live version while the smoke run runs.
+    let other = create(store, "team", "build");
+    assert_eq!(
+        (other.pipeline_config_version, other.deployment_id),
+        (1, None)
+    );
+    complete_as(
+        store,
+        &run,
+        RunStatus::Failed,
+        Some(RunStatusReasonKind::AbnormalExit),
+    );
+    let failed = store
+        .get_deployment("team", "build", d.deployment_id)
+        .unwrap();
+    assert_eq!(failed.status, DeploymentStatus::Failed);
+    assert_eq!(
+        failed.status_reason.as_ref().unwrap().reason,
+        DeploymentStatusReasonKind::SmokeRunFailed
+    );
+    let rolled_back = failed
+        .logs
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::DeploymentRolledBack { smoke_run_id, .. } => *smoke_run_id,
+            _ => None,
+        })
+        .expect("deployment_rolled_back names the smoke run");
+    assert_eq!(rolled_back, run.run_id);
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        1
+    );
+    // A passing smoke run makes its version live.
+    let (d3, run3) = store
+        .start_deployment("team", "build", 3, smoke(), Some(new_run()), 2_000)
+        .unwrap();
+    complete_as(store, &run3.unwrap(), RunStatus::Successful, None);
+    let passed = store
+        .get_deployment("team", "build", d3.deployment_id)
+        .unwrap();
+    assert_eq!(passed.status, DeploymentStatus::Successful);
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        3
+    );
+}
+
+fn deployments_in_progress_refuse_a_second_and_finish_by_hand(store: &dyn Store) {
+    pipeline_with_versions(store, "team", "build", 3);
+    // A canary needs a live version to compare with.
+    assert!(matches!(
+        store.start_deployment("team", "build", 2, canary_plan(50, 3, 0.0, 1), None, 1),
+        Err(StoreError::Invalid(m)) if m.starts_with("canary:")
+    ));
+    store.deploy("team", "build", 1, 5).unwrap();
+    let (d, _) = store
+        .start_deployment("team", "build", 2, canary_plan(50, 3, 0.0, 1), None, 10)
+        .unwrap();
+    let before = store
+        .get_deployment("team", "build", d.deployment_id)
+        .unwrap();
+    for attempt in [
+        store.deploy("team", "build", 3, 11),
+        store
+            .start_deployment("team", "build", 3, canary_plan(5, 3, 0.0, 1), None, 11)
+            .map(|(d, _)| d),
+    ] {
+        assert!(
+            matches!(&attempt, Err(StoreError::Conflict(m)) if m.contains("already in progress")),
+            "{attempt:?}"
+        );
+    }
+    assert!(matches!(
+        store.delete_config("team", "build", 2),
+        Err(StoreError::Conflict(m)) if m.contains("being deployed")
+    ));
+    assert_eq!(
+        store
+            .get_deployment("team", "build", d.deployment_id)
+            .unwrap(),
+        before
+    );
+    // Abort: nothing changes for live traffic.
+    let aborted = store
+        .finish_deployment("team", "build", d.deployment_id, false, 20)
+        .unwrap();
+    assert_eq!(aborted.status, DeploymentStatus::Failed);
+    assert_eq!(
+        aborted.status_reason.as_ref().unwrap().reason,
+        DeploymentStatusReasonKind::Aborted
+    );
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        1
+    );
+    assert!(matches!(
+        store.finish_deployment("team", "build", d.deployment_id, true, 21),
+        Err(StoreError::Conflict(m)) if m.contains("already complete")
+    ));
+    assert!(matches!(
+        store.finish_deployment("team", "build", 99, true, 21),
+        Err(StoreError::NotFound(_))
+    ));
+    // Promote by hand: the new version is live at once.
+    let (d2, _) = store
+        .start_deployment("team", "build", 3, canary_plan(50, 3, 0.0, 1), None, 30)
+        .unwrap();
+    let promoted = store
+        .finish_deployment("team", "build", d2.deployment_id, true, 40)
+        .unwrap();
+    assert_eq!(promoted.status, DeploymentStatus::Successful);
+    assert_eq!(promoted.ended, 40);
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        3
+    );
+}
+
+/// A time bake is concluded by `advance_deployments` once it is over and a canary run counts.
+#[test]
+fn a_time_bake_is_concluded_by_the_clock_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gofer.redb");
+    let plan = DeployPlan::Canary(gofer_core::canary::CanaryPolicy {
+        percent: 100,
+        bake: gofer_core::canary::Bake::Seconds(60),
+        max_failure_rate: 0.0,
+        min_sample: 1,
+    });
+    // Run completions are counted at the store's clock: start the bake now.
+    let t0 = gofer_core::now_millis();
+    let id = {
+        let store = RedbStore::open(&path).unwrap();
+        live_pipeline(&store, "team", "build");
+        store
+            .register_config("team", config("build", "v2"), 8)
+            .unwrap();
+        let (d, _) = store
+            .start_deployment("team", "build", 2, plan, None, t0)
+            .unwrap();
+        let run = create(&store, "team", "build");
+        complete_as(&store, &run, RunStatus::Successful, None);
+        assert!(
+            store.advance_deployments(t0 + 30_000).unwrap().is_empty(),
+            "still baking"
+        );
+        d.deployment_id
+    };
+    // The counters are on disk: a new process finds them and the clock concludes the canary.
+    let store = RedbStore::open(&path).unwrap();
+    let d = store.get_deployment("team", "build", id).unwrap();
+    assert_eq!(d.canary.as_ref().unwrap().tally.successful, 1);
+    assert_eq!(d.canary.as_ref().unwrap().bake_until, t0 + 60_000);
+    let done = store.advance_deployments(t0 + 60_000).unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, DeploymentStatus::Successful);
+    assert_eq!(
+        store.live_config("team", "build").unwrap().unwrap().version,
+        2
+    );
 }

@@ -70,17 +70,49 @@ pub async fn diff(cx: Cx) -> Result<Response, ApiError> {
     }))
 }
 
-/// `POST P/configs/{version}` deploys (docs/pipelines.md#versions-and-deployments).
-pub async fn deploy(cx: Cx) -> Result<Response, ApiError> {
+/// `POST P/configs/{version}` deploys (docs/pipelines.md#versions-and-deployments); an optional
+/// body asks for a canary or a smoke run (docs/pipelines.md#safe-deployments). The rules are
+/// `service::deployments::deploy`'s.
+pub async fn deploy(mut cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let version = cx.number("version", 1, "config version")?;
-    let now = gofer_core::now_millis();
-    let deployment = cx
-        .state
-        .store
-        .write(move |s| s.deploy(&ns, &p, version, now))
-        .await?;
+    let request: gofer_core::api::DeployRequest = cx.json_or_default().await?;
+    let starter = crate::service::runs::Starter {
+        token_id: cx.caller.token_id.clone(),
+        user: cx.caller.user.clone(),
+        extension: None,
+    };
+    let run_token = super::run_control::run_token_seed(&cx);
+    let deployment = crate::service::deployments::deploy(
+        &cx.state.store,
+        &cx.state.engine,
+        &ns,
+        &p,
+        version,
+        request,
+        starter,
+        run_token,
+    )
+    .await?;
     Ok(created(&DeploymentResponse { deployment }))
+}
+
+/// `POST P/deployments/{deployment_id}/promote` and `…/abort` end a running deployment by hand
+/// (docs/pipelines.md#safe-deployments) → 200 `{deployment}`; 409 when it is already complete.
+pub async fn promote(cx: Cx) -> Result<Response, ApiError> {
+    finish(cx, true).await
+}
+
+pub async fn abort(cx: Cx) -> Result<Response, ApiError> {
+    finish(cx, false).await
+}
+
+async fn finish(cx: Cx, promote: bool) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let id = cx.number("deployment_id", 1, "deployment")?;
+    let deployment =
+        crate::service::deployments::finish(&cx.state.store, &ns, &p, id, promote).await?;
+    Ok(ok(&DeploymentResponse { deployment }))
 }
 
 pub async fn delete(cx: Cx) -> Result<Response, ApiError> {

@@ -109,6 +109,8 @@ pub fn all() -> Vec<Route> {
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/configs/{version}", perm(Delete, NS_P_CONFIGS), configs::delete),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments", perm(Read, NS_P_DEPLOYMENTS), configs::list_deployments),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}", perm(Read, NS_P_DEPLOYMENTS), configs::get_deployment),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}/promote", perm(Write, NS_P_DEPLOYMENTS), configs::promote),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}/abort", perm(Write, NS_P_DEPLOYMENTS), configs::abort),
         // pipeline objects
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/objects", perm(Read, NS_P_OBJECTS), objects::list_pipeline),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Read, NS_P_OBJECTS), objects::get_pipeline),

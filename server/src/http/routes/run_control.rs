@@ -37,7 +37,7 @@ pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
     Ok(created(&RunResponse { run }))
 }
 
-fn run_token_seed(cx: &Cx) -> RunTokenSeed {
+pub(crate) fn run_token_seed(cx: &Cx) -> RunTokenSeed {
     crate::engine::new_run_token(
         cx.state.config.secret_store.encryption_key.as_bytes(),
         cx.state.config.api.run_token_expiry,

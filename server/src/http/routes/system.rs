@@ -18,10 +18,18 @@ pub async fn metrics(cx: Cx) -> Result<Response, ApiError> {
         *states.entry(e.extension.state).or_default() += 1;
     }
     let unreadable = cx.state.store.blocking().unreadable().len() as u64;
+    let canaries: u64 = cx
+        .state
+        .store
+        .read(|s| s.active_deployments())
+        .await?
+        .iter()
+        .filter_map(|d| d.canary.as_ref().map(|c| c.in_flight()))
+        .sum();
     let body = cx
         .state
         .metrics
-        .render(pending, running, &states, unreadable);
+        .render(pending, running, &states, unreadable, canaries);
     let mut res = Response::new(body.into());
     res.headers_mut().insert(
         warp::http::header::CONTENT_TYPE,

@@ -11,6 +11,7 @@
 
 mod auth;
 mod codec;
+mod deployments;
 mod doctor;
 mod events;
 mod extensions;
@@ -95,6 +96,10 @@ struct PipelineCounters {
     /// docs/runs.md#queue). Absent in rows written before runs existed, hence the default.
     #[serde(default)]
     last_run: u64,
+    /// The deployment in progress (a canary or smoke run), 0 when none
+    /// (docs/pipelines.md#safe-deployments).
+    #[serde(default)]
+    active_deployment: u64,
 }
 
 /// A secret row: metadata and the ciphertext (nonce ‖ ciphertext ‖ tag, docs/objects-and-secrets.md#secrets) as hex.
@@ -389,6 +394,7 @@ impl Store for RedbStore {
     fn delete_config(&self, namespace: &str, pipeline: &str, version: u64) -> StoreResult<()> {
         RedbStore::delete_config(self, namespace, pipeline, version)
     }
+    // deployments.rs
     fn deploy(
         &self,
         namespace: &str,
@@ -397,6 +403,33 @@ impl Store for RedbStore {
         now: u64,
     ) -> StoreResult<Deployment> {
         RedbStore::deploy(self, namespace, pipeline, version, now)
+    }
+    fn start_deployment(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        version: u64,
+        plan: gofer_core::api::DeployPlan,
+        smoke_run: Option<NewRun>,
+        now: u64,
+    ) -> StoreResult<(Deployment, Option<Run>)> {
+        RedbStore::start_deployment(self, namespace, pipeline, version, plan, smoke_run, now)
+    }
+    fn finish_deployment(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        id: u64,
+        promote: bool,
+        now: u64,
+    ) -> StoreResult<Deployment> {
+        RedbStore::finish_deployment(self, namespace, pipeline, id, promote, now)
+    }
+    fn advance_deployments(&self, now: u64) -> StoreResult<Vec<Deployment>> {
+        RedbStore::advance_deployments(self, now)
+    }
+    fn active_deployments(&self) -> StoreResult<Vec<Deployment>> {
+        RedbStore::active_deployments(self)
     }
     fn list_deployments(
         &self,

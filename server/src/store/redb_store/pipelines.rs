@@ -205,6 +205,13 @@ impl RedbStore {
                     "cannot delete the live version".into(),
                 ));
             }
+            let active = tx.counters(namespace, pipeline)?.active_deployment;
+            if active != 0 && tx.deployment(namespace, pipeline, active)?.end_version == version {
+                return Err(StoreError::Conflict(format!(
+                    "version {version} is being deployed (deployment {active}); promote or \
+                     abort that deployment first"
+                )));
+            }
             // docs/pipelines.md#versions-and-deployments: a version pending or running runs are pinned to stays.
             let pinned = tx
                 .unfinished_of(namespace, pipeline)?
@@ -223,116 +230,6 @@ impl RedbStore {
                 .remove((namespace, pipeline, version))
                 .or_internal()?;
             Ok(())
-        })
-    }
-
-    pub(super) fn deploy(
-        &self,
-        namespace: &str,
-        pipeline: &str,
-        version: u64,
-        now: u64,
-    ) -> StoreResult<Deployment> {
-        self.write(|tx| {
-            tx.require_pipeline(namespace, pipeline)?;
-            let mut target: Config = {
-                let configs = tx.txn.open_table(CONFIGS).or_internal()?;
-                get(&configs, (namespace, pipeline, version), "config")?
-                    .ok_or_else(|| config_not_found(pipeline, version))?
-            };
-            if target.state == ConfigState::Live {
-                return Err(StoreError::Conflict(format!("version {version} is already live")));
-            }
-            let mut counters = tx.counters(namespace, pipeline)?;
-            let start_version = counters.live_version;
-            let deployment_id = counters.last_deployment + 1;
-            let (namespace_id, pipeline_id) = (namespace.to_string(), pipeline.to_string());
-
-            // docs/pipelines.md#versions-and-deployments, in order, all in this transaction.
-            let started = tx.emit(EventKind::StartedDeployment {
-                namespace_id: namespace_id.clone(),
-                pipeline_id: pipeline_id.clone(),
-                start_version,
-                end_version: version,
-            })?;
-            target.state = ConfigState::Live;
-            target.deprecated = 0;
-            tx.put_config(&target)?;
-            if start_version != 0 {
-                let mut previous: Config = {
-                    let configs = tx.txn.open_table(CONFIGS).or_internal()?;
-                    get(&configs, (namespace, pipeline, start_version), "config")?.ok_or_else(|| {
-                        StoreError::Internal(format!(
-                            "live version {start_version} of pipeline '{namespace}/{pipeline}' is missing"
-                        ))
-                    })?
-                };
-                previous.state = ConfigState::Deprecated;
-                previous.deprecated = now;
-                tx.put_config(&previous)?;
-            }
-            counters.live_version = version;
-            counters.last_deployment = deployment_id;
-            tx.put_counters(namespace, pipeline, &counters)?;
-            let completed = tx.emit(EventKind::CompletedDeployment {
-                namespace_id: namespace_id.clone(),
-                pipeline_id: pipeline_id.clone(),
-                start_version,
-                end_version: version,
-            })?;
-
-            let deployment = Deployment {
-                namespace_id,
-                pipeline_id,
-                deployment_id,
-                start_version,
-                end_version: version,
-                started: now,
-                ended: now,
-                state: DeploymentState::Complete,
-                status: DeploymentStatus::Successful,
-                status_reason: None,
-                logs: vec![started, completed],
-            };
-            tx.txn
-                .open_table(DEPLOYMENTS)
-                .or_internal()?
-                .insert((namespace, pipeline, deployment_id), encode(&deployment)?.as_slice())
-                .or_internal()?;
-            Ok(deployment)
-        })
-    }
-
-    pub(super) fn list_deployments(
-        &self,
-        namespace: &str,
-        pipeline: &str,
-        page: Page,
-    ) -> StoreResult<Vec<Deployment>> {
-        self.read(|txn| {
-            read_pipeline(txn, namespace, pipeline)?;
-            let deployments = txn.open_table(DEPLOYMENTS).or_internal()?;
-            let range = deployments
-                .range((namespace, pipeline, 0)..=(namespace, pipeline, u64::MAX))
-                .or_internal()?;
-            page_of(range, page, false, "deployment")
-        })
-    }
-
-    pub(super) fn get_deployment(
-        &self,
-        namespace: &str,
-        pipeline: &str,
-        id: u64,
-    ) -> StoreResult<Deployment> {
-        self.read(|txn| {
-            read_pipeline(txn, namespace, pipeline)?;
-            let deployments = txn.open_table(DEPLOYMENTS).or_internal()?;
-            get(&deployments, (namespace, pipeline, id), "deployment")?.ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "deployment {id} of pipeline '{pipeline}' not found"
-                ))
-            })
         })
     }
 }

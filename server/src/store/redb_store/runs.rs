@@ -33,75 +33,21 @@ impl RedbStore {
                      (gofer pipeline config deploy {pipeline} <version>, or gofer up)"
                 )));
             }
-            let needs_token = new.run_token.is_some() && {
-                let configs = tx.txn.open_table(CONFIGS).or_internal()?;
-                let live: Option<Config> = get(
-                    &configs,
-                    (namespace, pipeline, counters.live_version),
-                    "config",
-                )?;
-                live.is_some_and(|c| c.tasks.values().any(|t| t.inject_api_token))
-            };
-            if let Some(only) = &new.only {
-                let live: Config = {
-                    let configs = tx.txn.open_table(CONFIGS).or_internal()?;
-                    get(
-                        &configs,
-                        (namespace, pipeline, counters.live_version),
-                        "config",
-                    )?
-                    .ok_or_else(|| {
-                        StoreError::Internal(format!(
-                            "live version {} of pipeline '{namespace}/{pipeline}' is missing",
-                            counters.live_version
-                        ))
-                    })?
-                };
-                if let Some(task) = only.iter().find(|t| !live.tasks.contains_key(t.as_str())) {
-                    return Err(StoreError::Invalid(format!("only: unknown task '{task}'")));
-                }
-            }
-
             counters.last_run += 1;
             tx.put_counters(namespace, pipeline, &counters)?;
-            let queued = tx.emit(EventKind::QueuedRun {
-                namespace_id: namespace.to_string(),
-                pipeline_id: pipeline.to_string(),
-                run_id: counters.last_run,
-            })?;
-            let run = Run {
-                namespace_id: namespace.to_string(),
-                pipeline_id: pipeline.to_string(),
-                pipeline_config_version: counters.live_version,
-                run_id: counters.last_run,
-                queued: now,
-                started: 0,
-                ended: 0,
-                state: RunState::Pending,
-                status: RunStatus::Unknown,
-                status_reason: None,
-                initiator: new.initiator,
-                variables: new.variables,
-                token_id: None,
-                store_objects_expired: false,
-                event_id: Some(queued.id),
-                payload: new.payload,
-                only: new.only,
-                command_override: new.command_override,
-                cancellation: None,
-            };
-            let mut run = run;
-            if let Some(seed) = new.run_token.as_ref().filter(|_| needs_token) {
-                tx.create_run_token(&run, seed, now)?;
-                run.token_id = Some(seed.id.clone());
-            }
-            // `put_run` also appends it to the durable queue (state `pending`).
-            tx.put_run(&StoredRun {
-                run: run.clone(),
-                cancel: None,
-                deadline: 0,
-            })?;
-            Ok(run)
+            // docs/pipelines.md#safe-deployments: a canary in progress may send this run to
+            // its new version; the choice is a function of the run id, made once, here.
+            let (version, deployment_id) =
+                tx.choose_version(namespace, pipeline, &counters, counters.last_run)?;
+            tx.insert_run(
+                namespace,
+                pipeline,
+                counters.last_run,
+                version,
+                deployment_id,
+                new,
+                now,
+            )
         })
     }
 
@@ -283,8 +229,13 @@ impl RedbStore {
             // stay allocated by the pipeline counter.
             for stored in &changes.runs {
                 let run = &stored.run;
-                tx.require_run(&run.namespace_id, &run.pipeline_id, run.run_id)?;
+                let before = tx.require_run(&run.namespace_id, &run.pipeline_id, run.run_id)?;
                 tx.put_run(stored)?;
+                if before.run.state != RunState::Complete && run.state == RunState::Complete {
+                    // docs/pipelines.md#safe-deployments: a deployment's run counts in the
+                    // commit that completes it.
+                    tx.count_deployment_run(run, (tx.clock)())?;
+                }
             }
             let mut touched = BTreeSet::new();
             for stored in &changes.executions {
@@ -322,5 +273,80 @@ impl RedbStore {
                 .map(|kind| tx.emit(kind))
                 .collect()
         })
+    }
+}
+
+impl Tx<'_> {
+    /// Writes a new pending run `run_id` pinned to `version` (the caller has counted the id):
+    /// checks `only` against that version, makes the run token when a task asks for one, emits
+    /// `queued_run` and queues the run.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn insert_run(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        run_id: u64,
+        version: u64,
+        deployment_id: Option<u64>,
+        new: NewRun,
+        now: u64,
+    ) -> StoreResult<Run> {
+        // The config is read only when something needs it: most runs name no tasks and
+        // inject no token.
+        let mut needs_token = false;
+        if new.only.is_some() || new.run_token.is_some() {
+            let config: Config = {
+                let configs = self.txn.open_table(CONFIGS).or_internal()?;
+                get(&configs, (namespace, pipeline, version), "config")?.ok_or_else(|| {
+                    StoreError::Internal(format!(
+                        "version {version} of pipeline '{namespace}/{pipeline}' is missing"
+                    ))
+                })?
+            };
+            if let Some(only) = &new.only {
+                if let Some(task) = only.iter().find(|t| !config.tasks.contains_key(t.as_str())) {
+                    return Err(StoreError::Invalid(format!("only: unknown task '{task}'")));
+                }
+            }
+            needs_token = config.tasks.values().any(|t| t.inject_api_token);
+        }
+        let queued = self.emit(EventKind::QueuedRun {
+            namespace_id: namespace.to_string(),
+            pipeline_id: pipeline.to_string(),
+            run_id,
+        })?;
+        let mut run = Run {
+            namespace_id: namespace.to_string(),
+            pipeline_id: pipeline.to_string(),
+            pipeline_config_version: version,
+            run_id,
+            queued: now,
+            started: 0,
+            ended: 0,
+            state: RunState::Pending,
+            status: RunStatus::Unknown,
+            status_reason: None,
+            initiator: new.initiator,
+            variables: new.variables,
+            token_id: None,
+            store_objects_expired: false,
+            event_id: Some(queued.id),
+            payload: new.payload,
+            only: new.only,
+            command_override: new.command_override,
+            cancellation: None,
+            deployment_id,
+        };
+        if let Some(seed) = new.run_token.as_ref().filter(|_| needs_token) {
+            self.create_run_token(&run, seed, now)?;
+            run.token_id = Some(seed.id.clone());
+        }
+        // `put_run` also appends it to the durable queue (state `pending`).
+        self.put_run(&StoredRun {
+            run: run.clone(),
+            cancel: None,
+            deadline: 0,
+        })?;
+        Ok(run)
     }
 }
