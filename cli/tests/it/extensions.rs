@@ -47,7 +47,7 @@ impl Drop for Cleanup {
 }
 
 /// Stops the server the way an operator does (SIGTERM: graceful, extensions shut down).
-fn terminate(mut server: Server) {
+pub(crate) fn terminate(mut server: Server) {
     let pid = server.0.id().to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let _ = server.0.wait();
@@ -55,7 +55,7 @@ fn terminate(mut server: Server) {
 
 /// Starts the real binary on every interface (extension containers reach it through the docker0
 /// gateway, `172.17.0.1:<port>`) with `extra` settings, and waits until it answers.
-async fn start_reachable(
+pub(crate) async fn start_reachable(
     http: &reqwest::Client,
     port: u16,
     data: &std::path::Path,

@@ -10,6 +10,7 @@ mod common;
 mod config_show;
 mod console;
 mod defects;
+mod deploy;
 mod errors;
 mod event;
 mod exec;

@@ -632,6 +632,22 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}/promote",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/deployments/{deployment_id}/abort",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
         // docs/api.md#runs-and-task-executions runs and task executions
         row(
             "GET",
