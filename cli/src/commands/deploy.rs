@@ -105,14 +105,14 @@ pub fn started(d: &Deployment) -> String {
             d.pipeline_id,
             s.run_id,
             d.end_version,
-            super::pipeline::version_or_none(d.start_version),
+            version_or_none(d.start_version),
         ),
         (_, DeploymentStrategy::Instant, _, _) => format!(
             "deployed version {} of pipeline '{}' (deployment {}, previous live version {}): {}\n",
             d.end_version,
             d.pipeline_id,
             d.deployment_id,
-            super::pipeline::version_or_none(d.start_version),
+            version_or_none(d.start_version),
             d.status
         ),
         _ => format!(
@@ -120,7 +120,7 @@ pub fn started(d: &Deployment) -> String {
             d.strategy,
             d.deployment_id,
             d.pipeline_id,
-            super::pipeline::version_or_none(d.start_version),
+            version_or_none(d.start_version),
             d.end_version,
             d.status,
             reason(d)
@@ -176,7 +176,7 @@ pub fn describe(ctx: &Ctx, d: &Deployment) -> String {
         ("strategy", d.strategy.to_string()),
         (
             "from version",
-            super::pipeline::version_or_none(d.start_version),
+            version_or_none(d.start_version),
         ),
         ("to version", d.end_version.to_string()),
         ("state", d.state.to_string()),
@@ -223,4 +223,13 @@ pub fn describe(ctx: &Ctx, d: &Deployment) -> String {
         },
     ));
     details(&rows)
+}
+
+/// A version number, or `none` for 0 (no live version before).
+pub fn version_or_none(version: u64) -> String {
+    if version == 0 {
+        "none".to_string()
+    } else {
+        version.to_string()
+    }
 }

@@ -2,6 +2,7 @@
 //! deployments, always within `--namespace`.
 
 use super::Ctx;
+use super::deploy::version_or_none;
 use crate::output::{Table, details, or_dash};
 use clap::Subcommand;
 use gofer_core::api::{
@@ -372,13 +373,6 @@ async fn deployment(ctx: &Ctx, ns: &str, command: DeploymentCommand) -> anyhow::
     Ok(())
 }
 
-pub fn version_or_none(version: u64) -> String {
-    if version == 0 {
-        "none".to_string()
-    } else {
-        version.to_string()
-    }
-}
 
 /// How many of the newest runs `pipeline get` sums up per config version.
 const VERSION_STATS_RUNS: u64 = 100;
