@@ -13,6 +13,7 @@ pub mod id;
 pub mod layered;
 pub mod paths;
 pub mod runstate;
+pub mod stats;
 pub mod suggest;
 pub mod validate;
 

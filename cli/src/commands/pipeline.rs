@@ -373,71 +373,8 @@ async fn deployment(ctx: &Ctx, ns: &str, command: DeploymentCommand) -> anyhow::
     Ok(())
 }
 
-
 /// How many of the newest runs `pipeline get` sums up per config version.
 const VERSION_STATS_RUNS: u64 = 100;
-
-/// One config version's share of the newest runs.
-#[derive(Debug, PartialEq)]
-struct VersionStats {
-    version: u64,
-    /// Runs made with it, in whatever state.
-    runs: usize,
-    /// Complete runs that count: cancelled ones do not.
-    counted: usize,
-    successful: usize,
-    /// Median time from leaving the queue to completing, of its counted runs.
-    median_ms: Option<u64>,
-}
-
-/// The newest runs grouped by config version, newest version first.
-fn version_stats(runs: &[gofer_core::api::Run]) -> Vec<VersionStats> {
-    use gofer_core::enums::{RunState, RunStatus};
-    let mut by_version: std::collections::BTreeMap<u64, Vec<&gofer_core::api::Run>> =
-        std::collections::BTreeMap::new();
-    for run in runs {
-        by_version
-            .entry(run.pipeline_config_version)
-            .or_default()
-            .push(run);
-    }
-    by_version
-        .into_iter()
-        .rev()
-        .map(|(version, runs)| {
-            let complete: Vec<_> = runs
-                .iter()
-                .filter(|r| r.state == RunState::Complete)
-                .collect();
-            let counted = complete
-                .iter()
-                .filter(|r| r.status != RunStatus::Cancelled)
-                .count();
-            let successful = complete
-                .iter()
-                .filter(|r| r.status == RunStatus::Successful)
-                .count();
-            let mut durations: Vec<u64> = complete
-                .iter()
-                .filter(|r| r.started > 0 && r.status != RunStatus::Cancelled)
-                .map(|r| r.ended.saturating_sub(r.started))
-                .collect();
-            durations.sort_unstable();
-            let median_ms = match durations.len() {
-                0 => None,
-                n if n % 2 == 1 => Some(durations[n / 2]),
-                n => Some((durations[n / 2 - 1] + durations[n / 2]) / 2),
-            };
-            VersionStats {
-                version,
-                runs: runs.len(),
-                counted,
-                successful,
-                median_ms,
-            }
-        })
-        .collect()
-}
 
 /// Success rate and median duration per config version over the newest runs: what to look at
 /// before rolling a version forward or back.
@@ -446,11 +383,8 @@ fn describe_versions(runs: &[gofer_core::api::Run]) -> String {
         return "no runs yet\n".to_string();
     }
     let mut table = Table::new(&["version", "runs", "successful", "median duration"]);
-    for v in version_stats(runs) {
-        let successful = match (v.successful * 100).checked_div(v.counted) {
-            Some(percent) => format!("{percent}% ({} of {})", v.successful, v.counted),
-            None => "-".to_string(),
-        };
+    for v in gofer_core::stats::version_stats(runs) {
+        let successful = v.success_text();
         let median = v
             .median_ms
             .map(|ms| crate::time::duration(1, 1 + ms, 0))
@@ -586,25 +520,6 @@ mod tests {
             run(2, 1, "successful", 100),
             run(1, 1, "successful", 300),
         ];
-        assert_eq!(
-            version_stats(&runs),
-            [
-                VersionStats {
-                    version: 2,
-                    runs: 4,
-                    counted: 2,
-                    successful: 1,
-                    median_ms: Some(300),
-                },
-                VersionStats {
-                    version: 1,
-                    runs: 2,
-                    counted: 2,
-                    successful: 2,
-                    median_ms: Some(200),
-                },
-            ]
-        );
         let text = describe_versions(&runs);
         assert!(text.contains("50% (1 of 2)"), "{text}");
         assert!(text.contains("100% (2 of 2)"), "{text}");
