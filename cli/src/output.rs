@@ -115,44 +115,20 @@ pub fn colour() -> bool {
 /// pipeline field or task with its fields below as `field: old → new` (green, red and yellow
 /// when `colour`).
 pub fn config_diff_lines(d: &gofer_core::api::ConfigDiff, colour: bool) -> String {
-    let paint = |code: &str, text: String| {
-        if colour {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text
-        }
-    };
-    let value = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => "(none)".to_string(),
-        other => other.to_string(),
-    };
+    use gofer_core::diff::LineKind;
     let mut out = String::new();
-    for c in &d.pipeline {
-        out.push_str(&paint(
-            "33",
-            format!("~ {}: {} → {}", c.field, value(&c.from), value(&c.to)),
-        ));
-        out.push('\n');
-    }
-    for t in &d.tasks_added {
-        out.push_str(&paint("32", format!("+ task {t}")));
-        out.push('\n');
-    }
-    for t in &d.tasks_removed {
-        out.push_str(&paint("31", format!("- task {t}")));
-        out.push('\n');
-    }
-    for t in &d.tasks_changed {
-        out.push_str(&paint("33", format!("~ task {}", t.task)));
-        out.push('\n');
-        for c in &t.changes {
-            out.push_str(&format!(
-                "    {}: {} → {}\n",
-                c.field,
-                value(&c.from),
-                value(&c.to)
-            ));
+    for (kind, text) in gofer_core::diff::lines(d) {
+        let code = match kind {
+            LineKind::Added => Some("32"),
+            LineKind::Removed => Some("31"),
+            LineKind::Changed => Some("33"),
+            LineKind::Detail => None,
+        };
+        match code {
+            Some(code) if colour => out.push_str(&format!("\x1b[{code}m{text}\x1b[0m")),
+            _ => out.push_str(&text),
         }
+        out.push('\n');
     }
     out
 }

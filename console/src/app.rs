@@ -34,6 +34,8 @@ impl App {
             namespaces: Load::Loading,
             pipelines: Load::Loading,
             runs: Load::Loading,
+            pipeline: Load::Loading,
+            diff: None,
             run: Load::Loading,
             selected_task: None,
             logs: LogView::new(capacity),
@@ -95,6 +97,7 @@ impl App {
             Screen::Namespaces => self.visible_namespaces().len(),
             Screen::Pipelines => self.visible_pipelines().len(),
             Screen::Runs { .. } => self.visible_runs().len(),
+            Screen::Pipeline { .. } => self.visible_versions().len(),
             Screen::Events => self.visible_events().len(),
             Screen::Run { .. } => self.task_order().len(),
             Screen::Logs { .. } => 0,
@@ -127,6 +130,14 @@ impl App {
                 namespace: namespace.clone(),
                 pipeline: pipeline.clone(),
             }),
+            Msg::Pipeline {
+                namespace,
+                pipeline,
+                ..
+            } => Some(Effect::LoadPipeline {
+                namespace: namespace.clone(),
+                pipeline: pipeline.clone(),
+            }),
             Msg::Run {
                 namespace,
                 pipeline,
@@ -151,7 +162,10 @@ impl App {
         for effect in effects {
             let is_load = matches!(
                 effect,
-                Effect::LoadPipelines { .. } | Effect::LoadRuns { .. } | Effect::LoadRun { .. }
+                Effect::LoadPipelines { .. }
+                    | Effect::LoadRuns { .. }
+                    | Effect::LoadPipeline { .. }
+                    | Effect::LoadRun { .. }
             );
             if !is_load {
                 out.push(effect);
@@ -212,6 +226,17 @@ impl App {
             } => {
                 if namespace == self.namespace && self.current_pipeline() == Some(&pipeline) {
                     self.runs = load(result);
+                    self.clamp_selection();
+                }
+                Vec::new()
+            }
+            Msg::Pipeline {
+                namespace,
+                pipeline,
+                result,
+            } => {
+                if namespace == self.namespace && self.current_pipeline() == Some(&pipeline) {
+                    self.pipeline = load(result);
                     self.clamp_selection();
                 }
                 Vec::new()
@@ -290,6 +315,7 @@ impl App {
     pub(crate) fn current_pipeline(&self) -> Option<&String> {
         match self.screen() {
             Screen::Runs { pipeline }
+            | Screen::Pipeline { pipeline }
             | Screen::Run { pipeline, .. }
             | Screen::Logs { pipeline, .. } => Some(pipeline),
             _ => None,
@@ -345,6 +371,13 @@ impl App {
             }),
             Screen::Runs { pipeline: p } if pipeline == Some(p.as_str()) && run.is_some() => {
                 effects.push(Effect::LoadRuns {
+                    namespace: self.namespace.clone(),
+                    pipeline: p,
+                });
+            }
+            // Any event of the pipeline may change a deployment's figures.
+            Screen::Pipeline { pipeline: p } if pipeline == Some(p.as_str()) => {
+                effects.push(Effect::LoadPipeline {
                     namespace: self.namespace.clone(),
                     pipeline: p,
                 });

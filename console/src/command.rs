@@ -6,10 +6,11 @@ use crate::mutation::Mutation;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Commands of `:` mode, for completion (docs/cli.md#console).
-pub const COMMANDS: [&str; 13] = [
+pub const COMMANDS: [&str; 14] = [
     "namespaces",
     "ns",
     "pipelines",
+    "versions",
     "runs",
     "run",
     "events",
@@ -73,7 +74,7 @@ impl App {
                 word,
                 COMMANDS.iter().map(|c| c.to_string()).collect(),
             ),
-            [command, word] if matches!(*command, "runs" | "run") => (
+            [command, word] if matches!(*command, "runs" | "run" | "versions") => (
                 format!("{command} "),
                 word,
                 self.pipelines
@@ -129,6 +130,16 @@ impl App {
             ("ns", [id]) => self.switch_namespace(id.to_string()),
             ("ns", _) => usage(self, ":ns <namespace id>"),
             ("pipelines", []) => self.jump(vec![Screen::Pipelines]),
+            ("versions", [pipeline]) => self.jump(vec![
+                Screen::Pipelines,
+                Screen::Pipeline {
+                    pipeline: pipeline.to_string(),
+                },
+            ]),
+            ("versions", []) => match self.current_pipeline().cloned() {
+                Some(pipeline) => self.jump(vec![Screen::Pipelines, Screen::Pipeline { pipeline }]),
+                None => usage(self, ":versions <pipeline>"),
+            },
             ("runs", [pipeline]) => self.jump(vec![
                 Screen::Pipelines,
                 Screen::Runs {

@@ -42,11 +42,14 @@ pub enum Action {
     Disable,
     Logs,
     Refresh,
+    Details,
+    Promote,
+    Abort,
 }
 
 impl Action {
     /// Every action with its config name, in help order.
-    pub const ALL: [(Action, &'static str); 29] = [
+    pub const ALL: [(Action, &'static str); 32] = [
         (Action::Up, "up"),
         (Action::Down, "down"),
         (Action::Left, "left"),
@@ -76,6 +79,9 @@ impl Action {
         (Action::Disable, "disable"),
         (Action::Logs, "logs"),
         (Action::Refresh, "refresh"),
+        (Action::Details, "details"),
+        (Action::Promote, "promote"),
+        (Action::Abort, "abort"),
     ];
 
     /// The config name (`page_down`).

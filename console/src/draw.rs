@@ -148,6 +148,7 @@ pub(crate) fn crumb(screen: &Screen) -> String {
         Screen::Namespaces => "namespaces".into(),
         Screen::Pipelines => "pipelines".into(),
         Screen::Runs { pipeline } => format!("{pipeline} runs"),
+        Screen::Pipeline { pipeline } => format!("{pipeline} versions & deployments"),
         Screen::Run { run_id, .. } => format!("run {run_id}"),
         Screen::Logs { task, .. } => format!("{task} logs"),
         Screen::Events => "events".into(),

@@ -154,6 +154,40 @@ impl App {
                 }),
                 _ => Vec::new(),
             },
+            Action::Details => match self.selected_pipeline() {
+                Some(pipeline) if !matches!(self.screen(), Screen::Pipeline { .. }) => {
+                    self.push(Screen::Pipeline { pipeline })
+                }
+                _ => Vec::new(),
+            },
+            Action::Promote | Action::Abort => {
+                let Screen::Pipeline { pipeline } = self.screen().clone() else {
+                    return Vec::new();
+                };
+                let running = self
+                    .pipeline
+                    .ready()
+                    .and_then(|p| p.running_deployment())
+                    .map(|d| (d.deployment_id, d.end_version));
+                match running {
+                    Some((deployment, version)) if action == Action::Promote => {
+                        self.request(Mutation::Promote {
+                            pipeline,
+                            deployment,
+                            version,
+                        })
+                    }
+                    Some((deployment, version)) => self.request(Mutation::Abort {
+                        pipeline,
+                        deployment,
+                        version,
+                    }),
+                    None => {
+                        self.info("no deployment in progress: nothing to promote or abort");
+                        Vec::new()
+                    }
+                }
+            }
             Action::Tab => {
                 if matches!(self.screen(), Screen::Run { .. }) {
                     self.timeline = !self.timeline;

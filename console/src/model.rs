@@ -4,7 +4,7 @@
 
 use crate::config::ConsoleConfig;
 use crate::logbuf::LogBuf;
-use gofer_core::api::{Event, Metadata, Namespace, Run, TaskExecution};
+use gofer_core::api::{Config, Deployment, Event, Metadata, Namespace, Run, TaskExecution};
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::mutation::Mutation;
@@ -52,12 +52,42 @@ pub struct RunData {
     pub tasks: Vec<TaskExecution>,
 }
 
+/// What the pipeline view shows (docs/cli.md#console): versions newest first, deployments newest
+/// first, and the newest runs for the per-version figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineData {
+    pub configs: Vec<Config>,
+    pub deployments: Vec<Deployment>,
+    pub runs: Vec<Run>,
+}
+
+impl PipelineData {
+    /// The deployment in progress, if one is.
+    pub fn running_deployment(&self) -> Option<&Deployment> {
+        self.deployments
+            .iter()
+            .find(|d| d.state == gofer_core::enums::DeploymentState::Running)
+    }
+
+    /// The live version, if one is.
+    pub fn live_version(&self) -> Option<u64> {
+        self.configs
+            .iter()
+            .find(|c| c.state == gofer_core::enums::ConfigState::Live)
+            .map(|c| c.version)
+    }
+}
+
 /// The views of docs/cli.md#console that this console has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screen {
     Namespaces,
     Pipelines,
     Runs {
+        pipeline: String,
+    },
+    /// One pipeline: its deployment in progress, versions, deployments and version diffs.
+    Pipeline {
         pipeline: String,
     },
     Run {
@@ -149,6 +179,11 @@ pub enum Msg {
         pipeline: String,
         result: Result<Vec<Run>, String>,
     },
+    Pipeline {
+        namespace: String,
+        pipeline: String,
+        result: Result<PipelineData, String>,
+    },
     Run {
         namespace: String,
         pipeline: String,
@@ -188,6 +223,10 @@ pub enum Effect {
         namespace: String,
     },
     LoadRuns {
+        namespace: String,
+        pipeline: String,
+    },
+    LoadPipeline {
         namespace: String,
         pipeline: String,
     },
@@ -251,6 +290,9 @@ pub struct App {
     pub namespaces: Load<Vec<Namespace>>,
     pub pipelines: Load<Vec<PipelineRow>>,
     pub runs: Load<Vec<Run>>,
+    pub pipeline: Load<PipelineData>,
+    /// The pipeline view's version whose diff against the live version is open.
+    pub diff: Option<u64>,
     pub run: Load<RunData>,
     /// Selected task of the run view.
     pub selected_task: Option<String>,

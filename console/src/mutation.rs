@@ -25,6 +25,18 @@ pub enum Mutation {
         pipeline: String,
         version: u64,
     },
+    /// Make a running deployment's version live now.
+    Promote {
+        pipeline: String,
+        deployment: u64,
+        version: u64,
+    },
+    /// End a running deployment; the live version stays.
+    Abort {
+        pipeline: String,
+        deployment: u64,
+        version: u64,
+    },
 }
 
 impl Mutation {
@@ -49,6 +61,20 @@ impl Mutation {
             Mutation::Deploy { pipeline, version } => {
                 format!("deploy version {version} of '{pipeline}'? (y/n)")
             }
+            Mutation::Promote {
+                pipeline,
+                deployment,
+                version,
+            } => format!(
+                "promote deployment {deployment} of '{pipeline}': make version {version} live now? (y/n)"
+            ),
+            Mutation::Abort {
+                pipeline,
+                deployment,
+                version,
+            } => format!(
+                "abort deployment {deployment} of '{pipeline}': stop sending runs to version {version}? (y/n)"
+            ),
         }
     }
 
@@ -87,6 +113,16 @@ impl Mutation {
             Mutation::Deploy { pipeline, version } => {
                 format!("gofer{ns} pipeline config deploy {pipeline} {version}")
             }
+            Mutation::Promote {
+                pipeline,
+                deployment,
+                ..
+            } => format!("gofer{ns} pipeline deployment promote {pipeline} {deployment}"),
+            Mutation::Abort {
+                pipeline,
+                deployment,
+                ..
+            } => format!("gofer{ns} pipeline deployment abort {pipeline} {deployment}"),
         }
     }
 
@@ -96,7 +132,9 @@ impl Mutation {
             Mutation::CancelRun { .. } | Mutation::CancelTask { .. } => "cancelling",
             Mutation::StartRun { .. } => "starting runs",
             Mutation::SetPipelineState { .. } => "enabling and disabling pipelines",
-            Mutation::Deploy { .. } => "deploying",
+            Mutation::Deploy { .. } | Mutation::Promote { .. } | Mutation::Abort { .. } => {
+                "deploying"
+            }
         }
     }
 }

@@ -15,6 +15,10 @@ impl App {
                 namespace,
                 pipeline,
             }],
+            Screen::Pipeline { pipeline } => vec![Effect::LoadPipeline {
+                namespace,
+                pipeline,
+            }],
             Screen::Run { pipeline, run_id }
             | Screen::Logs {
                 pipeline, run_id, ..
@@ -34,6 +38,10 @@ impl App {
         let leaving_logs = matches!(self.screen(), Screen::Logs { .. });
         match &screen {
             Screen::Runs { .. } => self.runs = Load::Loading,
+            Screen::Pipeline { .. } => {
+                self.pipeline = Load::Loading;
+                self.diff = None;
+            }
             Screen::Run { .. } => {
                 self.run = Load::Loading;
                 self.selected_task = None;
@@ -113,7 +121,12 @@ impl App {
         if matches!(left.screen, Screen::Run { .. }) {
             self.timeline = false;
         }
-        if self.stale || matches!(self.screen(), Screen::Run { .. } | Screen::Runs { .. }) {
+        if self.stale
+            || matches!(
+                self.screen(),
+                Screen::Run { .. } | Screen::Runs { .. } | Screen::Pipeline { .. }
+            )
+        {
             effects.extend(self.reload_screen());
         }
         effects
@@ -147,6 +160,10 @@ impl App {
         if let Screen::Runs { .. } = self.screen() {
             self.runs = Load::Loading;
         }
+        if let Screen::Pipeline { .. } = self.screen() {
+            self.pipeline = Load::Loading;
+            self.diff = None;
+        }
         if let Screen::Namespaces = self.screen() {
             self.namespaces = Load::Loading;
         }
@@ -177,6 +194,12 @@ impl App {
                 }
                 None => Vec::new(),
             },
+            // Opens (or closes) the diff of the selected version against the live one.
+            Screen::Pipeline { .. } => {
+                let version = self.visible_versions().get(selected).map(|c| c.version);
+                self.diff = if self.diff == version { None } else { version };
+                Vec::new()
+            }
             Screen::Runs { pipeline } => match self.visible_runs().get(selected) {
                 Some(r) => {
                     let run_id = r.run_id;

@@ -3,7 +3,7 @@
 //! performs the returned [`Effect`]s in background tasks and redraws at most every
 //! [`FRAME`] — at once after a key, so typing never waits for the frame cap.
 
-use crate::app::{App, Connection, Effect, Msg, Mutation, PipelineRow, RunData};
+use crate::app::{App, Connection, Effect, Msg, Mutation, PipelineData, PipelineRow, RunData};
 use crate::view;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -253,6 +253,19 @@ impl Io {
                     });
                 });
             }
+            Effect::LoadPipeline {
+                namespace,
+                pipeline,
+            } => {
+                tokio::spawn(async move {
+                    let result = load_pipeline(&client, &namespace, &pipeline).await;
+                    let _ = tx.send(Msg::Pipeline {
+                        namespace,
+                        pipeline,
+                        result,
+                    });
+                });
+            }
             Effect::LoadRun {
                 namespace,
                 pipeline,
@@ -405,6 +418,31 @@ async fn load_pipelines(client: &Client, namespace: &str) -> Result<Vec<Pipeline
     Ok(rows)
 }
 
+/// The pipeline view's data: every version, the newest deployments, and the newest runs for the
+/// per-version figures.
+async fn load_pipeline(
+    client: &Client,
+    namespace: &str,
+    pipeline: &str,
+) -> Result<PipelineData, String> {
+    let newest = |limit| Page {
+        limit,
+        offset: 0,
+        reverse: true,
+    };
+    let (configs, deployments, runs) = tokio::join!(
+        client.list_configs(namespace, pipeline, None),
+        client.list_deployments(namespace, pipeline, Some(newest(20))),
+        client.list_runs(namespace, pipeline, Some(newest(100)))
+    );
+    let e = |e: gofer_sdk::Error| e.to_string();
+    Ok(PipelineData {
+        configs: configs.map_err(e)?,
+        deployments: deployments.map_err(e)?,
+        runs: runs.map_err(e)?,
+    })
+}
+
 async fn mutate(client: &Client, namespace: &str, mutation: &Mutation) -> Result<String, String> {
     let e = |e: gofer_sdk::Error| e.to_string();
     match mutation {
@@ -463,6 +501,33 @@ async fn mutate(client: &Client, namespace: &str, mutation: &Mutation) -> Result
             Ok(format!(
                 "deployment {} of '{pipeline}': version {}",
                 deployment.deployment_id, deployment.end_version
+            ))
+        }
+        Mutation::Promote {
+            pipeline,
+            deployment,
+            version,
+        } => {
+            client
+                .promote_deployment(namespace, pipeline, *deployment)
+                .await
+                .map_err(e)?;
+            Ok(format!(
+                "deployment {deployment} promoted: version {version} of '{pipeline}' is live"
+            ))
+        }
+        Mutation::Abort {
+            pipeline,
+            deployment,
+            ..
+        } => {
+            let d = client
+                .abort_deployment(namespace, pipeline, *deployment)
+                .await
+                .map_err(e)?;
+            Ok(format!(
+                "deployment {deployment} aborted: version {} of '{pipeline}' stays live",
+                d.start_version
             ))
         }
     }

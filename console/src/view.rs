@@ -51,6 +51,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Namespaces => render_namespaces(app, frame, body),
         Screen::Pipelines => render_pipelines(app, frame, body),
         Screen::Runs { .. } => render_runs(app, frame, body),
+        Screen::Pipeline { .. } => crate::screens::pipeline::render_pipeline(app, frame, body),
         Screen::Run { .. } => render_run(app, frame, body),
         Screen::Logs { .. } => render_logs(app, frame, body),
         Screen::Events => render_events(app, frame, body),
@@ -205,7 +206,14 @@ pub(crate) fn hints(app: &App) -> Vec<(Action, &'static str)> {
         ],
         Screen::Pipelines => vec![
             (Action::Open, "runs"),
+            (Action::Details, "versions & deployments"),
             (Action::Filter, "filter"),
+            (Action::Start, "start run"),
+        ],
+        Screen::Pipeline { .. } => vec![
+            (Action::Open, "diff"),
+            (Action::Promote, "promote"),
+            (Action::Abort, "abort"),
             (Action::Start, "start run"),
         ],
         Screen::Runs { .. } => vec![
@@ -219,7 +227,12 @@ pub(crate) fn hints(app: &App) -> Vec<(Action, &'static str)> {
         }
     };
     if app.settings.read_only {
-        hints.retain(|(a, _)| !matches!(a, Action::Start | Action::Cancel));
+        hints.retain(|(a, _)| {
+            !matches!(
+                a,
+                Action::Start | Action::Cancel | Action::Promote | Action::Abort
+            )
+        });
     }
     hints.extend([
         (Action::Command, "command"),

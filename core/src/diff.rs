@@ -161,6 +161,49 @@ pub fn diff(from: &Config, to: &Config) -> ConfigDiff {
     }
 }
 
+/// What a line of a printed diff is, for its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Added,
+    Removed,
+    Changed,
+    /// A field of a changed task, under its `~ task` line.
+    Detail,
+}
+
+/// The diff as the CLI and the console print it, one line each: `~ name: "a" → "b"`,
+/// `+ task x`, `- task y`, `~ task z` followed by its indented fields. A missing value is
+/// `(none)`.
+pub fn lines(d: &ConfigDiff) -> Vec<(LineKind, String)> {
+    let value = |v: &Value| match v {
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    };
+    let mut out = Vec::new();
+    for c in &d.pipeline {
+        out.push((
+            LineKind::Changed,
+            format!("~ {}: {} → {}", c.field, value(&c.from), value(&c.to)),
+        ));
+    }
+    for t in &d.tasks_added {
+        out.push((LineKind::Added, format!("+ task {t}")));
+    }
+    for t in &d.tasks_removed {
+        out.push((LineKind::Removed, format!("- task {t}")));
+    }
+    for t in &d.tasks_changed {
+        out.push((LineKind::Changed, format!("~ task {}", t.task)));
+        for c in &t.changes {
+            out.push((
+                LineKind::Detail,
+                format!("    {}: {} → {}", c.field, value(&c.from), value(&c.to)),
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,6 @@ pub fn version_stats(runs: &[crate::api::Run]) -> Vec<VersionStats> {
         .collect()
 }
 
-
 impl VersionStats {
     /// `50% (1 of 2)`, or `-` when no run counts yet.
     pub fn success_text(&self) -> String {

@@ -63,7 +63,7 @@ pub async fn follow(
             &DeploymentResponse {
                 deployment: deployment.clone(),
             },
-            || String::new(),
+            String::new,
         );
         return Err(Failure::run_failed(format!(
             "deployment {} of pipeline '{pipeline}' failed: {}",
@@ -174,10 +174,7 @@ pub fn describe(ctx: &Ctx, d: &Deployment) -> String {
         ("pipeline", d.pipeline_id.clone()),
         ("deployment", d.deployment_id.to_string()),
         ("strategy", d.strategy.to_string()),
-        (
-            "from version",
-            version_or_none(d.start_version),
-        ),
+        ("from version", version_or_none(d.start_version)),
         ("to version", d.end_version.to_string()),
         ("state", d.state.to_string()),
         ("status", d.status.to_string()),

@@ -434,3 +434,70 @@ fn after_a_server_restart_the_view_catches_up_by_itself() {
     });
     crate::common::remove_pipeline_containers(&pipeline);
 }
+
+/// The pipeline view in a real terminal: a canary deployment in progress, its progress, and `P`
+/// promoting it after a `y`; `enter` shows a version's diff.
+#[test]
+fn the_console_promotes_a_canary_from_the_pipeline_view() {
+    let namespace = ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    server.deploy_in(&ns, "web", vec![shell_task("ship", &image, "echo v1")]);
+    server.register_in(&ns, "web", vec![shell_task("ship", &image, "echo v2")]);
+    let client = server.client();
+    let request = gofer_core::api::DeployRequest {
+        canary: Some(gofer_core::api::CanaryRequest {
+            percent: 30,
+            bake_runs: Some(5),
+            ..Default::default()
+        }),
+        smoke: None,
+    };
+    let started = server
+        .block_on(client.deploy_config_with(&ns, "web", 2, &request))
+        .unwrap();
+    assert_eq!(started.state, gofer_core::enums::DeploymentState::Running);
+    let state = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {} --namespace {ns} console",
+        no_config_dir().display(),
+        state.path().display(),
+        env!("CARGO_BIN_EXE_gofer"),
+        server.url,
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the pipeline 'web'", |s| line_with(s, &["web", "active"]));
+    tmux.keys(&["i"]);
+    tmux.wait_for("the canary's progress", |s| {
+        line_with(s, &["deployment 2", "canary", "version 1 → 2"])
+            && line_with(s, &["30% of new runs", "0 of 5 canary runs"])
+            && s.contains("pipeline deployment promote web 2")
+    });
+    // enter on version 2: its diff against the live version 1.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the diff", |s| {
+        s.contains("version 1 → 2") && s.contains("~ task ship")
+    });
+    // enter again closes it: the deployments list is back.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the deployments list", |s| {
+        line_with(s, &["2", "canary", "1 → 2", "running"])
+    });
+    tmux.keys(&["P"]);
+    tmux.wait_for("the question", |s| {
+        s.contains("promote deployment 2 of 'web': make version 2 live now? (y/n)")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("the promoted deployment", |s| {
+        s.contains("no deployment in progress · live version 2")
+            && line_with(s, &["2", "canary", "successful", "promoted_by_hand"])
+    });
+    let live = server
+        .block_on(client.get_deployment(&ns, "web", 2))
+        .unwrap();
+    assert_eq!(live.status, gofer_core::enums::DeploymentStatus::Successful);
+    tmux.keys(&["q", "q"]);
+}

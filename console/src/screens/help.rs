@@ -48,13 +48,26 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
         ],
         Screen::Pipelines => vec![
             (Action::Open, "open the pipeline's runs"),
+            (Action::Details, "the pipeline's versions and deployments"),
             (Action::Filter, "filter"),
             (Action::Start, "start a run"),
             (Action::Enable, "enable the pipeline"),
             (Action::Disable, "disable the pipeline"),
             (Action::Pause, "pause / resume live updates"),
         ],
+        Screen::Pipeline { .. } => vec![
+            (
+                Action::Open,
+                "show / hide the version's diff against the live one",
+            ),
+            (Action::Promote, "promote the deployment in progress"),
+            (Action::Abort, "abort the deployment in progress"),
+            (Action::Filter, "filter versions"),
+            (Action::Start, "start a run"),
+            (Action::Pause, "pause / resume live updates"),
+        ],
         Screen::Runs { .. } => vec![
+            (Action::Details, "the pipeline's versions and deployments"),
             (Action::Open, "open the run"),
             (Action::Filter, "filter"),
             (Action::Start, "start a run"),
@@ -74,7 +87,12 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
     let mutating = |a: &Action| {
         matches!(
             a,
-            Action::Start | Action::Cancel | Action::Enable | Action::Disable
+            Action::Start
+                | Action::Cancel
+                | Action::Enable
+                | Action::Disable
+                | Action::Promote
+                | Action::Abort
         )
     };
     rows.splice(

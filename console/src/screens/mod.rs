@@ -6,6 +6,7 @@ pub mod events;
 pub mod help;
 pub mod logs;
 pub mod namespaces;
+pub mod pipeline;
 pub mod pipelines;
 pub mod run;
 pub mod runs;

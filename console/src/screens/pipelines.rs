@@ -36,7 +36,9 @@ impl App {
                 .visible_pipelines()
                 .get(self.frame().selected)
                 .map(|p| p.metadata.pipeline_id.clone()),
-            Screen::Runs { pipeline } | Screen::Run { pipeline, .. } => Some(pipeline.clone()),
+            Screen::Runs { pipeline }
+            | Screen::Pipeline { pipeline }
+            | Screen::Run { pipeline, .. } => Some(pipeline.clone()),
             _ => None,
         }
     }

@@ -294,3 +294,100 @@ pub fn on_logs(width: u16, height: u16, lines: usize) -> App {
     });
     app
 }
+
+/// deploy-web's versions 1-4 (3 live, 4 being deployed as a canary), its deployments and runs
+/// on versions 3 and 4.
+pub fn pipeline_data(canary_running: bool) -> gofer_console::app::PipelineData {
+    let config = |version: u64, state: &str, image: &str, deps: serde_json::Value| {
+        serde_json::from_value::<gofer_core::api::Config>(json!({
+            "namespace_id": "default", "pipeline_id": "deploy-web", "version": version,
+            "parallelism": 0, "name": "deploy web", "description": "",
+            "tasks": {
+                "build": {"id": "build", "description": "", "image": image,
+                    "registry_auth": null, "depends_on": {}, "variables": [],
+                    "entrypoint": null, "command": null, "inject_api_token": false,
+                    "always_pull_newest_image": false},
+                "ship": {"id": "ship", "description": "", "image": "shipper:1",
+                    "registry_auth": null, "depends_on": deps, "variables": [],
+                    "entrypoint": null, "command": null, "inject_api_token": false,
+                    "always_pull_newest_image": false}
+            },
+            "state": state, "registered": NOW - version * 3_600_000, "deprecated": 0
+        }))
+        .unwrap()
+    };
+    let deployment = |id: u64, from: u64, to: u64, extra: serde_json::Value| {
+        let mut d = json!({
+            "namespace_id": "default", "pipeline_id": "deploy-web", "deployment_id": id,
+            "start_version": from, "end_version": to, "started": NOW - (10 - id) * 600_000,
+            "ended": NOW - (10 - id) * 600_000 + 1000, "state": "complete",
+            "status": "successful", "status_reason": null, "logs": [], "strategy": "instant"
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            d[k] = v.clone();
+        }
+        serde_json::from_value::<gofer_core::api::Deployment>(d).unwrap()
+    };
+    let mut deployments = vec![
+        deployment(3, 0, 3, json!({})),
+        deployment(
+            2,
+            0,
+            2,
+            json!({"strategy": "smoke", "status": "failed", "smoke": {"run_id": 12},
+                "status_reason": {"reason": "smoke_run_failed", "description": "smoke run 12 ended failed"}}),
+        ),
+    ];
+    if canary_running {
+        deployments.insert(
+            0,
+            deployment(
+                4,
+                3,
+                4,
+                json!({"strategy": "canary", "state": "running", "status": "unknown", "ended": 0,
+                    "canary": {"policy": {"percent": 25, "bake": {"runs": 6},
+                        "max_failure_rate": 0.2, "min_sample": 3},
+                        "seed": 7, "started": 5, "baseline": 14,
+                        "tally": {"successful": 3, "failed": 1, "scheduler_errors": 1, "cancelled": 0},
+                        "bake_until": 0}}),
+            ),
+        );
+    }
+    let mut runs: Vec<Run> = (1..=8)
+        .map(|i| {
+            run(
+                40 + i,
+                "complete",
+                if i == 3 { "failed" } else { "successful" },
+                600 - i * 10,
+                Some(20 + i),
+            )
+        })
+        .collect();
+    for r in runs.iter_mut().take(4) {
+        r.pipeline_config_version = 4;
+    }
+    gofer_console::app::PipelineData {
+        configs: vec![
+            config(4, "unreleased", "builder:2", json!({"build": "any"})),
+            config(3, "live", "builder:1", json!({"build": "success"})),
+            config(2, "unreleased", "builder:1", json!({})),
+            config(1, "deprecated", "builder:0", json!({})),
+        ],
+        deployments,
+        runs,
+    }
+}
+
+/// An app on deploy-web's pipeline view (`i` on the pipelines view), data loaded.
+pub fn on_pipeline(width: u16, height: u16, canary_running: bool) -> App {
+    let mut app = on_pipelines(width, height);
+    app.update(key('i'));
+    app.update(Msg::Pipeline {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        result: Ok(pipeline_data(canary_running)),
+    });
+    app
+}

@@ -404,3 +404,56 @@ fn every_event_kind_shows_its_ids() {
     app.update(code(KeyCode::Esc));
     assert_ne!(*app.screen(), gofer_console::app::Screen::Events);
 }
+
+#[test]
+fn pipeline_with_a_canary_in_progress() {
+    let text = draw(&on_pipeline(120, 30, true));
+    assert!(text.contains("3 succeeded · 1 failed"), "{text}");
+    assert!(
+        text.contains("gofer pipeline deployment promote deploy-web 4"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn pipeline_without_a_deployment_and_a_version_diff() {
+    let mut app = on_pipeline(120, 30, false);
+    let text = draw(&app);
+    assert!(
+        text.contains("no deployment in progress · live version 3"),
+        "{text}"
+    );
+    assert!(text.contains("smoke_run_failed"), "{text}");
+    // enter on version 4 (the first row): what changed against the live version 3.
+    app.update(code(KeyCode::Enter));
+    let text = draw(&app);
+    assert!(text.contains("version 3 → 4"), "{text}");
+    assert!(
+        text.contains("image: \"builder:1\" → \"builder:2\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("depends_on.build: \"success\" → \"any\""),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn pipeline_read_only_shows_no_promote_or_abort() {
+    let mut app = App::new(settings(true), "default".into(), NOW, (120, 30));
+    app.update(Msg::Pipelines {
+        namespace: "default".into(),
+        result: Ok(pipelines()),
+    });
+    app.update(key('i'));
+    app.update(Msg::Pipeline {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        result: Ok(pipeline_data(true)),
+    });
+    let text = draw(&app);
+    assert!(!text.contains("promote"), "{text}");
+    assert!(text.contains("3 succeeded"), "{text}");
+}

@@ -729,3 +729,94 @@ fn status_messages_fade() {
     app.update(key('j'));
     assert!(app.status.is_none(), "gone at the next action");
 }
+
+/// `i` opens the pipeline view; `P` and `X` ask y/n before promoting or aborting the deployment
+/// in progress, and say so when there is none.
+#[test]
+fn promote_and_abort_a_deployment_from_the_pipeline_view() {
+    let mut app = on_pipelines(120, 30);
+    assert_eq!(
+        app.update(key('i')),
+        vec![Effect::LoadPipeline {
+            namespace: "default".into(),
+            pipeline: "deploy-web".into()
+        }]
+    );
+    assert_eq!(
+        *app.screen(),
+        Screen::Pipeline {
+            pipeline: "deploy-web".into()
+        }
+    );
+    app.update(Msg::Pipeline {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        result: Ok(pipeline_data(true)),
+    });
+    assert_eq!(app.visible_versions().len(), 4, "the versions are the list");
+    app.update(key('P'));
+    let promote = Mutation::Promote {
+        pipeline: "deploy-web".into(),
+        deployment: 4,
+        version: 4,
+    };
+    assert_eq!(app.mode, Mode::Confirm(promote.clone()));
+    assert!(promote.question().contains("make version 4 live now"));
+    app.update(key('n'));
+    assert_eq!(app.mode, Mode::Normal);
+    app.update(key('X'));
+    let abort = Mutation::Abort {
+        pipeline: "deploy-web".into(),
+        deployment: 4,
+        version: 4,
+    };
+    assert_eq!(app.mode, Mode::Confirm(abort.clone()));
+    assert_eq!(
+        abort.cli("default"),
+        "gofer pipeline deployment abort deploy-web 4"
+    );
+    assert_eq!(
+        app.update(key('y')),
+        vec![Effect::Mutate {
+            namespace: "default".into(),
+            mutation: abort
+        }]
+    );
+    // A deployment event of this pipeline reads the view again.
+    let effects = app.update(Msg::Event(event(
+        900,
+        json!({"deployment_rolled_back": {"namespace_id": "default", "pipeline_id": "deploy-web",
+            "deployment_id": 4, "start_version": 3, "end_version": 4, "reason": "aborted",
+            "description": "aborted by hand", "canary_runs": 4, "failed": 1,
+            "scheduler_errors": 1}}),
+        0,
+    )));
+    assert!(effects.contains(&Effect::LoadPipeline {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into()
+    }));
+    app.update(Msg::Pipeline {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        result: Ok(pipeline_data(false)),
+    });
+    app.update(key('P'));
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(
+        app.status
+            .clone()
+            .unwrap()
+            .text
+            .contains("no deployment in progress")
+    );
+    // `:versions <id>` jumps there too.
+    app.update(key(':'));
+    type_text(&mut app, "versions nightly-backup");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(
+        *app.screen(),
+        Screen::Pipeline {
+            pipeline: "nightly-backup".into()
+        }
+    );
+}

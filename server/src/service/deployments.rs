@@ -8,6 +8,12 @@ use crate::engine::Engine;
 use crate::store::{RunTokenSeed, StoreHandle};
 use gofer_core::api::{DeployPlan, DeployRequest, Deployment, StartRunRequest};
 
+/// Who deploys: the smoke run a deploy may create is started by them, with this run token seed.
+pub struct Deployer {
+    pub starter: Starter,
+    pub run_token: RunTokenSeed,
+}
+
 /// Deploys `version` the way `request` asks (no strategy = the instant switch).
 pub async fn deploy(
     store: &StoreHandle,
@@ -16,9 +22,9 @@ pub async fn deploy(
     pipeline: &str,
     version: u64,
     request: DeployRequest,
-    starter: Starter,
-    run_token: RunTokenSeed,
+    deployer: Deployer,
 ) -> ServiceResult<Deployment> {
+    let Deployer { starter, run_token } = deployer;
     let plan = request.plan().map_err(ServiceError::Invalid)?;
     let smoke_run = match &plan {
         DeployPlan::Smoke(smoke) => {

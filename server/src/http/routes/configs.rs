@@ -90,8 +90,7 @@ pub async fn deploy(mut cx: Cx) -> Result<Response, ApiError> {
         &p,
         version,
         request,
-        starter,
-        run_token,
+        crate::service::deployments::Deployer { starter, run_token },
     )
     .await?;
     Ok(created(&DeploymentResponse { deployment }))

@@ -303,10 +303,13 @@ impl Tx<'_> {
                     ))
                 })?
             };
-            if let Some(only) = &new.only {
-                if let Some(task) = only.iter().find(|t| !config.tasks.contains_key(t.as_str())) {
-                    return Err(StoreError::Invalid(format!("only: unknown task '{task}'")));
-                }
+            if let Some(task) = new
+                .only
+                .iter()
+                .flatten()
+                .find(|t| !config.tasks.contains_key(t.as_str()))
+            {
+                return Err(StoreError::Invalid(format!("only: unknown task '{task}'")));
             }
             needs_token = config.tasks.values().any(|t| t.inject_api_token);
         }
