@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run-engine benchmarks (docs/benchmarks.md). Needs Docker (.ci/ensure-docker) and the
 # busybox test image gofer-test/busybox:latest (built by `cargo test -p gofer-server`).
-# Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|sustained|runs]...
+# Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|sustained|runs|canary]...
 #   (default: overhead chain fanout logs sustained)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +18,7 @@ GOFER_WEB_SERVER__BIND_ADDRESS=127.0.0.1:$PORT GOFER_WEB_SERVER__DATA_DIR=$DATA 
   "$TARGET/release/gofer" service start >"$DATA/server.log" 2>&1 &
 PID=$!
 remove_containers() { # bench pipelines' containers (a new server instance must not meet old ones)
-  for p in bench-one bench-chain bench-fan bench-logs bench-runs bench-sustained; do
+  for p in bench-one bench-chain bench-fan bench-logs bench-runs bench-sustained bench-plain bench-canary; do
     docker ps -aq --filter "label=gofer.pipeline_id=$p" | xargs -r docker rm -f >/dev/null 2>&1 || true
   done
 }
@@ -144,6 +144,45 @@ runs() { # GET runs first page with 11 and with 100,000 runs stored
   # The first page holds 50 runs now (11 before): the same page size isolates the cost of storage.
   echo "== GET runs?limit=11, 100000 runs stored"; wrk -t2 -c32 -d10s --latency "$BASE/bench-runs/runs?limit=11" | grep -E 'Requests/sec|^ +99%'
   echo "server RSS with 99,999 runs queued: $(awk '/VmRSS/ {print $2, $3}' /proc/$PID/status)"
+}
+
+canary() { # 200 runs of a pipeline with a canary in progress vs 200 of one without, alternated
+  for p in bench-plain bench-canary; do
+    for v in 1 2; do
+      curl -sf -X POST "$BASE/$p/configs" -H 'content-type: application/json' \
+        -d "{\"config\":{\"id\":\"$p\",\"name\":\"$p\",\"tasks\":[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"echo v$v\"]}]}}" >/dev/null
+    done
+    curl -sf -X POST "$BASE/$p/configs/1" >/dev/null
+  done
+  # A canary that cannot conclude during the benchmark: every run is split, none decides it.
+  curl -sf -X POST "$BASE/bench-canary/configs/2" -H 'content-type: application/json' \
+    -d '{"canary":{"percent":50,"bake_runs":100000,"max_failure_rate":1}}' >/dev/null
+  BASE=$BASE python3 - <<'PY'
+import json, os, statistics, time, urllib.request
+base = os.environ["BASE"]
+def call(method, url, body=None):
+    req = urllib.request.Request(url, method=method, data=body, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+figures = {"bench-plain": ([], []), "bench-canary": ([], [])}
+for _ in range(200):
+    for p, (post_ms, wait_ms) in figures.items():
+        t = time.perf_counter()
+        run = call("POST", f"{base}/{p}/runs", b"{}")["run"]
+        post_ms.append((time.perf_counter() - t) * 1000)
+        while True:
+            r = call("GET", f"{base}/{p}/runs/{run['run_id']}")["run"]
+            if r["state"] == "complete":
+                wait_ms.append(r["started"] - r["queued"])
+                break
+            time.sleep(0.05)
+canary = call("GET", f"{base}/bench-canary/deployments/2")["deployment"]["canary"]
+for p, (post_ms, wait_ms) in figures.items():
+    post_ms.sort(); wait_ms.sort()
+    print(f"{p}: POST /runs median {statistics.median(post_ms):.2f} ms p95 {post_ms[189]:.2f} ms; "
+          f"queue-to-start median {statistics.median(wait_ms):.1f} ms p95 {wait_ms[189]} ms")
+print(f"canary split: {canary['started']} runs on version 2, {canary['baseline']} on version 1")
+PY
 }
 
 for b in "${@:-overhead chain fanout logs sustained}"; do for x in $b; do $x; done; done
