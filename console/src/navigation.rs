@@ -226,6 +226,9 @@ impl App {
                 };
                 let (ns, pipeline) = (ns.to_string(), pipeline.to_string());
                 self.namespace = ns;
+                if crate::screens::events::is_deployment_event(&event) {
+                    return self.jump(vec![Screen::Pipelines, Screen::Pipeline { pipeline }]);
+                }
                 let mut stack = vec![
                     Screen::Pipelines,
                     Screen::Runs {

@@ -323,3 +323,67 @@ fn up_of_a_pipeline_that_fails_to_compile_exits_9() {
         );
     }
 }
+
+/// `up` takes the deploy strategy flags: it prints the diff against the live version, then
+/// starts the canary; a first version has nothing to compare a canary with and goes live at once.
+#[test]
+fn up_with_a_canary_prints_the_diff_then_starts_it() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_config(dir.path(), "make");
+    let path = file.to_str().unwrap();
+    let first = server
+        .run(&["up", path, "--canary", "20", "--bake", "4"])
+        .expect(0);
+    assert!(
+        first.stdout.contains(
+            "no live version to compare a canary with: this first version goes live at once"
+        ),
+        "{}",
+        first.stdout
+    );
+    write_config(dir.path(), "make release");
+    let second = server
+        .run(&["up", path, "--canary", "20", "--bake", "4"])
+        .expect(0);
+    let diff = second
+        .stdout
+        .find("~ task build")
+        .expect("the diff is printed");
+    let canary = second
+        .stdout
+        .find("canary deployment 2 of pipeline 'changes' started: version 2 gets 20% of new runs")
+        .unwrap_or_else(|| panic!("{}", second.stdout));
+    assert!(
+        diff < canary,
+        "the diff comes before the deployment: {}",
+        second.stdout
+    );
+    let d = server
+        .block_on(server.client().get_deployment("default", "changes", 2))
+        .unwrap();
+    assert_eq!(d.state, gofer_core::enums::DeploymentState::Running);
+    assert_eq!(
+        d.canary.unwrap().policy.bake,
+        gofer_core::canary::Bake::Runs(4)
+    );
+    // A bad strategy is refused before anything is registered.
+    write_config(dir.path(), "make again");
+    let bad = server.run(&["up", path, "--canary", "200"]).expect(7);
+    assert!(
+        bad.stderr.contains("--canary: must be 1-100"),
+        "{}",
+        bad.stderr
+    );
+    let configs = server
+        .block_on(server.client().list_configs("default", "changes", None))
+        .unwrap();
+    assert_eq!(configs.len(), 2);
+    // While the canary runs, another up registers but its deploy is refused (409, exit 5).
+    let busy = server.run(&["up", path]).expect(5);
+    assert!(
+        busy.stderr.contains("already in progress"),
+        "{}",
+        busy.stderr
+    );
+}

@@ -19,9 +19,21 @@ pub fn event_run(kind: &EventKind) -> Option<u64> {
         | EventKind::CreatedTaskExecution { run_id, .. }
         | EventKind::StartedTaskExecution { run_id, .. }
         | EventKind::CompletedTaskExecution { run_id, .. }
-        | EventKind::StartedTaskExecutionCancellation { run_id, .. } => Some(*run_id),
+        | EventKind::StartedTaskExecutionCancellation { run_id, .. }
+        | EventKind::CanaryRunStarted { run_id, .. } => Some(*run_id),
         _ => None,
     }
+}
+
+/// Whether an event is about a deployment (`enter` on it opens the versions view).
+pub fn is_deployment_event(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::StartedDeployment { .. }
+            | EventKind::CompletedDeployment { .. }
+            | EventKind::DeploymentPromoted { .. }
+            | EventKind::DeploymentRolledBack { .. }
+    )
 }
 
 impl App {

@@ -820,3 +820,32 @@ fn promote_and_abort_a_deployment_from_the_pipeline_view() {
         }
     );
 }
+
+#[test]
+fn enter_on_a_deployment_event_opens_the_versions_view() {
+    let mut app = on_pipelines(100, 24);
+    app.update(Msg::EventHistory(Ok(vec![event(
+        30,
+        json!({"deployment_promoted": {"namespace_id": "default", "pipeline_id": "deploy-web",
+            "deployment_id": 4, "start_version": 3, "end_version": 4, "reason": "canary_baked",
+            "description": "baked", "canary_runs": 6, "failed": 0, "scheduler_errors": 0}}),
+        5,
+    )])));
+    app.update(key(':'));
+    type_text(&mut app, "events");
+    app.update(code(KeyCode::Enter));
+    let effects = app.update(code(KeyCode::Enter));
+    assert_eq!(
+        *app.screen(),
+        Screen::Pipeline {
+            pipeline: "deploy-web".into()
+        }
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::LoadPipeline {
+            namespace: "default".into(),
+            pipeline: "deploy-web".into()
+        }]
+    );
+}
