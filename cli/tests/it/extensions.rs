@@ -905,6 +905,15 @@ async fn a_dead_extension_is_restarted() {
     .await;
     assert!(container_running(&ext), "{again}");
     assert_ne!(container_id(&ext), first, "a new container");
+    // The restart is on the record: how many, and why; no retry pending while it runs.
+    assert_eq!(again["extension"]["restarts"], 1, "{again}");
+    assert_eq!(again["extension"]["retry_at"], 0, "{again}");
+    assert!(
+        again["extension"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("exited")),
+        "{again}"
+    );
     let debug = cli_on(port, &["extension", "debug", &ext]).expect(0).stdout;
     assert!(debug.contains("min_interval"), "it answers again: {debug}");
     terminate(server);

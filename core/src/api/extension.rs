@@ -39,6 +39,16 @@ pub struct Extension {
     pub state: ExtensionState,
     #[serde(default)]
     pub documentation: ExtensionDocumentation,
+    /// Times the server's supervisor restarted it after it failed to start or stopped answering,
+    /// since the server started it (new).
+    #[serde(default)]
+    pub restarts: u64,
+    /// When the supervisor starts it again (Unix ms); 0 unless it is waiting to retry (new).
+    #[serde(default)]
+    pub retry_at: u64,
+    /// Why the last start failed or why it was restarted; empty when it never failed (new).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_error: String,
 }
 
 /// `POST /api/extensions` (docs/extensions.md#install-enable-disable-uninstall).

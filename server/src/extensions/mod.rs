@@ -187,6 +187,9 @@ impl Extensions {
             started: 0,
             state: ExtensionState::Processing,
             documentation: ExtensionDocumentation::default(),
+            restarts: 0,
+            retry_at: 0,
+            last_error: String::new(),
         };
         let id = extension.registration.extension_id.clone();
         let stored = extension.clone();
@@ -277,6 +280,9 @@ impl Extensions {
                 started: 0,
                 state: ExtensionState::Processing,
                 documentation: ExtensionDocumentation::default(),
+                restarts: 0,
+                retry_at: 0,
+                last_error: String::new(),
             };
             self.inner
                 .store

@@ -87,12 +87,14 @@ impl Extensions {
         let max_backoff = Duration::from_secs(config.restart_backoff_max.max(1));
         let interval = Duration::from_secs(config.health_check_interval.max(1));
         let mut backoff = Duration::from_secs(1);
+        let mut restarts = 0u64;
+        self.record_retry(&id, restarts, 0, None).await;
         loop {
             let launched = tokio::select! {
                 r = self.launch(&id, &state) => r,
                 _ = stop.wait_for(|s| *s) => break,
             };
-            match launched {
+            let why = match launched {
                 Ok(url) => {
                     let healthy_since = tokio::time::Instant::now();
                     let mut failures = 0;
@@ -127,13 +129,18 @@ impl Extensions {
                     if healthy_since.elapsed() >= HEALTHY_RESET {
                         backoff = Duration::from_secs(1);
                     }
+                    "its container exited or it stopped answering GET /api/health".to_owned()
                 }
                 Err(e) => {
                     tracing::error!(extension = %id, error = %e, "extension failed to start");
+                    e
                 }
-            }
+            };
             self.record(&id, ExtensionState::Exited, String::new(), None)
                 .await;
+            restarts += 1;
+            let retry_at = gofer_core::now_millis() + backoff.as_millis() as u64;
+            self.record_retry(&id, restarts, retry_at, Some(why)).await;
             let _ = state.send(ExtensionState::Exited);
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
@@ -309,6 +316,36 @@ impl Extensions {
         Ok(url)
     }
 
+    /// Stores the supervisor's restart count, when it retries (0 = not waiting) and, when given,
+    /// why it had to (docs/extensions.md#launch).
+    pub(super) async fn record_retry(
+        &self,
+        id: &str,
+        restarts: u64,
+        retry_at: u64,
+        why: Option<String>,
+    ) {
+        let id2 = id.to_owned();
+        let result = self
+            .inner
+            .store
+            .write(move |s| {
+                let mut runtime = s.get_extension(&id2)?.extension;
+                runtime.restarts = restarts;
+                runtime.retry_at = retry_at;
+                if let Some(why) = why {
+                    runtime.last_error = why;
+                }
+                s.set_extension_runtime(&id2, &runtime)
+            })
+            .await;
+        if let Err(e) = result
+            && !matches!(e, StoreError::NotFound(_))
+        {
+            tracing::warn!(extension = %id, error = %e, "cannot record the extension's restart");
+        }
+    }
+
     /// Stores the runtime fields; `documentation` is kept when `None`.
     pub(super) async fn record(
         &self,
@@ -323,9 +360,10 @@ impl Extensions {
             .store
             .write(move |s| {
                 let current = s.get_extension(&id2)?.extension;
+                let running = state == ExtensionState::Running;
                 let runtime = Extension {
                     url,
-                    started: if state == ExtensionState::Running {
+                    started: if running {
                         gofer_core::now_millis()
                     } else {
                         current.started
@@ -333,6 +371,10 @@ impl Extensions {
                     state,
                     documentation: documentation.unwrap_or(current.documentation),
                     registration: current.registration,
+                    restarts: current.restarts,
+                    // A running extension waits for no retry.
+                    retry_at: if running { 0 } else { current.retry_at },
+                    last_error: current.last_error,
                 };
                 s.set_extension_runtime(&id2, &runtime)
             })

@@ -399,7 +399,8 @@ pub trait Store: Send + Sync + 'static {
     fn get_extension(&self, id: &str) -> StoreResult<StoredExtension>;
     /// By id.
     fn list_extensions(&self, page: Page) -> StoreResult<Vec<StoredExtension>>;
-    /// Sets the runtime fields (`url`, `started`, `state`, `documentation`) of an extension.
+    /// Sets the runtime fields (`url`, `started`, `state`, `documentation`, and the supervisor's
+    /// `restarts`, `retry_at`, `last_error`) of an extension.
     fn set_extension_runtime(
         &self,
         id: &str,

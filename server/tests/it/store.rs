@@ -3558,6 +3558,9 @@ fn extension(id: &str, additional_roles: Vec<String>) -> Extension {
         started: 0,
         state: gofer_core::enums::ExtensionState::Processing,
         documentation: Default::default(),
+        restarts: 0,
+        retry_at: 0,
+        last_error: String::new(),
     }
 }
 

@@ -66,6 +66,9 @@ impl RedbStore {
             ext.started = runtime.started;
             ext.state = runtime.state;
             ext.documentation = runtime.documentation.clone();
+            ext.restarts = runtime.restarts;
+            ext.retry_at = runtime.retry_at;
+            ext.last_error = runtime.last_error.clone();
             tx.put_extension(&stored)
         })
     }
