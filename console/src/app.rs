@@ -36,6 +36,10 @@ impl App {
             runs: Load::Loading,
             pipeline: Load::Loading,
             diff: None,
+            extensions: Load::Loading,
+            ext_tab: ExtTab::Logs,
+            ext_debug: Load::Loading,
+            ext_subscriptions: Load::Loading,
             run: Load::Loading,
             selected_task: None,
             logs: LogView::new(capacity),
@@ -98,6 +102,11 @@ impl App {
             Screen::Pipelines => self.visible_pipelines().len(),
             Screen::Runs { .. } => self.visible_runs().len(),
             Screen::Pipeline { .. } => self.visible_versions().len(),
+            Screen::Extensions => self.visible_extensions().len(),
+            Screen::Extension { .. } => match self.ext_tab {
+                ExtTab::Subscriptions => self.visible_subscriptions().len(),
+                _ => 0,
+            },
             Screen::Events => self.visible_events().len(),
             Screen::Run { .. } => self.task_order().len(),
             Screen::Logs { .. } => 0,
@@ -247,6 +256,19 @@ impl App {
                 run_id,
                 result,
             } => self.on_run(namespace, pipeline, run_id, result),
+            Msg::Extensions(result) => {
+                self.extensions = load(result);
+                self.clamp_selection();
+                Vec::new()
+            }
+            Msg::ExtensionDebug { id, result } => {
+                self.on_extension_debug(id, result);
+                Vec::new()
+            }
+            Msg::ExtensionSubscriptions { id, result } => {
+                self.on_extension_subscriptions(id, result);
+                Vec::new()
+            }
             Msg::LogTask { generation, result } => self.on_log_task(generation, result),
             Msg::LogChunk { generation, bytes } => {
                 if generation == self.logs.generation {
@@ -360,6 +382,27 @@ impl App {
         ) && *self.screen() == Screen::Namespaces
         {
             effects.push(Effect::LoadNamespaces);
+        }
+        // Extension events change the extensions views whatever the namespace.
+        if matches!(
+            kind,
+            EventKind::InstalledExtension { .. }
+                | EventKind::UninstalledExtension { .. }
+                | EventKind::EnabledExtension { .. }
+                | EventKind::DisabledExtension { .. }
+                | EventKind::PipelineExtensionSubscriptionRegistered { .. }
+                | EventKind::PipelineExtensionSubscriptionUnregistered { .. }
+        ) {
+            match self.screen().clone() {
+                Screen::Extensions => effects.push(Effect::LoadExtensions),
+                Screen::Extension { id } => {
+                    effects.push(Effect::LoadExtensions);
+                    if self.ext_tab == ExtTab::Subscriptions {
+                        effects.push(Effect::LoadExtensionSubscriptions { id });
+                    }
+                }
+                _ => {}
+            }
         }
         if ns != Some(self.namespace.as_str()) {
             return effects;

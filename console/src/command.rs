@@ -6,7 +6,7 @@ use crate::mutation::Mutation;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Commands of `:` mode, for completion (docs/cli.md#console).
-pub const COMMANDS: [&str; 14] = [
+pub const COMMANDS: [&str; 15] = [
     "namespaces",
     "ns",
     "pipelines",
@@ -14,6 +14,7 @@ pub const COMMANDS: [&str; 14] = [
     "runs",
     "run",
     "events",
+    "extensions",
     "start",
     "cancel",
     "deploy",
@@ -164,6 +165,12 @@ impl App {
                 Err(_) => usage(self, ":run <pipeline> <run id> (the run id is a number)"),
             },
             ("run", _) => usage(self, ":run <pipeline> <run id>"),
+            ("extensions", []) => {
+                if *self.screen() == Screen::Extensions {
+                    return self.reload_screen();
+                }
+                self.push(Screen::Extensions)
+            }
             ("events", []) => {
                 if *self.screen() != Screen::Events {
                     let effects = self.push(Screen::Events);
@@ -214,8 +221,8 @@ impl App {
             }
             ("deploy", _) => usage(self, ":deploy <version>"),
             ("save", [path]) => {
-                if !matches!(self.screen(), Screen::Logs { .. }) {
-                    return usage(self, ":save <file> in the log view");
+                if !self.showing_logs() {
+                    return usage(self, ":save <file> in a log view");
                 }
                 vec![Effect::SaveLogs {
                     path: path.to_string(),

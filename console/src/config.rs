@@ -45,11 +45,12 @@ pub enum Action {
     Details,
     Promote,
     Abort,
+    Extensions,
 }
 
 impl Action {
     /// Every action with its config name, in help order.
-    pub const ALL: [(Action, &'static str); 32] = [
+    pub const ALL: [(Action, &'static str); 33] = [
         (Action::Up, "up"),
         (Action::Down, "down"),
         (Action::Left, "left"),
@@ -82,6 +83,7 @@ impl Action {
         (Action::Details, "details"),
         (Action::Promote, "promote"),
         (Action::Abort, "abort"),
+        (Action::Extensions, "extensions"),
     ];
 
     /// The config name (`page_down`).

@@ -152,5 +152,7 @@ pub(crate) fn crumb(screen: &Screen) -> String {
         Screen::Run { run_id, .. } => format!("run {run_id}"),
         Screen::Logs { task, .. } => format!("{task} logs"),
         Screen::Events => "events".into(),
+        Screen::Extensions => "extensions".into(),
+        Screen::Extension { id } => format!("extension {id}"),
     }
 }

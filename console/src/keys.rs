@@ -54,7 +54,7 @@ impl App {
     }
 
     pub(crate) fn on_action(&mut self, action: Action) -> Vec<Effect> {
-        let in_logs = matches!(self.screen(), Screen::Logs { .. });
+        let in_logs = self.showing_logs();
         if in_logs && let Some(effects) = self.on_log_action(action) {
             return effects;
         }
@@ -78,9 +78,22 @@ impl App {
             }
             Action::Open => self.open(),
             Action::Logs => match self.screen() {
-                Screen::Run { .. } => self.open(),
+                Screen::Run { .. } | Screen::Extensions => self.open(),
+                Screen::Extension { .. } if self.ext_tab != crate::model::ExtTab::Logs => {
+                    while self.ext_tab != crate::model::ExtTab::Logs {
+                        self.ext_tab = self.ext_tab.next();
+                    }
+                    self.ext_tab_effects()
+                }
                 _ => Vec::new(),
             },
+            Action::Extensions => {
+                if matches!(self.screen(), Screen::Extensions) {
+                    Vec::new()
+                } else {
+                    self.push(Screen::Extensions)
+                }
+            }
             Action::Back => self.back(),
             Action::Quit => {
                 if self.stack.len() > 1 {
@@ -147,13 +160,46 @@ impl App {
                     Vec::new()
                 }
             },
-            Action::Enable | Action::Disable => match (self.screen(), self.selected_pipeline()) {
-                (Screen::Pipelines, Some(pipeline)) => self.request(Mutation::SetPipelineState {
-                    pipeline,
-                    enable: action == Action::Enable,
-                }),
-                _ => Vec::new(),
-            },
+            Action::Enable | Action::Disable => {
+                let enable = action == Action::Enable;
+                match (self.screen().clone(), self.selected_pipeline()) {
+                    (Screen::Pipelines, Some(pipeline)) => {
+                        self.request(Mutation::SetPipelineState { pipeline, enable })
+                    }
+                    (Screen::Extensions, _) => {
+                        let selected = self.frame().selected;
+                        match self.visible_extensions().get(selected) {
+                            Some(e) => {
+                                let id = e.registration.extension_id.clone();
+                                self.request(Mutation::SetExtensionState { id, enable })
+                            }
+                            None => Vec::new(),
+                        }
+                    }
+                    (Screen::Extension { .. }, _)
+                        if self.ext_tab == crate::model::ExtTab::Subscriptions =>
+                    {
+                        let selected = self.frame().selected;
+                        match self.visible_subscriptions().get(selected).copied() {
+                            Some(s) => {
+                                let mutation = Mutation::SetSubscriptionState {
+                                    namespace: s.namespace_id.clone(),
+                                    pipeline: s.pipeline_id.clone(),
+                                    extension: s.extension_id.clone(),
+                                    subscription: s.subscription_id.clone(),
+                                    enable,
+                                };
+                                self.request(mutation)
+                            }
+                            None => Vec::new(),
+                        }
+                    }
+                    (Screen::Extension { id }, _) => {
+                        self.request(Mutation::SetExtensionState { id, enable })
+                    }
+                    _ => Vec::new(),
+                }
+            }
             Action::Details => match self.selected_pipeline() {
                 Some(pipeline) if !matches!(self.screen(), Screen::Pipeline { .. }) => {
                     self.push(Screen::Pipeline { pipeline })
@@ -188,6 +234,7 @@ impl App {
                     }
                 }
             }
+            Action::Tab if matches!(self.screen(), Screen::Extension { .. }) => self.next_ext_tab(),
             Action::Tab => {
                 if matches!(self.screen(), Screen::Run { .. }) {
                     self.timeline = !self.timeline;

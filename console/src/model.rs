@@ -4,7 +4,9 @@
 
 use crate::config::ConsoleConfig;
 use crate::logbuf::LogBuf;
-use gofer_core::api::{Config, Deployment, Event, Metadata, Namespace, Run, TaskExecution};
+use gofer_core::api::{
+    Config, Deployment, Event, Extension, Metadata, Namespace, Run, Subscription, TaskExecution,
+};
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::mutation::Mutation;
@@ -100,6 +102,52 @@ pub enum Screen {
         task: String,
     },
     Events,
+    /// Every installed extension.
+    Extensions,
+    /// One extension, on one of its tabs.
+    Extension {
+        id: String,
+    },
+}
+
+/// The tabs of the extension view (`tab` moves to the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtTab {
+    Logs,
+    Debug,
+    Subscriptions,
+    Settings,
+}
+
+impl ExtTab {
+    pub const ALL: [ExtTab; 4] = [
+        ExtTab::Logs,
+        ExtTab::Debug,
+        ExtTab::Subscriptions,
+        ExtTab::Settings,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExtTab::Logs => "logs",
+            ExtTab::Debug => "debug",
+            ExtTab::Subscriptions => "subscriptions",
+            ExtTab::Settings => "settings",
+        }
+    }
+
+    pub fn next(self) -> ExtTab {
+        let i = ExtTab::ALL.iter().position(|t| *t == self).unwrap_or(0);
+        ExtTab::ALL[(i + 1) % ExtTab::ALL.len()]
+    }
+}
+
+/// An extension's debug info as last fetched: the text (JSON pretty-printed) or the error, and
+/// when (the console's clock).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebugInfo {
+    pub result: Result<String, String>,
+    pub fetched: u64,
 }
 
 /// A screen on the navigation stack, with its own selection and `/` filter (restored on `esc`).
@@ -184,6 +232,15 @@ pub enum Msg {
         pipeline: String,
         result: Result<PipelineData, String>,
     },
+    Extensions(Result<Vec<Extension>, String>),
+    ExtensionDebug {
+        id: String,
+        result: Result<String, String>,
+    },
+    ExtensionSubscriptions {
+        id: String,
+        result: Result<Vec<Subscription>, String>,
+    },
     Run {
         namespace: String,
         pipeline: String,
@@ -229,6 +286,18 @@ pub enum Effect {
     LoadPipeline {
         namespace: String,
         pipeline: String,
+    },
+    LoadExtensions,
+    LoadExtensionDebug {
+        id: String,
+    },
+    LoadExtensionSubscriptions {
+        id: String,
+    },
+    /// Follow an extension container's log (stopping any other log stream).
+    OpenExtensionLogs {
+        id: String,
+        generation: u64,
     },
     LoadRun {
         namespace: String,
@@ -293,6 +362,10 @@ pub struct App {
     pub pipeline: Load<PipelineData>,
     /// The pipeline view's version whose diff against the live version is open.
     pub diff: Option<u64>,
+    pub extensions: Load<Vec<Extension>>,
+    pub ext_tab: ExtTab,
+    pub ext_debug: Load<DebugInfo>,
+    pub ext_subscriptions: Load<Vec<Subscription>>,
     pub run: Load<RunData>,
     /// Selected task of the run view.
     pub selected_task: Option<String>,

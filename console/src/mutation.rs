@@ -25,6 +25,18 @@ pub enum Mutation {
         pipeline: String,
         version: u64,
     },
+    SetExtensionState {
+        id: String,
+        enable: bool,
+    },
+    /// A subscription of any namespace (the extension view lists them all).
+    SetSubscriptionState {
+        namespace: String,
+        pipeline: String,
+        extension: String,
+        subscription: String,
+        enable: bool,
+    },
     /// Make a running deployment's version live now.
     Promote {
         pipeline: String,
@@ -61,6 +73,20 @@ impl Mutation {
             Mutation::Deploy { pipeline, version } => {
                 format!("deploy version {version} of '{pipeline}'? (y/n)")
             }
+            Mutation::SetExtensionState { id, enable } => format!(
+                "{} extension '{id}'? (y/n)",
+                if *enable { "enable" } else { "disable" }
+            ),
+            Mutation::SetSubscriptionState {
+                pipeline,
+                extension,
+                subscription,
+                enable,
+                ..
+            } => format!(
+                "{} subscription '{subscription}' of '{pipeline}' to '{extension}'? (y/n)",
+                if *enable { "enable" } else { "disable" }
+            ),
             Mutation::Promote {
                 pipeline,
                 deployment,
@@ -113,6 +139,27 @@ impl Mutation {
             Mutation::Deploy { pipeline, version } => {
                 format!("gofer{ns} pipeline config deploy {pipeline} {version}")
             }
+            Mutation::SetExtensionState { id, enable } => format!(
+                "gofer extension {} {id}",
+                if *enable { "enable" } else { "disable" }
+            ),
+            Mutation::SetSubscriptionState {
+                namespace,
+                pipeline,
+                extension,
+                subscription,
+                enable,
+            } => {
+                let ns = if namespace == "default" {
+                    String::new()
+                } else {
+                    format!(" --namespace {namespace}")
+                };
+                format!(
+                    "gofer{ns} pipeline subscription {} {pipeline} {extension} {subscription}",
+                    if *enable { "enable" } else { "disable" }
+                )
+            }
             Mutation::Promote {
                 pipeline,
                 deployment,
@@ -132,6 +179,8 @@ impl Mutation {
             Mutation::CancelRun { .. } | Mutation::CancelTask { .. } => "cancelling",
             Mutation::StartRun { .. } => "starting runs",
             Mutation::SetPipelineState { .. } => "enabling and disabling pipelines",
+            Mutation::SetExtensionState { .. } => "enabling and disabling extensions",
+            Mutation::SetSubscriptionState { .. } => "enabling and disabling subscriptions",
             Mutation::Deploy { .. } | Mutation::Promote { .. } | Mutation::Abort { .. } => {
                 "deploying"
             }

@@ -1,6 +1,6 @@
 //! Moving between screens: the screen stack (open, back, jump), what each screen loads when it
 //! is shown, and switching namespace.
-use crate::model::{App, Effect, Frame, Load, LogView, Screen};
+use crate::model::{App, Effect, ExtTab, Frame, Load, LogView, Screen};
 use crate::screens::events::event_run;
 
 impl App {
@@ -30,12 +30,25 @@ impl App {
                 }]
             }
             Screen::Events => Vec::new(),
+            Screen::Extensions => vec![Effect::LoadExtensions],
+            Screen::Extension { id } => {
+                let mut effects = vec![Effect::LoadExtensions];
+                match self.ext_tab {
+                    ExtTab::Debug => effects.push(Effect::LoadExtensionDebug { id }),
+                    ExtTab::Subscriptions => {
+                        effects.push(Effect::LoadExtensionSubscriptions { id })
+                    }
+                    // The log streams on; reloading would start it again.
+                    ExtTab::Logs | ExtTab::Settings => {}
+                }
+                effects
+            }
         }
     }
 
     /// Pushes `screen` and returns the effects that load it.
     pub(crate) fn push(&mut self, screen: Screen) -> Vec<Effect> {
-        let leaving_logs = matches!(self.screen(), Screen::Logs { .. });
+        let leaving_logs = self.showing_logs();
         match &screen {
             Screen::Runs { .. } => self.runs = Load::Loading,
             Screen::Pipeline { .. } => {
@@ -47,6 +60,12 @@ impl App {
                 self.selected_task = None;
             }
             Screen::Namespaces => self.namespaces = Load::Loading,
+            Screen::Extensions => self.extensions = Load::Loading,
+            Screen::Extension { .. } => {
+                self.ext_tab = ExtTab::Logs;
+                self.ext_debug = Load::Loading;
+                self.ext_subscriptions = Load::Loading;
+            }
             _ => {}
         }
         self.stack.push(Frame {
@@ -65,6 +84,11 @@ impl App {
 
     /// Effects when a screen becomes visible (pushed).
     pub(crate) fn enter_effects(&mut self) -> Vec<Effect> {
+        if let Screen::Extension { .. } = self.screen() {
+            let mut effects = vec![Effect::LoadExtensions];
+            effects.extend(self.ext_tab_effects());
+            return effects;
+        }
         if let Screen::Logs {
             pipeline,
             run_id,
@@ -114,7 +138,9 @@ impl App {
         }
         let left = self.stack.pop().expect("len > 1");
         let mut effects = Vec::new();
-        if matches!(left.screen, Screen::Logs { .. }) {
+        if matches!(left.screen, Screen::Logs { .. })
+            || (matches!(left.screen, Screen::Extension { .. }) && self.ext_tab == ExtTab::Logs)
+        {
             self.logs.generation += 1;
             effects.push(Effect::StopLogs);
         }
@@ -134,7 +160,7 @@ impl App {
 
     /// Replaces the whole stack (`:` commands jump).
     pub(crate) fn jump(&mut self, stack: Vec<Screen>) -> Vec<Effect> {
-        let leaving_logs = matches!(self.screen(), Screen::Logs { .. });
+        let leaving_logs = self.showing_logs();
         self.stack = vec![Frame {
             screen: stack[0].clone(),
             selected: 0,
@@ -169,6 +195,9 @@ impl App {
         }
         if let Screen::Pipelines = self.screen() {
             self.pipelines = Load::Loading;
+        }
+        if let Screen::Extensions = self.screen() {
+            self.extensions = Load::Loading;
         }
         effects.extend(self.enter_effects());
         effects
@@ -241,6 +270,25 @@ impl App {
                 self.jump(stack)
             }
             Screen::Logs { .. } => Vec::new(),
+            Screen::Extensions => match self.visible_extensions().get(selected) {
+                Some(e) => {
+                    let id = e.registration.extension_id.clone();
+                    self.push(Screen::Extension { id })
+                }
+                None => Vec::new(),
+            },
+            // On the subscriptions tab: that pipeline's runs, in its namespace.
+            Screen::Extension { .. } => {
+                if self.ext_tab != ExtTab::Subscriptions {
+                    return Vec::new();
+                }
+                let Some(s) = self.visible_subscriptions().get(selected).copied() else {
+                    return Vec::new();
+                };
+                let (ns, pipeline) = (s.namespace_id.clone(), s.pipeline_id.clone());
+                self.namespace = ns;
+                self.jump(vec![Screen::Pipelines, Screen::Runs { pipeline }])
+            }
         }
     }
 

@@ -333,12 +333,52 @@ impl Io {
             } => {
                 self.stop_logs();
                 self.logs = Some(tokio::spawn(async move {
-                    let result = follow_logs(
-                        &client, &tx, &namespace, &pipeline, run_id, &task, generation,
-                    )
-                    .await;
+                    let stream = client
+                        .task_logs(&namespace, &pipeline, run_id, &task, true)
+                        .await;
+                    let result = pump(stream, &tx, generation).await;
                     let _ = tx.send(Msg::LogEnd { generation, result });
                 }));
+            }
+            Effect::OpenExtensionLogs { id, generation } => {
+                self.stop_logs();
+                self.logs = Some(tokio::spawn(async move {
+                    let stream = client.extension_logs(&id, true).await;
+                    let result = pump(stream, &tx, generation).await;
+                    let _ = tx.send(Msg::LogEnd { generation, result });
+                }));
+            }
+            Effect::LoadExtensions => {
+                tokio::spawn(async move {
+                    let result = client
+                        .list_extensions(None)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Extensions(result));
+                });
+            }
+            Effect::LoadExtensionDebug { id } => {
+                tokio::spawn(async move {
+                    let result = client
+                        .extension_debug(&id)
+                        .await
+                        .map(|text| pretty(&text))
+                        .map_err(|e| match e.status() {
+                            // 502/503 say whether the extension answered at all.
+                            Some(status) => format!("{status} {e}"),
+                            None => e.to_string(),
+                        });
+                    let _ = tx.send(Msg::ExtensionDebug { id, result });
+                });
+            }
+            Effect::LoadExtensionSubscriptions { id } => {
+                tokio::spawn(async move {
+                    let result = client
+                        .list_extension_subscriptions(&id, None)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::ExtensionSubscriptions { id, result });
+                });
             }
             Effect::StopLogs => self.stop_logs(),
             Effect::Mutate {
@@ -364,19 +404,21 @@ impl Io {
     }
 }
 
-async fn follow_logs(
-    client: &Client,
+/// JSON pretty-printed; any other text as it came.
+fn pretty(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| text.to_owned())
+}
+
+/// Sends a log stream's chunks as `LogChunk`s of `generation` (a task's or an extension's log).
+async fn pump(
+    stream: Result<gofer_sdk::ByteStream, gofer_sdk::Error>,
     tx: &UnboundedSender<Msg>,
-    namespace: &str,
-    pipeline: &str,
-    run_id: u64,
-    task: &str,
     generation: u64,
 ) -> Result<(), String> {
-    let mut stream = client
-        .task_logs(namespace, pipeline, run_id, task, true)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut stream = stream.map_err(|e| e.to_string())?;
     while let Some(chunk) = stream.next().await {
         let bytes = chunk.map_err(|e| e.to_string())?;
         if tx.send(Msg::LogChunk { generation, bytes }).is_err() {
@@ -501,6 +543,29 @@ async fn mutate(client: &Client, namespace: &str, mutation: &Mutation) -> Result
             Ok(format!(
                 "deployment {} of '{pipeline}': version {}",
                 deployment.deployment_id, deployment.end_version
+            ))
+        }
+        Mutation::SetExtensionState { id, enable } => {
+            client.set_extension_enabled(id, *enable).await.map_err(e)?;
+            Ok(format!(
+                "extension '{id}' {}",
+                if *enable { "enabled" } else { "disabled" }
+            ))
+        }
+        Mutation::SetSubscriptionState {
+            namespace,
+            pipeline,
+            extension,
+            subscription,
+            enable,
+        } => {
+            client
+                .set_subscription_active(namespace, pipeline, extension, subscription, *enable)
+                .await
+                .map_err(e)?;
+            Ok(format!(
+                "subscription '{subscription}' of '{pipeline}' {}",
+                if *enable { "enabled" } else { "disabled" }
             ))
         }
         Mutation::Promote {

@@ -55,6 +55,8 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Run { .. } => render_run(app, frame, body),
         Screen::Logs { .. } => render_logs(app, frame, body),
         Screen::Events => render_events(app, frame, body),
+        Screen::Extensions => crate::screens::extensions::render_extensions(app, frame, body),
+        Screen::Extension { .. } => crate::screens::extensions::render_extension(app, frame, body),
     }
     render_status(app, frame, status);
     if app.help {
@@ -222,15 +224,41 @@ pub(crate) fn hints(app: &App) -> Vec<(Action, &'static str)> {
             (Action::Start, "start run"),
             (Action::Cancel, "cancel"),
         ],
-        Screen::Namespaces | Screen::Events => {
-            vec![(Action::Open, "open"), (Action::Filter, "filter")]
-        }
+        Screen::Extensions => vec![
+            (Action::Open, "open"),
+            (Action::Enable, "enable"),
+            (Action::Disable, "disable"),
+        ],
+        Screen::Extension { .. } if app.ext_tab == crate::model::ExtTab::Logs => vec![
+            (Action::Tab, "next tab"),
+            (Action::Follow, "follow"),
+            (Action::Filter, "search"),
+            (Action::LogFilter, "filter"),
+        ],
+        Screen::Extension { .. } if app.ext_tab == crate::model::ExtTab::Subscriptions => vec![
+            (Action::Tab, "next tab"),
+            (Action::Open, "pipeline runs"),
+            (Action::Enable, "enable"),
+            (Action::Disable, "disable"),
+        ],
+        Screen::Extension { .. } => vec![(Action::Tab, "next tab"), (Action::Refresh, "refresh")],
+        Screen::Namespaces => vec![
+            (Action::Open, "open"),
+            (Action::Filter, "filter"),
+            (Action::Extensions, "extensions"),
+        ],
+        Screen::Events => vec![(Action::Open, "open"), (Action::Filter, "filter")],
     };
     if app.settings.read_only {
         hints.retain(|(a, _)| {
             !matches!(
                 a,
-                Action::Start | Action::Cancel | Action::Promote | Action::Abort
+                Action::Start
+                    | Action::Cancel
+                    | Action::Promote
+                    | Action::Abort
+                    | Action::Enable
+                    | Action::Disable
             )
         });
     }

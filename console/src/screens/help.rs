@@ -77,6 +77,37 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
         Screen::Namespaces => vec![
             (Action::Open, "switch to the namespace"),
             (Action::Filter, "filter"),
+            (Action::Extensions, "the extensions"),
+        ],
+        Screen::Extensions => vec![
+            (
+                Action::Open,
+                "open the extension (logs, debug, subscriptions, settings)",
+            ),
+            (Action::Logs, "the extension's log"),
+            (Action::Enable, "enable the extension"),
+            (Action::Disable, "disable the extension"),
+            (Action::Filter, "filter"),
+        ],
+        Screen::Extension { .. } => vec![
+            (
+                Action::Tab,
+                "next tab: logs, debug, subscriptions, settings",
+            ),
+            (Action::Refresh, "ask for the debug info again"),
+            (Action::Follow, "logs: toggle follow"),
+            (Action::Filter, "logs: search; subscriptions: filter"),
+            (Action::LogFilter, "logs: show only matching lines"),
+            (Action::Wrap, "logs: toggle wrap"),
+            (
+                Action::Enable,
+                "enable the selected subscription (or the extension)",
+            ),
+            (
+                Action::Disable,
+                "disable the selected subscription (or the extension)",
+            ),
+            (Action::Open, "subscriptions: that pipeline's runs"),
         ],
         Screen::Events => vec![
             (Action::Open, "go to the event's run or pipeline"),

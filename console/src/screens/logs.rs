@@ -297,7 +297,7 @@ pub(crate) fn render_logs(app: &App, frame: &mut Frame, area: Rect) {
         }
         LogState::Streaming if logs.buf.is_empty() => Some(("no output yet".into(), Color::Gray)),
         LogState::Ended if logs.buf.is_empty() => {
-            Some(("no output: the task printed nothing".into(), Color::Gray))
+            Some(("no output: nothing was printed".into(), Color::Gray))
         }
         _ => None,
     };

@@ -3,6 +3,7 @@
 
 pub mod dag;
 pub mod events;
+pub mod extensions;
 pub mod help;
 pub mod logs;
 pub mod namespaces;

@@ -391,3 +391,63 @@ pub fn on_pipeline(width: u16, height: u16, canary_running: bool) -> App {
     });
     app
 }
+
+/// Three extensions: interval running, cron failing (restarted, waiting to retry), github disabled.
+pub fn extensions() -> Vec<gofer_core::api::Extension> {
+    let ext = |id: &str, state: &str, status: &str, extra: serde_json::Value| {
+        let mut e = json!({
+            "registration": {"extension_id": id, "image": format!("gofer.local/extension-{id}"),
+                "registry_auth": null, "settings": [], "created": NOW - 7_200_000,
+                "modified": 0, "status": status, "additional_roles": []},
+            "url": "", "started": NOW - 3_600_000, "state": state,
+            "documentation": {"body": "", "config_params": [], "pipeline_subscription_params": []}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        serde_json::from_value::<gofer_core::api::Extension>(e).unwrap()
+    };
+    vec![
+        ext(
+            "interval",
+            "running",
+            "enabled",
+            json!({"documentation": {"body": "Starts a run every `every`.",
+                "config_params": [{"key": "MIN_INTERVAL", "documentation": "The shortest `every` (default 1m).", "required": false}],
+                "pipeline_subscription_params": [{"key": "every", "documentation": "How often, e.g. 5m.", "required": true}]},
+                "registration": {"extension_id": "interval", "image": "gofer.local/extension-interval",
+                    "registry_auth": null, "settings": [{"key": "MIN_INTERVAL", "value": "1s", "source": "pipeline_config"},
+                        {"key": "API_TOKEN", "value": "********", "source": "pipeline_config"}],
+                    "created": NOW - 7_200_000, "modified": 0, "status": "enabled", "additional_roles": []}}),
+        ),
+        ext(
+            "cron",
+            "exited",
+            "enabled",
+            json!({"restarts": 3, "retry_at": NOW + 8_000,
+                "last_error": "the container of extension 'cron' exited while starting"}),
+        ),
+        ext("github", "exited", "disabled", json!({})),
+    ]
+}
+
+pub fn subscriptions() -> Vec<gofer_core::api::Subscription> {
+    serde_json::from_value(json!([
+        {"namespace_id": "default", "pipeline_id": "deploy-web", "extension_id": "interval",
+         "subscription_id": "hourly", "settings": {"every": "1h"}, "status": "active",
+         "status_reason": null, "last_fired": NOW - 120_000},
+        {"namespace_id": "team-a", "pipeline_id": "etl", "extension_id": "interval",
+         "subscription_id": "tick", "settings": {"every": "5m", "token": "global_secret{{etl_token}}"},
+         "status": "error", "status_reason": {"reason": "failed",
+            "description": "every: must be at least 1m"}, "last_fired": 0}
+    ]))
+    .unwrap()
+}
+
+/// An app on the extensions view (`E` from the pipelines view), data loaded.
+pub fn on_extensions(width: u16, height: u16) -> App {
+    let mut app = on_pipelines(width, height);
+    app.update(key('E'));
+    app.update(Msg::Extensions(Ok(extensions())));
+    app
+}

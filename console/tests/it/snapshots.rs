@@ -457,3 +457,104 @@ fn pipeline_read_only_shows_no_promote_or_abort() {
     assert!(!text.contains("promote"), "{text}");
     assert!(text.contains("3 succeeded"), "{text}");
 }
+
+#[test]
+fn extensions_list_with_a_failing_extension() {
+    let mut app = on_extensions(120, 24);
+    let text = draw(&app);
+    assert!(
+        text.contains("exited · restarted 3× · retry in 8s"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("last error"),
+        "interval never failed: {text}"
+    );
+    insta::assert_snapshot!(text);
+    // The selected extension's last error, in full, below the list.
+    app.update(key('j'));
+    let text = draw(&app);
+    assert!(
+        text.contains("last error: the container of extension 'cron' exited while starting"),
+        "{text}"
+    );
+    insta::assert_snapshot!("extensions_failing_selected", text);
+}
+
+#[test]
+fn extensions_loading_failed_and_empty() {
+    let mut app = on_pipelines(100, 24);
+    app.update(key('E'));
+    insta::assert_snapshot!("extensions_loading", draw(&app));
+    app.update(Msg::Extensions(Err("permission denied".into())));
+    let text = draw(&app);
+    assert!(
+        text.contains("cannot load extensions: permission denied"),
+        "{text}"
+    );
+    app.update(Msg::Extensions(Ok(vec![])));
+    let text = draw(&app);
+    assert!(text.contains("no extensions installed"), "{text}");
+}
+
+/// The extension's tabs: its log (the log view), debug info (and a 503), subscriptions across
+/// namespaces (references as written), settings.
+#[test]
+fn extension_tabs() {
+    let mut app = on_extensions(120, 24);
+    app.update(code(KeyCode::Enter));
+    let generation = app.logs.generation;
+    app.update(Msg::LogChunk {
+        generation,
+        bytes: bytes::Bytes::from_static(
+            b"interval extension listening on 0.0.0.0:8082\nsubscribed default/deploy-web hourly\n",
+        ),
+    });
+    let text = draw(&app);
+    assert!(text.contains("listening on 0.0.0.0:8082"), "{text}");
+    insta::assert_snapshot!("extension_logs", text);
+
+    app.update(code(KeyCode::Tab));
+    insta::assert_snapshot!("extension_debug_loading", draw(&app));
+    app.update(Msg::ExtensionDebug {
+        id: "interval".into(),
+        result: Ok("{\n  \"subscriptions\": [\n    {\n      \"next_fire\": \"2023-11-14T22:16:00Z\"\n    }\n  ]\n}".into()),
+    });
+    let text = draw(&app);
+    assert!(text.contains("\"next_fire\""), "{text}");
+    insta::assert_snapshot!("extension_debug", text);
+    app.update(Msg::ExtensionDebug {
+        id: "interval".into(),
+        result: Err("503 extension 'interval' is not running".into()),
+    });
+    let text = draw(&app);
+    assert!(
+        text.contains("unavailable: 503 extension 'interval' is not running"),
+        "{text}"
+    );
+
+    app.update(code(KeyCode::Tab));
+    app.update(Msg::ExtensionSubscriptions {
+        id: "interval".into(),
+        result: Ok(subscriptions()),
+    });
+    let text = draw(&app);
+    assert!(
+        text.contains("failed: every: must be at least 1m"),
+        "{text}"
+    );
+    insta::assert_snapshot!("extension_subscriptions", text);
+    // The selected one's settings in full: a secret reference as written, never resolved.
+    app.update(key('j'));
+    let text = draw(&app);
+    assert!(
+        text.contains("team-a/etl tick: every=5m token=global_secret{{etl_token}}"),
+        "{text}"
+    );
+
+    app.update(code(KeyCode::Tab));
+    let text = draw(&app);
+    assert!(text.contains("API_TOKEN = ********"), "{text}");
+    assert!(text.contains("every (required)"), "{text}");
+    insta::assert_snapshot!("extension_settings", text);
+}

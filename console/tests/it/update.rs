@@ -849,3 +849,95 @@ fn enter_on_a_deployment_event_opens_the_versions_view() {
         }]
     );
 }
+
+/// `E` opens the extensions; enter opens one on its log; tab walks the tabs (leaving the log
+/// stops its stream); `e`/`d` ask first for an extension or a subscription; enter on a
+/// subscription goes to that pipeline's runs in its namespace.
+#[test]
+fn extensions_view_keys_and_effects() {
+    let mut app = on_pipelines(120, 24);
+    assert_eq!(app.update(key('E')), vec![Effect::LoadExtensions]);
+    app.update(Msg::Extensions(Ok(extensions())));
+    app.update(key('j'));
+    app.update(key('d'));
+    let disable = Mutation::SetExtensionState {
+        id: "cron".into(),
+        enable: false,
+    };
+    assert_eq!(app.mode, Mode::Confirm(disable.clone()));
+    assert_eq!(disable.cli("team-a"), "gofer extension disable cron");
+    app.update(key('n'));
+    app.update(key('k'));
+    let effects = app.update(code(KeyCode::Enter));
+    assert_eq!(
+        *app.screen(),
+        Screen::Extension {
+            id: "interval".into()
+        }
+    );
+    assert!(effects.contains(&Effect::OpenExtensionLogs {
+        id: "interval".into(),
+        generation: app.logs.generation
+    }));
+    assert!(app.showing_logs(), "the log keys apply on the logs tab");
+    let effects = app.update(code(KeyCode::Tab));
+    assert_eq!(
+        effects,
+        vec![
+            Effect::StopLogs,
+            Effect::LoadExtensionDebug {
+                id: "interval".into()
+            }
+        ]
+    );
+    assert_eq!(
+        app.update(key('r')),
+        vec![
+            Effect::LoadExtensions,
+            Effect::LoadExtensionDebug {
+                id: "interval".into()
+            }
+        ]
+    );
+    app.update(code(KeyCode::Tab));
+    app.update(Msg::ExtensionSubscriptions {
+        id: "interval".into(),
+        result: Ok(subscriptions()),
+    });
+    app.update(key('j'));
+    app.update(key('e'));
+    let enable = Mutation::SetSubscriptionState {
+        namespace: "team-a".into(),
+        pipeline: "etl".into(),
+        extension: "interval".into(),
+        subscription: "tick".into(),
+        enable: true,
+    };
+    assert_eq!(app.mode, Mode::Confirm(enable.clone()));
+    assert_eq!(
+        enable.cli("default"),
+        "gofer --namespace team-a pipeline subscription enable etl interval tick"
+    );
+    assert_eq!(
+        app.update(key('y')),
+        vec![Effect::Mutate {
+            namespace: "default".into(),
+            mutation: enable
+        }]
+    );
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.namespace, "team-a");
+    assert_eq!(
+        *app.screen(),
+        Screen::Runs {
+            pipeline: "etl".into()
+        }
+    );
+    // Read-only: no enabling or disabling.
+    let mut ro = gofer_console::app::App::new(settings(true), "default".into(), NOW, (120, 24));
+    ro.update(key('E'));
+    ro.update(Msg::Extensions(Ok(extensions())));
+    ro.update(key('d'));
+    assert_eq!(ro.mode, Mode::Normal);
+    assert!(ro.status.clone().unwrap().text.contains("read-only"));
+}
