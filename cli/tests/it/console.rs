@@ -501,3 +501,81 @@ fn the_console_promotes_a_canary_from_the_pipeline_view() {
     assert_eq!(live.status, gofer_core::enums::DeploymentStatus::Successful);
     tmux.keys(&["q", "q"]);
 }
+
+/// The extensions view in a real terminal against the real binary: an installed interval
+/// extension with a subscribed pipeline; its state, its log's startup line, its debug info's
+/// next run, and disabling the subscription with `d` + `y`, which the API then reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_debugs_an_extension_and_disables_its_subscription() {
+    use crate::extensions::{Cleanup, start_reachable, terminate};
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::common::unused_addr().port();
+    let server = start_reachable(&http, port, dir.path(), &[]).await;
+    let url = format!("http://127.0.0.1:{port}");
+    let ext = crate::common::unique("civ");
+    let pipeline = crate::common::unique("ticked");
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    let cli = |args: &[&str]| {
+        crate::common::run(
+            crate::common::gofer()
+                .env("GOFER_API_BASE_URL", &url)
+                .args(args),
+        )
+    };
+    cli(&["extension", "install", &ext, "gofer.local/extension-interval"]).expect(0);
+    let client = gofer_sdk::Client::new(&url, None).unwrap();
+    let config: gofer_core::api::PipelineConfigInput = serde_json::from_value(serde_json::json!({
+        "id": pipeline, "name": "ticked",
+        "tasks": [{"id": "t", "image": "gofer.local/debug-envs"}]
+    }))
+    .unwrap();
+    client
+        .register_config("default", &pipeline, &config)
+        .await
+        .unwrap();
+    client.deploy_config("default", &pipeline, 1).await.unwrap();
+    cli(&["pipeline", "subscribe", &pipeline, &ext, "tick", "-s", "every=1h"]).expect(0);
+
+    let state = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {url} console",
+        no_config_dir().display(),
+        state.path().display(),
+        env!("CARGO_BIN_EXE_gofer"),
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the pipelines view", |s| s.contains(&pipeline));
+    tmux.keys(&[":", "extensions", "Enter"]);
+    tmux.wait_for("the extension, running", |s| {
+        line_with(s, &[&ext, "gofer.local/extension-interval", "running", "enabled"])
+    });
+    tmux.keys(&["/", &ext, "Enter", "Enter"]);
+    tmux.wait_for("its log's startup line", |s| {
+        s.contains(&format!("extension {ext} listening on 0.0.0.0:8082"))
+    });
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the debug info with the next run", |s| {
+        s.contains("\"next_run\"") && s.contains("fetched")
+    });
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the subscription", |s| {
+        line_with(s, &[&format!("default/{pipeline}"), "tick", "every=1h", "active"])
+    });
+    tmux.keys(&["d"]);
+    tmux.wait_for("the question", |s| {
+        s.contains(&format!("disable subscription 'tick' of '{pipeline}' to '{ext}'? (y/n)"))
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("the subscription disabled", |s| {
+        line_with(s, &[&format!("default/{pipeline}"), "tick", "disabled"])
+    });
+    let sub = client
+        .get_subscription("default", &pipeline, &ext, "tick")
+        .await
+        .unwrap();
+    assert_eq!(sub.status, gofer_core::enums::SubscriptionStatus::Disabled);
+    tmux.keys(&["q", "q", "q"]);
+    cli(&["extension", "uninstall", &ext]).expect(0);
+    terminate(server);
+}

@@ -239,7 +239,7 @@ pub(crate) fn render_extensions(app: &App, frame: &mut Frame, area: Rect) {
         area,
         vec!["ID", "IMAGE", "STATE", "STATUS", "INSTALLED", "STARTED"],
         vec![
-            Constraint::Length(14),
+            Constraint::Length(22),
             Constraint::Fill(1),
             Constraint::Length(36),
             Constraint::Length(9),
@@ -414,7 +414,7 @@ fn render_subscriptions(app: &App, frame: &mut Frame, area: Rect) {
             "WHY / LAST FIRED",
         ],
         vec![
-            Constraint::Length(24),
+            Constraint::Length(32),
             Constraint::Length(14),
             Constraint::Fill(1),
             Constraint::Length(9),
