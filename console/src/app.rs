@@ -40,6 +40,7 @@ impl App {
             ext_tab: ExtTab::Logs,
             ext_debug: Load::Loading,
             ext_subscriptions: Load::Loading,
+            diagnosis: None,
             run: Load::Loading,
             selected_task: None,
             logs: LogView::new(capacity),
@@ -263,6 +264,13 @@ impl App {
             }
             Msg::ExtensionDebug { id, result } => {
                 self.on_extension_debug(id, result);
+                Vec::new()
+            }
+            Msg::DiagnosisLogs { run_id, result } => {
+                let current = self.run.ready().map(|d| d.run.run_id);
+                if current == Some(run_id) && self.diagnosis.is_some() {
+                    self.diagnosis = Some(load(result));
+                }
                 Vec::new()
             }
             Msg::ExtensionSubscriptions { id, result } => {

@@ -46,11 +46,12 @@ pub enum Action {
     Promote,
     Abort,
     Extensions,
+    Diagnose,
 }
 
 impl Action {
     /// Every action with its config name, in help order.
-    pub const ALL: [(Action, &'static str); 33] = [
+    pub const ALL: [(Action, &'static str); 34] = [
         (Action::Up, "up"),
         (Action::Down, "down"),
         (Action::Left, "left"),
@@ -84,6 +85,7 @@ impl Action {
         (Action::Promote, "promote"),
         (Action::Abort, "abort"),
         (Action::Extensions, "extensions"),
+        (Action::Diagnose, "diagnose"),
     ];
 
     /// The config name (`page_down`).

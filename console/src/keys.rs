@@ -87,6 +87,26 @@ impl App {
                 }
                 _ => Vec::new(),
             },
+            Action::Diagnose => {
+                if !matches!(self.screen(), Screen::Run { .. }) {
+                    return Vec::new();
+                }
+                if self.diagnosis.take().is_some() {
+                    return Vec::new();
+                }
+                let Some(data) = self.run.ready() else {
+                    return Vec::new();
+                };
+                let d = gofer_core::diagnosis::diagnose(&data.run, &data.tasks);
+                let effect = Effect::LoadDiagnosisLogs {
+                    namespace: self.namespace.clone(),
+                    pipeline: data.run.pipeline_id.clone(),
+                    run_id: data.run.run_id,
+                    tasks: d.failed.into_iter().map(|f| f.task).collect(),
+                };
+                self.diagnosis = Some(crate::model::Load::Loading);
+                vec![effect]
+            }
             Action::Extensions => {
                 if matches!(self.screen(), Screen::Extensions) {
                     Vec::new()

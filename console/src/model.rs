@@ -241,6 +241,11 @@ pub enum Msg {
         id: String,
         result: Result<Vec<Subscription>, String>,
     },
+    /// The last log lines of a run's failed tasks, for the diagnosis panel.
+    DiagnosisLogs {
+        run_id: u64,
+        result: Result<std::collections::BTreeMap<String, Vec<String>>, String>,
+    },
     Run {
         namespace: String,
         pipeline: String,
@@ -293,6 +298,13 @@ pub enum Effect {
     },
     LoadExtensionSubscriptions {
         id: String,
+    },
+    /// Read the last log lines of `tasks` (the failed ones) of a run.
+    LoadDiagnosisLogs {
+        namespace: String,
+        pipeline: String,
+        run_id: u64,
+        tasks: Vec<String>,
     },
     /// Follow an extension container's log (stopping any other log stream).
     OpenExtensionLogs {
@@ -366,6 +378,9 @@ pub struct App {
     pub ext_tab: ExtTab,
     pub ext_debug: Load<DebugInfo>,
     pub ext_subscriptions: Load<Vec<Subscription>>,
+    /// The run view's diagnosis panel (`x`): `None` while closed, else the failed tasks' last
+    /// log lines.
+    pub diagnosis: Option<Load<std::collections::BTreeMap<String, Vec<String>>>>,
     pub run: Load<RunData>,
     /// Selected task of the run view.
     pub selected_task: Option<String>,

@@ -58,6 +58,7 @@ impl App {
             Screen::Run { .. } => {
                 self.run = Load::Loading;
                 self.selected_task = None;
+                self.diagnosis = None;
             }
             Screen::Namespaces => self.namespaces = Load::Loading,
             Screen::Extensions => self.extensions = Load::Loading,
@@ -146,6 +147,7 @@ impl App {
         }
         if matches!(left.screen, Screen::Run { .. }) {
             self.timeline = false;
+            self.diagnosis = None;
         }
         if self.stale
             || matches!(

@@ -348,6 +348,34 @@ impl Io {
                     let _ = tx.send(Msg::LogEnd { generation, result });
                 }));
             }
+            Effect::LoadDiagnosisLogs {
+                namespace,
+                pipeline,
+                run_id,
+                tasks,
+            } => {
+                tokio::spawn(async move {
+                    let mut logs = std::collections::BTreeMap::new();
+                    for task in tasks {
+                        let stream = client
+                            .task_logs(&namespace, &pipeline, run_id, &task, false)
+                            .await;
+                        let Ok(mut stream) = stream else {
+                            continue; // a task that never started has no log
+                        };
+                        let mut bytes = Vec::new();
+                        while let Some(Ok(chunk)) = stream.next().await {
+                            bytes.extend_from_slice(&chunk);
+                        }
+                        let text = String::from_utf8_lossy(&bytes);
+                        logs.insert(task, gofer_core::diagnosis::tail(&text, 20));
+                    }
+                    let _ = tx.send(Msg::DiagnosisLogs {
+                        run_id,
+                        result: Ok(logs),
+                    });
+                });
+            }
             Effect::LoadExtensions => {
                 tokio::spawn(async move {
                     let result = client

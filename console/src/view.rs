@@ -204,6 +204,7 @@ pub(crate) fn hints(app: &App) -> Vec<(Action, &'static str)> {
         Screen::Run { .. } => vec![
             (Action::Open, "logs"),
             (Action::Timeline, "timeline"),
+            (Action::Diagnose, "why it failed"),
             (Action::Cancel, "cancel"),
         ],
         Screen::Pipelines => vec![

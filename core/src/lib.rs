@@ -6,6 +6,7 @@ pub mod canary;
 pub mod config;
 pub mod cron;
 pub mod dag;
+pub mod diagnosis;
 pub mod diff;
 pub mod duration;
 pub mod enums;

@@ -39,6 +39,16 @@ pub enum RunCommand {
         /// Run id
         run: u64,
     },
+    /// Why a run failed: failed tasks with reason, exit code and last log lines, the chain of skipped tasks, timeouts and retries
+    Debug {
+        /// Pipeline id
+        pipeline: String,
+        /// Run id
+        run: u64,
+        /// Log lines shown per failed task
+        #[arg(long, default_value_t = 20)]
+        lines: usize,
+    },
     /// Start a run of the pipeline's live config version
     Start(StartArgs),
     /// Cancel a pending or running run
@@ -112,6 +122,19 @@ pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
             };
             let body = RunsResponse { runs };
             ctx.print(&body, || runs_table(ctx, &body.runs));
+        }
+        RunCommand::Debug {
+            pipeline,
+            run,
+            lines,
+        } => {
+            let (diagnosis, logs) = diagnose(ctx, ns, &pipeline, run, lines).await?;
+            let body = serde_json::json!({"diagnosis": diagnosis, "logs": logs});
+            ctx.print(&body, || {
+                let mut text = gofer_core::diagnosis::lines(&diagnosis, &logs).join("\n");
+                text.push('\n');
+                text
+            });
         }
         RunCommand::Get { pipeline, run } => {
             let run = ctx.client.get_run(ns, &pipeline, run).await?;
@@ -390,4 +413,50 @@ mod tests {
         assert_eq!(key_value("A=").unwrap(), ("A".into(), String::new()));
         assert!(key_value("A").is_err());
     }
+}
+
+/// The diagnosis of a run and the last `lines` log lines of each failed task (docs/runs.md#why-a-run-failed).
+pub async fn diagnose(
+    ctx: &Ctx,
+    ns: &str,
+    pipeline: &str,
+    run_id: u64,
+    lines: usize,
+) -> anyhow::Result<(
+    gofer_core::diagnosis::Diagnosis,
+    std::collections::BTreeMap<String, Vec<String>>,
+)> {
+    use futures_util::StreamExt as _;
+    let run = ctx.client.get_run(ns, pipeline, run_id).await?;
+    let tasks = ctx
+        .client
+        .list_task_executions(ns, pipeline, run_id, None)
+        .await?;
+    let diagnosis = gofer_core::diagnosis::diagnose(&run, &tasks);
+    let mut logs = std::collections::BTreeMap::new();
+    for failed in &diagnosis.failed {
+        let Some(t) = tasks.iter().find(|t| t.task_id == failed.task) else {
+            continue;
+        };
+        if t.started == 0 || t.logs_expired || t.logs_removed {
+            continue;
+        }
+        let Ok(mut stream) = ctx
+            .client
+            .task_logs(ns, pipeline, run_id, &failed.task, false)
+            .await
+        else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        logs.insert(
+            failed.task.clone(),
+            gofer_core::diagnosis::tail(&text, lines),
+        );
+    }
+    Ok((diagnosis, logs))
 }

@@ -523,7 +523,13 @@ async fn the_console_debugs_an_extension_and_disables_its_subscription() {
                 .args(args),
         )
     };
-    cli(&["extension", "install", &ext, "gofer.local/extension-interval"]).expect(0);
+    cli(&[
+        "extension",
+        "install",
+        &ext,
+        "gofer.local/extension-interval",
+    ])
+    .expect(0);
     let client = gofer_sdk::Client::new(&url, None).unwrap();
     let config: gofer_core::api::PipelineConfigInput = serde_json::from_value(serde_json::json!({
         "id": pipeline, "name": "ticked",
@@ -535,7 +541,16 @@ async fn the_console_debugs_an_extension_and_disables_its_subscription() {
         .await
         .unwrap();
     client.deploy_config("default", &pipeline, 1).await.unwrap();
-    cli(&["pipeline", "subscribe", &pipeline, &ext, "tick", "-s", "every=1h"]).expect(0);
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pipeline,
+        &ext,
+        "tick",
+        "-s",
+        "every=1h",
+    ])
+    .expect(0);
 
     let state = tempfile::tempdir().unwrap();
     let command = format!(
@@ -548,7 +563,10 @@ async fn the_console_debugs_an_extension_and_disables_its_subscription() {
     tmux.wait_for("the pipelines view", |s| s.contains(&pipeline));
     tmux.keys(&[":", "extensions", "Enter"]);
     tmux.wait_for("the extension, running", |s| {
-        line_with(s, &[&ext, "gofer.local/extension-interval", "running", "enabled"])
+        line_with(
+            s,
+            &[&ext, "gofer.local/extension-interval", "running", "enabled"],
+        )
     });
     tmux.keys(&["/", &ext, "Enter", "Enter"]);
     tmux.wait_for("its log's startup line", |s| {
@@ -560,11 +578,16 @@ async fn the_console_debugs_an_extension_and_disables_its_subscription() {
     });
     tmux.keys(&["Tab"]);
     tmux.wait_for("the subscription", |s| {
-        line_with(s, &[&format!("default/{pipeline}"), "tick", "every=1h", "active"])
+        line_with(
+            s,
+            &[&format!("default/{pipeline}"), "tick", "every=1h", "active"],
+        )
     });
     tmux.keys(&["d"]);
     tmux.wait_for("the question", |s| {
-        s.contains(&format!("disable subscription 'tick' of '{pipeline}' to '{ext}'? (y/n)"))
+        s.contains(&format!(
+            "disable subscription 'tick' of '{pipeline}' to '{ext}'? (y/n)"
+        ))
     });
     tmux.keys(&["y"]);
     tmux.wait_for("the subscription disabled", |s| {

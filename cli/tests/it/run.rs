@@ -346,3 +346,61 @@ fn cancelling_is_visible_and_force_kills() {
         .unwrap();
     assert_eq!(task.exit_code, Some(137), "killed: {task:?}");
 }
+
+/// `gofer run debug`: one task failed and two were skipped because of it; the failure's last
+/// log lines and the skip chain are printed (docs/runs.md#why-a-run-failed).
+#[test]
+fn run_debug_explains_a_failure_and_its_skip_chain() {
+    let namespace = crate::common::ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = crate::common::busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    let mut test = shell_task("test", &image, "echo never");
+    test.depends_on = gofer_core::api::OrderedMap(vec![("build".into(), "success".into())]);
+    let mut deploy = shell_task("deploy", &image, "echo never");
+    deploy.depends_on = gofer_core::api::OrderedMap(vec![("test".into(), "success".into())]);
+    server.deploy_in(
+        &ns,
+        "broken",
+        vec![
+            shell_task(
+                "build",
+                &image,
+                "for i in $(seq 1 30); do echo line $i; done; echo error: boom; exit 3",
+            ),
+            test,
+            deploy,
+        ],
+    );
+    server
+        .run_in(&ns, &["run", "start", "broken", "--watch"])
+        .expect(8);
+    let out = server
+        .run_in(&ns, &["run", "debug", "broken", "1"])
+        .expect(0);
+    let text = out.stdout;
+    assert!(text.starts_with("run 1 ended failed"), "{text}");
+    assert!(
+        text.contains("✖ task build failed: abnormal_exit, exit code 3"),
+        "{text}"
+    );
+    assert!(text.contains("last 20 log line(s):"), "{text}");
+    assert!(text.contains("  │ error: boom"), "{text}");
+    assert!(
+        text.contains("  │ line 12") && !text.contains("  │ line 11\n"),
+        "{text}"
+    );
+    assert!(text.contains("⏭ test ← build (failed)"), "{text}");
+    assert!(text.contains("⏭ deploy ← test ← build (failed)"), "{text}");
+    let json: serde_json::Value = server
+        .run_in(&ns, &["run", "debug", "broken", "1", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(json["diagnosis"]["failed"][0]["task"], "build");
+    assert_eq!(json["logs"]["build"].as_array().unwrap().len(), 20);
+    server
+        .run_in(&ns, &["run", "debug", "broken", "9"])
+        .expect(3);
+}

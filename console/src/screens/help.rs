@@ -42,6 +42,7 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
             (Action::Open, "open the task's logs"),
             (Action::Logs, "open the task's logs"),
             (Action::Timeline, "toggle the timeline"),
+            (Action::Diagnose, "why the run failed (gofer run debug)"),
             (Action::Cancel, "cancel the task (or the run)"),
             (Action::Start, "start a new run"),
             (Action::Pause, "pause / resume live updates"),

@@ -208,6 +208,52 @@ pub(crate) fn render_run(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
+    if let Some(logs) = &app.diagnosis {
+        // `x`: the diagnosis takes the view's lower half.
+        let [top, bottom] =
+            Split::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(rest);
+        let diagnosis = gofer_core::diagnosis::diagnose(&data.run, &data.tasks);
+        let empty = std::collections::BTreeMap::new();
+        let (logs, note) = match logs {
+            crate::model::Load::Ready(l) => (l, None),
+            crate::model::Load::Loading => (&empty, Some("reading the failed tasks' logs…")),
+            crate::model::Load::Failed(_) => (&empty, Some("the logs could not be read")),
+        };
+        let mut lines: Vec<Line> = gofer_core::diagnosis::lines(&diagnosis, logs)
+            .into_iter()
+            .map(|l| {
+                let style = if l.starts_with('✖') {
+                    Style::new().fg(theme.failed)
+                } else if l.trim_start().starts_with('⏭') {
+                    Style::new().fg(theme.skipped)
+                } else {
+                    Style::new()
+                };
+                Line::from(Span::styled(l, style))
+            })
+            .collect();
+        if let Some(note) = note {
+            lines.push(Line::from(Span::styled(note, Style::new().fg(Color::Gray))));
+        }
+        let layout = Layout::new(&data.tasks);
+        let selected = app.selected_task.as_deref();
+        if app.run_uses_tree() {
+            render_tree(app, &data.tasks, &layout, selected, frame.buffer_mut(), top);
+        } else {
+            render_dag(app, &data.tasks, &layout, selected, frame.buffer_mut(), top);
+        }
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(
+                    ratatui::widgets::Block::new()
+                        .borders(ratatui::widgets::Borders::TOP)
+                        .title(" why it failed · x closes · same as: gofer run debug "),
+                ),
+            bottom,
+        );
+        return;
+    }
     let (pane, side) = if app.size.0 >= crate::model::SIDE_PANEL_FROM {
         let [pane, side] =
             Split::horizontal([Constraint::Min(1), Constraint::Length(40)]).areas(rest);

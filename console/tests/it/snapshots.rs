@@ -548,11 +548,53 @@ fn extension_tabs() {
         text.contains("team-a/etl tick: every=5m token=global_secret{{etl_token}}"),
         "{text}"
     );
-    assert!(text.contains("failed: every: must be at least 1m"), "{text}");
+    assert!(
+        text.contains("failed: every: must be at least 1m"),
+        "{text}"
+    );
 
     app.update(code(KeyCode::Tab));
     let text = draw(&app);
     assert!(text.contains("API_TOKEN = ********"), "{text}");
     assert!(text.contains("every (required)"), "{text}");
     insta::assert_snapshot!("extension_settings", text);
+}
+
+/// `x` in the run view: the failed task with its last log lines, the skipped one with its chain.
+#[test]
+fn run_diagnosis_panel() {
+    let mut app = on_run(120, 32);
+    let effects = app.update(key('x'));
+    assert_eq!(
+        effects,
+        vec![gofer_console::app::Effect::LoadDiagnosisLogs {
+            namespace: "default".into(),
+            pipeline: "deploy-web".into(),
+            run_id: 42,
+            tasks: vec!["lint".into()],
+        }]
+    );
+    let loading = draw(&app);
+    assert!(
+        loading.contains("reading the failed tasks' logs"),
+        "{loading}"
+    );
+    app.update(Msg::DiagnosisLogs {
+        run_id: 42,
+        result: Ok(std::collections::BTreeMap::from([(
+            "lint".to_string(),
+            vec![
+                "checking 12 files".into(),
+                "src/app.rs:3: unused import".into(),
+            ],
+        )])),
+    });
+    let text = draw(&app);
+    assert!(text.contains("✖ task lint failed"), "{text}");
+    assert!(text.contains("│ src/app.rs:3: unused import"), "{text}");
+    assert!(text.contains("⏭ package ← lint (failed)"), "{text}");
+    insta::assert_snapshot!(text);
+    // x again closes it.
+    app.update(key('x'));
+    assert!(!draw(&app).contains("x closes"));
 }
