@@ -37,6 +37,7 @@ impl App {
             pipeline: Load::Loading,
             diff: None,
             extensions: Load::Loading,
+            running: Load::Loading,
             ext_tab: ExtTab::Logs,
             ext_debug: Load::Loading,
             ext_subscriptions: Load::Loading,
@@ -104,6 +105,7 @@ impl App {
             Screen::Runs { .. } => self.visible_runs().len(),
             Screen::Pipeline { .. } => self.visible_versions().len(),
             Screen::Extensions => self.visible_extensions().len(),
+            Screen::Running => self.visible_running().len(),
             Screen::Extension { .. } => match self.ext_tab {
                 ExtTab::Subscriptions => self.visible_subscriptions().len(),
                 _ => 0,
@@ -140,6 +142,7 @@ impl App {
                 namespace: namespace.clone(),
                 pipeline: pipeline.clone(),
             }),
+            Msg::Running(_) => Some(Effect::LoadRunning),
             Msg::Pipeline {
                 namespace,
                 pipeline,
@@ -175,6 +178,7 @@ impl App {
                 Effect::LoadPipelines { .. }
                     | Effect::LoadRuns { .. }
                     | Effect::LoadPipeline { .. }
+                    | Effect::LoadRunning
                     | Effect::LoadRun { .. }
             );
             if !is_load {
@@ -257,6 +261,11 @@ impl App {
                 run_id,
                 result,
             } => self.on_run(namespace, pipeline, run_id, result),
+            Msg::Running(result) => {
+                self.running = load(result);
+                self.clamp_selection();
+                Vec::new()
+            }
             Msg::Extensions(result) => {
                 self.extensions = load(result);
                 self.clamp_selection();
@@ -390,6 +399,19 @@ impl App {
         ) && *self.screen() == Screen::Namespaces
         {
             effects.push(Effect::LoadNamespaces);
+        }
+        // Runs of every namespace change the running view.
+        if *self.screen() == Screen::Running
+            && matches!(
+                kind,
+                EventKind::QueuedRun { .. }
+                    | EventKind::StartedRun { .. }
+                    | EventKind::CompletedRun { .. }
+                    | EventKind::StartedTaskExecution { .. }
+                    | EventKind::CompletedTaskExecution { .. }
+            )
+        {
+            effects.push(Effect::LoadRunning);
         }
         // Extension events change the extensions views whatever the namespace.
         if matches!(

@@ -6,7 +6,7 @@ use crate::mutation::Mutation;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Commands of `:` mode, for completion (docs/cli.md#console).
-pub const COMMANDS: [&str; 15] = [
+pub const COMMANDS: [&str; 16] = [
     "namespaces",
     "ns",
     "pipelines",
@@ -15,6 +15,7 @@ pub const COMMANDS: [&str; 15] = [
     "run",
     "events",
     "extensions",
+    "running",
     "start",
     "cancel",
     "deploy",
@@ -165,6 +166,12 @@ impl App {
                 Err(_) => usage(self, ":run <pipeline> <run id> (the run id is a number)"),
             },
             ("run", _) => usage(self, ":run <pipeline> <run id>"),
+            ("running", []) => {
+                if *self.screen() == Screen::Running {
+                    return self.reload_screen();
+                }
+                self.push(Screen::Running)
+            }
             ("extensions", []) => {
                 if *self.screen() == Screen::Extensions {
                     return self.reload_screen();

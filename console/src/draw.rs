@@ -153,6 +153,7 @@ pub(crate) fn crumb(screen: &Screen) -> String {
         Screen::Logs { task, .. } => format!("{task} logs"),
         Screen::Events => "events".into(),
         Screen::Extensions => "extensions".into(),
+        Screen::Running => "running now".into(),
         Screen::Extension { id } => format!("extension {id}"),
     }
 }

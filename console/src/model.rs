@@ -102,6 +102,8 @@ pub enum Screen {
         task: String,
     },
     Events,
+    /// Every pending and running run the token may read, across namespaces (`:running`).
+    Running,
     /// Every installed extension.
     Extensions,
     /// One extension, on one of its tabs.
@@ -233,6 +235,7 @@ pub enum Msg {
         result: Result<PipelineData, String>,
     },
     Extensions(Result<Vec<Extension>, String>),
+    Running(Result<Vec<gofer_core::api::ActiveRun>, String>),
     ExtensionDebug {
         id: String,
         result: Result<String, String>,
@@ -293,6 +296,7 @@ pub enum Effect {
         pipeline: String,
     },
     LoadExtensions,
+    LoadRunning,
     LoadExtensionDebug {
         id: String,
     },
@@ -375,6 +379,7 @@ pub struct App {
     /// The pipeline view's version whose diff against the live version is open.
     pub diff: Option<u64>,
     pub extensions: Load<Vec<Extension>>,
+    pub running: Load<Vec<gofer_core::api::ActiveRun>>,
     pub ext_tab: ExtTab,
     pub ext_debug: Load<DebugInfo>,
     pub ext_subscriptions: Load<Vec<Subscription>>,

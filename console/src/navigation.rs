@@ -31,6 +31,7 @@ impl App {
             }
             Screen::Events => Vec::new(),
             Screen::Extensions => vec![Effect::LoadExtensions],
+            Screen::Running => vec![Effect::LoadRunning],
             Screen::Extension { id } => {
                 let mut effects = vec![Effect::LoadExtensions];
                 match self.ext_tab {
@@ -62,6 +63,7 @@ impl App {
             }
             Screen::Namespaces => self.namespaces = Load::Loading,
             Screen::Extensions => self.extensions = Load::Loading,
+            Screen::Running => self.running = Load::Loading,
             Screen::Extension { .. } => {
                 self.ext_tab = ExtTab::Logs;
                 self.ext_debug = Load::Loading;
@@ -272,6 +274,23 @@ impl App {
                 self.jump(stack)
             }
             Screen::Logs { .. } => Vec::new(),
+            // The run, in its namespace.
+            Screen::Running => {
+                let Some(r) = self.visible_running().get(selected).map(|a| a.run.clone()) else {
+                    return Vec::new();
+                };
+                self.namespace = r.namespace_id.clone();
+                self.jump(vec![
+                    Screen::Pipelines,
+                    Screen::Runs {
+                        pipeline: r.pipeline_id.clone(),
+                    },
+                    Screen::Run {
+                        pipeline: r.pipeline_id,
+                        run_id: r.run_id,
+                    },
+                ])
+            }
             Screen::Extensions => match self.visible_extensions().get(selected) {
                 Some(e) => {
                     let id = e.registration.extension_id.clone();

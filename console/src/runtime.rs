@@ -376,6 +376,12 @@ impl Io {
                     });
                 });
             }
+            Effect::LoadRunning => {
+                tokio::spawn(async move {
+                    let result = client.active_runs().await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Running(result));
+                });
+            }
             Effect::LoadExtensions => {
                 tokio::spawn(async move {
                     let result = client

@@ -56,6 +56,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Logs { .. } => render_logs(app, frame, body),
         Screen::Events => render_events(app, frame, body),
         Screen::Extensions => crate::screens::extensions::render_extensions(app, frame, body),
+        Screen::Running => crate::screens::running::render_running(app, frame, body),
         Screen::Extension { .. } => crate::screens::extensions::render_extension(app, frame, body),
     }
     render_status(app, frame, status);
@@ -248,7 +249,9 @@ pub(crate) fn hints(app: &App) -> Vec<(Action, &'static str)> {
             (Action::Filter, "filter"),
             (Action::Extensions, "extensions"),
         ],
-        Screen::Events => vec![(Action::Open, "open"), (Action::Filter, "filter")],
+        Screen::Events | Screen::Running => {
+            vec![(Action::Open, "open"), (Action::Filter, "filter")]
+        }
     };
     if app.settings.read_only {
         hints.retain(|(a, _)| {

@@ -42,9 +42,9 @@ pub struct SkippedTask {
 }
 
 fn seconds(s: u64) -> String {
-    if s % 3600 == 0 && s >= 3600 {
+    if s.is_multiple_of(3600) && s >= 3600 {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s >= 60 {
+    } else if s.is_multiple_of(60) && s >= 60 {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -101,10 +101,10 @@ pub fn diagnose(run: &Run, tasks: &[TaskExecution]) -> Diagnosis {
                     .into(),
             );
         }
-        if let Some(code) = t.exit_code.filter(|c| *c != 0) {
-            if kind == Some(TaskExecutionStatusReasonKind::AbnormalExit) {
-                explanation.push(format!("its command exited with code {code}"));
-            }
+        if let Some(code) = t.exit_code.filter(|c| *c != 0)
+            && kind == Some(TaskExecutionStatusReasonKind::AbnormalExit)
+        {
+            explanation.push(format!("its command exited with code {code}"));
         }
         failed.push(FailedTask {
             task: t.task_id.clone(),

@@ -40,6 +40,15 @@ impl Client {
         Ok(response.run)
     }
 
+    /// `GET /api/runs`: every pending and running run the token may read, across namespaces,
+    /// with its running tasks and queue position (docs/api.md#runs-and-task-executions).
+    pub async fn active_runs(&self) -> Result<Vec<gofer_core::api::ActiveRun>, Error> {
+        let response: gofer_core::api::ActiveRunsResponse = self
+            .json(self.request(Method::GET, &["api", "runs"]))
+            .await?;
+        Ok(response.runs)
+    }
+
     /// `GET …/pipelines/{p}/runs`: oldest first unless the page says `reverse`.
     pub async fn list_runs(
         &self,

@@ -373,48 +373,6 @@ fn describe_run(ctx: &Ctx, run: &Run) -> String {
     ])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_words_split_like_sh() {
-        let ok = |s: &str| shell_words(s).unwrap();
-        assert_eq!(ok("make all"), ["make", "all"]);
-        assert_eq!(
-            ok("  sh  -c 'echo $HOME; exit 3' "),
-            ["sh", "-c", "echo $HOME; exit 3"]
-        );
-        assert_eq!(
-            ok(r#"echo "a \"b\" \n" c\ d ''"#),
-            ["echo", r#"a "b" \n"#, "c d", ""]
-        );
-        for bad in ["'open", "\"open", "trailing\\", "   "] {
-            assert!(shell_words(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_initiator_kind_is_said_once() {
-        let mut run: Run = serde_json::from_value(serde_json::json!({
-            "namespace_id": "default", "pipeline_id": "p", "pipeline_config_version": 1,
-            "run_id": 1, "state": "running", "status": "unknown",
-            "initiator": {"id": "x", "user": "interval (extension)", "kind": "extension"}
-        }))
-        .unwrap();
-        assert_eq!(initiator(&run), "interval (extension)");
-        run.initiator.user = "alice".into();
-        assert_eq!(initiator(&run), "alice (extension)");
-    }
-
-    #[test]
-    fn key_values() {
-        assert_eq!(key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
-        assert_eq!(key_value("A=").unwrap(), ("A".into(), String::new()));
-        assert!(key_value("A").is_err());
-    }
-}
-
 /// The diagnosis of a run and the last `lines` log lines of each failed task (docs/runs.md#why-a-run-failed).
 pub async fn diagnose(
     ctx: &Ctx,
@@ -459,4 +417,46 @@ pub async fn diagnose(
         );
     }
     Ok((diagnosis, logs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_split_like_sh() {
+        let ok = |s: &str| shell_words(s).unwrap();
+        assert_eq!(ok("make all"), ["make", "all"]);
+        assert_eq!(
+            ok("  sh  -c 'echo $HOME; exit 3' "),
+            ["sh", "-c", "echo $HOME; exit 3"]
+        );
+        assert_eq!(
+            ok(r#"echo "a \"b\" \n" c\ d ''"#),
+            ["echo", r#"a "b" \n"#, "c d", ""]
+        );
+        for bad in ["'open", "\"open", "trailing\\", "   "] {
+            assert!(shell_words(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_initiator_kind_is_said_once() {
+        let mut run: Run = serde_json::from_value(serde_json::json!({
+            "namespace_id": "default", "pipeline_id": "p", "pipeline_config_version": 1,
+            "run_id": 1, "state": "running", "status": "unknown",
+            "initiator": {"id": "x", "user": "interval (extension)", "kind": "extension"}
+        }))
+        .unwrap();
+        assert_eq!(initiator(&run), "interval (extension)");
+        run.initiator.user = "alice".into();
+        assert_eq!(initiator(&run), "alice (extension)");
+    }
+
+    #[test]
+    fn key_values() {
+        assert_eq!(key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert_eq!(key_value("A=").unwrap(), ("A".into(), String::new()));
+        assert!(key_value("A").is_err());
+    }
 }

@@ -602,3 +602,39 @@ async fn the_console_debugs_an_extension_and_disables_its_subscription() {
     cli(&["extension", "uninstall", &ext]).expect(0);
     terminate(server);
 }
+
+/// `:running` in a real terminal: a run started from the CLI appears, then leaves when it
+/// completes.
+#[test]
+fn the_console_shows_what_is_running_now() {
+    let namespace = ContainerNamespace::new();
+    let server = TestServer::start();
+    let Some(image) = busybox_image(&server) else {
+        return;
+    };
+    let ns = server.create_namespace(&namespace);
+    server.deploy_in(&ns, "busy", vec![shell_task("work", &image, "sleep 3")]);
+    let state = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {} --namespace {ns} console",
+        no_config_dir().display(),
+        state.path().display(),
+        env!("CARGO_BIN_EXE_gofer"),
+        server.url,
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the pipelines view", |s| s.contains("busy"));
+    tmux.keys(&[":", "running", "Enter"]);
+    tmux.wait_for("nothing running", |s| {
+        s.contains("nothing is running or queued right now")
+    });
+    server.run_in(&ns, &["run", "start", "busy"]).expect(0);
+    tmux.wait_for("the run in progress", |s| {
+        line_with(s, &["busy", "1 "]) && (s.contains("work") || s.contains("queued"))
+    });
+    tmux.wait_for("the run gone once complete", |s| {
+        s.contains("nothing is running or queued right now")
+    });
+    server.finish_runs(&ns, "busy");
+    tmux.keys(&["q", "q"]);
+}

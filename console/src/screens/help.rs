@@ -80,6 +80,11 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
             (Action::Filter, "filter"),
             (Action::Extensions, "the extensions"),
         ],
+        Screen::Running => vec![
+            (Action::Open, "open the run"),
+            (Action::Filter, "filter by namespace, pipeline, task…"),
+            (Action::Pause, "pause / resume live updates"),
+        ],
         Screen::Extensions => vec![
             (
                 Action::Open,

@@ -10,4 +10,5 @@ pub mod namespaces;
 pub mod pipeline;
 pub mod pipelines;
 pub mod run;
+pub mod running;
 pub mod runs;

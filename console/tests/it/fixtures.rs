@@ -451,3 +451,27 @@ pub fn on_extensions(width: u16, height: u16) -> App {
     app.update(Msg::Extensions(Ok(extensions())));
     app
 }
+
+/// Three runs in progress: one running two tasks, one between tasks, one queued second in line.
+pub fn active_runs() -> Vec<gofer_core::api::ActiveRun> {
+    let mut queued = run(44, "pending", "unknown", 20, None);
+    queued.namespace_id = "team-a".into();
+    queued.pipeline_id = "etl".into();
+    vec![
+        gofer_core::api::ActiveRun {
+            run: run(42, "running", "unknown", 95, None),
+            running_tasks: vec!["test".into(), "lint".into()],
+            queue_position: 0,
+        },
+        gofer_core::api::ActiveRun {
+            run: run(43, "running", "unknown", 30, None),
+            running_tasks: vec![],
+            queue_position: 0,
+        },
+        gofer_core::api::ActiveRun {
+            run: queued,
+            running_tasks: vec![],
+            queue_position: 2,
+        },
+    ]
+}

@@ -598,3 +598,20 @@ fn run_diagnosis_panel() {
     app.update(key('x'));
     assert!(!draw(&app).contains("x closes"));
 }
+
+#[test]
+fn running_now_across_namespaces() {
+    let mut app = on_pipelines(120, 24);
+    app.update(key(':'));
+    type_text(&mut app, "running");
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!("running_loading", draw(&app));
+    app.update(Msg::Running(Ok(active_runs())));
+    let text = draw(&app);
+    assert!(text.contains("test, lint"), "{text}");
+    assert!(text.contains("queued, #2 in line"), "{text}");
+    assert!(text.contains("team-a"), "{text}");
+    insta::assert_snapshot!(text);
+    app.update(Msg::Running(Ok(vec![])));
+    assert!(draw(&app).contains("nothing is running or queued right now"));
+}

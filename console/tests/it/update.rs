@@ -941,3 +941,32 @@ fn extensions_view_keys_and_effects() {
     assert_eq!(ro.mode, Mode::Normal);
     assert!(ro.status.clone().unwrap().text.contains("read-only"));
 }
+
+/// `:running`: loads the runs in progress, reloads on run events of any namespace, and enter
+/// opens the run in its namespace.
+#[test]
+fn running_view_follows_runs_everywhere() {
+    let mut app = on_pipelines(120, 24);
+    app.update(key(':'));
+    type_text(&mut app, "running");
+    assert_eq!(app.update(code(KeyCode::Enter)), vec![Effect::LoadRunning]);
+    app.update(Msg::Running(Ok(active_runs())));
+    let effects = app.update(Msg::Event(event(
+        40,
+        json!({"completed_run": {"namespace_id": "team-z", "pipeline_id": "other",
+            "run_id": 9, "status": "successful"}}),
+        0,
+    )));
+    assert_eq!(effects, vec![Effect::LoadRunning]);
+    app.update(Msg::Running(Ok(active_runs())));
+    app.update(key('G'));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.namespace, "team-a");
+    assert_eq!(
+        *app.screen(),
+        Screen::Run {
+            pipeline: "etl".into(),
+            run_id: 44
+        }
+    );
+}

@@ -165,6 +165,23 @@ pub struct RunsResponse {
     pub runs: Vec<Run>,
 }
 
+/// A run in progress, across namespaces (`GET /api/runs`, new; docs/api.md#runs-and-task-executions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveRun {
+    pub run: Run,
+    /// Tasks whose container runs now.
+    #[serde(default)]
+    pub running_tasks: Vec<String>,
+    /// Its place in its pipeline's queue (1 = next) while pending; 0 once it runs.
+    #[serde(default)]
+    pub queue_position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveRunsResponse {
+    pub runs: Vec<ActiveRun>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskExecutionResponse {
     pub task_execution: TaskExecution,

@@ -510,6 +510,7 @@ async fn permission_matrix_covers_every_route() {
         ),
         // docs/api.md#namespaces-and-pipelines namespaces and pipelines
         row("GET", "/api/namespaces", None, 200, Some(ANY_TOKEN), u),
+        row("GET", "/api/runs", None, 200, Some(ANY_TOKEN), u),
         row(
             "POST",
             "/api/namespaces",
@@ -1681,4 +1682,82 @@ async fn run_token_writes_objects_and_results_that_children_read() {
         .await;
     assert_eq!(status, 404, "run 1's objects expired");
     s.remove_containers().await;
+}
+
+/// `GET /api/runs`: the runs in progress across namespaces, each caller seeing only the
+/// namespaces it may read, with queue positions per pipeline.
+#[tokio::test]
+async fn runs_in_progress_across_namespaces_are_filtered_by_what_the_caller_reads() {
+    let (s, _dir) = TestServer::start().await;
+    crate::support::live_pipeline(&s, "aaa").await;
+    let (status, body) = s
+        .call("POST", "/api/namespaces", Some(json!({"id": "other"})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let base = "/api/namespaces/other/pipelines/bbb/configs";
+    let (status, body) = s
+        .call("POST", base, Some(crate::support::simple_config("bbb")))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(s.call("POST", &format!("{base}/1"), None).await.0, 201);
+    // Runs made through the store stay pending: the engine is not told about them.
+    crate::support::create_run(&s, "aaa").await;
+    crate::support::create_run(&s, "aaa").await;
+    let new = gofer_server::store::NewRun {
+        variables: Vec::new(),
+        initiator: gofer_core::api::Initiator {
+            id: "0".into(),
+            user: "test".into(),
+            kind: gofer_core::api::InitiatorKind::Api,
+        },
+        payload: None,
+        only: None,
+        command_override: None,
+        run_token: None,
+    };
+    s.store()
+        .write(move |st| st.create_run("other", "bbb", new, gofer_core::now_millis()))
+        .await
+        .unwrap();
+    let (status, all) = s.call("GET", "/api/runs", None).await;
+    assert_eq!(status, 200, "{all}");
+    let seen: Vec<(String, u64, u64)> = all["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["run"]["pipeline_id"].as_str().unwrap().to_string(),
+                r["run"]["run_id"].as_u64().unwrap(),
+                r["queue_position"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("aaa".to_string(), 1, 1),
+            ("aaa".to_string(), 2, 2),
+            ("bbb".to_string(), 1, 1)
+        ]
+    );
+    // A loopback request without a token acts as admin (the test server's development mode).
+    let (status, created) = s
+        .call(
+            "POST",
+            "/api/tokens",
+            Some(json!({"user": "uma", "roles": ["user"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let user = format!("Bearer {}", created["secret"].as_str().unwrap());
+    let (status, mine) = s.call_as(Some(&user), "GET", "/api/runs", None).await;
+    assert_eq!(status, 200, "{mine}");
+    let namespaces: BTreeSet<&str> = mine["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run"]["namespace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, BTreeSet::from(["default"]), "{mine}");
 }

@@ -117,6 +117,7 @@ pub fn all() -> Vec<Route> {
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Write, NS_P_OBJECTS), objects::put_pipeline),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/objects/{key}", perm(Delete, NS_P_OBJECTS), objects::delete_pipeline),
         // runs and task executions
+        route!(GET "/api/runs", perm(Read, &[Runs]), runs::active),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs", anonymous_read(NS_P_RUNS), runs::list),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs", perm(Write, NS_P_RUNS), run_control::start),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", anonymous_read(NS_P_RUNS), runs::get),

@@ -5,6 +5,68 @@ use crate::http::reply::{ApiError, json_bytes, ok};
 use gofer_core::api::{RunResponse, RunsResponse};
 use warp::reply::Response;
 
+/// `GET /api/runs`: every pending and running run the caller may read, across namespaces and
+/// pipelines, oldest first, with its running tasks and queue position.
+pub async fn active(cx: Cx) -> Result<Response, ApiError> {
+    use gofer_core::api::{ActiveRun, ActiveRunsResponse, ResourceKind};
+    use gofer_core::enums::{Action, RunState, TaskExecutionState};
+    let grants = cx.caller.grants.clone();
+    let mut unfinished = cx.state.store.read(|s| s.unfinished_runs()).await?;
+    unfinished.sort_by(|a, b| {
+        (
+            &a.run.run.namespace_id,
+            &a.run.run.pipeline_id,
+            a.run.run.run_id,
+        )
+            .cmp(&(
+                &b.run.run.namespace_id,
+                &b.run.run.pipeline_id,
+                b.run.run.run_id,
+            ))
+    });
+    let mut runs = Vec::new();
+    let mut position = 0;
+    let mut last_pipeline: Option<(String, String)> = None;
+    for state in unfinished {
+        let run = state.run.run;
+        let key = (run.namespace_id.clone(), run.pipeline_id.clone());
+        if last_pipeline.as_ref() != Some(&key) {
+            position = 0;
+            last_pipeline = Some(key);
+        }
+        let queue_position = if run.state == RunState::Pending {
+            position += 1;
+            position
+        } else {
+            0
+        };
+        let readable = grants.allows(
+            Action::Read,
+            &[
+                (ResourceKind::Namespaces, Some(run.namespace_id.as_str())),
+                (ResourceKind::Pipelines, Some(run.pipeline_id.as_str())),
+                (ResourceKind::Runs, None),
+            ],
+        );
+        if !readable {
+            continue;
+        }
+        let running_tasks = state
+            .executions
+            .iter()
+            .filter(|e| e.execution.state == TaskExecutionState::Running)
+            .map(|e| e.execution.task_id.clone())
+            .collect();
+        runs.push(ActiveRun {
+            run,
+            running_tasks,
+            queue_position,
+        });
+    }
+    runs.sort_by_key(|r| r.run.queued);
+    Ok(ok(&ActiveRunsResponse { runs }))
+}
+
 /// Default page size of the runs list (docs/api.md#common-rules).
 const DEFAULT_LIMIT: u64 = 50;
 
