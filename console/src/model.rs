@@ -45,6 +45,9 @@ pub struct PipelineRow {
     pub last_run: Option<Run>,
     /// Its triggers (extension subscriptions), with how their last firing went.
     pub subscriptions: Vec<gofer_core::api::Subscription>,
+    /// When each subscription (`extension/subscription`) fires next, as its extension's debug
+    /// info says (schedule extensions only).
+    pub next_fire: std::collections::BTreeMap<String, String>,
 }
 
 /// A run with its task executions.

@@ -488,10 +488,70 @@ async fn load_pipelines(client: &Client, namespace: &str) -> Result<Vec<Pipeline
             live_version,
             subscriptions: subscriptions.unwrap_or_default(),
             metadata,
+            next_fire: Default::default(),
         }
     }))
     .await;
+    let mut rows = rows;
+    // Next fire times from the debug info of each extension the pipelines subscribe to.
+    let extensions: std::collections::BTreeSet<String> = rows
+        .iter()
+        .flat_map(|r| r.subscriptions.iter().map(|s| s.extension_id.clone()))
+        .collect();
+    for ext in extensions {
+        let Some(info) = debug_info(client, &ext).await else {
+            continue;
+        };
+        for entry in info["subscriptions"].as_array().into_iter().flatten() {
+            let next = entry["next_run"]
+                .as_str()
+                .or_else(|| entry["next"].as_str());
+            let (Some(next), Some(p), Some(sub)) = (
+                next,
+                entry["pipeline_id"].as_str(),
+                entry["subscription_id"].as_str(),
+            ) else {
+                continue;
+            };
+            if entry["namespace_id"].as_str() != Some(namespace) {
+                continue;
+            }
+            if let Some(row) = rows.iter_mut().find(|r| r.metadata.pipeline_id == p) {
+                row.next_fire
+                    .insert(format!("{ext}/{sub}"), next.to_string());
+            }
+        }
+    }
     Ok(rows)
+}
+
+/// How long an extension's debug info is reused for the pipelines view's next fire times: the
+/// view reloads on every event of the namespace, and each fetch is a call into the extension.
+const DEBUG_INFO_TTL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// An extension's debug info as JSON, from a short cache; `None` when it does not answer or is
+/// not JSON.
+async fn debug_info(client: &Client, ext: &str) -> Option<serde_json::Value> {
+    type Cache = std::sync::Mutex<
+        std::collections::HashMap<String, (std::time::Instant, Option<serde_json::Value>)>,
+    >;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Ok(map) = cache.lock()
+        && let Some((at, value)) = map.get(ext)
+        && at.elapsed() < DEBUG_INFO_TTL
+    {
+        return value.clone();
+    }
+    let value = client
+        .extension_debug(ext)
+        .await
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    if let Ok(mut map) = cache.lock() {
+        map.insert(ext.to_owned(), (std::time::Instant::now(), value.clone()));
+    }
+    value
 }
 
 /// The pipeline view's data: every version, the newest deployments, and the newest runs for the

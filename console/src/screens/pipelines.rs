@@ -97,7 +97,7 @@ pub(crate) fn render_pipelines(app: &App, frame: &mut Frame, area: Rect) {
                         .map_or("none".to_string(), |v| format!("v{v}")),
                 ),
                 last,
-                triggers(&p.subscriptions, theme),
+                triggers(&p.subscriptions, &p.next_fire, theme),
             ])
         })
         .collect();
@@ -117,10 +117,30 @@ pub(crate) fn render_pipelines(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// A pipeline's subscriptions: `interval/every5m`, with ✖ and the reason when its extension
-/// could not start a run (or could not take the subscription), ⏸ when disabled.
+/// How a subscription triggers its pipeline, in a few words: the extension, then its settings'
+/// values (`cron 0 6 * * 1-5 Europe/Berlin`, `github acme/app push`, `interval every 5m`).
+pub fn trigger_text(sub: &gofer_core::api::Subscription) -> String {
+    let mut text = sub.extension_id.clone();
+    for (key, value) in sub.settings.iter() {
+        // Durations read better with their name.
+        if matches!(key, "every" | "jitter") {
+            text.push_str(&format!(" {key} {value}"));
+        } else {
+            text.push_str(&format!(" {value}"));
+        }
+    }
+    if sub.settings.0.is_empty() {
+        text.push_str(&format!("/{}", sub.subscription_id));
+    }
+    text
+}
+
+/// A pipeline's subscriptions as [`trigger_text`], with the next fire time when the extension
+/// says it, ✖ and the reason when its extension could not start a run (or could not take the
+/// subscription), ⏸ when disabled.
 pub(crate) fn triggers(
     subscriptions: &[gofer_core::api::Subscription],
+    next_fire: &std::collections::BTreeMap<String, String>,
     theme: &Theme,
 ) -> Line<'static> {
     use gofer_core::enums::SubscriptionStatus;
@@ -132,7 +152,11 @@ pub(crate) fn triggers(
         if i > 0 {
             spans.push(Span::raw(", "));
         }
-        let name = format!("{}/{}", sub.extension_id, sub.subscription_id);
+        let mut name = trigger_text(sub);
+        if let Some(next) = next_fire.get(&format!("{}/{}", sub.extension_id, sub.subscription_id))
+        {
+            name.push_str(&format!(" · next {next}"));
+        }
         let failing = sub.status == SubscriptionStatus::Error || sub.status_reason.is_some();
         if sub.status == SubscriptionStatus::Disabled {
             spans.push(Span::styled(

@@ -78,18 +78,31 @@ pub fn pipelines() -> Vec<PipelineRow> {
                 "last_error": "cannot reach the Gofer server at http://172.17.0.1:8080"
             }))
             .unwrap()],
+            next_fire: Default::default(),
         },
         PipelineRow {
             metadata: metadata("nightly-backup", "active"),
             live_version: Some(12),
             last_run: Some(run(7, "complete", "failed", 3_600, Some(95))),
-            subscriptions: vec![],
+            subscriptions: vec![serde_json::from_value(json!({
+                "namespace_id": "default", "pipeline_id": "nightly-backup",
+                "extension_id": "cron", "subscription_id": "nightly",
+                "settings": {"expression": "0 6 * * 1-5", "timezone": "Europe/Berlin"},
+                "status": "active"
+            }))
+            .unwrap()],
+            next_fire: [(
+                "cron/nightly".to_string(),
+                "2023-11-15T06:00:00+01:00[Europe/Berlin]".to_string(),
+            )]
+            .into(),
         },
         PipelineRow {
             metadata: metadata("lint-docs", "disabled"),
             live_version: None,
             last_run: None,
             subscriptions: vec![],
+            next_fire: Default::default(),
         },
     ]
 }

@@ -615,3 +615,25 @@ fn running_now_across_namespaces() {
     app.update(Msg::Running(Ok(vec![])));
     assert!(draw(&app).contains("nothing is running or queued right now"));
 }
+
+/// The triggers column says how a pipeline is triggered and when a schedule fires next.
+#[test]
+fn pipelines_show_their_triggers_and_next_fire() {
+    let text = draw(&on_pipelines(170, 24));
+    assert!(
+        text.contains(
+            "cron 0 6 * * 1-5 Europe/Berlin · next 2023-11-15T06:00:00+01:00[Europe/Berlin]"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        gofer_console::screens::pipelines::trigger_text(
+            &serde_json::from_value(json!({
+                "namespace_id": "n", "pipeline_id": "p", "extension_id": "interval",
+                "subscription_id": "s", "settings": {"every": "5m"}, "status": "active"
+            }))
+            .unwrap()
+        ),
+        "interval every 5m"
+    );
+}
