@@ -38,6 +38,7 @@ impl App {
             diff: None,
             extensions: Load::Loading,
             running: Load::Loading,
+            pulse: PulseView::default(),
             ext_tab: ExtTab::Logs,
             ext_debug: Load::Loading,
             ext_subscriptions: Load::Loading,
@@ -106,6 +107,7 @@ impl App {
             Screen::Pipeline { .. } => self.visible_versions().len(),
             Screen::Extensions => self.visible_extensions().len(),
             Screen::Running => self.visible_running().len(),
+            Screen::Pulse => 0,
             Screen::Extension { .. } => match self.ext_tab {
                 ExtTab::Subscriptions => self.visible_subscriptions().len(),
                 _ => 0,
@@ -211,6 +213,13 @@ impl App {
                 {
                     self.status = None;
                 }
+                if *self.screen() == Screen::Pulse
+                    && !self.paused
+                    && now.saturating_sub(self.pulse.last_asked) >= PULSE_EVERY_MS
+                {
+                    self.pulse.last_asked = now;
+                    return vec![Effect::LoadPulse];
+                }
                 if self.connection != Connection::Live
                     && now.saturating_sub(self.last_poll_ms) >= POLL_EVERY_MS
                     && !self.paused
@@ -261,6 +270,10 @@ impl App {
                 run_id,
                 result,
             } => self.on_run(namespace, pipeline, run_id, result),
+            Msg::Pulse(result) => {
+                self.on_pulse(result);
+                Vec::new()
+            }
             Msg::Running(result) => {
                 self.running = load(result);
                 self.clamp_selection();

@@ -6,7 +6,7 @@ use crate::mutation::Mutation;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Commands of `:` mode, for completion (docs/cli.md#console).
-pub const COMMANDS: [&str; 16] = [
+pub const COMMANDS: [&str; 17] = [
     "namespaces",
     "ns",
     "pipelines",
@@ -16,6 +16,7 @@ pub const COMMANDS: [&str; 16] = [
     "events",
     "extensions",
     "running",
+    "pulse",
     "start",
     "cancel",
     "deploy",
@@ -166,6 +167,12 @@ impl App {
                 Err(_) => usage(self, ":run <pipeline> <run id> (the run id is a number)"),
             },
             ("run", _) => usage(self, ":run <pipeline> <run id>"),
+            ("pulse", []) => {
+                if *self.screen() == Screen::Pulse {
+                    return self.reload_screen();
+                }
+                self.push(Screen::Pulse)
+            }
             ("running", []) => {
                 if *self.screen() == Screen::Running {
                     return self.reload_screen();

@@ -154,6 +154,7 @@ pub(crate) fn crumb(screen: &Screen) -> String {
         Screen::Events => "events".into(),
         Screen::Extensions => "extensions".into(),
         Screen::Running => "running now".into(),
+        Screen::Pulse => "pulse".into(),
         Screen::Extension { id } => format!("extension {id}"),
     }
 }

@@ -107,6 +107,8 @@ pub enum Screen {
     Events,
     /// Every pending and running run the token may read, across namespaces (`:running`).
     Running,
+    /// The server's health, run counts and rates (`:pulse`).
+    Pulse,
     /// Every installed extension.
     Extensions,
     /// One extension, on one of its tabs.
@@ -154,6 +156,82 @@ pub struct DebugInfo {
     pub result: Result<String, String>,
     pub fetched: u64,
 }
+
+/// One reading of the server's pulse: `/api/health` and the counters of `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PulseSample {
+    pub status: String,
+    pub checks: Vec<(String, String)>,
+    pub pending: u64,
+    pub running: u64,
+    /// Completed runs by final status, since the server started.
+    pub completed: Vec<(String, u64)>,
+    /// Events published since the server started.
+    pub events: u64,
+}
+
+impl PulseSample {
+    /// Reads the gauges and counters the pulse shows from Prometheus text.
+    pub fn from_metrics(status: String, checks: Vec<(String, String)>, text: &str) -> PulseSample {
+        let mut sample = PulseSample {
+            status,
+            checks,
+            ..PulseSample::default()
+        };
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((name, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.trim().parse::<f64>() else {
+                continue;
+            };
+            let value = value as u64;
+            let label = |key: &str| {
+                name.split_once(&format!("{key}=\""))
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(v, _)| v.to_string())
+            };
+            if name.starts_with("gofer_runs{") {
+                match label("state").as_deref() {
+                    Some("pending") => sample.pending = value,
+                    Some("running") => sample.running = value,
+                    _ => {}
+                }
+            } else if name.starts_with("gofer_runs_total{") {
+                if let Some(status) = label("status") {
+                    sample.completed.push((status, value));
+                }
+            } else if name.starts_with("gofer_events_total{") {
+                sample.events += value;
+            }
+        }
+        sample
+    }
+
+    pub fn completed_with(&self, status: &str) -> u64 {
+        self.completed
+            .iter()
+            .filter(|(s, _)| s == status)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    pub fn completed_total(&self) -> u64 {
+        self.completed.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The pulse view: readings of the last 15 minutes (the console's clock, ms).
+#[derive(Debug, Clone, Default)]
+pub struct PulseView {
+    pub samples: std::collections::VecDeque<(u64, PulseSample)>,
+    pub error: Option<String>,
+    pub last_asked: u64,
+}
+
+/// How far back the pulse's sparklines go, and how often it reads the server.
+pub const PULSE_WINDOW_MS: u64 = 15 * 60_000;
+pub const PULSE_EVERY_MS: u64 = 2_000;
 
 /// A screen on the navigation stack, with its own selection and `/` filter (restored on `esc`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,6 +317,7 @@ pub enum Msg {
     },
     Extensions(Result<Vec<Extension>, String>),
     Running(Result<Vec<gofer_core::api::ActiveRun>, String>),
+    Pulse(Result<PulseSample, String>),
     ExtensionDebug {
         id: String,
         result: Result<String, String>,
@@ -300,6 +379,7 @@ pub enum Effect {
     },
     LoadExtensions,
     LoadRunning,
+    LoadPulse,
     LoadExtensionDebug {
         id: String,
     },
@@ -383,6 +463,7 @@ pub struct App {
     pub diff: Option<u64>,
     pub extensions: Load<Vec<Extension>>,
     pub running: Load<Vec<gofer_core::api::ActiveRun>>,
+    pub pulse: PulseView,
     pub ext_tab: ExtTab,
     pub ext_debug: Load<DebugInfo>,
     pub ext_subscriptions: Load<Vec<Subscription>>,

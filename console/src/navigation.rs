@@ -32,6 +32,10 @@ impl App {
             Screen::Events => Vec::new(),
             Screen::Extensions => vec![Effect::LoadExtensions],
             Screen::Running => vec![Effect::LoadRunning],
+            Screen::Pulse => {
+                self.pulse.last_asked = self.now_ms;
+                vec![Effect::LoadPulse]
+            }
             Screen::Extension { id } => {
                 let mut effects = vec![Effect::LoadExtensions];
                 match self.ext_tab {
@@ -273,7 +277,7 @@ impl App {
                 }
                 self.jump(stack)
             }
-            Screen::Logs { .. } => Vec::new(),
+            Screen::Logs { .. } | Screen::Pulse => Vec::new(),
             // The run, in its namespace.
             Screen::Running => {
                 let Some(r) = self.visible_running().get(selected).map(|a| a.run.clone()) else {

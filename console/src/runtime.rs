@@ -376,6 +376,20 @@ impl Io {
                     });
                 });
             }
+            Effect::LoadPulse => {
+                tokio::spawn(async move {
+                    let (health, metrics) = tokio::join!(client.health(), client.metrics());
+                    let result = match (health, metrics) {
+                        (Ok(h), Ok(text)) => Ok(crate::model::PulseSample::from_metrics(
+                            h.status,
+                            h.checks.into_iter().collect(),
+                            &text,
+                        )),
+                        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::Pulse(result));
+                });
+            }
             Effect::LoadRunning => {
                 tokio::spawn(async move {
                     let result = client.active_runs().await.map_err(|e| e.to_string());

@@ -57,6 +57,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Events => render_events(app, frame, body),
         Screen::Extensions => crate::screens::extensions::render_extensions(app, frame, body),
         Screen::Running => crate::screens::running::render_running(app, frame, body),
+        Screen::Pulse => crate::screens::pulse::render_pulse(app, frame, body),
         Screen::Extension { .. } => crate::screens::extensions::render_extension(app, frame, body),
     }
     render_status(app, frame, status);
@@ -249,6 +250,7 @@ pub(crate) fn hints(app: &App) -> Vec<(Action, &'static str)> {
             (Action::Filter, "filter"),
             (Action::Extensions, "extensions"),
         ],
+        Screen::Pulse => vec![(Action::Pause, "pause")],
         Screen::Events | Screen::Running => {
             vec![(Action::Open, "open"), (Action::Filter, "filter")]
         }

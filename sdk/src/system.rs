@@ -24,6 +24,25 @@ impl Client {
         }
     }
 
+    /// `GET /metrics`: the Prometheus text (docs/api.md#operations).
+    pub async fn metrics(&self) -> Result<String, Error> {
+        let builder = self.request(Method::GET, &["metrics"]);
+        let what = describe(&builder);
+        let response = self.send_any(builder).await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(Error::Api {
+                status: status.as_u16(),
+                message: format!("metrics answered http {}", status.as_u16()),
+                request_id: String::new(),
+            });
+        }
+        response.text().await.map_err(|e| Error::Decode {
+            request: what,
+            message: e.to_string(),
+        })
+    }
+
     /// `GET /api/system/metadata`: the server's version.
     pub async fn system_metadata(&self) -> Result<SystemMetadata, Error> {
         self.json(self.request(Method::GET, &["api", "system", "metadata"]))

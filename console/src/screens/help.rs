@@ -80,6 +80,10 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
             (Action::Filter, "filter"),
             (Action::Extensions, "the extensions"),
         ],
+        Screen::Pulse => vec![
+            (Action::Pause, "pause / resume reading the server"),
+            (Action::Refresh, "read it now"),
+        ],
         Screen::Running => vec![
             (Action::Open, "open the run"),
             (Action::Filter, "filter by namespace, pipeline, task…"),

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod namespaces;
 pub mod pipeline;
 pub mod pipelines;
+pub mod pulse;
 pub mod run;
 pub mod running;
 pub mod runs;

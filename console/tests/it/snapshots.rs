@@ -637,3 +637,53 @@ fn pipelines_show_their_triggers_and_next_fire() {
         "interval every 5m"
     );
 }
+
+/// `:pulse`: health, runs now, and per-minute sparklines from successive `/metrics` readings.
+#[test]
+fn pulse_from_health_and_metrics() {
+    use gofer_console::app::PulseSample;
+    let mut app = on_pipelines(120, 30);
+    app.update(key(':'));
+    type_text(&mut app, "pulse");
+    assert_eq!(
+        app.update(code(KeyCode::Enter)),
+        vec![gofer_console::app::Effect::LoadPulse]
+    );
+    assert!(draw(&app).contains("reading the server's pulse"));
+    let metrics = |ok: u64, failed: u64, events: u64| {
+        format!(
+            "# TYPE gofer_runs gauge\ngofer_runs{{state=\"pending\"}} 3\ngofer_runs{{state=\"running\"}} 2\n\
+             gofer_runs_total{{status=\"successful\"}} {ok}\ngofer_runs_total{{status=\"failed\"}} {failed}\n\
+             gofer_events_total{{kind=\"queued_run\"}} {events}\ngofer_events_total{{kind=\"completed_run\"}} {events}\n"
+        )
+    };
+    let checks = vec![
+        ("scheduler".to_string(), "ok".to_string()),
+        ("storage".to_string(), "ok".to_string()),
+    ];
+    // Ten minutes of readings, a minute apart: 4 runs and 1 failure a minute.
+    for minute in 0..10u64 {
+        app.update(Msg::Tick(NOW + minute * 60_000));
+        app.update(Msg::Pulse(Ok(PulseSample::from_metrics(
+            "ok".into(),
+            checks.clone(),
+            &metrics(minute * 3, minute, minute * 10),
+        ))));
+    }
+    let sample = &app.pulse.samples.back().unwrap().1;
+    assert_eq!((sample.pending, sample.running, sample.events), (3, 2, 180));
+    assert_eq!(
+        app.pulse_rate(|s| s.completed_total()).iter().sum::<u64>(),
+        36
+    );
+    let text = draw(&app);
+    assert!(
+        text.contains("health ok · scheduler ok · storage ok"),
+        "{text}"
+    );
+    assert!(text.contains("2 running · 3 queued"), "{text}");
+    assert!(text.contains("now 4/min"), "{text}");
+    insta::assert_snapshot!(text);
+    app.update(Msg::Pulse(Err("cannot reach the Gofer server".into())));
+    assert!(draw(&app).contains("the last reading failed: cannot reach the Gofer server"));
+}
