@@ -58,6 +58,8 @@ pub async fn run_app(
     );
     let mut last_draw = Instant::now();
     let mut dirty = false;
+    // When the runs-in-progress list arrived and is not drawn yet (for the trace).
+    let mut running_at: Option<Instant> = None;
     loop {
         // Wait for a message, or for the frame deadline when a redraw is pending.
         let first = if dirty {
@@ -76,6 +78,9 @@ pub async fn run_app(
                 if matches!(msg, Msg::Key(_)) {
                     key_at.get_or_insert_with(Instant::now);
                 }
+                if matches!(msg, Msg::Running(_)) {
+                    running_at.get_or_insert_with(Instant::now);
+                }
                 for effect in app.update(msg) {
                     io.perform(effect);
                 }
@@ -93,6 +98,12 @@ pub async fn run_app(
             terminal.draw(|f| view::render(&app, f))?;
             last_draw = Instant::now();
             dirty = false;
+            if let Some(at) = running_at.take() {
+                tracing::info!(
+                    data_to_frame_ms = at.elapsed().as_secs_f64() * 1000.0,
+                    "running view drawn"
+                );
+            }
             if let Some(at) = key_at {
                 let read_us = key_read.swap(0, Ordering::Relaxed);
                 let read = base + Duration::from_micros(read_us.max(1));
