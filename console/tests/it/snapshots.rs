@@ -532,6 +532,7 @@ fn extension_tabs() {
         text.contains("unavailable: 503 extension 'interval' is not running"),
         "{text}"
     );
+    insta::assert_snapshot!("extension_debug_503", text);
 
     app.update(code(KeyCode::Tab));
     app.update(Msg::ExtensionSubscriptions {

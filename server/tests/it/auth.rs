@@ -1761,3 +1761,75 @@ async fn runs_in_progress_across_namespaces_are_filtered_by_what_the_caller_read
         .collect();
     assert_eq!(namespaces, BTreeSet::from(["default"]), "{mine}");
 }
+
+/// An extension's subscriptions list shows a non-admin caller only the pipelines it may read.
+#[tokio::test]
+async fn extension_subscriptions_are_filtered_by_what_the_caller_reads() {
+    let (s, _dir) = TestServer::start().await;
+    crate::support::live_pipeline(&s, "aaa").await;
+    let (status, body) = s
+        .call("POST", "/api/namespaces", Some(json!({"id": "other"})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/namespaces/other/pipelines/bbb/configs",
+            Some(crate::support::simple_config("bbb")),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let extension: gofer_core::api::Extension = serde_json::from_value(json!({
+        "registration": {"extension_id": "ticker", "image": "gofer.local/extension-interval",
+            "registry_auth": null, "settings": [], "created": 1, "modified": 0,
+            "status": "enabled", "additional_roles": []},
+        "url": "", "started": 0, "state": "exited"
+    }))
+    .unwrap();
+    let subscription = |ns: &str, p: &str| -> gofer_core::api::Subscription {
+        serde_json::from_value(json!({
+            "namespace_id": ns, "pipeline_id": p, "extension_id": "ticker",
+            "subscription_id": "tick", "settings": {"every": "1h"}, "status": "active"
+        }))
+        .unwrap()
+    };
+    let (a, b) = (subscription("default", "aaa"), subscription("other", "bbb"));
+    s.store()
+        .write(move |st| {
+            st.install_extension(&extension)?;
+            st.create_subscription(&a)?;
+            st.create_subscription(&b)
+        })
+        .await
+        .unwrap();
+    let (status, all) = s
+        .call("GET", "/api/extensions/ticker/subscriptions", None)
+        .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["subscriptions"].as_array().unwrap().len(), 2, "{all}");
+    let (status, created) = s
+        .call(
+            "POST",
+            "/api/tokens",
+            Some(json!({"user": "uma", "roles": ["user"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let user = format!("Bearer {}", created["secret"].as_str().unwrap());
+    let (status, mine) = s
+        .call_as(
+            Some(&user),
+            "GET",
+            "/api/extensions/ticker/subscriptions",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    let seen: Vec<&str> = mine["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["namespace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, ["default"], "{mine}");
+}

@@ -120,14 +120,40 @@ pub async fn logs(cx: Cx) -> Result<Response, ApiError> {
 }
 
 /// `GET /api/extensions/{id}/subscriptions`: every subscription to the extension (docs/extensions.md#subscriptions).
+/// `GET /api/extensions/{id}/subscriptions`: the extension's subscriptions in the pipelines the
+/// caller may read (an admin reads them all).
 pub async fn subscriptions(cx: Cx) -> Result<Response, ApiError> {
+    use gofer_core::api::ResourceKind;
+    use gofer_core::enums::Action;
     let id = cx.extension()?;
     let page = cx.page(DEFAULT_LIMIT)?;
-    let subscriptions = cx
-        .state
-        .store
-        .read(move |s| s.list_extension_subscriptions(&id, page))
-        .await?;
+    let grants = cx.caller.grants.clone();
+    let subscriptions = if grants.is_admin() {
+        cx.state
+            .store
+            .read(move |s| s.list_extension_subscriptions(&id, page))
+            .await?
+    } else {
+        let all = cx
+            .state
+            .store
+            .read(move |s| s.list_extension_subscriptions(&id, gofer_core::api::Page::ALL))
+            .await?;
+        let readable = all
+            .into_iter()
+            .filter(|s| {
+                grants.allows(
+                    Action::Read,
+                    &[
+                        (ResourceKind::Namespaces, Some(s.namespace_id.as_str())),
+                        (ResourceKind::Pipelines, Some(s.pipeline_id.as_str())),
+                        (ResourceKind::Subscriptions, None),
+                    ],
+                )
+            })
+            .collect();
+        page.apply(readable)
+    };
     Ok(ok(&gofer_core::api::SubscriptionsResponse {
         subscriptions,
     }))
