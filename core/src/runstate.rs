@@ -330,6 +330,7 @@ mod tests {
                 id: "0".into(),
                 user: "u".into(),
                 kind: Default::default(),
+                subscription_id: None,
             },
             variables: vec![],
             token_id: None,

@@ -338,6 +338,7 @@ mod tests {
             payload: Some(serde_json::json!({"a": 1})),
             only: Some(vec!["build".into()]),
             command_override: Some(vec!["make".into(), "all".into()]),
+            subscription_id: None,
         };
         let run = runtime()
             .block_on(client.start_run("default", "simple", &request))

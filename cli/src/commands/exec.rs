@@ -141,6 +141,7 @@ pub async fn exec(
                 id: String::new(),
                 user: whoami(),
                 kind: InitiatorKind::CliExec,
+                subscription_id: None,
             },
             payload,
             only: None,

@@ -195,6 +195,7 @@ pub async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
         payload,
         only: (!args.only.is_empty()).then_some(args.only),
         command_override,
+        subscription_id: None,
     };
     let run = ctx
         .client

@@ -168,6 +168,7 @@ async fn fire(
         variables: [(SCHEDULED_TIME_VARIABLE, at.to_string().as_str())]
             .into_iter()
             .collect(),
+        subscription_id: Some(id.to_string()),
         ..StartRunRequest::default()
     };
     let error = match client.start_run(ns, p, &request).await {

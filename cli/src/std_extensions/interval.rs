@@ -215,7 +215,11 @@ impl Extension for Interval {
                 let scheduled = crate::time::rfc3339_ms(
                     t0_ms + u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
                 );
-                let outcome = match client.start_run(&ns, &p, &StartRunRequest::default()).await {
+                let request = StartRunRequest {
+                    subscription_id: Some(id.to_string()),
+                    ..StartRunRequest::default()
+                };
+                let outcome = match client.start_run(&ns, &p, &request).await {
                     Ok(run) => {
                         println!(
                             "subscription {id}: started run {} of {ns}/{p} scheduled for {scheduled}",

@@ -565,8 +565,26 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
             format!("{ext} (extension)"),
             "{run}"
         );
+        // The run says which subscription fired it.
+        assert_eq!(run["initiator"]["subscription_id"], "tick", "{run}");
     }
     assert_eq!(debug()[0]["subscription_id"], "tick");
+    // Only an extension's token may name a subscription.
+    let (status, refused) = call(
+        &http,
+        Method::POST,
+        format!("{api}/namespaces/default/pipelines/{pipeline}/runs"),
+        Some(json!({"subscription_id": "tick"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("subscription_id: only an extension's token"),
+        "{refused}"
+    );
     let (_, subs) = call(
         &http,
         Method::GET,

@@ -16,6 +16,9 @@ pub struct Initiator {
     pub user: String,
     #[serde(default)]
     pub kind: InitiatorKind,
+    /// The extension's subscription the run fired for, when the extension named it (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
 }
 
 impl Initiator {
@@ -23,10 +26,14 @@ impl Initiator {
     /// an extension's does (`interval (extension)`).
     pub fn describe(&self) -> String {
         let kind = self.kind.to_string();
-        if self.user.ends_with(&format!("({kind})")) {
+        let who = if self.user.ends_with(&format!("({kind})")) {
             self.user.clone()
         } else {
             format!("{} ({kind})", self.user)
+        };
+        match &self.subscription_id {
+            Some(sub) => format!("{who} · {sub}"),
+            None => who,
         }
     }
 }
@@ -153,6 +160,10 @@ pub struct StartRunRequest {
     pub only: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_override: Option<Vec<String>>,
+    /// The subscription this run fires for; only an extension's token may name one, and it must
+    /// be that extension's active subscription of the pipeline (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,4 +201,29 @@ pub struct TaskExecutionResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskExecutionsResponse {
     pub task_executions: Vec<TaskExecution>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_initiator_says_who_and_which_subscription() {
+        let mut by = Initiator {
+            id: "t".into(),
+            user: "interval (extension)".into(),
+            kind: InitiatorKind::Extension,
+            subscription_id: None,
+        };
+        assert_eq!(by.describe(), "interval (extension)");
+        by.subscription_id = Some("hourly".into());
+        assert_eq!(by.describe(), "interval (extension) · hourly");
+        let alice = Initiator {
+            id: "t".into(),
+            user: "alice".into(),
+            kind: InitiatorKind::Api,
+            subscription_id: None,
+        };
+        assert_eq!(alice.describe(), "alice (api)");
+    }
 }

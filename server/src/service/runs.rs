@@ -108,9 +108,39 @@ pub async fn prepare(
                 "extension '{ext}' has no active subscription for pipeline '{pipeline}'"
             )));
         }
+        // The subscription it fires for, when it names one, must be its own and active.
+        if let Some(sub) = &request.subscription_id {
+            let key = crate::store::SubscriptionKey {
+                namespace: namespace.to_owned(),
+                pipeline: pipeline.to_owned(),
+                extension: ext.clone(),
+                subscription: sub.clone(),
+            };
+            let found = store.read(move |s| s.get_subscription(&key)).await;
+            match found {
+                Ok(s) if s.status == gofer_core::enums::SubscriptionStatus::Active => {}
+                Ok(s) => {
+                    return Err(ServiceError::Forbidden(format!(
+                        "subscription_id: subscription '{sub}' of extension '{ext}' is {}",
+                        s.status
+                    )));
+                }
+                Err(_) => {
+                    return Err(ServiceError::Invalid(format!(
+                        "subscription_id: extension '{ext}' has no subscription '{sub}' for \
+                         pipeline '{pipeline}'"
+                    )));
+                }
+            }
+        }
         for v in &mut variables {
             v.source = VariableSource::Extension;
         }
+    } else if request.subscription_id.is_some() {
+        return Err(ServiceError::Invalid(
+            "subscription_id: only an extension's token may name the subscription a run fires for"
+                .to_owned(),
+        ));
     }
     let kind = if starter.extension.is_some() {
         InitiatorKind::Extension
@@ -125,6 +155,7 @@ pub async fn prepare(
             id: starter.token_id,
             user: starter.user,
             kind,
+            subscription_id: request.subscription_id,
         },
         payload: request.payload,
         only: request.only,

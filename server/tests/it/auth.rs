@@ -1709,6 +1709,7 @@ async fn runs_in_progress_across_namespaces_are_filtered_by_what_the_caller_read
             id: "0".into(),
             user: "test".into(),
             kind: gofer_core::api::InitiatorKind::Api,
+            subscription_id: None,
         },
         payload: None,
         only: None,

@@ -125,6 +125,7 @@ impl Harness {
                 id: "1".to_owned(),
                 user: "tester".to_owned(),
                 kind: InitiatorKind::Api,
+                subscription_id: None,
             },
             payload: None,
             only: None,

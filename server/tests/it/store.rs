@@ -1248,6 +1248,7 @@ fn new_run() -> NewRun {
             id: "7".into(),
             user: "alice".into(),
             kind: InitiatorKind::Api,
+            subscription_id: None,
         },
         payload: None,
         only: None,

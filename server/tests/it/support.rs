@@ -274,6 +274,7 @@ pub async fn create_run(s: &TestServer, p: &str) -> Run {
             id: "0".into(),
             user: "test".into(),
             kind: InitiatorKind::Api,
+            subscription_id: None,
         },
         payload: None,
         only: None,

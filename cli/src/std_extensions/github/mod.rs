@@ -406,6 +406,7 @@ impl Extension for Github {
             let (repository, head_sha) = (repository.clone(), head_sha.clone());
             let request = StartRunRequest {
                 variables: OrderedMap(vars.clone()),
+                subscription_id: Some(key.subscription.clone()),
                 ..StartRunRequest::default()
             };
             tokio::spawn(async move {

@@ -30,7 +30,7 @@ fn queued_run() -> StoredRun {
     let run: Run = serde_json::from_value(json!({
         "namespace_id": "team", "pipeline_id": "p", "pipeline_config_version": 1, "run_id": 7,
         "queued": T0 - 10, "state": "pending", "status": "unknown",
-        "initiator": Initiator { id: "t".into(), user: "u".into(), kind: Default::default() },
+        "initiator": Initiator { id: "t".into(), user: "u".into(), kind: Default::default(), subscription_id: None },
     }))
     .unwrap();
     StoredRun {
