@@ -160,8 +160,8 @@ pub struct StartRunRequest {
     pub only: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_override: Option<Vec<String>>,
-    /// The subscription this run fires for; only an extension's token may name one, and it must
-    /// be that extension's active subscription of the pipeline (new).
+    /// The subscription this run fires for, named by an extension (its own active subscription
+    /// of the pipeline); ignored from other callers (new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<String>,
 }

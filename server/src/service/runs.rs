@@ -136,12 +136,12 @@ pub async fn prepare(
         for v in &mut variables {
             v.source = VariableSource::Extension;
         }
-    } else if request.subscription_id.is_some() {
-        return Err(ServiceError::Invalid(
-            "subscription_id: only an extension's token may name the subscription a run fires for"
-                .to_owned(),
-        ));
     }
+    // Only an extension's token names the subscription a run fires for; from any other caller
+    // (an extension run by hand with an admin token, say) it is not recorded.
+    let subscription_id = request
+        .subscription_id
+        .filter(|_| starter.extension.is_some());
     let kind = if starter.extension.is_some() {
         InitiatorKind::Extension
     } else if request.only.is_some() {
@@ -155,7 +155,7 @@ pub async fn prepare(
             id: starter.token_id,
             user: starter.user,
             kind,
-            subscription_id: request.subscription_id,
+            subscription_id,
         },
         payload: request.payload,
         only: request.only,
