@@ -125,7 +125,13 @@ impl App {
 
     /// Height of the log text area (the view draws header, breadcrumbs, and status around it).
     pub fn log_height(&self) -> usize {
-        usize::from(self.size.1.saturating_sub(5)).max(1)
+        // An extension's log sits under its tab bar: two lines fewer.
+        let chrome = if matches!(self.screen(), Screen::Extension { .. }) {
+            7
+        } else {
+            5
+        };
+        usize::from(self.size.1.saturating_sub(chrome)).max(1)
     }
 
     // ----- update --------------------------------------------------------------------------
