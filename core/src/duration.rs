@@ -48,8 +48,39 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// Whole seconds in the same syntax, shortest form: `45s`, `5m`, `1h30m`, `2h`, `1m30s`.
+pub fn format_secs(s: u64) -> String {
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec > 0 || out.is_empty() {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn seconds_print_in_the_shortest_form() {
+        for (s, text) in [
+            (0, "0s"),
+            (45, "45s"),
+            (90, "1m30s"),
+            (300, "5m"),
+            (5400, "1h30m"),
+            (7200, "2h"),
+        ] {
+            assert_eq!(super::format_secs(s), text);
+            assert_eq!(super::parse(text).unwrap().as_secs(), s);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -94,7 +94,10 @@ pub fn started(d: &Deployment) -> String {
             d.start_version,
             match c.policy.bake {
                 Bake::Runs(n) => format!("{n} canary runs complete"),
-                Bake::Seconds(s) => format!("{s}s have passed with at least one canary run"),
+                Bake::Seconds(s) => format!(
+                    "{} have passed with at least one canary run",
+                    gofer_core::duration::format_secs(s)
+                ),
             },
             c.policy.max_failure_rate * 100.0,
         ),
@@ -135,7 +138,10 @@ pub fn progress(d: &Deployment) -> String {
             let mut line = c.summary();
             if c.bake_until != 0 {
                 let left = c.bake_until.saturating_sub(gofer_core::now_millis()) / 1000;
-                line.push_str(&format!(", {left}s of bake left"));
+                line.push_str(&format!(
+                    ", {} of bake left",
+                    gofer_core::duration::format_secs(left)
+                ));
             }
             line.push_str(&format!(", {} in flight", c.in_flight()));
             line
@@ -188,7 +194,7 @@ pub fn describe(ctx: &Ctx, d: &Deployment) -> String {
             "bake",
             match c.policy.bake {
                 Bake::Runs(n) => format!("{n} canary runs"),
-                Bake::Seconds(s) => format!("{s}s"),
+                Bake::Seconds(s) => gofer_core::duration::format_secs(s),
             },
         ));
         rows.push((

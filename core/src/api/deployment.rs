@@ -142,7 +142,11 @@ impl CanaryProgress {
         let t = &self.tally;
         let bake = match self.policy.bake {
             Bake::Runs(n) => format!("{} of {n} canary runs", t.counted()),
-            Bake::Seconds(s) => format!("{} canary runs, bake {s}s", t.counted()),
+            Bake::Seconds(s) => format!(
+                "{} canary runs, bake {}",
+                t.counted(),
+                crate::duration::format_secs(s)
+            ),
         };
         let mut line = format!(
             "{bake}, {} failed ({:.1}%, threshold {:.1}%)",
