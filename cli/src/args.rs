@@ -71,8 +71,13 @@ pub fn key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The payload JSON from a file, or from stdin for `@` or `-`.
+/// The payload JSON from a file (`p.json` or, as curl and gh write it, `@p.json`), or from stdin
+/// for `-` (and `@` alone, as before).
 pub fn read_payload(source: &str) -> Result<serde_json::Value, Failure> {
+    let source = match source.strip_prefix('@') {
+        Some(path) if !path.is_empty() => path,
+        _ => source,
+    };
     let text = if source == "@" || source == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -110,7 +115,7 @@ pub struct StrategyArgs {
     /// A variable for the smoke run (repeatable)
     #[arg(long = "smoke-var", value_name = "K=V", value_parser = key_value, requires = "smoke")]
     pub smoke_vars: Vec<(String, String)>,
-    /// JSON payload for the smoke run: a file, or @ or - for stdin
+    /// JSON payload for the smoke run: a file (p.json or @p.json), or - for stdin
     #[arg(long, value_name = "SOURCE", requires = "smoke")]
     pub smoke_payload: Option<String>,
     /// Wait until a canary or smoke deployment concludes, printing its progress; exit 8 if it fails

@@ -37,6 +37,13 @@ pub enum Command {
         #[command(flatten)]
         strategy: crate::args::StrategyArgs,
     },
+    /// Print a shell completion script: gofer completion bash > /etc/bash_completion.d/gofer
+    Completion {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): gofer man | man -l -
+    Man,
     /// Inspect the CLI configuration
     #[command(subcommand)]
     Config(ConfigCommand),

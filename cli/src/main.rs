@@ -93,6 +93,9 @@ fn run() -> i32 {
     let result = match cli.command {
         // Inside a task container: no settings, no server, its own exit codes (docs/extensions.md#images-gofer-builds-itself).
         Command::Builtin(command) => return commands::builtin::run(command),
+        // Neither needs settings nor a server.
+        Command::Completion { shell } => commands::shell::completion(shell),
+        Command::Man => commands::shell::man(),
         Command::Service(ServiceCommand::Start { log_format, .. }) => {
             // Under `service`, `--config` names the server config file (docs/cli.md); only a value
             // given on the command line counts, not GOFER_CONFIG (that names the CLI config).
@@ -193,6 +196,9 @@ fn dispatch(
         .build()?;
     runtime.block_on(async {
         match command {
+            // Answered before settings are resolved (see `run`); kept here for completeness.
+            Command::Completion { shell } => commands::shell::completion(shell),
+            Command::Man => commands::shell::man(),
             Command::Up {
                 path,
                 no_deploy,

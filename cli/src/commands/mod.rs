@@ -14,6 +14,7 @@ pub mod role;
 pub mod run;
 pub mod secret;
 pub mod service;
+pub mod shell;
 pub mod task;
 pub mod token;
 pub mod up;

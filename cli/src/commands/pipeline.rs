@@ -83,7 +83,7 @@ pub enum PipelineCommand {
         /// A run variable (repeatable)
         #[arg(short = 'v', long = "var", value_name = "K=V", value_parser = crate::args::key_value)]
         vars: Vec<(String, String)>,
-        /// JSON payload for the run's tasks (GOFER_RUN_PAYLOAD): a file, or @ or - for stdin
+        /// JSON payload for the run's tasks (GOFER_RUN_PAYLOAD): a file (p.json or @p.json), or - for stdin
         #[arg(long, value_name = "FILE|@")]
         payload: Option<String>,
     },

@@ -83,7 +83,7 @@ pub struct StartArgs {
     /// A run variable (repeatable)
     #[arg(short = 'v', long = "var", value_name = "K=V", value_parser = key_value)]
     pub vars: Vec<(String, String)>,
-    /// JSON payload for the run's tasks (GOFER_RUN_PAYLOAD): a file, or @ or - for stdin
+    /// JSON payload for the run's tasks (GOFER_RUN_PAYLOAD): a file (p.json or @p.json), or - for stdin
     #[arg(long, value_name = "FILE|@")]
     pub payload: Option<String>,
     /// Run only this task (repeatable); dependencies on other tasks are dropped for this run

@@ -144,3 +144,82 @@ fn a_closed_pipe_ends_the_command_quietly() {
         );
     }
 }
+
+/// `gofer completion` scripts parse in their shell, and `gofer man` renders with man; neither
+/// needs a server (docs/cli.md#shell-completion-and-manual).
+#[test]
+fn completion_scripts_parse_and_the_manual_renders() {
+    let bash = run(gofer().args(["completion", "bash"])).expect(0).stdout;
+    assert!(bash.contains("_gofer()"), "{bash}");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("gofer.bash");
+    std::fs::write(&script, &bash).unwrap();
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = run(gofer().args(["completion", shell])).expect(0).stdout;
+        assert!(out.contains("gofer"), "{shell}: {out}");
+    }
+    assert!(
+        run(gofer().args(["completion", "tcsh"]))
+            .expect(2)
+            .stderr
+            .contains("invalid value 'tcsh'")
+    );
+    let page = dir.path().join("gofer.1");
+    std::fs::write(&page, run(gofer().arg("man")).expect(0).stdout).unwrap();
+    let rendered = std::process::Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(&page)
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man is installed (.ci/run installs man-db)");
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    assert!(text.contains("NAME") && text.contains("gofer"), "{text}");
+    assert!(text.contains("pipeline"), "the commands are listed: {text}");
+    assert!(
+        !text.contains("builtin"),
+        "hidden entrypoints stay out: {text}"
+    );
+}
+
+/// A payload argument takes `@file` as curl and gh do, a plain path, or `-` for stdin.
+#[test]
+fn payload_arguments_take_at_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.json");
+    std::fs::write(&file, "{\"a\": 1}").unwrap();
+    for source in [format!("@{}", file.display()), file.display().to_string()] {
+        // No server: the payload is read (and checked) before any request; an unreachable
+        // server is exit 6, a bad payload exit 7.
+        let r = run(gofer()
+            .args(["--api-base-url", &format!("http://{}", unused_addr())])
+            .args(["run", "start", "p", "--payload", &source]))
+        .expect(6);
+        assert!(!r.stderr.contains("payload"), "{source}: {}", r.stderr);
+    }
+    let missing = run(gofer()
+        .args(["--api-base-url", &format!("http://{}", unused_addr())])
+        .args(["run", "start", "p", "--payload", "@/no/such/file.json"]))
+    .expect(7);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read payload file '/no/such/file.json'"),
+        "{}",
+        missing.stderr
+    );
+}
