@@ -368,18 +368,13 @@ impl Io {
                 tokio::spawn(async move {
                     let mut logs = std::collections::BTreeMap::new();
                     for task in tasks {
-                        let stream = client
-                            .task_logs(&namespace, &pipeline, run_id, &task, false)
-                            .await;
-                        let Ok(mut stream) = stream else {
-                            continue; // a task that never started has no log
-                        };
-                        let mut bytes = Vec::new();
-                        while let Some(Ok(chunk)) = stream.next().await {
-                            bytes.extend_from_slice(&chunk);
+                        // A task that never started has no log: it is left out.
+                        if let Ok(tail) = client
+                            .task_log_tail(&namespace, &pipeline, run_id, &task, 20)
+                            .await
+                        {
+                            logs.insert(task, tail);
                         }
-                        let text = String::from_utf8_lossy(&bytes);
-                        logs.insert(task, gofer_core::diagnosis::tail(&text, 20));
                     }
                     let _ = tx.send(Msg::DiagnosisLogs {
                         run_id,

@@ -220,6 +220,27 @@ impl Client {
         self.byte_stream(builder).await
     }
 
+    /// The last `lines` lines of a task's stored log (what `gofer run debug` and the console's
+    /// diagnosis show of a failed task). A stream that breaks off ends the text early.
+    pub async fn task_log_tail(
+        &self,
+        ns: &str,
+        p: &str,
+        run: u64,
+        task: &str,
+        lines: usize,
+    ) -> Result<Vec<String>, Error> {
+        let mut stream = self.task_logs(ns, p, run, task, false).await?;
+        let mut bytes = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(gofer_core::diagnosis::tail(
+            &String::from_utf8_lossy(&bytes),
+            lines,
+        ))
+    }
+
     /// `GET …/runs/{run}/tasks/{task}/attach?command=…` (websocket, docs/api.md#runs-and-task-executions): runs `command`
     /// (split on whitespace by the server; `/bin/sh` when `None`) inside the task's running
     /// container. Bytes sent into the [`AttachInput`] reach the process's stdin unchanged; the

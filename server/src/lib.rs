@@ -602,19 +602,7 @@ async fn advance_deployments_every(
         let due = store
             .read(|s| s.active_deployments())
             .await
-            .map(|active| {
-                active.iter().any(|d| {
-                    d.canary.as_ref().is_some_and(|c| {
-                        c.bake_until != 0
-                            && now >= c.bake_until
-                            && gofer_core::canary::decide(
-                                &c.policy,
-                                &c.tally,
-                                now.saturating_sub(d.started) / 1000,
-                            ) != gofer_core::canary::Decision::KeepBaking
-                    })
-                })
-            })
+            .map(|active| active.iter().any(|d| d.decided_by_clock(now)))
             .unwrap_or(true);
         let result = if due {
             store.write(move |s| s.advance_deployments(now)).await

@@ -385,7 +385,6 @@ pub async fn diagnose(
     gofer_core::diagnosis::Diagnosis,
     std::collections::BTreeMap<String, Vec<String>>,
 )> {
-    use futures_util::StreamExt as _;
     let run = ctx.client.get_run(ns, pipeline, run_id).await?;
     let tasks = ctx
         .client
@@ -400,22 +399,13 @@ pub async fn diagnose(
         if t.started == 0 || t.logs_expired || t.logs_removed {
             continue;
         }
-        let Ok(mut stream) = ctx
+        if let Ok(tail) = ctx
             .client
-            .task_logs(ns, pipeline, run_id, &failed.task, false)
+            .task_log_tail(ns, pipeline, run_id, &failed.task, lines)
             .await
-        else {
-            continue;
-        };
-        let mut bytes = Vec::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            bytes.extend_from_slice(&chunk);
+        {
+            logs.insert(failed.task.clone(), tail);
         }
-        let text = String::from_utf8_lossy(&bytes);
-        logs.insert(
-            failed.task.clone(),
-            gofer_core::diagnosis::tail(&text, lines),
-        );
     }
     Ok((diagnosis, logs))
 }

@@ -113,6 +113,20 @@ impl Drop for Tmux {
     }
 }
 
+/// The console against `url` (in namespace `ns` when given), with no CLI config, its trace in
+/// `state` and no token from the environment.
+fn console_command(url: &str, ns: Option<&str>, state: &std::path::Path) -> String {
+    let ns = ns
+        .map(|ns| format!(" --namespace {ns}"))
+        .unwrap_or_default();
+    format!(
+        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {url}{ns} console",
+        no_config_dir().display(),
+        state.display(),
+        env!("CARGO_BIN_EXE_gofer"),
+    )
+}
+
 /// A line of the screen containing every one of `parts`.
 fn line_with(screen: &str, parts: &[&str]) -> bool {
     screen.lines().any(|l| parts.iter().all(|p| l.contains(p)))
@@ -142,13 +156,7 @@ fn the_console_shows_a_live_run_its_dag_and_logs() {
         ],
     );
     let state = tempfile::tempdir().unwrap();
-    let command = format!(
-        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {} --namespace {ns} console",
-        no_config_dir().display(),
-        state.path().display(),
-        env!("CARGO_BIN_EXE_gofer"),
-        server.url,
-    );
+    let command = console_command(&server.url, Some(&ns), state.path());
     let tmux = Tmux::start(&command);
 
     // The pipelines view, live.
@@ -461,13 +469,7 @@ fn the_console_promotes_a_canary_from_the_pipeline_view() {
         .unwrap();
     assert_eq!(started.state, gofer_core::enums::DeploymentState::Running);
     let state = tempfile::tempdir().unwrap();
-    let command = format!(
-        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {} --namespace {ns} console",
-        no_config_dir().display(),
-        state.path().display(),
-        env!("CARGO_BIN_EXE_gofer"),
-        server.url,
-    );
+    let command = console_command(&server.url, Some(&ns), state.path());
     let tmux = Tmux::start(&command);
     tmux.wait_for("the pipeline 'web'", |s| line_with(s, &["web", "active"]));
     tmux.keys(&["i"]);
@@ -553,12 +555,7 @@ async fn the_console_debugs_an_extension_and_disables_its_subscription() {
     .expect(0);
 
     let state = tempfile::tempdir().unwrap();
-    let command = format!(
-        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {url} console",
-        no_config_dir().display(),
-        state.path().display(),
-        env!("CARGO_BIN_EXE_gofer"),
-    );
+    let command = console_command(&url, None, state.path());
     let tmux = Tmux::start(&command);
     tmux.wait_for("the pipelines view", |s| s.contains(&pipeline));
     tmux.keys(&[":", "extensions", "Enter"]);
@@ -615,13 +612,7 @@ fn the_console_shows_what_is_running_now() {
     let ns = server.create_namespace(&namespace);
     server.deploy_in(&ns, "busy", vec![shell_task("work", &image, "sleep 3")]);
     let state = tempfile::tempdir().unwrap();
-    let command = format!(
-        "env -u GOFER_TOKEN -u GOFER_API_TOKEN XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {} --namespace {ns} console",
-        no_config_dir().display(),
-        state.path().display(),
-        env!("CARGO_BIN_EXE_gofer"),
-        server.url,
-    );
+    let command = console_command(&server.url, Some(&ns), state.path());
     let tmux = Tmux::start(&command);
     tmux.wait_for("the pipelines view", |s| s.contains("busy"));
     tmux.keys(&[":", "running", "Enter"]);
@@ -637,4 +628,38 @@ fn the_console_shows_what_is_running_now() {
     });
     server.finish_runs(&ns, "busy");
     tmux.keys(&["q", "q"]);
+}
+
+/// The pulse reads the real server's `/api/health` and `/metrics`: what it parses matches the
+/// server's state.
+#[test]
+fn the_pulse_reads_the_real_servers_health_and_metrics() {
+    let server = TestServer::start();
+    let client = server.client();
+    server
+        .block_on(
+            client.create_namespace(&gofer_core::api::CreateNamespaceRequest {
+                id: "pulse-ns".into(),
+                name: None,
+                description: None,
+            }),
+        )
+        .unwrap();
+    let health = server.block_on(client.health()).unwrap();
+    let text = server.block_on(client.metrics()).unwrap();
+    let sample = gofer_console::app::PulseSample::from_metrics(
+        health.status.clone(),
+        health.checks.into_iter().collect(),
+        &text,
+    );
+    assert_eq!(sample.status, "ok");
+    assert!(
+        sample
+            .checks
+            .iter()
+            .any(|(name, value)| name == "storage" && value == "ok"),
+        "{sample:?}"
+    );
+    assert_eq!((sample.pending, sample.running), (0, 0), "{text}");
+    assert!(sample.events >= 1, "created_namespace is counted: {text}");
 }

@@ -127,6 +127,16 @@ impl Pipeline {
     }
 }
 
+/// The server's `/metrics` text.
+async fn metrics(addr: std::net::SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn version(run: &Value) -> u64 {
     run["pipeline_config_version"].as_u64().unwrap()
 }
@@ -231,12 +241,7 @@ async fn a_succeeding_canary_is_promoted_after_its_bake_and_later_runs_use_it() 
     );
     let listed = p.cli(&["pipeline", "deployment", "list", &p.id]).expect(0);
     assert!(listed.stdout.contains("canary"), "{}", listed.stdout);
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(addr).await;
     assert!(
         metrics.contains("gofer_deployments_total{strategy=\"canary\",status=\"successful\"} 1"),
         "{metrics}"
@@ -285,12 +290,7 @@ async fn a_failing_canary_is_rolled_back_and_the_old_version_stays_live() {
         .cli(&["pipeline", "deployment", "get", &p.id, "2", "--wait"])
         .expect(8);
     assert!(out.stderr.contains("canary_failure_rate"), "{}", out.stderr);
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(addr).await;
     assert!(
         metrics.contains("gofer_deployments_total{strategy=\"canary\",status=\"failed\"} 1"),
         "{metrics}"

@@ -164,6 +164,24 @@ impl CanaryProgress {
     }
 }
 
+impl super::Deployment {
+    /// Whether the clock alone concludes this deployment at `now` (Unix ms): a canary whose time
+    /// bake is over and whose runs so far decide it. A bake counted in runs is concluded by the
+    /// commit of its deciding run instead.
+    pub fn decided_by_clock(&self, now: u64) -> bool {
+        self.state == crate::enums::DeploymentState::Running
+            && self.canary.as_ref().is_some_and(|c| {
+                c.bake_until != 0
+                    && now >= c.bake_until
+                    && crate::canary::decide(
+                        &c.policy,
+                        &c.tally,
+                        now.saturating_sub(self.started) / 1000,
+                    ) != crate::canary::Decision::KeepBaking
+            })
+    }
+}
+
 /// A smoke deployment's run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmokeProgress {

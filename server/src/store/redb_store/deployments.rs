@@ -173,14 +173,7 @@ impl RedbStore {
         let due: Vec<(String, String, u64)> = self
             .active_deployments()?
             .into_iter()
-            .filter(|d| {
-                d.canary.as_ref().is_some_and(|c| {
-                    c.bake_until != 0
-                        && now >= c.bake_until
-                        && canary::decide(&c.policy, &c.tally, (now - d.started) / 1000)
-                            != Decision::KeepBaking
-                })
-            })
+            .filter(|d| d.decided_by_clock(now))
             .map(|d| (d.namespace_id, d.pipeline_id, d.deployment_id))
             .collect();
         let mut concluded = Vec::new();
