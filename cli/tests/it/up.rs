@@ -245,7 +245,8 @@ impl ConfigJson for Pipeline {
 
 /// A pipeline program that does not compile: exit 9 with the compiler's error and the command
 /// to reproduce it. The crate lives in a temp dir, depends on gofer-sdk by path and builds into
-/// this build's target dir, offline, with the workspace's lock file.
+/// this build's target dir, offline, with the workspace's lock file and build profile (so the
+/// dependencies already built for the workspace are reused, not built and stored a second time).
 #[test]
 fn up_of_a_pipeline_that_fails_to_compile_exits_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,7 +255,9 @@ fn up_of_a_pipeline_that_fails_to_compile_exits_9() {
         dir.path().join("Cargo.toml"),
         format!(
             "[package]\nname = \"broken-pipeline\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-             [dependencies]\ngofer-sdk = {{ path = {:?}, default-features = false }}\n\n[workspace]\n",
+             [dependencies]\ngofer-sdk = {{ path = {:?}, default-features = false }}\n\n[workspace]\n\n\
+             [profile.dev]\ndebug = \"line-tables-only\"\n\n\
+             [profile.dev.package.\"*\"]\nopt-level = 1\ndebug = false\n",
             sdk.display().to_string()
         ),
     )
