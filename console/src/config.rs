@@ -47,11 +47,12 @@ pub enum Action {
     Abort,
     Extensions,
     Diagnose,
+    Retry,
 }
 
 impl Action {
     /// Every action with its config name, in help order.
-    pub const ALL: [(Action, &'static str); 34] = [
+    pub const ALL: [(Action, &'static str); 35] = [
         (Action::Up, "up"),
         (Action::Down, "down"),
         (Action::Left, "left"),
@@ -86,6 +87,7 @@ impl Action {
         (Action::Abort, "abort"),
         (Action::Extensions, "extensions"),
         (Action::Diagnose, "diagnose"),
+        (Action::Retry, "retry"),
     ];
 
     /// The config name (`page_down`).

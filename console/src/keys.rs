@@ -173,6 +173,13 @@ impl App {
                 }),
                 None => Vec::new(),
             },
+            Action::Retry => match self.retry_target() {
+                Some(mutation) => self.request(mutation),
+                None => {
+                    self.info("nothing to retry here: select a run that has ended");
+                    Vec::new()
+                }
+            },
             Action::Cancel => match self.cancel_target() {
                 Some(mutation) => self.request(mutation),
                 None => {

@@ -17,6 +17,11 @@ pub enum Mutation {
         pipeline: String,
         variables: Vec<(String, String)>,
     },
+    /// A new run of a finished one, reusing the tasks that succeeded.
+    RetryRun {
+        pipeline: String,
+        run_id: u64,
+    },
     SetPipelineState {
         pipeline: String,
         enable: bool,
@@ -66,6 +71,9 @@ impl Mutation {
                 format!("cancel task '{task}' of run {run_id} of '{pipeline}'? (y/n)")
             }
             Mutation::StartRun { pipeline, .. } => format!("start a run of '{pipeline}'? (y/n)"),
+            Mutation::RetryRun { pipeline, run_id } => format!(
+                "retry run {run_id} of '{pipeline}', reusing the tasks that succeeded? (y/n)"
+            ),
             Mutation::SetPipelineState { pipeline, enable } => format!(
                 "{} pipeline '{pipeline}'? (y/n)",
                 if *enable { "enable" } else { "disable" }
@@ -132,6 +140,9 @@ impl Mutation {
                 }
                 cli
             }
+            Mutation::RetryRun { pipeline, run_id } => {
+                format!("gofer{ns} run retry {pipeline} {run_id} --failed-only")
+            }
             Mutation::SetPipelineState { pipeline, enable } => format!(
                 "gofer{ns} pipeline {} {pipeline}",
                 if *enable { "enable" } else { "disable" }
@@ -177,7 +188,7 @@ impl Mutation {
     pub(crate) fn verb(&self) -> &'static str {
         match self {
             Mutation::CancelRun { .. } | Mutation::CancelTask { .. } => "cancelling",
-            Mutation::StartRun { .. } => "starting runs",
+            Mutation::StartRun { .. } | Mutation::RetryRun { .. } => "starting runs",
             Mutation::SetPipelineState { .. } => "enabling and disabling pipelines",
             Mutation::SetExtensionState { .. } => "enabling and disabling extensions",
             Mutation::SetSubscriptionState { .. } => "enabling and disabling subscriptions",

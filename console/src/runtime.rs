@@ -634,6 +634,16 @@ async fn mutate(client: &Client, namespace: &str, mutation: &Mutation) -> Result
                 .map_err(e)?;
             Ok(format!("started run {} of '{pipeline}'", run.run_id))
         }
+        Mutation::RetryRun { pipeline, run_id } => {
+            let run = client
+                .retry_run(namespace, pipeline, *run_id, true)
+                .await
+                .map_err(e)?;
+            Ok(format!(
+                "started run {} of '{pipeline}', retrying run {run_id}",
+                run.run_id
+            ))
+        }
         Mutation::SetPipelineState { pipeline, enable } => {
             let state = if *enable {
                 PipelineState::Active

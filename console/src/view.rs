@@ -207,6 +207,7 @@ pub(crate) fn hints(app: &App) -> Vec<(Action, &'static str)> {
             (Action::Open, "logs"),
             (Action::Timeline, "timeline"),
             (Action::Diagnose, "why it failed"),
+            (Action::Retry, "retry"),
             (Action::Cancel, "cancel"),
         ],
         Screen::Pipelines => vec![

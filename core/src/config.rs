@@ -102,6 +102,55 @@ pub struct SchedulerConfig {
     pub engine: String,
     pub docker: DockerConfig,
     pub swarm: SwarmConfig,
+    pub resources: ResourcesConfig,
+}
+
+/// Task CPU and memory defaults and maxima (docs/pipelines.md#task-resources). `0` and `""`
+/// mean none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourcesConfig {
+    pub default_cpus: f64,
+    pub default_memory: String,
+    pub max_cpus: f64,
+    pub max_memory: String,
+}
+
+impl ResourcesConfig {
+    /// The settings as a policy; the problem names the setting when one does not parse.
+    pub fn policy(&self) -> Result<crate::resources::ResourcePolicy, ConfigError> {
+        let cpus = |key: &str, v: f64| -> Result<Option<crate::resources::Cpus>, ConfigError> {
+            if v == 0.0 {
+                return Ok(None);
+            }
+            crate::resources::Cpus::from_cores(v)
+                .map(Some)
+                .map_err(|e| ConfigError(format!("scheduler.resources.{key}: {e}")))
+        };
+        let memory = |key: &str, v: &str| -> Result<Option<u64>, ConfigError> {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            crate::resources::memory_from_json(&serde_json::Value::String(v.to_string()))
+                .map(Some)
+                .map_err(|e| ConfigError(format!("scheduler.resources.{key}: {e}")))
+        };
+        let policy = crate::resources::ResourcePolicy {
+            defaults: crate::resources::TaskResources {
+                cpus: cpus("default_cpus", self.default_cpus)?,
+                memory: memory("default_memory", &self.default_memory)?,
+            },
+            maxima: crate::resources::TaskResources {
+                cpus: cpus("max_cpus", self.max_cpus)?,
+                memory: memory("max_memory", &self.max_memory)?,
+            },
+        };
+        policy.check("(default)", &policy.defaults).map_err(|e| {
+            ConfigError(format!(
+                "scheduler.resources: the defaults exceed the maxima ({e})"
+            ))
+        })?;
+        Ok(policy)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +338,7 @@ impl ServerConfig {
                 self.api.log_level
             )));
         }
+        self.scheduler.resources.policy()?;
         if !matches!(self.scheduler.engine.as_str(), "docker" | "swarm") {
             return Err(ConfigError(format!(
                 "scheduler.engine: '{}' is not one of docker, swarm",

@@ -161,6 +161,29 @@ impl Schedule {
         }
     }
 
+    /// The fire times from `from` to `to`, both included, at most `limit` of them
+    /// (docs/extensions.md#backfilling-a-schedule).
+    pub fn between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        tz: &TimeZone,
+        limit: usize,
+    ) -> Vec<Timestamp> {
+        let mut out = Vec::new();
+        let mut after = from.checked_sub(1.nanosecond()).unwrap_or(from);
+        while out.len() < limit {
+            match self.next_after(after, tz) {
+                Some(next) if next <= to => {
+                    out.push(next);
+                    after = next;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
     /// The next `n` fire times after `after`.
     pub fn upcoming(&self, after: Timestamp, tz: &TimeZone, n: usize) -> Vec<Timestamp> {
         let mut out = Vec::with_capacity(n);
@@ -187,6 +210,17 @@ pub fn fire_instant(tz: &TimeZone, at: DateTime) -> Option<Timestamp> {
         AmbiguousOffset::Fold { before, .. } => before,
     };
     offset.to_timestamp(at).ok()
+}
+
+/// An instant as written in a request: RFC 3339 with an offset (`2026-12-01T00:00:00Z`); the
+/// error names `field`.
+pub fn parse_instant(field: &str, text: &str) -> Result<Timestamp, String> {
+    text.trim().parse::<Timestamp>().map_err(|_| {
+        format!(
+            "{field}: '{text}' is not a time; write it as RFC 3339 with an offset, such as \
+             2026-12-01T00:00:00Z"
+        )
+    })
 }
 
 /// A time zone by IANA name (bundled data); the error says what is wrong.

@@ -78,6 +78,18 @@ pub fn diagnose(run: &Run, tasks: &[TaskExecution]) -> Diagnosis {
                 seconds(t.task.timeout)
             ));
         }
+        if kind == Some(TaskExecutionStatusReasonKind::OutOfMemory) {
+            explanation.push(match t.task.resources.memory {
+                Some(limit) => format!(
+                    "it used more than its memory limit of {} and the kernel stopped it: raise \
+                     resources.memory or make the task use less",
+                    crate::resources::format_bytes(limit)
+                ),
+                None => "it used more than the server's default memory limit and the kernel \
+                         stopped it: set resources.memory on the task"
+                    .to_string(),
+            });
+        }
         if retries > 0 {
             let codes: Vec<String> = t
                 .attempts

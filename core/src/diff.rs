@@ -77,6 +77,18 @@ fn task_changes(from: &Task, to: &Task) -> Vec<FieldChange> {
     change(&mut out, "command", json!(a.command), json!(b.command));
     change(
         &mut out,
+        "resources.cpus",
+        json!(a.resources.cpus),
+        json!(b.resources.cpus),
+    );
+    change(
+        &mut out,
+        "resources.memory",
+        json!(a.resources.memory.map(crate::resources::format_bytes)),
+        json!(b.resources.memory.map(crate::resources::format_bytes)),
+    );
+    change(
+        &mut out,
         "inject_api_token",
         json!(a.inject_api_token),
         json!(b.inject_api_token),
@@ -124,6 +136,12 @@ pub fn diff(from: &Config, to: &Config) -> ConfigDiff {
         "timeout",
         json!(from.timeout),
         json!(to.timeout),
+    );
+    change(
+        &mut pipeline,
+        "overlap",
+        json!(from.overlap),
+        json!(to.overlap),
     );
     let tasks_added = to
         .tasks

@@ -96,6 +96,13 @@ wire_enum!(
     }
 );
 wire_enum!(
+    /// What a new run does when one of the pipeline's runs is still pending or running
+    /// (docs/runs.md#overlapping-runs).
+    OverlapPolicy {
+        Allow => "allow", Skip => "skip", Queue => "queue", CancelPrevious => "cancel_previous"
+    }
+);
+wire_enum!(
     /// Run state.
     RunState { Unknown => "unknown", Pending => "pending", Running => "running", Complete => "complete" }
 );
@@ -130,7 +137,7 @@ wire_enum!(
     TaskExecutionStatusReasonKind {
         Unknown => "unknown", AbnormalExit => "abnormal_exit", SchedulerError => "scheduler_error",
         FailedPrecondition => "failed_precondition", Cancelled => "cancelled", Orphaned => "orphaned",
-        Timeout => "timeout"
+        Timeout => "timeout", OutOfMemory => "out_of_memory", Reused => "reused"
     }
 );
 wire_enum!(

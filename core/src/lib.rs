@@ -13,6 +13,7 @@ pub mod enums;
 pub mod id;
 pub mod layered;
 pub mod paths;
+pub mod resources;
 pub mod runstate;
 pub mod stats;
 pub mod suggest;

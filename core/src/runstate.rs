@@ -167,6 +167,26 @@ pub struct RunEnding {
     pub deadline_passed: bool,
 }
 
+/// A cancelled run's reason with the server's own explanation, when the server cancelled it
+/// (docs/runs.md#overlapping-runs); any other reason unchanged.
+pub fn cancel_reason(
+    why: Option<StatusReason<RunStatusReasonKind>>,
+    cancellation: Option<&crate::api::RunCancellation>,
+) -> Option<StatusReason<RunStatusReasonKind>> {
+    match (why, cancellation.and_then(|c| c.reason.as_ref())) {
+        (Some(mut why), Some(reason))
+            if matches!(
+                why.reason,
+                RunStatusReasonKind::UserCancelled | RunStatusReasonKind::AdminCancelled
+            ) =>
+        {
+            why.description = reason.clone();
+            Some(why)
+        }
+        (why, _) => why,
+    }
+}
+
 /// The final status and reason of a run whose executions are all complete (docs/runs.md#final-status).
 pub fn final_status(
     executions: &[TaskExecution],
@@ -206,7 +226,8 @@ pub fn final_status(
             .map(|r| (r.reason, r.description.clone()))
             .unwrap_or((TaskExecutionStatusReasonKind::Unknown, String::new()));
         let reason = match kind {
-            TaskExecutionStatusReasonKind::AbnormalExit => RunStatusReasonKind::AbnormalExit,
+            TaskExecutionStatusReasonKind::AbnormalExit
+            | TaskExecutionStatusReasonKind::OutOfMemory => RunStatusReasonKind::AbnormalExit,
             TaskExecutionStatusReasonKind::Timeout => RunStatusReasonKind::Timeout,
             TaskExecutionStatusReasonKind::SchedulerError
             | TaskExecutionStatusReasonKind::Orphaned => RunStatusReasonKind::SchedulerError,
@@ -311,6 +332,7 @@ mod tests {
             always_pull_newest_image: false,
             timeout: 0,
             retries: Retries::default(),
+            resources: Default::default(),
         }
     }
 
@@ -341,6 +363,7 @@ mod tests {
             command_override: None,
             cancellation: None,
             deployment_id: None,
+            retry: None,
         }
     }
 
@@ -354,6 +377,7 @@ mod tests {
             parallelism: 0,
             timeout: 0,
             tasks: tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            overlap: Default::default(),
             state: ConfigState::Live,
             registered: 0,
             deprecated: 0,

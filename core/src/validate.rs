@@ -3,7 +3,7 @@
 
 use crate::api::{Config, PipelineConfigInput, Retries, Task, Variable};
 use crate::dag::Dag;
-use crate::enums::{ConfigState, RequiredParentStatus, VariableSource};
+use crate::enums::{ConfigState, OverlapPolicy, RequiredParentStatus, VariableSource};
 use crate::id::{self, IdKind};
 use std::collections::BTreeMap;
 
@@ -199,6 +199,7 @@ pub struct ValidConfig {
     pub parallelism: u64,
     pub timeout: u64,
     pub tasks: BTreeMap<String, Task>,
+    pub overlap: OverlapPolicy,
     pub dag: Dag,
 }
 
@@ -214,6 +215,7 @@ impl ValidConfig {
             parallelism: self.parallelism,
             timeout: self.timeout,
             tasks: self.tasks,
+            overlap: self.overlap,
             state: ConfigState::Unreleased,
             registered,
             deprecated: 0,
@@ -250,6 +252,16 @@ pub fn validate_config(
     if let Some(problem) = timeout_problem(input.timeout) {
         note(Err(ValidationError(format!("config.timeout: {problem}"))));
     }
+    let overlap = match input.overlap.as_deref() {
+        None | Some("") => OverlapPolicy::Allow,
+        Some(text) => OverlapPolicy::parse(text).unwrap_or_else(|| {
+            note(Err(ValidationError(format!(
+                "config.overlap: '{text}' is not one of {}",
+                OverlapPolicy::expected()
+            ))));
+            OverlapPolicy::Allow
+        }),
+    };
     // 3. tasks
     if input.tasks.is_empty() {
         note(Err(ValidationError(
@@ -395,6 +407,25 @@ pub fn validate_config(
                 }
             }
         };
+        let mut resources = crate::resources::TaskResources::default();
+        if let Some(r) = &t.resources {
+            if let Some(cpus) = &r.cpus {
+                match crate::resources::cpus_from_json(cpus) {
+                    Ok(c) => resources.cpus = Some(c),
+                    Err(problem) => note(Err(ValidationError(format!(
+                        "{prefix}: resources.cpus: {problem}"
+                    )))),
+                }
+            }
+            if let Some(memory) = &r.memory {
+                match crate::resources::memory_from_json(memory) {
+                    Ok(m) => resources.memory = Some(m),
+                    Err(problem) => note(Err(ValidationError(format!(
+                        "{prefix}: resources.memory: {problem}"
+                    )))),
+                }
+            }
+        }
         tasks.insert(
             t.id.clone(),
             Task {
@@ -410,6 +441,7 @@ pub fn validate_config(
                 always_pull_newest_image: t.always_pull_newest_image,
                 timeout: t.timeout,
                 retries,
+                resources,
             },
         );
     }
@@ -423,6 +455,7 @@ pub fn validate_config(
         parallelism: input.parallelism,
         timeout: input.timeout,
         tasks,
+        overlap,
         dag,
     })
 }

@@ -79,6 +79,19 @@ impl Pipeline {
         self
     }
 
+    /// What a start does while another run of the pipeline is pending or running: `allow`
+    /// (the default), `skip`, `queue` or `cancel_previous` (docs/runs.md#overlapping-runs).
+    ///
+    /// ```
+    /// use gofer_sdk::{OverlapPolicy, Pipeline};
+    /// let p = Pipeline::new("nightly", "Nightly").overlap(OverlapPolicy::Skip);
+    /// assert_eq!(p.config().overlap.as_deref(), Some("skip"));
+    /// ```
+    pub fn overlap(mut self, policy: gofer_core::enums::OverlapPolicy) -> Pipeline {
+        self.config.overlap = Some(policy.as_str().to_string());
+        self
+    }
+
     /// The longest a whole run may take, in whole seconds; zero (the default) means no limit
     /// (docs/runs.md#timeouts). Sub-second parts are dropped.
     ///
@@ -426,6 +439,35 @@ impl Task {
             count,
             backoff: Some(backoff.as_secs()),
         });
+        self
+    }
+
+    /// Limits the task to `cores` CPU cores, fractions allowed (docs/pipelines.md#task-resources).
+    ///
+    /// ```
+    /// let t = gofer_sdk::Task::new("t", "busybox:latest").cpus(0.5);
+    /// assert_eq!(t.input().resources.as_ref().unwrap().cpus, Some(serde_json::json!(0.5)));
+    /// ```
+    pub fn cpus(mut self, cores: f64) -> Task {
+        self.input
+            .resources
+            .get_or_insert_with(Default::default)
+            .cpus = Some(serde_json::json!(cores));
+        self
+    }
+
+    /// Limits the task's memory: bytes written as `"512Mi"`, `"2Gi"` or a plain number. A task
+    /// that goes over is stopped and ends `out_of_memory` (docs/pipelines.md#task-resources).
+    ///
+    /// ```
+    /// let t = gofer_sdk::Task::new("t", "busybox:latest").memory("512Mi");
+    /// assert_eq!(t.input().resources.as_ref().unwrap().memory, Some(serde_json::json!("512Mi")));
+    /// ```
+    pub fn memory(mut self, amount: impl Into<String>) -> Task {
+        self.input
+            .resources
+            .get_or_insert_with(Default::default)
+            .memory = Some(serde_json::Value::String(amount.into()));
         self
     }
 }

@@ -124,6 +124,15 @@ pub trait Extension: Send + Sync + 'static {
     fn subscribe(&self, request: ExtensionSubscribeRequest) -> Result<(), String>;
     /// `DELETE /api/subscribe`: an unknown subscription is not an error.
     fn unsubscribe(&self, request: ExtensionUnsubscribeRequest);
+    /// `POST /api/schedule`: the instants the subscription is scheduled for in a range, for a
+    /// backfill (docs/extensions.md#backfilling-a-schedule). `Err((status, message))` is
+    /// answered as is; an extension without a schedule answers 404.
+    fn schedule(
+        &self,
+        _request: gofer_core::api::ExtensionScheduleRequest,
+    ) -> Result<Vec<gofer_core::api::ScheduledInstant>, (u16, String)> {
+        Err((404, "this extension has no schedule to backfill".to_owned()))
+    }
     /// `POST /api/external-event`: `Err((status, message))` is answered as is.
     fn external_event(
         &self,
@@ -251,6 +260,29 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
                 ),
             }
         });
+    let schedule = warp::path!("api" / "schedule")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(ext.clone())
+        .and(warp::body::bytes())
+        .map(|e: Arc<dyn Extension>, body: bytes::Bytes| {
+            match serde_json::from_slice::<gofer_core::api::ExtensionScheduleRequest>(&body) {
+                Ok(request) => match e.schedule(request) {
+                    Ok(instants) => {
+                        warp::reply::json(&gofer_core::api::ExtensionScheduleResponse { instants })
+                            .into_response()
+                    }
+                    Err((status, message)) => error(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                        message,
+                    ),
+                },
+                Err(e) => error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid schedule request: {e}"),
+                ),
+            }
+        });
     let shutdown = warp::path!("api" / "shutdown")
         .and(warp::post())
         .and(authorized)
@@ -268,6 +300,8 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
         .or(unsubscribe)
         .unify()
         .or(external)
+        .unify()
+        .or(schedule)
         .unify()
         .or(shutdown)
         .unify()

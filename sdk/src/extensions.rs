@@ -119,6 +119,22 @@ impl Client {
         Ok(response.subscription)
     }
 
+    /// `POST …/subscriptions/{ext}/{sub}/backfill`: one run per instant the subscription was
+    /// scheduled for in the range, or just the instants with `dry_run`
+    /// (docs/extensions.md#backfilling-a-schedule).
+    pub async fn backfill_subscription(
+        &self,
+        ns: &str,
+        p: &str,
+        ext: &str,
+        sub: &str,
+        request: &gofer_core::api::BackfillRequest,
+    ) -> Result<gofer_core::api::BackfillResponse, Error> {
+        let path = Self::subscriptions_path(ns, p, &[ext, sub, "backfill"]);
+        self.json(self.request(Method::POST, &path).json(request))
+            .await
+    }
+
     /// `POST …/pipelines/{p}/subscriptions`: the extension checks the settings first.
     pub async fn create_subscription(
         &self,

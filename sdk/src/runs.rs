@@ -40,6 +40,23 @@ impl Client {
         Ok(response.run)
     }
 
+    /// `POST …/runs/{run}/retry`: a new run with run `run`'s variables and payload; with
+    /// `failed_only`, the tasks that succeeded are reused (docs/runs.md#retrying-a-run).
+    pub async fn retry_run(
+        &self,
+        ns: &str,
+        p: &str,
+        run: u64,
+        failed_only: bool,
+    ) -> Result<Run, Error> {
+        let run = run.to_string();
+        let builder = self
+            .request(Method::POST, &Self::runs_path(ns, p, &[&run, "retry"]))
+            .json(&gofer_core::api::RetryRunRequest { failed_only });
+        let response: RunResponse = self.json(builder).await?;
+        Ok(response.run)
+    }
+
     /// `GET /api/runs`: every pending and running run the token may read, across namespaces,
     /// with its running tasks and queue position (docs/api.md#runs-and-task-executions).
     pub async fn active_runs(&self) -> Result<Vec<gofer_core::api::ActiveRun>, Error> {

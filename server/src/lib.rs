@@ -211,6 +211,12 @@ pub async fn prepare_with(
         },
         run_token_key: config.secret_store.encryption_key.as_bytes().to_vec(),
         run_object_expiry: config.object_store.run_object_expiry,
+        resource_defaults: config
+            .scheduler
+            .resources
+            .policy()
+            .unwrap_or_default()
+            .defaults,
         cipher,
     };
     let (engine, engine_task) = engine::Engine::start(

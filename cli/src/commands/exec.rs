@@ -147,6 +147,7 @@ pub async fn exec(
             only: None,
             command_override: None,
             run_token: Some(run_token),
+            retry: None,
         };
         let run = engine
             .start_run(&namespace, &input.id, new)

@@ -257,6 +257,27 @@ pub enum SubscriptionCommand {
         /// Subscription id
         subscription: String,
     },
+    /// Start one run for each time a schedule (cron) would have fired in a past range, in order
+    Backfill {
+        /// Pipeline id
+        pipeline: String,
+        /// Extension id (cron)
+        extension: String,
+        /// Subscription id
+        subscription: String,
+        /// Start of the range, included (RFC 3339, e.g. 2026-12-01T00:00:00Z)
+        #[arg(long, value_name = "TIME")]
+        from: String,
+        /// End of the range, included (RFC 3339)
+        #[arg(long, value_name = "TIME")]
+        to: String,
+        /// Refuse a range holding more instants than this
+        #[arg(long, default_value_t = 100)]
+        max: u64,
+        /// Only list the instants; start nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `gofer pipeline subscribe`.
@@ -340,8 +361,56 @@ pub async fn subscription(ctx: &Ctx, ns: &str, command: SubscriptionCommand) -> 
                 .await?;
             ctx.done(format!("subscription '{subscription}' disabled"));
         }
+        SubscriptionCommand::Backfill {
+            pipeline,
+            extension,
+            subscription,
+            from,
+            to,
+            max,
+            dry_run,
+        } => {
+            let request = gofer_core::api::BackfillRequest {
+                from,
+                to,
+                max: Some(max),
+                dry_run,
+            };
+            let answer = ctx
+                .client
+                .backfill_subscription(ns, &pipeline, &extension, &subscription, &request)
+                .await?;
+            ctx.print(&answer, || backfill_text(&pipeline, &answer));
+        }
     }
     Ok(())
+}
+
+/// `subscription backfill`'s plain output: one line per instant, then a summary.
+fn backfill_text(pipeline: &str, answer: &gofer_core::api::BackfillResponse) -> String {
+    let mut out = String::new();
+    let mut started = 0;
+    for i in &answer.instants {
+        match (&i.run_id, &i.skipped) {
+            (Some(run), _) => {
+                started += 1;
+                out.push_str(&format!("{}  run {run}\n", i.at));
+            }
+            (None, Some(why)) => out.push_str(&format!("{}  skipped: {why}\n", i.at)),
+            (None, None) => out.push_str(&format!("{}\n", i.at)),
+        }
+    }
+    let n = answer.instants.len();
+    if answer.dry_run {
+        out.push_str(&format!(
+            "{n} scheduled instant(s) in the range; nothing was started (dry run)\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "started {started} run(s) of '{pipeline}' for {n} scheduled instant(s)\n"
+        ));
+    }
+    out
 }
 
 fn status_of(s: &Subscription) -> String {

@@ -450,6 +450,7 @@ fn describe_config(ctx: &Ctx, c: &Config) -> String {
         ("state", c.state.to_string()),
         ("parallelism", limit(c.parallelism, "")),
         ("timeout", limit(c.timeout, "s")),
+        ("overlap", c.overlap.to_string()),
         ("registered", ctx.time(c.registered)),
         ("deprecated", ctx.time(c.deprecated)),
     ]);

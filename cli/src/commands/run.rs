@@ -51,6 +51,21 @@ pub enum RunCommand {
     },
     /// Start a run of the pipeline's live config version
     Start(StartArgs),
+    /// Start a new run with a finished run's variables and payload; with --failed-only, the
+    /// tasks that succeeded are reused instead of run again
+    Retry {
+        /// Pipeline id
+        pipeline: String,
+        /// The run to retry (it must have ended)
+        run: u64,
+        /// Run again only what did not succeed: successful tasks keep their results and run no
+        /// container
+        #[arg(long)]
+        failed_only: bool,
+        /// Follow the new run until it completes, like `gofer run watch`
+        #[arg(long)]
+        watch: bool,
+    },
     /// Cancel a pending or running run
     Cancel {
         /// Pipeline id
@@ -154,6 +169,12 @@ pub async fn run(ctx: &Ctx, command: RunCommand) -> anyhow::Result<()> {
             }
         }
         RunCommand::Start(args) => start(ctx, args).await?,
+        RunCommand::Retry {
+            pipeline,
+            run,
+            failed_only,
+            watch,
+        } => retry(ctx, &pipeline, run, failed_only, watch).await?,
         RunCommand::Cancel {
             pipeline,
             run,
@@ -216,6 +237,50 @@ pub async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
         format!(
             "run {} of pipeline '{}' queued (config version {}); follow it with 'gofer run watch {} {}'\n",
             run.run_id, run.pipeline_id, run.pipeline_config_version, run.pipeline_id, run.run_id
+        )
+    });
+    Ok(())
+}
+
+/// `gofer run retry` (docs/runs.md#retrying-a-run).
+async fn retry(
+    ctx: &Ctx,
+    pipeline: &str,
+    old: u64,
+    failed_only: bool,
+    watch: bool,
+) -> anyhow::Result<()> {
+    let run = ctx
+        .client
+        .retry_run(ctx.namespace(), pipeline, old, failed_only)
+        .await?;
+    let reused = run
+        .retry
+        .as_ref()
+        .map(|r| r.reused_tasks.clone())
+        .unwrap_or_default();
+    let said = format!(
+        "run {} of pipeline '{}' queued (config version {}), retrying run {old}{}",
+        run.run_id,
+        run.pipeline_id,
+        run.pipeline_config_version,
+        match reused.len() {
+            0 if failed_only => "; no task had succeeded, so every task runs again".to_string(),
+            0 => String::new(),
+            _ => format!("; reused (not run again): {}", reused.join(", ")),
+        }
+    );
+    if watch {
+        if !ctx.json() {
+            eprintln!("{said}");
+        }
+        return watch::watch(ctx, &run).await;
+    }
+    let body = RunResponse { run };
+    ctx.print(&body, || {
+        format!(
+            "{said}\nfollow it with 'gofer run watch {} {}'\n",
+            body.run.pipeline_id, body.run.run_id
         )
     });
     Ok(())

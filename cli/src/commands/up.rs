@@ -335,6 +335,7 @@ fn same_config(input: &PipelineConfigInput, live: &Config) -> bool {
                 && valid.description == live.description
                 && valid.parallelism == live.parallelism
                 && valid.timeout == live.timeout
+                && valid.overlap == live.overlap
                 && valid.tasks == live.tasks
         }
         Err(_) => false,

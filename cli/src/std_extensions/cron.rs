@@ -303,6 +303,47 @@ impl Extension for Cron {
         documentation()
     }
 
+    /// The minutes the subscription's expression matches in the range, in its time zone
+    /// (docs/extensions.md#backfilling-a-schedule), each with the scheduled-time variable a
+    /// run for it gets.
+    fn schedule(
+        &self,
+        request: gofer_core::api::ExtensionScheduleRequest,
+    ) -> Result<Vec<gofer_core::api::ScheduledInstant>, (u16, String)> {
+        let key = SubscriptionKey {
+            namespace: request.namespace_id.clone(),
+            pipeline: request.pipeline_id.clone(),
+            subscription: request.pipeline_subscription_id.clone(),
+        };
+        let params = self
+            .lock()
+            .get(&key)
+            .map(|s| s.params.clone())
+            .ok_or_else(|| {
+                (
+                    404,
+                    format!(
+                        "no subscription '{}' of {}/{} here",
+                        key.subscription, key.namespace, key.pipeline
+                    ),
+                )
+            })?;
+        let from = gofer_core::cron::parse_instant("from", &request.from).map_err(|e| (400, e))?;
+        let to = gofer_core::cron::parse_instant("to", &request.to).map_err(|e| (400, e))?;
+        let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+        Ok(params
+            .schedule
+            .between(from, to, &params.tz, limit)
+            .into_iter()
+            .map(|at| gofer_core::api::ScheduledInstant {
+                at: at.to_string(),
+                variables: [(SCHEDULED_TIME_VARIABLE, at.to_string().as_str())]
+                    .into_iter()
+                    .collect(),
+            })
+            .collect())
+    }
+
     fn debug(&self) -> String {
         let now = Timestamp::now();
         let list: Vec<serde_json::Value> = self

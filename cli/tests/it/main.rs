@@ -20,6 +20,7 @@ mod hostile;
 mod local_images;
 mod namespace;
 mod observability;
+mod operations;
 mod pipeline;
 mod recovery;
 mod results;

@@ -43,6 +43,10 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
             (Action::Logs, "open the task's logs"),
             (Action::Timeline, "toggle the timeline"),
             (Action::Diagnose, "why the run failed (gofer run debug)"),
+            (
+                Action::Retry,
+                "retry the run, reusing the tasks that succeeded",
+            ),
             (Action::Cancel, "cancel the task (or the run)"),
             (Action::Start, "start a new run"),
             (Action::Pause, "pause / resume live updates"),
@@ -72,6 +76,10 @@ pub(crate) fn render_help(app: &App, frame: &mut Frame, area: Rect) {
             (Action::Open, "open the run"),
             (Action::Filter, "filter"),
             (Action::Start, "start a run"),
+            (
+                Action::Retry,
+                "retry the run, reusing the tasks that succeeded",
+            ),
             (Action::Cancel, "cancel the run"),
             (Action::Pause, "pause / resume live updates"),
         ],

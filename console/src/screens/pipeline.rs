@@ -80,10 +80,13 @@ fn deployment_lines(app: &App, pipeline: &str, data: &PipelineData) -> Vec<Line<
     let theme = &app.settings.config.theme;
     let keys = &app.settings.config.keymap;
     let Some(d) = data.running_deployment() else {
+        // The live version and its overlap policy (docs/runs.md#overlapping-runs).
         let live = data
-            .live_version()
-            .map_or("no live version".to_string(), |v| {
-                format!("live version {v}")
+            .configs
+            .iter()
+            .find(|c| c.state == gofer_core::enums::ConfigState::Live)
+            .map_or("no live version".to_string(), |c| {
+                format!("live version {} · overlap {}", c.version, c.overlap)
             });
         return vec![Line::from(Span::styled(
             format!("no deployment in progress · {live}"),

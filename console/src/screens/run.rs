@@ -126,6 +126,22 @@ impl App {
         }
     }
 
+    /// The finished run `R` retries (docs/runs.md#retrying-a-run).
+    pub(crate) fn retry_target(&self) -> Option<Mutation> {
+        let (pipeline, run) = match self.screen() {
+            Screen::Runs { pipeline } => (
+                pipeline.clone(),
+                (*self.visible_runs().get(self.frame().selected)?).clone(),
+            ),
+            Screen::Run { pipeline, .. } => (pipeline.clone(), self.run.ready()?.run.clone()),
+            _ => return None,
+        };
+        (run.state == RunState::Complete).then_some(Mutation::RetryRun {
+            pipeline,
+            run_id: run.run_id,
+        })
+    }
+
     pub(crate) fn cancel_target(&self) -> Option<Mutation> {
         match self.screen() {
             Screen::Runs { pipeline } => self
@@ -413,6 +429,9 @@ pub(crate) fn render_details(app: &App, task: &TaskExecution, frame: &mut Frame,
         ),
         format!("image {}", task.task.image),
     ];
+    if !task.task.resources.is_empty() {
+        facts.push(format!("limits {}", task.task.resources.describe()));
+    }
     if let Some(reason) = &task.status_reason {
         facts.insert(
             2,

@@ -345,6 +345,7 @@ fn run_cancelling() {
         requested: NOW - 2_000,
         by: "alice".into(),
         force: false,
+        reason: None,
     });
     app.update(Msg::Run {
         namespace: "default".into(),

@@ -333,6 +333,57 @@ fn cancel_asks_first_and_shows_the_cli_equivalent() {
     );
 }
 
+/// docs/runs.md#retrying-a-run: `R` on a finished run asks, then retries it reusing the tasks
+/// that succeeded, and shows the CLI twin; a run in progress has nothing to retry.
+#[test]
+fn retry_asks_first_and_shows_the_cli_equivalent() {
+    let mut app = on_runs(100, 24);
+    // Run 42 is running.
+    assert!(app.update(key('R')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(
+        app.status
+            .clone()
+            .unwrap()
+            .text
+            .contains("nothing to retry here")
+    );
+    app.update(key('j'));
+    app.update(key('j'));
+    let finished = app.visible_runs()[2].run_id;
+    app.update(key('R'));
+    let mutation = Mutation::RetryRun {
+        pipeline: "deploy-web".into(),
+        run_id: finished,
+    };
+    assert_eq!(app.mode, Mode::Confirm(mutation.clone()));
+    assert_eq!(
+        mutation.question(),
+        format!("retry run {finished} of 'deploy-web', reusing the tasks that succeeded? (y/n)")
+    );
+    let effects = app.update(key('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Mutate {
+            namespace: "default".into(),
+            mutation: mutation.clone()
+        }]
+    );
+    app.update(Msg::Done {
+        mutation,
+        result: Ok(format!(
+            "started run 50 of 'deploy-web', retrying run {finished}"
+        )),
+    });
+    assert_eq!(
+        app.status.clone().unwrap().text,
+        format!(
+            "started run 50 of 'deploy-web', retrying run {finished} · same as: gofer run retry \
+             deploy-web {finished} --failed-only"
+        )
+    );
+}
+
 #[test]
 fn start_prompts_for_variables() {
     let mut app = on_pipelines(100, 24);
@@ -429,6 +480,18 @@ fn read_only_refuses_every_mutation() {
             "{command}"
         );
     }
+    // Retrying starts a run: refused too.
+    app.update(key('j'));
+    app.update(key('j'));
+    assert!(app.update(key('R')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(
+        app.status
+            .clone()
+            .unwrap()
+            .text
+            .starts_with("read-only mode: ")
+    );
 }
 
 #[test]

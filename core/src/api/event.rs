@@ -57,6 +57,16 @@ pub enum EventKind {
         #[serde(default)]
         status: DeploymentStatus,
     },
+    /// A start was refused because a run was in progress and the pipeline's overlap policy is
+    /// `skip` (docs/runs.md#overlapping-runs, new).
+    SkippedRun {
+        namespace_id: String,
+        pipeline_id: String,
+        /// The run in progress that caused the skip.
+        active_run_id: u64,
+        /// Who asked for the skipped start.
+        initiator: super::Initiator,
+    },
     /// A run was created on a canary's new version (new).
     CanaryRunStarted {
         namespace_id: String,
@@ -192,6 +202,7 @@ pub const EVENT_KIND_NAMES: &[&str] = &[
     "started_deployment",
     "completed_deployment",
     "canary_run_started",
+    "skipped_run",
     "deployment_promoted",
     "deployment_rolled_back",
     "queued_run",
@@ -226,6 +237,7 @@ impl EventKind {
             StartedDeployment { .. } => "started_deployment",
             CompletedDeployment { .. } => "completed_deployment",
             CanaryRunStarted { .. } => "canary_run_started",
+            SkippedRun { .. } => "skipped_run",
             DeploymentPromoted { .. } => "deployment_promoted",
             DeploymentRolledBack { .. } => "deployment_rolled_back",
             QueuedRun { .. } => "queued_run",
@@ -285,6 +297,11 @@ impl EventKind {
                 ..
             }
             | CanaryRunStarted {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | SkippedRun {
                 namespace_id,
                 pipeline_id,
                 ..

@@ -171,6 +171,64 @@ pub struct ExtensionSubscribeRequest {
     pub pipeline_subscription_params: OrderedMap,
 }
 
+/// `POST /api/schedule` of an extension: the instants a subscription is scheduled for between
+/// `from` and `to` (RFC 3339, both included), at most `limit` (docs/extensions.md#backfilling-a-schedule, new).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionScheduleRequest {
+    pub namespace_id: String,
+    pub pipeline_id: String,
+    pub pipeline_subscription_id: String,
+    pub from: String,
+    pub to: String,
+    pub limit: u64,
+}
+
+/// The answer to [`ExtensionScheduleRequest`]: instants in order, RFC 3339 in UTC, and the
+/// variables a run for each gets (`{"GOFER_EXTENSION_CRON_SCHEDULED_TIME": …}` for cron).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionScheduleResponse {
+    pub instants: Vec<ScheduledInstant>,
+}
+
+/// One scheduled instant and the run variables that go with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledInstant {
+    pub at: String,
+    #[serde(default)]
+    pub variables: OrderedMap,
+}
+
+/// `POST P/subscriptions/{ext}/{sub}/backfill` body (docs/extensions.md#backfilling-a-schedule, new).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillRequest {
+    pub from: String,
+    pub to: String,
+    /// Most runs this backfill may start (default 100); more instants in the range are refused.
+    #[serde(default)]
+    pub max: Option<u64>,
+    /// List the instants without starting anything.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a backfill did, instant by instant, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfillResponse {
+    pub dry_run: bool,
+    pub instants: Vec<BackfilledInstant>,
+}
+
+/// One instant of a backfill: the run started for it, or why none was (a `skip` overlap policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfilledInstant {
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
 /// `DELETE /api/subscribe` of an extension.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ExtensionUnsubscribeRequest {

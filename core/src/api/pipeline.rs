@@ -37,6 +37,9 @@ pub struct Config {
     #[serde(default)]
     pub timeout: u64,
     pub tasks: BTreeMap<String, Task>,
+    /// What a start does while another run is in progress (docs/runs.md#overlapping-runs, new).
+    #[serde(default)]
+    pub overlap: OverlapPolicy,
     pub state: ConfigState,
     pub registered: u64,
     #[serde(default)]
@@ -68,6 +71,12 @@ pub struct Task {
     pub timeout: u64,
     #[serde(default)]
     pub retries: Retries,
+    /// CPU and memory limits (docs/pipelines.md#task-resources); absent when not set (new).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::resources::TaskResources::is_empty"
+    )]
+    pub resources: crate::resources::TaskResources,
 }
 
 impl Task {
@@ -191,6 +200,10 @@ pub struct PipelineConfigInput {
     pub timeout: u64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub tasks: Vec<TaskInput>,
+    /// `allow` (default), `skip`, `queue` or `cancel_previous`, checked by the validator so a
+    /// bad value is named (docs/runs.md#overlapping-runs, new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<String>,
 }
 
 /// A task as SDKs send it. `depends_on` keeps raw condition strings so that an invalid one is
@@ -222,6 +235,20 @@ pub struct TaskInput {
     pub timeout: u64,
     #[serde(default)]
     pub retries: Option<RetriesInput>,
+    /// `{cpus, memory}` as sent: checked by the validator so a bad value is named (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesInput>,
+}
+
+/// `resources` as sent: `cpus` a number of cores, `memory` bytes or a string such as "512Mi"
+/// (docs/pipelines.md#task-resources).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<serde_json::Value>,
 }
 
 /// `retries` as sent: both fields optional.
@@ -380,6 +407,7 @@ mod tests {
             always_pull_newest_image: false,
             timeout: 0,
             retries: Retries::default(),
+            resources: Default::default(),
         };
         assert_eq!(task.redacted().registry_auth.unwrap().pass, "********");
         task.registry_auth.as_mut().unwrap().pass = "pipeline_secret{{p}}".into();

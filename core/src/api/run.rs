@@ -77,6 +77,32 @@ pub struct Run {
     /// docs/pipelines.md#safe-deployments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<u64>,
+    /// The run this one retried, and which of its tasks were reused rather than run again
+    /// (docs/runs.md#retrying-a-run, new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryOf>,
+}
+
+/// What a retried run carries over (docs/runs.md#retrying-a-run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryOf {
+    /// The run retried.
+    pub run_id: u64,
+    /// Only the tasks that did not succeed were run again.
+    #[serde(default)]
+    pub failed_only: bool,
+    /// Tasks that succeeded in the retried run: their executions are `successful` with reason
+    /// `reused` and the old run's result, and no container runs for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reused_tasks: Vec<String>,
+}
+
+/// `POST R/retry` body (docs/runs.md#retrying-a-run, new).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRunRequest {
+    #[serde(default)]
+    pub failed_only: bool,
 }
 
 /// A run's accepted cancellation (new): shown as `cancelling` until the run completes.
@@ -89,6 +115,11 @@ pub struct RunCancellation {
     /// Tasks are killed at once instead of being given `api.task_execution_stop_timeout`.
     #[serde(default)]
     pub force: bool,
+    /// Why, when the server cancelled it rather than a person (a newer run under the overlap
+    /// policy `cancel_previous`, docs/runs.md#overlapping-runs); becomes the run's status
+    /// description (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl TaskExecution {

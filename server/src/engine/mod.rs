@@ -47,6 +47,8 @@ pub struct EngineConfig {
     /// The key run token secrets are derived under (`secret_store.encryption_key`, docs/runs.md#variables;
     /// see `tokens::run_token_secret`).
     pub run_token_key: Vec<u8>,
+    /// `scheduler.resources` defaults for tasks that set no limits (docs/pipelines.md#task-resources).
+    pub resource_defaults: gofer_core::resources::TaskResources,
 }
 
 /// What the dispatcher reacts to.
@@ -250,7 +252,10 @@ pub async fn prune_once(
         .await?;
     let mut finished = std::collections::HashSet::new();
     for container in ours {
-        if !matches!(container.state, ContainerState::Exited { .. }) {
+        if !matches!(
+            container.state,
+            ContainerState::Exited { .. } | ContainerState::OutOfMemory { .. }
+        ) {
             continue;
         }
         let label = |k: &str| container.labels.get(k).cloned().unwrap_or_default();

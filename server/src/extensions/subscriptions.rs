@@ -5,6 +5,35 @@
 use super::*;
 
 impl Extensions {
+    /// `POST /api/schedule` of a running extension: the instants subscription `sub` is
+    /// scheduled for in a range (docs/extensions.md#backfilling-a-schedule). An extension that
+    /// has no schedule (404 from it) is a 400 saying so.
+    pub async fn schedule(
+        &self,
+        extension: &str,
+        request: &gofer_core::api::ExtensionScheduleRequest,
+    ) -> Result<Vec<gofer_core::api::ScheduledInstant>, CallError> {
+        let response = self
+            .call(extension, reqwest::Method::POST, "schedule", Some(request))
+            .await
+            .map_err(|e| match e {
+                CallError::Rejected { status: 404, .. } => CallError::Rejected {
+                    status: 400,
+                    message: format!(
+                        "extension '{extension}' has no schedule to backfill (cron has one)"
+                    ),
+                },
+                other => other,
+            })?;
+        let answer: gofer_core::api::ExtensionScheduleResponse =
+            response.json().await.map_err(|e| {
+                CallError::Failed(format!(
+                    "extension '{extension}' sent an unreadable schedule: {e}"
+                ))
+            })?;
+        Ok(answer.instants)
+    }
+
     /// Resolves a subscription's settings (docs/runs.md#variables). `run_object` and `task_result`
     /// references are refused. The error names the setting.
     pub async fn resolve_settings(

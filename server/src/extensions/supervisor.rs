@@ -257,6 +257,7 @@ impl Extensions {
                 command: None,
                 labels: extension_labels(&self.inner.instance_id, id),
                 publish_port: Some(EXTENSION_PORT),
+                resources: Default::default(),
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -61,6 +61,8 @@ pub struct StartRequest {
     pub labels: Labels,
     /// A container port (tcp) to publish on `127.0.0.1:<random free port>` (extensions).
     pub publish_port: Option<u16>,
+    /// CPU and memory limits; empty = none (docs/pipelines.md#task-resources).
+    pub resources: gofer_core::resources::TaskResources,
 }
 
 impl std::fmt::Debug for StartRequest {
@@ -108,8 +110,18 @@ pub enum ContainerState {
     Running,
     Paused,
     Restarting,
-    Exited { exit_code: i64 },
-    Dead { message: String },
+    Exited {
+        exit_code: i64,
+    },
+    /// Stopped by the kernel for going over its memory limit (docs/pipelines.md#task-resources).
+    /// `limit` is the container's memory limit in bytes (0 when the engine did not say).
+    OutOfMemory {
+        exit_code: i64,
+        limit: u64,
+    },
+    Dead {
+        message: String,
+    },
     NotFound,
 }
 
@@ -118,7 +130,7 @@ impl ContainerState {
     pub fn is_finished(&self) -> bool {
         matches!(
             self,
-            Self::Exited { .. } | Self::Dead { .. } | Self::NotFound
+            Self::Exited { .. } | Self::OutOfMemory { .. } | Self::Dead { .. } | Self::NotFound
         )
     }
 }
@@ -131,6 +143,17 @@ impl std::fmt::Display for ContainerState {
             Self::Paused => f.write_str("paused"),
             Self::Restarting => f.write_str("restarting"),
             Self::Exited { exit_code } => write!(f, "exited with code {exit_code}"),
+            Self::OutOfMemory { exit_code, limit } => match limit {
+                0 => write!(
+                    f,
+                    "killed for exceeding its memory limit (exit code {exit_code})"
+                ),
+                limit => write!(
+                    f,
+                    "killed for exceeding its memory limit of {} (exit code {exit_code})",
+                    gofer_core::resources::format_bytes(*limit)
+                ),
+            },
             Self::Dead { message } => write!(f, "dead: {message}"),
             Self::NotFound => f.write_str("not found"),
         }

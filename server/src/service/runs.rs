@@ -3,14 +3,17 @@
 use super::{ServiceError, ServiceResult};
 use crate::engine::Engine;
 use crate::store::{NewRun, RunTokenSeed, StoreHandle};
-use gofer_core::api::{Initiator, InitiatorKind, Run, StartRunRequest, Variable};
-use gofer_core::enums::VariableSource;
+use gofer_core::api::{
+    Initiator, InitiatorKind, OrderedMap, Page, RetryOf, Run, StartRunRequest, Variable,
+};
+use gofer_core::enums::{RunState, TaskExecutionStatus, VariableSource};
 use gofer_core::id::{self, IdKind};
 
 /// Largest accepted payload, serialised.
 pub const MAX_PAYLOAD_BYTES: usize = 65536;
 
 /// Who starts the run.
+#[derive(Debug, Clone)]
 pub struct Starter {
     pub token_id: String,
     pub user: String,
@@ -31,6 +34,63 @@ pub async fn start(
     run_token: RunTokenSeed,
 ) -> ServiceResult<Run> {
     let new = prepare(store, namespace, pipeline, request, starter, run_token).await?;
+    Ok(engine.start_run(namespace, pipeline, new).await?)
+}
+
+/// docs/runs.md#retrying-a-run: a new run of the live version with run `run_id`'s variables,
+/// payload and task selection; with `failed_only`, the tasks that succeeded in it are reused
+/// rather than run again. The old run must have ended.
+#[allow(clippy::too_many_arguments)]
+pub async fn retry(
+    store: &StoreHandle,
+    engine: &Engine,
+    namespace: &str,
+    pipeline: &str,
+    run_id: u64,
+    failed_only: bool,
+    starter: Starter,
+    run_token: RunTokenSeed,
+) -> ServiceResult<Run> {
+    let (ns, p) = (namespace.to_owned(), pipeline.to_owned());
+    let (old, executions) = store
+        .read(move |s| {
+            let run = s.get_run(&ns, &p, run_id)?;
+            let executions = s.list_task_executions(&ns, &p, run_id, Page::ALL)?;
+            Ok((run, executions))
+        })
+        .await?;
+    if old.state != RunState::Complete {
+        return Err(ServiceError::Conflict(format!(
+            "run {run_id} is still in progress; retry it once it has ended (or cancel it first)"
+        )));
+    }
+    let request = StartRunRequest {
+        variables: OrderedMap(
+            old.variables
+                .iter()
+                .map(|v| (v.key.clone(), v.value.clone()))
+                .collect(),
+        ),
+        payload: old.payload.clone(),
+        only: old.only.clone(),
+        command_override: old.command_override.clone(),
+        subscription_id: None,
+    };
+    let mut new = prepare(store, namespace, pipeline, request, starter, run_token).await?;
+    let reused_tasks = if failed_only {
+        executions
+            .iter()
+            .filter(|e| e.status == TaskExecutionStatus::Successful)
+            .map(|e| e.task_id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    new.retry = Some(RetryOf {
+        run_id,
+        failed_only,
+        reused_tasks,
+    });
     Ok(engine.start_run(namespace, pipeline, new).await?)
 }
 
@@ -161,6 +221,7 @@ pub async fn prepare(
         only: request.only,
         command_override: request.command_override,
         run_token: Some(run_token),
+        retry: None,
     };
     Ok(new)
 }

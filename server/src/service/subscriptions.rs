@@ -129,3 +129,113 @@ pub async fn create(
     }
     Ok(sub)
 }
+
+/// Default and largest `max` of a backfill (docs/extensions.md#backfilling-a-schedule).
+pub const BACKFILL_DEFAULT_MAX: u64 = 100;
+pub const BACKFILL_LIMIT: u64 = 10_000;
+
+/// docs/extensions.md#backfilling-a-schedule: asks the subscription's extension for its
+/// scheduled instants between `from` and `to`, refuses more than `max`, and (unless a dry run)
+/// starts one run per instant, in order, through the normal queue and overlap policy, with the
+/// variables the extension gives each instant. A start the overlap policy skips is reported
+/// for its instant; any other failure stops the backfill there.
+pub async fn backfill(
+    store: &StoreHandle,
+    extensions: &Extensions,
+    engine: &crate::engine::Engine,
+    key: SubscriptionKey,
+    request: gofer_core::api::BackfillRequest,
+    starter: super::runs::Starter,
+    run_token: impl Fn() -> crate::store::RunTokenSeed,
+) -> ServiceResult<gofer_core::api::BackfillResponse> {
+    use gofer_core::api::{BackfillResponse, BackfilledInstant, ExtensionScheduleRequest};
+    let from =
+        gofer_core::cron::parse_instant("from", &request.from).map_err(ServiceError::Invalid)?;
+    let to = gofer_core::cron::parse_instant("to", &request.to).map_err(ServiceError::Invalid)?;
+    if to < from {
+        return Err(ServiceError::Invalid(format!(
+            "to: {to} is before from ({from})"
+        )));
+    }
+    let max = request.max.unwrap_or(BACKFILL_DEFAULT_MAX);
+    if max == 0 || max > BACKFILL_LIMIT {
+        return Err(ServiceError::Invalid(format!(
+            "max: must be between 1 and {BACKFILL_LIMIT} (got {max})"
+        )));
+    }
+    let key2 = key.clone();
+    let subscription = store.read(move |s| s.get_subscription(&key2)).await?;
+    if subscription.status != SubscriptionStatus::Active {
+        return Err(ServiceError::Conflict(format!(
+            "subscription '{}' is {}: enable it before backfilling",
+            key.subscription, subscription.status
+        )));
+    }
+    let instants = extensions
+        .schedule(
+            &key.extension,
+            &ExtensionScheduleRequest {
+                namespace_id: key.namespace.clone(),
+                pipeline_id: key.pipeline.clone(),
+                pipeline_subscription_id: key.subscription.clone(),
+                from: from.to_string(),
+                to: to.to_string(),
+                // One more than allowed, to tell "too many" from "exactly max".
+                limit: max + 1,
+            },
+        )
+        .await?;
+    if instants.len() as u64 > max {
+        return Err(ServiceError::Invalid(format!(
+            "max: the range holds more than {max} scheduled instants; narrow --from/--to or \
+             raise --max"
+        )));
+    }
+    let mut done = Vec::with_capacity(instants.len());
+    for instant in instants {
+        if request.dry_run {
+            done.push(BackfilledInstant {
+                at: instant.at,
+                run_id: None,
+                skipped: None,
+            });
+            continue;
+        }
+        let (who, token) = (starter.clone(), run_token());
+        let run_request = gofer_core::api::StartRunRequest {
+            variables: instant.variables,
+            ..Default::default()
+        };
+        match super::runs::start(
+            store,
+            engine,
+            &key.namespace,
+            &key.pipeline,
+            run_request,
+            who,
+            token,
+        )
+        .await
+        {
+            Ok(run) => done.push(BackfilledInstant {
+                at: instant.at,
+                run_id: Some(run.run_id),
+                skipped: None,
+            }),
+            Err(ServiceError::Store(crate::store::StoreError::Conflict(message)))
+                if message.contains("overlap policy skip") =>
+            {
+                done.push(BackfilledInstant {
+                    at: instant.at,
+                    run_id: None,
+                    skipped: Some(message),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(BackfillResponse {
+        dry_run: request.dry_run,
+        instants: done,
+    })
+}

@@ -221,6 +221,9 @@ pub trait Store: Send + Sync + 'static {
     /// issued later are still greater than theirs).
     fn last_event_id(&self) -> StoreResult<Option<String>>;
     fn get_event(&self, id: &str) -> StoreResult<Event>;
+    /// Appends an event that goes with no other change (a notification's delivery,
+    /// docs/logs-and-events.md#kinds).
+    fn record_event(&self, kind: EventKind) -> StoreResult<Event>;
     fn delete_event(&self, id: &str) -> StoreResult<()>;
     /// Deletes, in id order, every event emitted before `cutoff` (ms, exclusive); returns how many.
     fn prune_events(&self, cutoff: u64) -> StoreResult<u64>;
@@ -604,6 +607,8 @@ pub struct NewRun {
     /// The run's API token, used only when some task of the pinned config has
     /// `inject_api_token` (docs/auth.md#run-tokens).
     pub run_token: Option<RunTokenSeed>,
+    /// The run this one retries (docs/runs.md#retrying-a-run).
+    pub retry: Option<gofer_core::api::RetryOf>,
 }
 
 /// A run with the engine's durable control state (not part of the API).

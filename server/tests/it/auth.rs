@@ -445,6 +445,14 @@ async fn permission_matrix_covers_every_route() {
             Some(NS_SCOPED),
             u,
         ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}/backfill",
+            Some(json!({"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"})),
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
         // docs/api.md#roles-global-secrets-system-tokens global secrets
         row("GET", "/api/secrets/global", None, 200, Some(ADMIN_ONLY), u),
         row(
@@ -677,6 +685,14 @@ async fn permission_matrix_covers_every_route() {
         row(
             "DELETE",
             "/api/namespaces/{ns}/pipelines/{p}/runs/{run}",
+            None,
+            404,
+            Some(NS_SCOPED),
+            u,
+        ),
+        row(
+            "POST",
+            "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/retry",
             None,
             404,
             Some(NS_SCOPED),
@@ -1715,6 +1731,7 @@ async fn runs_in_progress_across_namespaces_are_filtered_by_what_the_caller_read
         only: None,
         command_override: None,
         run_token: None,
+        retry: None,
     };
     s.store()
         .write(move |st| st.create_run("other", "bbb", new, gofer_core::now_millis()))

@@ -889,3 +889,105 @@ async fn metrics_count_a_real_run() {
     );
     s.remove_containers().await;
 }
+
+/// docs/pipelines.md#task-resources, end to end: a task over its memory limit ends `failed` /
+/// `out_of_memory` saying the limit, the run says which task; the server's maxima refuse a
+/// registration naming the task and field; bad values are refused naming the field; a task
+/// without limits gets the server's defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_resources_limits_defaults_maxima_and_out_of_memory() {
+    let image = busybox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path());
+    config.scheduler.resources.default_memory = "64Mi".into();
+    config.scheduler.resources.max_memory = "1Gi".into();
+    config.scheduler.resources.max_cpus = 1.0;
+    let s = TestServer::start_with(config).await;
+    let ns = s.unique_namespace().await;
+    let ns = ns.as_str();
+
+    let mut hungry = sh(
+        "hungry",
+        &image,
+        "dd if=/dev/zero of=/dev/null bs=200M count=1",
+    );
+    hungry["resources"] = json!({"memory": "32Mi", "cpus": 0.5});
+    let defaulted = sh(
+        "defaulted",
+        &image,
+        "dd if=/dev/zero of=/dev/null bs=100M count=1",
+    );
+    s.deploy(ns, pipeline("mem", vec![hungry, defaulted])).await;
+    let (status, body) = s
+        .call(
+            "GET",
+            &format!("/api/namespaces/{ns}/pipelines/mem/configs/0"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["config"]["tasks"]["hungry"]["resources"],
+        json!({"cpus": 0.5, "memory": 33554432})
+    );
+    assert!(
+        body["config"]["tasks"]["defaulted"]
+            .get("resources")
+            .is_none()
+    );
+
+    let run = s.start_run(ns, "mem", json!({})).await;
+    let done = s.wait_run(ns, "mem", run).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    for (task, limit) in [("hungry", "32Mi"), ("defaulted", "64Mi")] {
+        let t = s
+            .wait_task(ns, "mem", run, task, |t| t["state"] == "complete")
+            .await;
+        assert_eq!(t["status"], "failed", "{t}");
+        assert_eq!(t["status_reason"]["reason"], "out_of_memory", "{t}");
+        assert_eq!(
+            t["status_reason"]["description"],
+            format!("killed for exceeding its memory limit of {limit} (exit code 137)")
+        );
+        assert_eq!(t["exit_code"], 137);
+    }
+
+    // Over the server's maxima, and values that are not amounts: 400 naming task and field.
+    let path = format!("/api/namespaces/{ns}/pipelines/big/configs");
+    for (resources, message) in [
+        (
+            json!({"memory": "2Gi"}),
+            "task 'big': resources.memory: 2Gi is more than this server allows a task (1Gi)",
+        ),
+        (
+            json!({"cpus": 4}),
+            "task 'big': resources.cpus: 4 is more than this server allows a task (1)",
+        ),
+        (
+            json!({"memory": "lots"}),
+            "task 'big': resources.memory: 'lots' is not an amount of memory",
+        ),
+        (
+            json!({"cpus": -1}),
+            "task 'big': resources.cpus: must be a positive number of cores",
+        ),
+        (json!({"gpus": 1}), "gpus"),
+    ] {
+        let mut task = sh("big", &image, "true");
+        task["resources"] = resources.clone();
+        let (status, body) = s
+            .call(
+                "POST",
+                &path,
+                Some(json!({"config": pipeline("big", vec![task])})),
+            )
+            .await;
+        assert_eq!(status, 400, "{resources}: {body}");
+        let got = body["message"].as_str().unwrap_or_default();
+        assert!(got.contains(message), "{resources}: {got}");
+    }
+    let (status, _) = s
+        .call("GET", &format!("/api/namespaces/{ns}/pipelines/big"), None)
+        .await;
+    assert_eq!(status, 404, "nothing was registered");
+}

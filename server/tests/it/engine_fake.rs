@@ -54,6 +54,7 @@ async fn engine_on(
         prune: false,
         prune_interval: 60,
         run_token_key: KEY.as_bytes().to_vec(),
+        resource_defaults: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (engine, task) = Engine::start(store.clone(), Arc::new(fake.clone()), config, stopped)
@@ -131,6 +132,7 @@ impl Harness {
             only: None,
             command_override: None,
             run_token: None,
+            retry: None,
         };
         self.engine.start_run(NS, p, new).await.unwrap().run_id
     }
@@ -333,6 +335,7 @@ async fn cancelling_a_run_stops_what_runs_and_cancels_the_rest() {
                 requested: 1,
                 by: "tester".to_owned(),
                 force: false,
+                reason: None,
             },
         )
         .await
@@ -522,6 +525,7 @@ async fn check(tasks: Vec<TaskPlan>, disruption: Disruption, parallelism: u64) {
                         requested: 1,
                         by: "admin".to_owned(),
                         force: false,
+                        reason: None,
                     },
                 )
                 .await

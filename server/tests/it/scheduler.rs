@@ -657,3 +657,55 @@ async fn connect_explains_an_unreachable_engine() {
     assert!(message.contains("is dockerd running?"), "{message}");
     assert!(message.contains("ensure-docker"), "{message}");
 }
+
+/// docs/pipelines.md#task-resources: the limits reach the container (no swap beyond the
+/// memory limit), and a container the kernel kills for its memory limit is told apart from any
+/// other SIGKILL, with the limit.
+#[tokio::test]
+async fn resources_reach_the_container_and_out_of_memory_is_reported() {
+    let Some(f) = fixture().await else { return };
+    let limits = gofer_core::resources::TaskResources {
+        cpus: Some(gofer_core::resources::Cpus(500)),
+        memory: Some(32 << 20),
+    };
+    // dd with a 200 MiB block fills a 200 MiB buffer: far over 32 MiB.
+    let mut hungry = f.task("hungry", "dd if=/dev/zero of=/dev/null bs=200M count=1");
+    hungry.resources = limits;
+    f.docker.start(&hungry).await.expect("start");
+    let inspect = f
+        .docker
+        .client()
+        .inspect_container(&hungry.name, None)
+        .await
+        .expect("inspect");
+    let host = inspect.host_config.expect("host config");
+    assert_eq!(host.nano_cpus, Some(500_000_000));
+    assert_eq!(host.memory, Some(32 << 20));
+    assert_eq!(host.memory_swap, Some(32 << 20));
+    let ended = ContainerState::OutOfMemory {
+        exit_code: 137,
+        limit: 32 << 20,
+    };
+    assert_eq!(f.docker.wait(&hungry.name).await.unwrap(), ended);
+    assert_eq!(f.docker.state(&hungry.name).await.unwrap(), ended);
+    assert_eq!(
+        ended.to_string(),
+        "killed for exceeding its memory limit of 32Mi (exit code 137)"
+    );
+
+    // Within the limit, and a SIGKILL that is not the kernel's: plain exits.
+    let mut modest = f.task("modest", "dd if=/dev/zero of=/dev/null bs=1M count=1");
+    modest.resources = limits;
+    f.docker.start(&modest).await.expect("start");
+    assert_eq!(
+        f.docker.wait(&modest.name).await.unwrap(),
+        ContainerState::Exited { exit_code: 0 }
+    );
+    let mut killed = f.task("killed", "kill -9 $$");
+    killed.resources = limits;
+    f.docker.start(&killed).await.expect("start");
+    assert_eq!(
+        f.docker.wait(&killed.name).await.unwrap(),
+        ContainerState::Exited { exit_code: 137 }
+    );
+}

@@ -52,6 +52,8 @@ macro_rules! conformance {
 }
 
 conformance!(
+    overlap_skip_refuses_while_a_run_is_pending_and_records_it,
+    record_event_appends_after_the_newest,
     canary_splits_new_runs_and_promotes_when_baked,
     canary_rolls_back_on_failures_and_ignores_cancelled_runs,
     smoke_deployment_runs_once_then_decides,
@@ -1235,6 +1237,77 @@ fn concurrent_registrations_get_consecutive_versions(store: &dyn Store) {
     );
 }
 
+/// docs/runs.md#overlapping-runs: under `skip`, a start while a run is pending is refused with
+/// `Conflict` naming the run, the refusal is recorded as `skipped_run` (it commits), and no run
+/// id is used; other policies create the run.
+fn overlap_skip_refuses_while_a_run_is_pending_and_records_it(store: &dyn Store) {
+    store.create_namespace(namespace("ops")).unwrap();
+    let mut input: PipelineConfigInput = serde_json::from_value(json!({
+        "id": "nightly", "name": "nightly", "overlap": "skip",
+        "tasks": [{"id": "t", "image": "busybox"}]
+    }))
+    .unwrap();
+    store
+        .register_config("ops", validate_config("nightly", &input).unwrap(), 1)
+        .unwrap();
+    store.deploy("ops", "nightly", 1, 2).unwrap();
+    let first = create(store, "ops", "nightly");
+    let mark = store.last_event_id().unwrap();
+    let refused = store
+        .create_run("ops", "nightly", new_run(), 200)
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        conflict(
+            "pipeline 'nightly' skips a start while a run is in progress (overlap policy \
+             skip): run 1 has not finished"
+        )
+    );
+    let events = store.events_after(mark.as_deref(), 10).unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    match &events[0].kind {
+        EventKind::SkippedRun {
+            namespace_id,
+            pipeline_id,
+            active_run_id,
+            initiator,
+        } => {
+            assert_eq!(
+                (namespace_id.as_str(), pipeline_id.as_str(), *active_run_id),
+                ("ops", "nightly", first.run_id)
+            );
+            assert_eq!(initiator.user, "alice");
+        }
+        other => panic!("expected skipped_run, got {other:?}"),
+    }
+    assert_eq!(store.pending_runs().unwrap().len(), 1);
+    // `queue` (a new version made live) lets the start through.
+    input.overlap = Some("queue".into());
+    store
+        .register_config("ops", validate_config("nightly", &input).unwrap(), 3)
+        .unwrap();
+    store.deploy("ops", "nightly", 2, 4).unwrap();
+    assert_eq!(
+        create(store, "ops", "nightly").run_id,
+        2,
+        "no id was used by the skip"
+    );
+}
+
+/// `record_event` appends after every event so far and is read back like any other.
+fn record_event_appends_after_the_newest(store: &dyn Store) {
+    store.create_namespace(namespace("one")).unwrap();
+    let mark = store.last_event_id().unwrap();
+    let kind = EventKind::DeletedRole {
+        role_id: "ghost".into(),
+    };
+    let recorded = store.record_event(kind.clone()).unwrap();
+    assert_eq!(recorded.kind, kind);
+    assert_eq!(store.last_event_id().unwrap(), Some(recorded.id.clone()));
+    assert_eq!(store.get_event(&recorded.id).unwrap(), recorded);
+    assert_eq!(store.events_after(mark.as_deref(), 10).unwrap(), [recorded]);
+}
+
 // ---- runs: helpers -----------------------------------------------------------------------------
 
 fn new_run() -> NewRun {
@@ -1254,6 +1327,7 @@ fn new_run() -> NewRun {
         only: None,
         command_override: None,
         run_token: None,
+        retry: None,
     }
 }
 
@@ -1478,6 +1552,7 @@ fn create_run_stores_a_pending_queued_run(store: &dyn Store) {
         command_override: request.command_override,
         cancellation: None,
         deployment_id: None,
+        retry: None,
     };
     assert_eq!(run, expected);
     assert_eq!(store.get_run("team", "build", 1).unwrap(), expected);

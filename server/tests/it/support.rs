@@ -280,6 +280,7 @@ pub async fn create_run(s: &TestServer, p: &str) -> Run {
         only: None,
         command_override: None,
         run_token: None,
+        retry: None,
     };
     s.store()
         .write(move |st| st.create_run("default", &p, new, gofer_core::now_millis()))
@@ -322,6 +323,7 @@ pub fn execution(run: &Run, task: &str, state: TaskExecutionState) -> TaskExecut
             always_pull_newest_image: false,
             timeout: 0,
             retries: Default::default(),
+            resources: Default::default(),
         },
         attempts: Vec::new(),
         result: None,

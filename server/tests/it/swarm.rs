@@ -321,3 +321,47 @@ async fn a_run_completes_on_the_swarm_engine() {
     s.stop().await;
     remove_services(base_labels(&instance, "task"));
 }
+
+/// docs/pipelines.md#task-resources on swarm: the limits (and the same reservation) are in the
+/// service's spec, and a task killed for its memory limit ends out of memory with the limit.
+#[tokio::test]
+async fn swarm_resources_are_limits_and_reservations_and_out_of_memory_is_reported() {
+    let f = Fixture::new().await;
+    let mut hungry = f.task("hungry", "dd if=/dev/zero of=/dev/null bs=200M count=1");
+    hungry.resources = gofer_core::resources::TaskResources {
+        cpus: Some(gofer_core::resources::Cpus(500)),
+        memory: Some(32 << 20),
+    };
+    f.swarm.start(&hungry).await.expect("start");
+    let docker = require_docker().await.expect("docker");
+    let service = docker
+        .client()
+        .inspect_service(
+            &gofer_server::scheduler::swarm::service_name(&hungry.name),
+            None,
+        )
+        .await
+        .expect("inspect service");
+    let resources = service
+        .spec
+        .and_then(|s| s.task_template)
+        .and_then(|t| t.resources)
+        .expect("resources in the spec");
+    let limits = resources.limits.expect("limits");
+    assert_eq!(
+        (limits.nano_cpus, limits.memory_bytes),
+        (Some(500_000_000), Some(32 << 20))
+    );
+    let reservations = resources.reservations.expect("reservations");
+    assert_eq!(
+        (reservations.nano_cpus, reservations.memory_bytes),
+        (Some(500_000_000), Some(32 << 20))
+    );
+    assert_eq!(
+        f.wait(&hungry.name).await,
+        ContainerState::OutOfMemory {
+            exit_code: 137,
+            limit: 32 << 20
+        }
+    );
+}

@@ -76,7 +76,9 @@ fn complete(
 
 fn exit_code_of(state: &ContainerState) -> Option<i64> {
     match state {
-        ContainerState::Exited { exit_code } => Some(*exit_code),
+        ContainerState::Exited { exit_code } | ContainerState::OutOfMemory { exit_code, .. } => {
+            Some(*exit_code)
+        }
         _ => None,
     }
 }
@@ -96,6 +98,12 @@ fn judge(outcome: &Outcome) -> (XS, Option<StatusReason<XR>>, Option<i64>, bool)
         Outcome::Finished(ContainerState::Exited { exit_code }) => (
             XS::Failed,
             reason(XR::AbnormalExit, format!("exited with code {exit_code}")),
+            Some(*exit_code),
+            true,
+        ),
+        Outcome::Finished(oom @ ContainerState::OutOfMemory { exit_code, .. }) => (
+            XS::Failed,
+            reason(XR::OutOfMemory, oom.to_string()),
             Some(*exit_code),
             true,
         ),
@@ -194,6 +202,45 @@ impl RunBook {
             deadline_enforced: false,
             held_until: BTreeMap::new(),
             stop_timeout,
+        }
+    }
+
+    /// docs/runs.md#retrying-a-run: in the changes that start a retried run, the executions of
+    /// tasks reused from the retried run (`old`, its executions) complete `successful` with
+    /// reason `reused` and the old result, before anything is launched; no container runs for
+    /// them, so they have no log.
+    pub fn reuse(changes: &mut RunChanges, old: &[TaskExecution], now: u64) {
+        let Some(retry) = changes.runs.first().and_then(|r| r.run.retry.clone()) else {
+            return;
+        };
+        for se in &mut changes.executions {
+            let e = &mut se.execution;
+            if !retry.reused_tasks.contains(&e.task_id) {
+                continue;
+            }
+            let Some(before) = old
+                .iter()
+                .find(|o| o.task_id == e.task_id && o.status == XS::Successful)
+            else {
+                continue;
+            };
+            e.state = ES::Complete;
+            e.status = XS::Successful;
+            e.status_reason = reason(
+                XR::Reused,
+                format!("reused from run {}, where it succeeded", retry.run_id),
+            );
+            e.result = before.result.clone();
+            e.exit_code = before.exit_code;
+            e.ended = now;
+            changes.events.push(EventKind::CompletedTaskExecution {
+                namespace_id: e.namespace_id.clone(),
+                pipeline_id: e.pipeline_id.clone(),
+                run_id: e.run_id,
+                task_execution_id: e.task_id.clone(),
+                status: XS::Successful,
+                result: e.result.clone(),
+            });
         }
     }
 
@@ -419,7 +466,7 @@ impl RunBook {
         let mut run = self.run.clone();
         run.run.state = RunState::Complete;
         run.run.status = status;
-        run.run.status_reason = why;
+        run.run.status_reason = runstate::cancel_reason(why, run.run.cancellation.as_ref());
         run.run.ended = now;
         run
     }

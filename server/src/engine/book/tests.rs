@@ -296,6 +296,7 @@ fn cancelling_stops_running_tasks_and_cancels_the_waiting_ones() {
         requested: T0 + 1,
         by: "alice".into(),
         force: false,
+        reason: None,
     };
     let cancel = play(
         &mut b,
@@ -324,6 +325,7 @@ fn cancelling_stops_running_tasks_and_cancels_the_waiting_ones() {
             by_admin: false,
             request: RunCancellation {
                 force: true,
+                reason: None,
                 ..request
             },
         },
@@ -359,6 +361,7 @@ fn a_failed_attempt_is_not_retried_once_the_run_is_cancelled() {
                 requested: T0,
                 by: "admin".into(),
                 force: false,
+                reason: None,
             },
         },
         T0,
@@ -545,6 +548,7 @@ fn a_cancel_accepted_before_a_restart_stops_the_recovered_container() {
                 requested: T0,
                 by: "u".into(),
                 force: false,
+                reason: None,
             },
         },
         T0,
@@ -712,7 +716,7 @@ mod random_dags {
                     cancelled = true;
                     let p = play(&mut b, Input::CancelRun {
                         by_admin: false,
-                        request: RunCancellation { requested: now, by: "u".into(), force: false },
+                        request: RunCancellation { requested: now, by: "u".into(), force: false , reason: None,},
                     }, now);
                     // Only what runs is stopped.
                     for (task, _) in &p.stopped {

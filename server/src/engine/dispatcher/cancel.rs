@@ -32,7 +32,7 @@ impl Dispatcher {
             );
             run.run.state = RunState::Complete;
             run.run.status = status;
-            run.run.status_reason = why;
+            run.run.status_reason = runstate::cancel_reason(why, run.run.cancellation.as_ref());
             run.run.ended = now;
             let changes = RunChanges {
                 runs: vec![run],

@@ -179,6 +179,7 @@ impl Dispatcher {
                 attempt,
             ),
             publish_port: None,
+            resources: e.task.resources.effective(&self.config.resource_defaults),
         };
         let spec = AttemptSpec {
             key: key.clone(),

@@ -11,7 +11,7 @@ use super::{Command, EngineConfig, RunKey};
 use crate::scheduler::{self, Scheduler, StartRequest};
 use crate::store::{RunChanges, StoreError, StoreHandle, StoreResult, StoredRun, StoredRunState};
 use gofer_core::api::{Config, EventKind, Page, RunCancellation, TaskExecution};
-use gofer_core::enums::{RunState, RunStatus, TaskExecutionState as ES};
+use gofer_core::enums::{OverlapPolicy, RunState, RunStatus, TaskExecutionState as ES};
 use gofer_core::runstate::{self, RunEnding};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -125,6 +125,7 @@ impl Dispatcher {
                     .entry((ns.clone(), p.clone()))
                     .or_default()
                     .push_back(run_id);
+                self.supersede(&ns, &p, run_id).await;
                 self.sweep_logs(&ns, &p).await;
                 self.sweep_objects(&ns, &p).await;
             }

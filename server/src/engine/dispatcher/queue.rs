@@ -16,22 +16,79 @@ impl Dispatcher {
             .await
             .ok()
             .flatten();
-        let parallelism = match live {
-            Some(c) => c.parallelism,
+        let (parallelism, overlap) = match live {
+            Some(c) => (c.parallelism, c.overlap),
             None => {
                 let (ns, p) = (ns.to_string(), p.to_string());
                 self.store
                     .read(move |s| s.get_config(&ns, &p, version))
                     .await
-                    .map(|c| c.parallelism)
-                    .unwrap_or(0)
+                    .map(|c| (c.parallelism, c.overlap))
+                    .unwrap_or_default()
             }
         };
-        [parallelism, self.config.run_parallelism_limit]
-            .into_iter()
-            .filter(|l| *l > 0)
-            .min()
-            .unwrap_or(0)
+        // docs/runs.md#overlapping-runs: `queue` runs one at a time; under `cancel_previous` the
+        // new run waits for the cancelled one to end.
+        let one_at_a_time = match overlap {
+            OverlapPolicy::Queue | OverlapPolicy::CancelPrevious => 1,
+            OverlapPolicy::Allow | OverlapPolicy::Skip => 0,
+        };
+        [
+            parallelism,
+            one_at_a_time,
+            self.config.run_parallelism_limit,
+        ]
+        .into_iter()
+        .filter(|l| *l > 0)
+        .min()
+        .unwrap_or(0)
+    }
+
+    /// docs/runs.md#overlapping-runs: under `cancel_previous`, run `newer` cancels every earlier
+    /// run of the pipeline that is still pending or running, saying which run replaced it.
+    pub(super) async fn supersede(&mut self, ns: &str, p: &str, newer: u64) {
+        let (ns2, p2) = (ns.to_string(), p.to_string());
+        let policy = self
+            .store
+            .read(move |s| s.live_config(&ns2, &p2))
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.overlap)
+            .unwrap_or_default();
+        if policy != OverlapPolicy::CancelPrevious {
+            return;
+        }
+        let mut earlier: Vec<u64> = self
+            .queue
+            .get(&(ns.to_string(), p.to_string()))
+            .map(|q| q.iter().copied().filter(|id| *id < newer).collect())
+            .unwrap_or_default();
+        earlier.extend(
+            self.running
+                .keys()
+                .filter(|k| k.namespace == ns && k.pipeline == p && k.run < newer)
+                .map(|k| k.run),
+        );
+        earlier.sort_unstable();
+        for run in earlier {
+            let key = RunKey {
+                namespace: ns.to_string(),
+                pipeline: p.to_string(),
+                run,
+            };
+            let request = RunCancellation {
+                requested: gofer_core::now_millis(),
+                by: format!("run {newer}"),
+                force: false,
+                reason: Some(format!(
+                    "cancelled by run {newer}: the pipeline's overlap policy is cancel_previous"
+                )),
+            };
+            if let Err(e) = self.cancel_run(&key, false, request).await {
+                tracing::warn!(run, newer, error = %e, "cannot cancel a run superseded by a newer one");
+            }
+        }
     }
 
     pub(super) async fn dequeue(&mut self) {
@@ -125,12 +182,34 @@ impl Dispatcher {
                 return false;
             }
         };
-        let changes = RunBook::start(
-            run,
-            &config,
-            &self.config.api_base_url,
-            gofer_core::now_millis(),
-        );
+        // docs/runs.md#retrying-a-run: the retried run's executions, for the tasks it reuses.
+        let reused_from = run
+            .run
+            .retry
+            .as_ref()
+            .filter(|r| !r.reused_tasks.is_empty())
+            .map(|r| r.run_id);
+        let old = match reused_from {
+            Some(old_run) => {
+                let (ns, p) = (key.namespace.clone(), key.pipeline.clone());
+                match self
+                    .store
+                    .read(move |s| s.list_task_executions(&ns, &p, old_run, Page::ALL))
+                    .await
+                {
+                    Ok(executions) => executions,
+                    Err(e) => {
+                        // Gone (deleted since): every task runs again.
+                        tracing::warn!(run = %key, old_run, error = %e, "cannot read the retried run's tasks; running them all");
+                        Vec::new()
+                    }
+                }
+            }
+            None => Vec::new(),
+        };
+        let now = gofer_core::now_millis();
+        let mut changes = RunBook::start(run, &config, &self.config.api_base_url, now);
+        RunBook::reuse(&mut changes, &old, now);
         if self.commit(changes.clone()).await.is_err() {
             return false;
         }

@@ -26,6 +26,22 @@ pub async fn register(mut cx: Cx) -> Result<Response, ApiError> {
     let path_pipeline = cx.param("p").to_string();
     let req: RegisterConfigRequest = cx.json().await?;
     let valid = validate_config(&path_pipeline, &req.config)?;
+    // The server's maxima (docs/pipelines.md#task-resources): every task over one is named.
+    let policy = cx
+        .state
+        .config
+        .scheduler
+        .resources
+        .policy()
+        .unwrap_or_default();
+    let over: Vec<String> = valid
+        .tasks
+        .values()
+        .filter_map(|t| policy.check(&t.id, &t.resources).err())
+        .collect();
+    if !over.is_empty() {
+        return Err(ApiError::invalid(over.join("; ")));
+    }
     let now = gofer_core::now_millis();
     let Pipeline { metadata, config } = cx
         .state

@@ -122,6 +122,7 @@ pub fn all() -> Vec<Route> {
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs", perm(Write, NS_P_RUNS), run_control::start),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", anonymous_read(NS_P_RUNS), runs::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/runs/{run}", perm(Write, NS_P_RUNS), run_control::cancel),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/retry", perm(Write, NS_P_RUNS), run_control::retry),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects", perm(Read, NS_P_RUNS_OBJECTS), objects::list_run),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}", perm(Read, NS_P_RUNS_OBJECTS), objects::get_run),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/runs/{run}/objects/{key}", perm(Write, NS_P_RUNS_OBJECTS), objects::put_run),
@@ -150,6 +151,7 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Read, NS_P_SUBS), subscriptions::get),
         route!(DELETE "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Delete, NS_P_SUBS), subscriptions::delete),
         route!(PATCH "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Write, NS_P_SUBS), subscriptions::update),
+        route!(POST "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}/backfill", perm(Write, NS_P_RUNS), subscriptions::backfill),
         // global secrets
         route!(GET "/api/secrets/global", Access::Admin, secrets::list_global),
         route!(POST "/api/secrets/global", Access::Admin, secrets::put_global),

@@ -5,7 +5,7 @@ use crate::http::Cx;
 use crate::http::reply::{ApiError, created, no_content};
 use crate::service::runs::Starter;
 use crate::store::{RunKey, RunTokenSeed};
-use gofer_core::api::{RunResponse, StartRunRequest};
+use gofer_core::api::{RetryRunRequest, RunResponse, StartRunRequest};
 use gofer_core::id::IdKind;
 use warp::reply::Response;
 
@@ -14,15 +14,7 @@ use warp::reply::Response;
 pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
     let (ns, p) = (cx.ns()?, cx.pipeline()?);
     let request: StartRunRequest = cx.json_or_default().await?;
-    let starter = Starter {
-        token_id: cx.caller.token_id.clone(),
-        user: cx.caller.user.clone(),
-        extension: cx
-            .caller
-            .token
-            .as_ref()
-            .and_then(|t| t.metadata.get("extension_id").cloned()),
-    };
+    let starter = starter(&cx);
     let state = &cx.state;
     let run = crate::service::runs::start(
         &state.store,
@@ -30,6 +22,40 @@ pub async fn start(mut cx: Cx) -> Result<Response, ApiError> {
         &ns,
         &p,
         request,
+        starter,
+        run_token_seed(&cx),
+    )
+    .await?;
+    Ok(created(&RunResponse { run }))
+}
+
+pub(crate) fn starter(cx: &Cx) -> Starter {
+    Starter {
+        token_id: cx.caller.token_id.clone(),
+        user: cx.caller.user.clone(),
+        extension: cx
+            .caller
+            .token
+            .as_ref()
+            .and_then(|t| t.metadata.get("extension_id").cloned()),
+    }
+}
+
+/// `POST R/retry` → 201 `{run}`: a new run with the old run's variables and payload; with
+/// `failed_only`, the tasks that succeeded are reused (docs/runs.md#retrying-a-run).
+pub async fn retry(mut cx: Cx) -> Result<Response, ApiError> {
+    let (ns, p) = (cx.ns()?, cx.pipeline()?);
+    let run_id = cx.number("run", 1, "run")?;
+    let request: RetryRunRequest = cx.json_or_default().await?;
+    let starter = starter(&cx);
+    let state = &cx.state;
+    let run = crate::service::runs::retry(
+        &state.store,
+        &state.engine,
+        &ns,
+        &p,
+        run_id,
+        request.failed_only,
         starter,
         run_token_seed(&cx),
     )
@@ -58,6 +84,7 @@ pub async fn cancel(cx: Cx) -> Result<Response, ApiError> {
         requested: gofer_core::now_millis(),
         by: cx.caller.user.clone(),
         force,
+        reason: None,
     };
     cx.state
         .engine

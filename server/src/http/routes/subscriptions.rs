@@ -113,3 +113,27 @@ pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     cx.state.extensions.unsubscribe(&key).await;
     Ok(no_content())
 }
+
+/// `POST P/subscriptions/{ext}/{sub}/backfill` (docs/extensions.md#backfilling-a-schedule):
+/// one run per scheduled instant in the range, started as the caller.
+pub async fn backfill(mut cx: Cx) -> Result<Response, ApiError> {
+    let key = key(&cx)?;
+    let request: gofer_core::api::BackfillRequest = cx.json().await?;
+    let starter = super::run_control::starter(&cx);
+    let state = cx.state.clone();
+    let (secret, expiry) = (
+        state.config.secret_store.encryption_key.clone(),
+        state.config.api.run_token_expiry,
+    );
+    let answer = crate::service::subscriptions::backfill(
+        &state.store,
+        &state.extensions,
+        &state.engine,
+        key,
+        request,
+        starter,
+        || crate::engine::new_run_token(secret.as_bytes(), expiry),
+    )
+    .await?;
+    Ok(ok(&answer))
+}

@@ -225,8 +225,10 @@ impl DockerScheduler {
         ]);
         let mut removed = Vec::new();
         for container in self.list_impl(&filter).await? {
-            if matches!(container.state, ContainerState::Exited { .. })
-                && is_complete(&container.labels)
+            if matches!(
+                container.state,
+                ContainerState::Exited { .. } | ContainerState::OutOfMemory { .. }
+            ) && is_complete(&container.labels)
             {
                 self.remove_impl(&container.name).await?;
                 removed.push(container.name);

@@ -91,6 +91,16 @@ impl DockerScheduler {
             // PID 1 ignores signals it has no handler for, so a shell script as PID 1 would sit
             // out a stop's whole grace: Docker's init process forwards SIGTERM to the program.
             init: Some(true),
+            // docs/pipelines.md#task-resources: a memory limit with no swap beyond it.
+            nano_cpus: request.resources.cpus.map(|c| c.nano_cpus()),
+            memory: request
+                .resources
+                .memory
+                .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+            memory_swap: request
+                .resources
+                .memory
+                .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
             ..Default::default()
         };
         let mut exposed_ports = None;

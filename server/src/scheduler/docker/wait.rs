@@ -33,7 +33,7 @@ impl DockerScheduler {
 
     pub(super) async fn state_impl(&self, name: &str) -> SchedulerResult<ContainerState> {
         match self.docker.inspect_container(name, None).await {
-            Ok(info) => Ok(state_of(info.state)),
+            Ok(info) => Ok(state_of(info.state).with_limit(&info.host_config)),
             Err(e) if status_of(&e) == Some(404) => Ok(ContainerState::NotFound),
             Err(e) => Err(self.engine_err("inspect container", name, &e)),
         }
@@ -60,11 +60,11 @@ impl DockerScheduler {
         tokio::pin!(waited);
         loop {
             tokio::select! {
-                state = &mut waited => return state,
+                state = &mut waited => return self.why_killed(name, state?).await,
                 event = died.next() => match event.map(|e| e.map(|m| die_exit_code(&m, name))) {
                     Some(Ok(Some(exit_code))) => {
                         self.settle(name);
-                        return Ok(ContainerState::Exited { exit_code });
+                        return self.why_killed(name, ContainerState::Exited { exit_code }).await;
                     }
                     Some(Ok(None)) => {}
                     // The event stream broke: the wait API still answers.
@@ -86,6 +86,22 @@ impl DockerScheduler {
             let _ = tokio::time::timeout(SETTLE_MAX, this.wait_api(&name)).await;
             drop(guard);
         });
+    }
+
+    /// A container killed by SIGKILL (137) may have been stopped by the kernel for its memory
+    /// limit: the engine's record says so (docs/pipelines.md#task-resources).
+    async fn why_killed(
+        &self,
+        name: &str,
+        state: ContainerState,
+    ) -> SchedulerResult<ContainerState> {
+        let ContainerState::Exited { exit_code: 137 } = state else {
+            return Ok(state);
+        };
+        match self.docker.inspect_container(name, None).await {
+            Ok(info) => Ok(state_of(info.state).with_limit(&info.host_config)),
+            Err(_) => Ok(state),
+        }
     }
 
     pub(super) async fn wait_api(&self, name: &str) -> SchedulerResult<ContainerState> {
@@ -132,6 +148,12 @@ pub(super) fn state_of(state: Option<bollard::models::ContainerState>) -> Contai
         }
         Some(ContainerStateStatusEnum::PAUSED) => ContainerState::Paused,
         Some(ContainerStateStatusEnum::RESTARTING) => ContainerState::Restarting,
+        Some(ContainerStateStatusEnum::EXITED) if state.oom_killed == Some(true) => {
+            ContainerState::OutOfMemory {
+                exit_code: state.exit_code.unwrap_or(137),
+                limit: 0,
+            }
+        }
         Some(ContainerStateStatusEnum::EXITED) => ContainerState::Exited {
             exit_code: state.exit_code.unwrap_or(-1),
         },
@@ -147,5 +169,22 @@ pub(super) fn state_of(state: Option<bollard::models::ContainerState>) -> Contai
         Some(ContainerStateStatusEnum::EMPTY) | None => ContainerState::Dead {
             message: "the engine reports no state for the container".to_owned(),
         },
+    }
+}
+
+impl ContainerState {
+    /// An out-of-memory state with the container's memory limit filled in.
+    pub(super) fn with_limit(self, host: &Option<bollard::models::HostConfig>) -> ContainerState {
+        match self {
+            ContainerState::OutOfMemory { exit_code, .. } => ContainerState::OutOfMemory {
+                exit_code,
+                limit: host
+                    .as_ref()
+                    .and_then(|h| h.memory)
+                    .and_then(|m| u64::try_from(m).ok())
+                    .unwrap_or(0),
+            },
+            other => other,
+        }
     }
 }

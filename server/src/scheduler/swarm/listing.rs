@@ -86,7 +86,9 @@ impl SwarmScheduler {
         for (svc, service) in self.services(&filter).await? {
             if matches!(
                 service.state,
-                ContainerState::Exited { .. } | ContainerState::Dead { .. }
+                ContainerState::Exited { .. }
+                    | ContainerState::OutOfMemory { .. }
+                    | ContainerState::Dead { .. }
             ) && is_complete(&service.labels)
             {
                 self.delete(&svc).await?;

@@ -27,9 +27,9 @@ use super::{
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    LocalNodeState, NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode,
+    Limit, LocalNodeState, NetworkAttachmentConfig, ResourceObject, ServiceSpec, ServiceSpecMode,
     ServiceSpecModeReplicatedJob, Task, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::{
     EventsOptionsBuilder, ListContainersOptionsBuilder, ListServicesOptionsBuilder,

@@ -48,6 +48,7 @@ impl SwarmScheduler {
                     ..Default::default()
                 }),
                 networks,
+                resources: resources(&request.resources),
                 ..Default::default()
             }),
             mode: Some(ServiceSpecMode {
@@ -116,4 +117,28 @@ impl SwarmScheduler {
 
 pub(super) fn nanos(secs: u64) -> i64 {
     i64::try_from(secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX)
+}
+
+/// A task's limits as the service's: the limit is also reserved, so swarm places the task only
+/// where it fits; no swap beyond the memory limit (docs/pipelines.md#task-resources).
+fn resources(r: &gofer_core::resources::TaskResources) -> Option<TaskSpecResources> {
+    if r.is_empty() {
+        return None;
+    }
+    let nano_cpus = r.cpus.map(|c| c.nano_cpus());
+    let memory_bytes = r.memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    Some(TaskSpecResources {
+        limits: Some(Limit {
+            nano_cpus,
+            memory_bytes,
+            pids: None,
+        }),
+        reservations: Some(ResourceObject {
+            nano_cpus,
+            memory_bytes,
+            generic_resources: None,
+        }),
+        swap_bytes: memory_bytes.map(|_| 0),
+        ..Default::default()
+    })
 }

@@ -32,11 +32,48 @@ impl SwarmScheduler {
 
     pub(super) async fn state_impl(&self, name: &str) -> SchedulerResult<ContainerState> {
         match self.task(name).await {
-            Ok(Some(task)) => Ok(task_state(&task)),
+            Ok(Some(task)) => Ok(self.why_killed(&task, task_state(&task)).await),
             Ok(None) => Ok(ContainerState::Created),
             Err(SchedulerError::NotFound { .. }) => Ok(ContainerState::NotFound),
             Err(e) => Err(e),
         }
+    }
+
+    /// A task killed by SIGKILL (137) on this node may have been stopped by the kernel for its
+    /// memory limit: its container's record says so (docs/pipelines.md#task-resources). On
+    /// another node the container cannot be read and the plain exit stands.
+    async fn why_killed(&self, task: &Task, state: ContainerState) -> ContainerState {
+        let ContainerState::Exited { exit_code: 137 } = state else {
+            return state;
+        };
+        let Some(id) = self.local_container(task) else {
+            return state;
+        };
+        match self.docker.client().inspect_container(&id, None).await {
+            Ok(info) if info.state.as_ref().and_then(|s| s.oom_killed) == Some(true) => {
+                ContainerState::OutOfMemory {
+                    exit_code: 137,
+                    limit: task
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.resources.as_ref())
+                        .and_then(|r| r.limits.as_ref())
+                        .and_then(|l| l.memory_bytes)
+                        .and_then(|m| u64::try_from(m).ok())
+                        .unwrap_or(0),
+                }
+            }
+            _ => state,
+        }
+    }
+
+    /// The id of the task's container when it runs (or ran) on this node.
+    fn local_container(&self, task: &Task) -> Option<String> {
+        let status = task.status.as_ref()?.container_status.as_ref()?;
+        (task.node_id.as_deref() == Some(self.node_id.as_str()))
+            .then(|| status.container_id.clone())
+            .flatten()
+            .filter(|id| !id.is_empty())
     }
 
     /// Waits on the engine's container `die` events for this service (tasks on this node), with
@@ -84,13 +121,7 @@ impl SwarmScheduler {
             Err(SchedulerError::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        let local_container = task.as_ref().and_then(|t| {
-            let status = t.status.as_ref()?.container_status.as_ref()?;
-            (t.node_id.as_deref() == Some(self.node_id.as_str()))
-                .then(|| status.container_id.clone())
-                .flatten()
-                .filter(|id| !id.is_empty())
-        });
+        let local_container = task.as_ref().and_then(|t| self.local_container(t));
         match local_container {
             Some(id) => {
                 let options = StopContainerOptionsBuilder::new()

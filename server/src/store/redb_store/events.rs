@@ -1,9 +1,14 @@
 //! The event log: reading, deleting and pruning (events are written by the operations that emit
-//! them, in their transaction).
+//! them, in their transaction; `record_event` is for facts that change no other record, such as
+//! a notification's delivery).
 
 use super::*;
 
 impl RedbStore {
+    pub(super) fn record_event(&self, kind: EventKind) -> StoreResult<Event> {
+        self.write(|tx| tx.emit(kind))
+    }
+
     pub(super) fn events_after(
         &self,
         after: Option<&str>,

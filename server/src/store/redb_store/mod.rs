@@ -37,7 +37,8 @@ use gofer_core::api::{
     Pipeline, Role, Run, Secret, System, TaskExecution, Token,
 };
 use gofer_core::enums::{
-    ConfigState, DeploymentState, DeploymentStatus, PipelineState, RunState, RunStatus,
+    ConfigState, DeploymentState, DeploymentStatus, OverlapPolicy, PipelineState, RunState,
+    RunStatus,
 };
 use gofer_core::validate::ValidConfig;
 use redb::backends::InMemoryBackend;
@@ -451,6 +452,9 @@ impl Store for RedbStore {
     }
     fn last_event_id(&self) -> StoreResult<Option<String>> {
         RedbStore::last_event_id(self)
+    }
+    fn record_event(&self, kind: EventKind) -> StoreResult<Event> {
+        RedbStore::record_event(self, kind)
     }
     fn get_event(&self, id: &str) -> StoreResult<Event> {
         RedbStore::get_event(self, id)

@@ -10,7 +10,7 @@ impl RedbStore {
         new: NewRun,
         now: u64,
     ) -> StoreResult<Run> {
-        self.write_auth(|tx| {
+        self.write_auth(|tx| -> StoreResult<StoreResult<Run>> {
             // docs/runs.md#queue steps 2-6, in order, inside the transaction that creates the run so no
             // concurrent change slips between a check and its effect.
             let metadata = tx.require_pipeline(namespace, pipeline)?;
@@ -33,6 +33,23 @@ impl RedbStore {
                      (gofer pipeline config deploy {pipeline} <version>, or gofer up)"
                 )));
             }
+            // docs/runs.md#overlapping-runs: under `skip`, a start while a run is in progress is
+            // refused, and the refusal is recorded (the event commits; the caller gets 409).
+            if tx.overlap_policy(namespace, pipeline, counters.live_version)? == OverlapPolicy::Skip
+                && let Some(active) = tx.first_active_run(namespace, pipeline)?
+            {
+                let message = format!(
+                    "pipeline '{pipeline}' skips a start while a run is in progress (overlap \
+                     policy skip): run {active} has not finished"
+                );
+                tx.emit(EventKind::SkippedRun {
+                    namespace_id: namespace.to_string(),
+                    pipeline_id: pipeline.to_string(),
+                    active_run_id: active,
+                    initiator: new.initiator.clone(),
+                })?;
+                return Ok(Err(StoreError::Conflict(message)));
+            }
             counters.last_run += 1;
             tx.put_counters(namespace, pipeline, &counters)?;
             // docs/pipelines.md#safe-deployments: a canary in progress may send this run to
@@ -48,7 +65,8 @@ impl RedbStore {
                 new,
                 now,
             )
-        })
+            .map(Ok)
+        })?
     }
 
     pub(super) fn get_run(&self, namespace: &str, pipeline: &str, run_id: u64) -> StoreResult<Run> {
@@ -277,6 +295,27 @@ impl RedbStore {
 }
 
 impl Tx<'_> {
+    /// The overlap policy of `version` (the live one) of the pipeline.
+    fn overlap_policy(&self, ns: &str, p: &str, version: u64) -> StoreResult<OverlapPolicy> {
+        let configs = self.txn.open_table(CONFIGS).or_internal()?;
+        let config: Option<Config> = get(&configs, (ns, p, version), "config")?;
+        Ok(config.map(|c| c.overlap).unwrap_or_default())
+    }
+
+    /// The oldest run of the pipeline that is pending or running, if any.
+    fn first_active_run(&self, ns: &str, p: &str) -> StoreResult<Option<u64>> {
+        let mut first: Option<u64> = None;
+        for index in [RUNNING_RUNS, RUN_QUEUE] {
+            let table = self.txn.open_table(index).or_internal()?;
+            if let Some(entry) = table.range(pipeline_runs(ns, p)).or_internal()?.next() {
+                let (key, _) = entry.or_internal()?;
+                let id = key.value().2;
+                first = Some(first.map_or(id, |f| f.min(id)));
+            }
+        }
+        Ok(first)
+    }
+
     /// Writes a new pending run `run_id` pinned to `version` (the caller has counted the id):
     /// checks `only` against that version, makes the run token when a task asks for one, emits
     /// `queued_run` and queues the run.
@@ -339,6 +378,7 @@ impl Tx<'_> {
             command_override: new.command_override,
             cancellation: None,
             deployment_id,
+            retry: new.retry,
         };
         if let Some(seed) = new.run_token.as_ref().filter(|_| needs_token) {
             self.create_run_token(&run, seed, now)?;
