@@ -159,6 +159,8 @@ pub struct DockerConfig {
     pub prune: bool,
     pub prune_interval: u64,
     pub timeout: u64,
+    /// The log driver of task containers; "" = the engine's default (docs/schedulers.md#log-drivers).
+    pub log_driver: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +171,8 @@ pub struct SwarmConfig {
     pub prune: bool,
     pub prune_interval: u64,
     pub timeout: u64,
+    /// The log driver of task services; "" = the engine's default (docs/schedulers.md#log-drivers).
+    pub log_driver: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -143,6 +143,12 @@ pub fn diff(from: &Config, to: &Config) -> ConfigDiff {
         json!(from.overlap),
         json!(to.overlap),
     );
+    change(
+        &mut pipeline,
+        "notifications",
+        json!(from.notifications),
+        json!(to.notifications),
+    );
     let tasks_added = to
         .tasks
         .keys()

@@ -103,6 +103,17 @@ wire_enum!(
     }
 );
 wire_enum!(
+    /// When a pipeline's notification is sent (docs/notifications.md).
+    NotifyOn {
+        Failure => "failure", Recovery => "recovery", Success => "success",
+        LongRunning => "long_running"
+    }
+);
+wire_enum!(
+    /// The body a notification posts (docs/notifications.md).
+    NotificationFormat { Json => "json", Slack => "slack" }
+);
+wire_enum!(
     /// Run state.
     RunState { Unknown => "unknown", Pending => "pending", Running => "running", Complete => "complete" }
 );

@@ -378,6 +378,7 @@ mod tests {
             timeout: 0,
             tasks: tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
             overlap: Default::default(),
+            notifications: Vec::new(),
             state: ConfigState::Live,
             registered: 0,
             deprecated: 0,

@@ -200,6 +200,7 @@ pub struct ValidConfig {
     pub timeout: u64,
     pub tasks: BTreeMap<String, Task>,
     pub overlap: OverlapPolicy,
+    pub notifications: Vec<crate::api::Notification>,
     pub dag: Dag,
 }
 
@@ -216,6 +217,7 @@ impl ValidConfig {
             timeout: self.timeout,
             tasks: self.tasks,
             overlap: self.overlap,
+            notifications: self.notifications,
             state: ConfigState::Unreleased,
             registered,
             deprecated: 0,
@@ -262,6 +264,10 @@ pub fn validate_config(
             OverlapPolicy::Allow
         }),
     };
+    let (notifications, notification_problems) = check_notifications(&input.notifications);
+    for problem in notification_problems {
+        note(Err(ValidationError(problem)));
+    }
     // 3. tasks
     if input.tasks.is_empty() {
         note(Err(ValidationError(
@@ -456,8 +462,114 @@ pub fn validate_config(
         timeout: input.timeout,
         tasks,
         overlap,
+        notifications,
         dag,
     })
+}
+
+/// Most notifications a pipeline may have, and the longest target.
+pub const MAX_NOTIFICATIONS: usize = 10;
+const MAX_TARGET_CHARS: usize = 2048;
+
+/// `config.notifications` (docs/notifications.md): each problem names its field.
+fn check_notifications(
+    input: &[crate::api::NotificationInput],
+) -> (Vec<crate::api::Notification>, Vec<String>) {
+    use crate::enums::{NotificationFormat, NotifyOn};
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    if input.len() > MAX_NOTIFICATIONS {
+        problems.push(format!(
+            "config.notifications: at most {MAX_NOTIFICATIONS} (got {})",
+            input.len()
+        ));
+    }
+    for (i, n) in input.iter().enumerate() {
+        let field = format!("config.notifications[{i}]");
+        let mut on = Vec::new();
+        if n.on.is_empty() {
+            problems.push(format!(
+                "{field}.on: name at least one of {}",
+                NotifyOn::expected()
+            ));
+        }
+        for value in &n.on {
+            match NotifyOn::parse(value) {
+                Some(v) if !on.contains(&v) => on.push(v),
+                Some(_) => {}
+                None => problems.push(format!(
+                    "{field}.on: '{value}' is not one of {}",
+                    NotifyOn::expected()
+                )),
+            }
+        }
+        let format = match n.format.as_deref() {
+            None | Some("") => NotificationFormat::Json,
+            Some(text) => NotificationFormat::parse(text).unwrap_or_else(|| {
+                problems.push(format!(
+                    "{field}.format: '{text}' is not one of {}",
+                    NotificationFormat::expected()
+                ));
+                NotificationFormat::Json
+            }),
+        };
+        let target = n.target.trim();
+        match parse_reference(target) {
+            Some(Reference {
+                kind: RefKind::PipelineSecret | RefKind::GlobalSecret,
+                ..
+            }) => {}
+            Some(r) => problems.push(format!(
+                "{field}.target: a {} reference cannot hold a webhook URL; use \
+                 pipeline_secret{{{{…}}}} or global_secret{{{{…}}}}",
+                r.kind.name()
+            )),
+            None if target.is_empty() => problems.push(format!(
+                "{field}.target: missing; a webhook URL (https://…) or a secret reference"
+            )),
+            None if target.chars().count() > MAX_TARGET_CHARS => problems.push(format!(
+                "{field}.target: longer than {MAX_TARGET_CHARS} characters"
+            )),
+            None if !url_problem(target).is_empty() => {
+                problems.push(format!("{field}.target: {}", url_problem(target)));
+            }
+            None => {}
+        }
+        let after = n.long_running_after.unwrap_or(0);
+        if on.contains(&NotifyOn::LongRunning) && after == 0 {
+            problems.push(format!(
+                "{field}.long_running_after: required with long_running: the seconds after \
+                 which a run is long"
+            ));
+        }
+        if let Some(problem) = timeout_problem(after) {
+            problems.push(format!("{field}.long_running_after: {problem}"));
+        }
+        out.push(crate::api::Notification {
+            on,
+            target: target.to_string(),
+            format,
+            long_running_after: after,
+        });
+    }
+    (out, problems)
+}
+
+/// Why `text` is not an http(s) URL with a host; empty when it is one.
+fn url_problem(text: &str) -> String {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    match rest {
+        None => format!("'{text}' is not an http:// or https:// URL"),
+        Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => {
+            format!("'{text}' has no host")
+        }
+        Some(rest) if rest.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            "must not contain spaces or control characters".to_string()
+        }
+        Some(_) => String::new(),
+    }
 }
 
 /// Kinds of substitution reference (docs/runs.md#variables).

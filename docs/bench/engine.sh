@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run-engine benchmarks (docs/benchmarks.md). Needs Docker (.ci/ensure-docker) and the
 # busybox test image gofer-test/busybox:latest (built by `cargo test -p gofer-server`).
-# Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|sustained|runs|canary]...
+# Usage: docs/bench/engine.sh [overhead|chain|fanout|logs|sustained|runs|canary|operations]...
 #   (default: overhead chain fanout logs sustained)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +18,7 @@ GOFER_WEB_SERVER__BIND_ADDRESS=127.0.0.1:$PORT GOFER_WEB_SERVER__DATA_DIR=$DATA 
   "$TARGET/release/gofer" service start >"$DATA/server.log" 2>&1 &
 PID=$!
 remove_containers() { # bench pipelines' containers (a new server instance must not meet old ones)
-  for p in bench-one bench-chain bench-fan bench-logs bench-runs bench-sustained bench-plain bench-canary; do
+  for p in bench-one bench-chain bench-fan bench-logs bench-runs bench-sustained bench-plain bench-canary bench-allow bench-skip bench-retry; do
     docker ps -aq --filter "label=gofer.pipeline_id=$p" | xargs -r docker rm -f >/dev/null 2>&1 || true
   done
 }
@@ -182,6 +182,51 @@ for p, (post_ms, wait_ms) in figures.items():
     print(f"{p}: POST /runs median {statistics.median(post_ms):.2f} ms p95 {post_ms[189]:.2f} ms; "
           f"queue-to-start median {statistics.median(wait_ms):.1f} ms p95 {wait_ms[189]} ms")
 print(f"canary split: {canary['started']} runs on version 2, {canary['baseline']} on version 1")
+PY
+}
+
+operations() { # queue-to-start: overlap allow vs skip, and a plain run vs a retry --failed-only
+  # reusing one of two tasks; 100 of each, alternated (docs/runs.md#overlapping-runs,
+  # docs/runs.md#retrying-a-run)
+  for p in bench-allow bench-skip bench-retry; do
+    overlap=allow; [ $p = bench-skip ] && overlap=skip
+    # bench-retry's second task fails, so a retry --failed-only reuses the first and runs it.
+    script="echo u"; [ $p = bench-retry ] && script="exit 1"
+    second='{"id":"u","image":"'$IMG'","command":["sh","-c","'$script'"]}'
+    curl -sf -X POST "$BASE/$p/configs" -H 'content-type: application/json' \
+      -d "{\"config\":{\"id\":\"$p\",\"name\":\"$p\",\"overlap\":\"$overlap\",\"tasks\":[{\"id\":\"t\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"echo t\"]},$second]}}" >/dev/null
+    curl -sf -X POST "$BASE/$p/configs/1" >/dev/null
+  done
+  BASE=$BASE python3 - <<'PY'
+import json, os, statistics, time, urllib.request
+base = os.environ["BASE"]
+def call(method, url, body=None):
+    req = urllib.request.Request(url, method=method, data=body, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+def done(p, run_id):
+    while True:
+        r = call("GET", f"{base}/{p}/runs/{run_id}")["run"]
+        if r["state"] == "complete":
+            return r
+        time.sleep(0.05)
+# The run a retry reuses: one complete run of bench-retry.
+first = call("POST", f"{base}/bench-retry/runs", b"{}")["run"]["run_id"]
+done("bench-retry", first)
+figures = {"allow": [], "skip": [], "plain (2 tasks)": [], "retry --failed-only (1 reused)": []}
+for _ in range(100):
+    for name, start in [
+        ("allow", lambda: ("bench-allow", call("POST", f"{base}/bench-allow/runs", b"{}"))),
+        ("skip", lambda: ("bench-skip", call("POST", f"{base}/bench-skip/runs", b"{}"))),
+        ("plain (2 tasks)", lambda: ("bench-retry", call("POST", f"{base}/bench-retry/runs", b"{}"))),
+        ("retry --failed-only (1 reused)", lambda: ("bench-retry", call("POST", f"{base}/bench-retry/runs/{first}/retry", b'{"failed_only": true}'))),
+    ]:
+        p, answer = start()
+        r = done(p, answer["run"]["run_id"])
+        figures[name].append(r["started"] - r["queued"])
+for name, ms in figures.items():
+    ms.sort()
+    print(f"{name}: queue-to-start median {statistics.median(ms):.1f} ms, p95 {ms[94]} ms")
 PY
 }
 

@@ -21,6 +21,7 @@
 //! ```
 
 use gofer_core::api::{PipelineConfigInput, RegistryAuth, RetriesInput, TaskInput};
+use gofer_core::enums::NotifyOn;
 use gofer_core::validate::{ValidConfig, ValidationError, validate_config};
 use std::time::Duration;
 
@@ -89,6 +90,53 @@ impl Pipeline {
     /// ```
     pub fn overlap(mut self, policy: gofer_core::enums::OverlapPolicy) -> Pipeline {
         self.config.overlap = Some(policy.as_str().to_string());
+        self
+    }
+
+    /// Posts a JSON notification to `target` — a webhook URL or a secret reference such as
+    /// `pipeline_secret("hook")` — when any of `on` happens (docs/notifications.md).
+    ///
+    /// ```
+    /// use gofer_sdk::{NotifyOn, Pipeline, pipeline_secret};
+    /// let p = Pipeline::new("nightly", "Nightly")
+    ///     .notify(&[NotifyOn::Failure, NotifyOn::Recovery], pipeline_secret("hook"));
+    /// assert_eq!(p.config().notifications[0].on, ["failure", "recovery"]);
+    /// ```
+    pub fn notify(self, on: &[NotifyOn], target: impl Into<String>) -> Pipeline {
+        self.notification(on, target, None, None)
+    }
+
+    /// [`Pipeline::notify`] with a Slack-compatible body (`{"text": …}`) for Slack's incoming
+    /// webhooks and the chat tools that read the same format.
+    pub fn notify_slack(self, on: &[NotifyOn], target: impl Into<String>) -> Pipeline {
+        self.notification(on, target, Some("slack"), None)
+    }
+
+    /// Tells `target` once when a run has been running longer than `after` (whole seconds).
+    pub fn notify_long_running(self, after: Duration, target: impl Into<String>) -> Pipeline {
+        self.notification(
+            &[NotifyOn::LongRunning],
+            target,
+            None,
+            Some(after.as_secs()),
+        )
+    }
+
+    fn notification(
+        mut self,
+        on: &[NotifyOn],
+        target: impl Into<String>,
+        format: Option<&str>,
+        long_running_after: Option<u64>,
+    ) -> Pipeline {
+        self.config
+            .notifications
+            .push(gofer_core::api::NotificationInput {
+                on: on.iter().map(|o| o.as_str().to_string()).collect(),
+                target: target.into(),
+                format: format.map(str::to_string),
+                long_running_after,
+            });
         self
     }
 

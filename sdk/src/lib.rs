@@ -62,6 +62,8 @@ pub use events::{EventFilter, EventStream};
 /// The page type every list method accepts (docs/api.md#common-rules): `limit` 0 means the route's default.
 #[cfg(feature = "client")]
 pub use gofer_core::api::Page;
+/// When a notification is sent (docs/notifications.md).
+pub use gofer_core::enums::NotifyOn;
 /// What a start does while another run is in progress (docs/runs.md#overlapping-runs).
 pub use gofer_core::enums::OverlapPolicy;
 #[cfg(feature = "client")]

@@ -9,6 +9,7 @@ pub mod http;
 pub mod local_images;
 pub mod logs;
 pub mod metrics;
+pub mod notify;
 pub mod objects;
 pub mod scheduler;
 pub mod secrets;
@@ -185,6 +186,7 @@ pub async fn prepare_with(
     let instance_id = store.read(|s| s.instance_id()).await?;
     let instance_for_extensions = instance_id.clone();
     let cipher_for_extensions = cipher.clone();
+    let cipher_for_notifications = cipher.clone();
     let scheme = if config.server.use_tls {
         "https"
     } else {
@@ -211,6 +213,12 @@ pub async fn prepare_with(
         },
         run_token_key: config.secret_store.encryption_key.as_bytes().to_vec(),
         run_object_expiry: config.object_store.run_object_expiry,
+        log_driver: Some(if swarm {
+            config.scheduler.swarm.log_driver.clone()
+        } else {
+            config.scheduler.docker.log_driver.clone()
+        })
+        .filter(|d| !d.trim().is_empty()),
         resource_defaults: config
             .scheduler
             .resources
@@ -226,6 +234,17 @@ pub async fn prepare_with(
         stop_rx.clone(),
     )
     .await?;
+    // docs/notifications.md: follows the event log on tasks of its own.
+    let notifier = Arc::new(notify::Notifier::new(
+        store.clone(),
+        engine::substitute::Resolver {
+            store: store.clone(),
+            cipher: cipher_for_notifications,
+            data_dir: data_dir.clone(),
+        },
+        format!("{scheme}://{}", config.server.extension_address),
+    ));
+    tokio::spawn(notifier.follow(stop_rx.clone()));
     let metrics = Arc::new(metrics::Metrics::default());
     tokio::spawn(
         metrics

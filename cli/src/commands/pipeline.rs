@@ -451,6 +451,23 @@ fn describe_config(ctx: &Ctx, c: &Config) -> String {
         ("parallelism", limit(c.parallelism, "")),
         ("timeout", limit(c.timeout, "s")),
         ("overlap", c.overlap.to_string()),
+        (
+            "notifications",
+            or_dash(
+                &c.notifications
+                    .iter()
+                    .map(|n| {
+                        let on: Vec<String> = n.on.iter().map(ToString::to_string).collect();
+                        format!(
+                            "{} → {}",
+                            on.join(", "),
+                            gofer_core::api::shown_notification_target(&n.target)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ),
         ("registered", ctx.time(c.registered)),
         ("deprecated", ctx.time(c.deprecated)),
     ]);

@@ -336,6 +336,7 @@ fn same_config(input: &PipelineConfigInput, live: &Config) -> bool {
                 && valid.parallelism == live.parallelism
                 && valid.timeout == live.timeout
                 && valid.overlap == live.overlap
+                && valid.notifications == live.notifications
                 && valid.tasks == live.tasks
         }
         Err(_) => false,

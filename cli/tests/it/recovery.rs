@@ -114,12 +114,25 @@ struct Crashed {
     dir: tempfile::TempDir,
     pipeline: String,
     base: String,
+    /// `GOFER_WEB_*` settings of both server lives.
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Crashed {
     /// Starts the real binary, runs `task` (a task JSON object with id `sleeper`), waits until it
     /// runs and kills the server without any chance to record anything.
     async fn new(prefix: &str, task: impl FnOnce(&str) -> Value) -> Crashed {
+        Crashed::with_env(prefix, &[], None, task).await
+    }
+
+    /// [`Crashed::new`] with server settings; with `stored`, the kill waits until the task's
+    /// log holds that text.
+    async fn with_env(
+        prefix: &str,
+        env: &[(&'static str, &'static str)],
+        stored: Option<&str>,
+        task: impl FnOnce(&str) -> Value,
+    ) -> Crashed {
         let docker = gofer_server::testing::require_docker()
             .await
             .expect("this test needs Docker: run .ci/ensure-docker");
@@ -137,7 +150,7 @@ impl Crashed {
         let addr = unused_addr().to_string();
         let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
         let http = reqwest::Client::new();
-        let mut server = start(&addr, dir.path());
+        let mut server = start_with_env(&addr, dir.path(), env);
         let health = format!("http://{addr}/api/health");
         wait_for("the server", async || {
             let (status, _) = call(&http, reqwest::Method::GET, health.clone(), None).await;
@@ -156,6 +169,21 @@ impl Crashed {
             (t["task_execution"]["state"] == "running").then_some(t)
         })
         .await;
+        if let Some(text) = stored {
+            let logs = format!("{task_url}/logs");
+            wait_for("the task's first output in its log", async || {
+                let body = http
+                    .get(logs.clone())
+                    .send()
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                body.contains(text).then_some(Value::Null)
+            })
+            .await;
+        }
         server.0.kill().expect("SIGKILL");
         server.0.wait().expect("reap");
         Crashed {
@@ -164,12 +192,13 @@ impl Crashed {
             dir,
             pipeline,
             base,
+            env: env.to_vec(),
         }
     }
 
     /// Starts the server again on the same data dir and waits for run 1 to complete.
     async fn restart_until_done(&self) -> (Server, Value, Value) {
-        let server = start(&self.addr, self.dir.path());
+        let server = start_with_env(&self.addr, self.dir.path(), &self.env);
         let run_url = format!("{}/runs/1", self.base);
         let done = wait_for("the run to complete after restart", async || {
             let (_, r) = call(&self.http, reqwest::Method::GET, run_url.clone(), None).await;
@@ -240,4 +269,91 @@ async fn a_container_that_vanished_while_down_is_orphaned() {
         containers(&crashed.pipeline).is_empty(),
         "nothing was started again"
     );
+}
+
+/// The container of run 1's task, and whether it still runs.
+fn only_container(pipeline: &str) -> String {
+    let ids = containers(pipeline);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].clone()
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn task_log(crashed: &Crashed) -> Vec<u8> {
+    crashed
+        .http
+        .get(format!("{}/logs", crashed.task_url()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+/// docs/schedulers.md#log-drivers: with the default log driver (`local`), what a task writes
+/// while the server is down — here, everything after its first line, and its exit — is in its
+/// log after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_written_while_the_server_is_down_is_recovered_with_the_default_driver() {
+    let crashed = Crashed::new("downlog", |image| {
+        json!({"id": "sleeper", "image": image, "command": ["sh", "-c",
+            "echo before; while [ ! -f /tmp/go ]; do sleep 0.05; done; echo during; echo done"]})
+    })
+    .await;
+    let id = only_container(&crashed.pipeline);
+    assert_eq!(
+        docker(&["inspect", &id, "--format", "{{.HostConfig.LogConfig.Type}}"]),
+        "local"
+    );
+    // The server is down: let the task write the rest and exit.
+    docker(&["exec", &id, "sh", "-c", "echo > /tmp/go"]);
+    assert_eq!(docker(&["wait", &id]), "0");
+    let (_server, run, _) = crashed.restart_until_done().await;
+    assert_eq!(run["status"], "successful", "{run}");
+    assert_eq!(task_log(&crashed).await, b"before\nduring\ndone\n");
+    for id in containers(&crashed.pipeline) {
+        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+    }
+}
+
+/// docs/schedulers.md#log-drivers: with `log_driver = "none"` the engine keeps no log, so a
+/// restart keeps what was stored (nothing is truncated), follows the output from then on, and
+/// the run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_log_driver_none_a_restart_keeps_what_was_stored() {
+    let crashed = Crashed::with_env(
+        "nonelog",
+        &[("GOFER_WEB_SCHEDULER__DOCKER__LOG_DRIVER", "none")],
+        Some("before"),
+        |image| {
+            json!({"id": "sleeper", "image": image, "command": ["sh", "-c",
+                "echo before; while [ ! -f /tmp/go ]; do sleep 0.05; done; echo after"]})
+        },
+    )
+    .await;
+    let id = only_container(&crashed.pipeline);
+    assert_eq!(
+        docker(&["inspect", &id, "--format", "{{.HostConfig.LogConfig.Type}}"]),
+        "none"
+    );
+    docker(&["exec", &id, "sh", "-c", "echo > /tmp/go"]);
+    assert_eq!(docker(&["wait", &id]), "0");
+    let (_server, run, _) = crashed.restart_until_done().await;
+    assert_eq!(run["status"], "successful", "{run}");
+    // "after" was written while the server was down: with no engine log it is gone.
+    assert_eq!(task_log(&crashed).await, b"before\n");
+    for id in containers(&crashed.pipeline) {
+        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+    }
 }

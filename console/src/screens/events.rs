@@ -20,7 +20,10 @@ pub fn event_run(kind: &EventKind) -> Option<u64> {
         | EventKind::StartedTaskExecution { run_id, .. }
         | EventKind::CompletedTaskExecution { run_id, .. }
         | EventKind::StartedTaskExecutionCancellation { run_id, .. }
-        | EventKind::CanaryRunStarted { run_id, .. } => Some(*run_id),
+        | EventKind::CanaryRunStarted { run_id, .. }
+        | EventKind::NotificationSent { run_id, .. }
+        | EventKind::NotificationFailed { run_id, .. } => Some(*run_id),
+        EventKind::SkippedRun { active_run_id, .. } => Some(*active_run_id),
         _ => None,
     }
 }

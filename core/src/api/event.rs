@@ -67,6 +67,33 @@ pub enum EventKind {
         /// Who asked for the skipped start.
         initiator: super::Initiator,
     },
+    /// A notification reached its target (a 2xx answer; docs/notifications.md, new).
+    NotificationSent {
+        namespace_id: String,
+        pipeline_id: String,
+        run_id: u64,
+        /// `failure`, `recovery`, `success` or `long_running`.
+        trigger: String,
+        /// The target as configured when it is a secret reference, else the URL's scheme and
+        /// host only (a webhook URL's path is often its secret).
+        target: String,
+        attempt: u64,
+        status: u16,
+    },
+    /// An attempt to deliver a notification failed (docs/notifications.md, new).
+    NotificationFailed {
+        namespace_id: String,
+        pipeline_id: String,
+        run_id: u64,
+        trigger: String,
+        target: String,
+        attempt: u64,
+        /// The target's HTTP status; 0 when it did not answer.
+        status: u16,
+        error: String,
+        /// Whether another attempt follows.
+        retrying: bool,
+    },
     /// A run was created on a canary's new version (new).
     CanaryRunStarted {
         namespace_id: String,
@@ -203,6 +230,8 @@ pub const EVENT_KIND_NAMES: &[&str] = &[
     "completed_deployment",
     "canary_run_started",
     "skipped_run",
+    "notification_sent",
+    "notification_failed",
     "deployment_promoted",
     "deployment_rolled_back",
     "queued_run",
@@ -238,6 +267,8 @@ impl EventKind {
             CompletedDeployment { .. } => "completed_deployment",
             CanaryRunStarted { .. } => "canary_run_started",
             SkippedRun { .. } => "skipped_run",
+            NotificationSent { .. } => "notification_sent",
+            NotificationFailed { .. } => "notification_failed",
             DeploymentPromoted { .. } => "deployment_promoted",
             DeploymentRolledBack { .. } => "deployment_rolled_back",
             QueuedRun { .. } => "queued_run",
@@ -302,6 +333,16 @@ impl EventKind {
                 ..
             }
             | SkippedRun {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | NotificationSent {
+                namespace_id,
+                pipeline_id,
+                ..
+            }
+            | NotificationFailed {
                 namespace_id,
                 pipeline_id,
                 ..

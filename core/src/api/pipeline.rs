@@ -40,6 +40,9 @@ pub struct Config {
     /// What a start does while another run is in progress (docs/runs.md#overlapping-runs, new).
     #[serde(default)]
     pub overlap: OverlapPolicy,
+    /// Who is told when runs fail, recover, succeed or run long (docs/notifications.md, new).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
     pub state: ConfigState,
     pub registered: u64,
     #[serde(default)]
@@ -102,6 +105,55 @@ impl Config {
         }
         config
     }
+}
+
+/// One notification of a pipeline (docs/notifications.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub on: Vec<NotifyOn>,
+    /// A webhook URL, or a `pipeline_secret{{…}}` / `global_secret{{…}}` reference to one.
+    pub target: String,
+    #[serde(default)]
+    pub format: NotificationFormat,
+    /// Seconds after which a running run is `long_running`; 0 when not asked for.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub long_running_after: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A notification's target as events, logs and the CLI show it: a secret reference as written,
+/// a URL as its scheme and host only (its path and query often carry the credential;
+/// docs/notifications.md#delivery).
+pub fn shown_notification_target(target: &str) -> String {
+    if crate::validate::parse_reference(target).is_some() {
+        return target.to_string();
+    }
+    match target.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            // Credentials in the authority are dropped too.
+            let host = host.rsplit('@').next().unwrap_or(host);
+            format!("{scheme}://{host}")
+        }
+        None => "(invalid target)".to_string(),
+    }
+}
+
+/// A notification as sent: checked by the validator so that every problem names its field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationInput {
+    #[serde(default)]
+    pub on: Vec<String>,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_running_after: Option<u64>,
 }
 
 /// `{key, value, source}`.
@@ -204,6 +256,9 @@ pub struct PipelineConfigInput {
     /// bad value is named (docs/runs.md#overlapping-runs, new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<String>,
+    /// Webhooks told about failures, recoveries, successes and long runs (docs/notifications.md, new).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationInput>,
 }
 
 /// A task as SDKs send it. `depends_on` keeps raw condition strings so that an invalid one is

@@ -44,8 +44,16 @@ pub async fn execute(
     let (started_at, output) = match spec.reattach_started {
         Some(at) => {
             // Recovery: the log is re-copied from the engine's complete log of this container.
-            if let Err(e) = truncate(&spec.log_path, spec.log_offset).await {
-                tracing::error!(container = %name, error = %e, "could not truncate the log for reattach");
+            // Without one (log driver `none`) what was written stays and output is followed
+            // from now on: what the task wrote while the server was down is lost
+            // (docs/schedulers.md#log-drivers).
+            if scheduler.engine_log_readable(&name).await {
+                if let Err(e) = truncate(&spec.log_path, spec.log_offset).await {
+                    tracing::error!(container = %name, error = %e, "could not truncate the log for reattach");
+                }
+            } else {
+                tracing::warn!(container = %name,
+                    "the task's container keeps no engine log (log driver none): its output while the server was down is lost");
             }
             let at = if at == 0 {
                 let now = gofer_core::now_millis();
@@ -263,15 +271,20 @@ async fn collect_logs(
     let mut total = 0u64;
     // The last bytes written, to reconcile with the engine's tail at the end.
     let mut recent = RecentBytes::default();
+    // Buffered bytes are flushed at FLUSH_BYTES or FLUSH_AFTER after the first unflushed byte,
+    // so followers see output well within a second (docs/runs.md#attempts) and bursts cost few
+    // writes. One timer, armed when the buffer turns non-empty (not one per chunk: at tens of
+    // MB/s the per-chunk timer was a measurable share of the server's CPU).
+    let flush_timer = tokio::time::sleep(FLUSH_AFTER);
+    tokio::pin!(flush_timer);
     loop {
-        // Buffered bytes are flushed at 64 KiB or after 100 ms without new output, so followers
-        // see output well within a second (docs/runs.md#attempts) and bursts cost few writes.
         let next = if out.buffer().is_empty() {
             stream.next().await
         } else {
-            match tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
-                Ok(next) => next,
-                Err(_) => {
+            tokio::select! {
+                biased;
+                next = stream.next() => next,
+                () = &mut flush_timer => {
                     out.flush().await?;
                     continue;
                 }
@@ -281,10 +294,24 @@ async fn collect_logs(
             Some(Ok(bytes)) => {
                 total += bytes.len() as u64;
                 recent.push(&bytes);
+                if out.buffer().is_empty() {
+                    flush_timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + FLUSH_AFTER);
+                }
                 out.write_all(&masker.push(&bytes)).await?;
-                if out.buffer().len() >= 64 * 1024 {
+                if out.buffer().len() >= FLUSH_BYTES {
                     out.flush().await?;
                 }
+            }
+            Some(Err(e))
+                if !scheduler.engine_log_readable(&name).await
+                    && matches!(scheduler.state(&name).await, Ok(state) if state.is_finished()) =>
+            {
+                // No engine log to replay and the container has stopped: nothing more will
+                // come, and reading again would fail the same way.
+                tracing::warn!(container = %name, error = %e, "reading the output of a stopped container failed");
+                break;
             }
             Some(Err(e)) => {
                 // Usually the engine connection broke while the container runs on: follow the
@@ -366,7 +393,12 @@ async fn resume_logs(
             Err(_) => backoff.sleep().await,
         }
     }
-    let mut skip = written;
+    // A replayed engine log repeats what was written; attached output (no engine log) does not.
+    let mut skip = if scheduler.engine_log_readable(name).await {
+        written
+    } else {
+        0
+    };
     let stream = scheduler.logs(name, true).filter_map(move |item| {
         let item = match item {
             Ok(mut bytes) => {
@@ -402,6 +434,11 @@ async fn stream_was_cut(scheduler: &dyn Scheduler, name: &str) -> bool {
         Err(_) => true,
     }
 }
+
+/// Task log writes: at most this much output is held before it is written...
+const FLUSH_BYTES: usize = 192 * 1024;
+/// ...and at most this long.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
 /// How long a broken log stream waits for the engine to answer again.
 const RESUME_MAX: Duration = Duration::from_secs(600);

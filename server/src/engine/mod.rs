@@ -49,6 +49,9 @@ pub struct EngineConfig {
     pub run_token_key: Vec<u8>,
     /// `scheduler.resources` defaults for tasks that set no limits (docs/pipelines.md#task-resources).
     pub resource_defaults: gofer_core::resources::TaskResources,
+    /// `scheduler.docker.log_driver` / `scheduler.swarm.log_driver`; `None` = the engine's
+    /// default (docs/schedulers.md#log-drivers).
+    pub log_driver: Option<String>,
 }
 
 /// What the dispatcher reacts to.

@@ -258,6 +258,7 @@ impl Extensions {
                 labels: extension_labels(&self.inner.instance_id, id),
                 publish_port: Some(EXTENSION_PORT),
                 resources: Default::default(),
+                log_driver: None,
             })
             .await
             .map_err(|e| e.to_string())?;

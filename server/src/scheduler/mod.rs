@@ -63,6 +63,9 @@ pub struct StartRequest {
     pub publish_port: Option<u16>,
     /// CPU and memory limits; empty = none (docs/pipelines.md#task-resources).
     pub resources: gofer_core::resources::TaskResources,
+    /// The engine log driver for the container; `None` = the engine's default
+    /// (docs/schedulers.md#log-drivers).
+    pub log_driver: Option<String>,
 }
 
 impl std::fmt::Debug for StartRequest {
@@ -253,6 +256,13 @@ pub trait Scheduler: Send + Sync {
                 },
             ))
         })
+    }
+
+    /// Whether the engine keeps a readable log of the container (`logs` replays it from the
+    /// first byte). A container logging to `none` has none: following it delivers output from
+    /// now on only (docs/schedulers.md#log-drivers).
+    fn engine_log_readable<'a>(&'a self, _name: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async { true })
     }
 
     /// SIGTERM, then SIGKILL after `grace_secs` (0 = SIGKILL now). Resolves once the container

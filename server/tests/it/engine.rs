@@ -991,3 +991,292 @@ async fn task_resources_limits_defaults_maxima_and_out_of_memory() {
         .await;
     assert_eq!(status, 404, "nothing was registered");
 }
+
+/// A webhook receiver for notification tests: answers the statuses in `script` in turn (then
+/// 200) and hands over each request's path and JSON body.
+async fn receiver(
+    script: Vec<u16>,
+) -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut script = script.into_iter();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as many body bytes as Content-Length says.
+            let (head, body_start) = loop {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), 0);
+                }
+                request.extend_from_slice(&buf[..n]);
+                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break (
+                        String::from_utf8_lossy(&request[..end]).to_string(),
+                        end + 4,
+                    );
+                }
+            };
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())
+                        .flatten()
+                })
+                .unwrap_or(0);
+            while request.len() < body_start + length {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let path = head
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let body = serde_json::from_slice(&request[body_start..]).unwrap_or_default();
+            let status = script.next().unwrap_or(200);
+            let _ = tx.send((path, body));
+            let answer =
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (address, rx)
+}
+
+/// docs/notifications.md: fail → fail → succeed tells the failure once (at the first failure of
+/// the streak), and the recovery once; the failure's first delivery meets a 500 and is retried;
+/// every attempt is an event; a Slack-format success notification posts `text`; the target can
+/// come from a pipeline secret and events never show a URL's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_failure_once_recovery_once_with_retries() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    // The first POST (the failure) gets a 500, then everything 200.
+    let (hook, mut received) = receiver(vec![500]).await;
+    s.deploy(
+        ns,
+        json!({"id": "notified", "name": "notified",
+        "tasks": [{"id": "check", "image": img, "command": ["sh", "-c", "test \"$OK\" = yes"]}],
+        "notifications": [
+            {"on": ["failure", "recovery"], "target": "pipeline_secret{{hook}}"},
+            {"on": ["success"], "target": format!("{hook}/slack/T0/secret-path"), "format": "slack"}
+        ]}),
+    )
+    .await;
+    let (status, body) = s
+        .call(
+            "POST",
+            &format!("/api/namespaces/{ns}/pipelines/notified/secrets"),
+            Some(json!({"key": "hook", "content": format!("{hook}/hook")})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let mut runs = Vec::new();
+    for ok in ["no", "no", "yes"] {
+        let run = s
+            .start_run(ns, "notified", json!({"variables": {"OK": ok}}))
+            .await;
+        let done = s.wait_run(ns, "notified", run).await;
+        assert_eq!(
+            done["status"],
+            if ok == "yes" { "successful" } else { "failed" }
+        );
+        runs.push(run);
+    }
+    // The failure (twice: the 500, then its retry), the recovery, the success: four requests.
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(60), received.recv())
+            .await
+            .expect("a notification arrives")
+            .expect("the receiver runs");
+        got.push(next);
+    }
+    let failures: Vec<&(String, serde_json::Value)> = got
+        .iter()
+        .filter(|(_, b)| b["trigger"] == "failure")
+        .collect();
+    assert_eq!(failures.len(), 2, "the failure and its retry: {got:?}");
+    assert!(
+        failures
+            .iter()
+            .all(|(path, b)| path == "/hook" && b["run_id"] == runs[0])
+    );
+    let failure = &failures[0].1;
+    assert_eq!(failure["status"], "failed");
+    assert_eq!(failure["failed_tasks"][0]["task_id"], "check");
+    assert_eq!(failure["failed_tasks"][0]["exit_code"], 1);
+    assert!(
+        failure["link"].as_str().unwrap().ends_with(&format!(
+            "/api/namespaces/{ns}/pipelines/notified/runs/{}",
+            runs[0]
+        )),
+        "{failure}"
+    );
+    let recoveries: Vec<_> = got
+        .iter()
+        .filter(|(_, b)| b["trigger"] == "recovery")
+        .collect();
+    assert_eq!(recoveries.len(), 1, "{got:?}");
+    assert_eq!(recoveries[0].1["run_id"], runs[2]);
+    let slack: Vec<_> = got
+        .iter()
+        .filter(|(p, _)| p.starts_with("/slack"))
+        .collect();
+    assert_eq!(slack.len(), 1, "{got:?}");
+    let text = slack[0].1["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "Gofer: {ns}/notified run {} succeeded after",
+            runs[2]
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        slack[0].1.as_object().unwrap().len(),
+        1,
+        "Slack gets text only"
+    );
+    // Nothing more: the second failure told no one.
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(1500), received.recv())
+            .await
+            .is_err(),
+        "an extra notification"
+    );
+
+    // Every attempt is an event; none shows a URL path.
+    let events: Vec<Value> = s
+        .store()
+        .read(|st| st.events_after(None, 100_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| serde_json::to_value(e.kind).unwrap())
+        .filter(|k| k.get("notification_sent").is_some() || k.get("notification_failed").is_some())
+        .collect();
+    let failed: Vec<&Value> = events
+        .iter()
+        .filter_map(|k| k.get("notification_failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{events:?}");
+    assert_eq!(
+        (
+            failed[0]["status"].clone(),
+            failed[0]["attempt"].clone(),
+            failed[0]["retrying"].clone()
+        ),
+        (json!(500), json!(1), json!(true))
+    );
+    assert_eq!(failed[0]["target"], "pipeline_secret{{hook}}");
+    let sent: Vec<&Value> = events
+        .iter()
+        .filter_map(|k| k.get("notification_sent"))
+        .collect();
+    let summary: Vec<(String, u64)> = sent
+        .iter()
+        .map(|k| {
+            (
+                k["trigger"].as_str().unwrap().to_string(),
+                k["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(summary.contains(&("failure".into(), 2)), "{summary:?}");
+    assert!(summary.contains(&("recovery".into(), 1)), "{summary:?}");
+    assert!(summary.contains(&("success".into(), 1)), "{summary:?}");
+    assert_eq!(sent.len(), 3, "{summary:?}");
+    let slack_event = sent.iter().find(|k| k["trigger"] == "success").unwrap();
+    assert_eq!(slack_event["target"], hook.as_str(), "scheme and host only");
+    assert!(
+        !serde_json::to_string(&events)
+            .unwrap()
+            .contains("secret-path")
+    );
+}
+
+/// Notification settings are checked at registration, each problem naming its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_settings_are_refused_naming_the_field() {
+    let (s, _dir, img, ns) = server().await;
+    let path = format!("/api/namespaces/{ns}/pipelines/bad/configs");
+    for (notification, message) in [
+        (
+            json!({"on": [], "target": "https://example.com/x"}),
+            "config.notifications[0].on: name at least one of failure, recovery, success, long_running",
+        ),
+        (
+            json!({"on": ["sometimes"], "target": "https://example.com/x"}),
+            "config.notifications[0].on: 'sometimes' is not one of",
+        ),
+        (
+            json!({"on": ["failure"], "target": "ftp://example.com"}),
+            "config.notifications[0].target: 'ftp://example.com' is not an http:// or https:// URL",
+        ),
+        (
+            json!({"on": ["failure"], "target": "pipeline_object{{hook}}"}),
+            "config.notifications[0].target: a pipeline_object reference cannot hold a webhook URL",
+        ),
+        (
+            json!({"on": ["long_running"], "target": "https://example.com/x"}),
+            "config.notifications[0].long_running_after: required with long_running",
+        ),
+        (
+            json!({"on": ["failure"], "target": "https://example.com/x", "format": "teams"}),
+            "config.notifications[0].format: 'teams' is not one of json, slack",
+        ),
+    ] {
+        let config = json!({"config": {"id": "bad", "name": "bad",
+            "tasks": [sh("t", &img, "true")], "notifications": [notification]}});
+        let (status, body) = s.call("POST", &path, Some(config)).await;
+        assert_eq!(status, 400, "{notification}: {body}");
+        let got = body["message"].as_str().unwrap_or_default();
+        assert!(got.contains(message), "{notification}: {got}");
+    }
+}
+
+/// docs/notifications.md: `long_running` is told once, while the run still runs, once it has
+/// run longer than `long_running_after`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_run_is_told_once_while_it_runs() {
+    let (s, _dir, img, ns) = server().await;
+    let ns = ns.as_str();
+    let (hook, mut received) = receiver(Vec::new()).await;
+    s.deploy(
+        ns,
+        json!({"id": "slow", "name": "slow",
+            "tasks": [sh("wait", &img, "sleep 4")],
+            "notifications": [{"on": ["long_running"], "target": format!("{hook}/long"), "long_running_after": 1}]}),
+    )
+    .await;
+    let run = s.start_run(ns, "slow", json!({})).await;
+    let (path, body) = tokio::time::timeout(std::time::Duration::from_secs(60), received.recv())
+        .await
+        .expect("a notification arrives")
+        .unwrap();
+    assert_eq!(path, "/long");
+    assert_eq!(body["trigger"], "long_running");
+    assert_eq!(body["state"], "running", "told while it runs: {body}");
+    assert!(body["duration_ms"].as_u64().unwrap() >= 1000, "{body}");
+    let done = s.wait_run(ns, "slow", run).await;
+    assert_eq!(done["status"], "successful");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(1500), received.recv())
+            .await
+            .is_err(),
+        "told once"
+    );
+}

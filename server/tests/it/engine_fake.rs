@@ -55,6 +55,7 @@ async fn engine_on(
         prune_interval: 60,
         run_token_key: KEY.as_bytes().to_vec(),
         resource_defaults: Default::default(),
+        log_driver: None,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (engine, task) = Engine::start(store.clone(), Arc::new(fake.clone()), config, stopped)

@@ -332,6 +332,7 @@ async fn swarm_resources_are_limits_and_reservations_and_out_of_memory_is_report
         cpus: Some(gofer_core::resources::Cpus(500)),
         memory: Some(32 << 20),
     };
+    hungry.log_driver = Some("json-file".into());
     f.swarm.start(&hungry).await.expect("start");
     let docker = require_docker().await.expect("docker");
     let service = docker
@@ -342,11 +343,16 @@ async fn swarm_resources_are_limits_and_reservations_and_out_of_memory_is_report
         )
         .await
         .expect("inspect service");
-    let resources = service
+    let template = service
         .spec
         .and_then(|s| s.task_template)
-        .and_then(|t| t.resources)
-        .expect("resources in the spec");
+        .expect("a task template");
+    assert_eq!(
+        template.log_driver.and_then(|d| d.name).as_deref(),
+        Some("json-file"),
+        "scheduler.swarm.log_driver reaches the service"
+    );
+    let resources = template.resources.expect("resources in the spec");
     let limits = resources.limits.expect("limits");
     assert_eq!(
         (limits.nano_cpus, limits.memory_bytes),

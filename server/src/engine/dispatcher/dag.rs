@@ -180,6 +180,7 @@ impl Dispatcher {
             ),
             publish_port: None,
             resources: e.task.resources.effective(&self.config.resource_defaults),
+            log_driver: self.config.log_driver.clone(),
         };
         let spec = AttemptSpec {
             key: key.clone(),

@@ -277,7 +277,28 @@ impl Scheduler for DockerScheduler {
     }
 
     fn logs(&self, name: &str, follow: bool) -> BoxStream<'static, SchedulerResult<Bytes>> {
-        self.logs_impl(name, follow, None)
+        if !follow {
+            return self.logs_impl(name, false, None);
+        }
+        // A container without a readable engine log (driver `none`) is followed by attaching
+        // to its output: what it writes from now on.
+        let (this, owned) = (self.clone(), name.to_owned());
+        futures_util::stream::once(async move {
+            if this.log_readable(&owned).await {
+                this.logs_impl(&owned, true, None)
+            } else if matches!(this.state_impl(&owned).await, Ok(state) if state.is_finished()) {
+                // Stopped: it will write nothing more, and there is no log to replay.
+                futures_util::stream::empty().boxed()
+            } else {
+                this.attach_output(&owned).await
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+
+    fn engine_log_readable<'a>(&'a self, name: &'a str) -> BoxFuture<'a, bool> {
+        self.log_readable(name).boxed()
     }
 
     fn logs_tail(&self, name: &str, lines: u64) -> BoxStream<'static, SchedulerResult<Bytes>> {

@@ -13,6 +13,47 @@ impl DockerScheduler {
         self.output_stream(name, "read logs of container", stream)
     }
 
+    /// Whether the engine can replay the container's log: every driver but `none` (Docker keeps
+    /// a readable copy for the others). A container that cannot be inspected counts as readable,
+    /// so the log read reports the real error.
+    pub(super) async fn log_readable(&self, name: &str) -> bool {
+        match self.docker.inspect_container(name, None).await {
+            Ok(info) => info
+                .host_config
+                .and_then(|h| h.log_config)
+                .and_then(|c| c.typ)
+                .is_none_or(|driver| driver != "none"),
+            Err(_) => true,
+        }
+    }
+
+    /// The container's output from now on, by attaching to it.
+    pub(super) async fn attach_output(
+        &self,
+        name: &str,
+    ) -> BoxStream<'static, SchedulerResult<Bytes>> {
+        let options = AttachContainerOptionsBuilder::new()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .logs(false)
+            .build();
+        match self.docker.attach_container(name, Some(options)).await {
+            Ok(attached) => self.output_stream(name, "read output of container", attached.output),
+            Err(e) => {
+                let error = if status_of(&e) == Some(404) {
+                    SchedulerError::NotFound {
+                        op: "read output of",
+                        name: name.to_owned(),
+                    }
+                } else {
+                    self.engine_err("read output of container", name, &e)
+                };
+                futures_util::stream::once(async move { Err(error) }).boxed()
+            }
+        }
+    }
+
     /// Raw bytes of an engine output stream (logs, service logs, attach); a 404 becomes
     /// [`SchedulerError::NotFound`], other failures name `op` and `name`.
     pub(in crate::scheduler) fn output_stream(

@@ -101,6 +101,12 @@ impl DockerScheduler {
                 .resources
                 .memory
                 .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+            log_config: request.log_driver.as_ref().map(|driver| {
+                bollard::models::HostConfigLogConfig {
+                    typ: Some(driver.clone()),
+                    config: None,
+                }
+            }),
             ..Default::default()
         };
         let mut exposed_ports = None;

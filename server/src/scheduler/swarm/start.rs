@@ -49,6 +49,10 @@ impl SwarmScheduler {
                 }),
                 networks,
                 resources: resources(&request.resources),
+                log_driver: request.log_driver.as_ref().map(|name| TaskSpecLogDriver {
+                    name: Some(name.clone()),
+                    options: None,
+                }),
                 ..Default::default()
             }),
             mode: Some(ServiceSpecMode {
