@@ -431,6 +431,45 @@ mod tests {
         assert!(e.0.contains("unknown setting 'nope'"), "{e}");
     }
 
+    /// docs/pipelines.md#task-resources: whole or fractional cores, memory with suffixes, from a
+    /// file, the environment or a config written back by `toml`; bad values name the setting.
+    #[test]
+    fn task_resource_settings_load_and_are_checked() {
+        let loaded = ServerConfig::load(
+            Some((
+                "f",
+                "[scheduler.resources]\nmax_cpus = 2\ndefault_cpus = 0.5\nmax_memory = \"4Gi\"\n",
+            )),
+            [("GOFER_WEB_SCHEDULER__RESOURCES__DEFAULT_MEMORY", "512Mi")],
+        )
+        .unwrap();
+        let policy = loaded.config.scheduler.resources.policy().unwrap();
+        assert_eq!(policy.maxima.cpus, Some(crate::resources::Cpus(2000)));
+        assert_eq!(policy.defaults.cpus, Some(crate::resources::Cpus(500)));
+        assert_eq!(policy.defaults.memory, Some(512 << 20));
+        assert_eq!(policy.maxima.memory, Some(4 << 30));
+        // What `toml` writes back loads again.
+        let text = toml::to_string(&loaded.config).unwrap();
+        assert!(ServerConfig::load(Some(("g", &text)), []).is_ok());
+        for (file, message) in [
+            (
+                "[scheduler.resources]\ndefault_memory = \"lots\"",
+                "scheduler.resources.default_memory: 'lots' is not an amount of memory",
+            ),
+            (
+                "[scheduler.resources]\nmax_cpus = -1",
+                "scheduler.resources.max_cpus",
+            ),
+            (
+                "[scheduler.resources]\ndefault_memory = \"2Gi\"\nmax_memory = \"1Gi\"",
+                "scheduler.resources: the defaults exceed the maxima",
+            ),
+        ] {
+            let e = ServerConfig::load(Some(("f", file)), []).unwrap_err();
+            assert!(e.0.contains(message), "{file}: {}", e.0);
+        }
+    }
+
     #[test]
     fn negative_numbers_name_the_key() {
         let e = ServerConfig::load(Some(("f", "[api]\nrun_token_expiry = -5")), []).unwrap_err();

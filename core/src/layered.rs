@@ -109,6 +109,8 @@ pub fn check_types(known: &Table, actual: &Table, prefix: &str) -> Result<(), St
         };
         match (known.get(key), value) {
             (Some(Value::Table(k)), Value::Table(a)) => check_types(k, a, &path)?,
+            // A whole number where a fraction is allowed (`max_cpus = 2`).
+            (Some(Value::Float(_)), Value::Integer(a)) if *a >= 0 => {}
             (Some(k), a) if k.type_str() != a.type_str() => {
                 return Err(format!(
                     "{path}: expected {}, got {}",

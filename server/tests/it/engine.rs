@@ -906,16 +906,18 @@ async fn task_resources_limits_defaults_maxima_and_out_of_memory() {
     let ns = s.unique_namespace().await;
     let ns = ns.as_str();
 
+    // The allocation starts a second in: a kill in a container's first milliseconds can escape
+    // the engine's out-of-memory notice on cgroup v1 (docs/pipelines.md#task-resources).
     let mut hungry = sh(
         "hungry",
         &image,
-        "dd if=/dev/zero of=/dev/null bs=200M count=1",
+        "sleep 1; dd if=/dev/zero of=/dev/null bs=200M count=1",
     );
     hungry["resources"] = json!({"memory": "32Mi", "cpus": 0.5});
     let defaulted = sh(
         "defaulted",
         &image,
-        "dd if=/dev/zero of=/dev/null bs=100M count=1",
+        "sleep 1; dd if=/dev/zero of=/dev/null bs=100M count=1",
     );
     s.deploy(ns, pipeline("mem", vec![hungry, defaulted])).await;
     let (status, body) = s

@@ -668,8 +668,13 @@ async fn resources_reach_the_container_and_out_of_memory_is_reported() {
         cpus: Some(gofer_core::resources::Cpus(500)),
         memory: Some(32 << 20),
     };
-    // dd with a 200 MiB block fills a 200 MiB buffer: far over 32 MiB.
-    let mut hungry = f.task("hungry", "dd if=/dev/zero of=/dev/null bs=200M count=1");
+    // dd with a 200 MiB block fills a 200 MiB buffer: far over 32 MiB. It starts a second in:
+    // a kill in the container's first milliseconds can escape the engine's out-of-memory
+    // notice on cgroup v1 (docs/pipelines.md#task-resources).
+    let mut hungry = f.task(
+        "hungry",
+        "sleep 1; dd if=/dev/zero of=/dev/null bs=200M count=1",
+    );
     hungry.resources = limits;
     f.docker.start(&hungry).await.expect("start");
     let inspect = f

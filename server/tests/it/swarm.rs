@@ -327,7 +327,12 @@ async fn a_run_completes_on_the_swarm_engine() {
 #[tokio::test]
 async fn swarm_resources_are_limits_and_reservations_and_out_of_memory_is_reported() {
     let f = Fixture::new().await;
-    let mut hungry = f.task("hungry", "dd if=/dev/zero of=/dev/null bs=200M count=1");
+    // The allocation starts a second in: a kill in a container's first milliseconds can escape
+    // the engine's out-of-memory notice on cgroup v1 (docs/pipelines.md#task-resources).
+    let mut hungry = f.task(
+        "hungry",
+        "sleep 1; dd if=/dev/zero of=/dev/null bs=200M count=1",
+    );
     hungry.resources = gofer_core::resources::TaskResources {
         cpus: Some(gofer_core::resources::Cpus(500)),
         memory: Some(32 << 20),

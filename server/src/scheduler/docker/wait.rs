@@ -47,7 +47,7 @@ impl DockerScheduler {
     pub(super) async fn wait_impl(&self, name: &str) -> SchedulerResult<ContainerState> {
         let filters = HashMap::from([
             ("type", vec!["container".to_owned()]),
-            ("event", vec!["die".to_owned()]),
+            ("event", vec!["die".to_owned(), "oom".to_owned()]),
             ("container", vec![name.to_owned()]),
         ]);
         // No `since`: only a die after subscribing is seen, and only the container that holds
@@ -58,15 +58,20 @@ impl DockerScheduler {
             .boxed();
         let waited = self.wait_api(name);
         tokio::pin!(waited);
+        // The kernel's out-of-memory kill arrives as its own `oom` event, which the engine may
+        // record on the container only after `die` (docs/pipelines.md#task-resources).
+        let mut oom = false;
         loop {
             tokio::select! {
-                state = &mut waited => return self.why_killed(name, state?).await,
-                event = died.next() => match event.map(|e| e.map(|m| die_exit_code(&m, name))) {
-                    Some(Ok(Some(exit_code))) => {
+                state = &mut waited => return self.why_killed(name, state?, oom).await,
+                event = died.next() => match event {
+                    Some(Ok(m)) if is_oom_event(&m, name) => oom = true,
+                    Some(Ok(m)) => if let Some(exit_code) = die_exit_code(&m, name) {
                         self.settle(name);
-                        return self.why_killed(name, ContainerState::Exited { exit_code }).await;
-                    }
-                    Some(Ok(None)) => {}
+                        return self
+                            .why_killed(name, ContainerState::Exited { exit_code }, oom)
+                            .await;
+                    },
                     // The event stream broke: the wait API still answers.
                     Some(Err(_)) | None => died = futures_util::stream::pending().boxed(),
                 }
@@ -94,14 +99,52 @@ impl DockerScheduler {
         &self,
         name: &str,
         state: ContainerState,
+        oom_seen: bool,
     ) -> SchedulerResult<ContainerState> {
         let ContainerState::Exited { exit_code: 137 } = state else {
             return Ok(state);
         };
-        match self.docker.inspect_container(name, None).await {
-            Ok(info) => Ok(state_of(info.state).with_limit(&info.host_config)),
-            Err(_) => Ok(state),
+        let oom_of = |info: bollard::models::ContainerInspectResponse| {
+            let oom = oom_seen || info.state.as_ref().and_then(|s| s.oom_killed) == Some(true);
+            oom.then(|| {
+                ContainerState::OutOfMemory {
+                    exit_code: 137,
+                    limit: 0,
+                }
+                .with_limit(&info.host_config)
+            })
+        };
+        let limited = match self.docker.inspect_container(name, None).await {
+            Ok(info) => {
+                let limited = info
+                    .host_config
+                    .as_ref()
+                    .and_then(|h| h.memory)
+                    .is_some_and(|m| m > 0);
+                if let Some(oom) = oom_of(info) {
+                    return Ok(oom);
+                }
+                limited
+            }
+            Err(_) => return Ok(state),
+        };
+        if !limited {
+            return Ok(state);
         }
+        // The engine records the kernel's kill asynchronously, sometimes a moment after the
+        // exit: with a memory limit, look again for up to half a second.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match self.docker.inspect_container(name, None).await {
+                Ok(info) => {
+                    if let Some(oom) = oom_of(info) {
+                        return Ok(oom);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(state)
     }
 
     pub(super) async fn wait_api(&self, name: &str) -> SchedulerResult<ContainerState> {
@@ -126,6 +169,18 @@ impl DockerScheduler {
             }),
         }
     }
+}
+
+/// Whether `event` is the kernel's out-of-memory kill of the container `name`.
+pub(super) fn is_oom_event(event: &EventMessage, name: &str) -> bool {
+    event.action.as_deref() == Some("oom")
+        && event
+            .actor
+            .as_ref()
+            .and_then(|a| a.attributes.as_ref())
+            .and_then(|a| a.get("name"))
+            .map(String::as_str)
+            == Some(name)
 }
 
 /// The exit code a container `die` event reports, when the event is about the container `name`

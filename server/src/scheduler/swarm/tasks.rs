@@ -49,22 +49,33 @@ impl SwarmScheduler {
         let Some(id) = self.local_container(task) else {
             return state;
         };
-        match self.docker.client().inspect_container(&id, None).await {
-            Ok(info) if info.state.as_ref().and_then(|s| s.oom_killed) == Some(true) => {
-                ContainerState::OutOfMemory {
-                    exit_code: 137,
-                    limit: task
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.resources.as_ref())
-                        .and_then(|r| r.limits.as_ref())
-                        .and_then(|l| l.memory_bytes)
-                        .and_then(|m| u64::try_from(m).ok())
-                        .unwrap_or(0),
-                }
+        let limit = task
+            .spec
+            .as_ref()
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|l| l.memory_bytes)
+            .and_then(|m| u64::try_from(m).ok())
+            .unwrap_or(0);
+        // The engine may record the kill as out of memory a moment after the task's end: with a
+        // memory limit, look a few times over half a second.
+        let looks = if limit > 0 { 6 } else { 1 };
+        for look in 0..looks {
+            if look > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            _ => state,
+            match self.docker.client().inspect_container(&id, None).await {
+                Ok(info) if info.state.as_ref().and_then(|s| s.oom_killed) == Some(true) => {
+                    return ContainerState::OutOfMemory {
+                        exit_code: 137,
+                        limit,
+                    };
+                }
+                Ok(_) => {}
+                Err(_) => return state,
+            }
         }
+        state
     }
 
     /// The id of the task's container when it runs (or ran) on this node.
