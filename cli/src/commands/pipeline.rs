@@ -403,6 +403,25 @@ fn describe_versions(runs: &[gofer_core::api::Run]) -> String {
     )
 }
 
+/// `failure, recovery → https://hooks.example.com; …` (docs/notifications.md): a URL shows
+/// its scheme and host only.
+fn notifications_text(c: &Config) -> String {
+    or_dash(
+        &c.notifications
+            .iter()
+            .map(|n| {
+                let on: Vec<String> = n.on.iter().map(ToString::to_string).collect();
+                format!(
+                    "{} → {}",
+                    on.join(", "),
+                    gofer_core::api::shown_notification_target(&n.target)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
 fn describe_pipeline(ctx: &Ctx, m: &Metadata, live: Option<&Config>) -> String {
     let mut pairs = vec![
         ("namespace", m.namespace_id.clone()),
@@ -416,6 +435,8 @@ fn describe_pipeline(ctx: &Ctx, m: &Metadata, live: Option<&Config>) -> String {
             pairs.push(("live version", c.version.to_string()));
             pairs.push(("name", c.name.clone()));
             pairs.push(("description", or_dash(&c.description)));
+            pairs.push(("overlap", c.overlap.to_string()));
+            pairs.push(("notifications", notifications_text(c)));
         }
         None => pairs.push((
             "live version",
@@ -451,23 +472,7 @@ fn describe_config(ctx: &Ctx, c: &Config) -> String {
         ("parallelism", limit(c.parallelism, "")),
         ("timeout", limit(c.timeout, "s")),
         ("overlap", c.overlap.to_string()),
-        (
-            "notifications",
-            or_dash(
-                &c.notifications
-                    .iter()
-                    .map(|n| {
-                        let on: Vec<String> = n.on.iter().map(ToString::to_string).collect();
-                        format!(
-                            "{} → {}",
-                            on.join(", "),
-                            gofer_core::api::shown_notification_target(&n.target)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        ),
+        ("notifications", notifications_text(c)),
         ("registered", ctx.time(c.registered)),
         ("deprecated", ctx.time(c.deprecated)),
     ]);

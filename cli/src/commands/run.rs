@@ -415,6 +415,16 @@ fn describe_run(ctx: &Ctx, run: &Run) -> String {
         ("status", run.status.to_string()),
         ("status reason", reason),
         ("initiator", initiator(run)),
+        (
+            "retry of",
+            run.retry.as_ref().map_or("-".to_string(), |r| {
+                if r.reused_tasks.is_empty() {
+                    format!("run {}", r.run_id)
+                } else {
+                    format!("run {} (reused: {})", r.run_id, r.reused_tasks.join(", "))
+                }
+            }),
+        ),
         ("queued", ctx.time(run.queued)),
         ("started", ctx.time(run.started)),
         ("ended", ctx.time(run.ended)),

@@ -244,7 +244,8 @@ async fn overlap_skip_refuses_starts_while_a_run_is_in_progress() {
     terminate(server);
 }
 
-/// `queue`: runs started together run one at a time, in order; both succeed.
+/// `queue`: runs started together — by hand and by the interval extension — run one at a time,
+/// in the order they were created; all succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlap_queue_runs_one_at_a_time_in_order() {
     let http = reqwest::Client::new();
@@ -252,11 +253,27 @@ async fn overlap_queue_runs_one_at_a_time_in_order() {
     let port = unused_addr().port();
     let server = start_reachable(&http, port, dir.path(), &[]).await;
     let p = Live::new(port, "ovqueue", "queue", "sleep 1").await;
-    let ids = [p.start().await, p.start().await, p.start().await];
+    let ext = unique("ovqueuex");
+    let _cleanup = Cleanup(vec![ext.clone()]);
+    p.install_interval(&ext);
+    let ids = [p.start().await, p.start().await];
     let second = p.run(ids[1]).await;
     assert_eq!(second["state"], "pending", "{second}");
+    p.subscribe(&ext);
+    wait_for("an extension run queued behind", async || {
+        p.runs()
+            .await
+            .iter()
+            .any(|r| r["initiator"]["kind"] == "extension")
+            .then_some(Value::Null)
+    })
+    .await;
+    p.unsubscribe(&ext);
+    let mut runs = p.runs().await;
+    runs.sort_by_key(|r| r["run_id"].as_u64());
     let mut previous_end = 0;
-    for id in ids {
+    for r in &runs {
+        let id = r["run_id"].as_u64().unwrap();
         let done = p.wait_state(id, "complete").await;
         assert_eq!(done["status"], "successful", "{done}");
         let started = done["started"].as_u64().unwrap();
@@ -266,8 +283,37 @@ async fn overlap_queue_runs_one_at_a_time_in_order() {
         );
         previous_end = done["ended"].as_u64().unwrap();
     }
+    assert!(
+        runs.iter().any(|r| r["initiator"]["kind"] == "extension"),
+        "an extension's run was queued too"
+    );
     let r = p.cli(&["pipeline", "get", &p.id]).expect(0);
     assert!(r.stdout.contains("queue"), "{}", r.stdout);
+    p.cli(&["extension", "uninstall", &ext]).expect(0);
+    terminate(server);
+}
+
+/// `allow` (the default): a second start while a run is in progress runs beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlap_allow_runs_overlapping_starts_side_by_side() {
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let server = start_reachable(&http, port, dir.path(), &[]).await;
+    let p = Live::new(port, "ovallow", "allow", "sleep 2").await;
+    let first = p.start().await;
+    p.wait_state(first, "running").await;
+    let second = p.start().await;
+    let running = p.wait_state(second, "running").await;
+    let first_now = p.run(first).await;
+    assert_eq!(
+        first_now["state"], "running",
+        "both run at once: {first_now}"
+    );
+    assert!(running["started"].as_u64() > Some(0));
+    for id in [first, second] {
+        assert_eq!(p.wait_state(id, "complete").await["status"], "successful");
+    }
     terminate(server);
 }
 

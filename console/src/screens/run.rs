@@ -209,6 +209,13 @@ pub(crate) fn render_run(app: &App, frame: &mut Frame, area: Rect) {
             span_ms(app, data.run.started, data.run.ended).map_or("not started".into(), duration)
         )),
     ];
+    // docs/runs.md#retrying-a-run
+    if let Some(retry) = &data.run.retry {
+        spans.push(Span::raw(match retry.reused_tasks.len() {
+            0 => format!(" · retry of run {}", retry.run_id),
+            n => format!(" · retry of run {} ({n} reused)", retry.run_id),
+        }));
+    }
     if let Some(reason) = &data.run.status_reason {
         spans.push(Span::styled(
             format!(" · {}: {}", reason.reason, reason.description),
@@ -429,8 +436,9 @@ pub(crate) fn render_details(app: &App, task: &TaskExecution, frame: &mut Frame,
         ),
         format!("image {}", task.task.image),
     ];
+    // On the first line of facts: the panel may show only a few.
     if !task.task.resources.is_empty() {
-        facts.push(format!("limits {}", task.task.resources.describe()));
+        facts[0].push_str(&format!(" · limits {}", task.task.resources.describe()));
     }
     if let Some(reason) = &task.status_reason {
         facts.insert(

@@ -358,6 +358,40 @@ fn run_cancelling() {
     insta::assert_snapshot!(screen);
 }
 
+/// A retried run says what it retried; a reused task's details say where it came from and its
+/// limits (docs/runs.md#retrying-a-run, docs/pipelines.md#task-resources).
+#[test]
+fn a_retried_run_names_the_run_and_its_reused_tasks() {
+    let mut app = on_run(120, 36);
+    let mut data = diamond();
+    data.run.retry = Some(gofer_core::api::RetryOf {
+        run_id: 41,
+        failed_only: true,
+        reused_tasks: vec![data.tasks[0].task_id.clone()],
+    });
+    data.tasks[0].status_reason = Some(gofer_core::api::StatusReason {
+        reason: gofer_core::enums::TaskExecutionStatusReasonKind::Reused,
+        description: "reused from run 41, where it succeeded".into(),
+    });
+    data.tasks[0].task.resources = gofer_core::resources::TaskResources {
+        cpus: Some(gofer_core::resources::Cpus(500)),
+        memory: Some(512 << 20),
+    };
+    app.update(Msg::Run {
+        namespace: "default".into(),
+        pipeline: "deploy-web".into(),
+        run_id: 42,
+        result: Ok(data),
+    });
+    let screen = draw(&app);
+    assert!(screen.contains("retry of run 41 (1 reused)"), "{screen}");
+    assert!(
+        screen.contains("reason reused: reused from run 41, where it succeeded"),
+        "{screen}"
+    );
+    assert!(screen.contains("limits 0.5 CPU, 512Mi memory"), "{screen}");
+}
+
 /// An extension's run names its initiator once: `interval (extension)`.
 #[test]
 fn extension_runs_name_their_initiator_once() {
