@@ -195,3 +195,43 @@ fn toggle_event_ingress_flips_and_prints_the_new_state() {
     let r = server.run(&["service", "toggle-event-ingress"]).expect(0);
     assert!(r.stdout.starts_with("run ingress paused"), "{}", r.stdout);
 }
+
+/// docs/deploy.md: the shipped systemd unit is accepted by `systemd-analyze verify` (with its
+/// `ExecStart` pointed at this build's binary), runs as its own user with the docker group,
+/// writes only to the data dir, and starts the server with the config file the docs create.
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/gofer.service"
+    ))
+    .expect("assets/gofer.service");
+    for line in [
+        "User=gofer",
+        "SupplementaryGroups=docker",
+        "ReadWritePaths=/var/lib/gofer",
+        "ProtectSystem=strict",
+        "Restart=on-failure",
+        "ExecStart=/usr/local/bin/gofer service start --config /etc/gofer/gofer_web.toml",
+    ] {
+        assert!(unit.contains(line), "the unit lacks {line}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gofer.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/gofer", env!("CARGO_BIN_EXE_gofer")),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze runs (.ci/run installs systemd when missing)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
