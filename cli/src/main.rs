@@ -216,6 +216,9 @@ fn dispatch(
             Command::Service(ServiceCommand::ToggleEventIngress) => {
                 commands::service::toggle_event_ingress(&ctx).await
             }
+            Command::Service(ServiceCommand::Backup { file }) => {
+                commands::service::backup(&ctx, &file).await
+            }
             Command::Config(_)
             | Command::Builtin(_)
             | Command::Console(_)

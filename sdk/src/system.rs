@@ -55,6 +55,13 @@ impl Client {
             .await
     }
 
+    /// `GET /api/system/backup` (admin): a tar of the server's data dir, made while it runs
+    /// (docs/deploy.md#backup-and-restore), streamed.
+    pub async fn backup(&self) -> Result<crate::error::ByteStream, Error> {
+        self.byte_stream(self.request(Method::GET, &["api", "system", "backup"]))
+            .await
+    }
+
     /// `PATCH /api/system`; returns the new state.
     pub async fn update_system(&self, request: &UpdateSystemRequest) -> Result<System, Error> {
         self.json(

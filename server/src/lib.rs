@@ -1,6 +1,7 @@
 //! The Gofer server as a library: `serve(config, listener, shutdown)`. `main` (in
 //! the `gofer` binary) only loads config, sets up tracing, binds and passes a shutdown future.
 
+pub mod backup;
 pub mod engine;
 pub mod events;
 pub mod extensions;

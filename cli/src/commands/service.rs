@@ -25,6 +25,12 @@ pub enum ServiceCommand {
     },
     /// Pause or resume run ingress (ignore_pipeline_run_events) and print the new state
     ToggleEventIngress,
+    /// Save a consistent copy of the running server's data (database, objects, task logs) as a
+    /// tar file (admin); restore it by extracting it into an empty data directory
+    Backup {
+        /// The tar file to write (written whole, then moved into place)
+        file: PathBuf,
+    },
     /// Check the stopped server's database for records that cannot be read, and move them aside
     ///
     /// Lists every stored record that does not decode (exit 0 when there are none, 1 when there
@@ -66,6 +72,51 @@ pub async fn toggle_event_ingress(ctx: &Ctx) -> anyhow::Result<()> {
                 .to_string()
         }
     });
+    Ok(())
+}
+
+/// `service backup` (docs/deploy.md#backup-and-restore): streams the archive into a temporary
+/// file beside `file` and moves it into place only when it is complete.
+pub async fn backup(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let mut stream = ctx.client.backup().await?;
+    let partial = file.with_file_name(format!(
+        ".{}.partial",
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("gofer-backup.tar")
+    ));
+    let mut out = tokio::fs::File::create(&partial)
+        .await
+        .map_err(|e| Failure::invalid(format!("cannot create '{}': {e}", partial.display())))?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(e.into());
+            }
+        };
+        bytes += chunk.len() as u64;
+        out.write_all(&chunk).await?;
+    }
+    out.sync_all().await?;
+    drop(out);
+    // A tar ends with two empty blocks; an archive cut short has none.
+    if bytes < 1024 {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(
+            Failure::unavailable("the server ended the backup early; nothing was written").into(),
+        );
+    }
+    tokio::fs::rename(&partial, file).await?;
+    ctx.done(format!(
+        "backup written to {} ({bytes} bytes); restore it by extracting it into an empty data \
+         directory (docs/deploy.md)",
+        file.display()
+    ));
     Ok(())
 }
 

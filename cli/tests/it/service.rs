@@ -235,3 +235,205 @@ fn the_systemd_unit_verifies() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// docs/deploy.md#backup-and-restore: `gofer service backup` while runs are being written, then
+/// the archive extracted into an empty data dir: the restored server has the same namespaces,
+/// pipelines, finished runs with their logs, secrets and objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() {
+    use crate::recovery::{call, start, wait_for};
+    use serde_json::{Value, json};
+    let docker = gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let image = gofer_server::testing::busybox_image(&docker)
+        .await
+        .expect("busybox image");
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = crate::common::unused_addr().to_string();
+    let url = format!("http://{addr}");
+    let mut server = start(&addr, dir.path());
+    wait_for("the server", async || {
+        let (status, _) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{url}/api/health"),
+            None,
+        )
+        .await;
+        (status == 200).then_some(Value::Null)
+    })
+    .await;
+    let cli = |args: &[&str]| run(gofer().args(["--api-base-url", &url]).args(args));
+    let pipeline = crate::common::unique("kept");
+    let base = format!("{url}/api/namespaces/default/pipelines/{pipeline}");
+    cli(&["namespace", "create", "team-b", "--name", "Team B"]).expect(0);
+    let config = json!({"config": {"id": pipeline, "name": "kept", "tasks": [
+        {"id": "t", "image": image, "command": ["sh", "-c", "echo hi from $GOFER_RUN_ID"]}]}});
+    let (status, body) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/configs"),
+        Some(config),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/configs/1"),
+            None
+        )
+        .await
+        .0,
+        201
+    );
+    cli(&[
+        "secret",
+        "pipeline",
+        "put",
+        &pipeline,
+        "token",
+        "s3cr3t-backup",
+    ])
+    .expect(0);
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "kept bytes").unwrap();
+    cli(&[
+        "pipeline",
+        "object",
+        "put",
+        &pipeline,
+        "note",
+        note.to_str().unwrap(),
+    ])
+    .expect(0);
+    let start_run = async || {
+        let (status, body) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{base}/runs"),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        body["run"]["run_id"].as_u64().unwrap()
+    };
+    let done = async |id: u64| {
+        wait_for("a run to finish", async || {
+            let (_, r) = call(
+                &http,
+                reqwest::Method::GET,
+                format!("{base}/runs/{id}"),
+                None,
+            )
+            .await;
+            (r["run"]["state"] == "complete").then_some(r["run"].clone())
+        })
+        .await
+    };
+    for _ in 0..3 {
+        let id = start_run().await;
+        assert_eq!(done(id).await["status"], "successful");
+    }
+    // Runs being written while the backup is taken.
+    let mut busy = Vec::new();
+    for _ in 0..4 {
+        busy.push(start_run().await);
+    }
+    let archive = dir.path().join("gofer-backup.tar");
+    let r = cli(&["service", "backup", archive.to_str().unwrap()]).expect(0);
+    assert!(r.stdout.contains("backup written to"), "{}", r.stdout);
+    for id in busy {
+        done(id).await;
+    }
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+
+    // Restore: extract into an empty data dir and start a server on it.
+    let restored = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(restored.path())
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    assert!(restored.path().join("gofer.redb").is_file());
+    let addr2 = crate::common::unused_addr().to_string();
+    let url2 = format!("http://{addr2}");
+    let mut second = start(&addr2, restored.path());
+    wait_for("the restored server", async || {
+        let (status, _) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{url2}/api/health"),
+            None,
+        )
+        .await;
+        (status == 200).then_some(Value::Null)
+    })
+    .await;
+    let cli2 = |args: &[&str]| run(gofer().args(["--api-base-url", &url2]).args(args));
+    let namespaces = cli2(&["namespace", "list"]).expect(0).stdout;
+    assert!(namespaces.contains("team-b"), "{namespaces}");
+    let pipelines = cli2(&["pipeline", "list"]).expect(0).stdout;
+    assert!(pipelines.contains(&pipeline), "{pipelines}");
+    let base2 = format!("{url2}/api/namespaces/default/pipelines/{pipeline}");
+    for id in 1..=3u64 {
+        let (status, r) = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{base2}/runs/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["run"]["status"], "successful", "{r}");
+        let log = cli2(&["task", "logs", &pipeline, &id.to_string(), "t"])
+            .expect(0)
+            .stdout;
+        assert!(log.contains(&format!("hi from {id}")), "{log}");
+    }
+    let secret = cli2(&[
+        "secret",
+        "pipeline",
+        "get",
+        &pipeline,
+        "token",
+        "--include-secret",
+    ])
+    .expect(0)
+    .stdout;
+    assert!(secret.contains("s3cr3t-backup"), "{secret}");
+    let object = cli2(&["pipeline", "object", "get", &pipeline, "note"])
+        .expect(0)
+        .stdout;
+    assert_eq!(object, "kept bytes");
+    let _ = second.0.kill();
+    let _ = second.0.wait();
+    for id in docker_ps(&pipeline) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &id])
+            .output();
+    }
+}
+
+fn docker_ps(pipeline: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=gofer.pipeline_id={pipeline}"),
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

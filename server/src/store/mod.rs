@@ -224,6 +224,9 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an event that goes with no other change (a notification's delivery,
     /// docs/logs-and-events.md#kinds).
     fn record_event(&self, kind: EventKind) -> StoreResult<Event>;
+    /// Writes a consistent copy of the whole database, as of one commit, to a new file at
+    /// `path`; returns the rows copied (docs/deploy.md#backup-and-restore).
+    fn backup_database(&self, path: &std::path::Path) -> StoreResult<u64>;
     fn delete_event(&self, id: &str) -> StoreResult<()>;
     /// Deletes, in id order, every event emitted before `cutoff` (ms, exclusive); returns how many.
     fn prune_events(&self, cutoff: u64) -> StoreResult<u64>;

@@ -768,6 +768,7 @@ async fn permission_matrix_covers_every_route() {
         ),
         // docs/api.md#roles-global-secrets-system-tokens system
         row("GET", "/api/system", None, 200, Some(ADMIN_ONLY), u),
+        row("GET", "/api/system/backup", None, 200, Some(ADMIN_ONLY), u),
         row(
             "PATCH",
             "/api/system",

@@ -52,6 +52,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    backup_database_is_a_complete_readable_copy,
     overlap_skip_refuses_while_a_run_is_pending_and_records_it,
     record_event_appends_after_the_newest,
     canary_splits_new_runs_and_promotes_when_baked,
@@ -1292,6 +1293,36 @@ fn overlap_skip_refuses_while_a_run_is_pending_and_records_it(store: &dyn Store)
         2,
         "no id was used by the skip"
     );
+}
+
+/// docs/deploy.md#backup-and-restore: the copy opens as a store and holds the same records,
+/// and the original goes on unchanged.
+fn backup_database_is_a_complete_readable_copy(store: &dyn Store) {
+    live_pipeline(store, "team", "build");
+    let run = create(store, "team", "build");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.redb");
+    let rows = store.backup_database(&path).unwrap();
+    assert!(rows > 5, "{rows} rows");
+    let copy = RedbStore::open(&path).expect("the copy opens");
+    assert_eq!(copy.instance_id().unwrap(), store.instance_id().unwrap());
+    assert_eq!(
+        copy.get_namespace("team").unwrap(),
+        store.get_namespace("team").unwrap()
+    );
+    assert_eq!(
+        copy.get_run("team", "build", run.run_id).unwrap(),
+        store.get_run("team", "build", run.run_id).unwrap()
+    );
+    assert_eq!(
+        copy.pending_runs().unwrap().len(),
+        1,
+        "the queue is copied too"
+    );
+    assert_eq!(all_events(&copy), all_events(store));
+    // Writing to the original afterwards does not touch the copy.
+    create(store, "team", "build");
+    assert_eq!(copy.pending_runs().unwrap().len(), 1);
 }
 
 /// `record_event` appends after every event so far and is read back like any other.

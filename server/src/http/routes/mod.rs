@@ -161,6 +161,7 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/system", Access::Admin, system::get),
         route!(PATCH "/api/system", Access::Admin, system::update),
         route!(GET "/api/system/metadata", Access::Public, system::metadata),
+        route!(GET "/api/system/backup", Access::Admin, system::backup),
         // tokens (whoami and bootstrap before `{id}`: the first matching row wins)
         route!(GET "/api/tokens", Access::Admin, tokens::list),
         route!(POST "/api/tokens", Access::Admin, tokens::create),

@@ -119,3 +119,45 @@ pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
         .await?;
     Ok(ok(&system))
 }
+
+/// `GET /api/system/backup` (admin; docs/deploy.md#backup-and-restore): a tar of the data dir,
+/// made while the server runs and streamed as it is written.
+pub async fn backup(cx: Cx) -> Result<Response, ApiError> {
+    use warp::Reply;
+    let data_dir = cx.state.data_dir.clone();
+    let copy = data_dir.join(format!(".backup-{}.redb", uuid::Uuid::new_v4().simple()));
+    let target = copy.clone();
+    if let Err(e) = cx
+        .state
+        .store
+        .read(move |s| s.backup_database(&target))
+        .await
+    {
+        let _ = std::fs::remove_file(&copy);
+        return Err(e.into());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let failed = tx.clone();
+        let result = crate::backup::write_archive(tx, &data_dir, &copy);
+        let _ = std::fs::remove_file(&copy);
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "a backup was not completed");
+            let _ = failed.blocking_send(Err(e));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut res = warp::reply::stream(stream).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/x-tar"),
+    );
+    headers.insert(
+        warp::http::header::CONTENT_DISPOSITION,
+        warp::http::HeaderValue::from_static("attachment; filename=\"gofer-backup.tar\""),
+    );
+    Ok(res)
+}

@@ -10,6 +10,7 @@
 //!   becomes [`StoreError::Internal`] here and nowhere else.
 
 mod auth;
+mod backup;
 mod codec;
 mod deployments;
 mod doctor;
@@ -455,6 +456,10 @@ impl Store for RedbStore {
     }
     fn record_event(&self, kind: EventKind) -> StoreResult<Event> {
         RedbStore::record_event(self, kind)
+    }
+    // backup.rs
+    fn backup_database(&self, path: &std::path::Path) -> StoreResult<u64> {
+        RedbStore::backup_database(self, path)
     }
     fn get_event(&self, id: &str) -> StoreResult<Event> {
         RedbStore::get_event(self, id)
