@@ -530,10 +530,11 @@ fn check_notifications(
             None if target.chars().count() > MAX_TARGET_CHARS => problems.push(format!(
                 "{field}.target: longer than {MAX_TARGET_CHARS} characters"
             )),
-            None if !url_problem(target).is_empty() => {
-                problems.push(format!("{field}.target: {}", url_problem(target)));
+            None => {
+                if let Some(problem) = url_problem(target) {
+                    problems.push(format!("{field}.target: {problem}"));
+                }
             }
-            None => {}
         }
         let after = n.long_running_after.unwrap_or(0);
         if on.contains(&NotifyOn::LongRunning) && after == 0 {
@@ -555,20 +556,20 @@ fn check_notifications(
     (out, problems)
 }
 
-/// Why `text` is not an http(s) URL with a host; empty when it is one.
-fn url_problem(text: &str) -> String {
+/// Why `text` is not an http(s) URL with a host; `None` when it is one.
+fn url_problem(text: &str) -> Option<String> {
     let rest = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"));
     match rest {
-        None => format!("'{text}' is not an http:// or https:// URL"),
+        None => Some(format!("'{text}' is not an http:// or https:// URL")),
         Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => {
-            format!("'{text}' has no host")
+            Some(format!("'{text}' has no host"))
         }
         Some(rest) if rest.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-            "must not contain spaces or control characters".to_string()
+            Some("must not contain spaces or control characters".to_string())
         }
-        Some(_) => String::new(),
+        Some(_) => None,
     }
 }
 

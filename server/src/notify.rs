@@ -170,23 +170,22 @@ impl Notifier {
             pipeline: p,
             run: id,
         } = key;
-        let read = {
-            let (ns, p) = (ns.clone(), p.clone());
-            self.store
-                .read(move |s| {
-                    let run = s.get_run(&ns, &p, id)?;
-                    let tasks = s.list_task_executions(&ns, &p, id, Page::ALL)?;
-                    Ok((run, tasks))
-                })
-                .await
-        };
-        let Ok((run, tasks)) = read else {
+        let Ok(run) = self.store.read(move |s| s.get_run(&ns, &p, id)).await else {
             return;
         };
+        // Most pipelines notify no one: nothing more is read for them.
         let notifications = self.notifications_of(&run).await;
         if notifications.is_empty() {
             return;
         }
+        let (ns, p) = (run.namespace_id.clone(), run.pipeline_id.clone());
+        let Ok(tasks) = self
+            .store
+            .read(move |s| s.list_task_executions(&ns, &p, id, Page::ALL))
+            .await
+        else {
+            return;
+        };
         let previous = self.previous_outcome(&run).await;
         let mut triggers = Vec::new();
         match run.status {
@@ -246,7 +245,7 @@ impl Notifier {
         run: &Run,
         tasks: &[TaskExecution],
     ) {
-        let shown = shown_target(&n.target);
+        let shown = gofer_core::api::shown_notification_target(&n.target);
         let key = RunKey::new(run.namespace_id.clone(), run.pipeline_id.clone(), 0);
         let url = match parse_reference(&n.target) {
             Some(reference) => match resolve_one(&self.resolver, &key, &reference).await {
@@ -345,11 +344,6 @@ impl Notifier {
         };
         let _ = self.store.write(move |s| s.record_event(kind)).await;
     }
-}
-
-/// The target as events and logs show it (docs/notifications.md#delivery).
-pub fn shown_target(target: &str) -> String {
-    gofer_core::api::shown_notification_target(target)
 }
 
 /// The JSON a notification posts (docs/notifications.md#what-is-sent).
@@ -461,6 +455,7 @@ mod tests {
 
     #[test]
     fn targets_are_shown_without_their_secrets() {
+        let shown_target = gofer_core::api::shown_notification_target;
         assert_eq!(
             shown_target("https://hooks.slack.com/services/T0/B0/secret"),
             "https://hooks.slack.com"

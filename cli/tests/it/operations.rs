@@ -4,10 +4,29 @@
 
 use crate::common::{gofer, run, unique, unused_addr};
 use crate::extensions::{Cleanup, start_reachable, terminate};
+use crate::recovery::Server;
 use crate::recovery::{call, wait_for};
 use gofer_core::api::Event;
 use reqwest::Method;
 use serde_json::{Value, json};
+
+/// The test image (busybox, built locally).
+async fn image() -> String {
+    let docker = gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    gofer_server::testing::busybox_image(&docker)
+        .await
+        .expect("busybox image")
+}
+
+/// The real binary on a free port, reachable from containers, with a data dir of its own.
+async fn serve() -> (Server, tempfile::TempDir, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = unused_addr().port();
+    let server = start_reachable(&reqwest::Client::new(), port, dir.path(), &[]).await;
+    (server, dir, port)
+}
 
 /// A pipeline on a real server, live at version 1, with one task running `script`.
 struct Live {
@@ -19,21 +38,21 @@ struct Live {
 
 impl Live {
     async fn new(port: u16, prefix: &str, overlap: &str, script: &str) -> Live {
-        let docker = gofer_server::testing::require_docker()
-            .await
-            .expect("this test needs Docker: run .ci/ensure-docker");
-        let image = gofer_server::testing::busybox_image(&docker)
-            .await
-            .expect("busybox image");
+        let image = image().await;
         let id = unique(prefix);
+        let config = json!({"config": {"id": id, "name": prefix, "overlap": overlap, "tasks": [
+            {"id": "job", "image": image, "command": ["sh", "-c", script]}]}});
+        Live::deployed(port, id, config).await
+    }
+
+    /// Pipeline `id` registered with `config` and its version 1 deployed.
+    async fn deployed(port: u16, id: String, config: Value) -> Live {
         let p = Live {
             http: reqwest::Client::new(),
             port,
             base: format!("http://127.0.0.1:{port}/api/namespaces/default/pipelines/{id}"),
             id,
         };
-        let config = json!({"config": {"id": p.id, "name": prefix, "overlap": overlap, "tasks": [
-            {"id": "job", "image": image, "command": ["sh", "-c", script]}]}});
         let (status, body) = p.post("configs", Some(config)).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(p.post("configs/1", None).await.0, 201);
@@ -172,10 +191,7 @@ impl Live {
 /// asked. Once run 1 has ended, a start succeeds again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlap_skip_refuses_starts_while_a_run_is_in_progress() {
-    let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().unwrap();
-    let port = unused_addr().port();
-    let server = start_reachable(&http, port, dir.path(), &[]).await;
+    let (server, _dir, port) = serve().await;
     let p = Live::new(port, "ovskip", "skip", "sleep 300").await;
     let ext = unique("ovskipx");
     let _cleanup = Cleanup(vec![ext.clone()]);
@@ -248,10 +264,7 @@ async fn overlap_skip_refuses_starts_while_a_run_is_in_progress() {
 /// in the order they were created; all succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlap_queue_runs_one_at_a_time_in_order() {
-    let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().unwrap();
-    let port = unused_addr().port();
-    let server = start_reachable(&http, port, dir.path(), &[]).await;
+    let (server, _dir, port) = serve().await;
     let p = Live::new(port, "ovqueue", "queue", "sleep 1").await;
     let ext = unique("ovqueuex");
     let _cleanup = Cleanup(vec![ext.clone()]);
@@ -296,10 +309,7 @@ async fn overlap_queue_runs_one_at_a_time_in_order() {
 /// `allow` (the default): a second start while a run is in progress runs beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlap_allow_runs_overlapping_starts_side_by_side() {
-    let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().unwrap();
-    let port = unused_addr().port();
-    let server = start_reachable(&http, port, dir.path(), &[]).await;
+    let (server, _dir, port) = serve().await;
     let p = Live::new(port, "ovallow", "allow", "sleep 2").await;
     let first = p.start().await;
     p.wait_state(first, "running").await;
@@ -321,10 +331,7 @@ async fn overlap_allow_runs_overlapping_starts_side_by_side() {
 /// saying which run replaced it, and starts only once the cancelled run has ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlap_cancel_previous_replaces_the_run_in_progress() {
-    let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().unwrap();
-    let port = unused_addr().port();
-    let server = start_reachable(&http, port, dir.path(), &[]).await;
+    let (server, _dir, port) = serve().await;
     let p = Live::new(port, "ovcancel", "cancel_previous", "sleep 300").await;
     let ext = unique("ovcancelx");
     let _cleanup = Cleanup(vec![ext.clone()]);
@@ -413,18 +420,9 @@ fn containers_of(pipeline: &str, run: u64) -> Vec<String> {
 /// every task.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_failed_only_reruns_just_the_failed_task() {
-    let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().unwrap();
-    let port = unused_addr().port();
-    let server = start_reachable(&http, port, dir.path(), &[]).await;
-    let docker = gofer_server::testing::require_docker()
-        .await
-        .expect("this test needs Docker");
-    let image = gofer_server::testing::busybox_image(&docker)
-        .await
-        .expect("busybox image");
+    let (server, _dir, port) = serve().await;
+    let image = image().await;
     let id = unique("retry");
-    let base = format!("http://127.0.0.1:{port}/api/namespaces/default/pipelines/{id}");
     let post_result = "wget -q -O- --header \"Authorization: Bearer $GOFER_API_TOKEN\" \
         --post-data '{\"answer\": 42}' \
         \"$GOFER_API_BASE_URL/api/namespaces/$GOFER_NAMESPACE_ID/pipelines/$GOFER_PIPELINE_ID/runs/$GOFER_RUN_ID/tasks/$GOFER_TASK_ID/result\"";
@@ -440,26 +438,12 @@ async fn retry_failed_only_reruns_just_the_failed_task() {
              "variables": {"GOT": "task_result{{produce}}"}}
         ]}})
     };
-    let (status, body) = call(
-        &http,
-        Method::POST,
-        format!("{base}/configs"),
-        Some(config("echo \"got $GOT for $WHO\"; exit 1")),
+    let p = Live::deployed(
+        port,
+        id.clone(),
+        config("echo \"got $GOT for $WHO\"; exit 1"),
     )
     .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(
-        call(&http, Method::POST, format!("{base}/configs/1"), None)
-            .await
-            .0,
-        201
-    );
-    let p = Live {
-        http: http.clone(),
-        port,
-        id: id.clone(),
-        base: base.clone(),
-    };
     let (status, body) = p
         .post(
             "runs",
@@ -474,20 +458,9 @@ async fn retry_failed_only_reruns_just_the_failed_task() {
     // payload the old run had.
     let fixed = "echo \"got $GOT for $WHO with $GOFER_RUN_PAYLOAD\"; \
         test \"$GOT\" = '{\"answer\":42}' && test \"$WHO\" = ops";
-    let (status, body) = call(
-        &http,
-        Method::POST,
-        format!("{base}/configs"),
-        Some(config(fixed)),
-    )
-    .await;
+    let (status, body) = p.post("configs", Some(config(fixed))).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(
-        call(&http, Method::POST, format!("{base}/configs/2"), None)
-            .await
-            .0,
-        201
-    );
+    assert_eq!(p.post("configs/2", None).await.0, 201);
 
     let r = p
         .cli(&["run", "retry", &id, "1", "--failed-only"])
@@ -562,10 +535,7 @@ async fn retry_failed_only_reruns_just_the_failed_task() {
 /// and an extension without a schedule are refused naming why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_of_an_hourly_cron_starts_one_run_per_hour_in_order() {
-    let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().unwrap();
-    let port = unused_addr().port();
-    let server = start_reachable(&http, port, dir.path(), &[]).await;
+    let (server, _dir, port) = serve().await;
     let p = Live::new(
         port,
         "backfill",
@@ -734,5 +704,64 @@ async fn backfill_of_an_hourly_cron_starts_one_run_per_hour_in_order() {
         .expect(0);
     p.cli(&["extension", "uninstall", &cron]).expect(0);
     p.cli(&["extension", "uninstall", &interval]).expect(0);
+    terminate(server);
+}
+
+/// docs/extensions.md#backfilling-a-schedule: under the overlap policy `skip`, the instants whose
+/// start was skipped (a run still in progress) are reported as skipped, and the backfill goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_reports_the_instants_the_skip_policy_refused() {
+    let (server, _dir, port) = serve().await;
+    let p = Live::new(port, "bfskip", "skip", "sleep 30").await;
+    let cron = unique("bfskipc");
+    let _cleanup = Cleanup(vec![cron.clone()]);
+    p.cli(&["extension", "install", &cron, "gofer.local/extension-cron"])
+        .expect(0);
+    p.cli(&[
+        "pipeline",
+        "subscribe",
+        &p.id,
+        &cron,
+        "hourly",
+        "-s",
+        "expression=0 * * * *",
+    ])
+    .expect(0);
+    let r = p
+        .cli(&[
+            "pipeline",
+            "subscription",
+            "backfill",
+            &p.id,
+            &cron,
+            "hourly",
+            "--from",
+            "2026-01-01T00:30:00Z",
+            "--to",
+            "2026-01-01T03:30:00Z",
+            "--output",
+            "json",
+        ])
+        .expect(0);
+    let answer: Value = serde_json::from_str(&r.stdout).unwrap();
+    let instants = answer["instants"].as_array().unwrap();
+    assert_eq!(instants.len(), 3, "{answer}");
+    assert_eq!(instants[0]["run_id"], 1, "{answer}");
+    for skipped in &instants[1..] {
+        assert!(skipped.get("run_id").is_none(), "{answer}");
+        assert!(
+            skipped["skipped"]
+                .as_str()
+                .unwrap()
+                .contains("overlap policy skip): run 1 has not finished"),
+            "{answer}"
+        );
+    }
+    assert_eq!(p.runs().await.len(), 1);
+    assert_eq!(p.events("skipped_run").len(), 2);
+    p.finish().await;
+    p.cli(&["pipeline", "unsubscribe", &p.id, &cron, "hourly"])
+        .expect(0);
+    p.cli(&["extension", "uninstall", &cron]).expect(0);
     terminate(server);
 }

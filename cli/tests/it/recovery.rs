@@ -90,7 +90,7 @@ pub(crate) async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> Option<
     }
 }
 
-fn containers(pipeline: &str) -> Vec<String> {
+pub(crate) fn containers(pipeline: &str) -> Vec<String> {
     let out = Command::new("docker")
         .args([
             "ps",

@@ -241,8 +241,9 @@ fn the_systemd_unit_verifies() {
 /// pipelines, finished runs with their logs, secrets and objects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() {
-    use crate::recovery::{call, start, wait_for};
-    use serde_json::{Value, json};
+    use crate::extensions::start_reachable;
+    use crate::recovery::{call, wait_for};
+    use serde_json::json;
     let docker = gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
@@ -251,20 +252,9 @@ async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() 
         .expect("busybox image");
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
-    let addr = crate::common::unused_addr().to_string();
-    let url = format!("http://{addr}");
-    let mut server = start(&addr, dir.path());
-    wait_for("the server", async || {
-        let (status, _) = call(
-            &http,
-            reqwest::Method::GET,
-            format!("{url}/api/health"),
-            None,
-        )
-        .await;
-        (status == 200).then_some(Value::Null)
-    })
-    .await;
+    let port = crate::common::unused_addr().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut server = start_reachable(&http, port, dir.path(), &[]).await;
     let cli = |args: &[&str]| run(gofer().args(["--api-base-url", &url]).args(args));
     let pipeline = crate::common::unique("kept");
     let base = format!("{url}/api/namespaces/default/pipelines/{pipeline}");
@@ -363,20 +353,9 @@ async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() 
         .expect("tar");
     assert!(status.success());
     assert!(restored.path().join("gofer.redb").is_file());
-    let addr2 = crate::common::unused_addr().to_string();
-    let url2 = format!("http://{addr2}");
-    let mut second = start(&addr2, restored.path());
-    wait_for("the restored server", async || {
-        let (status, _) = call(
-            &http,
-            reqwest::Method::GET,
-            format!("{url2}/api/health"),
-            None,
-        )
-        .await;
-        (status == 200).then_some(Value::Null)
-    })
-    .await;
+    let port2 = crate::common::unused_addr().port();
+    let url2 = format!("http://127.0.0.1:{port2}");
+    let mut second = start_reachable(&http, port2, restored.path(), &[]).await;
     let cli2 = |args: &[&str]| run(gofer().args(["--api-base-url", &url2]).args(args));
     let namespaces = cli2(&["namespace", "list"]).expect(0).stdout;
     assert!(namespaces.contains("team-b"), "{namespaces}");
@@ -415,25 +394,9 @@ async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() 
     assert_eq!(object, "kept bytes");
     let _ = second.0.kill();
     let _ = second.0.wait();
-    for id in docker_ps(&pipeline) {
+    for id in crate::recovery::containers(&pipeline) {
         let _ = std::process::Command::new("docker")
             .args(["rm", "-f", &id])
             .output();
     }
-}
-
-fn docker_ps(pipeline: &str) -> Vec<String> {
-    let out = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=gofer.pipeline_id={pipeline}"),
-        ])
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }

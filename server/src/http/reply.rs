@@ -65,7 +65,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
-            StoreError::Conflict(m) => ApiError::conflict(m),
+            StoreError::Conflict(m) | StoreError::Skipped(m) => ApiError::conflict(m),
             StoreError::Unavailable(m) => ApiError::unavailable(m),
             StoreError::Invalid(m) => ApiError::invalid(m),
             StoreError::Forbidden(m) => ApiError::forbidden(m),

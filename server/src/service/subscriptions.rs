@@ -222,9 +222,7 @@ pub async fn backfill(
                 run_id: Some(run.run_id),
                 skipped: None,
             }),
-            Err(ServiceError::Store(crate::store::StoreError::Conflict(message)))
-                if message.contains("overlap policy skip") =>
-            {
+            Err(ServiceError::Store(crate::store::StoreError::Skipped(message))) => {
                 done.push(BackfilledInstant {
                     at: instant.at,
                     run_id: None,

@@ -28,6 +28,11 @@ pub enum StoreError {
     /// The operation conflicts with stored state, e.g. `namespace 'team-a' already exists`.
     #[error("{0}")]
     Conflict(String),
+    /// A start refused because a run is in progress and the pipeline's overlap policy is
+    /// `skip` (docs/runs.md#overlapping-runs) → 409, like any conflict; told apart so that a
+    /// backfill can report the instant as skipped and go on.
+    #[error("{0}")]
+    Skipped(String),
     /// The database file is held by another process.
     #[error("{0}")]
     Locked(String),

@@ -1259,9 +1259,10 @@ fn overlap_skip_refuses_while_a_run_is_pending_and_records_it(store: &dyn Store)
         .unwrap_err();
     assert_eq!(
         refused,
-        conflict(
+        StoreError::Skipped(
             "pipeline 'nightly' skips a start while a run is in progress (overlap policy \
              skip): run 1 has not finished"
+                .into()
         )
     );
     let events = store.events_after(mark.as_deref(), 10).unwrap();

@@ -47,6 +47,21 @@ impl Dispatcher {
     /// docs/runs.md#overlapping-runs: under `cancel_previous`, run `newer` cancels every earlier
     /// run of the pipeline that is still pending or running, saying which run replaced it.
     pub(super) async fn supersede(&mut self, ns: &str, p: &str, newer: u64) {
+        let mut earlier: Vec<u64> = self
+            .queue
+            .get(&(ns.to_string(), p.to_string()))
+            .map(|q| q.iter().copied().filter(|id| *id < newer).collect())
+            .unwrap_or_default();
+        earlier.extend(
+            self.running
+                .keys()
+                .filter(|k| k.namespace == ns && k.pipeline == p && k.run < newer)
+                .map(|k| k.run),
+        );
+        // Most runs find none in progress: the policy is read only when there is one.
+        if earlier.is_empty() {
+            return;
+        }
         let (ns2, p2) = (ns.to_string(), p.to_string());
         let policy = self
             .store
@@ -59,17 +74,6 @@ impl Dispatcher {
         if policy != OverlapPolicy::CancelPrevious {
             return;
         }
-        let mut earlier: Vec<u64> = self
-            .queue
-            .get(&(ns.to_string(), p.to_string()))
-            .map(|q| q.iter().copied().filter(|id| *id < newer).collect())
-            .unwrap_or_default();
-        earlier.extend(
-            self.running
-                .keys()
-                .filter(|k| k.namespace == ns && k.pipeline == p && k.run < newer)
-                .map(|k| k.run),
-        );
         earlier.sort_unstable();
         for run in earlier {
             let key = RunKey {

@@ -32,13 +32,11 @@ impl DockerScheduler {
         &self,
         name: &str,
     ) -> BoxStream<'static, SchedulerResult<Bytes>> {
-        let options = AttachContainerOptionsBuilder::new()
-            .stream(true)
-            .stdout(true)
-            .stderr(true)
-            .logs(false)
-            .build();
-        match self.docker.attach_container(name, Some(options)).await {
+        match self
+            .docker
+            .attach_container(name, Some(output_attach_options()))
+            .await
+        {
             Ok(attached) => self.output_stream(name, "read output of container", attached.output),
             Err(e) => {
                 let error = if status_of(&e) == Some(404) {
@@ -150,4 +148,15 @@ impl DockerScheduler {
             exit_code,
         })
     }
+}
+
+/// Attaching to a container's stdout and stderr from now on (no replay of its log): before a
+/// start, so nothing is missed, or to a running container without an engine log.
+pub(super) fn output_attach_options() -> bollard::query_parameters::AttachContainerOptions {
+    AttachContainerOptionsBuilder::new()
+        .stream(true)
+        .stdout(true)
+        .stderr(true)
+        .logs(false)
+        .build()
 }

@@ -1,5 +1,6 @@
 //! Starting a container: create (or adopt one already created under the name), pull when needed, attach before start so no output is missed, wait for died containers' teardown, start; the published address of an extension's port.
 
+use super::output::output_attach_options;
 use super::wait::state_of;
 use super::*;
 
@@ -38,15 +39,9 @@ impl DockerScheduler {
             Err(e) => return Err(self.engine_err("create container", &request.name, &e)),
         };
         let output = if attach {
-            let options = AttachContainerOptionsBuilder::new()
-                .stream(true)
-                .stdout(true)
-                .stderr(true)
-                .logs(false)
-                .build();
             match self
                 .docker
-                .attach_container(&request.name, Some(options))
+                .attach_container(&request.name, Some(output_attach_options()))
                 .await
             {
                 Ok(attached) => Some(self.output_stream(

@@ -35,8 +35,11 @@ impl RedbStore {
             }
             // docs/runs.md#overlapping-runs: under `skip`, a start while a run is in progress is
             // refused, and the refusal is recorded (the event commits; the caller gets 409).
-            if tx.overlap_policy(namespace, pipeline, counters.live_version)? == OverlapPolicy::Skip
-                && let Some(active) = tx.first_active_run(namespace, pipeline)?
+            // The run indexes are read first: the config, a larger record, only while a run is
+            // in progress.
+            if let Some(active) = tx.first_active_run(namespace, pipeline)?
+                && tx.overlap_policy(namespace, pipeline, counters.live_version)?
+                    == OverlapPolicy::Skip
             {
                 let message = format!(
                     "pipeline '{pipeline}' skips a start while a run is in progress (overlap \
@@ -48,7 +51,7 @@ impl RedbStore {
                     active_run_id: active,
                     initiator: new.initiator.clone(),
                 })?;
-                return Ok(Err(StoreError::Conflict(message)));
+                return Ok(Err(StoreError::Skipped(message)));
             }
             counters.last_run += 1;
             tx.put_counters(namespace, pipeline, &counters)?;
