@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How long a canary bakes before it can be promoted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Bake {
     /// This many canary runs completed (cancelled ones excluded).
@@ -25,7 +25,7 @@ pub enum Bake {
 }
 
 /// What a canary deployment was asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CanaryPolicy {
     /// Share of new runs on the new version, 1–99.
     pub percent: u8,
@@ -37,7 +37,9 @@ pub struct CanaryPolicy {
 }
 
 /// The canary runs so far. Cancelled runs are kept only to be shown.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct CanaryTally {
     pub successful: u64,
     /// Failed runs, scheduler errors included.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What went wrong in one run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Diagnosis {
     /// One line: how the run ended and why.
     pub summary: String,
@@ -18,7 +18,7 @@ pub struct Diagnosis {
 }
 
 /// A task that failed (or was cancelled), explained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FailedTask {
     pub task: String,
     pub status: TaskExecutionStatus,
@@ -31,7 +31,7 @@ pub struct FailedTask {
 }
 
 /// A task that never ran because of a failure upstream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkippedTask {
     pub task: String,
     /// From this task up to the task whose failure caused the skip: `["deploy", "test",

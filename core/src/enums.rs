@@ -2,8 +2,13 @@
 //! emits lowercase snake_case (docs/pipelines.md#words).
 
 /// Declares a string enum that serialises as snake_case and deserialises case-insensitively.
+/// `Variant => "text" / "Wire"` gives a different spelling on the wire than in messages and
+/// tables (the deployment enums, which Gofer 0.9 published capitalised).
 macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    (@pick $first:literal $(, $rest:literal)*) => {
+        $first
+    };
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal $(/ $wire:literal)?),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub enum $name {
@@ -47,7 +52,29 @@ macro_rules! wire_enum {
 
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
+                s.serialize_str(self.wire())
+            }
+        }
+
+        impl $name {
+            /// The spelling on the wire: [`Self::as_str`], capitalised for the enums Gofer 0.9
+            /// published that way (docs/api.md#differences-from-gofer-09s-document).
+            pub fn wire(self) -> &'static str {
+                match self { $($name::$variant => $crate::enums::wire_enum!(@pick $($wire,)? $text)),+ }
+            }
+        }
+
+        impl ::schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                let values: Vec<&str> = Self::ALL.iter().map(|v| v.wire()).collect();
+                ::schemars::json_schema!({
+                    "type": "string",
+                    "enum": values,
+                    "description": "Matched case-insensitively in requests; answers use exactly these spellings.",
+                })
             }
         }
 
@@ -77,11 +104,17 @@ wire_enum!(
 );
 wire_enum!(
     /// Deployment state.
-    DeploymentState { Unknown => "unknown", Running => "running", Complete => "complete" }
+    DeploymentState {
+        Unknown => "unknown" / "Unknown", Running => "running" / "Running",
+        Complete => "complete" / "Complete"
+    }
 );
 wire_enum!(
     /// Deployment status.
-    DeploymentStatus { Unknown => "unknown", Failed => "failed", Successful => "successful" }
+    DeploymentStatus {
+        Unknown => "unknown" / "Unknown", Failed => "failed" / "Failed",
+        Successful => "successful" / "Successful"
+    }
 );
 wire_enum!(
     /// How a deployment makes its version live (docs/pipelines.md#safe-deployments).
@@ -90,7 +123,7 @@ wire_enum!(
 wire_enum!(
     /// Deployment status reason.
     DeploymentStatusReasonKind {
-        Unknown => "unknown", CanaryBaked => "canary_baked", CanaryFailureRate => "canary_failure_rate",
+        Unknown => "unknown" / "Unknown", CanaryBaked => "canary_baked", CanaryFailureRate => "canary_failure_rate",
         SmokeRunSucceeded => "smoke_run_succeeded", SmokeRunFailed => "smoke_run_failed",
         PromotedByHand => "promoted_by_hand", Aborted => "aborted"
     }

@@ -47,6 +47,19 @@ impl Serialize for Cpus {
     }
 }
 
+impl schemars::JsonSchema for Cpus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cpus".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "CPU cores, fractions allowed (0.5); at least a thousandth of a core."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Cpus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Cpus::from_cores(f64::deserialize(d)?).map_err(serde::de::Error::custom)
@@ -55,7 +68,9 @@ impl<'de> Deserialize<'de> for Cpus {
 
 /// A task's limits as stored: both optional; a missing one falls back to the server's default
 /// when the task runs (and to no limit when there is none).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct TaskResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<Cpus>,

@@ -116,7 +116,7 @@ impl Pipeline {
     /// Runs one at a time until deployment `id` concludes; returns the runs made.
     async fn run_until_concluded(&self, id: u64) -> Vec<Value> {
         let mut runs = Vec::new();
-        while self.deployment(id).await["state"] == "running" {
+        while self.deployment(id).await["state"] == "Running" {
             assert!(
                 runs.len() < 60,
                 "the deployment did not conclude in 60 runs"
@@ -179,7 +179,7 @@ async fn a_succeeding_canary_is_promoted_after_its_bake_and_later_runs_use_it() 
         out.stdout
     );
     let started = p.deployment(2).await;
-    assert_eq!(started["state"], "running");
+    assert_eq!(started["state"], "Running");
     assert_eq!(
         p.live_version().await,
         1,
@@ -206,7 +206,7 @@ async fn a_succeeding_canary_is_promoted_after_its_bake_and_later_runs_use_it() 
     // record counts what it did.
     assert_eq!(p.deployment(2).await["canary"]["baseline"], baseline);
     let done = p.deployment(2).await;
-    assert_eq!(done["status"], "successful", "{done}");
+    assert_eq!(done["status"], "Successful", "{done}");
     assert_eq!(done["status_reason"]["reason"], "canary_baked", "{done}");
     assert_eq!(done["canary"]["tally"]["successful"], 6);
     let kinds = kinds(&done);
@@ -271,7 +271,7 @@ async fn a_failing_canary_is_rolled_back_and_the_old_version_stays_live() {
         "rolled back at the default sample of 3 canary runs"
     );
     let done = p.deployment(2).await;
-    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["status"], "Failed", "{done}");
     assert_eq!(
         done["status_reason"]["reason"], "canary_failure_rate",
         "{done}"
@@ -396,7 +396,7 @@ async fn sigkill_mid_canary_resumes_with_its_counters() {
     })
     .await;
     let after = p.deployment(2).await;
-    assert_eq!(after["state"], "running");
+    assert_eq!(after["state"], "Running");
     assert_eq!(
         after["canary"], before["canary"],
         "counters intact after SIGKILL"
@@ -409,7 +409,7 @@ async fn sigkill_mid_canary_resumes_with_its_counters() {
     assert_eq!(now["canary"]["tally"]["successful"], expected, "{now}");
     p.run_until_concluded(2).await;
     let done = p.deployment(2).await;
-    assert_eq!(done["status"], "successful", "{done}");
+    assert_eq!(done["status"], "Successful", "{done}");
     assert_eq!(done["canary"]["tally"]["successful"], 4);
     assert_eq!(p.live_version().await, 2);
 }
@@ -458,7 +458,7 @@ async fn runs_an_extension_starts_during_a_canary_are_split_too() {
     p.cli(&["pipeline", "unsubscribe", &p.id, &ext, "tick"])
         .expect(0);
     let running = p.deployment(2).await;
-    assert_eq!(running["state"], "running", "{running}");
+    assert_eq!(running["state"], "Running", "{running}");
     let runs = p.get("runs?limit=100").await["runs"]
         .as_array()
         .unwrap()
@@ -557,7 +557,7 @@ async fn bad_strategies_and_conflicts_are_refused() {
         )
         .await;
     assert_eq!(status, 201, "{started}");
-    assert_eq!(started["deployment"]["state"], "running");
+    assert_eq!(started["deployment"]["state"], "Running");
     let (status, answer) = p.post("configs/1", None).await;
     assert_eq!(status, 409, "{answer}");
     let (status, answer) = call(

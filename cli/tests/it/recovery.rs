@@ -66,17 +66,52 @@ pub(crate) async fn call(
     url: String,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = http.request(method, url);
+    let mut req = http.request(method.clone(), url);
     if let Some(body) = body {
         req = req.json(&body);
     }
     match req.send().await {
         Ok(res) => {
             let status = res.status().as_u16();
-            (status, res.json().await.unwrap_or(Value::Null))
+            let json = res
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+            let path = res.url().path().to_string();
+            let bytes = res.bytes().await.unwrap_or_default();
+            if json {
+                assert_documented(&method, &path, status, &bytes);
+            }
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
         }
         Err(_) => (0, Value::Null),
     }
+}
+
+/// The answer matches the OpenAPI document's schema for its route and status
+/// (docs/api.md#the-openapi-document), as every in-process server's answers are checked.
+pub(crate) fn assert_documented(method: &reqwest::Method, path: &str, status: u16, body: &[u8]) {
+    use gofer_server::http::router::{Match, find};
+    static ROUTES: std::sync::OnceLock<Vec<gofer_server::http::router::Route>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(gofer_server::http::routes::all);
+    let method = warp_method(method);
+    if let Match::Found(route, _) = find(routes, &method, path) {
+        let problem =
+            gofer_server::testing::answer_problem(routes, &method, route.template, status, body);
+        assert_eq!(
+            problem,
+            Ok(()),
+            "{method} {path} → {status} does not match assets/openapi.json"
+        );
+    }
+}
+
+fn warp_method(method: &reqwest::Method) -> warp::http::Method {
+    warp::http::Method::from_bytes(method.as_str().as_bytes()).expect("method")
 }
 
 pub(crate) async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> Option<Value>) -> Value {

@@ -1,11 +1,12 @@
 //! Tokens, roles and permissions (docs/auth.md#tokens, docs/auth.md#roles-and-permissions, docs/auth.md, docs/api.md#roles-global-secrets-system-tokens).
 
 use crate::enums::Action;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// docs/auth.md#tokens. The secret's hash is never part of this type, so it can never be serialised.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Token {
     pub id: String,
     pub created: u64,
@@ -29,7 +30,7 @@ impl Token {
 }
 
 /// docs/auth.md#roles-and-permissions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Permission {
     /// `<kind>` or `<kind>:<regex>` (see [`ResourceKind`]).
@@ -38,7 +39,7 @@ pub struct Permission {
 }
 
 /// docs/auth.md#roles-and-permissions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Role {
     pub id: String,
     #[serde(default)]
@@ -135,7 +136,7 @@ impl ResourceSpec {
 }
 
 /// `POST /api/tokens`. `expires` is seconds from now; 0 = never.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     #[serde(default)]
@@ -149,7 +150,7 @@ pub struct CreateTokenRequest {
 }
 
 /// `PATCH /api/tokens/{id}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,24 +158,24 @@ pub struct UpdateTokenRequest {
 }
 
 /// `201` answer of token creation and bootstrap: the plaintext secret, once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CreatedToken {
     pub token_details: Token,
     pub secret: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenResponse {
     pub token: Token,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TokensResponse {
     pub tokens: Vec<Token>,
 }
 
 /// `POST /api/roles`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
     #[serde(default)]
@@ -186,7 +187,7 @@ pub struct CreateRoleRequest {
 }
 
 /// `PATCH /api/roles/{id}`: at least one field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,12 +196,12 @@ pub struct UpdateRoleRequest {
     pub permissions: Option<Vec<Permission>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RoleResponse {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RolesResponse {
     pub roles: Vec<Role>,
 }

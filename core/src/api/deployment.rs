@@ -3,10 +3,11 @@
 
 use crate::api::OrderedMap;
 use crate::canary::{Bake, CanaryPolicy, CanaryTally};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// `POST P/configs/{version}` body. No body, or `{}`, is an instant switch.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17,7 +18,7 @@ pub struct DeployRequest {
 
 /// A canary as asked for. Exactly one of `bake_runs` / `bake_seconds`, or neither for the
 /// default bake of [`DEFAULT_BAKE_RUNS`] runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryRequest {
     /// Share of new runs on the new version, 1–100.
@@ -36,7 +37,7 @@ pub struct CanaryRequest {
 }
 
 /// A blue/green deploy: the new version runs once on its own first.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmokeRequest {
     #[serde(default, skip_serializing_if = "OrderedMap::is_empty")]
@@ -114,7 +115,7 @@ impl DeployRequest {
 
 /// A canary deployment's rules and runs so far (stored with the deployment, so a restart
 /// resumes it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CanaryProgress {
     pub policy: CanaryPolicy,
     /// Seeds the split (with each run id): fixed when the deployment starts.
@@ -183,7 +184,7 @@ impl super::Deployment {
 }
 
 /// A smoke deployment's run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SmokeProgress {
     pub run_id: u64,
 }

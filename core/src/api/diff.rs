@@ -1,12 +1,13 @@
 //! The difference between two config versions, as `GET P/configs/{v}/diff/{w}` answers it
 //! (docs/pipelines.md#comparing-versions); `crate::diff` computes it.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One field that differs. `from`/`to` are the values as the API shows them (`null` when the
 /// field is absent on that side, e.g. a dependency or variable that one version lacks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldChange {
     /// The field's path: `timeout`, `image`, `depends_on.build`, `variables.GOAL`, `retries.count`.
     pub field: String,
@@ -15,14 +16,14 @@ pub struct FieldChange {
 }
 
 /// A task present in both versions, with what differs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskChange {
     pub task: String,
     pub changes: Vec<FieldChange>,
 }
 
 /// The difference from one version to another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConfigDiff {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -46,7 +47,7 @@ impl ConfigDiff {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConfigDiffResponse {
     pub diff: ConfigDiff,
 }

@@ -4,16 +4,17 @@ use crate::enums::{
     DeploymentStatus, DeploymentStatusReasonKind, DeploymentStrategy, RunStatus,
     TaskExecutionStatus,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     pub id: String,
     pub kind: EventKind,
     pub emitted: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     CreatedNamespace {
@@ -419,7 +420,7 @@ impl EventKind {
 
 /// Query of the event stream `GET /api/events` (docs/logs-and-events.md#the-stream). Serializes to the query string a
 /// client sends (absent and `false` fields are left out).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventStreamQuery {
     /// Replay stored events first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -436,6 +437,7 @@ pub struct EventStreamQuery {
         skip_serializing_if = "Option::is_none",
         with = "comma_separated"
     )]
+    #[schemars(with = "Option<String>")]
     pub kinds: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace_id: Option<String>,
@@ -529,7 +531,7 @@ mod comma_separated {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventResponse {
     pub event: Event,
 }

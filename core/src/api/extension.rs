@@ -5,11 +5,12 @@ use super::{OrderedMap, Permission, RegistryAuth, Role, StatusReason, Variable};
 use crate::enums::{
     Action, ExtensionState, ExtensionStatus, SubscriptionStatus, SubscriptionStatusReasonKind,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An installed extension as registered (docs/extensions.md#install-enable-disable-uninstall). Secret-looking settings and the registry
 /// password are shown as `********`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionRegistration {
     pub extension_id: String,
     pub image: String,
@@ -27,7 +28,7 @@ pub struct ExtensionRegistration {
 }
 
 /// An extension: its registration and what the server knows of its container (docs/extensions.md#install-enable-disable-uninstall).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Extension {
     pub registration: ExtensionRegistration,
     /// Where the server reaches it; empty when it is not running.
@@ -52,7 +53,7 @@ pub struct Extension {
 }
 
 /// `POST /api/extensions` (docs/extensions.md#install-enable-disable-uninstall).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallExtensionRequest {
     pub id: String,
@@ -66,19 +67,19 @@ pub struct InstallExtensionRequest {
 }
 
 /// `PATCH /api/extensions/{id}` (docs/extensions.md#install-enable-disable-uninstall).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateExtensionRequest {
     #[serde(default)]
     pub enable: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionResponse {
     pub extension: Extension,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionsResponse {
     pub extensions: Vec<Extension>,
 }
@@ -128,7 +129,7 @@ pub fn secret_looking_setting(key: &str) -> bool {
 }
 
 /// One documented parameter of an extension (`Parameter` of docs/extensions.md#install-enable-disable-uninstall).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionParameter {
     pub key: String,
     #[serde(default)]
@@ -138,7 +139,7 @@ pub struct ExtensionParameter {
 }
 
 /// `{config_params, pipeline_subscription_params, body}` (docs/extensions.md#install-enable-disable-uninstall).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionDocumentation {
     #[serde(default)]
     pub config_params: Vec<ExtensionParameter>,
@@ -149,20 +150,20 @@ pub struct ExtensionDocumentation {
 }
 
 /// `GET /api/info` of an extension.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionInfoResponse {
     pub extension_id: String,
     pub documentation: ExtensionDocumentation,
 }
 
 /// `GET /api/debug` of an extension (and of `GET /api/extensions/{id}/debug`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionDebugResponse {
     pub info: String,
 }
 
 /// `POST /api/subscribe` of an extension: settings already resolved by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionSubscribeRequest {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -173,7 +174,7 @@ pub struct ExtensionSubscribeRequest {
 
 /// `POST /api/schedule` of an extension: the instants a subscription is scheduled for between
 /// `from` and `to` (RFC 3339, both included), at most `limit` (docs/extensions.md#backfilling-a-schedule, new).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionScheduleRequest {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -185,13 +186,13 @@ pub struct ExtensionScheduleRequest {
 
 /// The answer to [`ExtensionScheduleRequest`]: instants in order, RFC 3339 in UTC, and the
 /// variables a run for each gets (`{"GOFER_EXTENSION_CRON_SCHEDULED_TIME": …}` for cron).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionScheduleResponse {
     pub instants: Vec<ScheduledInstant>,
 }
 
 /// One scheduled instant and the run variables that go with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScheduledInstant {
     pub at: String,
     #[serde(default)]
@@ -199,7 +200,7 @@ pub struct ScheduledInstant {
 }
 
 /// `POST P/subscriptions/{ext}/{sub}/backfill` body (docs/extensions.md#backfilling-a-schedule, new).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackfillRequest {
     pub from: String,
@@ -213,14 +214,14 @@ pub struct BackfillRequest {
 }
 
 /// What a backfill did, instant by instant, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BackfillResponse {
     pub dry_run: bool,
     pub instants: Vec<BackfilledInstant>,
 }
 
 /// One instant of a backfill: the run started for it, or why none was (a `skip` overlap policy).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BackfilledInstant {
     pub at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,7 +231,7 @@ pub struct BackfilledInstant {
 }
 
 /// `DELETE /api/subscribe` of an extension.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionUnsubscribeRequest {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -238,7 +239,7 @@ pub struct ExtensionUnsubscribeRequest {
 }
 
 /// `POST /api/external-event` of an extension: the webhook as received by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionExternalEventRequest {
     #[serde(default)]
     pub headers: OrderedMap,
@@ -246,6 +247,7 @@ pub struct ExtensionExternalEventRequest {
     /// wire, not the ~100 MB of an array of numbers); an array of byte numbers, as earlier
     /// versions sent, is read too (docs/decisions.md).
     #[serde(default, with = "body_bytes")]
+    #[schemars(with = "String")]
     pub body: Vec<u8>,
 }
 
@@ -284,7 +286,7 @@ mod body_bytes {
 
 /// A pipeline's subscription to an extension (docs/extensions.md#subscriptions). Settings are stored as written
 /// (references unresolved).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Subscription {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -308,14 +310,14 @@ pub struct Subscription {
 /// optional): how its last attempt to start a run went for each subscription, so the server can
 /// show a trigger that fails. Other fields of the info are ignored; an extension whose info is
 /// not JSON, or has no `subscriptions`, reports nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtensionFireReports {
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionFireReport>,
 }
 
 /// One subscription's last firing, as its extension saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SubscriptionFireReport {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -329,7 +331,7 @@ pub struct SubscriptionFireReport {
 }
 
 /// `POST …/pipelines/{p}/subscriptions` (docs/extensions.md#subscriptions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscriptionRequest {
     pub extension_id: String,
@@ -339,19 +341,19 @@ pub struct CreateSubscriptionRequest {
 }
 
 /// `PATCH …/pipelines/{p}/subscriptions/{ext}/{sub}` (docs/extensions.md#subscriptions): `active` or `disabled`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {
     #[serde(default)]
     pub status: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SubscriptionResponse {
     pub subscription: Subscription,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SubscriptionsResponse {
     pub subscriptions: Vec<Subscription>,
 }

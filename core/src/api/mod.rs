@@ -25,17 +25,19 @@ pub use run::*;
 pub use store::*;
 pub use system::*;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The one error body every failed request answers with (docs/api.md#common-rules).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
     pub request_id: String,
     pub message: String,
 }
 
 /// `{reason, description}` as used by deployments, runs and task executions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "StatusReasonOf{K}")]
 pub struct StatusReason<K> {
     pub reason: K,
     #[serde(default)]

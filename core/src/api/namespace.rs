@@ -1,7 +1,8 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// docs/pipelines.md#the-records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Namespace {
     pub id: String,
     pub name: String,
@@ -13,7 +14,7 @@ pub struct Namespace {
 }
 
 /// `POST /api/namespaces`. `name` defaults to the id when absent (docs/decisions.md).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNamespaceRequest {
     #[serde(default)]
@@ -25,7 +26,7 @@ pub struct CreateNamespaceRequest {
 }
 
 /// `PATCH /api/namespaces/{ns}`: at least one field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNamespaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,12 +35,12 @@ pub struct UpdateNamespaceRequest {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NamespaceResponse {
     pub namespace: Namespace,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NamespacesResponse {
     pub namespaces: Vec<Namespace>,
 }

@@ -1,12 +1,13 @@
 use super::{Event, StatusReason};
 use crate::enums::*;
+use schemars::JsonSchema;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
 
 /// Pipeline metadata (docs/pipelines.md#the-records).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Metadata {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -17,14 +18,14 @@ pub struct Metadata {
 }
 
 /// `{metadata, config}` as answered by config registration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Pipeline {
     pub metadata: Metadata,
     pub config: Config,
 }
 
 /// One immutable config version (docs/pipelines.md#writing-a-pipeline-config).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Config {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -50,7 +51,7 @@ pub struct Config {
 }
 
 /// A task of a config version (docs/pipelines.md#writing-a-pipeline-config).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Task {
     pub id: String,
     #[serde(default)]
@@ -108,7 +109,7 @@ impl Config {
 }
 
 /// One notification of a pipeline (docs/notifications.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Notification {
     pub on: Vec<NotifyOn>,
     /// A webhook URL, or a `pipeline_secret{{…}}` / `global_secret{{…}}` reference to one.
@@ -143,7 +144,7 @@ pub fn shown_notification_target(target: &str) -> String {
 }
 
 /// A notification as sent: checked by the validator so that every problem names its field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationInput {
     #[serde(default)]
@@ -157,7 +158,7 @@ pub struct NotificationInput {
 }
 
 /// `{key, value, source}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Variable {
     pub key: String,
     pub value: String,
@@ -166,7 +167,7 @@ pub struct Variable {
 }
 
 /// Credentials for a private registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryAuth {
     #[serde(default)]
@@ -176,7 +177,7 @@ pub struct RegistryAuth {
 }
 
 /// Extra attempts and the delay between them (docs/pipelines.md#writing-a-pipeline-config, docs/runs.md#retries).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Retries {
     #[serde(default)]
     pub count: u64,
@@ -199,7 +200,7 @@ impl Default for Retries {
 
 /// Deployment record (docs/pipelines.md#versions-and-deployments,
 /// docs/pipelines.md#safe-deployments).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Deployment {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -229,7 +230,7 @@ pub struct Deployment {
 // ---- requests ---------------------------------------------------------------------------------
 
 /// `POST P/configs` body (docs/pipelines.md#writing-a-pipeline-config).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterConfigRequest {
     pub config: PipelineConfigInput,
@@ -237,7 +238,7 @@ pub struct RegisterConfigRequest {
 
 /// The config as SDKs send it. Fields the validator checks for presence default to empty here so
 /// that a missing one is reported by [`crate::validate`] with its field name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfigInput {
     #[serde(default)]
@@ -263,7 +264,7 @@ pub struct PipelineConfigInput {
 
 /// A task as SDKs send it. `depends_on` keeps raw condition strings so that an invalid one is
 /// reported by the validator with the task and parent named (docs/pipelines.md#writing-a-pipeline-config rule 7).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
     #[serde(default)]
@@ -297,7 +298,7 @@ pub struct TaskInput {
 
 /// `resources` as sent: `cpus` a number of cores, `memory` bytes or a string such as "512Mi"
 /// (docs/pipelines.md#task-resources).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -307,7 +308,7 @@ pub struct ResourcesInput {
 }
 
 /// `retries` as sent: both fields optional.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetriesInput {
     #[serde(default)]
@@ -317,7 +318,7 @@ pub struct RetriesInput {
 }
 
 /// `{"<p>": {state}}` for `PATCH P`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineRequest {
     pub state: PipelineState,
@@ -362,6 +363,19 @@ impl Serialize for OrderedMap {
     }
 }
 
+impl schemars::JsonSchema for OrderedMap {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OrderedMap".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "String values by key, in the order given."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for OrderedMap {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -384,37 +398,37 @@ impl<'de> Deserialize<'de> for OrderedMap {
 
 // ---- responses --------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PipelineResponse {
     pub pipeline: Metadata,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PipelinesResponse {
     pub pipelines: Vec<Metadata>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegisterConfigResponse {
     pub pipeline: Pipeline,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConfigResponse {
     pub config: Config,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConfigsResponse {
     pub configs: Vec<Config>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeploymentResponse {
     pub deployment: Deployment,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DeploymentsResponse {
     pub deployments: Vec<Deployment>,
 }

@@ -2,6 +2,7 @@
 
 use super::{OrderedMap, StatusReason, Task, Variable};
 use crate::enums::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 crate::enums::wire_enum!(
@@ -10,7 +11,7 @@ crate::enums::wire_enum!(
 );
 
 /// Who started a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Initiator {
     pub id: String,
     pub user: String,
@@ -39,7 +40,7 @@ impl Initiator {
 }
 
 /// One execution of a pipeline (docs/pipelines.md#the-records).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Run {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -84,7 +85,7 @@ pub struct Run {
 }
 
 /// What a retried run carries over (docs/runs.md#retrying-a-run).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RetryOf {
     /// The run retried.
     pub run_id: u64,
@@ -98,7 +99,7 @@ pub struct RetryOf {
 }
 
 /// `POST R/retry` body (docs/runs.md#retrying-a-run, new).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryRunRequest {
     #[serde(default)]
@@ -106,7 +107,7 @@ pub struct RetryRunRequest {
 }
 
 /// A run's accepted cancellation (new): shown as `cancelling` until the run completes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RunCancellation {
     /// When the cancel was accepted (Unix ms).
     pub requested: u64,
@@ -131,7 +132,7 @@ impl TaskExecution {
 }
 
 /// One container launch of a task execution (docs/pipelines.md#the-records, new).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskAttempt {
     pub attempt: u64,
     #[serde(default)]
@@ -148,7 +149,7 @@ pub struct TaskAttempt {
 }
 
 /// The record of one task within one run (docs/pipelines.md#the-records).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskExecution {
     pub namespace_id: String,
     pub pipeline_id: String,
@@ -180,7 +181,7 @@ pub struct TaskExecution {
 }
 
 /// `POST P/runs` body; every field optional (docs/runs.md#queue, docs/runs.md#results-and-payload).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRunRequest {
     #[serde(default, skip_serializing_if = "OrderedMap::is_empty")]
@@ -197,18 +198,18 @@ pub struct StartRunRequest {
     pub subscription_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RunResponse {
     pub run: Run,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RunsResponse {
     pub runs: Vec<Run>,
 }
 
 /// A run in progress, across namespaces (`GET /api/runs`, new; docs/api.md#runs-and-task-executions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ActiveRun {
     pub run: Run,
     /// Tasks whose container runs now.
@@ -219,17 +220,17 @@ pub struct ActiveRun {
     pub queue_position: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ActiveRunsResponse {
     pub runs: Vec<ActiveRun>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskExecutionResponse {
     pub task_execution: TaskExecution,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskExecutionsResponse {
     pub task_executions: Vec<TaskExecution>,
 }

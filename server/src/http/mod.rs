@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod listen;
+pub mod openapi;
 pub mod reply;
 pub mod router;
 pub mod routes;
@@ -437,6 +438,12 @@ async fn dispatch(
             }
         },
     };
+    // Test builds check every JSON answer against the OpenAPI document
+    // (docs/api.md#the-openapi-document).
+    #[cfg(feature = "test-support")]
+    if !template.is_empty() {
+        response = crate::testing::check_answer(&state, &method, template, response).await;
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }

@@ -71,6 +71,8 @@ pub struct Route {
     pub template: &'static str,
     pub access: Access,
     pub handler: Handler,
+    /// Its entry in the OpenAPI document (docs/api.md#the-openapi-document).
+    pub doc: super::openapi::Doc,
 }
 
 impl std::fmt::Debug for Route {
@@ -173,12 +175,14 @@ mod tests {
                 template: "/api/namespaces/{ns}",
                 access: Access::Open,
                 handler: h,
+                doc: super::super::openapi::doc("test", "test"),
             },
             Route {
                 method: Method::GET,
                 template: "/api/namespaces",
                 access: Access::Open,
                 handler: h,
+                doc: super::super::openapi::doc("test", "test"),
             },
         ];
         match find(&routes, &Method::GET, "/api/namespaces/team%2Da") {

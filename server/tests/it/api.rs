@@ -858,7 +858,7 @@ async fn restart_keeps_everything_and_a_second_server_is_refused() {
     let (_, d) = s
         .call("GET", &format!("{P}/persist/deployments/1"), None)
         .await;
-    assert_eq!(d["deployment"]["status"], "successful");
+    assert_eq!(d["deployment"]["status"], "Successful");
     let (_, sys) = s.call("GET", "/api/system", None).await;
     assert_eq!(sys["ignore_pipeline_run_events"], true);
     // The default namespace is not duplicated, and the next version continues.

@@ -803,6 +803,8 @@ async fn permission_matrix_covers_every_route() {
         ),
         // docs/api.md#operations operational
         row("GET", "/api/health", None, 200, None, u),
+        // docs/api.md#the-openapi-document: no auth
+        row("GET", "/api/openapi.json", None, 200, None, u),
     ];
 
     // No route may be missing from the table, and the table names no route that is gone.

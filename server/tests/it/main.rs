@@ -16,6 +16,7 @@ mod engine_fake;
 mod events;
 mod hostile;
 mod logs;
+mod openapi;
 mod runs;
 mod scheduler;
 mod store;

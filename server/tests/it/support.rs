@@ -146,6 +146,7 @@ impl TestServer {
 
     /// Stops the server gracefully and waits for it (the store is closed afterwards).
     pub async fn stop(mut self) {
+        self.assert_answers_documented();
         let _ = self.stop.take().expect("running").send(());
         self.task
             .take()
@@ -218,8 +219,25 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Every JSON answer this server gave matched the OpenAPI document's schema for its route
+    /// and status (docs/api.md#the-openapi-document); checked when the server stops, so every
+    /// test checks the answers it received.
+    pub fn assert_answers_documented(&self) {
+        let violations = gofer_server::testing::answer_violations(&self.data_dir);
+        assert!(
+            violations.is_empty(),
+            "answers that do not match assets/openapi.json:\n{}",
+            violations.join("\n")
+        );
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if self.stop.is_some() && !std::thread::panicking() {
+            self.assert_answers_documented();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

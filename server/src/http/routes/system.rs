@@ -98,6 +98,16 @@ pub async fn metadata(_cx: Cx) -> Result<Response, ApiError> {
     }))
 }
 
+/// `GET /api/openapi.json` (docs/api.md#the-openapi-document): the document of this server's
+/// routes, rendered once.
+pub async fn openapi(cx: Cx) -> Result<Response, ApiError> {
+    static DOCUMENT: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
+    let body = DOCUMENT
+        .get_or_init(|| crate::http::openapi::render(&cx.state.routes).into())
+        .clone();
+    Ok(crate::http::reply::json_bytes(body))
+}
+
 /// `GET /api/system`.
 pub async fn get(cx: Cx) -> Result<Response, ApiError> {
     let system = cx.state.store.read(|s| s.system()).await?;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Property-based testing of the API with schemathesis (docs/api.md#the-openapi-document,
+# docs/benchmarks.md#api-fuzzing): starts a server on a temporary data dir, creates its bootstrap
+# token, and runs schemathesis against the served document with that token and its default
+# checks (no 5xx, answers match their schemas, status codes and content types documented).
+#
+#   docs/bench/api-fuzz.sh                 # the full pass: about 60 cases per operation
+#   docs/bench/api-fuzz.sh --short         # CI: seeded, a few cases per operation
+#
+# Environment: GOFER_BIN (default: target/debug/gofer, built when missing), FUZZ_SEED (default
+# 20261206), FUZZ_EXAMPLES (cases per operation), FUZZ_VENV (where schemathesis is installed,
+# default target/api-fuzz-venv). Needs a Docker engine (the server needs one to start) and PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+short=0
+[ "${1:-}" = "--short" ] && short=1
+seed="${FUZZ_SEED:-20261206}"
+if [ "$short" = 1 ]; then
+    examples="${FUZZ_EXAMPLES:-4}"
+else
+    examples="${FUZZ_EXAMPLES:-60}"
+fi
+venv="${FUZZ_VENV:-target/api-fuzz-venv}"
+bin="${GOFER_BIN:-target/debug/gofer}"
+
+if [ ! -x "$venv/bin/schemathesis" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet 'schemathesis>=4.3,<5'
+fi
+if [ ! -x "$bin" ]; then
+    cargo build -p gofer
+fi
+
+data="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+GOFER_WEB_SERVER__BIND_ADDRESS="127.0.0.1:$port" \
+GOFER_WEB_SERVER__DATA_DIR="$data" \
+GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false \
+GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS=false \
+    "$bin" service start >"$data/server.log" 2>&1 &
+server=$!
+cleanup() {
+    kill -TERM "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 200); do
+    curl -fsS "$base/api/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+token="$(curl -fsS -X POST "$base/api/tokens/bootstrap" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')"
+# Something for the operations on a pipeline to find: a namespace and a pipeline with one config.
+curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"id": "fuzz", "name": "fuzz"}' "$base/api/namespaces" >/dev/null
+
+report="${FUZZ_REPORT:-target/api-fuzz-report}"
+mkdir -p "$report"
+status=0
+"$venv/bin/schemathesis" run "$base/api/openapi.json" \
+    --url "$base" \
+    -H "Authorization: Bearer $token" \
+    --seed "$seed" \
+    --max-examples "$examples" \
+    --generation-deterministic \
+    --exclude-tag 'External events' \
+    --request-timeout 10 \
+    --workers 2 \
+    --no-color \
+    --report junit,ndjson --report-dir "$report" \
+    || status=$?
+
+if grep -qiE 'panicked|internal error' "$data/server.log"; then
+    echo "the server logged a panic or an internal error:" >&2
+    grep -iE 'panicked|internal error' "$data/server.log" | head -20 >&2
+    status=1
+fi
+exit "$status"
