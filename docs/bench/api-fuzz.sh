@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Property-based testing of the API with schemathesis (docs/api.md#the-openapi-document,
 # docs/benchmarks.md#api-fuzzing): starts a server on a temporary data dir, creates its bootstrap
-# token, and runs schemathesis against the served document with that token and its default
+# token (the loopback bypass is off, as in production), and runs schemathesis against the served document with that token and its default
 # checks (no 5xx, answers match their schemas, status codes and content types documented).
 #
 #   docs/bench/api-fuzz.sh                 # the full pass: about 60 cases per operation
@@ -39,6 +39,7 @@ GOFER_WEB_SERVER__BIND_ADDRESS="127.0.0.1:$port" \
 GOFER_WEB_SERVER__DATA_DIR="$data" \
 GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false \
 GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS=false \
+GOFER_WEB_DEVELOPMENT__BYPASS_AUTH=false \
     "$bin" service start >"$data/server.log" 2>&1 &
 server=$!
 cleanup() {
@@ -60,7 +61,7 @@ curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: applicatio
 report="${FUZZ_REPORT:-target/api-fuzz-report}"
 mkdir -p "$report"
 status=0
-"$venv/bin/schemathesis" run "$base/api/openapi.json" \
+"$venv/bin/schemathesis" --config-file docs/bench/schemathesis.toml run "$base/api/openapi.json" \
     --url "$base" \
     -H "Authorization: Bearer $token" \
     --seed "$seed" \

@@ -34,7 +34,9 @@ impl Token {
 #[serde(deny_unknown_fields)]
 pub struct Permission {
     /// `<kind>` or `<kind>:<regex>` (see [`ResourceKind`]).
+    #[schemars(length(min = 1))]
     pub resources: Vec<String>,
+    #[schemars(length(min = 1))]
     pub actions: Vec<Action>,
 }
 
@@ -138,8 +140,10 @@ impl ResourceSpec {
 /// `POST /api/tokens`. `expires` is seconds from now; 0 = never.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["user"]))]
 pub struct CreateTokenRequest {
     #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
     pub user: String,
     #[serde(default)]
     pub roles: Vec<String>,
@@ -152,8 +156,10 @@ pub struct CreateTokenRequest {
 /// `PATCH /api/tokens/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["disabled"]))]
 pub struct UpdateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub disabled: Option<bool>,
 }
 
@@ -177,10 +183,13 @@ pub struct TokensResponse {
 /// `POST /api/roles`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["id"]))]
 pub struct CreateRoleRequest {
     #[serde(default)]
+    #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
     #[serde(default)]
+    #[schemars(length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
     pub description: String,
     #[serde(default)]
     pub permissions: Vec<Permission>,
@@ -189,8 +198,13 @@ pub struct CreateRoleRequest {
 /// `PATCH /api/roles/{id}`: at least one field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["description"], "properties": {"description": {"type": "string"}}},
+    {"required": ["permissions"], "properties": {"permissions": {"type": "array"}}},
+]))]
 pub struct UpdateRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<Permission>>,

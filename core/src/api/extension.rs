@@ -56,7 +56,9 @@ pub struct Extension {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallExtensionRequest {
+    #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
+    #[schemars(length(min = 1, max = 512), pattern(r"^[a-zA-Z0-9][a-zA-Z0-9._:/@-]*$"))]
     pub image: String,
     #[serde(default)]
     pub settings: OrderedMap,
@@ -69,8 +71,10 @@ pub struct InstallExtensionRequest {
 /// `PATCH /api/extensions/{id}` (docs/extensions.md#install-enable-disable-uninstall).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["enable"]))]
 pub struct UpdateExtensionRequest {
     #[serde(default)]
+    #[schemars(with = "bool")]
     pub enable: Option<bool>,
 }
 
@@ -334,7 +338,9 @@ pub struct SubscriptionFireReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscriptionRequest {
+    #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub extension_id: String,
+    #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub subscription_id: String,
     #[serde(default)]
     pub settings: OrderedMap,
@@ -343,9 +349,21 @@ pub struct CreateSubscriptionRequest {
 /// `PATCH …/pipelines/{p}/subscriptions/{ext}/{sub}` (docs/extensions.md#subscriptions): `active` or `disabled`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["status"]))]
 pub struct UpdateSubscriptionRequest {
     #[serde(default)]
+    #[schemars(with = "SubscriptionStatusChange")]
     pub status: Option<String>,
+}
+
+/// `status` of [`UpdateSubscriptionRequest`]: what a subscription can be set to (the OpenAPI
+/// document's description of the field; the handler reads the string).
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "only describes the wire values in the OpenAPI document")]
+enum SubscriptionStatusChange {
+    Active,
+    Disabled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -16,22 +16,32 @@ pub struct Namespace {
 /// `POST /api/namespaces`. `name` defaults to the id when absent (docs/decisions.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["id"]))]
 pub struct CreateNamespaceRequest {
     #[serde(default)]
+    #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(min = 1, max = 128), pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$"))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
     pub description: Option<String>,
 }
 
 /// `PATCH /api/namespaces/{ns}`: at least one field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["name"], "properties": {"name": {"type": "string"}}},
+    {"required": ["description"], "properties": {"description": {"type": "string"}}},
+]))]
 pub struct UpdateNamespaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$"))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
     pub description: Option<String>,
 }
 

@@ -321,7 +321,18 @@ pub struct RetriesInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineRequest {
+    #[schemars(with = "PipelineStateChange")]
     pub state: PipelineState,
+}
+
+/// `state` of [`UpdatePipelineRequest`]: the states a pipeline can be set to (the OpenAPI
+/// document's description of the field).
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "only describes the wire values in the OpenAPI document")]
+enum PipelineStateChange {
+    Active,
+    Disabled,
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>

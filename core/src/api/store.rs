@@ -37,7 +37,9 @@ pub struct Secret {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutPipelineSecretRequest {
+    #[schemars(length(min = 1, max = 128), pattern(r"^[a-zA-Z0-9._-]+$"), extend("not" = {"enum": [".", ".."]}))]
     pub key: String,
+    #[schemars(length(min = 1, max = 65536))]
     pub content: String,
     #[serde(default)]
     pub force: bool,
@@ -48,8 +50,11 @@ pub struct PutPipelineSecretRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutGlobalSecretRequest {
+    #[schemars(length(min = 1, max = 128), pattern(r"^[a-zA-Z0-9._-]+$"), extend("not" = {"enum": [".", ".."]}))]
     pub key: String,
+    #[schemars(length(min = 1, max = 65536))]
     pub content: String,
+    #[schemars(length(min = 1), inner(length(min = 1, max = 256)))]
     pub namespaces: Vec<String>,
     #[serde(default)]
     pub force: bool,

@@ -19,8 +19,10 @@ pub struct System {
 /// `PATCH /api/system`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["ignore_pipeline_run_events"]))]
 pub struct UpdateSystemRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub ignore_pipeline_run_events: Option<bool>,
 }
 

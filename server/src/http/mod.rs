@@ -398,14 +398,22 @@ async fn dispatch(
                 ApiError::not_found(format!("no route for {method} {}", path.as_str()))
                     .into_response(&request_id),
             ),
-            Match::WrongMethod => (
-                "",
-                ApiError::new(
+            Match::WrongMethod(allowed) => {
+                let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                let mut response = ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    format!("method {method} is not allowed on {}", path.as_str()),
+                    format!(
+                        "method {method} is not allowed on {}; allowed: {}",
+                        path.as_str(),
+                        allowed.join(", ")
+                    ),
                 )
-                .into_response(&request_id),
-            ),
+                .into_response(&request_id);
+                if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                    response.headers_mut().insert(warp::http::header::ALLOW, v);
+                }
+                ("", response)
+            }
             Match::Found(route, params) => {
                 // Every log line of the request (a 500's cause included) carries its ids.
                 let span = tracing::info_span!(

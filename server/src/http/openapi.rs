@@ -38,6 +38,10 @@ pub enum QueryKind {
         max: Option<u64>,
     },
     Str,
+    /// A string matching this regular expression.
+    Pattern(&'static str),
+    /// A comma-separated list of these names.
+    List(&'static [&'static str]),
 }
 
 /// One query parameter.
@@ -207,19 +211,31 @@ fn param(part: &str) -> Option<&str> {
     part.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
 }
 
+/// Namespace, pipeline, role, subscription and extension ids (gofer_core::id::IdKind::Entity).
+const ENTITY: &str = "^[a-zA-Z0-9_-]{3,32}$";
+/// An event id.
+pub const EVENT_ID: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
 fn path_param(template: &str, name: &str) -> Value {
     let doc_name = param_name(template, name);
+    let entity = json!({"type": "string", "pattern": ENTITY});
     let (schema, description) = match name {
-        "ns" => (json!({"type": "string"}), "The namespace's id."),
-        "p" => (json!({"type": "string"}), "The pipeline's id."),
+        "ns" => (entity, "The namespace's id."),
+        "p" => (entity, "The pipeline's id."),
         "run" => (
             json!({"type": "integer", "format": "uint64", "minimum": 1}),
             "The run's id.",
         ),
-        "task" => (json!({"type": "string"}), "The task's id."),
-        "ext" => (json!({"type": "string"}), "The extension's id."),
-        "sub" => (json!({"type": "string"}), "The subscription's id."),
-        "key" => (json!({"type": "string"}), "The object's or secret's key."),
+        "task" => (
+            json!({"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}),
+            "The task's id.",
+        ),
+        "ext" => (entity, "The extension's id."),
+        "sub" => (entity, "The subscription's id."),
+        "key" => (
+            json!({"type": "string", "pattern": "^[a-zA-Z0-9._-]{1,128}$", "not": {"enum": [".", ".."]}}),
+            "The object's or secret's key.",
+        ),
         "version" | "other" => (
             json!({"type": "integer", "format": "uint64", "minimum": 0}),
             "A config version; 0 means the latest.",
@@ -228,12 +244,12 @@ fn path_param(template: &str, name: &str) -> Value {
             json!({"type": "integer", "format": "uint64", "minimum": 1}),
             "The deployment's id.",
         ),
-        "event_id" => (json!({"type": "string"}), "The event's id."),
-        "id" if doc_name == "extension_id" => (json!({"type": "string"}), "The extension's id."),
+        "event_id" => (json!({"type": "string", "pattern": EVENT_ID}), "The event's id."),
+        "id" if doc_name == "extension_id" => (entity, "The extension's id."),
+        "id" if doc_name == "role_id" => (entity, "The role's id."),
         "id" if template.starts_with("/api/tokens/") => {
             (json!({"type": "string"}), "The token's id.")
         }
-        "id" if doc_name == "role_id" => (json!({"type": "string"}), "The role's id."),
         _ => (json!({"type": "string"}), "An id."),
     };
     json!({
@@ -256,6 +272,11 @@ fn query_param(q: &Query) -> Value {
             s
         }
         QueryKind::Str => json!({"type": "string"}),
+        QueryKind::Pattern(pattern) => json!({"type": "string", "pattern": pattern}),
+        QueryKind::List(names) => {
+            let one = format!("({})", names.join("|"));
+            json!({"type": "string", "pattern": format!("^{one}(,{one})*$")})
+        }
     };
     json!({
         "name": q.name,

@@ -97,28 +97,47 @@ impl Params {
 /// The outcome of matching a request path.
 pub enum Match<'a> {
     Found(&'a Route, Params),
-    /// The path exists for other methods (405).
-    WrongMethod,
+    /// The path exists for these other methods (405, with them in `Allow`).
+    WrongMethod(Vec<Method>),
     NotFound,
 }
 
 /// Finds the route for `method` and `path`.
 pub fn find<'a>(routes: &'a [Route], method: &Method, path: &str) -> Match<'a> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let mut path_exists = false;
-    for route in routes {
-        if let Some(params) = match_template(route.template, &segments) {
-            if route.method == *method {
-                return Match::Found(route, params);
-            }
-            path_exists = true;
+    // A path a template names literally (`/api/tokens/whoami`) belongs to that template alone,
+    // not also to a parameter in its place (`/api/tokens/{id}`): only the most literal matches
+    // count, so `DELETE /api/tokens/whoami` is 405, not a delete of a token named `whoami`.
+    let matching: Vec<(&Route, Params)> = routes
+        .iter()
+        .filter_map(|route| match_template(route.template, &segments).map(|p| (route, p)))
+        .collect();
+    let most_literal = matching
+        .iter()
+        .map(|(route, _)| literal_segments(route.template))
+        .max()
+        .unwrap_or(0);
+    let mut allowed = Vec::new();
+    for (route, params) in matching {
+        if literal_segments(route.template) < most_literal {
+            continue;
+        }
+        if route.method == *method {
+            return Match::Found(route, params);
+        }
+        if !allowed.contains(&route.method) {
+            allowed.push(route.method.clone());
         }
     }
-    if path_exists {
-        Match::WrongMethod
+    if !allowed.is_empty() {
+        Match::WrongMethod(allowed)
     } else {
         Match::NotFound
     }
+}
+
+fn literal_segments(template: &str) -> usize {
+    template.split('/').filter(|part| !part.starts_with('{')).count()
 }
 
 fn match_template(template: &'static str, segments: &[&str]) -> Option<Params> {
@@ -198,7 +217,7 @@ mod tests {
         ));
         assert!(matches!(
             find(&routes, &Method::POST, "/api/namespaces/x"),
-            Match::WrongMethod
+            Match::WrongMethod(_)
         ));
         assert!(matches!(
             find(&routes, &Method::GET, "/api/namespaces/x/y"),

@@ -126,12 +126,12 @@ const EVENTS: &[Query] = &[
     },
     Query {
         name: "after",
-        kind: QueryKind::Str,
+        kind: QueryKind::Pattern(super::openapi::EVENT_ID),
         description: "Send the events after this event id, then continue live.",
     },
     Query {
         name: "kinds",
-        kind: QueryKind::Str,
+        kind: QueryKind::List(gofer_core::api::EVENT_KIND_NAMES),
         description: "Only these event kinds, comma-separated (e.g. `started_run,completed_run`).",
     },
     Query {
@@ -172,7 +172,7 @@ pub fn all() -> Vec<Route> {
             doc("uninstall_extension", "Stop and uninstall an extension.").no_content()),
         route!(PATCH "/api/extensions/{id}", Access::Admin, extensions::update,
             doc("update_extension", "Enable or disable an extension.")
-                .optional_body(s::<UpdateExtensionRequest>).no_content()),
+                .body(s::<UpdateExtensionRequest>).no_content()),
         route!(GET "/api/extensions/{id}/debug", Access::Admin, extensions::debug,
             doc("get_extension_debug_info", "Ask a running extension for its debug information.")
                 .ok(s::<ExtensionDebugResponse>).errors(&[502, 503])),
@@ -204,7 +204,7 @@ pub fn all() -> Vec<Route> {
                 .no_content().errors(&[409])),
         route!(PATCH "/api/namespaces/{ns}", Access::Admin, namespaces::update,
             doc("update_namespace", "Change a namespace's name or description.")
-                .optional_body(s::<UpdateNamespaceRequest>).ok(s::<NamespaceResponse>)),
+                .body(s::<UpdateNamespaceRequest>).ok(s::<NamespaceResponse>)),
         route!(GET "/api/namespaces/{ns}/pipelines", anonymous_read(&[Namespace, Pipelines]), pipelines::list,
             doc("list_pipelines", "List a namespace's pipelines.").query(PAGE).ok(s::<PipelinesResponse>)),
         route!(GET "/api/namespaces/{ns}/pipelines/{p}", anonymous_read(NS_P), pipelines::get,
@@ -305,7 +305,7 @@ pub fn all() -> Vec<Route> {
             doc("delete_role", "Delete a role that is not a system role.").no_content()),
         route!(PATCH "/api/roles/{id}", Access::Admin, roles::update,
             doc("update_role", "Change a role's description or permissions.")
-                .optional_body(s::<UpdateRoleRequest>).ok(s::<RoleResponse>)),
+                .body(s::<UpdateRoleRequest>).ok(s::<RoleResponse>)),
         // pipeline secrets
         route!(GET "/api/namespaces/{ns}/pipelines/{p}/secrets", perm(Read, NS_P_SECRETS), secrets::list_pipeline,
             doc("list_pipeline_secrets", "List a pipeline's secrets (without values).").query(PAGE).ok(s::<SecretsResponse>)),
@@ -328,7 +328,7 @@ pub fn all() -> Vec<Route> {
             doc("delete_subscription", "Delete a subscription.").no_content()),
         route!(PATCH "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}", perm(Write, NS_P_SUBS), subscriptions::update,
             doc("update_subscription", "Enable or disable a subscription.")
-                .optional_body(s::<UpdateSubscriptionRequest>).no_content()),
+                .body(s::<UpdateSubscriptionRequest>).no_content()),
         route!(POST "/api/namespaces/{ns}/pipelines/{p}/subscriptions/{ext}/{sub}/backfill", perm(Write, NS_P_RUNS), subscriptions::backfill,
             doc("backfill_subscription", "Start the runs a schedule would have started in a past window.")
                 .body(s::<BackfillRequest>).ok(s::<BackfillResponse>).errors(&[409, 502, 503])),
@@ -348,7 +348,7 @@ pub fn all() -> Vec<Route> {
             doc("get_system_preferences", "The server's system settings.").ok(s::<gofer_core::api::System>)),
         route!(PATCH "/api/system", Access::Admin, system::update,
             doc("update_system_preferences", "Pause or resume run ingress.")
-                .optional_body(s::<UpdateSystemRequest>).ok(s::<gofer_core::api::System>)),
+                .body(s::<UpdateSystemRequest>).ok(s::<gofer_core::api::System>)),
         route!(GET "/api/system/metadata", Access::Public, system::metadata,
             doc("get_system_metadata", "The server's version and commit.").ok(s::<SystemMetadata>)),
         route!(GET "/api/system/backup", Access::Admin, system::backup,
@@ -368,10 +368,10 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api/tokens/{id}", Access::AdminOrOwnToken, tokens::get,
             doc("get_token_by_id", "Get a token (without its secret).").ok(s::<TokenResponse>)),
         route!(DELETE "/api/tokens/{id}", Access::Admin, tokens::delete,
-            doc("delete_token", "Delete a token.").no_content()),
+            doc("delete_token", "Delete a token (not the one the request is made with).").no_content().errors(&[409])),
         route!(PATCH "/api/tokens/{id}", Access::Admin, tokens::update,
             doc("update_token", "Enable or disable a token.")
-                .optional_body(s::<UpdateTokenRequest>).no_content().errors(&[409])),
+                .body(s::<UpdateTokenRequest>).no_content().errors(&[409])),
         // operational
         route!(GET "/api/health", Access::Open, system::health,
             doc("health", "Whether storage and the container engine answer (503 with the same body when not).")

@@ -178,9 +178,18 @@ pub async fn update(mut cx: Cx) -> Result<Response, ApiError> {
     Ok(no_content())
 }
 
-/// `DELETE /api/tokens/{id}` → 204.
+/// `DELETE /api/tokens/{id}` → 204; the caller's own token → 409, like a change to it, so an
+/// admin cannot lock themselves out by accident.
 pub async fn delete(cx: Cx) -> Result<Response, ApiError> {
     let id = token_id(&cx)?;
+    if id == cx.caller.token_id {
+        // The token is checked to exist first: a missing id is 404 for everyone.
+        let check = id.clone();
+        cx.state.store.read(move |s| s.get_token(&check)).await?;
+        return Err(ApiError::conflict(
+            "cannot delete the token this request is made with; use another admin token",
+        ));
+    }
     cx.state.store.write(move |s| s.delete_token(&id)).await?;
     Ok(no_content())
 }
