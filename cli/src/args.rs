@@ -52,7 +52,12 @@ pub struct GlobalArgs {
         value_parser = BoolishValueParser::new())]
     pub detail: bool,
 
-    /// Skip TLS certificate verification [file key: insecure_skip_tls_verify]
+    /// PEM file of CA certificates to trust for an https server, in addition to the system's
+    /// [file key: tls_ca_cert]
+    #[arg(long, global = true, env = "GOFER_TLS_CA_CERT", value_name = "PATH")]
+    pub tls_ca_cert: Option<String>,
+
+    /// Skip TLS certificate verification (insecure: prints a warning) [file key: insecure_skip_tls_verify]
     #[arg(long, global = true, env = "GOFER_INSECURE_SKIP_TLS_VERIFY", action = ArgAction::SetTrue,
         value_parser = BoolishValueParser::new())]
     pub insecure_skip_tls_verify: bool,

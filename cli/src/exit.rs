@@ -40,7 +40,7 @@ pub fn for_sdk(error: &gofer_sdk::Error) -> i32 {
         gofer_sdk::Error::Api { status, .. } => for_status(*status),
         gofer_sdk::Error::Unreachable { .. } | gofer_sdk::Error::Stream { .. } => EXIT_UNAVAILABLE,
         gofer_sdk::Error::Decode { .. } => EXIT_ERROR,
-        gofer_sdk::Error::InvalidUrl { .. } => EXIT_INVALID,
+        gofer_sdk::Error::InvalidUrl { .. } | gofer_sdk::Error::Tls { .. } => EXIT_INVALID,
     }
 }
 

@@ -22,6 +22,8 @@ use time::TimeFormat;
 
 fn main() {
     quiet_on_closed_pipes();
+    // Every TLS connection of this process (server, extensions, CLI) uses ring.
+    gofer_sdk::install_crypto_provider();
     std::process::exit(run());
 }
 
@@ -96,12 +98,14 @@ fn run() -> i32 {
         // Neither needs settings nor a server.
         Command::Completion { shell } => commands::shell::completion(shell),
         Command::Man => commands::shell::man(),
-        Command::Service(ServiceCommand::Start { log_format, .. }) => {
+        Command::Service(ServiceCommand::Start {
+            log_format, dev, ..
+        }) => {
             // Under `service`, `--config` names the server config file (docs/cli.md); only a value
             // given on the command line counts, not GOFER_CONFIG (that names the CLI config).
             let given = matches.value_source("config") == Some(ValueSource::CommandLine);
             let path = cli.global.config.as_deref().filter(|_| given);
-            commands::service::start(path, log_format.as_deref())
+            commands::service::start(path, log_format.as_deref(), dev)
         }
         Command::Service(ServiceCommand::InitConfig { path, force }) => {
             commands::service::init_config(path.as_deref(), force)
@@ -180,8 +184,7 @@ fn dispatch(
         commands::config::run(&settings, command);
         return Ok(());
     }
-    let client =
-        gofer_sdk::Client::new(&settings.api_base_url.value, settings.token.value.clone())?;
+    let client = settings.client()?;
     let times = TimeFormat {
         now_ms: gofer_core::now_millis(),
         absolute: settings.detail.value,
@@ -240,6 +243,15 @@ fn report(err: &anyhow::Error, debug: bool) {
         .chain()
         .find_map(|c| c.downcast_ref::<gofer_sdk::Error>());
     match sdk {
+        Some(gofer_sdk::Error::Unreachable { url, message })
+            if message.to_lowercase().contains("certificate") =>
+        {
+            eprintln!(
+                "error: the TLS certificate of the Gofer server at {url} is not trusted ({message}); \
+                 trust its CA with --tls-ca-cert <file> (or GOFER_TLS_CA_CERT, or tls_ca_cert in the \
+                 CLI config), or, for a test server only, pass --insecure-skip-tls-verify"
+            );
+        }
         Some(gofer_sdk::Error::Unreachable { url, message }) => {
             eprintln!(
                 "error: cannot reach the Gofer server at {url}: is the server running? start it with 'gofer service start'"

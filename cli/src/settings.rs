@@ -54,6 +54,7 @@ pub struct Settings {
     pub api_base_url: Sourced<String>,
     pub token: Sourced<Option<String>>,
     pub detail: Sourced<bool>,
+    pub tls_ca_cert: Sourced<Option<String>>,
     pub insecure_skip_tls_verify: Sourced<bool>,
     pub debug: Sourced<bool>,
     /// The `[console]` table of the config file (read by `gofer console`; empty when absent).
@@ -71,6 +72,7 @@ const FILE_KEYS: &[&str] = &[
     "api_base_url",
     "token",
     "detail",
+    "tls_ca_cert",
     "insecure_skip_tls_verify",
     "debug",
     "console",
@@ -119,6 +121,23 @@ fn layer<T>(given: Option<(T, Source)>, file: Option<T>, default: T) -> Sourced<
 }
 
 impl Settings {
+    /// The API client these settings describe: the server URL, the token, and for an https
+    /// server the CA file or, when asked, no certificate check (with a warning on stderr).
+    pub fn client(&self) -> Result<gofer_sdk::Client, gofer_sdk::Error> {
+        let insecure = self.insecure_skip_tls_verify.value;
+        if insecure && self.api_base_url.value.starts_with("https:") {
+            eprintln!(
+                "warning: TLS certificate verification is off (insecure_skip_tls_verify): \
+                 anyone between you and the server can read and change this traffic"
+            );
+        }
+        let tls = gofer_sdk::TlsOptions {
+            ca_cert: self.tls_ca_cert.value.as_ref().map(PathBuf::from),
+            insecure_skip_verify: insecure,
+        };
+        gofer_sdk::Client::with_tls(&self.api_base_url.value, self.token.value.clone(), &tls)
+    }
+
     /// Resolves the settings from the parsed flags, `matches` (for value sources), the
     /// environment (`env` looks a variable up) and the config file. Warnings (unknown file keys)
     /// are returned for the caller to print.
@@ -190,6 +209,11 @@ impl Settings {
                 None,
             ),
             detail: layer(flag(args.detail, "detail"), file.bool("detail"), false),
+            tls_ca_cert: layer(
+                given(args.tls_ca_cert.clone(), "tls_ca_cert").map(|(v, s)| (Some(v), s)),
+                file.string("tls_ca_cert").map(Some),
+                None,
+            ),
             insecure_skip_tls_verify: layer(
                 flag(args.insecure_skip_tls_verify, "insecure_skip_tls_verify"),
                 file.bool("insecure_skip_tls_verify"),

@@ -1,9 +1,11 @@
 //! The client and its request plumbing; the endpoint methods live in one module per resource.
 
 use crate::Error;
+use crate::TlsOptions;
 use gofer_core::api::{API_VERSION, API_VERSION_HEADER, ErrorBody, Page};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long to wait for a TCP connection before reporting the server unreachable.
@@ -15,36 +17,54 @@ pub struct Client {
     http: reqwest::Client,
     base: Url,
     pub(crate) token: Option<String>,
+    /// For the websockets of `https` servers, which do not go through reqwest.
+    pub(crate) tls: Arc<rustls::ClientConfig>,
 }
 
 impl Client {
-    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8080`; a path prefix is
-    /// kept). With a `token`, every request carries `Authorization: Bearer <token>`.
-    ///
-    /// Only `http` URLs are supported for now: this build has no TLS support.
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8080`, or `https://…`
+    /// checked against the system's CA certificates; a path prefix is kept). With a `token`,
+    /// every request carries `Authorization: Bearer <token>`.
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, Error> {
+        Client::with_tls(base_url, token, &TlsOptions::default())
+    }
+
+    /// [`Client::new`] with TLS options: a CA file to trust, or no certificate check at all.
+    pub fn with_tls(
+        base_url: &str,
+        token: Option<String>,
+        tls: &TlsOptions,
+    ) -> Result<Client, Error> {
         let invalid = |message: String| Error::InvalidUrl {
             url: base_url.to_string(),
             message,
         };
         let base = Url::parse(base_url).map_err(|e| invalid(e.to_string()))?;
         match base.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(invalid(
-                    "https is not supported by this build yet; use http".into(),
-                ));
+            "http" | "https" => {}
+            other => {
+                return Err(invalid(format!(
+                    "unsupported scheme '{other}'; use http or https"
+                )));
             }
-            other => return Err(invalid(format!("unsupported scheme '{other}'; use http"))),
         }
         if base.cannot_be_a_base() || base.host().is_none() {
-            return Err(invalid("expected http://host:port".into()));
+            return Err(invalid(
+                "expected http://host:port or https://host:port".into(),
+            ));
         }
+        let tls_config = Arc::new(crate::tls::client_config(tls)?);
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .tls_backend_preconfigured((*tls_config).clone())
             .build()
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(Client { http, base, token })
+        Ok(Client {
+            http,
+            base,
+            token,
+            tls: tls_config,
+        })
     }
 
     /// The server base URL, as given to [`Client::new`] (normalised).
@@ -255,7 +275,7 @@ mod tests {
 
     #[test]
     fn rejects_unusable_urls() {
-        for url in ["not a url", "https://host", "ftp://host", "mailto:x@y"] {
+        for url in ["not a url", "ftp://host", "mailto:x@y"] {
             assert!(
                 matches!(Client::new(url, None), Err(Error::InvalidUrl { .. })),
                 "{url}"

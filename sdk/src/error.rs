@@ -39,6 +39,12 @@ pub enum Error {
         /// What the transport reported.
         message: String,
     },
+    /// The TLS settings cannot be used (an unreadable or invalid CA file).
+    #[error("tls: {message}")]
+    Tls {
+        /// What is wrong, starting with the setting (`tls_ca_cert: ...`).
+        message: String,
+    },
     /// The base URL given to [`crate::Client::new`] cannot be used.
     #[error("invalid server url '{url}': {message}")]
     InvalidUrl {

@@ -411,6 +411,7 @@ mod tests {
         };
         let server = serve(env, Arc::new(Echo));
         let client = async {
+            crate::install_crypto_provider();
             let http = reqwest::Client::new();
             let base = format!("http://127.0.0.1:{port}/api");
             let mut health = None;

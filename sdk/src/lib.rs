@@ -47,6 +47,8 @@ mod stores;
 #[cfg(feature = "client")]
 mod system;
 #[cfg(feature = "client")]
+mod tls;
+#[cfg(feature = "client")]
 mod ws;
 
 pub use builder::{
@@ -70,3 +72,5 @@ pub use gofer_core::enums::OverlapPolicy;
 pub use runs::{AttachInput, ByteStream};
 #[cfg(feature = "client")]
 pub use stores::{ObjectScope, SecretScope};
+#[cfg(feature = "client")]
+pub use tls::{TlsOptions, client_config, install_crypto_provider};

@@ -8,14 +8,88 @@ use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use gofer_core::api::{API_VERSION, API_VERSION_HEADER, ErrorBody};
 use reqwest::Url;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite};
+use tokio_tungstenite::{WebSocketStream, tungstenite};
 
 /// An open websocket to the server.
-pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<Transport>;
+
+/// The connection under a websocket: plain TCP, or TLS for `https` servers.
+pub(crate) enum Transport {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl Client {
+    /// The TCP connection, and the TLS session over it for `https` servers (checked as the
+    /// client's HTTP requests are).
+    async fn transport(&self, url: &Url) -> Result<Transport, String> {
+        let host = url.host_str().ok_or("the URL has no host")?.to_string();
+        let port = url.port_or_known_default().ok_or("the URL has no port")?;
+        let tcp = TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        if url.scheme() != "https" {
+            return Ok(Transport::Plain(tcp));
+        }
+        let name = rustls::pki_types::ServerName::try_from(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
+        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Transport::Tls(Box::new(tls)))
+    }
+}
 
 impl Client {
     /// Opens a websocket to `url` (an `http://` URL from [`Client::url`] with its query set),
@@ -23,7 +97,9 @@ impl Client {
     /// it upgrades) becomes [`Error::Api`]; no answer at all [`Error::Unreachable`].
     pub(crate) async fn websocket(&self, mut url: Url) -> Result<Socket, Error> {
         let what = format!("GET {}", url.path());
-        url.set_scheme("ws")
+        let http_url = url.clone();
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
             .expect("http URLs can always become ws URLs");
         let mut request = url
             .as_str()
@@ -43,10 +119,19 @@ impl Client {
             })?;
             headers.insert("authorization", value);
         }
-        let connected =
-            tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)).await;
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            let transport =
+                self.transport(&http_url)
+                    .await
+                    .map_err(|message| Error::Unreachable {
+                        url: self.base_url().to_string(),
+                        message,
+                    })?;
+            Ok::<_, Error>(tokio_tungstenite::client_async(request, transport).await)
+        })
+        .await;
         let result = match connected {
-            Ok(result) => result,
+            Ok(result) => result?,
             Err(_) => {
                 return Err(Error::Unreachable {
                     url: self.base_url().to_string(),

@@ -18,6 +18,7 @@ pub mod service;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tls;
 pub mod tokens;
 
 use gofer_core::api::Namespace;
@@ -78,6 +79,9 @@ pub struct Prepared {
     stop_rx: tokio::sync::watch::Receiver<bool>,
     /// The external events listener (docs/extensions.md#webhooks-external-events), bound at boot when enabled.
     external: Option<tokio::net::TcpListener>,
+    /// TLS of the API and external events listeners, when their `use_tls` is on.
+    api_tls: Option<tokio_rustls::TlsAcceptor>,
+    external_tls: Option<tokio_rustls::TlsAcceptor>,
     /// Keeps the store reachable from tests while the server runs.
     #[cfg(feature = "test-support")]
     _registration: testing::Registration,
@@ -110,18 +114,34 @@ pub async fn prepare_with(
         .validate()
         .map_err(|e| ServerError::Startup(format!("invalid configuration: {e}")))?;
     raise_open_file_limit(&config);
+    if config.extensions.use_tls {
+        return Err(ServerError::Startup(
+            "extensions.use_tls: TLS between the server and its extensions is not supported yet; \
+             set extensions.use_tls = false (the server reaches its extensions on the container \
+             network; docs/deploy.md#tls)"
+                .to_owned(),
+        ));
+    }
+    // Certificates are read before anything is written: a bad pair stops the boot with the
+    // setting to fix (docs/deploy.md#tls).
+    let api_tls = tls::acceptor(
+        "server",
+        config.server.use_tls,
+        &config.server.tls_cert_path,
+        &config.server.tls_key_path,
+    )
+    .map_err(ServerError::Startup)?;
+    let external_tls = tls::acceptor(
+        "external_events",
+        config.external_events.use_tls && config.external_events.enable,
+        &config.external_events.tls_cert_path,
+        &config.external_events.tls_key_path,
+    )
+    .map_err(ServerError::Startup)?;
     // The external events port is taken before anything is written: a boot that cannot listen
     // leaves the data directory as it was.
     let external = if config.external_events.enable {
         let address = &config.external_events.bind_address;
-        if config.external_events.use_tls {
-            return Err(ServerError::Startup(
-                "external_events.use_tls: TLS on the external events listener is not supported \
-                 yet; terminate TLS in a proxy in front of it and set external_events.use_tls = \
-                 false"
-                    .to_owned(),
-            ));
-        }
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
             ServerError::Startup(format!(
                 "cannot listen on {address} for external events (external_events.bind_address): \
@@ -280,6 +300,8 @@ pub async fn prepare_with(
         stop_tx,
         stop_rx,
         external,
+        api_tls,
+        external_tls,
         #[cfg(feature = "test-support")]
         _registration: registration,
     })
@@ -311,6 +333,8 @@ impl Prepared {
             stop_tx,
             stop_rx,
             external,
+            api_tls,
+            external_tls,
             ..
         } = self;
         let stop_tx = Arc::new(stop_tx);
@@ -345,6 +369,7 @@ impl Prepared {
             warp::service(http::filter(state)),
             api_limits,
             "api",
+            api_tls,
             stopped(stop_rx.clone()),
         );
         if let Some(listener) = external {
@@ -363,6 +388,7 @@ impl Prepared {
                 warp::service(filter),
                 limits,
                 "external_events",
+                external_tls,
                 stopped(stop_rx.clone()),
             ));
         }

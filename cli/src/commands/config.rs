@@ -40,6 +40,11 @@ fn entries(s: &Settings) -> Vec<(&'static str, Value, Source)> {
         ),
         ("detail", json!(s.detail.value), s.detail.source),
         (
+            "tls_ca_cert",
+            json!(s.tls_ca_cert.value),
+            s.tls_ca_cert.source,
+        ),
+        (
             "insecure_skip_tls_verify",
             json!(s.insecure_skip_tls_verify.value),
             s.insecure_skip_tls_verify.source,

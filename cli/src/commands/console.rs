@@ -190,8 +190,7 @@ pub fn run(settings: &Settings, args: ConsoleArgs, started: Instant) -> anyhow::
         }
         .into());
     }
-    let client =
-        gofer_sdk::Client::new(&settings.api_base_url.value, settings.token.value.clone())?;
+    let client = settings.client()?;
     let trace = trace_path();
     init_tracing(&trace)?;
     tracing::info!(server = client.base_url(), trace = %trace.display(), "console starting");

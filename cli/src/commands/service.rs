@@ -22,6 +22,10 @@ pub enum ServiceCommand {
         /// development.pretty_logging [default: pretty when that setting is on, else json]
         #[arg(long, value_name = "FORMAT", value_parser = ["json", "pretty"])]
         log_format: Option<String>,
+        /// Development: plain HTTP on every listener (any *.use_tls is ignored) and loopback
+        /// requests without a token act as admin (development.bypass_auth)
+        #[arg(long)]
+        dev: bool,
     },
     /// Pause or resume run ingress (ignore_pipeline_run_events) and print the new state
     ToggleEventIngress,
@@ -145,9 +149,20 @@ pub fn init_config(path: Option<&Path>, force: bool) -> anyhow::Result<()> {
 /// `service start`: load and validate the config, set up logging, bind, serve until a signal.
 /// `config` is the `--config` path given on the command line, if any; `log_format` is
 /// `--log-format` (`json` or `pretty`), which wins over `development.pretty_logging`.
-pub fn start(config: Option<&Path>, log_format: Option<&str>) -> anyhow::Result<()> {
+pub fn start(config: Option<&Path>, log_format: Option<&str>, dev: bool) -> anyhow::Result<()> {
     let (file, loaded) = load_server_config(config)?;
-    let config = loaded.config;
+    let mut config = loaded.config;
+    if dev {
+        config.server.use_tls = false;
+        config.external_events.use_tls = false;
+        config.extensions.use_tls = false;
+        config.development.bypass_auth = true;
+    }
+    let scheme = if config.server.use_tls {
+        "https"
+    } else {
+        "http"
+    };
 
     let pretty = log_format.map_or(config.development.pretty_logging, |f| f == "pretty");
     init_tracing(&config, pretty);
@@ -179,7 +194,7 @@ pub fn start(config: Option<&Path>, log_format: Option<&str>) -> anyhow::Result<
         )
         .await
         .map_err(|e| Failure::error(e.to_string()))?;
-        eprintln!("gofer: listening on http://{local}");
+        eprintln!("gofer: listening on {scheme}://{local}");
         eprintln!("gofer: data dir {}", prepared.data_dir().display());
         prepared
             .serve(listener, shutdown_signal())

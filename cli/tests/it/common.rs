@@ -389,3 +389,15 @@ pub fn unique(prefix: &str) -> String {
         .subsec_nanos();
     format!("{prefix}{}x{nanos}", std::process::id())
 }
+
+/// A plain `reqwest` client for raw HTTP in tests (reqwest has no TLS provider of its own here:
+/// ring is installed first, as the CLI does).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("http client")
+}
+
+/// [`http`]'s builder, for tests that set timeouts or redirects.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    gofer_sdk::install_crypto_provider();
+    reqwest::Client::builder()
+}

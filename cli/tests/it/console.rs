@@ -386,7 +386,7 @@ fn after_a_server_restart_the_view_catches_up_by_itself() {
     let addr = crate::common::unused_addr().to_string();
     let base = format!("http://{addr}");
     let log = dir.path().join("server.log");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let pipeline = crate::common::unique("restart");
     let server = crate::defects::start_logged(&addr, &data, &[], &log);
     rt.block_on(async {
@@ -510,7 +510,7 @@ fn the_console_promotes_a_canary_from_the_pipeline_view() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_debugs_an_extension_and_disables_its_subscription() {
     use crate::extensions::{Cleanup, start_reachable, terminate};
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = crate::common::unused_addr().port();
     let server = start_reachable(&http, port, dir.path(), &[]).await;

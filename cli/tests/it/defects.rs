@@ -93,7 +93,7 @@ async fn trace_logs_never_show_resolved_secrets_or_run_tokens() {
         &[("GOFER_WEB_API__LOG_LEVEL", "trace")],
         &log,
     );
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     healthy(&http, &addr).await;
     let pipeline = crate::common::unique("logged");
     deploy(
@@ -147,7 +147,7 @@ async fn cancel_reaches_the_program_within_seconds_with_the_default_grace() {
         &[],
         &dir.path().join("server.log"),
     );
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     healthy(&http, &addr).await;
     let pipeline = crate::common::unique("sleepy");
     deploy(
@@ -374,7 +374,7 @@ async fn a_lost_docker_connection_does_not_fail_running_tasks() {
         &[("GOFER_WEB_SCHEDULER__DOCKER__HOST", &host)],
         &dir.path().join("server.log"),
     );
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     healthy(&http, &addr).await;
     let pipeline = crate::common::unique("outage");
     deploy(
@@ -496,7 +496,7 @@ async fn a_full_disk_is_reported_and_recovered_from_without_a_restart() {
     let addr = unused_addr().to_string();
     let base = format!("http://{addr}");
     let mut server = start_logged(&addr, &data, &[], &dir.path().join("server.log"));
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     healthy(&http, &addr).await;
     let (status, body) = call(
         &http,

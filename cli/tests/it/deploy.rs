@@ -26,7 +26,7 @@ impl Pipeline {
         let image = gofer_server::testing::busybox_image(&docker)
             .await
             .expect("busybox image");
-        let http = reqwest::Client::new();
+        let http = crate::common::http();
         let health = format!("http://127.0.0.1:{port}/api/health");
         wait_for("the server", async || {
             let (status, _) = call(&http, Method::GET, health.clone(), None).await;
@@ -417,7 +417,7 @@ async fn sigkill_mid_canary_resumes_with_its_counters() {
 /// Runs the interval extension starts are split like any other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_an_extension_starts_during_a_canary_are_split_too() {
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let server = start_reachable(&http, port, dir.path(), &[]).await;

@@ -118,7 +118,7 @@ async fn extensions_install_run_hold_objects_and_uninstall() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let gofer_host = format!("172.17.0.1:{port}");
@@ -422,7 +422,7 @@ async fn a_subscribed_pipeline_is_run_by_its_extension() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let server = start_reachable(&http, port, dir.path(), &[]).await;
@@ -748,7 +748,7 @@ async fn standard_extensions_are_installed_at_boot() {
         !container_running("interval"),
         "a gofer.extension.interval container of another server is running; stop it first"
     );
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let _cleanup = Cleanup(vec!["interval".to_owned(), "cron".to_owned()]);
@@ -807,7 +807,7 @@ async fn external_events_reach_their_extension() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let events_addr = unused_addr().to_string();
@@ -875,7 +875,7 @@ async fn a_dead_extension_is_restarted() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let fast = [("GOFER_WEB_EXTENSIONS__HEALTH_CHECK_INTERVAL", "1")];
@@ -991,7 +991,7 @@ async fn cron_fires_each_minute_once_and_catches_up() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let _server = start_reachable(&http, port, dir.path(), &[]).await;
@@ -1132,7 +1132,7 @@ async fn secret_references_in_install_settings_are_resolved_at_launch() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
@@ -1245,7 +1245,7 @@ async fn github_push_webhooks_start_runs() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let (_server, events_address) = start_with_events(&http, port, dir.path()).await;
@@ -1374,7 +1374,7 @@ async fn interactive_install_asks_for_documented_settings() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let _server = start_reachable(&http, port, dir.path(), &[]).await;
@@ -1606,7 +1606,7 @@ async fn github_pull_request_checks_report_run_outcomes() {
     let key = ring::signature::RsaKeyPair::from_der(&der).unwrap();
     let (calls, github_port) = github_stand_in(&key, "42").await;
 
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
     let (_server, events_address) = start_with_events(&http, port, dir.path()).await;

@@ -16,7 +16,7 @@ async fn clients_that_leave_and_a_clean_shutdown_log_no_errors() {
     let addr = unused_addr().to_string();
     let base = format!("http://{addr}");
     let mut server = start_logged(&addr, &dir.path().join("data"), &[], &log);
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     healthy(&http, &addr).await;
     let pipeline = crate::common::unique("leave");
     deploy(
@@ -80,7 +80,7 @@ async fn a_trigger_that_cannot_reach_the_server_says_so() {
         &[("GOFER_WEB_EXTENSIONS__HEALTH_CHECK_INTERVAL", "1")],
         &log,
     );
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     healthy(&http, &addr).await;
     let cli = |args: &[&str]| {
         crate::common::run(

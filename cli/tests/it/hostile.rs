@@ -112,7 +112,7 @@ async fn deep_json_is_refused_and_an_unreadable_record_never_stops_the_server() 
     let dir = tempfile::tempdir().unwrap();
     let addr = crate::common::unused_addr().to_string();
     let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let post = |url: String, body| call(&http, reqwest::Method::POST, url, body);
 
     let server = start(&addr, dir.path());
@@ -281,7 +281,7 @@ async fn serve(env: &[(&str, &str)]) -> (Server, tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let addr = crate::common::unused_addr().to_string();
     let server = start_with_env(&addr, dir.path(), env);
-    healthy(&reqwest::Client::new(), &addr).await;
+    healthy(&crate::common::http(), &addr).await;
     (server, dir, addr)
 }
 
@@ -435,7 +435,7 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
             .is_err(),
         "the fourth connection was served past max_connections = 3"
     );
-    let health = healthy(&reqwest::Client::new(), &addr).await;
+    let health = healthy(&crate::common::http(), &addr).await;
     assert_eq!(health["status"], "ok");
     // The idle three time out (header_read_timeout), which lets the fourth in.
     let mut rest = Vec::new();
@@ -460,7 +460,7 @@ async fn bodies_are_bounded_and_refused_before_they_are_read() {
         ("GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS", &hooks),
     ])
     .await;
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     // Over the JSON limit (1 MiB by default): 413 naming the setting.
     let big = json!({"id": "big", "description": "x".repeat(1_100_000)});
     let res = http
@@ -506,7 +506,7 @@ async fn bodies_are_bounded_and_refused_before_they_are_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_allowed_object_key_stores_and_reads_back() {
     let (_server, dir, addr) = serve(&[]).await;
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let base = format!("http://{addr}/api/namespaces/default/pipelines/keys");
     let config = json!({"config": {"id": "keys", "name": "Keys", "tasks": [{"id": "t", "image": "busybox"}]}});
     assert_eq!(
@@ -577,7 +577,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_that_could_never_work_are_refused_naming_the_field() {
     let (_server, _dir, addr) = serve(&[]).await;
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let api = |path: &str| format!("http://{addr}/api{path}");
     let huge = "x".repeat(200_000);
     let cases = [

@@ -45,7 +45,7 @@ async fn debug_images_are_built_from_the_binary_and_run_as_tasks() {
     let docker = gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let addr = unused_addr().to_string();
     let server = start_and_wait(&http, &addr, dir.path()).await;
@@ -162,7 +162,7 @@ async fn the_interval_extension_image_starts_runs_for_its_subscriptions() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     // The extension container reaches the server through the docker0 gateway.
     let port = unused_addr().port();

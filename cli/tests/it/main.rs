@@ -28,5 +28,6 @@ mod run;
 mod sdk;
 mod service;
 mod stores;
+mod tls;
 mod up;
 mod watch;

@@ -22,7 +22,7 @@ fn start(addr: &str, data: &std::path::Path, format: &str, log: &std::path::Path
 /// With `--log-format pretty` the lines are text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_lines_are_json_or_pretty_and_carry_the_request_id() {
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let addr = unused_addr().to_string();
     let log = dir.path().join("server.log");

@@ -24,7 +24,7 @@ async fn image() -> String {
 async fn serve() -> (Server, tempfile::TempDir, u16) {
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
-    let server = start_reachable(&reqwest::Client::new(), port, dir.path(), &[]).await;
+    let server = start_reachable(&crate::common::http(), port, dir.path(), &[]).await;
     (server, dir, port)
 }
 
@@ -48,7 +48,7 @@ impl Live {
     /// Pipeline `id` registered with `config` and its version 1 deployed.
     async fn deployed(port: u16, id: String, config: Value) -> Live {
         let p = Live {
-            http: reqwest::Client::new(),
+            http: crate::common::http(),
             port,
             base: format!("http://127.0.0.1:{port}/api/namespaces/default/pipelines/{id}"),
             id,

@@ -184,7 +184,7 @@ impl Crashed {
         let dir = tempfile::tempdir().unwrap();
         let addr = unused_addr().to_string();
         let base = format!("http://{addr}/api/namespaces/default/pipelines/{pipeline}");
-        let http = reqwest::Client::new();
+        let http = crate::common::http();
         let mut server = start_with_env(&addr, dir.path(), env);
         let health = format!("http://{addr}/api/health");
         wait_for("the server", async || {

@@ -127,7 +127,7 @@ fn payload_reaches_tasks_and_a_parent_result_reaches_its_child() {
     );
     let post = |body: &'static str| {
         server.block_on(async {
-            let response = reqwest::Client::new()
+            let response = crate::common::http()
                 .post(&url)
                 .header("gofer-api-version", "v0")
                 .header("content-type", "application/json")

@@ -250,7 +250,7 @@ async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() 
     let image = gofer_server::testing::busybox_image(&docker)
         .await
         .expect("busybox image");
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = crate::common::unused_addr().port();
     let url = format!("http://127.0.0.1:{port}");

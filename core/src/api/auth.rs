@@ -189,7 +189,10 @@ pub struct CreateRoleRequest {
     #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
     #[serde(default)]
-    #[schemars(length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
+    #[schemars(
+        length(max = 4096),
+        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+    )]
     pub description: String,
     #[serde(default)]
     pub permissions: Vec<Permission>,
@@ -204,7 +207,10 @@ pub struct CreateRoleRequest {
 ]))]
 pub struct UpdateRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
+    #[schemars(
+        length(max = 4096),
+        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+    )]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<Permission>>,

@@ -58,7 +58,10 @@ pub struct Extension {
 pub struct InstallExtensionRequest {
     #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
-    #[schemars(length(min = 1, max = 512), pattern(r"^[a-zA-Z0-9][a-zA-Z0-9._:/@-]*$"))]
+    #[schemars(
+        length(min = 1, max = 512),
+        pattern(r"^[a-zA-Z0-9][a-zA-Z0-9._:/@-]*$")
+    )]
     pub image: String,
     #[serde(default)]
     pub settings: OrderedMap,
@@ -360,7 +363,10 @@ pub struct UpdateSubscriptionRequest {
 /// document's description of the field; the handler reads the string).
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "only describes the wire values in the OpenAPI document")]
+#[allow(
+    dead_code,
+    reason = "only describes the wire values in the OpenAPI document"
+)]
 enum SubscriptionStatusChange {
     Active,
     Disabled,

@@ -22,10 +22,18 @@ pub struct CreateNamespaceRequest {
     #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "String", length(min = 1, max = 128), pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$"))]
+    #[schemars(
+        with = "String",
+        length(min = 1, max = 128),
+        pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "String", length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
+    #[schemars(
+        with = "String",
+        length(max = 4096),
+        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+    )]
     pub description: Option<String>,
 }
 
@@ -38,10 +46,16 @@ pub struct CreateNamespaceRequest {
 ]))]
 pub struct UpdateNamespaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128), pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$"))]
+    #[schemars(
+        length(min = 1, max = 128),
+        pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 4096), pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))]
+    #[schemars(
+        length(max = 4096),
+        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+    )]
     pub description: Option<String>,
 }
 

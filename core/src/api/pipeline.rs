@@ -329,7 +329,10 @@ pub struct UpdatePipelineRequest {
 /// document's description of the field).
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code, reason = "only describes the wire values in the OpenAPI document")]
+#[allow(
+    dead_code,
+    reason = "only describes the wire values in the OpenAPI document"
+)]
 enum PipelineStateChange {
     Active,
     Disabled,

@@ -102,7 +102,7 @@ impl Extensions {
         config: Arc<ServerConfig>,
         instance_id: String,
     ) -> Extensions {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client_builder(None)
             .timeout(CALL_TIMEOUT)
             .build()
             .unwrap_or_default();

@@ -25,12 +25,14 @@ pub struct Limits {
 }
 
 /// Serves `service` (`warp::service(filter)`) on `listener` until `shutdown` resolves, then
-/// waits for open requests.
+/// waits for open requests. With `tls`, every connection first completes a TLS handshake, within
+/// the header deadline (docs/deploy.md#tls).
 pub async fn serve<S>(
     listener: tokio::net::TcpListener,
     service: S,
     limits: Limits,
     name: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     S: tower_service::Service<
@@ -90,27 +92,27 @@ pub async fn serve<S>(
             let mut inner = inner.clone();
             tower_service::Service::call(&mut inner, req)
         });
-        // hyper's HTTP/1 connection starts its header deadline at once, so a client that never
-        // sends a byte is closed too (a protocol-sniffing builder would wait for one forever).
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
-        let mut closing = closing_rx.clone();
+        let closing = closing_rx.clone();
+        let tls = tls.clone();
+        let deadline = limits.header_read_timeout;
         tokio::spawn(async move {
-            let connection = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .with_upgrades();
-            let mut connection = std::pin::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = async { drop(closing.wait_for(|c| *c).await) } => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            match tls {
+                None => serve_connection(stream, service, deadline, closing, name, false).await,
+                Some(acceptor) => {
+                    // A client that never finishes the handshake is dropped like one that never
+                    // sends its headers.
+                    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, service, deadline, closing, name, true).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(listener = name, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            tracing::debug!(listener = name, "TLS handshake timed out");
+                        }
+                    }
                 }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(listener = name, error = %e, "connection ended with an error");
             }
             drop(permit);
         });
@@ -122,6 +124,49 @@ pub async fn serve<S>(
     let _ = permits
         .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
         .await;
+}
+
+/// Serves one connection (plain or TLS) until it ends or the listener closes.
+async fn serve_connection<I, S>(
+    io: I,
+    service: S,
+    header_read_timeout: Duration,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+    name: &'static str,
+    tls: bool,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = warp::reply::Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    // hyper's HTTP/1 connection starts its header deadline at once, so a client that never
+    // sends a byte is closed too (a protocol-sniffing builder would wait for one forever).
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        // Over TLS, headers and body go out in one buffer: one encrypted record per answer
+        // instead of one per piece (docs/benchmarks.md#tls).
+        .writev(!tls);
+    let connection = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = async { drop(closing.wait_for(|c| *c).await) } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(listener = name, error = %e, "connection ended with an error");
+    }
 }
 
 /// A request body whose chunks must each arrive within `idle` (a stalled client is cut off).

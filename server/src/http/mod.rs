@@ -3,6 +3,9 @@
 //! authentication, authorization — and calls the handler. Handlers only parse, call the store and
 //! reply.
 
+#[cfg(feature = "test-support")]
+pub mod answers;
+pub mod apidoc;
 pub mod auth;
 pub mod listen;
 pub mod openapi;
@@ -450,7 +453,7 @@ async fn dispatch(
     // (docs/api.md#the-openapi-document).
     #[cfg(feature = "test-support")]
     if !template.is_empty() {
-        response = crate::testing::check_answer(&state, &method, template, response).await;
+        response = answers::check_answer(&state, &method, template, response).await;
     }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);

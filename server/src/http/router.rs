@@ -72,7 +72,7 @@ pub struct Route {
     pub access: Access,
     pub handler: Handler,
     /// Its entry in the OpenAPI document (docs/api.md#the-openapi-document).
-    pub doc: super::openapi::Doc,
+    pub doc: super::apidoc::Doc,
 }
 
 impl std::fmt::Debug for Route {
@@ -137,7 +137,10 @@ pub fn find<'a>(routes: &'a [Route], method: &Method, path: &str) -> Match<'a> {
 }
 
 fn literal_segments(template: &str) -> usize {
-    template.split('/').filter(|part| !part.starts_with('{')).count()
+    template
+        .split('/')
+        .filter(|part| !part.starts_with('{'))
+        .count()
 }
 
 fn match_template(template: &'static str, segments: &[&str]) -> Option<Params> {
@@ -194,14 +197,14 @@ mod tests {
                 template: "/api/namespaces/{ns}",
                 access: Access::Open,
                 handler: h,
-                doc: super::super::openapi::doc("test", "test"),
+                doc: super::super::apidoc::doc("test", "test"),
             },
             Route {
                 method: Method::GET,
                 template: "/api/namespaces",
                 access: Access::Open,
                 handler: h,
-                doc: super::super::openapi::doc("test", "test"),
+                doc: super::super::apidoc::doc("test", "test"),
             },
         ];
         match find(&routes, &Method::GET, "/api/namespaces/team%2Da") {

@@ -61,6 +61,7 @@ impl TestServer {
         let task = tokio::spawn(gofer_server::serve(config, listener, async {
             let _ = stopped.await;
         }));
+        gofer_sdk::install_crypto_provider();
         let http = reqwest::Client::new();
         let sdk = gofer_sdk::Client::new(&format!("http://{addr}"), None).expect("sdk client");
         let server = TestServer {

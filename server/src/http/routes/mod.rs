@@ -18,7 +18,7 @@ mod system;
 mod tasks;
 mod tokens;
 
-use super::openapi::{Body, PAGE, Query, QueryKind, doc, schema as s};
+use super::apidoc::{Body, PAGE, Query, QueryKind, doc, schema as s};
 use super::router::{Access, Res, Route};
 use gofer_core::api::*;
 use gofer_core::enums::Action;
@@ -126,7 +126,7 @@ const EVENTS: &[Query] = &[
     },
     Query {
         name: "after",
-        kind: QueryKind::Pattern(super::openapi::EVENT_ID),
+        kind: QueryKind::Pattern(super::apidoc::EVENT_ID),
         description: "Send the events after this event id, then continue live.",
     },
     Query {

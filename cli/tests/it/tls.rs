@@ -1,0 +1,383 @@
+//! TLS on the listeners (docs/deploy.md#tls), through the real binary: a certificate generated
+//! here for 127.0.0.1, signed by a CA of our own; the CLI with and without that CA, or with the
+//! insecure flag; websockets (events, log follow) over TLS; the external events listener over
+//! TLS; `--dev` staying plain; and boot refusing a bad pair with the setting to fix.
+
+use crate::common::{gofer, gofer_process, run, unused_addr};
+use crate::recovery::{Server, spawn_server};
+use futures_util::StreamExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A CA, and a server certificate it signed for `127.0.0.1` and `localhost`, as PEM files.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "gofer test CA");
+        let ca_key = rcgen::KeyPair::generate().expect("ca key");
+        let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("server params");
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
+        let other_key = rcgen::KeyPair::generate().expect("another key");
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        write("ca.pem", ca.pem());
+        // The chain as operators deploy it: the server's certificate, then the CA.
+        write("server.pem", format!("{}{}", cert.pem(), ca.pem()));
+        write("server.key", key.serialize_pem());
+        write("other.key", other_key.serialize_pem());
+        write("garbage.pem", "this is not a certificate\n".into());
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+/// The real server on `addr` with TLS on its API listener (and `extra` settings).
+fn start_tls(pki: &Pki, addr: &str, data: &Path, extra: &[(&str, &str)]) -> Server {
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let mut env = vec![
+        ("GOFER_WEB_SERVER__USE_TLS", "true"),
+        ("GOFER_WEB_SERVER__TLS_CERT_PATH", cert.as_str()),
+        ("GOFER_WEB_SERVER__TLS_KEY_PATH", key.as_str()),
+        // Tokens are required here: the test checks what a remote client sees.
+        ("GOFER_WEB_DEVELOPMENT__BYPASS_AUTH", "false"),
+    ];
+    env.extend_from_slice(extra);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    spawn_server(addr, data, &env, Stdio::null())
+}
+
+/// A client of the TLS server that trusts our CA.
+fn sdk(pki: &Pki, base: &str, token: Option<String>) -> gofer_sdk::Client {
+    let tls = gofer_sdk::TlsOptions {
+        ca_cert: Some(PathBuf::from(pki.path("ca.pem"))),
+        insecure_skip_verify: false,
+    };
+    gofer_sdk::Client::with_tls(base, token, &tls).expect("client")
+}
+
+async fn wait_until_up(client: &gofer_sdk::Client) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.health().await.is_err() {
+        assert!(Instant::now() < deadline, "the TLS server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let pki = Pki::new();
+    let data = tempfile::tempdir().unwrap();
+    let addr = unused_addr().to_string();
+    let events_addr = unused_addr().to_string();
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let _server = start_tls(
+        &pki,
+        &addr,
+        data.path(),
+        &[
+            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+            (
+                "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
+                events_addr.as_str(),
+            ),
+            ("GOFER_WEB_EXTERNAL_EVENTS__USE_TLS", "true"),
+            ("GOFER_WEB_EXTERNAL_EVENTS__TLS_CERT_PATH", cert.as_str()),
+            ("GOFER_WEB_EXTERNAL_EVENTS__TLS_KEY_PATH", key.as_str()),
+        ],
+    );
+    let base = format!("https://127.0.0.1:{}", addr.rsplit(':').next().unwrap());
+    let anonymous = sdk(&pki, &base, None);
+    wait_until_up(&anonymous).await;
+    let secret = anonymous
+        .bootstrap_token()
+        .await
+        .expect("bootstrap over TLS")
+        .secret;
+
+    // The CLI with the CA file (flag, then the environment variable) works...
+    let cli = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = gofer();
+        cmd.env("GOFER_API_BASE_URL", &base)
+            .env("GOFER_TOKEN", &secret);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd.args(args))
+    };
+    let ca = pki.path("ca.pem");
+    cli(
+        &["namespace", "create", "tls-ns", "--tls-ca-cert", &ca],
+        &[],
+    )
+    .expect(0);
+    let listed = cli(
+        &["namespace", "list", "--output", "json"],
+        &[("GOFER_TLS_CA_CERT", ca.as_str())],
+    )
+    .expect(0);
+    assert!(listed.stdout.contains("tls-ns"), "{}", listed.stdout);
+    // ...without it the certificate is refused, saying so...
+    let refused = cli(&["namespace", "list"], &[]);
+    assert_eq!(refused.code, 6, "unreachable: {refused:?}");
+    assert!(
+        refused.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        refused.stderr
+    );
+    // ...and the insecure flag connects anyway, with a warning.
+    let insecure = cli(&["namespace", "list", "--insecure-skip-tls-verify"], &[]).expect(0);
+    assert!(insecure.stdout.contains("tls-ns"), "{}", insecure.stdout);
+    assert!(
+        insecure
+            .stderr
+            .contains("warning: TLS certificate verification is off"),
+        "{}",
+        insecure.stderr
+    );
+    // A CA file that cannot be read is a usage error naming the setting.
+    let missing = cli(
+        &["namespace", "list", "--tls-ca-cert", "/nonexistent/ca.pem"],
+        &[],
+    );
+    assert_eq!(missing.code, 7, "{missing:?}");
+    assert!(missing.stderr.contains("tls_ca_cert"), "{}", missing.stderr);
+    // Plain HTTP to the TLS port gets no API answer.
+    let plain = cli(
+        &["namespace", "list"],
+        &[(
+            "GOFER_API_BASE_URL",
+            &format!("http://127.0.0.1:{}", addr.rsplit(':').next().unwrap()),
+        )],
+    );
+    assert_ne!(plain.code, 0, "{plain:?}");
+
+    // The events websocket over TLS delivers a namespace created after it opened.
+    let client = sdk(&pki, &base, Some(secret.clone()));
+    let mut events = client
+        .events(&gofer_sdk::EventFilter::default())
+        .await
+        .expect("events websocket over TLS");
+    client
+        .create_namespace(&gofer_core::api::CreateNamespaceRequest {
+            id: "tls-events".into(),
+            name: None,
+            description: None,
+        })
+        .await
+        .expect("create namespace");
+    let seen = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(event) = events.next().await {
+            let event = event.expect("event frame");
+            if serde_json::to_string(&event)
+                .unwrap()
+                .contains("tls-events")
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(seen, Ok(true), "no created_namespace event over TLS");
+
+    // A task's log followed over a TLS websocket, from a real run.
+    let image = crate::defects::image().await.expect("docker");
+    let pipeline = gofer_sdk::Pipeline::new("tls-logs", "tls logs").task(
+        gofer_sdk::Task::new("say", &image).command([
+            "sh",
+            "-c",
+            "echo over-tls-1; sleep 1; echo over-tls-2",
+        ]),
+    );
+    client
+        .register_config("default", "tls-logs", pipeline.config())
+        .await
+        .expect("register");
+    client
+        .deploy_config("default", "tls-logs", 1)
+        .await
+        .expect("deploy");
+    let run = client
+        .start_run("default", "tls-logs", &Default::default())
+        .await
+        .expect("start run");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let task = client
+            .get_task_execution("default", "tls-logs", run.run_id, "say")
+            .await;
+        if task.is_ok_and(|t| t.started > 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the task did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut log = client
+        .task_logs("default", "tls-logs", run.run_id, "say", true)
+        .await
+        .expect("log follow over TLS");
+    let mut text = String::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(30), log.next())
+        .await
+        .expect("log lines")
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("log chunk")));
+    }
+    assert!(
+        text.contains("over-tls-1") && text.contains("over-tls-2"),
+        "{text}"
+    );
+
+    // The external events listener speaks TLS too: a webhook for an extension that does not
+    // exist is answered by the listener (404, its JSON error), not refused at the handshake.
+    let webhook = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            gofer_sdk::client_config(&gofer_sdk::TlsOptions {
+                ca_cert: Some(PathBuf::from(&ca)),
+                insecure_skip_verify: false,
+            })
+            .expect("tls config"),
+        )
+        .build()
+        .expect("client");
+    let events_port = events_addr.rsplit(':').next().unwrap();
+    let res = webhook
+        .post(format!(
+            "https://127.0.0.1:{events_port}/events/no-such-extension"
+        ))
+        .body("{}")
+        .send()
+        .await
+        .expect("webhook over TLS");
+    assert_eq!(res.status().as_u16(), 404);
+    let body: serde_json::Value = res.json().await.expect("JSON error");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no-such-extension")),
+        "{body}"
+    );
+}
+
+/// Boot refuses a missing key, a key of another certificate and a file that is not PEM, each
+/// with the setting to fix; `--dev` ignores `use_tls` and serves plain HTTP.
+#[test]
+fn boot_refuses_a_bad_certificate_pair_naming_the_setting() {
+    let pki = Pki::new();
+    let cases = [
+        (
+            pki.path("server.pem"),
+            "/nonexistent/server.key".to_string(),
+            "server.tls_key_path",
+            "cannot read",
+        ),
+        (
+            pki.path("server.pem"),
+            pki.path("other.key"),
+            "server.tls_key_path",
+            "does not belong to the certificate",
+        ),
+        (
+            pki.path("garbage.pem"),
+            pki.path("server.key"),
+            "server.tls_cert_path",
+            "holds no certificate",
+        ),
+        (
+            pki.path("server.pem"),
+            pki.path("garbage.pem"),
+            "server.tls_key_path",
+            "holds no private key",
+        ),
+    ];
+    for (cert, key, setting, words) in cases {
+        let data = tempfile::tempdir().unwrap();
+        let out = gofer_process()
+            .args(["service", "start"])
+            .env("GOFER_WEB_SERVER__BIND_ADDRESS", unused_addr().to_string())
+            .env("GOFER_WEB_SERVER__DATA_DIR", data.path())
+            .env("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "false")
+            .env("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "false")
+            .env("GOFER_WEB_SERVER__USE_TLS", "true")
+            .env("GOFER_WEB_SERVER__TLS_CERT_PATH", &cert)
+            .env("GOFER_WEB_SERVER__TLS_KEY_PATH", &key)
+            .output()
+            .expect("gofer runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "booted with {cert} / {key}");
+        assert!(
+            stderr.contains(setting) && stderr.contains(words),
+            "{setting} / {words}: {stderr}"
+        );
+        // Nothing was written: the data dir is as it was.
+        assert_eq!(
+            std::fs::read_dir(data.path()).unwrap().count(),
+            0,
+            "{stderr}"
+        );
+    }
+    // TLS to extensions is not built yet: refused at boot rather than ignored.
+    let data = tempfile::tempdir().unwrap();
+    let out = gofer_process()
+        .args(["service", "start"])
+        .env("GOFER_WEB_SERVER__BIND_ADDRESS", unused_addr().to_string())
+        .env("GOFER_WEB_SERVER__DATA_DIR", data.path())
+        .env("GOFER_WEB_EXTENSIONS__USE_TLS", "true")
+        .env(
+            "GOFER_WEB_EXTENSIONS__TLS_CERT_PATH",
+            pki.path("server.pem"),
+        )
+        .env("GOFER_WEB_EXTENSIONS__TLS_KEY_PATH", pki.path("server.key"))
+        .output()
+        .expect("gofer runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("extensions.use_tls"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_serves_plain_http_whatever_use_tls_says() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let data = tempfile::tempdir().unwrap();
+    let addr = unused_addr().to_string();
+    let child = gofer_process()
+        .args(["service", "start", "--dev"])
+        .env("GOFER_WEB_SERVER__BIND_ADDRESS", &addr)
+        .env("GOFER_WEB_SERVER__DATA_DIR", data.path())
+        .env("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "false")
+        .env("GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS", "false")
+        .env("GOFER_WEB_SERVER__USE_TLS", "true")
+        .env("GOFER_WEB_SERVER__TLS_CERT_PATH", "/nonexistent/cert.pem")
+        .env("GOFER_WEB_SERVER__TLS_KEY_PATH", "/nonexistent/key.pem")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gofer starts");
+    let _server = Server(child);
+    let client = gofer_sdk::Client::new(&format!("http://{addr}"), None).expect("client");
+    wait_until_up(&client).await;
+    // The loopback bypass is on in --dev: no token needed.
+    assert!(client.list_namespaces(None).await.is_ok());
+}

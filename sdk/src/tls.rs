@@ -1,0 +1,135 @@
+//! How the client checks an `https://` server (docs/deploy.md#tls): the system's CA
+//! certificates plus an optional CA file (a private CA, a self-signed server certificate), or,
+//! when asked explicitly, no check at all.
+
+use crate::Error;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// TLS options of a [`crate::Client`].
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// A PEM file of CA certificates trusted in addition to the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any server certificate. Only for a test server you cannot give a CA file for:
+    /// anyone on the path can read and change the traffic.
+    pub insecure_skip_verify: bool,
+}
+
+/// The crypto provider of the client's TLS connections (ring; no OpenSSL).
+#[expect(
+    deprecated,
+    reason = "ring has no post-quantum key exchange; aws-lc-rs would need a C toolchain to build"
+)]
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Makes ring the process's default TLS provider, for `reqwest` clients built without
+/// [`crate::Client`] (reqwest has no provider of its own in this workspace). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = Arc::try_unwrap(provider()).map(rustls::crypto::CryptoProvider::install_default);
+}
+
+/// The rustls client configuration for `options` (HTTP/1.1).
+pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, Error> {
+    let invalid = |message: String| Error::Tls { message };
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut config = if options.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+            .with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        // Unreadable system certificates are skipped: a CA file may be all that is needed.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = &options.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                invalid(format!("tls_ca_cert: cannot read {}: {e}", path.display()))
+            })?;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| {
+                    invalid(format!(
+                        "tls_ca_cert: {} is not a valid PEM file: {e}",
+                        path.display()
+                    ))
+                })?;
+            if certs.is_empty() {
+                return Err(invalid(format!(
+                    "tls_ca_cert: {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    invalid(format!(
+                        "tls_ca_cert: {} holds a certificate that cannot be used as a CA: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Accepts every certificate; still checks that the handshake is signed by the key presented.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
