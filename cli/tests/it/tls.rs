@@ -203,7 +203,9 @@ async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate()
 
     // A task's log followed over a TLS websocket, from a real run.
     let image = crate::defects::image().await.expect("docker");
-    let pipeline = gofer_sdk::Pipeline::new("tls-logs", "tls logs").task(
+    // A fresh pipeline id each time: its container names are new, and removed at the end.
+    let p = crate::common::unique("tls");
+    let pipeline = gofer_sdk::Pipeline::new(&p, "tls logs").task(
         gofer_sdk::Task::new("say", &image).command([
             "sh",
             "-c",
@@ -211,30 +213,34 @@ async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate()
         ]),
     );
     client
-        .register_config("default", "tls-logs", pipeline.config())
+        .register_config("default", &p, pipeline.config())
         .await
         .expect("register");
     client
-        .deploy_config("default", "tls-logs", 1)
+        .deploy_config("default", &p, 1)
         .await
         .expect("deploy");
     let run = client
-        .start_run("default", "tls-logs", &Default::default())
+        .start_run("default", &p, &Default::default())
         .await
         .expect("start run");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // A busy engine (the whole suite runs at once) may take a while to start the container.
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let task = client
-            .get_task_execution("default", "tls-logs", run.run_id, "say")
+            .get_task_execution("default", &p, run.run_id, "say")
             .await;
-        if task.is_ok_and(|t| t.started > 0) {
+        if task.as_ref().is_ok_and(|t| t.started > 0) {
             break;
         }
-        assert!(Instant::now() < deadline, "the task did not start");
+        assert!(
+            Instant::now() < deadline,
+            "the task did not start: {task:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut log = client
-        .task_logs("default", "tls-logs", run.run_id, "say", true)
+        .task_logs("default", &p, run.run_id, "say", true)
         .await
         .expect("log follow over TLS");
     let mut text = String::new();
