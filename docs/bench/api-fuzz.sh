@@ -26,7 +26,10 @@ bin="${GOFER_BIN:-${CARGO_TARGET_DIR:-target}/debug/gofer}"
 
 if [ ! -x "$venv/bin/schemathesis" ]; then
     # The newest Python there is: hypothesis trips over an AST bug of CPython 3.11 on some schemas.
-    py="$(command -v python3.13 || command -v python3.12 || command -v python3)"
+    py=python3
+    for candidate in python3.13 python3.12 $(ls -d "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do
+        if "$candidate" -c 'import sys' >/dev/null 2>&1; then py="$candidate"; break; fi
+    done
     if ! "$py" -m venv "$venv" 2>/dev/null; then
         apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
         rm -rf "$venv"
