@@ -76,7 +76,6 @@ status=0
     --seed "$seed" \
     --max-examples "$examples" \
     --generation-deterministic \
-    --generation-database none \
     --exclude-tag 'External events' \
     --request-timeout 10 \
     --workers 2 \
