@@ -25,14 +25,31 @@ pub struct TlsOptions {
     deprecated,
     reason = "ring has no post-quantum key exchange; aws-lc-rs would need a C toolchain to build"
 )]
+fn ring() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(ring())
 }
 
 /// Makes ring the process's default TLS provider, for `reqwest` clients built without
 /// [`crate::Client`] (reqwest has no provider of its own in this workspace). Idempotent.
 pub fn install_crypto_provider() {
-    let _ = Arc::try_unwrap(provider()).map(rustls::crypto::CryptoProvider::install_default);
+    // An error only says a provider is installed already.
+    let _ = ring().install_default();
+}
+
+/// The configuration of a client of a plain-HTTP server: it never makes a TLS connection, so it
+/// trusts nothing and reads no certificate files.
+pub(crate) fn unused_config() -> Result<rustls::ClientConfig, Error> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls {
+            message: e.to_string(),
+        })?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
 }
 
 /// The rustls client configuration for `options` (HTTP/1.1).

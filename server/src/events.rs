@@ -52,4 +52,26 @@ impl EventFeed {
             let _ = self.changed.changed().await;
         }
     }
+
+    /// [`EventFeed::next`] for a background consumer (metrics, notifications): a failed read is
+    /// logged under `consumer` and retried a second later; `None` once the server shuts down.
+    pub async fn next_until_shutdown(
+        &mut self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+        consumer: &'static str,
+    ) -> Option<Vec<Event>> {
+        loop {
+            let batch = tokio::select! {
+                batch = self.next() => batch,
+                true = crate::shutting_down(shutdown) => return None,
+            };
+            match batch {
+                Ok(events) => return Some(events),
+                Err(e) => {
+                    tracing::warn!(error = %e, consumer, "reading events failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
 }

@@ -268,19 +268,7 @@ impl Metrics {
             }
         };
         let mut feed = EventFeed::after(store.clone(), start);
-        loop {
-            let batch = tokio::select! {
-                batch = feed.next() => batch,
-                true = crate::shutting_down(&mut shutdown) => return,
-            };
-            let events = match batch {
-                Ok(events) => events,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics: reading events failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
+        while let Some(events) = feed.next_until_shutdown(&mut shutdown, "metrics").await {
             for event in events {
                 let task_secs = match &event.kind {
                     EventKind::CompletedTaskExecution {

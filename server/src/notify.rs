@@ -66,19 +66,10 @@ impl Notifier {
             }
         }
         let mut feed = EventFeed::after(self.store.clone(), start);
-        loop {
-            let batch = tokio::select! {
-                batch = feed.next() => batch,
-                true = crate::shutting_down(&mut shutdown) => return,
-            };
-            let events = match batch {
-                Ok(events) => events,
-                Err(e) => {
-                    tracing::warn!(error = %e, "notifications: reading events failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
+        while let Some(events) = feed
+            .next_until_shutdown(&mut shutdown, "notifications")
+            .await
+        {
             for event in events {
                 match event.kind {
                     EventKind::CompletedRun {

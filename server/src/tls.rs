@@ -12,8 +12,8 @@ use std::sync::Arc;
     deprecated,
     reason = "ring has no post-quantum key exchange; aws-lc-rs would need a C toolchain to build"
 )]
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+fn ring() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 /// The rustls configuration for the section's `tls_cert_path` (a PEM chain, leaf first) and
@@ -48,7 +48,7 @@ pub fn server_config(
     // AES-128-GCM first, and the server's order over the client's: as safe as AES-256 for TLS and
     // cheaper per byte, which an API answering lists of runs spends most of its TLS time on
     // (docs/benchmarks.md#tls).
-    let mut provider = (*provider()).clone();
+    let mut provider = ring();
     provider.cipher_suites.sort_by_key(|suite| {
         !matches!(
             suite.suite(),
@@ -100,7 +100,7 @@ pub fn client_config(extra_ca: Option<&[u8]>) -> rustls::ClientConfig {
             let _ = roots.add(cert);
         }
     }
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(ring()))
         .with_safe_default_protocol_versions();
     let mut config = match builder {
         Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),

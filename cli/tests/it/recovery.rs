@@ -273,9 +273,7 @@ async fn sigkill_mid_task_then_restart_completes_the_run_once() {
         .await
         .unwrap();
     assert_eq!(&logs[..], b"before\nafter\n");
-    for id in containers(&crashed.pipeline) {
-        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-    }
+    crate::common::remove_pipeline_containers(&crashed.pipeline);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,9 +282,7 @@ async fn a_container_that_vanished_while_down_is_orphaned() {
         json!({"id": "sleeper", "image": image, "command": ["sleep", "300"], "retries": {"count": 3, "backoff": 0}})
     })
     .await;
-    for id in containers(&crashed.pipeline) {
-        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-    }
+    crate::common::remove_pipeline_containers(&crashed.pipeline);
     let (_server, run, task) = crashed.restart_until_done().await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["status_reason"]["reason"], "scheduler_error");
@@ -357,9 +353,7 @@ async fn output_written_while_the_server_is_down_is_recovered_with_the_default_d
     let (_server, run, _) = crashed.restart_until_done().await;
     assert_eq!(run["status"], "successful", "{run}");
     assert_eq!(task_log(&crashed).await, b"before\nduring\ndone\n");
-    for id in containers(&crashed.pipeline) {
-        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-    }
+    crate::common::remove_pipeline_containers(&crashed.pipeline);
 }
 
 /// docs/schedulers.md#log-drivers: with `log_driver = "none"` the engine keeps no log, so a
@@ -388,7 +382,5 @@ async fn with_log_driver_none_a_restart_keeps_what_was_stored() {
     assert_eq!(run["status"], "successful", "{run}");
     // "after" was written while the server was down: with no engine log it is gone.
     assert_eq!(task_log(&crashed).await, b"before\n");
-    for id in containers(&crashed.pipeline) {
-        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-    }
+    crate::common::remove_pipeline_containers(&crashed.pipeline);
 }

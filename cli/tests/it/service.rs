@@ -394,9 +394,5 @@ async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() 
     assert_eq!(object, "kept bytes");
     let _ = second.0.kill();
     let _ = second.0.wait();
-    for id in crate::recovery::containers(&pipeline) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &id])
-            .output();
-    }
+    crate::common::remove_pipeline_containers(&pipeline);
 }

@@ -254,6 +254,7 @@ async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate()
         text.contains("over-tls-1") && text.contains("over-tls-2"),
         "{text}"
     );
+    crate::common::remove_pipeline_containers(&p);
 
     // The external events listener speaks TLS too: a webhook for an extension that does not
     // exist is answered by the listener (404, its JSON error), not refused at the handshake.

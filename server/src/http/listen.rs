@@ -97,13 +97,13 @@ pub async fn serve<S>(
         let deadline = limits.header_read_timeout;
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, service, deadline, closing, name, false).await,
+                None => serve_connection(stream, service, deadline, closing, name).await,
                 Some(acceptor) => {
                     // A client that never finishes the handshake is dropped like one that never
                     // sends its headers.
                     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            serve_connection(stream, service, deadline, closing, name, true).await;
+                            serve_connection(stream, service, deadline, closing, name).await;
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(listener = name, error = %e, "TLS handshake failed");
@@ -133,7 +133,6 @@ async fn serve_connection<I, S>(
     header_read_timeout: Duration,
     mut closing: tokio::sync::watch::Receiver<bool>,
     name: &'static str,
-    tls: bool,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<
@@ -149,10 +148,7 @@ async fn serve_connection<I, S>(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        // Over TLS, headers and body go out in one buffer: one encrypted record per answer
-        // instead of one per piece (docs/benchmarks.md#tls).
-        .writev(!tls);
+        .header_read_timeout(header_read_timeout);
     let connection = builder
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .with_upgrades();

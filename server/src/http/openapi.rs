@@ -298,9 +298,6 @@ fn operation(route: &Route, generators: &mut Generators) -> Value {
     match route.access {
         Access::Open | Access::Public => {}
         Access::Authenticated => errors.push(401),
-        Access::Perm {
-            anonymous: true, ..
-        } => errors.extend([401, 403]),
         _ => errors.extend([401, 403]),
     }
     if template.contains('{') {
@@ -380,13 +377,11 @@ pub fn tag(template: &str) -> &'static str {
     match first {
         "events" => "Events",
         "extensions" => "Extensions",
-        "external" => "External events",
         "roles" => "Roles",
         "runs" => "Runs",
         "secrets" => "Secrets",
         "system" => "System",
         "tokens" => "Tokens",
-        _ if template == "/events/{id}" => "External events",
         _ => "Operations",
     }
 }

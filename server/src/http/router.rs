@@ -108,31 +108,33 @@ pub fn find<'a>(routes: &'a [Route], method: &Method, path: &str) -> Match<'a> {
     // A path a template names literally (`/api/tokens/whoami`) belongs to that template alone,
     // not also to a parameter in its place (`/api/tokens/{id}`): only the most literal matches
     // count, so `DELETE /api/tokens/whoami` is 405, not a delete of a token named `whoami`.
-    let matching: Vec<(&Route, Params)> = routes
-        .iter()
-        .filter_map(|route| match_template(route.template, &segments).map(|p| (route, p)))
-        .collect();
-    let most_literal = matching
-        .iter()
-        .map(|(route, _)| literal_segments(route.template))
-        .max()
-        .unwrap_or(0);
-    let mut allowed = Vec::new();
-    for (route, params) in matching {
-        if literal_segments(route.template) < most_literal {
+    // One pass: a more literal match replaces what was found so far.
+    let mut best = 0;
+    let mut found: Option<(&Route, Params)> = None;
+    let mut allowed: Vec<Method> = Vec::new();
+    for route in routes {
+        let Some(params) = match_template(route.template, &segments) else {
+            continue;
+        };
+        let literal = literal_segments(route.template);
+        if literal < best {
             continue;
         }
-        if route.method == *method {
-            return Match::Found(route, params);
+        if literal > best {
+            best = literal;
+            found = None;
+            allowed.clear();
         }
-        if !allowed.contains(&route.method) {
+        if route.method == *method {
+            found = found.or(Some((route, params)));
+        } else if !allowed.contains(&route.method) {
             allowed.push(route.method.clone());
         }
     }
-    if !allowed.is_empty() {
-        Match::WrongMethod(allowed)
-    } else {
-        Match::NotFound
+    match found {
+        Some((route, params)) => Match::Found(route, params),
+        None if !allowed.is_empty() => Match::WrongMethod(allowed),
+        None => Match::NotFound,
     }
 }
 
