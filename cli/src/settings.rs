@@ -134,6 +134,7 @@ impl Settings {
         let tls = gofer_sdk::TlsOptions {
             ca_cert: self.tls_ca_cert.value.as_ref().map(PathBuf::from),
             insecure_skip_verify: insecure,
+            pinned_cert: None,
         };
         gofer_sdk::Client::with_tls(&self.api_base_url.value, self.token.value.clone(), &tls)
     }

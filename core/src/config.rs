@@ -368,18 +368,22 @@ impl ServerConfig {
                 &self.external_events.tls_cert_path,
                 &self.external_events.tls_key_path,
             ),
-            (
-                self.extensions.use_tls,
-                "extensions",
-                &self.extensions.tls_cert_path,
-                &self.extensions.tls_key_path,
-            ),
         ] {
             if on && (cert.is_empty() || key.is_empty()) {
                 return Err(ConfigError(format!(
                     "{section}.tls_cert_path and {section}.tls_key_path: required when {section}.use_tls is true"
                 )));
             }
+        }
+        // Extensions may leave both empty: the server then issues each extension a certificate
+        // from its own CA (docs/deploy.md#tls-between-the-server-and-its-extensions).
+        let ext = &self.extensions;
+        if ext.use_tls && ext.tls_cert_path.is_empty() != ext.tls_key_path.is_empty() {
+            return Err(ConfigError(
+                "extensions.tls_cert_path and extensions.tls_key_path: set both (one certificate \
+                 for every extension) or neither (the server issues each extension its own)"
+                    .to_owned(),
+            ));
         }
         Ok(())
     }
@@ -495,5 +499,29 @@ mod tests {
         let e = ServerConfig::load(Some(("f", "[api]\nrun_parallelism_limit = \"x\"")), [])
             .unwrap_err();
         assert!(e.0.contains("run_parallelism_limit"), "{e}");
+    }
+
+    /// TLS paths: the listeners need both; extensions take both or neither (neither: the server
+    /// issues their certificates).
+    #[test]
+    fn tls_paths_are_required_as_pairs() {
+        let tls = |section: &str, cert: &str, key: &str| {
+            let upper = section.to_uppercase();
+            let env = [
+                (format!("GOFER_WEB_{upper}__USE_TLS"), "true"),
+                (format!("GOFER_WEB_{upper}__TLS_CERT_PATH"), cert),
+                (format!("GOFER_WEB_{upper}__TLS_KEY_PATH"), key),
+            ];
+            ServerConfig::load(None, env.iter().map(|(k, v)| (k.as_str(), *v))).map(drop)
+        };
+        let e = tls("server", "", "").unwrap_err();
+        assert!(
+            e.0.starts_with("server.tls_cert_path and server.tls_key_path: required"),
+            "{e}"
+        );
+        assert!(tls("extensions", "", "").is_ok());
+        assert!(tls("extensions", "/c.pem", "/k.pem").is_ok());
+        let e = tls("extensions", "/c.pem", "").unwrap_err();
+        assert!(e.0.contains("set both"), "{e}");
     }
 }

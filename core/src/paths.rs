@@ -29,6 +29,17 @@ pub fn pipeline_logs(data_dir: &Path, namespace: &str, pipeline: &str) -> PathBu
     data_dir.join("logs").join(namespace).join(pipeline)
 }
 
+/// `<data_dir>/tls/extensions-ca.pem`: the certificate of the CA that issues the extensions'
+/// certificates (docs/deploy.md#tls-between-the-server-and-its-extensions).
+pub fn extensions_ca_cert(data_dir: &Path) -> PathBuf {
+    data_dir.join("tls").join("extensions-ca.pem")
+}
+
+/// `<data_dir>/tls/extensions-ca.key`: that CA's private key (mode 0600).
+pub fn extensions_ca_key(data_dir: &Path) -> PathBuf {
+    data_dir.join("tls").join("extensions-ca.key")
+}
+
 /// The root of the object store (docs/objects-and-secrets.md#objects).
 pub fn objects(data_dir: &Path) -> PathBuf {
     data_dir.join("objects")

@@ -69,6 +69,16 @@ pub struct SystemEnv {
     /// `host:port` of the Gofer API, no scheme.
     pub gofer_host: String,
     pub bind_address: SocketAddr,
+    /// Whether the extension serves HTTPS (`GOFER_EXTENSION_SYSTEM_USE_TLS`), with this
+    /// certificate chain and key (PEM text of `…_TLS_CERT` and `…_TLS_KEY`).
+    pub use_tls: bool,
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Whether the Gofer API serves HTTPS (`GOFER_EXTENSION_SYSTEM_GOFER_USE_TLS`), and the
+    /// PEM text whose first certificate is the one it presents (`…_GOFER_CERT`; empty: check
+    /// it against the system's CAs).
+    pub gofer_use_tls: bool,
+    pub gofer_cert: String,
 }
 
 impl SystemEnv {
@@ -80,13 +90,14 @@ impl SystemEnv {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| format!("GOFER_EXTENSION_SYSTEM_{key} is not set (the Gofer server sets it when it starts an extension)"))
         };
-        if var("USE_TLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            return Err(
-                "GOFER_EXTENSION_SYSTEM_USE_TLS=true: this extension serves plain \
-                        HTTP only; set extensions.use_tls = false"
-                    .to_owned(),
-            );
-        }
+        let flag = |key: &str| var(key).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let use_tls = flag("USE_TLS");
+        let (tls_cert, tls_key) = if use_tls {
+            (required("TLS_CERT")?, required("TLS_KEY")?)
+        } else {
+            (String::new(), String::new())
+        };
+        let gofer_use_tls = flag("GOFER_USE_TLS");
         let bind = var("BIND_ADDRESS")
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "0.0.0.0:8082".to_owned());
@@ -97,12 +108,61 @@ impl SystemEnv {
             bind_address: bind.parse().map_err(|e| {
                 format!("GOFER_EXTENSION_SYSTEM_BIND_ADDRESS: '{bind}' is not host:port ({e})")
             })?,
+            use_tls,
+            tls_cert,
+            tls_key,
+            gofer_use_tls,
+            gofer_cert: if gofer_use_tls {
+                var("GOFER_CERT").unwrap_or_default()
+            } else {
+                String::new()
+            },
         })
     }
 
     /// The Gofer API base URL the extension calls.
     pub fn api_base_url(&self) -> String {
-        format!("http://{}", self.gofer_host)
+        let scheme = if self.gofer_use_tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.gofer_host)
+    }
+
+    /// A client of the Gofer API acting as this extension (its secret is the token), checking
+    /// an HTTPS API's certificate as the server asked.
+    pub fn client(&self) -> Result<crate::Client, String> {
+        let tls = crate::TlsOptions {
+            pinned_cert: (!self.gofer_cert.is_empty()).then(|| self.gofer_cert.clone()),
+            ..crate::TlsOptions::default()
+        };
+        crate::Client::with_tls(&self.api_base_url(), Some(self.secret.clone()), &tls).map_err(
+            |e| {
+                format!("GOFER_EXTENSION_SYSTEM_GOFER_HOST, GOFER_EXTENSION_SYSTEM_GOFER_CERT: {e}")
+            },
+        )
+    }
+
+    /// The TLS acceptor of the extension's listener, when it serves HTTPS.
+    fn acceptor(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        if !self.use_tls {
+            return Ok(None);
+        }
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(self.tls_cert.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("GOFER_EXTENSION_SYSTEM_TLS_CERT: not PEM text: {e}"))?;
+        let key = PrivateKeyDer::from_pem_slice(self.tls_key.as_bytes())
+            .map_err(|e| format!("GOFER_EXTENSION_SYSTEM_TLS_KEY: no PEM private key: {e}"))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| {
+                format!("GOFER_EXTENSION_SYSTEM_TLS_CERT, GOFER_EXTENSION_SYSTEM_TLS_KEY: {e}")
+            })?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
     }
 }
 
@@ -307,10 +367,15 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
         .unify()
         .recover(recover);
 
+    let tls = env.acceptor()?;
     let listener = tokio::net::TcpListener::bind(env.bind_address)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", env.bind_address))?;
-    println!("extension {} listening on {}", env.id, env.bind_address);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "extension {} listening on {} ({scheme})",
+        env.id, env.bind_address
+    );
     // Shutdown: on `POST /api/shutdown`, SIGTERM or ctrl-c. In-flight requests get
     // `SHUTDOWN_GRACE` to finish; idle keep-alive connections (the server's client pools them)
     // must not hold the process open until they time out.
@@ -332,10 +397,7 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
         println!("extension shutting down");
         let _ = stopping_tx.send(true);
     };
-    let server = warp::serve(routes)
-        .incoming(listener)
-        .graceful(stop_signal)
-        .run();
+    let server = accept_loop(listener, warp::service(routes), tls, stop_signal);
     tokio::select! {
         () = server => {}
         () = async {
@@ -344,6 +406,91 @@ pub async fn serve(env: SystemEnv, extension: Arc<dyn Extension>) -> Result<(), 
         } => {}
     }
     Ok(())
+}
+
+/// How long a client (the Gofer server) may take to complete a TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves HTTP/1.1 (over TLS with `tls`) until `stop` resolves, then lets open connections finish
+/// the request they are on.
+async fn accept_loop<S>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: impl std::future::Future<Output = ()>,
+) where
+    S: tower_service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = warp::reply::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    println!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let inner = service.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let mut inner = inner.clone();
+            tower_service::Service::call(&mut inner, request)
+        });
+        let closing = closing_rx.clone();
+        let tls = tls.clone();
+        connections.spawn(async move {
+            match tls {
+                None => connection(stream, service, closing).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection(stream, service, closing).await,
+                        Ok(Err(e)) => println!("TLS handshake failed: {e}"),
+                        Err(_) => println!("TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+        // Reap finished connections as we go.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+/// One connection, until it ends or the listener closes (then after its current request).
+async fn connection<I, S>(io: I, service: S, mut closing: tokio::sync::watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = warp::reply::Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let builder = hyper::server::conn::http1::Builder::new();
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = closing.wait_for(|c| *c) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
 
 #[derive(Debug)]
@@ -394,6 +541,31 @@ mod tests {
         fn unsubscribe(&self, _request: ExtensionUnsubscribeRequest) {}
     }
 
+    /// The status of the extension's health once it answers at `base`.
+    async fn first_health(http: &reqwest::Client, base: &str) -> Option<u16> {
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{base}/health")).send().await {
+                return Some(r.status().as_u16());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Runs the extension beside the client on this task; the client ends by asking it to shut
+    /// down, and it must then stop cleanly.
+    async fn beside(
+        server: impl std::future::Future<Output = Result<(), String>>,
+        client: impl std::future::Future<Output = ()>,
+    ) {
+        let (served, ()) = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            tokio::join!(server, client)
+        })
+        .await
+        .expect("the extension stops after POST /api/shutdown");
+        assert_eq!(served, Ok(()));
+    }
+
     /// The REST API an extension serves: health without auth, everything else behind the bearer
     /// secret, a refused subscription as a 400 with the extension's message, shutdown on request.
     #[tokio::test]
@@ -408,21 +580,18 @@ mod tests {
             secret: "s3cret".to_owned(),
             gofer_host: "127.0.0.1:1".to_owned(),
             bind_address: format!("127.0.0.1:{port}").parse().unwrap(),
+            use_tls: false,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            gofer_use_tls: false,
+            gofer_cert: String::new(),
         };
         let server = serve(env, Arc::new(Echo));
         let client = async {
             crate::install_crypto_provider();
             let http = reqwest::Client::new();
             let base = format!("http://127.0.0.1:{port}/api");
-            let mut health = None;
-            for _ in 0..100 {
-                if let Ok(r) = http.get(format!("{base}/health")).send().await {
-                    health = Some(r.status().as_u16());
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            assert_eq!(health, Some(204));
+            assert_eq!(first_health(&http, &base).await, Some(204));
             let info = http.get(format!("{base}/info")).send().await.unwrap();
             assert_eq!(info.status().as_u16(), 401);
             let info: serde_json::Value = http
@@ -457,12 +626,93 @@ mod tests {
                 .unwrap();
             assert!(stop.status().is_success());
         };
-        // The server runs beside the client on this task, and ends after the shutdown request.
-        let (served, ()) = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-            tokio::join!(server, client)
-        })
-        .await
-        .expect("the extension stops after POST /api/shutdown");
-        assert_eq!(served, Ok(()));
+        beside(server, client).await;
+    }
+
+    /// With `GOFER_EXTENSION_SYSTEM_USE_TLS`, the extension serves HTTPS with the certificate it
+    /// was given (a client trusting its CA gets answers, plain HTTP gets none), and a client
+    /// pinned to a certificate accepts exactly that one.
+    #[tokio::test]
+    async fn serves_https_with_the_given_certificate() {
+        crate::install_crypto_provider();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        let stranger_key = rcgen::KeyPair::generate().unwrap();
+        let stranger = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .self_signed(&stranger_key)
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env = SystemEnv {
+            id: "echo".to_owned(),
+            secret: "s3cret".to_owned(),
+            gofer_host: "127.0.0.1:1".to_owned(),
+            bind_address: format!("127.0.0.1:{port}").parse().unwrap(),
+            use_tls: true,
+            tls_cert: cert.pem(),
+            tls_key: key.serialize_pem(),
+            gofer_use_tls: false,
+            gofer_cert: String::new(),
+        };
+        let server = serve(env, Arc::new(Echo));
+        let client = async {
+            let dir = std::env::temp_dir().join(format!("gofer-sdk-ca-{port}"));
+            std::fs::write(&dir, ca.pem()).unwrap();
+            let with = |options: crate::TlsOptions| {
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(crate::client_config(&options).unwrap())
+                    .build()
+                    .unwrap()
+            };
+            let trusting = with(crate::TlsOptions {
+                ca_cert: Some(dir.clone()),
+                ..crate::TlsOptions::default()
+            });
+            let base = format!("https://127.0.0.1:{port}/api");
+            let health = first_health(&trusting, &base).await;
+            std::fs::remove_file(&dir).unwrap();
+            assert_eq!(health, Some(204));
+            let plain = reqwest::Client::new()
+                .get(format!("http://127.0.0.1:{port}/api/health"))
+                .send()
+                .await;
+            assert!(plain.is_err(), "plain HTTP got an answer: {plain:?}");
+            let pinned = with(crate::TlsOptions {
+                pinned_cert: Some(cert.pem()),
+                ..crate::TlsOptions::default()
+            });
+            let answer = pinned.get(format!("{base}/health")).send().await.unwrap();
+            assert_eq!(answer.status().as_u16(), 204);
+            let wrong_pin = with(crate::TlsOptions {
+                pinned_cert: Some(stranger.pem()),
+                ..crate::TlsOptions::default()
+            });
+            assert!(
+                wrong_pin
+                    .get(format!("{base}/health"))
+                    .send()
+                    .await
+                    .is_err()
+            );
+            let stop = trusting
+                .post(format!("{base}/shutdown"))
+                .bearer_auth("s3cret")
+                .send()
+                .await
+                .unwrap();
+            assert!(stop.status().is_success());
+        };
+        beside(server, client).await;
     }
 }

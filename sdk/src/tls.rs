@@ -18,6 +18,11 @@ pub struct TlsOptions {
     /// Accept any server certificate. Only for a test server you cannot give a CA file for:
     /// anyone on the path can read and change the traffic.
     pub insecure_skip_verify: bool,
+    /// PEM text whose first certificate is the one the server must present: that certificate
+    /// is accepted whatever its names and issuer, and no other is. Extensions are given the
+    /// API's this way (`GOFER_EXTENSION_SYSTEM_GOFER_CERT`), because they reach it at an address
+    /// its certificate need not name.
+    pub pinned_cert: Option<String>,
 }
 
 /// The crypto provider of the client's TLS connections (ring; no OpenSSL).
@@ -29,7 +34,7 @@ fn ring() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(ring())
 }
 
@@ -58,10 +63,25 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, Error
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(e.to_string()))?;
-    let mut config = if options.insecure_skip_verify {
+    let mut config = if let Some(pem) = &options.pinned_cert {
+        let leaf = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .next()
+            .and_then(Result::ok)
+            .ok_or_else(|| invalid("the pinned server certificate is not PEM text".to_owned()))?;
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+            .with_custom_certificate_verifier(Arc::new(Unchecked {
+                pin: Some(leaf),
+                provider: provider(),
+            }))
+            .with_no_client_auth()
+    } else if options.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unchecked {
+                pin: None,
+                provider: provider(),
+            }))
             .with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
@@ -102,20 +122,30 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, Error
     Ok(config)
 }
 
-/// Accepts every certificate; still checks that the handshake is signed by the key presented.
+/// Accepts every certificate, or with a `pin` exactly that one, whatever its names and issuer;
+/// still checks that the handshake is signed by the key presented.
 #[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+struct Unchecked {
+    pin: Option<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
 
-impl ServerCertVerifier for AnyCertificate {
+impl ServerCertVerifier for Unchecked {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match &self.pin {
+            Some(pin) if pin.as_ref() != end_entity.as_ref() => Err(rustls::Error::General(
+                "the server presented another certificate than the one this client was given"
+                    .to_owned(),
+            )),
+            _ => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
@@ -128,7 +158,7 @@ impl ServerCertVerifier for AnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -142,11 +172,13 @@ impl ServerCertVerifier for AnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

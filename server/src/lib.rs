@@ -114,14 +114,6 @@ pub async fn prepare_with(
         .validate()
         .map_err(|e| ServerError::Startup(format!("invalid configuration: {e}")))?;
     raise_open_file_limit(&config);
-    if config.extensions.use_tls {
-        return Err(ServerError::Startup(
-            "extensions.use_tls: TLS between the server and its extensions is not supported yet; \
-             set extensions.use_tls = false (the server reaches its extensions on the container \
-             network; docs/deploy.md#tls)"
-                .to_owned(),
-        ));
-    }
     // Certificates are read before anything is written: a bad pair stops the boot with the
     // setting to fix (docs/deploy.md#tls).
     let api_tls = tls::acceptor(
@@ -160,6 +152,10 @@ pub async fn prepare_with(
             data_dir.display()
         ))
     })?;
+    // The extensions' certificates: a configured pair is checked, the server's CA is loaded or
+    // created (docs/deploy.md#tls-between-the-server-and-its-extensions).
+    let extension_tls =
+        tls::ExtensionTls::from_config(&config, &data_dir).map_err(ServerError::Startup)?;
     let db_path = gofer_core::paths::database(&data_dir);
     let store = tokio::task::spawn_blocking(move || RedbStore::open(&db_path))
         .await
@@ -279,6 +275,7 @@ pub async fn prepare_with(
         cipher_for_extensions,
         config.clone(),
         instance_for_extensions,
+        extension_tls,
     );
     extensions.install_std().await?;
     let state = Arc::new(http::AppState {

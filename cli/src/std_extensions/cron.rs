@@ -55,8 +55,7 @@ pub struct Cron {
 
 impl Cron {
     pub fn new(env: &SystemEnv) -> Result<Cron, String> {
-        let client = gofer_sdk::Client::new(&env.api_base_url(), Some(env.secret.clone()))
-            .map_err(|e| format!("GOFER_EXTENSION_SYSTEM_GOFER_HOST: {e}"))?;
+        let client = env.client()?;
         Ok(Cron {
             id: env.id.clone(),
             client,

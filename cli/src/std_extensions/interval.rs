@@ -39,8 +39,7 @@ impl Interval {
             super::setting("MIN_INTERVAL").unwrap_or_else(|| DEFAULT_MIN_INTERVAL.to_owned());
         let min =
             gofer_core::duration::parse(&min_text).map_err(|e| format!("MIN_INTERVAL: {e}"))?;
-        let client = gofer_sdk::Client::new(&env.api_base_url(), Some(env.secret.clone()))
-            .map_err(|e| format!("GOFER_EXTENSION_SYSTEM_GOFER_HOST: {e}"))?;
+        let client = env.client()?;
         Ok(Interval {
             min,
             min_text,

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The extension container's environment (`KEY=VALUE` lines), empty when there is none.
-fn container_env(id: &str) -> Vec<String> {
+pub(crate) fn container_env(id: &str) -> Vec<String> {
     let out = Command::new("docker")
         .args([
             "inspect",
@@ -106,7 +106,7 @@ async fn start_with_events(
 }
 
 /// `X-Hub-Signature-256` of `body` under `secret`, as GitHub computes it.
-fn github_signature(secret: &str, body: &str) -> String {
+pub(crate) fn github_signature(secret: &str, body: &str) -> String {
     use hmac::Mac;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body.as_bytes());
@@ -935,7 +935,7 @@ async fn a_dead_extension_is_restarted() {
 }
 
 /// One task printing its environment (the debug image built at boot).
-fn envs_task() -> Value {
+pub(crate) fn envs_task() -> Value {
     json!([{"id": "envs", "image": "gofer.local/debug-envs"}])
 }
 
@@ -1218,7 +1218,7 @@ async fn secret_references_in_install_settings_are_resolved_at_launch() {
 }
 
 /// A push payload as GitHub documents it (trimmed to the fields Gofer reads and a few more).
-fn push_payload(repository: &str) -> String {
+pub(crate) fn push_payload(repository: &str) -> String {
     json!({
         "ref": "refs/heads/main",
         "before": "0000000000000000000000000000000000000000",

@@ -69,6 +69,7 @@ fn sdk(pki: &Pki, base: &str, token: Option<String>) -> gofer_sdk::Client {
     let tls = gofer_sdk::TlsOptions {
         ca_cert: Some(PathBuf::from(pki.path("ca.pem"))),
         insecure_skip_verify: false,
+        pinned_cert: None,
     };
     gofer_sdk::Client::with_tls(base, token, &tls).expect("client")
 }
@@ -258,16 +259,7 @@ async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate()
 
     // The external events listener speaks TLS too: a webhook for an extension that does not
     // exist is answered by the listener (404, its JSON error), not refused at the handshake.
-    let webhook = reqwest::Client::builder()
-        .tls_backend_preconfigured(
-            gofer_sdk::client_config(&gofer_sdk::TlsOptions {
-                ca_cert: Some(PathBuf::from(&ca)),
-                insecure_skip_verify: false,
-            })
-            .expect("tls config"),
-        )
-        .build()
-        .expect("client");
+    let webhook = trusting(&ca, None);
     let events_port = events_addr.rsplit(':').next().unwrap();
     let res = webhook
         .post(format!(
@@ -344,22 +336,291 @@ fn boot_refuses_a_bad_certificate_pair_naming_the_setting() {
             "{stderr}"
         );
     }
-    // TLS to extensions is not built yet: refused at boot rather than ignored.
-    let data = tempfile::tempdir().unwrap();
-    let out = gofer_process()
-        .args(["service", "start"])
-        .env("GOFER_WEB_SERVER__BIND_ADDRESS", unused_addr().to_string())
-        .env("GOFER_WEB_SERVER__DATA_DIR", data.path())
-        .env("GOFER_WEB_EXTENSIONS__USE_TLS", "true")
-        .env(
-            "GOFER_WEB_EXTENSIONS__TLS_CERT_PATH",
+    // The extensions' own pair is checked the same way, and half a pair is refused.
+    for (cert, key, words) in [
+        (
             pki.path("server.pem"),
+            pki.path("other.key"),
+            "extensions.tls_key_path",
+        ),
+        (
+            pki.path("server.pem"),
+            String::new(),
+            "extensions.tls_cert_path and extensions.tls_key_path: set both",
+        ),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let out = gofer_process()
+            .args(["service", "start"])
+            .env("GOFER_WEB_SERVER__BIND_ADDRESS", unused_addr().to_string())
+            .env("GOFER_WEB_SERVER__DATA_DIR", data.path())
+            .env("GOFER_WEB_EXTENSIONS__USE_TLS", "true")
+            .env("GOFER_WEB_EXTENSIONS__TLS_CERT_PATH", &cert)
+            .env("GOFER_WEB_EXTENSIONS__TLS_KEY_PATH", &key)
+            .output()
+            .expect("gofer runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "booted with {cert} / {key}");
+        assert!(stderr.contains(words), "{words}: {stderr}");
+        assert_eq!(
+            std::fs::read_dir(data.path()).unwrap().count(),
+            0,
+            "{stderr}"
+        );
+    }
+}
+
+/// An HTTP client trusting the CA in `ca` (a PEM file), sending `token` when given.
+fn trusting(ca: &str, token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+    }
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            gofer_sdk::client_config(&gofer_sdk::TlsOptions {
+                ca_cert: Some(PathBuf::from(ca)),
+                ..Default::default()
+            })
+            .expect("tls config"),
         )
-        .env("GOFER_WEB_EXTENSIONS__TLS_KEY_PATH", pki.path("server.key"))
-        .output()
-        .expect("gofer runs");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("extensions.use_tls"));
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// The real server with TLS on its API and `extensions.use_tls` on (and `extra` settings),
+/// reachable by extension containers at the docker0 gateway, which its certificate does not
+/// name; with an admin token, and a client trusting our CA that sends it.
+struct ExtensionsOverTls {
+    _server: Server,
+    base: String,
+    secret: String,
+    http: reqwest::Client,
+    ca: String,
+}
+
+impl ExtensionsOverTls {
+    async fn start(pki: &Pki, data: &Path, extra: &[(&str, &str)]) -> ExtensionsOverTls {
+        let port = unused_addr().port();
+        let gofer_host = format!("172.17.0.1:{port}");
+        let mut env = vec![
+            ("GOFER_WEB_SERVER__EXTENSION_ADDRESS", gofer_host.as_str()),
+            ("GOFER_WEB_EXTENSIONS__USE_TLS", "true"),
+        ];
+        env.extend_from_slice(extra);
+        let server = start_tls(pki, &format!("0.0.0.0:{port}"), data, &env);
+        let base = format!("https://127.0.0.1:{port}");
+        let anonymous = sdk(pki, &base, None);
+        wait_until_up(&anonymous).await;
+        let secret = anonymous.bootstrap_token().await.expect("bootstrap").secret;
+        let ca = pki.path("ca.pem");
+        ExtensionsOverTls {
+            _server: server,
+            http: trusting(&ca, Some(&secret)),
+            base,
+            secret,
+            ca,
+        }
+    }
+
+    /// `gofer <args>` with the token and the CA.
+    fn cli(&self, args: &[&str]) -> crate::common::Run {
+        run(gofer()
+            .env("GOFER_API_BASE_URL", &self.base)
+            .env("GOFER_TOKEN", &self.secret)
+            .env("GOFER_TLS_CA_CERT", &self.ca)
+            .args(args))
+    }
+}
+
+/// `extensions.use_tls` with no certificate of its own: the server creates its CA in the data
+/// dir and gives each extension a certificate from it; extensions serve HTTPS (checked by the
+/// server against that CA), and call the API over HTTPS, accepting only the certificate the API
+/// serves even though they reach it at an address that certificate does not name. Through it
+/// all, a signed webhook sent over TLS to the external events listener and the interval
+/// extension both start runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_speak_tls_both_ways_and_start_runs() {
+    use crate::extensions::{Cleanup, container_env, envs_task, github_signature, push_payload};
+    use crate::recovery::{call, wait_for};
+    use reqwest::Method;
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let pki = Pki::new();
+    let data = tempfile::tempdir().unwrap();
+    let events_addr = unused_addr().to_string();
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let tls = ExtensionsOverTls::start(
+        &pki,
+        data.path(),
+        &[
+            ("GOFER_WEB_EXTERNAL_EVENTS__ENABLE", "true"),
+            (
+                "GOFER_WEB_EXTERNAL_EVENTS__BIND_ADDRESS",
+                events_addr.as_str(),
+            ),
+            ("GOFER_WEB_EXTERNAL_EVENTS__USE_TLS", "true"),
+            ("GOFER_WEB_EXTERNAL_EVENTS__TLS_CERT_PATH", cert.as_str()),
+            ("GOFER_WEB_EXTERNAL_EVENTS__TLS_KEY_PATH", key.as_str()),
+        ],
+    )
+    .await;
+    let (base, http, ca) = (&tls.base, &tls.http, &tls.ca);
+    let cli = |args: &[&str]| tls.cli(args);
+    let (gh, ivl) = (
+        crate::common::unique("tlsgh"),
+        crate::common::unique("tlsivl"),
+    );
+    let (pushed, ticked) = (
+        crate::common::unique("tlspush"),
+        crate::common::unique("tlstick"),
+    );
+    let _cleanup = Cleanup(vec![gh.clone(), ivl.clone()]);
+    let webhook_secret = "tls-webhook-secret";
+    cli(&[
+        "extension",
+        "install",
+        &gh,
+        "gofer.local/extension-github",
+        "-s",
+        &format!("APP_WEBHOOK_SECRET={webhook_secret}"),
+    ])
+    .expect(0);
+    cli(&[
+        "extension",
+        "install",
+        &ivl,
+        "gofer.local/extension-interval",
+        "-s",
+        "MIN_INTERVAL=1s",
+    ])
+    .expect(0);
+
+    // The server's CA is in the data dir; each extension serves HTTPS with a certificate it
+    // issued, and answers nothing over plain HTTP.
+    let server_ca = data.path().join("tls/extensions-ca.pem");
+    assert!(server_ca.exists(), "no CA in the data dir");
+    let (_, got) = call(
+        http,
+        Method::GET,
+        format!("{base}/api/extensions/{gh}"),
+        None,
+    )
+    .await;
+    let url = got["extension"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(url.starts_with("https://127.0.0.1:"), "{got}");
+    let health = trusting(&server_ca.display().to_string(), None)
+        .get(format!("{url}/api/health"))
+        .send()
+        .await
+        .expect("the extension answers HTTPS with a certificate from the server's CA");
+    assert_eq!(health.status().as_u16(), 204);
+    let plain = crate::common::http()
+        .get(format!("{}/api/health", url.replacen("https", "http", 1)))
+        .send()
+        .await;
+    assert!(plain.is_err(), "plain HTTP got an answer: {plain:?}");
+    let env = container_env(&gh);
+    for expected in [
+        "GOFER_EXTENSION_SYSTEM_USE_TLS=true",
+        "GOFER_EXTENSION_SYSTEM_GOFER_USE_TLS=true",
+        "GOFER_EXTENSION_SYSTEM_TLS_CERT=-----BEGIN CERTIFICATE-----",
+        "GOFER_EXTENSION_SYSTEM_GOFER_CERT=-----BEGIN CERTIFICATE-----",
+    ] {
+        assert!(
+            env.iter().any(|line| line.starts_with(expected)),
+            "{expected} not in the container's environment"
+        );
+    }
+
+    // Subscribing goes server → extension over HTTPS.
+    for p in [&pushed, &ticked] {
+        crate::defects::deploy(http, base, p, envs_task()).await;
+    }
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &pushed,
+        &gh,
+        "pushes",
+        "-s",
+        "repository=acme/web",
+        "-s",
+        "event_filter=push",
+    ])
+    .expect(0);
+
+    // A signed push over TLS to the external events listener, forwarded to the extension over
+    // HTTPS; the extension starts the run over HTTPS.
+    let body = push_payload("acme/web");
+    let events_port = events_addr.rsplit(':').next().unwrap();
+    let sent = trusting(ca, None)
+        .post(format!("https://127.0.0.1:{events_port}/events/{gh}"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "push")
+        .header(
+            "x-hub-signature-256",
+            github_signature(webhook_secret, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("webhook over TLS");
+    assert_eq!(sent.status().as_u16(), 204);
+    let runs_of = |p: &str| format!("{base}/api/namespaces/default/pipelines/{p}/runs");
+    let run = wait_for("the push's run", async || {
+        let (_, body) = call(http, Method::GET, runs_of(&pushed), None).await;
+        body["runs"]
+            .as_array()
+            .filter(|r| !r.is_empty())
+            .map(|r| r[0].clone())
+    })
+    .await;
+    let repository = run["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "GOFER_EXTENSION_GITHUB_REPOSITORY")
+        .cloned();
+    assert_eq!(
+        repository.as_ref().map(|v| (&v["value"], &v["source"])),
+        Some((
+            &serde_json::json!("acme/web"),
+            &serde_json::json!("extension")
+        )),
+        "{run}"
+    );
+
+    // The interval extension starts runs on its own schedule over HTTPS too.
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &ticked,
+        &ivl,
+        "tick",
+        "-s",
+        "every=1s",
+    ])
+    .expect(0);
+    wait_for("a run started by the interval extension", async || {
+        let (_, body) = call(http, Method::GET, runs_of(&ticked), None).await;
+        body["runs"]
+            .as_array()
+            .filter(|r| !r.is_empty())
+            .map(|_| serde_json::Value::Null)
+    })
+    .await;
+    cli(&["pipeline", "unsubscribe", &ticked, &ivl, "tick"]).expect(0);
+    crate::common::remove_pipeline_containers(&pushed);
+    crate::common::remove_pipeline_containers(&ticked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,4 +648,85 @@ async fn dev_mode_serves_plain_http_whatever_use_tls_says() {
     wait_until_up(&client).await;
     // The loopback bypass is on in --dev: no token needed.
     assert!(client.list_namespaces(None).await.is_ok());
+}
+
+/// `extensions.use_tls` with a certificate of the operator's (`extensions.tls_cert_path` and
+/// `tls_key_path`): every extension is given that pair and serves it, the server accepts exactly
+/// that certificate from its extensions (`verify_certs` off), and the interval extension starts
+/// runs over HTTPS. No CA is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_serve_a_configured_certificate() {
+    use crate::extensions::{Cleanup, envs_task};
+    use crate::recovery::{call, wait_for};
+    use reqwest::Method;
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let pki = Pki::new();
+    let data = tempfile::tempdir().unwrap();
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let tls = ExtensionsOverTls::start(
+        &pki,
+        data.path(),
+        &[
+            ("GOFER_WEB_EXTENSIONS__TLS_CERT_PATH", cert.as_str()),
+            ("GOFER_WEB_EXTENSIONS__TLS_KEY_PATH", key.as_str()),
+        ],
+    )
+    .await;
+    let (base, http) = (&tls.base, &tls.http);
+    let cli = |args: &[&str]| tls.cli(args);
+    let ivl = crate::common::unique("tlscfg");
+    let ticked = crate::common::unique("tlscfgp");
+    let _cleanup = Cleanup(vec![ivl.clone()]);
+    cli(&[
+        "extension",
+        "install",
+        &ivl,
+        "gofer.local/extension-interval",
+        "-s",
+        "MIN_INTERVAL=1s",
+    ])
+    .expect(0);
+    assert!(
+        !data.path().join("tls").exists(),
+        "a CA was created though a certificate is configured"
+    );
+    // The environment as JSON: PEM values span lines.
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "--format", "{{json .Config.Env}}"])
+        .arg(format!("gofer.extension.{ivl}"))
+        .output()
+        .expect("docker inspect");
+    let env: Vec<String> = serde_json::from_slice(&out.stdout).expect("the container's env");
+    let given = env
+        .iter()
+        .find_map(|l| l.strip_prefix("GOFER_EXTENSION_SYSTEM_TLS_CERT="));
+    assert_eq!(
+        given,
+        Some(std::fs::read_to_string(&cert).unwrap().as_str()),
+        "the extension was not given the configured certificate"
+    );
+    crate::defects::deploy(http, base, &ticked, envs_task()).await;
+    cli(&[
+        "pipeline",
+        "subscribe",
+        &ticked,
+        &ivl,
+        "tick",
+        "-s",
+        "every=1s",
+    ])
+    .expect(0);
+    let runs = format!("{base}/api/namespaces/default/pipelines/{ticked}/runs");
+    wait_for("a run started by the interval extension", async || {
+        let (_, body) = call(http, Method::GET, runs.clone(), None).await;
+        body["runs"]
+            .as_array()
+            .filter(|r| !r.is_empty())
+            .map(|_| serde_json::Value::Null)
+    })
+    .await;
+    cli(&["pipeline", "unsubscribe", &ticked, &ivl, "tick"]).expect(0);
+    crate::common::remove_pipeline_containers(&ticked);
 }

@@ -102,10 +102,12 @@ impl Extensions {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| CallError::Failed(format!("extension '{id}' did not answer: {e}")))?;
+        let response = request.send().await.map_err(|e| {
+            CallError::Failed(format!(
+                "extension '{id}' did not answer: {}",
+                error_chain(&e)
+            ))
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -189,11 +191,19 @@ impl Extensions {
         self.secrets().get(id).cloned()
     }
 
-    pub(super) async fn health(&self, url: &str) -> bool {
-        matches!(
-            self.inner.http.get(format!("{url}/api/health")).send().await,
-            Ok(r) if r.status().is_success()
-        )
+    /// `GET /api/health`; the error says what went wrong (a TLS failure included).
+    pub(super) async fn health(&self, url: &str) -> Result<(), String> {
+        match self
+            .inner
+            .http
+            .get(format!("{url}/api/health"))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("answered {}", r.status())),
+            Err(e) => Err(error_chain(&e)),
+        }
     }
 }
 
@@ -203,4 +213,16 @@ fn extension_message(body: &str) -> String {
         .ok()
         .and_then(|v| v["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| body.chars().take(200).collect())
+}
+
+/// An error and its sources, `: `-separated (reqwest's own message hides a TLS failure's cause).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -53,7 +53,7 @@ const HEALTHY_RESET: Duration = Duration::from_secs(300);
 
 /// Where a running extension answers, and the bearer secret to call it with.
 pub(crate) struct Endpoint {
-    /// `http://<container address>:<port>`.
+    /// `http(s)://127.0.0.1:<published port>`.
     pub url: String,
     /// The bearer secret the extension expects (its `GOFER_EXTENSION_SYSTEM_SECRET`).
     pub secret: String,
@@ -72,6 +72,8 @@ struct Inner {
     config: Arc<ServerConfig>,
     instance_id: String,
     http: reqwest::Client,
+    /// The extensions' certificates and the API's (docs/deploy.md#tls-between-the-server-and-its-extensions).
+    tls: crate::tls::ExtensionTls,
     supervisors: Mutex<HashMap<String, Supervisor>>,
     /// Plaintext secrets of the extensions' current tokens, for server→extension calls; never
     /// stored (the store keeps only the hash, as for every token).
@@ -101,8 +103,10 @@ impl Extensions {
         cipher: Arc<Cipher>,
         config: Arc<ServerConfig>,
         instance_id: String,
+        tls: crate::tls::ExtensionTls,
     ) -> Extensions {
-        let http = crate::tls::http_client_builder(None)
+        let http = tls
+            .client_builder(config.extensions.verify_certs)
             .timeout(CALL_TIMEOUT)
             .build()
             .unwrap_or_default();
@@ -114,6 +118,7 @@ impl Extensions {
                 config,
                 instance_id,
                 http,
+                tls,
                 supervisors: Mutex::new(HashMap::new()),
                 secrets: Mutex::new(HashMap::new()),
             }),

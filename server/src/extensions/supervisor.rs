@@ -112,7 +112,7 @@ impl Extensions {
                                 | ContainerState::NotFound
                                 | ContainerState::Dead { .. })
                         );
-                        if !exited && self.health(&url).await {
+                        if !exited && self.health(&url).await.is_ok() {
                             failures = 0;
                             self.record_fires(&id).await;
                             continue;
@@ -195,6 +195,8 @@ impl Extensions {
         self.secrets().insert(id.to_owned(), secret.clone());
 
         let config = &self.inner.config;
+        // A certificate of its own for each launch when the server issues them.
+        let (tls_cert, tls_key) = self.inner.tls.serving_pair(id)?;
         let mut env = vec![
             ("GOFER_EXTENSION_SYSTEM_ID".to_owned(), id.to_owned()),
             ("GOFER_EXTENSION_SYSTEM_SECRET".to_owned(), secret.clone()),
@@ -210,8 +212,16 @@ impl Extensions {
                 "GOFER_EXTENSION_SYSTEM_USE_TLS".to_owned(),
                 config.extensions.use_tls.to_string(),
             ),
-            ("GOFER_EXTENSION_SYSTEM_TLS_CERT".to_owned(), String::new()),
-            ("GOFER_EXTENSION_SYSTEM_TLS_KEY".to_owned(), String::new()),
+            ("GOFER_EXTENSION_SYSTEM_TLS_CERT".to_owned(), tls_cert),
+            ("GOFER_EXTENSION_SYSTEM_TLS_KEY".to_owned(), tls_key),
+            (
+                "GOFER_EXTENSION_SYSTEM_GOFER_USE_TLS".to_owned(),
+                config.server.use_tls.to_string(),
+            ),
+            (
+                "GOFER_EXTENSION_SYSTEM_GOFER_CERT".to_owned(),
+                self.inner.tls.api_cert.clone().unwrap_or_default(),
+            ),
             (
                 "GOFER_EXTENSION_SYSTEM_LOG_LEVEL".to_owned(),
                 config.api.log_level.clone(),
@@ -265,12 +275,13 @@ impl Extensions {
         let address = started
             .address
             .ok_or_else(|| "the engine published no port".to_owned())?;
-        let url = format!("http://{address}");
+        let url = format!("{}://{address}", self.inner.tls.scheme());
         self.record(id, ExtensionState::Processing, url.clone(), None)
             .await;
 
         // Health once per second, up to 30 times, then the documentation (docs/extensions.md#launch step 4).
         let mut healthy = false;
+        let mut last_problem = String::new();
         for _ in 0..30 {
             if matches!(
                 docker.state(&name).await,
@@ -282,15 +293,18 @@ impl Extensions {
                     "the container of extension '{id}' exited while starting"
                 ));
             }
-            if self.health(&url).await {
-                healthy = true;
-                break;
+            match self.health(&url).await {
+                Ok(()) => {
+                    healthy = true;
+                    break;
+                }
+                Err(problem) => last_problem = problem,
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         if !healthy {
             return Err(format!(
-                "extension '{id}' did not answer GET /api/health within 30 s"
+                "extension '{id}' did not answer GET /api/health within 30 s (last: {last_problem})"
             ));
         }
         let info: ExtensionInfoResponse = self

@@ -63,8 +63,7 @@ impl Github {
             "APP_WEBHOOK_SECRET: missing; install the extension with -s APP_WEBHOOK_SECRET=<the \
              secret of the GitHub webhook>",
         )?;
-        let client = gofer_sdk::Client::new(&env.api_base_url(), Some(env.secret.clone()))
-            .map_err(|e| format!("GOFER_EXTENSION_SYSTEM_GOFER_HOST: {e}"))?;
+        let client = env.client()?;
         let app = app::App::from_settings()?;
         Ok(Github {
             client,
