@@ -4,6 +4,8 @@
 # plain HTTP, then over TLS with a certificate made here (openssl). Prints both rates and their
 # ratio. Needs Debian's `wrk` and `openssl`, and a Docker engine (the server needs one).
 # Usage: docs/bench/tls.sh     (DURATION=10s ROUNDS=3 by default)
+#   PIN=1 gives the server CPU 0 and wrk CPU 1 (taskset), so wrk's own TLS work does not take
+#   the server's CPU; PIN=0 lets them share every CPU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
@@ -11,6 +13,12 @@ command -v openssl >/dev/null || { echo "openssl is missing: apt-get install ope
 
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
+PIN=${PIN:-0}
+SERVER_CPU=(); CLIENT_CPU=()
+if [ "$PIN" = 1 ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "PIN=1 needs 2 CPUs" >&2; exit 1; }
+  SERVER_CPU=(taskset -c 0); CLIENT_CPU=(taskset -c 1)
+fi
 cargo build --release -q -p gofer
 BIN=${CARGO_TARGET_DIR:-target}/release/gofer
 WORK=$(mktemp -d)
@@ -28,7 +36,7 @@ start() { # <tls: true|false> <port>
     GOFER_WEB_SERVER__USE_TLS=$1 GOFER_WEB_SERVER__TLS_CERT_PATH=$WORK/cert.pem \
     GOFER_WEB_SERVER__TLS_KEY_PATH=$WORK/key.pem GOFER_WEB_API__LOG_LEVEL=warn \
     GOFER_WEB_EXTERNAL_EVENTS__ENABLE=false GOFER_WEB_EXTENSIONS__INSTALL_STD_EXTENSIONS=false \
-    "$BIN" service start >>"$WORK/server.log" 2>&1 &
+    "${SERVER_CPU[@]}" "$BIN" service start >>"$WORK/server.log" 2>&1 &
   PID=$!
 }
 PORT=18090
@@ -46,7 +54,7 @@ for _ in $(seq 1 600); do
 done
 
 rate() { # <url>
-  wrk -t2 -c32 -d"$DURATION" "$1" | awk '/Requests\/sec/ {print $2}'
+  "${CLIENT_CPU[@]}" wrk -t2 -c32 -d"$DURATION" "$1" | awk '/Requests\/sec/ {print $2}'
 }
 plain_total=0; tls_total=0
 for round in $(seq 1 "$ROUNDS"); do
