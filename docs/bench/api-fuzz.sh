@@ -24,7 +24,8 @@ fi
 venv="${FUZZ_VENV:-target/api-fuzz-venv}"
 bin="${GOFER_BIN:-${CARGO_TARGET_DIR:-target}/debug/gofer}"
 
-if [ ! -x "$venv/bin/schemathesis" ]; then
+# Dictionaries of existing ids (schemathesis.toml) need 4.32.
+if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(tuple(map(int, m.version("schemathesis").split(".")[:2])) < (4, 32))'; then
     # The newest Python there is: hypothesis trips over an AST bug of CPython 3.11 on some schemas.
     py=python3
     for candidate in python3.13 python3.12 $(ls -d "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do
@@ -35,7 +36,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
         rm -rf "$venv"
         "$py" -m venv "$venv"
     fi
-    "$venv/bin/pip" install --quiet 'schemathesis>=4.3,<5'
+    "$venv/bin/pip" install --quiet 'schemathesis>=4.32,<5'
 fi
 if [ ! -x "$bin" ]; then
     cargo build -p gofer
@@ -54,6 +55,7 @@ server=$!
 cleanup() {
     kill -TERM "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
+    docker rm -f gofer.extension.fuzzext >/dev/null 2>&1 || true
     rm -rf "$data"
 }
 trap cleanup EXIT
@@ -63,9 +65,41 @@ for _ in $(seq 1 200); do
     sleep 0.1
 done
 token="$(curl -fsS -X POST "$base/api/tokens/bootstrap" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')"
-# Something for the operations on a pipeline to find: a namespace and a pipeline with one config.
-curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"id": "fuzz", "name": "fuzz"}' "$base/api/namespaces" >/dev/null
+# Something for the operations on existing records to find (the dictionaries of
+# schemathesis.toml name them; about half of the generated path ids are taken from there): a
+# namespace `fuzz` with a pipeline `fuzz` (two config versions, the first deployed, two runs
+# whose task image does not exist, so they end at once), a pipeline secret and object `s` and
+# `o`, a global secret `g`, a role `fuzzer`, and an extension `fuzzext` the pipeline subscribes
+# to as `tick`.
+api() { # <method> <path> [json body]
+    curl -fsS -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        ${3:+-d "$3"} "$base/api$2" >/dev/null
+}
+P=/namespaces/fuzz/pipelines/fuzz
+api POST /namespaces '{"id": "fuzz", "name": "fuzz"}'
+for v in 1 2; do
+    api POST "$P/configs" '{"config": {"id": "fuzz", "name": "fuzz '"$v"'", "tasks": [{"id": "a", "image": "gofer-fuzz/none:1"}]}}'
+done
+api POST "$P/configs/1"
+api POST "$P/runs" '{}'
+api POST "$P/runs" '{}'
+# What the delete_namespace and delete_pipeline operations delete (schemathesis.toml).
+api POST /namespaces '{"id": "doomed", "name": "doomed"}'
+api POST /namespaces/fuzz/pipelines/doomed/configs '{"config": {"id": "doomed", "name": "doomed", "tasks": [{"id": "a", "image": "gofer-fuzz/none:1"}]}}'
+api POST "$P/secrets" '{"key": "s", "content": "fuzz secret"}'
+curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/octet-stream' \
+    --data-binary 'fuzz object' "$base/api$P/objects/o" >/dev/null
+api POST /secrets/global '{"key": "g", "content": "fuzz global", "namespaces": ["fuzz"]}'
+api POST /roles '{"id": "fuzzer", "description": "made by api-fuzz.sh"}'
+# A real extension container (the built-in interval image this binary builds at boot), with a
+# subscription of the pipeline. A container left by an interrupted pass is removed first.
+docker rm -f gofer.extension.fuzzext >/dev/null 2>&1 || true
+for _ in $(seq 1 600); do
+    docker image inspect gofer.local/extension-interval:latest >/dev/null 2>&1 && break
+    sleep 0.1
+done
+api POST /extensions '{"id": "fuzzext", "image": "gofer.local/extension-interval:latest", "settings": {"MIN_INTERVAL": "1s"}}'
+api POST "$P/subscriptions" '{"extension_id": "fuzzext", "subscription_id": "tick", "settings": {"every": "1h"}}'
 
 report="${FUZZ_REPORT:-target/api-fuzz-report}"
 mkdir -p "$report"

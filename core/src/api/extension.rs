@@ -64,6 +64,7 @@ pub struct InstallExtensionRequest {
     )]
     pub image: String,
     #[serde(default)]
+    #[schemars(schema_with = "crate::api::variables_schema")]
     pub settings: OrderedMap,
     #[serde(default)]
     pub registry_auth: Option<RegistryAuth>,
@@ -300,6 +301,7 @@ pub struct Subscription {
     pub extension_id: String,
     pub subscription_id: String,
     #[serde(default)]
+    #[schemars(schema_with = "crate::api::variables_schema")]
     pub settings: OrderedMap,
     #[serde(default)]
     pub status: SubscriptionStatus,

@@ -390,6 +390,23 @@ impl schemars::JsonSchema for OrderedMap {
     }
 }
 
+/// The schema of an [`OrderedMap`] of variables or settings in a request: the variable key rule
+/// ([`crate::id::variable_key_problem`]; the 256 is bytes of UTF-8, which `maxLength`, counting
+/// characters, can only bound from above).
+pub fn variables_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "propertyNames": {
+            "minLength": 1,
+            "maxLength": 256,
+            "pattern": "^[^=\\s\\u0000]+$"
+        },
+        "description": "String values by key, in the order given. Keys are 1-256 bytes of \
+                        UTF-8 without '=', NUL or whitespace."
+    })
+}
+
 impl<'de> Deserialize<'de> for OrderedMap {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
