@@ -4,6 +4,7 @@
 mod args;
 mod cli;
 mod commands;
+mod complete;
 mod exit;
 mod failure;
 mod output;
@@ -24,7 +25,18 @@ fn main() {
     quiet_on_closed_pipes();
     // Every TLS connection of this process (server, extensions, CLI) uses ring.
     gofer_sdk::install_crypto_provider();
+    // A shell asking for completions (COMPLETE=<shell>, set by the script `gofer completion`
+    // prints) is answered here, and the process ends.
+    clap_complete::CompleteEnv::with_factory(completion_command).complete();
     std::process::exit(run());
+}
+
+/// The command tree shell completion works from (docs/cli.md#shell-completion-and-manual): the
+/// parser's, with the hidden `builtin` entrypoints out of reach. The completion engine offers a
+/// hidden subcommand when it alone matches what was typed, and clap cannot remove a subcommand,
+/// so it is renamed to a name nobody starts typing.
+fn completion_command() -> clap::Command {
+    Cli::command().mut_subcommand("builtin", |builtin| builtin.name("__builtin"))
 }
 
 /// A closed stdout or stderr (`gofer … | head -1`) ends the command quietly, as it does for

@@ -131,9 +131,15 @@ impl Settings {
                  anyone between you and the server can read and change this traffic"
             );
         }
+        self.quiet_client()
+    }
+
+    /// [`Settings::client`] without the warning (for shell completion, which must not write to
+    /// the terminal).
+    pub fn quiet_client(&self) -> Result<gofer_sdk::Client, gofer_sdk::Error> {
         let tls = gofer_sdk::TlsOptions {
             ca_cert: self.tls_ca_cert.value.as_ref().map(PathBuf::from),
-            insecure_skip_verify: insecure,
+            insecure_skip_verify: self.insecure_skip_tls_verify.value,
             pinned_cert: None,
         };
         gofer_sdk::Client::with_tls(&self.api_base_url.value, self.token.value.clone(), &tls)

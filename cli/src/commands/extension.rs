@@ -20,6 +20,7 @@ pub enum ExtensionCommand {
     /// Show one extension: registration, state and documentation
     Get {
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         id: String,
     },
     /// Install an extension from an image and start it (admin)
@@ -49,21 +50,25 @@ pub enum ExtensionCommand {
     /// Stop and delete an extension with its objects, token and role (admin)
     Uninstall {
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         id: String,
     },
     /// Start a disabled extension again (admin)
     Enable {
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         id: String,
     },
     /// Stop an extension and disable its token; its subscriptions are kept (admin)
     Disable {
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         id: String,
     },
     /// Print the extension container's log
     Logs {
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         id: String,
         /// Keep following new output
         #[arg(short, long)]
@@ -72,6 +77,7 @@ pub enum ExtensionCommand {
     /// Print the extension's own debug information (admin)
     Debug {
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         id: String,
     },
 }
@@ -228,13 +234,16 @@ pub enum SubscriptionCommand {
     /// List a pipeline's subscriptions
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Show one subscription
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         extension: String,
         /// Subscription id
         subscription: String,
@@ -242,8 +251,10 @@ pub enum SubscriptionCommand {
     /// Deliver a disabled subscription to its extension again
     Enable {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         extension: String,
         /// Subscription id
         subscription: String,
@@ -251,8 +262,10 @@ pub enum SubscriptionCommand {
     /// Keep a subscription but stop its extension acting on it
     Disable {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         extension: String,
         /// Subscription id
         subscription: String,
@@ -260,8 +273,10 @@ pub enum SubscriptionCommand {
     /// Start one run for each time a schedule (cron) would have fired in a past range, in order
     Backfill {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Extension id (cron)
+        #[arg(add = crate::complete::extensions())]
         extension: String,
         /// Subscription id
         subscription: String,

@@ -15,6 +15,7 @@ pub enum NamespaceCommand {
     /// Show one namespace
     Get {
         /// Namespace id
+        #[arg(add = crate::complete::namespaces())]
         id: String,
     },
     /// Create a namespace
@@ -32,6 +33,7 @@ pub enum NamespaceCommand {
     #[command(group(ArgGroup::new("fields").args(["name", "description"]).required(true).multiple(true)))]
     Update {
         /// Namespace id
+        #[arg(add = crate::complete::namespaces())]
         id: String,
         /// New name
         #[arg(long)]
@@ -43,6 +45,7 @@ pub enum NamespaceCommand {
     /// Delete a namespace and all of its pipelines
     Delete {
         /// Namespace id
+        #[arg(add = crate::complete::namespaces())]
         id: String,
     },
 }

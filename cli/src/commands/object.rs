@@ -22,11 +22,13 @@ pub enum PipelineObjectCommand {
     /// List a pipeline's objects, oldest first
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Write an object's bytes to stdout (or to a file with -o)
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         #[command(flatten)]
         get: GetArgs,
@@ -34,6 +36,7 @@ pub enum PipelineObjectCommand {
     /// Store an object from a file, or from stdin with @ or -
     Put {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         #[command(flatten)]
         put: PutArgs,
@@ -41,6 +44,7 @@ pub enum PipelineObjectCommand {
     /// Delete an object
     Delete {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Object key
         key: String,
@@ -52,6 +56,7 @@ pub enum RunObjectCommand {
     /// List a run's objects, oldest first
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -59,6 +64,7 @@ pub enum RunObjectCommand {
     /// Write an object's bytes to stdout (or to a file with -o)
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -68,6 +74,7 @@ pub enum RunObjectCommand {
     /// Store an object from a file, or from stdin with @ or -
     Put {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -77,6 +84,7 @@ pub enum RunObjectCommand {
     /// Delete an object
     Delete {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,

@@ -18,6 +18,7 @@ pub enum PipelineCommand {
     /// Show a pipeline and its live config version
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Start a run (same as `gofer run start`)
@@ -25,16 +26,19 @@ pub enum PipelineCommand {
     /// Let the pipeline start runs again
     Enable {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Stop the pipeline from starting runs
     Disable {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Delete a pipeline with its configs, runs, objects and secrets
     Delete {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Manage a pipeline's config versions
@@ -49,8 +53,10 @@ pub enum PipelineCommand {
     /// Subscribe the pipeline to an extension, which then starts its runs (e.g. every 5m)
     Subscribe {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Extension id, e.g. interval
+        #[arg(add = crate::complete::extensions())]
         extension: String,
         /// Subscription id: 3-32 characters of [a-zA-Z0-9_-]
         subscription: String,
@@ -61,8 +67,10 @@ pub enum PipelineCommand {
     /// Remove a pipeline's subscription to an extension
     Unsubscribe {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Extension id
+        #[arg(add = crate::complete::extensions())]
         extension: String,
         /// Subscription id
         subscription: String,
@@ -94,11 +102,13 @@ pub enum ConfigCommand {
     /// List config versions, newest first
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Show one config version (0 = the latest registered)
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Config version
         #[arg(value_name = "VERSION")]
@@ -107,6 +117,7 @@ pub enum ConfigCommand {
     /// What changed from one version to another (0 = the latest registered)
     Diff {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// The version to compare from
         #[arg(value_name = "FROM")]
@@ -118,6 +129,7 @@ pub enum ConfigCommand {
     /// Make a version live (rolls forward or back), at once or through a canary or smoke run
     Deploy {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Config version
         #[arg(value_name = "VERSION")]
@@ -128,6 +140,7 @@ pub enum ConfigCommand {
     /// Delete a version that is not live
     Delete {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Config version
         #[arg(value_name = "VERSION")]
@@ -140,11 +153,13 @@ pub enum DeploymentCommand {
     /// List deployments, oldest first
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Show one deployment (a canary's progress, a smoke run)
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Deployment id
         id: u64,
@@ -155,6 +170,7 @@ pub enum DeploymentCommand {
     /// Make a running deployment's version live now, whatever its canary says
     Promote {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Deployment id
         id: u64,
@@ -162,6 +178,7 @@ pub enum DeploymentCommand {
     /// End a running deployment; the live version does not change
     Abort {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Deployment id
         id: u64,

@@ -18,6 +18,7 @@ pub enum RunCommand {
     #[command(disable_version_flag = true)]
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// How many runs to show
         #[arg(long, default_value_t = 10)]
@@ -35,6 +36,7 @@ pub enum RunCommand {
     /// Show a run and its task executions
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -42,6 +44,7 @@ pub enum RunCommand {
     /// Why a run failed: failed tasks with reason, exit code and last log lines, the chain of skipped tasks, timeouts and retries
     Debug {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -55,6 +58,7 @@ pub enum RunCommand {
     /// tasks that succeeded are reused instead of run again
     Retry {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// The run to retry (it must have ended)
         run: u64,
@@ -69,6 +73,7 @@ pub enum RunCommand {
     /// Cancel a pending or running run
     Cancel {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -81,6 +86,7 @@ pub enum RunCommand {
     /// the run succeeds, 8 otherwise
     Watch {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,

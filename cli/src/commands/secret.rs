@@ -60,11 +60,13 @@ pub enum PipelineSecretCommand {
     /// List a pipeline's secrets (keys, never values)
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
     },
     /// Show a pipeline secret's metadata, and its value with -i
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Secret key
         key: String,
@@ -75,6 +77,7 @@ pub enum PipelineSecretCommand {
     /// Store a pipeline secret
     Put {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Secret key: 1-128 characters of [a-zA-Z0-9._-]
         key: String,
@@ -88,6 +91,7 @@ pub enum PipelineSecretCommand {
     /// Delete a pipeline secret
     Delete {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Secret key
         key: String,

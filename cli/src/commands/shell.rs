@@ -9,10 +9,17 @@ fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Writes the completion script for `shell` to stdout.
+/// Writes the completion script for `shell` to stdout: it calls `COMPLETE=<shell> gofer -- …`
+/// on every Tab, which `main` answers from the command tree and, for ids, from the server
+/// (`crate::complete`).
 pub fn completion(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(&name)
+        .ok_or_else(|| anyhow::anyhow!("no completion support for {name}"))?;
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut command(), "gofer", &mut out);
+    completer.write_registration("COMPLETE", "gofer", "gofer", "gofer", &mut out)?;
     crate::output::print(String::from_utf8_lossy(&out));
     Ok(())
 }

@@ -16,6 +16,7 @@ pub enum TaskCommand {
     /// List a run's task executions
     List {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -23,6 +24,7 @@ pub enum TaskCommand {
     /// Show one task execution: attempts, exit code, variables as stored, result
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -32,6 +34,7 @@ pub enum TaskCommand {
     /// Write a task's log (raw bytes) to stdout
     Logs {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -44,6 +47,7 @@ pub enum TaskCommand {
     /// Cancel a task execution (its dependents then see a cancelled parent)
     Cancel {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -64,6 +68,7 @@ pub enum TaskCommand {
     /// tab completion, and Ctrl-C stops gofer rather than the remote command.
     Attach {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,
@@ -90,6 +95,7 @@ pub enum ResultCommand {
     /// Print a task's recorded result (JSON), if any
     Get {
         /// Pipeline id
+        #[arg(add = crate::complete::pipelines())]
         pipeline: String,
         /// Run id
         run: u64,

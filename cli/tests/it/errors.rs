@@ -145,12 +145,78 @@ fn a_closed_pipe_ends_the_command_quietly() {
     }
 }
 
+/// Completion asks the server for ids: pipelines of the namespace in effect (with their state),
+/// namespaces, extensions; subcommands come from the command tree, never the hidden `builtin`;
+/// an unreachable server completes no ids and writes nothing to stderr. Asked the way the
+/// script asks (`COMPLETE=<shell> gofer -- <words>`), with fish's one-candidate-a-line answer.
+#[test]
+fn completion_offers_the_servers_ids() {
+    let server = TestServer::start();
+    server.run(&["namespace", "create", "data-team"]).expect(0);
+    for p in ["alpha-etl", "beta-report"] {
+        let config =
+            serde_json::json!({"id": p, "name": p, "tasks": [{"id": "a", "image": "x/y:1"}]});
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        server.run(&["up", file.to_str().unwrap()]).expect(0);
+    }
+    let complete = |url: &str, words: &[&str]| {
+        let mut cmd = gofer();
+        cmd.env("COMPLETE", "fish")
+            .env("GOFER_API_BASE_URL", url)
+            .arg("--")
+            .arg("gofer")
+            .args(words);
+        run(&mut cmd).expect(0)
+    };
+    let values = |out: &crate::common::Run| -> Vec<String> {
+        out.stdout
+            .lines()
+            .filter(|l| !l.starts_with('-'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let out = complete(&server.url, &["pipeline", "get", ""]);
+    assert_eq!(
+        values(&out),
+        ["alpha-etl\tactive", "beta-report\tactive"],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        values(&complete(&server.url, &["run", "list", "b"])),
+        ["beta-report\tactive"]
+    );
+    let namespaces = values(&complete(&server.url, &["namespace", "get", ""]));
+    assert!(
+        namespaces.iter().any(|l| l.starts_with("data-team\t"))
+            && namespaces.iter().any(|l| l.starts_with("default\t")),
+        "{namespaces:?}"
+    );
+    let commands = values(&complete(&server.url, &["b"]));
+    assert!(
+        commands.is_empty(),
+        "the hidden builtin is offered: {commands:?}"
+    );
+    let down = complete(
+        &format!("http://{}", unused_addr()),
+        &["pipeline", "get", ""],
+    );
+    assert!(values(&down).is_empty(), "{}", down.stdout);
+    assert!(down.stderr.is_empty(), "{}", down.stderr);
+}
+
 /// `gofer completion` scripts parse in their shell, and `gofer man` renders with man; neither
 /// needs a server (docs/cli.md#shell-completion-and-manual).
 #[test]
 fn completion_scripts_parse_and_the_manual_renders() {
     let bash = run(gofer().args(["completion", "bash"])).expect(0).stdout;
-    assert!(bash.contains("_gofer()"), "{bash}");
+    assert!(bash.contains("_clap_complete_gofer()"), "{bash}");
+    assert!(
+        bash.contains("COMPLETE=\"bash\""),
+        "the script calls back: {bash}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("gofer.bash");
     std::fs::write(&script, &bash).unwrap();
