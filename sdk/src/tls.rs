@@ -1,6 +1,7 @@
 //! How the client checks an `https://` server (docs/deploy.md#tls): the system's CA
-//! certificates plus an optional CA file (a private CA, a self-signed server certificate), or,
-//! when asked explicitly, no check at all.
+//! certificates plus an optional CA file (a private CA, or a self-signed server certificate,
+//! which is then trusted exactly), one pinned certificate, or, when asked explicitly, no check
+//! at all.
 
 use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -107,19 +108,86 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, Error
                     path.display()
                 )));
             }
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
+            for cert in &certs {
+                roots.add(cert.clone()).map_err(|e| {
                     invalid(format!(
                         "tls_ca_cert: {} holds a certificate that cannot be used as a CA: {e}",
                         path.display()
                     ))
                 })?;
             }
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .build()
+            .map_err(|e| invalid(format!("tls_ca_cert: {}: {e}", path.display())))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(TrustedFile {
+                    webpki,
+                    exact: certs,
+                }))
+                .with_no_client_auth()
+        } else {
+            builder.with_root_certificates(roots).with_no_client_auth()
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The usual check (a chain to the system's CAs or the CA file's, for the server's name), and
+/// also a server that presents exactly a certificate of the CA file. That is how a self-signed
+/// certificate is trusted, as curl and OpenSSL do; webpki alone refuses one that is marked as a
+/// CA, as `openssl req -x509` makes them by default.
+#[derive(Debug)]
+struct TrustedFile {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    exact: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for TrustedFile {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .or_else(|refused| {
+                if self.exact.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err(refused)
+                }
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// Accepts every certificate, or with a `pin` exactly that one, whatever its names and issuer;

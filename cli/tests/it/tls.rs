@@ -730,3 +730,68 @@ async fn extensions_serve_a_configured_certificate() {
     cli(&["pipeline", "unsubscribe", &ticked, &ivl, "tick"]).expect(0);
     crate::common::remove_pipeline_containers(&ticked);
 }
+
+/// A self-signed server certificate marked as a CA (what `openssl req -x509` makes by default):
+/// the CLI trusts it when it is the CA file itself, as curl does, and refuses it otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_ca_certificate_is_trusted_as_its_own_ca_file() {
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    let (cert_path, key_path) = (dir.path().join("self.pem"), dir.path().join("self.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let addr = unused_addr().to_string();
+    let (cert_text, key_text) = (
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    );
+    let _server = spawn_server(
+        &addr,
+        data.path(),
+        &[
+            ("GOFER_WEB_SERVER__USE_TLS", "true"),
+            ("GOFER_WEB_SERVER__TLS_CERT_PATH", cert_text.as_str()),
+            ("GOFER_WEB_SERVER__TLS_KEY_PATH", key_text.as_str()),
+        ],
+        Stdio::null(),
+    );
+    let base = format!("https://127.0.0.1:{}", addr.rsplit(':').next().unwrap());
+    let client = gofer_sdk::Client::with_tls(
+        &base,
+        None,
+        &gofer_sdk::TlsOptions {
+            ca_cert: Some(cert_path.clone()),
+            ..Default::default()
+        },
+    )
+    .expect("client");
+    wait_until_up(&client).await;
+    let cli = |ca: Option<&str>| {
+        let mut cmd = gofer();
+        cmd.env("GOFER_API_BASE_URL", &base);
+        if let Some(ca) = ca {
+            cmd.args(["--tls-ca-cert", ca]);
+        }
+        run(cmd.args(["namespace", "list"]))
+    };
+    let trusted = cli(Some(&cert_text)).expect(0);
+    assert!(trusted.stdout.contains("default"), "{}", trusted.stdout);
+    let refused = cli(None);
+    assert_eq!(refused.code, 6, "{refused:?}");
+    // Another self-signed certificate in the CA file does not stand in for the server's.
+    let other_key = rcgen::KeyPair::generate().expect("key");
+    let other = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .self_signed(&other_key)
+        .expect("cert");
+    let other_path = dir.path().join("other.pem");
+    std::fs::write(&other_path, other.pem()).unwrap();
+    assert_eq!(cli(Some(&other_path.display().to_string())).code, 6);
+}
