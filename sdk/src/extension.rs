@@ -541,6 +541,29 @@ mod tests {
         fn unsubscribe(&self, _request: ExtensionUnsubscribeRequest) {}
     }
 
+    /// The environment of the `echo` extension on a free loopback port (and that port), serving
+    /// HTTPS with `tls` (certificate and key PEM) when given.
+    fn echo_env(tls: Option<(String, String)>) -> (SystemEnv, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (tls_cert, tls_key) = tls.clone().unwrap_or_default();
+        let env = SystemEnv {
+            id: "echo".to_owned(),
+            secret: "s3cret".to_owned(),
+            gofer_host: "127.0.0.1:1".to_owned(),
+            bind_address: format!("127.0.0.1:{port}").parse().unwrap(),
+            use_tls: tls.is_some(),
+            tls_cert,
+            tls_key,
+            gofer_use_tls: false,
+            gofer_cert: String::new(),
+        };
+        (env, port)
+    }
+
     /// The status of the extension's health once it answers at `base`.
     async fn first_health(http: &reqwest::Client, base: &str) -> Option<u16> {
         for _ in 0..100 {
@@ -570,22 +593,7 @@ mod tests {
     /// secret, a refused subscription as a 400 with the extension's message, shutdown on request.
     #[tokio::test]
     async fn serves_the_extension_api_behind_the_secret() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let env = SystemEnv {
-            id: "echo".to_owned(),
-            secret: "s3cret".to_owned(),
-            gofer_host: "127.0.0.1:1".to_owned(),
-            bind_address: format!("127.0.0.1:{port}").parse().unwrap(),
-            use_tls: false,
-            tls_cert: String::new(),
-            tls_key: String::new(),
-            gofer_use_tls: false,
-            gofer_cert: String::new(),
-        };
+        let (env, port) = echo_env(None);
         let server = serve(env, Arc::new(Echo));
         let client = async {
             crate::install_crypto_provider();
@@ -649,22 +657,7 @@ mod tests {
             .unwrap()
             .self_signed(&stranger_key)
             .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let env = SystemEnv {
-            id: "echo".to_owned(),
-            secret: "s3cret".to_owned(),
-            gofer_host: "127.0.0.1:1".to_owned(),
-            bind_address: format!("127.0.0.1:{port}").parse().unwrap(),
-            use_tls: true,
-            tls_cert: cert.pem(),
-            tls_key: key.serialize_pem(),
-            gofer_use_tls: false,
-            gofer_cert: String::new(),
-        };
+        let (env, port) = echo_env(Some((cert.pem(), key.serialize_pem())));
         let server = serve(env, Arc::new(Echo));
         let client = async {
             let dir = std::env::temp_dir().join(format!("gofer-sdk-ca-{port}"));

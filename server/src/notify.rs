@@ -33,7 +33,7 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(store: StoreHandle, resolver: Resolver, api_base_url: String) -> Notifier {
-        let http = crate::tls::http_client_builder(None)
+        let http = crate::tls::http_client_builder()
             .timeout(ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("gofer/", env!("CARGO_PKG_VERSION")))

@@ -197,10 +197,10 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
     }
 }
 
-/// A `reqwest` client builder that speaks TLS with [`client_config`] (reqwest is built without
-/// a crypto provider of its own).
-pub fn http_client_builder(extra_ca: Option<&[u8]>) -> reqwest::ClientBuilder {
-    reqwest::Client::builder().tls_backend_preconfigured(client_config(extra_ca))
+/// A `reqwest` client builder that speaks TLS trusting the system's CAs (reqwest is built
+/// without a crypto provider of its own).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().tls_backend_preconfigured(client_config(None))
 }
 
 /// TLS between the server and its extensions (docs/deploy.md#tls-between-the-server-and-its-extensions),

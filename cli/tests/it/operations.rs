@@ -167,6 +167,23 @@ impl Live {
         .expect(0);
     }
 
+    /// Installs the cron extension as `ext` and subscribes the pipeline to it as `hourly`, on
+    /// the hour.
+    fn subscribe_hourly_cron(&self, ext: &str) {
+        self.cli(&["extension", "install", ext, "gofer.local/extension-cron"])
+            .expect(0);
+        self.cli(&[
+            "pipeline",
+            "subscribe",
+            &self.id,
+            ext,
+            "hourly",
+            "-s",
+            "expression=0 * * * *",
+        ])
+        .expect(0);
+    }
+
     fn subscribe(&self, ext: &str) {
         self.cli(&[
             "pipeline",
@@ -546,18 +563,7 @@ async fn backfill_of_an_hourly_cron_starts_one_run_per_hour_in_order() {
     let cron = unique("bfcron");
     let interval = unique("bfivl");
     let _cleanup = Cleanup(vec![cron.clone(), interval.clone()]);
-    p.cli(&["extension", "install", &cron, "gofer.local/extension-cron"])
-        .expect(0);
-    p.cli(&[
-        "pipeline",
-        "subscribe",
-        &p.id,
-        &cron,
-        "hourly",
-        "-s",
-        "expression=0 * * * *",
-    ])
-    .expect(0);
+    p.subscribe_hourly_cron(&cron);
     let range = [
         "--from",
         "2026-01-01T00:30:00Z",
@@ -715,18 +721,7 @@ async fn backfill_reports_the_instants_the_skip_policy_refused() {
     let p = Live::new(port, "bfskip", "skip", "sleep 30").await;
     let cron = unique("bfskipc");
     let _cleanup = Cleanup(vec![cron.clone()]);
-    p.cli(&["extension", "install", &cron, "gofer.local/extension-cron"])
-        .expect(0);
-    p.cli(&[
-        "pipeline",
-        "subscribe",
-        &p.id,
-        &cron,
-        "hourly",
-        "-s",
-        "expression=0 * * * *",
-    ])
-    .expect(0);
+    p.subscribe_hourly_cron(&cron);
     let r = p
         .cli(&[
             "pipeline",

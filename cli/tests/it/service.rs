@@ -244,12 +244,9 @@ async fn a_backup_taken_while_runs_are_written_restores_into_a_fresh_data_dir() 
     use crate::extensions::start_reachable;
     use crate::recovery::{call, wait_for};
     use serde_json::json;
-    let docker = gofer_server::testing::require_docker()
+    let image = crate::defects::image()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    let image = gofer_server::testing::busybox_image(&docker)
-        .await
-        .expect("busybox image");
     let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = crate::common::unused_addr().port();

@@ -435,6 +435,57 @@ impl ExtensionsOverTls {
             .env("GOFER_TLS_CA_CERT", &self.ca)
             .args(args))
     }
+
+    /// Installs the built-in interval extension as `id`.
+    fn install_interval(&self, id: &str) {
+        self.cli(&[
+            "extension",
+            "install",
+            id,
+            "gofer.local/extension-interval",
+            "-s",
+            "MIN_INTERVAL=1s",
+        ])
+        .expect(0);
+    }
+
+    /// Deploys `pipeline`, subscribes it to the interval extension `ivl` every second, waits for
+    /// a run the extension started, then unsubscribes and removes the run's containers.
+    async fn interval_starts_a_run(&self, ivl: &str, pipeline: &str) {
+        use crate::recovery::{call, wait_for};
+        crate::defects::deploy(
+            &self.http,
+            &self.base,
+            pipeline,
+            crate::extensions::envs_task(),
+        )
+        .await;
+        self.cli(&[
+            "pipeline",
+            "subscribe",
+            pipeline,
+            ivl,
+            "tick",
+            "-s",
+            "every=1s",
+        ])
+        .expect(0);
+        let runs = format!(
+            "{}/api/namespaces/default/pipelines/{pipeline}/runs",
+            self.base
+        );
+        wait_for("a run started by the interval extension", async || {
+            let (_, body) = call(&self.http, reqwest::Method::GET, runs.clone(), None).await;
+            body["runs"]
+                .as_array()
+                .filter(|r| !r.is_empty())
+                .map(|_| serde_json::Value::Null)
+        })
+        .await;
+        self.cli(&["pipeline", "unsubscribe", pipeline, ivl, "tick"])
+            .expect(0);
+        crate::common::remove_pipeline_containers(pipeline);
+    }
 }
 
 /// `extensions.use_tls` with no certificate of its own: the server creates its CA in the data
@@ -491,15 +542,7 @@ async fn extensions_speak_tls_both_ways_and_start_runs() {
         &format!("APP_WEBHOOK_SECRET={webhook_secret}"),
     ])
     .expect(0);
-    cli(&[
-        "extension",
-        "install",
-        &ivl,
-        "gofer.local/extension-interval",
-        "-s",
-        "MIN_INTERVAL=1s",
-    ])
-    .expect(0);
+    tls.install_interval(&ivl);
 
     // The server's CA is in the data dir; each extension serves HTTPS with a certificate it
     // issued, and answers nothing over plain HTTP.
@@ -542,9 +585,7 @@ async fn extensions_speak_tls_both_ways_and_start_runs() {
     }
 
     // Subscribing goes server → extension over HTTPS.
-    for p in [&pushed, &ticked] {
-        crate::defects::deploy(http, base, p, envs_task()).await;
-    }
+    crate::defects::deploy(http, base, &pushed, envs_task()).await;
     cli(&[
         "pipeline",
         "subscribe",
@@ -600,27 +641,8 @@ async fn extensions_speak_tls_both_ways_and_start_runs() {
     );
 
     // The interval extension starts runs on its own schedule over HTTPS too.
-    cli(&[
-        "pipeline",
-        "subscribe",
-        &ticked,
-        &ivl,
-        "tick",
-        "-s",
-        "every=1s",
-    ])
-    .expect(0);
-    wait_for("a run started by the interval extension", async || {
-        let (_, body) = call(http, Method::GET, runs_of(&ticked), None).await;
-        body["runs"]
-            .as_array()
-            .filter(|r| !r.is_empty())
-            .map(|_| serde_json::Value::Null)
-    })
-    .await;
-    cli(&["pipeline", "unsubscribe", &ticked, &ivl, "tick"]).expect(0);
+    tls.interval_starts_a_run(&ivl, &ticked).await;
     crate::common::remove_pipeline_containers(&pushed);
-    crate::common::remove_pipeline_containers(&ticked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -651,84 +673,55 @@ async fn dev_mode_serves_plain_http_whatever_use_tls_says() {
 }
 
 /// `extensions.use_tls` with a certificate of the operator's (`extensions.tls_cert_path` and
-/// `tls_key_path`): every extension is given that pair and serves it, the server accepts exactly
-/// that certificate from its extensions (`verify_certs` off), and the interval extension starts
-/// runs over HTTPS. No CA is created.
+/// `tls_key_path`): every extension is given that pair and serves it, and no CA is created. The
+/// server accepts exactly that certificate from its extensions (`verify_certs` off), or checks
+/// it against the certificates of its file (`verify_certs` on); either way the interval
+/// extension starts runs over HTTPS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extensions_serve_a_configured_certificate() {
-    use crate::extensions::{Cleanup, envs_task};
-    use crate::recovery::{call, wait_for};
-    use reqwest::Method;
+    use crate::extensions::Cleanup;
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
     let pki = Pki::new();
-    let data = tempfile::tempdir().unwrap();
     let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
-    let tls = ExtensionsOverTls::start(
-        &pki,
-        data.path(),
-        &[
-            ("GOFER_WEB_EXTENSIONS__TLS_CERT_PATH", cert.as_str()),
-            ("GOFER_WEB_EXTENSIONS__TLS_KEY_PATH", key.as_str()),
-        ],
-    )
-    .await;
-    let (base, http) = (&tls.base, &tls.http);
-    let cli = |args: &[&str]| tls.cli(args);
-    let ivl = crate::common::unique("tlscfg");
-    let ticked = crate::common::unique("tlscfgp");
-    let _cleanup = Cleanup(vec![ivl.clone()]);
-    cli(&[
-        "extension",
-        "install",
-        &ivl,
-        "gofer.local/extension-interval",
-        "-s",
-        "MIN_INTERVAL=1s",
-    ])
-    .expect(0);
-    assert!(
-        !data.path().join("tls").exists(),
-        "a CA was created though a certificate is configured"
-    );
-    // The environment as JSON: PEM values span lines.
-    let out = std::process::Command::new("docker")
-        .args(["inspect", "--format", "{{json .Config.Env}}"])
-        .arg(format!("gofer.extension.{ivl}"))
-        .output()
-        .expect("docker inspect");
-    let env: Vec<String> = serde_json::from_slice(&out.stdout).expect("the container's env");
-    let given = env
-        .iter()
-        .find_map(|l| l.strip_prefix("GOFER_EXTENSION_SYSTEM_TLS_CERT="));
-    assert_eq!(
-        given,
-        Some(std::fs::read_to_string(&cert).unwrap().as_str()),
-        "the extension was not given the configured certificate"
-    );
-    crate::defects::deploy(http, base, &ticked, envs_task()).await;
-    cli(&[
-        "pipeline",
-        "subscribe",
-        &ticked,
-        &ivl,
-        "tick",
-        "-s",
-        "every=1s",
-    ])
-    .expect(0);
-    let runs = format!("{base}/api/namespaces/default/pipelines/{ticked}/runs");
-    wait_for("a run started by the interval extension", async || {
-        let (_, body) = call(http, Method::GET, runs.clone(), None).await;
-        body["runs"]
-            .as_array()
-            .filter(|r| !r.is_empty())
-            .map(|_| serde_json::Value::Null)
-    })
-    .await;
-    cli(&["pipeline", "unsubscribe", &ticked, &ivl, "tick"]).expect(0);
-    crate::common::remove_pipeline_containers(&ticked);
+    for verify in ["false", "true"] {
+        let data = tempfile::tempdir().unwrap();
+        let tls = ExtensionsOverTls::start(
+            &pki,
+            data.path(),
+            &[
+                ("GOFER_WEB_EXTENSIONS__TLS_CERT_PATH", cert.as_str()),
+                ("GOFER_WEB_EXTENSIONS__TLS_KEY_PATH", key.as_str()),
+                ("GOFER_WEB_EXTENSIONS__VERIFY_CERTS", verify),
+            ],
+        )
+        .await;
+        let ivl = crate::common::unique("tlscfg");
+        let _cleanup = Cleanup(vec![ivl.clone()]);
+        tls.install_interval(&ivl);
+        assert!(
+            !data.path().join("tls").exists(),
+            "a CA was created though a certificate is configured"
+        );
+        // The environment as JSON: PEM values span lines.
+        let out = std::process::Command::new("docker")
+            .args(["inspect", "--format", "{{json .Config.Env}}"])
+            .arg(format!("gofer.extension.{ivl}"))
+            .output()
+            .expect("docker inspect");
+        let env: Vec<String> = serde_json::from_slice(&out.stdout).expect("the container's env");
+        let given = env
+            .iter()
+            .find_map(|l| l.strip_prefix("GOFER_EXTENSION_SYSTEM_TLS_CERT="));
+        assert_eq!(
+            given,
+            Some(std::fs::read_to_string(&cert).unwrap().as_str()),
+            "the extension was not given the configured certificate"
+        );
+        tls.interval_starts_a_run(&ivl, &crate::common::unique("tlscfgp"))
+            .await;
+    }
 }
 
 /// A self-signed server certificate marked as a CA (what `openssl req -x509` makes by default):

@@ -105,7 +105,7 @@ impl Extensions {
         let response = request.send().await.map_err(|e| {
             CallError::Failed(format!(
                 "extension '{id}' did not answer: {}",
-                error_chain(&e)
+                gofer_core::error_chain(&e)
             ))
         })?;
         let status = response.status();
@@ -202,7 +202,7 @@ impl Extensions {
         {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("answered {}", r.status())),
-            Err(e) => Err(error_chain(&e)),
+            Err(e) => Err(gofer_core::error_chain(&e)),
         }
     }
 }
@@ -213,16 +213,4 @@ fn extension_message(body: &str) -> String {
         .ok()
         .and_then(|v| v["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| body.chars().take(200).collect())
-}
-
-/// An error and its sources, `: `-separated (reqwest's own message hides a TLS failure's cause).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

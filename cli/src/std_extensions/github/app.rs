@@ -229,13 +229,17 @@ impl App {
             )))
             .map_err(|e| format!("{method} {url}: {e}"))?;
         let exchange = async {
-            let response = self.http.request(request).await.map_err(error_chain)?;
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| gofer_core::error_chain(&e))?;
             let status = response.status();
             let bytes = response
                 .into_body()
                 .collect()
                 .await
-                .map_err(error_chain)?
+                .map_err(|e| gofer_core::error_chain(&e))?
                 .to_bytes();
             Ok::<_, String>((status, bytes))
         };
@@ -255,18 +259,6 @@ impl App {
         }
         Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
     }
-}
-
-/// An error and its causes on one line (hyper's own message is only "client error (Connect)").
-fn error_chain(error: impl std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The HTTP(S) client. An `https` API needs the system's CA certificates; a plain `http` one
