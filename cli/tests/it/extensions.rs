@@ -3,7 +3,7 @@
 //! `gofer extension install`, use its token, disable, enable, restart the server, uninstall.
 
 use crate::common::{gofer, run, unique, unused_addr};
-use crate::recovery::{Server, call, start_with_env, wait_for};
+use crate::recovery::{Server, call, start_with_env, try_wait_for, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::process::Command;
@@ -743,11 +743,17 @@ async fn standard_extensions_are_installed_at_boot() {
     gofer_server::testing::require_docker()
         .await
         .expect("this test needs Docker: run .ci/ensure-docker");
-    // The std extension's container name is fixed; another server's would (rightly) win.
-    assert!(
-        !container_running("interval"),
-        "a gofer.extension.interval container of another server is running; stop it first"
-    );
+    // The std extensions' container names are fixed, and a container of that name owned by
+    // another Gofer instance is never touched: ours would fail to start naming it. A running one
+    // belongs to a live server (stop it first); a stopped one is a leftover of a server that is
+    // gone (a machine reused between runs keeps its containers), which is removed here.
+    for id in ["interval", "cron"] {
+        assert!(
+            !container_running(id),
+            "a gofer.extension.{id} container of another server is running; stop it first"
+        );
+    }
+    drop(Cleanup(vec!["interval".to_owned(), "cron".to_owned()]));
     let http = crate::common::http();
     let dir = tempfile::tempdir().unwrap();
     let port = unused_addr().port();
@@ -757,11 +763,16 @@ async fn standard_extensions_are_installed_at_boot() {
     for boot in 0..2 {
         let server = start_reachable(&http, port, dir.path(), &std_on).await;
         for id in ["interval", "cron"] {
-            let e = wait_for("the standard extension to run", async || {
+            let mut last = Value::Null;
+            let e = try_wait_for(async || {
                 let (_, e) = call(&http, Method::GET, format!("{api}/extensions/{id}"), None).await;
+                last = e.clone();
                 (e["extension"]["state"] == "running").then_some(e)
             })
-            .await;
+            .await
+            .unwrap_or_else(|| {
+                panic!("boot {boot}: the standard extension {id} never ran: {last}")
+            });
             assert_eq!(
                 e["extension"]["registration"]["image"],
                 format!("gofer.local/extension-{id}:latest")

@@ -114,13 +114,23 @@ fn warp_method(method: &reqwest::Method) -> warp::http::Method {
     warp::http::Method::from_bytes(method.as_str().as_bytes()).expect("method")
 }
 
-pub(crate) async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> Option<Value>) -> Value {
+pub(crate) async fn wait_for(what: &str, check: impl AsyncFnMut() -> Option<Value>) -> Value {
+    match try_wait_for(check).await {
+        Some(v) => v,
+        None => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// [`wait_for`] that returns `None` at the deadline, for callers that say what they last saw.
+pub(crate) async fn try_wait_for(mut check: impl AsyncFnMut() -> Option<Value>) -> Option<Value> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
