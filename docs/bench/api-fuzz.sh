@@ -55,7 +55,7 @@ server=$!
 cleanup() {
     kill -TERM "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    docker rm -f gofer.extension.fuzzext >/dev/null 2>&1 || true
+    docker rm -f gofer.extension.fuzzext gofer.extension.doomedext >/dev/null 2>&1 || true
     rm -rf "$data"
 }
 trap cleanup EXIT
@@ -67,9 +67,9 @@ done
 token="$(curl -fsS -X POST "$base/api/tokens/bootstrap" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')"
 # Something for the operations on existing records to find (the dictionaries of
 # schemathesis.toml name them; about half of the generated path ids are taken from there): a
-# namespace `fuzz` with a pipeline `fuzz` (two config versions, the first deployed, two runs
+# namespace `fuzz` with a pipeline `fuzz` (three config versions, the first deployed, two runs
 # whose task image does not exist, so they end at once), a pipeline secret and object `s` and
-# `o`, a global secret `g`, a role `fuzzer`, and an extension `fuzzext` the pipeline subscribes
+# `o`, an object `o` of each run, a global secret `g`, a role `fuzzer`, and an extension `fuzzext` the pipeline subscribes
 # to as `tick`.
 api() { # <method> <path> [json body]
     curl -fsS -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
@@ -77,7 +77,7 @@ api() { # <method> <path> [json body]
 }
 P=/namespaces/fuzz/pipelines/fuzz
 api POST /namespaces '{"id": "fuzz", "name": "fuzz"}'
-for v in 1 2; do
+for v in 1 2 3; do
     api POST "$P/configs" '{"config": {"id": "fuzz", "name": "fuzz '"$v"'", "tasks": [{"id": "a", "image": "gofer-fuzz/none:1"}]}}'
 done
 api POST "$P/configs/1"
@@ -89,6 +89,10 @@ api POST /namespaces/fuzz/pipelines/doomed/configs '{"config": {"id": "doomed", 
 api POST "$P/secrets" '{"key": "s", "content": "fuzz secret"}'
 curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/octet-stream' \
     --data-binary 'fuzz object' "$base/api$P/objects/o" >/dev/null
+for r in 1 2; do
+    curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/octet-stream' \
+        --data-binary 'fuzz run object' "$base/api$P/runs/$r/objects/o" >/dev/null
+done
 api POST /secrets/global '{"key": "g", "content": "fuzz global", "namespaces": ["fuzz"]}'
 api POST /roles '{"id": "fuzzer", "description": "made by api-fuzz.sh"}'
 # A real extension container (the built-in interval image this binary builds at boot), with a
@@ -100,6 +104,11 @@ for _ in $(seq 1 600); do
 done
 api POST /extensions '{"id": "fuzzext", "image": "gofer.local/extension-interval:latest", "settings": {"MIN_INTERVAL": "1s"}}'
 api POST "$P/subscriptions" '{"extension_id": "fuzzext", "subscription_id": "tick", "settings": {"every": "1h"}}'
+# What uninstall_extension and delete_subscription delete (schemathesis.toml); config version 3
+# is the one delete_config deletes.
+docker rm -f gofer.extension.doomedext >/dev/null 2>&1 || true
+api POST /extensions '{"id": "doomedext", "image": "gofer.local/extension-interval:latest", "settings": {"MIN_INTERVAL": "1s"}}'
+api POST "$P/subscriptions" '{"extension_id": "fuzzext", "subscription_id": "doomed", "settings": {"every": "1h"}}'
 
 report="${FUZZ_REPORT:-target/api-fuzz-report}"
 mkdir -p "$report"
