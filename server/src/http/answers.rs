@@ -122,6 +122,59 @@ fn truncate(value: &serde_json::Value) -> String {
 
 /// The JSON schema the document gives `status` of `method template`, as a root that carries the
 /// components its references point into; `None` when that status has no JSON body.
+/// Every `default` the document gives a schema, checked against that schema (references
+/// resolved in the document): a default the schema refuses is a contradiction that validators
+/// and generated clients trip over. Returns one line per default that does not validate.
+pub fn default_violations(document: &serde_json::Value) -> Vec<String> {
+    fn walk(
+        value: &serde_json::Value,
+        pointer: String,
+        found: &mut Vec<(String, serde_json::Value)>,
+    ) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let schema_like = ["type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const"]
+                    .iter()
+                    .any(|k| map.contains_key(*k));
+                if schema_like && let Some(default) = map.get("default") {
+                    found.push((pointer.clone(), default.clone()));
+                }
+                for (k, v) in map {
+                    let escaped = k.replace('~', "~0").replace('/', "~1");
+                    walk(v, format!("{pointer}/{escaped}"), found);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, format!("{pointer}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(document, String::new(), &mut found);
+    let mut problems = Vec::new();
+    for (pointer, default) in found {
+        let mut root = document.clone();
+        root["$ref"] = serde_json::Value::String(format!("#{pointer}"));
+        let validator = match jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&root)
+        {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{pointer}: the schema does not compile: {e}"));
+                continue;
+            }
+        };
+        if let Some(e) = validator.iter_errors(&default).next() {
+            problems.push(format!("{pointer}: default {default} is refused: {e}"));
+        }
+    }
+    problems
+}
+
 fn answer_schema(
     document: &serde_json::Value,
     method: &warp::http::Method,

@@ -441,11 +441,14 @@ pub fn document(routes: &[Route]) -> Value {
     generators
         .answers
         .subschema_for::<gofer_core::api::ErrorBody>();
-    let schemas = merge_definitions(
+    let mut schemas = merge_definitions(
         generators.answers.take_definitions(true),
         generators.requests.take_definitions(true),
         &mut paths,
     );
+    for schema in schemas.values_mut() {
+        drop_required_defaults(schema);
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -567,6 +570,36 @@ fn merge_definitions(
         }
     }
     schemas
+}
+
+/// A property a request must send has no default: `#[serde(default)]` on a field the server
+/// refuses when it is missing or empty (an id) would otherwise document `"default": ""`, a value
+/// its own schema refuses, which validators of the document report.
+fn drop_required_defaults(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                for name in &required {
+                    if let Some(Value::Object(property)) = properties.get_mut(name) {
+                        property.remove("default");
+                    }
+                }
+            }
+            map.values_mut().for_each(drop_required_defaults);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_required_defaults),
+        _ => {}
+    }
 }
 
 fn rewrite_refs(value: &mut Value, renamed: &[(String, String)]) {
