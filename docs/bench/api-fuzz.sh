@@ -38,6 +38,10 @@ if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c 'import importli
     fi
     "$venv/bin/pip" install --quiet 'schemathesis>=4.32,<5'
 fi
+"$venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null ||
+    "$venv/bin/pip" install --quiet 'openapi-spec-validator>=0.7,<1'
+# The committed document must be valid OpenAPI 3.1 as strict validators read it.
+"$venv/bin/python" -m openapi_spec_validator assets/openapi.json
 if [ ! -x "$bin" ]; then
     cargo build -p gofer
 fi

@@ -203,7 +203,9 @@ pub struct CreateRoleRequest {
 #[serde(deny_unknown_fields)]
 #[schemars(extend("anyOf" = [
     {"required": ["description"], "properties": {"description": {"type": "string"}}},
-    {"required": ["permissions"], "properties": {"permissions": {"type": "array"}}},
+    // `items` only so that client generators, which need it on every array, read the branch;
+    // the property's own schema says what the items are.
+    {"required": ["permissions"], "properties": {"permissions": {"type": "array", "items": {}}}},
 ]))]
 pub struct UpdateRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -448,6 +448,10 @@ pub fn document(routes: &[Route]) -> Value {
     );
     for schema in schemas.values_mut() {
         drop_required_defaults(schema);
+        any_value_as_object(schema);
+    }
+    for item in paths.values_mut() {
+        any_value_as_object(item);
     }
     json!({
         "openapi": "3.1.0",
@@ -599,6 +603,57 @@ fn drop_required_defaults(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(drop_required_defaults),
         _ => {}
+    }
+}
+
+/// The schema `true` (any value, e.g. a `serde_json::Value` field) written as `{}`, which means the
+/// same: JSON Schema 2020-12 allows both, but client generators (openapi-python-client, and
+/// those built for OpenAPI 3.0) accept only objects. `value` is a schema or an object holding
+/// schemas; only schema positions are rewritten, never a `true` that is data (`default`, `const`,
+/// `required`, `x-websocket`).
+fn any_value_as_object(value: &mut Value) {
+    const SCHEMA: &[&str] = &[
+        "schema",
+        "items",
+        "additionalProperties",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "contains",
+        "propertyNames",
+        "not",
+        "if",
+        "then",
+        "else",
+    ];
+    const MAPS: &[&str] = &["properties", "patternProperties", "$defs", "content"];
+    const LISTS: &[&str] = &["oneOf", "anyOf", "allOf", "prefixItems", "parameters"];
+    fn schema(value: &mut Value) {
+        if *value == Value::Bool(true) {
+            *value = json!({});
+        }
+        any_value_as_object(value);
+    }
+    let Value::Object(map) = value else {
+        return;
+    };
+    for (key, child) in map.iter_mut() {
+        let key = key.as_str();
+        if key == "default" || key == "const" || key == "enum" || key == "examples" {
+            continue;
+        }
+        if SCHEMA.contains(&key) {
+            schema(child);
+        } else if MAPS.contains(&key) {
+            if let Value::Object(children) = child {
+                children.values_mut().for_each(schema);
+            }
+        } else if LISTS.contains(&key) {
+            if let Value::Array(children) = child {
+                children.iter_mut().for_each(schema);
+            }
+        } else {
+            any_value_as_object(child);
+        }
     }
 }
 
