@@ -155,18 +155,31 @@ async fn whatever_the_api_accepts_reads_back() {
         let id = run["run_id"].as_u64().unwrap();
         s.call("DELETE", &format!("{p}/runs/{id}"), None).await;
     }
-    let first = first["run"]["run_id"].as_u64().unwrap();
-    let url = format!("{p}/runs/{first}");
+    // Every run ends, the one holding the slot included; one the dispatcher was starting while
+    // it was cancelled must not keep a container running.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let (_, r) = s.call("GET", &url, None).await;
-        if r["run"]["state"] == "complete" {
+        let (_, r) = s.call("GET", &format!("{p}/runs?limit=200"), None).await;
+        let open: Vec<u64> = r["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|run| run["state"] != "complete")
+            .map(|run| run["run_id"].as_u64().unwrap())
+            .collect();
+        if open.is_empty() {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "run 1 did not end: {r}"
+            "runs {open:?} did not end after they were cancelled"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let running = s.running_containers().await;
+    s.remove_containers().await;
+    assert!(
+        running.is_empty(),
+        "still running after their runs ended: {running:?}"
+    );
 }

@@ -124,6 +124,27 @@ impl TestServer {
         id
     }
 
+    /// The names of this server instance's task containers that have not finished.
+    pub async fn running_containers(&self) -> Vec<String> {
+        use gofer_server::scheduler::Scheduler;
+        let instance = self
+            .store()
+            .read(|s| s.instance_id())
+            .await
+            .expect("instance id");
+        let docker = gofer_server::testing::require_docker()
+            .await
+            .expect("docker");
+        docker
+            .list(&gofer_server::scheduler::base_labels(&instance, "task"))
+            .await
+            .expect("list containers")
+            .into_iter()
+            .filter(|c| !c.state.is_finished())
+            .map(|c| c.name)
+            .collect()
+    }
+
     /// Removes every task container this server instance created.
     pub async fn remove_containers(&self) {
         use gofer_server::scheduler::Scheduler;
