@@ -124,29 +124,13 @@ impl TestServer {
         id
     }
 
-    /// The names of this server instance's task containers that have not finished.
-    pub async fn running_containers(&self) -> Vec<String> {
-        use gofer_server::scheduler::Scheduler;
-        let instance = self
-            .store()
-            .read(|s| s.instance_id())
-            .await
-            .expect("instance id");
-        let docker = gofer_server::testing::require_docker()
-            .await
-            .expect("docker");
-        docker
-            .list(&gofer_server::scheduler::base_labels(&instance, "task"))
-            .await
-            .expect("list containers")
-            .into_iter()
-            .filter(|c| !c.state.is_finished())
-            .map(|c| c.name)
-            .collect()
-    }
-
-    /// Removes every task container this server instance created.
-    pub async fn remove_containers(&self) {
+    /// This server instance's task containers, with the engine that lists them.
+    async fn task_containers(
+        &self,
+    ) -> (
+        gofer_server::scheduler::docker::DockerScheduler,
+        Vec<gofer_server::scheduler::ListedContainer>,
+    ) {
         use gofer_server::scheduler::Scheduler;
         let instance = self
             .store()
@@ -160,6 +144,22 @@ impl TestServer {
             .list(&gofer_server::scheduler::base_labels(&instance, "task"))
             .await
             .expect("list containers");
+        (docker, ours)
+    }
+
+    /// The names of this server instance's task containers that have not finished.
+    pub async fn running_containers(&self) -> Vec<String> {
+        let (_, ours) = self.task_containers().await;
+        ours.into_iter()
+            .filter(|c| !c.state.is_finished())
+            .map(|c| c.name)
+            .collect()
+    }
+
+    /// Removes every task container this server instance created.
+    pub async fn remove_containers(&self) {
+        use gofer_server::scheduler::Scheduler;
+        let (docker, ours) = self.task_containers().await;
         for c in ours {
             let _ = docker.stop(&c.name, 0).await;
             let _ = docker.remove(&c.name).await;
