@@ -255,15 +255,8 @@ fn report(err: &anyhow::Error, debug: bool) {
         .chain()
         .find_map(|c| c.downcast_ref::<gofer_sdk::Error>());
     match sdk {
-        Some(gofer_sdk::Error::Unreachable { url, message })
-            if message.to_lowercase().contains("certificate") =>
-        {
-            eprintln!(
-                "error: the TLS certificate of the Gofer server at {url} is not trusted ({message}); \
-                 trust its CA with --tls-ca-cert <file> (or GOFER_TLS_CA_CERT, or tls_ca_cert in the \
-                 CLI config), or, for a test server only, pass --insecure-skip-tls-verify"
-            );
-        }
+        // The SDK's message says which settings make the certificate trusted.
+        Some(e) if e.is_untrusted_certificate() => eprintln!("error: {e}"),
         Some(gofer_sdk::Error::Unreachable { url, message }) => {
             eprintln!(
                 "error: cannot reach the Gofer server at {url}: is the server running? start it with 'gofer service start'"

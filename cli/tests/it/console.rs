@@ -12,14 +12,14 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A tmux server of our own (its own socket), killed on drop: never the user's or another
 /// test's server.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
     session: String,
 }
 
 impl Tmux {
     /// Starts `command` in a detached 140×32 session.
-    fn start(command: &str) -> Tmux {
+    pub(crate) fn start(command: &str) -> Tmux {
         let available = Command::new("tmux")
             .arg("-V")
             .output()
@@ -84,7 +84,7 @@ impl Tmux {
 
     /// Polls the screen until `condition` holds; panics with the last screen at the deadline.
     #[track_caller]
-    fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let screen = self.screen();
@@ -128,7 +128,7 @@ fn console_command(url: &str, ns: Option<&str>, state: &std::path::Path) -> Stri
 }
 
 /// A line of the screen containing every one of `parts`.
-fn line_with(screen: &str, parts: &[&str]) -> bool {
+pub(crate) fn line_with(screen: &str, parts: &[&str]) -> bool {
     screen.lines().any(|l| parts.iter().all(|p| l.contains(p)))
 }
 

@@ -142,7 +142,7 @@ async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate()
     let refused = cli(&["namespace", "list"], &[]);
     assert_eq!(refused.code, 6, "unreachable: {refused:?}");
     assert!(
-        refused.stderr.to_lowercase().contains("certificate"),
+        refused.stderr.contains("is not trusted") && refused.stderr.contains("--tls-ca-cert"),
         "{}",
         refused.stderr
     );
@@ -787,4 +787,60 @@ async fn a_self_signed_ca_certificate_is_trusted_as_its_own_ca_file() {
     let other_path = dir.path().join("other.pem");
     std::fs::write(&other_path, other.pem()).unwrap();
     assert_eq!(cli(Some(&other_path.display().to_string())).code, 6);
+}
+
+/// The console against a TLS server, in a real terminal: with the CA it goes live; without it,
+/// the screen says the certificate is not trusted and names the setting that trusts it (not
+/// only the TLS library's words).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_trusts_the_ca_and_without_it_names_the_setting() {
+    use crate::console::Tmux;
+    gofer_server::testing::require_docker()
+        .await
+        .expect("this test needs Docker: run .ci/ensure-docker");
+    let pki = Pki::new();
+    let data = tempfile::tempdir().unwrap();
+    let addr = unused_addr().to_string();
+    let _server = start_tls(&pki, &addr, data.path(), &[]);
+    let base = format!("https://127.0.0.1:{}", addr.rsplit(':').next().unwrap());
+    let anonymous = sdk(&pki, &base, None);
+    wait_until_up(&anonymous).await;
+    let secret = anonymous
+        .bootstrap_token()
+        .await
+        .expect("bootstrap over TLS")
+        .secret;
+    let state = tempfile::tempdir().unwrap();
+    let console = |tls_args: &str| {
+        format!(
+            "env GOFER_TOKEN={secret} XDG_CONFIG_HOME={} XDG_STATE_HOME={} {} --api-base-url {base}{tls_args} console",
+            crate::common::no_config_dir().display(),
+            state.path().display(),
+            env!("CARGO_BIN_EXE_gofer"),
+        )
+    };
+    // The screen's text with its wrapped lines joined again.
+    let joined = |screen: &str| {
+        screen
+            .lines()
+            .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '│'))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    let trusted = Tmux::start(&console(&format!(" --tls-ca-cert {}", pki.path("ca.pem"))));
+    trusted.wait_for("the live pipelines view", |s| {
+        s.contains("● live") && s.contains("namespace default") && s.contains("no pipelines")
+    });
+    drop(trusted);
+
+    let untrusted = Tmux::start(&console(""));
+    let screen = untrusted.wait_for("why the server is not trusted", |s| {
+        let text = joined(s);
+        text.contains("is not trusted") && text.contains("--tls-ca-cert")
+    });
+    assert!(
+        joined(&screen).contains("--insecure-skip-tls-verify"),
+        "{screen}"
+    );
 }
