@@ -122,12 +122,9 @@ impl DockerScheduler {
             )
             .await
             .ok()?;
-        network
-            .ipam?
-            .config?
-            .into_iter()
-            .filter_map(|c| c.gateway?.parse().ok())
-            .next()
+        let configs = network.ipam?.config?;
+        let pairs: Vec<_> = configs.into_iter().map(|c| (c.gateway, c.subnet)).collect();
+        gateway_of(&pairs)
     }
 
     /// The engine address in use, e.g. `unix:///var/run/docker.sock`.
@@ -381,11 +378,78 @@ pub(super) fn registry_of(image: &str) -> Option<&str> {
     (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
 }
 
+/// The gateway of a network from its IPAM configs (`(gateway, subnet)` pairs), IPv4 first. Some
+/// engines (Docker 20.10 after a daemon restart, seen on a fresh CI machine) list the default
+/// bridge with a subnet and no gateway; Docker's allocator then gave the bridge the subnet's
+/// first address, which is what this answers.
+pub(crate) fn gateway_of(configs: &[(Option<String>, Option<String>)]) -> Option<std::net::IpAddr> {
+    let stated = configs
+        .iter()
+        .filter_map(|(gateway, _)| gateway.as_deref()?.parse::<std::net::IpAddr>().ok());
+    let derived = configs
+        .iter()
+        .filter_map(|(_, subnet)| first_address(subnet.as_deref()?));
+    let mut all: Vec<std::net::IpAddr> = stated.chain(derived).collect();
+    // A stated gateway wins over a derived one (stable sort), IPv4 over IPv6.
+    all.sort_by_key(|ip| ip.is_ipv6());
+    all.into_iter().next()
+}
+
+/// The first host address of an IPv4 subnet such as `172.17.0.0/16`.
+fn first_address(subnet: &str) -> Option<std::net::IpAddr> {
+    let (network, bits) = subnet.split_once('/')?;
+    let network: std::net::Ipv4Addr = network.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    if bits > 30 {
+        return None;
+    }
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    let first = (u32::from(network) & mask).checked_add(1)?;
+    Some(std::net::IpAddr::V4(first.into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::start::with_default_tag;
     use super::wait::die_exit_code;
     use super::*;
+
+    #[test]
+    fn the_bridge_gateway_is_the_stated_one_or_the_subnets_first_address() {
+        let some = |s: &str| Some(s.to_string());
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
+        // As most engines answer.
+        assert_eq!(
+            gateway_of(&[(some("172.17.0.1"), some("172.17.0.0/16"))]),
+            ip("172.17.0.1")
+        );
+        // Docker 20.10 after a restart: a subnet and no gateway.
+        assert_eq!(
+            gateway_of(&[(None, some("172.17.0.0/16"))]),
+            ip("172.17.0.1")
+        );
+        assert_eq!(
+            gateway_of(&[(None, some("10.200.3.0/24"))]),
+            ip("10.200.3.1")
+        );
+        // A stated gateway wins, and IPv4 comes before IPv6.
+        assert_eq!(
+            gateway_of(&[
+                (None, some("fd00::/64")),
+                (None, some("192.168.5.0/24")),
+                (some("192.168.5.254"), some("192.168.5.0/24")),
+            ]),
+            ip("192.168.5.254")
+        );
+        assert_eq!(
+            gateway_of(&[(some("fd00::1"), some("fd00::/64"))]),
+            ip("fd00::1")
+        );
+        // Nothing usable.
+        assert_eq!(gateway_of(&[]), None);
+        assert_eq!(gateway_of(&[(None, some("not a subnet"))]), None);
+        assert_eq!(gateway_of(&[(None, some("172.17.0.0/32"))]), None);
+    }
 
     #[test]
     fn die_events_give_the_exit_code_of_the_named_container_only() {
