@@ -184,7 +184,7 @@ pub fn check_description(field: &str, description: &str) -> Result<(), Validatio
         .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
         return Err(ValidationError(format!(
-            "{field}: must not contain control characters other than line breaks and tabs"
+            "{field}: must not contain control characters other than newlines (\\n) and tabs; write Windows line breaks (\\r\\n) as \\n"
         )));
     }
     Ok(())

@@ -184,4 +184,6 @@ pub fn running_store(data_dir: &std::path::Path) -> Option<crate::store::StoreHa
         .map(|(_, store)| store.clone())
 }
 
-pub use crate::http::answers::{answer_problem, answer_violations, default_violations};
+pub use crate::http::answers::{
+    answer_problem, answer_violations, default_violations, request_problem,
+};

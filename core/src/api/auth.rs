@@ -191,7 +191,7 @@ pub struct CreateRoleRequest {
     #[serde(default)]
     #[schemars(
         length(max = 4096),
-        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+        pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
     pub description: String,
     #[serde(default)]
@@ -211,7 +211,7 @@ pub struct UpdateRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 4096),
-        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+        pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -32,7 +32,7 @@ pub struct CreateNamespaceRequest {
     #[schemars(
         with = "String",
         length(max = 4096),
-        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+        pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
     pub description: Option<String>,
 }
@@ -54,7 +54,7 @@ pub struct UpdateNamespaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 4096),
-        pattern(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")
+        pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
     pub description: Option<String>,
 }

@@ -240,18 +240,31 @@ pub struct RegisterConfigRequest {
 /// that a missing one is reported by [`crate::validate`] with its field name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// The document states the validator's rules that JSON Schema can express (docs/api.md), so a
+// generated client knows them; the rest (the DAG, the id matching the path) only the server checks.
+#[schemars(extend("required" = ["id", "name", "tasks"]))]
 pub struct PipelineConfigInput {
     #[serde(default)]
+    #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
     #[serde(default)]
+    #[schemars(
+        length(min = 1, max = 128),
+        pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub name: String,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(
+        length(max = 4096),
+        pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
+    )]
     pub description: String,
     #[serde(default)]
     pub parallelism: u64,
     #[serde(default)]
     pub timeout: u64,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(length(min = 1))]
     pub tasks: Vec<TaskInput>,
     /// `allow` (default), `skip`, `queue` or `cancel_previous`, checked by the validator so a
     /// bad value is named (docs/runs.md#overlapping-runs, new).
@@ -266,12 +279,20 @@ pub struct PipelineConfigInput {
 /// reported by the validator with the task and parent named (docs/pipelines.md#writing-a-pipeline-config rule 7).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["id", "image"]))]
 pub struct TaskInput {
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(
+        length(max = 4096),
+        pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
+    )]
     pub description: String,
+    /// A container image reference; it must contain more than white space.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(pattern(r"\S"))]
     pub image: String,
     #[serde(default)]
     pub registry_auth: Option<RegistryAuth>,

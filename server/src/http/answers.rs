@@ -120,8 +120,6 @@ fn truncate(value: &serde_json::Value) -> String {
     }
 }
 
-/// The JSON schema the document gives `status` of `method template`, as a root that carries the
-/// components its references point into; `None` when that status has no JSON body.
 /// Every `default` the document gives a schema, checked against that schema (references
 /// resolved in the document): a default the schema refuses is a contradiction that validators
 /// and generated clients trip over. Returns one line per default that does not validate.
@@ -175,6 +173,34 @@ pub fn default_violations(document: &serde_json::Value) -> Vec<String> {
     problems
 }
 
+/// Why the document's request schema for `method path` (a path as the document writes it, e.g.
+/// `/api/namespaces`) refuses `body`, or `None` when it accepts it. Panics when the operation
+/// has no JSON request body: a test asking about one has the wrong operation.
+pub fn request_problem(
+    document: &serde_json::Value,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Option<String> {
+    let schema = &document["paths"][path][method.to_lowercase()]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert!(
+        !schema.is_null(),
+        "the document has no JSON request body for {method} {path}"
+    );
+    // The schema as the root's reference, beside the components its own references point into.
+    let mut root = document.clone();
+    root["x-request-schema"] = schema.clone();
+    root["$ref"] = serde_json::Value::String("#/x-request-schema".into());
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&root)
+        .unwrap_or_else(|e| panic!("the request schema of {method} {path} does not compile: {e}"));
+    validator.iter_errors(body).next().map(|e| e.to_string())
+}
+
+/// The JSON schema the document gives `status` of `method template`, as a root that carries the
+/// components its references point into; `None` when that status has no JSON body.
 fn answer_schema(
     document: &serde_json::Value,
     method: &warp::http::Method,

@@ -150,6 +150,117 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Where the document states a rule, it states the server's: a body the request schema accepts
+/// is accepted, and one it refuses is refused (400), for the edges of the rules it can express
+/// (lengths, patterns, required fields, control characters in descriptions).
+#[tokio::test]
+async fn request_schemas_accept_and_refuse_what_the_server_does() {
+    let (s, _dir) = TestServer::start().await;
+    let document = committed();
+    let long_task = "t".repeat(65);
+    let configs = "/api/namespaces/{namespace_id}/pipelines/{pipeline_id}/configs";
+    let config = |change: &dyn Fn(&mut Value)| {
+        let mut body = crate::support::simple_config("agree");
+        change(&mut body["config"]);
+        body
+    };
+    let cases: Vec<(&str, &str, String, Value)> = vec![
+        (
+            "POST",
+            "/api/namespaces",
+            "/api/namespaces".into(),
+            serde_json::json!({"id": "agree1", "description": "two\nlines\tand a tab"}),
+        ),
+        (
+            "POST",
+            "/api/namespaces",
+            "/api/namespaces".into(),
+            serde_json::json!({"id": "agree2", "description": "a windows\r\nline break"}),
+        ),
+        (
+            "POST",
+            "/api/namespaces",
+            "/api/namespaces".into(),
+            serde_json::json!({"id": "ab"}),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|_| {}),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| {
+                c.as_object_mut().unwrap().remove("id");
+            }),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| {
+                c.as_object_mut().unwrap().remove("name");
+            }),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"] = serde_json::json!([])),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["description"] = "carriage\rreturn".into()),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][1]["image"] = "   ".into()),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| {
+                c["tasks"][1].as_object_mut().unwrap().remove("image");
+            }),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][1]["id"] = long_task.clone().into()),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][1]["description"] = "line\nbreak\tand tab".into()),
+        ),
+    ];
+    let mut disagreements = Vec::new();
+    for (method, template, path, body) in cases {
+        let documented = gofer_server::testing::request_problem(&document, method, template, &body);
+        let (status, answer) = s.call(method, &path, Some(body.clone())).await;
+        let accepted = (200..300).contains(&status);
+        if accepted == documented.is_some() || (!accepted && status != 400) {
+            disagreements.push(format!(
+                "{method} {path} {body}: the server answered {status} {answer}, the document says {}",
+                documented.as_deref().unwrap_or("valid")
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    s.assert_answers_documented();
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn the_server_serves_the_document_without_a_token() {
     let (s, _dir) = TestServer::start().await;
