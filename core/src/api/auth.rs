@@ -33,7 +33,10 @@ impl Token {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Permission {
-    /// `<kind>` or `<kind>:<regex>` (see [`ResourceKind`]).
+    /// `<kind>` or `<kind>:<regex>`. Kinds: all, configs, deployments, events, extensions,
+    /// namespaces, objects, permissions, pipelines, runs, secrets, subscriptions, system,
+    /// task_executions, tokens; only namespaces, pipelines and extensions take a `:<regex>`
+    /// target, of at most 256 characters (docs/auth.md#roles-and-permissions).
     #[schemars(length(min = 1))]
     pub resources: Vec<String>,
     #[schemars(length(min = 1))]

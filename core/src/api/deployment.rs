@@ -17,7 +17,7 @@ pub struct DeployRequest {
 }
 
 /// A canary as asked for. Exactly one of `bake_runs` / `bake_seconds`, or neither for the
-/// default bake of [`DEFAULT_BAKE_RUNS`] runs.
+/// default bake of 10 runs (`DEFAULT_BAKE_RUNS`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryRequest {
@@ -30,8 +30,8 @@ pub struct CanaryRequest {
     /// 0.0–1.0; default 0 (any failure counts against the canary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_failure_rate: Option<f64>,
-    /// Counted canary runs needed before a failure rate can roll back; default
-    /// [`DEFAULT_MIN_SAMPLE`] (or the bake's run count when that is smaller).
+    /// Counted canary runs needed before a failure rate can roll back; default 3
+    /// (`DEFAULT_MIN_SAMPLE`), or the bake's run count when that is smaller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_sample: Option<u64>,
 }
@@ -50,6 +50,8 @@ pub struct SmokeRequest {
 pub const DEFAULT_BAKE_RUNS: u64 = 10;
 /// The minimum sample when none is given.
 pub const DEFAULT_MIN_SAMPLE: u64 = 3;
+// The doc comments of `CanaryRequest`, which the OpenAPI document shows, state both values.
+const _: () = assert!(DEFAULT_BAKE_RUNS == 10 && DEFAULT_MIN_SAMPLE == 3);
 
 /// A validated deploy request.
 #[derive(Debug, Clone, PartialEq)]

@@ -207,14 +207,23 @@ pub struct ScheduledInstant {
     pub variables: OrderedMap,
 }
 
+/// Most runs one backfill may start.
+pub const BACKFILL_LIMIT: u64 = 10_000;
+
 /// `POST P/subscriptions/{ext}/{sub}/backfill` body (docs/extensions.md#backfilling-a-schedule, new).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackfillRequest {
+    /// Start of the window, RFC 3339 with an offset (`2026-12-01T00:00:00Z`).
+    #[schemars(extend("format" = "date-time"))]
     pub from: String,
+    /// End of the window, RFC 3339 with an offset; not before `from`.
+    #[schemars(extend("format" = "date-time"))]
     pub to: String,
-    /// Most runs this backfill may start (default 100); more instants in the range are refused.
+    /// Most runs this backfill may start (default 100, at most 10,000); more instants in the
+    /// range are refused.
     #[serde(default)]
+    #[schemars(range(min = 1, max = BACKFILL_LIMIT))]
     pub max: Option<u64>,
     /// List the instants without starting anything.
     #[serde(default)]
@@ -361,8 +370,9 @@ pub struct UpdateSubscriptionRequest {
     pub status: Option<String>,
 }
 
-/// `status` of [`UpdateSubscriptionRequest`]: what a subscription can be set to (the OpenAPI
-/// document's description of the field; the handler reads the string).
+/// The statuses a subscription can be set to.
+//
+// The OpenAPI schema of `status` in `UpdateSubscriptionRequest`; the handler reads the string.
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(

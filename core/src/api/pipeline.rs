@@ -236,8 +236,11 @@ pub struct RegisterConfigRequest {
     pub config: PipelineConfigInput,
 }
 
-/// The config as SDKs send it. Fields the validator checks for presence default to empty here so
-/// that a missing one is reported by [`crate::validate`] with its field name.
+/// A pipeline config as clients send it (docs/pipelines.md#writing-a-pipeline-config). The server
+/// checks it as a whole and names every problem in one 400.
+//
+// Fields the validator checks for presence default to empty when decoding, so that a missing one
+// is reported by `crate::validate` with its field name, together with the other problems.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 // The document states the validator's rules that JSON Schema can express (docs/api.md), so a
@@ -346,8 +349,9 @@ pub struct UpdatePipelineRequest {
     pub state: PipelineState,
 }
 
-/// `state` of [`UpdatePipelineRequest`]: the states a pipeline can be set to (the OpenAPI
-/// document's description of the field).
+/// The states a pipeline can be set to.
+//
+// The OpenAPI schema of `state` in `UpdatePipelineRequest`.
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(

@@ -132,7 +132,7 @@ pub async fn create(
 
 /// Default and largest `max` of a backfill (docs/extensions.md#backfilling-a-schedule).
 pub const BACKFILL_DEFAULT_MAX: u64 = 100;
-pub const BACKFILL_LIMIT: u64 = 10_000;
+pub use gofer_core::api::BACKFILL_LIMIT;
 
 /// docs/extensions.md#backfilling-a-schedule: asks the subscription's extension for its
 /// scheduled instants between `from` and `to`, refuses more than `max`, and (unless a dry run)

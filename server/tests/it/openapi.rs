@@ -42,6 +42,36 @@ fn every_default_in_the_document_is_valid_against_its_schema() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Descriptions come from doc comments, and readers of the document have no rustdoc: an
+/// intra-doc link (``[`Type`]``) or a `crate::` path in one means nothing to them.
+#[test]
+fn descriptions_carry_no_rustdoc_links() {
+    fn walk(value: &Value, pointer: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "description"
+                        && let Some(text) = v.as_str()
+                        && (text.contains("[`") || text.contains("crate::"))
+                    {
+                        found.push(format!("{pointer}: {text}"));
+                    }
+                    walk(v, &format!("{pointer}/{k}"), found);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{pointer}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(&committed(), "", &mut found);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
 /// `{name}` segments replaced by a value each parameter accepts.
 fn example(path: &str) -> String {
     path.split('/')
