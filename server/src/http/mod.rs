@@ -246,32 +246,91 @@ pub fn require_json(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
 impl Cx {}
 
 /// Decodes JSON with the path of a failure in the message.
+///
+/// A whole number written with a fraction or an exponent (`60.0`, `1e3`) is read as that integer
+/// where an integer is expected, as JSON Schema counts it an integer (docs/api.md#common-rules):
+/// Python's `json.dumps(60.0)` writes one. The fast path decodes directly; only a body refused for
+/// a float is decoded again with such numbers made integers.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner();
-        let mut message = inner.to_string();
-        if let Some(at) = message.rfind(" at line ") {
-            message.truncate(at);
-        }
-        if let Some((field, hint)) = unknown_field(&message) {
-            // A typo must never be dropped silently (docs/pipelines.md#validation-errors): name it and the likely intent.
-            let full = if path == "." || path.is_empty() || path == field {
-                field.to_string()
-            } else if path.ends_with(&format!(".{field}")) {
-                path.clone()
-            } else {
-                format!("{path}.{field}")
+    match serde_path_to_error::deserialize(de) {
+        Ok(value) => Ok(value),
+        Err(e)
+            if e.inner()
+                .to_string()
+                .contains("invalid type: floating point") =>
+        {
+            let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+                return Err(json_error(e));
             };
-            return ApiError::invalid(format!("{full}: unknown field{hint}"));
+            if !whole_floats_to_integers(&mut value) {
+                return Err(json_error(e));
+            }
+            serde_path_to_error::deserialize(value).map_err(json_error)
         }
-        if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
-            ApiError::invalid(format!("body: {message}"))
+        Err(e) => Err(json_error(e)),
+    }
+}
+
+/// Rewrites every float in `value` that is a whole number exactly representable (|x| ≤ 2^53) as
+/// an integer; whether any was.
+fn whole_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let Some(x) = n.as_f64() else { return false };
+            if x.fract() != 0.0 || x.abs() > EXACT {
+                return false;
+            }
+            // Exact: a whole number within ±2^53 converts without loss.
+            #[allow(clippy::cast_possible_truncation)]
+            let whole = x as i64;
+            *value = serde_json::Value::from(whole);
+            true
+        }
+        // Every element is rewritten, not only up to the first whole float.
+        serde_json::Value::Array(items) => {
+            let mut any = false;
+            for v in items {
+                any |= whole_floats_to_integers(v);
+            }
+            any
+        }
+        serde_json::Value::Object(map) => {
+            let mut any = false;
+            for v in map.values_mut() {
+                any |= whole_floats_to_integers(v);
+            }
+            any
+        }
+        _ => false,
+    }
+}
+
+/// A decoding failure as a 400 naming the field.
+fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.inner();
+    let mut message = inner.to_string();
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    if let Some((field, hint)) = unknown_field(&message) {
+        // A typo must never be dropped silently (docs/pipelines.md#validation-errors): name it and the likely intent.
+        let full = if path == "." || path.is_empty() || path == field {
+            field.to_string()
+        } else if path.ends_with(&format!(".{field}")) {
+            path.clone()
         } else {
-            ApiError::invalid(format!("{path}: {message}"))
-        }
-    })
+            format!("{path}.{field}")
+        };
+        return ApiError::invalid(format!("{full}: unknown field{hint}"));
+    }
+    if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
+        ApiError::invalid(format!("body: {message}"))
+    } else {
+        ApiError::invalid(format!("{path}: {message}"))
+    }
 }
 
 /// Request bodies are JSON objects: a derived struct would also accept an array (`[]` as "no
@@ -680,6 +739,63 @@ mod tests {
         assert!(e.message.starts_with("body: "), "{}", e.message);
         let e = parse_json::<Outer>(b"{}").unwrap_err();
         assert_eq!(e.message, "body: missing field `tasks`");
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        struct Task {
+            timeout: u64,
+            rate: f64,
+        }
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        struct Config {
+            parallelism: u64,
+            tasks: Vec<Task>,
+        }
+        let got = parse_json::<Config>(
+            br#"{"parallelism": 2.0, "tasks": [{"timeout": 1e3, "rate": 0.5}, {"timeout": 60, "rate": 1.0}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            Config {
+                parallelism: 2,
+                tasks: vec![
+                    Task {
+                        timeout: 1000,
+                        rate: 0.5
+                    },
+                    Task {
+                        timeout: 60,
+                        rate: 1.0
+                    }
+                ]
+            }
+        );
+        // A fraction, a negative and a number beyond 2^53 stay refused, naming the field.
+        let e = parse_json::<Config>(br#"{"parallelism": 1.5, "tasks": []}"#).unwrap_err();
+        assert_eq!(
+            e.message,
+            "parallelism: invalid type: floating point `1.5`, expected u64"
+        );
+        let e = parse_json::<Config>(
+            br#"{"parallelism": 1.0, "tasks": [{"timeout": -2.0, "rate": 1}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .starts_with("tasks[0].timeout: invalid value: integer `-2`"),
+            "{}",
+            e.message
+        );
+        let e = parse_json::<Config>(br#"{"parallelism": 1e300, "tasks": []}"#).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("parallelism: invalid type: floating point"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

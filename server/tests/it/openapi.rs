@@ -273,6 +273,13 @@ async fn request_schemas_accept_and_refuse_what_the_server_does() {
             "/api/namespaces/default/pipelines/agree/configs".into(),
             config(&|c| c["tasks"][1]["description"] = "line\nbreak\tand tab".into()),
         ),
+        // JSON Schema counts 60.0 an integer, and so does the server.
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["timeout"] = serde_json::json!(60.0)),
+        ),
     ];
     let mut disagreements = Vec::new();
     for (method, template, path, body) in cases {
