@@ -7,7 +7,7 @@
 #   docs/bench/api-fuzz.sh                 # the full pass: about 60 cases per operation
 #   docs/bench/api-fuzz.sh --short         # CI: seeded, a few cases per operation
 #
-# Environment: GOFER_BIN (default: target/debug/gofer, built when missing), FUZZ_SEED (default
+# Environment: GOFER_BIN (default: target/debug/gofer, brought up to date first), FUZZ_SEED (default
 # 20261206), FUZZ_EXAMPLES (cases per operation), FUZZ_VENV (where schemathesis is installed,
 # default target/api-fuzz-venv). Needs a Docker engine (the server needs one to start) and PyPI.
 set -euo pipefail
@@ -42,8 +42,10 @@ fi
     "$venv/bin/pip" install --quiet 'openapi-spec-validator>=0.7,<1'
 # The committed document must be valid OpenAPI 3.1 as strict validators read it.
 "$venv/bin/python" -m openapi_spec_validator assets/openapi.json
-if [ ! -x "$bin" ]; then
-    cargo build -p gofer
+# A stale binary would serve the document of an older build: the default one is rebuilt when
+# the sources changed (a no-op otherwise). A GOFER_BIN given is used as it is.
+if [ -z "${GOFER_BIN:-}" ]; then
+    cargo build -q -p gofer
 fi
 
 data="$(mktemp -d)"

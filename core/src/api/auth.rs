@@ -197,7 +197,7 @@ pub struct CreateRoleRequest {
         pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::objects::objects")]
     pub permissions: Vec<Permission>,
 }
 
@@ -217,7 +217,11 @@ pub struct UpdateRoleRequest {
         pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::objects::optional_objects"
+    )]
     pub permissions: Option<Vec<Permission>>,
 }
 

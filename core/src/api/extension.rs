@@ -66,7 +66,7 @@ pub struct InstallExtensionRequest {
     #[serde(default)]
     #[schemars(schema_with = "crate::api::variables_schema")]
     pub settings: OrderedMap,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::objects::optional_object")]
     pub registry_auth: Option<RegistryAuth>,
     #[serde(default)]
     pub additional_roles: Vec<String>,

@@ -8,6 +8,7 @@ mod event;
 mod extension;
 mod list;
 mod namespace;
+mod objects;
 mod pipeline;
 mod run;
 mod store;

@@ -233,6 +233,7 @@ pub struct Deployment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterConfigRequest {
+    #[serde(deserialize_with = "super::objects::object")]
     pub config: PipelineConfigInput,
 }
 
@@ -256,8 +257,11 @@ pub struct PipelineConfigInput {
         pattern(r"^[^\u0000-\u001F\u007F-\u009F]*$")
     )]
     pub name: String,
+    // null reads as empty, so the schema allows it (as for every null_as_default field below
+    // but `tasks` and `image`, whose empty value the validator refuses anyway).
     #[serde(default, deserialize_with = "null_as_default")]
     #[schemars(
+        with = "Option<String>",
         length(max = 4096),
         pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
@@ -266,7 +270,7 @@ pub struct PipelineConfigInput {
     pub parallelism: u64,
     #[serde(default)]
     pub timeout: u64,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "super::objects::objects_or_null")]
     #[schemars(length(min = 1))]
     pub tasks: Vec<TaskInput>,
     /// `allow` (default), `skip`, `queue` or `cancel_previous`, checked by the validator so a
@@ -274,7 +278,11 @@ pub struct PipelineConfigInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<String>,
     /// Webhooks told about failures, recoveries, successes and long runs (docs/notifications.md, new).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::objects::objects"
+    )]
     pub notifications: Vec<NotificationInput>,
 }
 
@@ -287,8 +295,11 @@ pub struct TaskInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 64), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub id: String,
+    // null reads as empty, so the schema allows it (as for every null_as_default field below
+    // but `tasks` and `image`, whose empty value the validator refuses anyway).
     #[serde(default, deserialize_with = "null_as_default")]
     #[schemars(
+        with = "Option<String>",
         length(max = 4096),
         pattern(r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$")
     )]
@@ -297,26 +308,35 @@ pub struct TaskInput {
     #[serde(default, deserialize_with = "null_as_default")]
     #[schemars(pattern(r"\S"))]
     pub image: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::objects::optional_object")]
     pub registry_auth: Option<RegistryAuth>,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<OrderedMap>")]
     pub depends_on: OrderedMap,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<OrderedMap>")]
     pub variables: OrderedMap,
     #[serde(default)]
     pub entrypoint: Option<Vec<String>>,
     #[serde(default)]
     pub command: Option<Vec<String>>,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<bool>")]
     pub inject_api_token: bool,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<bool>")]
     pub always_pull_newest_image: bool,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<u64>")]
     pub timeout: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::objects::optional_object")]
     pub retries: Option<RetriesInput>,
     /// `{cpus, memory}` as sent: checked by the validator so a bad value is named (new).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::objects::optional_object"
+    )]
     pub resources: Option<ResourcesInput>,
 }
 

@@ -273,6 +273,63 @@ async fn request_schemas_accept_and_refuse_what_the_server_does() {
             "/api/namespaces/default/pipelines/agree/configs".into(),
             config(&|c| c["tasks"][1]["description"] = "line\nbreak\tand tab".into()),
         ),
+        // null where the server reads it as empty (schemathesis found the schema refusing it).
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| {
+                c["description"] = Value::Null;
+                c["tasks"][0]["variables"] = Value::Null;
+                c["tasks"][0]["depends_on"] = Value::Null;
+                c["tasks"][0]["inject_api_token"] = Value::Null;
+                c["tasks"][0]["timeout"] = Value::Null;
+            }),
+        ),
+        // ...but not for the tasks or an image, whose empty value is refused.
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["image"] = Value::Null),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"] = Value::Null),
+        ),
+        // A record given as an array (serde would read its fields in order).
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["resources"] = serde_json::json!([null, null])),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["retries"] = serde_json::json!([3, 10])),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"] = serde_json::json!([["first", "busybox"]])),
+        ),
+        (
+            "POST",
+            "/api/roles",
+            "/api/roles".into(),
+            serde_json::json!({"id": "agree", "permissions": [[["runs"], ["read"]]]}),
+        ),
+        (
+            "POST",
+            "/api/roles",
+            "/api/roles".into(),
+            serde_json::json!({"id": "agree", "permissions": [{"resources": ["runs"], "actions": ["read"]}]}),
+        ),
         // JSON Schema counts 60.0 an integer, and so does the server.
         (
             "POST",
