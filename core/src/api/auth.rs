@@ -33,11 +33,7 @@ impl Token {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Permission {
-    /// `<kind>` or `<kind>:<regex>`. Kinds: all, configs, deployments, events, extensions,
-    /// namespaces, objects, permissions, pipelines, runs, secrets, subscriptions, system,
-    /// task_executions, tokens; only namespaces, pipelines and extensions take a `:<regex>`
-    /// target, of at most 256 characters (docs/auth.md#roles-and-permissions).
-    #[schemars(length(min = 1))]
+    #[schemars(schema_with = "resources_schema")]
     pub resources: Vec<String>,
     #[schemars(length(min = 1))]
     pub actions: Vec<Action>,
@@ -88,6 +84,52 @@ impl ResourceKind {
 
 /// Longest permission target regex, in characters (like every regex the API takes).
 pub const MAX_TARGET_CHARS: usize = 256;
+
+/// The schema of a permission's `resources`: what [`ResourceSpec::parse`] accepts, as far as a
+/// pattern can say it (kinds in any case, a target only on the kinds that take one; that the
+/// target is a valid regular expression only the server checks).
+fn resources_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    // `[aA][lL][lL]`: JSON Schema patterns have no case-insensitive flag.
+    let any_case = |kind: &str| -> String {
+        kind.chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let kinds = |targeted: bool| -> String {
+        ResourceKind::ALL
+            .iter()
+            .filter(|k| !targeted || k.takes_target())
+            .map(|k| any_case(&k.to_string()))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let pattern = format!(
+        "^\\s*(?:{})\\s*$|^\\s*(?:{})\\s*:[\\s\\S]{{1,{MAX_TARGET_CHARS}}}$",
+        kinds(false),
+        kinds(true)
+    );
+    let names = ResourceKind::ALL
+        .iter()
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "pattern": pattern},
+        "description": format!(
+            "`<kind>` or `<kind>:<regex>`. Kinds: {names}; only namespaces, pipelines and \
+             extensions take a `:<regex>` target, of at most {MAX_TARGET_CHARS} characters \
+             (docs/auth.md#roles-and-permissions)."
+        )
+    })
+}
 
 /// A parsed permission resource string: a kind and an optional target regex (not yet compiled;
 /// the server compiles it anchored, docs/auth.md#how-a-request-is-matched).
@@ -148,7 +190,9 @@ pub struct CreateTokenRequest {
     #[serde(default)]
     #[schemars(length(min = 1, max = 256))]
     pub user: String,
+    /// Ids of existing roles.
     #[serde(default)]
+    #[schemars(inner(length(min = 1)))]
     pub roles: Vec<String>,
     #[serde(default)]
     pub expires: u64,

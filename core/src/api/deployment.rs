@@ -6,9 +6,14 @@ use crate::canary::{Bake, CanaryPolicy, CanaryTally};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `POST P/configs/{version}` body. No body, or `{}`, is an instant switch.
+/// `POST P/configs/{version}` body. No body, or `{}`, is an instant switch; at most one of
+/// `canary` and `smoke`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("not" = {
+    "required": ["canary", "smoke"],
+    "properties": {"canary": {"type": "object"}, "smoke": {"type": "object"}}
+}))]
 pub struct DeployRequest {
     #[serde(
         default,
@@ -28,19 +33,30 @@ pub struct DeployRequest {
 /// default bake of 10 runs (`DEFAULT_BAKE_RUNS`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("not" = {
+    "required": ["bake_runs", "bake_seconds"],
+    "properties": {"bake_runs": {"type": "integer"}, "bake_seconds": {"type": "integer"}}
+}))]
 pub struct CanaryRequest {
     /// Share of new runs on the new version, 1–100.
+    #[schemars(range(min = 1, max = 100))]
     pub percent: u64,
+    /// Runs on the new version before it is promoted (at least 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub bake_runs: Option<u64>,
+    /// Seconds before the new version is promoted (at least 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub bake_seconds: Option<u64>,
     /// 0.0–1.0; default 0 (any failure counts against the canary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_failure_rate: Option<f64>,
     /// Counted canary runs needed before a failure rate can roll back; default 3
     /// (`DEFAULT_MIN_SAMPLE`), or the bake's run count when that is smaller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub min_sample: Option<u64>,
 }
 

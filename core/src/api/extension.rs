@@ -68,7 +68,9 @@ pub struct InstallExtensionRequest {
     pub settings: OrderedMap,
     #[serde(default, deserialize_with = "super::objects::optional_object")]
     pub registry_auth: Option<RegistryAuth>,
+    /// Ids of existing roles the extension's token holds besides its own.
     #[serde(default)]
+    #[schemars(inner(length(min = 1)))]
     pub additional_roles: Vec<String>,
 }
 

@@ -346,8 +346,22 @@ pub struct TaskInput {
 #[serde(deny_unknown_fields)]
 pub struct ResourcesInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("anyOf" = [
+        {"type": "number", "minimum": 0.0005, "maximum": 1_000_000},
+        {"type": "string", "description": "a number of cores, such as \"0.5\""},
+        {"type": "null"}
+    ]), description = "Cores: a positive number such as 0.5 or 2 (or the same as a string).")]
     pub cpus: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("anyOf" = [
+        {"type": "integer", "minimum": 6_291_456},
+        {
+            "type": "string",
+            "description": "bytes with a suffix, such as \"512Mi\" or \"2Gi\"",
+            "pattern": "^\\s*(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:Ki|Mi|Gi|Ti|k|K|M|G|T)?B?\\s*$"
+        },
+        {"type": "null"}
+    ]), description = "Bytes, at least 6 MiB: a whole number or a string such as \"512Mi\".")]
     pub memory: Option<serde_json::Value>,
 }
 

@@ -330,6 +330,89 @@ async fn request_schemas_accept_and_refuse_what_the_server_does() {
             "/api/roles".into(),
             serde_json::json!({"id": "agree", "permissions": [{"resources": ["runs"], "actions": ["read"]}]}),
         ),
+        // Resources: numbers, strings, and what is neither.
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| {
+                c["tasks"][0]["resources"] = serde_json::json!({"cpus": 0.5, "memory": "512Mi"})
+            }),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["resources"] = serde_json::json!({"memory": {}})),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["resources"] = serde_json::json!({"memory": 1024})),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["resources"] = serde_json::json!({"memory": " 1.5GiB "})),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["resources"] = serde_json::json!({"memory": ""})),
+        ),
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["resources"] = serde_json::json!({"memory": "12 apples"})),
+        ),
+        // Permission resources: kinds in any case, targets only where a kind takes one.
+        (
+            "POST",
+            "/api/roles",
+            "/api/roles".into(),
+            serde_json::json!({"id": "agree-case", "permissions": [{"resources": ["RUNS", " namespaces:team-.*"], "actions": ["read"]}]}),
+        ),
+        (
+            "POST",
+            "/api/roles",
+            "/api/roles".into(),
+            serde_json::json!({"id": "agree-empty", "permissions": [{"resources": [""], "actions": ["read"]}]}),
+        ),
+        (
+            "POST",
+            "/api/roles",
+            "/api/roles".into(),
+            serde_json::json!({"id": "agree-target", "permissions": [{"resources": ["runs:.*"], "actions": ["read"]}]}),
+        ),
+        (
+            "POST",
+            "/api/roles",
+            "/api/roles".into(),
+            serde_json::json!({"id": "agree-notarget", "permissions": [{"resources": ["pipelines:"], "actions": ["read"]}]}),
+        ),
+        // Deploy strategies: one bake, a percent in range, not both strategies.
+        (
+            "POST",
+            "/api/namespaces/{namespace_id}/pipelines/{pipeline_id}/configs/{version}",
+            "/api/namespaces/default/pipelines/agree/configs/1".into(),
+            serde_json::json!({"canary": {"percent": 10, "bake_runs": 2, "bake_seconds": 60}}),
+        ),
+        (
+            "POST",
+            "/api/namespaces/{namespace_id}/pipelines/{pipeline_id}/configs/{version}",
+            "/api/namespaces/default/pipelines/agree/configs/1".into(),
+            serde_json::json!({"canary": {"percent": 0}}),
+        ),
+        (
+            "POST",
+            "/api/namespaces/{namespace_id}/pipelines/{pipeline_id}/configs/{version}",
+            "/api/namespaces/default/pipelines/agree/configs/1".into(),
+            serde_json::json!({"canary": {"percent": 10}, "smoke": {}}),
+        ),
         // JSON Schema counts 60.0 an integer, and so does the server.
         (
             "POST",
