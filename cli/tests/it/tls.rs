@@ -82,6 +82,20 @@ async fn wait_until_up(client: &gofer_sdk::Client) {
     }
 }
 
+/// Waits for the TLS server listening on `addr`'s port and claims it, as an operator does:
+/// its `https://127.0.0.1:<port>` base URL and the bootstrap token's secret.
+async fn claim(pki: &Pki, addr: &str) -> (String, String) {
+    let base = format!("https://127.0.0.1:{}", addr.rsplit(':').next().unwrap());
+    let anonymous = sdk(pki, &base, None);
+    wait_until_up(&anonymous).await;
+    let secret = anonymous
+        .bootstrap_token()
+        .await
+        .expect("bootstrap over TLS")
+        .secret;
+    (base, secret)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate() {
     gofer_server::testing::require_docker()
@@ -107,14 +121,7 @@ async fn the_cli_and_websockets_speak_tls_to_a_server_with_its_own_certificate()
             ("GOFER_WEB_EXTERNAL_EVENTS__TLS_KEY_PATH", key.as_str()),
         ],
     );
-    let base = format!("https://127.0.0.1:{}", addr.rsplit(':').next().unwrap());
-    let anonymous = sdk(&pki, &base, None);
-    wait_until_up(&anonymous).await;
-    let secret = anonymous
-        .bootstrap_token()
-        .await
-        .expect("bootstrap over TLS")
-        .secret;
+    let (base, secret) = claim(&pki, &addr).await;
 
     // The CLI with the CA file (flag, then the environment variable) works...
     let cli = |args: &[&str], env: &[(&str, &str)]| {
@@ -412,11 +419,9 @@ impl ExtensionsOverTls {
             ("GOFER_WEB_EXTENSIONS__USE_TLS", "true"),
         ];
         env.extend_from_slice(extra);
-        let server = start_tls(pki, &format!("0.0.0.0:{port}"), data, &env);
-        let base = format!("https://127.0.0.1:{port}");
-        let anonymous = sdk(pki, &base, None);
-        wait_until_up(&anonymous).await;
-        let secret = anonymous.bootstrap_token().await.expect("bootstrap").secret;
+        let addr = format!("0.0.0.0:{port}");
+        let server = start_tls(pki, &addr, data, &env);
+        let (base, secret) = claim(pki, &addr).await;
         let ca = pki.path("ca.pem");
         ExtensionsOverTls {
             _server: server,
@@ -802,14 +807,7 @@ async fn the_console_trusts_the_ca_and_without_it_names_the_setting() {
     let data = tempfile::tempdir().unwrap();
     let addr = unused_addr().to_string();
     let _server = start_tls(&pki, &addr, data.path(), &[]);
-    let base = format!("https://127.0.0.1:{}", addr.rsplit(':').next().unwrap());
-    let anonymous = sdk(&pki, &base, None);
-    wait_until_up(&anonymous).await;
-    let secret = anonymous
-        .bootstrap_token()
-        .await
-        .expect("bootstrap over TLS")
-        .secret;
+    let (base, secret) = claim(&pki, &addr).await;
     let state = tempfile::tempdir().unwrap();
     let console = |tls_args: &str| {
         format!(

@@ -65,6 +65,7 @@ pub struct CanaryRequest {
 #[serde(deny_unknown_fields)]
 pub struct SmokeRequest {
     #[serde(default, skip_serializing_if = "OrderedMap::is_empty")]
+    #[schemars(schema_with = "crate::api::variables_schema")]
     pub variables: OrderedMap,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,

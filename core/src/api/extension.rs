@@ -359,6 +359,7 @@ pub struct CreateSubscriptionRequest {
     #[schemars(length(min = 3, max = 32), pattern(r"^[a-zA-Z0-9_-]+$"))]
     pub subscription_id: String,
     #[serde(default)]
+    #[schemars(schema_with = "crate::api::variables_schema")]
     pub settings: OrderedMap,
 }
 

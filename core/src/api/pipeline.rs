@@ -314,7 +314,7 @@ pub struct TaskInput {
     #[schemars(with = "Option<OrderedMap>")]
     pub depends_on: OrderedMap,
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schemars(with = "Option<OrderedMap>")]
+    #[schemars(schema_with = "crate::api::nullable_variables_schema")]
     pub variables: OrderedMap,
     #[serde(default)]
     pub entrypoint: Option<Vec<String>>,
@@ -464,6 +464,11 @@ pub fn variables_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "description": "String values by key, in the order given. Keys are 1-256 bytes of \
                         UTF-8 without '=', NUL or whitespace."
     })
+}
+
+/// [`variables_schema`], or `null` (read as no variables).
+pub fn nullable_variables_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"anyOf": [variables_schema(generator), {"type": "null"}]})
 }
 
 impl<'de> Deserialize<'de> for OrderedMap {

@@ -81,13 +81,7 @@ pub fn answer_problem(
         let key = (method.to_string(), template.to_string(), status);
         if !validators.contains_key(&key) {
             let compiled = answer_schema(document, method, template, status)?
-                .map(|schema| {
-                    jsonschema::options()
-                        .with_draft(jsonschema::Draft::Draft202012)
-                        .build(&schema)
-                        .map(std::sync::Arc::new)
-                        .map_err(|e| format!("the document's schema does not compile: {e}"))
-                })
+                .map(|schema| compile(document, schema).map(std::sync::Arc::new))
                 .transpose()?;
             validators.insert(key.clone(), compiled);
         }
@@ -154,15 +148,13 @@ pub fn default_violations(document: &serde_json::Value) -> Vec<String> {
     walk(document, String::new(), &mut found);
     let mut problems = Vec::new();
     for (pointer, default) in found {
-        let mut root = document.clone();
-        root["$ref"] = serde_json::Value::String(format!("#{pointer}"));
-        let validator = match jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .build(&root)
-        {
+        let schema = document
+            .pointer(&pointer)
+            .unwrap_or(&serde_json::Value::Null);
+        let validator = match compile(document, schema) {
             Ok(v) => v,
             Err(e) => {
-                problems.push(format!("{pointer}: the schema does not compile: {e}"));
+                problems.push(format!("{pointer}: {e}"));
                 continue;
             }
         };
@@ -188,25 +180,37 @@ pub fn request_problem(
         !schema.is_null(),
         "the document has no JSON request body for {method} {path}"
     );
-    // The schema as the root's reference, beside the components its own references point into.
-    let mut root = document.clone();
-    root["x-request-schema"] = schema.clone();
-    root["$ref"] = serde_json::Value::String("#/x-request-schema".into());
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .build(&root)
-        .unwrap_or_else(|e| panic!("the request schema of {method} {path} does not compile: {e}"));
+    let validator = compile(document, schema)
+        .unwrap_or_else(|e| panic!("the request schema of {method} {path}: {e}"));
     validator.iter_errors(body).next().map(|e| e.to_string())
 }
 
-/// The JSON schema the document gives `status` of `method template`, as a root that carries the
-/// components its references point into; `None` when that status has no JSON body.
-fn answer_schema(
+/// A validator of `schema`, one of the document's schemas, with the document's components
+/// beside it for its references to point into.
+fn compile(
     document: &serde_json::Value,
+    schema: &serde_json::Value,
+) -> Result<jsonschema::Validator, String> {
+    let mut root = match schema {
+        serde_json::Value::Object(map) => map.clone(),
+        serde_json::Value::Bool(true) => serde_json::Map::new(),
+        other => return Err(format!("unexpected schema {other}")),
+    };
+    root.insert("components".into(), document["components"].clone());
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&serde_json::Value::Object(root))
+        .map_err(|e| format!("the document's schema does not compile: {e}"))
+}
+
+/// The JSON schema the document gives `status` of `method template`; `None` when that status has
+/// no JSON body.
+fn answer_schema<'d>(
+    document: &'d serde_json::Value,
     method: &warp::http::Method,
     template: &'static str,
     status: u16,
-) -> Result<Option<serde_json::Value>, String> {
+) -> Result<Option<&'d serde_json::Value>, String> {
     let path = super::openapi::document_path(template);
     let op = &document["paths"][&path][method.as_str().to_lowercase()];
     if op.is_null() {
@@ -226,14 +230,5 @@ fn answer_schema(
         response = &document["components"]["responses"][name];
     }
     let schema = &response["content"]["application/json"]["schema"];
-    if schema.is_null() {
-        return Ok(None);
-    }
-    let mut root = match schema {
-        serde_json::Value::Object(map) => map.clone(),
-        serde_json::Value::Bool(true) => serde_json::Map::new(),
-        other => return Err(format!("unexpected schema {other}")),
-    };
-    root.insert("components".into(), document["components"].clone());
-    Ok(Some(serde_json::Value::Object(root)))
+    Ok((!schema.is_null()).then_some(schema))
 }

@@ -413,6 +413,19 @@ async fn request_schemas_accept_and_refuse_what_the_server_does() {
             "/api/namespaces/default/pipelines/agree/configs/1".into(),
             serde_json::json!({"canary": {"percent": 10}, "smoke": {}}),
         ),
+        // Variable keys: no '=', whitespace or NUL, in a task and in a smoke run.
+        (
+            "POST",
+            configs,
+            "/api/namespaces/default/pipelines/agree/configs".into(),
+            config(&|c| c["tasks"][0]["variables"] = serde_json::json!({"A=B": "x"})),
+        ),
+        (
+            "POST",
+            "/api/namespaces/{namespace_id}/pipelines/{pipeline_id}/configs/{version}",
+            "/api/namespaces/default/pipelines/agree/configs/1".into(),
+            serde_json::json!({"smoke": {"variables": {"MY KEY": "x"}}}),
+        ),
         // JSON Schema counts 60.0 an integer, and so does the server.
         (
             "POST",
